@@ -1,0 +1,379 @@
+//! Running a closure on N threads and summarising the samples.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// How long each measurement runs. Pick one with [`SweepConfig::for_mode`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepConfig {
+    /// Time spent running the workload before the first sample, to warm caches and
+    /// let the allocator settle. Not measured.
+    pub warmup: Duration,
+    /// Wall-clock length of one timed sample in [`Budget::Duration`] mode.
+    pub sample_time: Duration,
+    /// Number of timed samples; the report keeps their median, minimum and maximum.
+    pub samples: usize,
+}
+
+/// How much work one sample does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    /// Every thread runs the operation until the sample time is up.
+    Duration,
+    /// This many operations in total, split evenly over the threads; the sample ends
+    /// when the last thread finishes. Use it when the state grows with every operation
+    /// (a log that is pushed to) so that samples are comparable across thread counts.
+    Ops(u64),
+}
+
+/// Which depth of run the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One sample of a few milliseconds with tiny sizes: proves the benchmark runs.
+    Smoke,
+    /// A few short samples: the whole workspace in a few minutes.
+    Quick,
+    /// Longer samples for figures worth quoting.
+    Full,
+}
+
+impl Mode {
+    /// The name used on the command line and in the report header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Smoke => "smoke",
+            Mode::Quick => "quick",
+            Mode::Full => "full",
+        }
+    }
+
+    /// Picks a size for this mode: `smoke` is for CI, `quick` for the report in a few
+    /// minutes, `full` for quoting.
+    pub fn pick<T>(self, smoke: T, quick: T, full: T) -> T {
+        match self {
+            Mode::Smoke => smoke,
+            Mode::Quick => quick,
+            Mode::Full => full,
+        }
+    }
+}
+
+impl SweepConfig {
+    /// The sample plan for a mode.
+    pub fn for_mode(mode: Mode) -> Self {
+        match mode {
+            Mode::Smoke => SweepConfig {
+                warmup: Duration::ZERO,
+                sample_time: Duration::from_millis(10),
+                samples: 1,
+            },
+            Mode::Quick => SweepConfig {
+                warmup: Duration::from_millis(30),
+                sample_time: Duration::from_millis(120),
+                samples: 3,
+            },
+            Mode::Full => SweepConfig {
+                warmup: Duration::from_millis(200),
+                sample_time: Duration::from_millis(1000),
+                samples: 7,
+            },
+        }
+    }
+}
+
+/// The summary of the samples of one (variant, thread count) point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Median throughput over the samples, operations per second (all threads together).
+    pub ops_per_sec: f64,
+    /// Lowest sample throughput.
+    pub min_ops_per_sec: f64,
+    /// Highest sample throughput.
+    pub max_ops_per_sec: f64,
+    /// Number of samples summarised.
+    pub samples: usize,
+}
+
+impl Measurement {
+    /// Summarises per-sample throughputs (operations per second). Returns `None` for an
+    /// empty slice or when a sample is not a finite, non-negative number.
+    pub fn from_samples(ops_per_sec: &[f64]) -> Option<Self> {
+        if ops_per_sec.is_empty() || ops_per_sec.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            return None;
+        }
+        let mut sorted = ops_per_sec.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Some(Measurement {
+            ops_per_sec: median,
+            min_ops_per_sec: sorted[0],
+            max_ops_per_sec: sorted[n - 1],
+            samples: n,
+        })
+    }
+
+    /// Median wall-clock nanoseconds per operation of the whole group of threads
+    /// (`1e9 / ops_per_sec`); infinite when nothing completed.
+    pub fn ns_per_op(&self) -> f64 {
+        if self.ops_per_sec > 0.0 {
+            1e9 / self.ops_per_sec
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// Runs `op` on `threads` threads and measures throughput.
+///
+/// `setup` builds fresh shared state for each sample (and for the warm-up), so a
+/// workload that grows its state does not carry it from one sample into the next.
+/// `op(state, thread_index, iteration)` is one operation; `iteration` counts from zero
+/// per thread. All threads start together behind a barrier; the clock runs from the
+/// barrier to the last thread's finish.
+pub fn measure_threads<S, Setup, Op>(
+    config: &SweepConfig,
+    budget: Budget,
+    threads: usize,
+    mut setup: Setup,
+    op: Op,
+) -> Measurement
+where
+    S: Sync,
+    Setup: FnMut() -> S,
+    Op: Fn(&S, usize, u64) + Sync,
+{
+    let threads = threads.max(1);
+    if !config.warmup.is_zero() {
+        let state = setup();
+        run_sample(&state, budget, config.warmup, threads, &op);
+    }
+    let samples: Vec<f64> = (0..config.samples.max(1))
+        .map(|_| {
+            let state = setup();
+            let (ops, elapsed) = run_sample(&state, budget, config.sample_time, threads, &op);
+            ops as f64 / elapsed.as_secs_f64().max(1e-9)
+        })
+        .collect();
+    // Every sample is finite and non-negative by construction.
+    Measurement::from_samples(&samples).unwrap_or(Measurement {
+        ops_per_sec: 0.0,
+        min_ops_per_sec: 0.0,
+        max_ops_per_sec: 0.0,
+        samples: 0,
+    })
+}
+
+/// Times a whole task (a rebuild, a load) `config.samples` times. `task` returns how many
+/// operations it performed (use 1 when the task is the unit); `setup` runs untimed
+/// before each sample and hands its state to the task.
+pub fn measure_task<S, Setup, Task>(
+    config: &SweepConfig,
+    mut setup: Setup,
+    mut task: Task,
+) -> Measurement
+where
+    Setup: FnMut() -> S,
+    Task: FnMut(S) -> u64,
+{
+    if !config.warmup.is_zero() {
+        task(setup());
+    }
+    let samples: Vec<f64> = (0..config.samples.max(1))
+        .map(|_| {
+            let state = setup();
+            let start = Instant::now();
+            let ops = task(state);
+            ops as f64 / start.elapsed().as_secs_f64().max(1e-9)
+        })
+        .collect();
+    Measurement::from_samples(&samples).unwrap_or(Measurement {
+        ops_per_sec: 0.0,
+        min_ops_per_sec: 0.0,
+        max_ops_per_sec: 0.0,
+        samples: 0,
+    })
+}
+
+fn run_sample<S, Op>(
+    state: &S,
+    budget: Budget,
+    sample_time: Duration,
+    threads: usize,
+    op: &Op,
+) -> (u64, Duration)
+where
+    S: Sync,
+    Op: Fn(&S, usize, u64) + Sync,
+{
+    let stop = AtomicBool::new(false);
+    let total = AtomicU64::new(0);
+    // One extra party: the timing thread releases the workers and starts the clock.
+    let barrier = Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (stop, total, barrier) = (&stop, &total, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let done = match budget {
+                        Budget::Duration => {
+                            let mut i = 0u64;
+                            while !stop.load(Ordering::Relaxed) {
+                                op(state, thread, i);
+                                i += 1;
+                            }
+                            i
+                        }
+                        Budget::Ops(total_ops) => {
+                            let share = share_of(total_ops, threads, thread);
+                            for i in 0..share {
+                                op(state, thread, i);
+                            }
+                            share
+                        }
+                    };
+                    total.fetch_add(done, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        if budget == Budget::Duration {
+            std::thread::sleep(sample_time);
+            stop.store(true, Ordering::Relaxed);
+        }
+        for handle in handles {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        (total.load(Ordering::Relaxed), start.elapsed())
+    })
+}
+
+/// The number of operations thread `index` of `threads` runs out of `total`: the
+/// remainder goes to the first threads so the shares add up exactly.
+pub fn share_of(total: u64, threads: usize, index: usize) -> u64 {
+    let threads = threads.max(1) as u64;
+    let index = index as u64;
+    total / threads + u64::from(index < total % threads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn median_of_odd_and_even_sample_counts() {
+        let m = Measurement::from_samples(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!(
+            (m.ops_per_sec, m.min_ops_per_sec, m.max_ops_per_sec),
+            (2.0, 1.0, 3.0)
+        );
+        let m = Measurement::from_samples(&[4.0, 1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(m.ops_per_sec, 2.5);
+        assert_eq!(m.samples, 4);
+    }
+
+    #[test]
+    fn rejects_empty_and_non_finite_samples() {
+        assert!(Measurement::from_samples(&[]).is_none());
+        assert!(Measurement::from_samples(&[1.0, f64::NAN]).is_none());
+        assert!(Measurement::from_samples(&[-1.0]).is_none());
+    }
+
+    #[test]
+    fn ns_per_op_is_the_inverse_of_throughput() {
+        let m = Measurement::from_samples(&[2e6]).unwrap();
+        assert!((m.ns_per_op() - 500.0).abs() < 1e-9);
+        let zero = Measurement::from_samples(&[0.0]).unwrap();
+        assert!(zero.ns_per_op().is_infinite());
+    }
+
+    #[test]
+    fn shares_add_up_to_the_total() {
+        for total in [0u64, 1, 7, 100, 1001] {
+            for threads in 1..9 {
+                let sum: u64 = (0..threads).map(|i| share_of(total, threads, i)).sum();
+                assert_eq!(sum, total, "total {total} threads {threads}");
+            }
+        }
+    }
+
+    #[test]
+    fn ops_budget_runs_exactly_the_requested_operations() {
+        let config = SweepConfig {
+            warmup: Duration::ZERO,
+            sample_time: Duration::ZERO,
+            samples: 2,
+        };
+        let counters: Vec<AtomicU64> = (0..2).map(|_| AtomicU64::new(0)).collect();
+        let mut sample = 0;
+        let m = measure_threads(
+            &config,
+            Budget::Ops(1000),
+            4,
+            || {
+                sample += 1;
+                &counters[sample - 1]
+            },
+            |counter, _thread, _i| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            },
+        );
+        assert_eq!(m.samples, 2);
+        assert!(m.ops_per_sec > 0.0);
+        assert_eq!(counters[0].load(Ordering::Relaxed), 1000);
+        assert_eq!(counters[1].load(Ordering::Relaxed), 1000);
+    }
+
+    #[test]
+    fn duration_budget_stops_and_counts_every_thread() {
+        let config = SweepConfig {
+            warmup: Duration::ZERO,
+            sample_time: Duration::from_millis(5),
+            samples: 1,
+        };
+        let seen = [const { AtomicU64::new(0) }; 3];
+        let m = measure_threads(
+            &config,
+            Budget::Duration,
+            3,
+            || (),
+            |(), thread, _| {
+                seen[thread].fetch_add(1, Ordering::Relaxed);
+            },
+        );
+        assert!(m.ops_per_sec > 0.0);
+        assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) > 0));
+    }
+
+    #[test]
+    fn task_measurement_counts_reported_operations() {
+        let config = SweepConfig {
+            warmup: Duration::ZERO,
+            sample_time: Duration::ZERO,
+            samples: 3,
+        };
+        let mut runs = 0;
+        let m = measure_task(
+            &config,
+            || 10u64,
+            |n| {
+                runs += 1;
+                std::thread::sleep(Duration::from_millis(1));
+                n
+            },
+        );
+        assert_eq!(runs, 3);
+        // Ten operations in at least a millisecond: at most ten thousand per second.
+        assert!(m.ops_per_sec > 0.0 && m.ops_per_sec <= 10_000.0);
+    }
+}
