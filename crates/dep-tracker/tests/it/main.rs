@@ -8,6 +8,7 @@ mod concurrency;
 mod context;
 mod engine;
 mod graph;
+mod modules;
 mod props;
 
 /// Runs `f` once for every log type, naming the log in any failure.
