@@ -1,0 +1,1279 @@
+//! [`GraphDB`]: the engine handle in the seed's phase-1 shape.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lru::LruCache;
+
+use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_NODE};
+use crate::error::{GraphError, Result};
+use crate::pager::{Pager, PagerStats};
+use crate::records::{RecordStore, MAX_ID};
+use crate::storage::{FileStorage, Storage};
+use crate::sync::{AtomicBool, AtomicU64, OrderedMutex, Ordering, Rank};
+use crate::types::{
+    validate_properties, Direction, Edge, EdgeId, Node, NodeId, PageId, PropertyValue,
+    RecordPointer, TxId,
+};
+
+/// When a commit's log frames are forced to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// `fsync` the log before `commit_transaction` returns: a returned commit survives any
+    /// crash.
+    Full,
+    /// `fsync` the log once every `commits` commits (and on `sync`, checkpoint and close).
+    /// A crash loses at most the last `commits - 1` acknowledged commits, never part of
+    /// one. For true group commit (concurrent committers sharing one fsync) use
+    /// [`GraphDB::commit_deferred`] followed by [`GraphDB::sync_commits_upto`].
+    Batched {
+        /// Commits per fsync (1 behaves like `Full`).
+        commits: u32,
+    },
+    /// Never `fsync` on commit (only at checkpoint and close): crash-atomic but not
+    /// durable. For bulk loads and tests.
+    Off,
+}
+
+/// Options for [`GraphDB::open`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Durability of commits.
+    pub sync_mode: SyncMode,
+    /// Pages the pager keeps cached (8 KiB each).
+    pub page_cache_pages: usize,
+    /// Newest node versions kept decoded in the node cache.
+    pub node_cache_capacity: usize,
+    /// Newest edge versions kept decoded in the edge cache.
+    pub edge_cache_capacity: usize,
+    /// The log is folded into the main file when it holds this many frames after a commit.
+    pub checkpoint_after_frames: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sync_mode: SyncMode::Full,
+            page_cache_pages: 4096,
+            node_cache_capacity: 100_000,
+            edge_cache_capacity: 100_000,
+            checkpoint_after_frames: 4096,
+        }
+    }
+}
+
+/// What a deferred commit returns: its timestamp and its position in the log, for
+/// [`GraphDB::sync_commits_upto`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The commit timestamp; snapshots at or after it see the transaction.
+    pub commit_ts: u64,
+    /// The commit's sequence number in the log; durable once `sync_commits_upto(seq)`
+    /// returned.
+    pub seq: u64,
+}
+
+/// What [`GraphDB::vacuum`] reclaimed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct VacuumStats {
+    /// Record versions freed.
+    pub versions_freed: u64,
+    /// Ids whose whole chain was removed (deleted before the horizon).
+    pub ids_removed: u64,
+}
+
+/// Counters describing the engine, for tests, tools and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbStats {
+    /// Pager counters.
+    pub pager: PagerStats,
+    /// Pages in the database (including free pages).
+    pub page_count: u64,
+    /// Pages on the free list.
+    pub free_pages: u64,
+    /// Committed frames in the log since the last checkpoint.
+    pub wal_frames: u64,
+    /// The newest commit timestamp.
+    pub commit_ts: u64,
+    /// Transactions that recovery replayed from the log at open.
+    pub recovered_txs: u64,
+    /// Bytes of torn or uncommitted log tail that recovery discarded at open.
+    pub recovery_dropped_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Pending<T> {
+    Put { value: T, is_new: bool },
+    Delete,
+}
+
+/// The uncommitted writes of one write transaction, kept in memory until commit.
+#[derive(Debug)]
+struct TxState {
+    snapshot_ts: u64,
+    nodes: BTreeMap<NodeId, Pending<Node>>,
+    edges: BTreeMap<EdgeId, Pending<Edge>>,
+}
+
+#[derive(Debug, Default)]
+struct WalSyncState {
+    /// Commits known to be on stable storage (a sequence number, see `commit_seq`).
+    synced_seq: u64,
+    /// Commits appended since the last sync (for `SyncMode::Batched`).
+    unsynced: u32,
+}
+
+/// The storage engine: one database file plus its write-ahead log.
+///
+/// Reads take `&self` and lock, in this order and never the other way round, the pager,
+/// then the node cache, then the edge cache, then the dirty-page list, then the log sync
+/// state (debug builds assert it). Writes take `&mut self`: a write transaction's changes
+/// stay in memory until [`commit_transaction`](GraphDB::commit_transaction) turns them
+/// into new record versions, logs the pages and publishes the commit timestamp.
+#[derive(Debug)]
+pub struct GraphDB {
+    path: Option<PathBuf>,
+    config: Config,
+    /// The seed's `pager: Mutex<Pager>`. Outside `&mut self` methods it never holds
+    /// uncommitted pages.
+    pub(crate) pager: OrderedMutex<Pager>,
+    /// The seed's node cache. Invariant: it holds only the newest committed version of a
+    /// node (never a tombstone, never an uncommitted write); commits evict what they
+    /// replace. So a cached node with `version <= snapshot_ts` is what that snapshot sees.
+    pub(crate) node_cache: OrderedMutex<LruCache<NodeId, Node>>,
+    /// The seed's edge cache, with the node cache's invariant.
+    pub(crate) edge_cache: OrderedMutex<LruCache<EdgeId, Edge>>,
+    pub(crate) tracking_enabled: AtomicBool,
+    /// Pages written by commits while tracking is on.
+    pub(crate) recent_dirty_pages: OrderedMutex<Vec<PageId>>,
+    wal_sync: OrderedMutex<WalSyncState>,
+    wal_storage: Arc<dyn Storage>,
+    /// The newest published commit timestamp: a snapshot taken now reads at it.
+    commit_ts: AtomicU64,
+    /// Commits appended to the log so far (in this process).
+    commit_seq: AtomicU64,
+    next_tx_id: AtomicU64,
+    next_node_id: AtomicU64,
+    next_edge_id: AtomicU64,
+    pending: HashMap<TxId, TxState>,
+    recovered_txs: u64,
+    recovery_dropped_bytes: u64,
+    closed: bool,
+}
+
+fn lru<V>(cap: usize) -> LruCache<u64, V> {
+    LruCache::new(NonZeroUsize::new(cap.max(1)).unwrap_or(NonZeroUsize::MIN))
+}
+
+/// The newest version of `id` visible at `snapshot_ts`, plus whether it is the head.
+fn visible_version(
+    rs: &mut RecordStore<'_>,
+    root: PageId,
+    kind: u8,
+    id: u64,
+    snapshot_ts: u64,
+) -> Result<Option<(RecordPointer, RecordHeader, bool)>> {
+    if id == 0 || id > MAX_ID {
+        return Ok(None);
+    }
+    let mut ptr = RecordPointer::decode(rs.map_get(root, id)?);
+    let mut newer_than = u64::MAX;
+    let mut head = true;
+    while let Some(p) = ptr {
+        let h = rs.read_header(p)?;
+        if h.id != id || h.kind != kind {
+            return Err(GraphError::corrupt(
+                format!(
+                    "version chain of {id} reaches a record of {} (kind {})",
+                    h.id, h.kind
+                ),
+                Some(p.page),
+            ));
+        }
+        // Versions get strictly older along the chain; anything else would be a cycle.
+        if h.commit_ts >= newer_than {
+            return Err(GraphError::corrupt(
+                format!("version chain of {id} is not ordered by commit time"),
+                Some(p.page),
+            ));
+        }
+        if h.commit_ts <= snapshot_ts {
+            return Ok(Some((p, h, head)));
+        }
+        newer_than = h.commit_ts;
+        head = false;
+        ptr = h.prev;
+    }
+    Ok(None)
+}
+
+fn head_of(
+    rs: &mut RecordStore<'_>,
+    root: PageId,
+    kind: u8,
+    id: u64,
+) -> Result<Option<(RecordPointer, RecordHeader)>> {
+    Ok(visible_version(rs, root, kind, id, u64::MAX)?.map(|(p, h, _)| (p, h)))
+}
+
+fn read_node(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<NodeRecord> {
+    let bytes = rs.read(ptr)?;
+    codec::decode_node(&bytes, Some(ptr.page))
+}
+
+fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord> {
+    let bytes = rs.read(ptr)?;
+    codec::decode_edge(&bytes, Some(ptr.page))
+}
+
+#[derive(Default)]
+struct AdjDelta {
+    add_out: Vec<EdgeId>,
+    add_in: Vec<EdgeId>,
+    remove: BTreeSet<EdgeId>,
+}
+
+impl GraphDB {
+    /// Opens the database at `path` (its log is `path` + `-wal`), creating both if the
+    /// file does not exist, and recovers every commit the log holds.
+    pub fn open(path: impl AsRef<Path>, config: Config) -> Result<GraphDB> {
+        let path = path.as_ref();
+        let main = FileStorage::open(path)?;
+        let wal = FileStorage::open(&wal_path(path))?;
+        let mut db = GraphDB::open_with_storage(Arc::new(main), Arc::new(wal), config)?;
+        db.path = Some(path.to_path_buf());
+        Ok(db)
+    }
+
+    /// Creates a new database at `path`; fails if a non-empty file is already there.
+    pub fn create(path: impl AsRef<Path>, config: Config) -> Result<GraphDB> {
+        let path = path.as_ref();
+        if std::fs::metadata(path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+        {
+            return Err(GraphError::InvalidArgument(format!(
+                "{} already exists",
+                path.display()
+            )));
+        }
+        GraphDB::open(path, config)
+    }
+
+    /// Opens a database over any [`Storage`] pair (main file, log): tests use
+    /// [`MemStorage`](crate::MemStorage) to simulate crashes.
+    pub fn open_with_storage(
+        main: Arc<dyn Storage>,
+        wal: Arc<dyn Storage>,
+        config: Config,
+    ) -> Result<GraphDB> {
+        let (pager, recovery) = Pager::open(main, wal, config.page_cache_pages)?;
+        let meta = pager.meta().clone();
+        let wal_storage = pager.wal_storage();
+        Ok(GraphDB {
+            path: None,
+            pager: OrderedMutex::new(Rank::Pager, "pager", pager),
+            node_cache: OrderedMutex::new(
+                Rank::NodeCache,
+                "node cache",
+                lru(config.node_cache_capacity),
+            ),
+            edge_cache: OrderedMutex::new(
+                Rank::EdgeCache,
+                "edge cache",
+                lru(config.edge_cache_capacity),
+            ),
+            tracking_enabled: AtomicBool::new(false),
+            recent_dirty_pages: OrderedMutex::new(
+                Rank::DirtyPages,
+                "recent dirty pages",
+                Vec::new(),
+            ),
+            wal_sync: OrderedMutex::new(Rank::WalSync, "log sync state", WalSyncState::default()),
+            wal_storage,
+            commit_ts: AtomicU64::new(meta.last_commit_ts),
+            commit_seq: AtomicU64::new(0),
+            next_tx_id: AtomicU64::new(meta.next_tx_id),
+            next_node_id: AtomicU64::new(meta.next_node_id),
+            next_edge_id: AtomicU64::new(meta.next_edge_id),
+            pending: HashMap::new(),
+            recovered_txs: recovery.committed_txs,
+            recovery_dropped_bytes: recovery.dropped_bytes,
+            closed: false,
+            config,
+        })
+    }
+
+    /// The path given to [`open`](GraphDB::open), if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The configuration the database was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- transactions and timestamps -----
+
+    /// The newest published commit timestamp (an atomic load): a snapshot taken now.
+    pub fn current_commit_ts(&self) -> u64 {
+        self.commit_ts.load(Ordering::Acquire)
+    }
+
+    /// A fresh transaction id (an atomic increment; ids are unique across reopenings
+    /// because the next id is persisted with every commit).
+    pub fn allocate_tx_id(&self) -> TxId {
+        self.next_tx_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers a write transaction that reads at `snapshot_ts`. Every write method needs
+    /// the transaction registered first. Registering an open id again is an error.
+    pub fn begin_write(&mut self, tx_id: TxId, snapshot_ts: u64) -> Result<()> {
+        self.check_open()?;
+        if self.pending.contains_key(&tx_id) {
+            return Err(GraphError::InvalidArgument(format!(
+                "transaction {tx_id} is already open"
+            )));
+        }
+        if snapshot_ts > self.current_commit_ts() {
+            return Err(GraphError::InvalidArgument(format!(
+                "snapshot {snapshot_ts} is in the future"
+            )));
+        }
+        self.pending.insert(
+            tx_id,
+            TxState {
+                snapshot_ts,
+                nodes: BTreeMap::new(),
+                edges: BTreeMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Allocates an id, takes the current snapshot and returns a guard for one write
+    /// transaction (rolled back when dropped without commit).
+    pub fn begin_write_txn(&mut self) -> Result<crate::WriteTxn<'_>> {
+        let tx_id = self.allocate_tx_id();
+        let snapshot_ts = self.current_commit_ts();
+        self.begin_write(tx_id, snapshot_ts)?;
+        Ok(crate::WriteTxn::new(self, tx_id, snapshot_ts))
+    }
+
+    /// Whether `tx_id` is an open write transaction.
+    pub fn is_write_open(&self, tx_id: TxId) -> bool {
+        self.pending.contains_key(&tx_id)
+    }
+
+    /// The snapshot timestamps of the open write transactions (for choosing a vacuum
+    /// horizon).
+    pub fn open_write_snapshots(&self) -> Vec<u64> {
+        self.pending.values().map(|s| s.snapshot_ts).collect()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed {
+            return Err(GraphError::Closed("the database was closed".into()));
+        }
+        Ok(())
+    }
+
+    fn tx(&mut self, tx_id: TxId) -> Result<&mut TxState> {
+        self.pending
+            .get_mut(&tx_id)
+            .ok_or(GraphError::TransactionNotFound(tx_id))
+    }
+
+    fn tx_snapshot(&self, tx_id: TxId) -> Result<u64> {
+        self.pending
+            .get(&tx_id)
+            .map(|s| s.snapshot_ts)
+            .ok_or(GraphError::TransactionNotFound(tx_id))
+    }
+
+    // ----- writes (&mut self) -----
+
+    /// Adds a node in transaction `tx_id` and returns its new id. `node.id` is ignored.
+    pub fn add_node_internal(&mut self, mut node: Node, tx_id: TxId) -> Result<NodeId> {
+        validate_properties(&node.properties)?;
+        self.tx(tx_id)?;
+        let id = self.next_node_id.fetch_add(1, Ordering::Relaxed);
+        if id > MAX_ID {
+            return Err(GraphError::InvalidArgument(
+                "node id space exhausted".into(),
+            ));
+        }
+        node.id = id;
+        node.version = 0;
+        self.tx(tx_id)?.nodes.insert(
+            id,
+            Pending::Put {
+                value: node,
+                is_new: true,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Replaces the labels and properties of a node visible to `tx_id`.
+    pub fn update_node(&mut self, node_id: NodeId, mut node: Node, tx_id: TxId) -> Result<()> {
+        validate_properties(&node.properties)?;
+        let snapshot = self.tx_snapshot(tx_id)?;
+        let is_new = match self.tx(tx_id)?.nodes.get(&node_id) {
+            Some(Pending::Put { is_new, .. }) => *is_new,
+            Some(Pending::Delete) => return Err(GraphError::NodeNotFound(node_id)),
+            None => {
+                if self
+                    .get_node_with_snapshot(node_id, snapshot, None)?
+                    .is_none()
+                {
+                    return Err(GraphError::NodeNotFound(node_id));
+                }
+                false
+            }
+        };
+        node.id = node_id;
+        node.version = 0;
+        self.tx(tx_id)?.nodes.insert(
+            node_id,
+            Pending::Put {
+                value: node,
+                is_new,
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes a node visible to `tx_id` together with every edge it has in that view.
+    pub fn delete_node(&mut self, node_id: NodeId, tx_id: TxId) -> Result<()> {
+        let snapshot = self.tx_snapshot(tx_id)?;
+        if self
+            .get_node_with_snapshot(node_id, snapshot, Some(tx_id))?
+            .is_none()
+        {
+            return Err(GraphError::NodeNotFound(node_id));
+        }
+        let edges = self.edges_of(node_id, Direction::Both, snapshot, Some(tx_id))?;
+        for e in edges {
+            // A self-loop appears twice in `Both`; the second delete finds it gone.
+            match self.delete_edge(e, tx_id) {
+                Ok(()) | Err(GraphError::EdgeNotFound(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        let tx = self.tx(tx_id)?;
+        match tx.nodes.get(&node_id) {
+            Some(Pending::Put { is_new: true, .. }) => {
+                tx.nodes.remove(&node_id);
+            }
+            _ => {
+                tx.nodes.insert(node_id, Pending::Delete);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds an edge between two nodes visible to `tx_id` and returns its id.
+    pub fn add_edge_internal(&mut self, mut edge: Edge, tx_id: TxId) -> Result<EdgeId> {
+        validate_properties(&edge.properties)?;
+        let snapshot = self.tx_snapshot(tx_id)?;
+        for end in [edge.source, edge.target] {
+            if self
+                .get_node_with_snapshot(end, snapshot, Some(tx_id))?
+                .is_none()
+            {
+                return Err(GraphError::NodeNotFound(end));
+            }
+        }
+        let id = self.next_edge_id.fetch_add(1, Ordering::Relaxed);
+        if id > MAX_ID {
+            return Err(GraphError::InvalidArgument(
+                "edge id space exhausted".into(),
+            ));
+        }
+        edge.id = id;
+        edge.version = 0;
+        self.tx(tx_id)?.edges.insert(
+            id,
+            Pending::Put {
+                value: edge,
+                is_new: true,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Replaces the type and properties of an edge visible to `tx_id`; its endpoints
+    /// cannot change (delete it and add another).
+    pub fn update_edge(&mut self, edge_id: EdgeId, mut edge: Edge, tx_id: TxId) -> Result<()> {
+        validate_properties(&edge.properties)?;
+        let snapshot = self.tx_snapshot(tx_id)?;
+        let current = self
+            .get_edge_with_snapshot(edge_id, snapshot, Some(tx_id))?
+            .ok_or(GraphError::EdgeNotFound(edge_id))?;
+        if (current.source, current.target) != (edge.source, edge.target) {
+            return Err(GraphError::InvalidArgument(format!(
+                "edge {edge_id}: endpoints cannot change ({}->{} to {}->{})",
+                current.source, current.target, edge.source, edge.target
+            )));
+        }
+        let is_new = matches!(
+            self.tx(tx_id)?.edges.get(&edge_id),
+            Some(Pending::Put { is_new: true, .. })
+        );
+        edge.id = edge_id;
+        edge.version = 0;
+        self.tx(tx_id)?.edges.insert(
+            edge_id,
+            Pending::Put {
+                value: edge,
+                is_new,
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes an edge visible to `tx_id`.
+    pub fn delete_edge(&mut self, edge_id: EdgeId, tx_id: TxId) -> Result<()> {
+        let snapshot = self.tx_snapshot(tx_id)?;
+        if self
+            .get_edge_with_snapshot(edge_id, snapshot, Some(tx_id))?
+            .is_none()
+        {
+            return Err(GraphError::EdgeNotFound(edge_id));
+        }
+        let tx = self.tx(tx_id)?;
+        match tx.edges.get(&edge_id) {
+            Some(Pending::Put { is_new: true, .. }) => {
+                tx.edges.remove(&edge_id);
+            }
+            _ => {
+                tx.edges.insert(edge_id, Pending::Delete);
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the transaction's writes. Unknown ids are ignored (rollback is idempotent).
+    pub fn rollback_transaction(&mut self, tx_id: TxId) {
+        self.pending.remove(&tx_id);
+    }
+
+    /// Commits `tx_id`: checks for write-write conflicts (first committer wins), writes the
+    /// new versions, logs them and syncs according to the [`SyncMode`]. Returns the commit
+    /// timestamp. A read-only transaction commits without I/O and returns the current
+    /// timestamp. On any error nothing of the transaction is applied and it is closed.
+    pub fn commit_transaction(&mut self, tx_id: TxId) -> Result<u64> {
+        let info = self.commit_deferred(tx_id)?;
+        if info.seq == 0 {
+            return Ok(info.commit_ts);
+        }
+        let sync_now = {
+            let state = self.wal_sync.get_mut()?;
+            state.unsynced += 1;
+            match self.config.sync_mode {
+                SyncMode::Full => true,
+                SyncMode::Batched { commits } => state.unsynced >= commits.max(1),
+                SyncMode::Off => false,
+            }
+        };
+        if sync_now {
+            self.sync_commits_upto(info.seq)?;
+        }
+        self.maybe_checkpoint()?;
+        Ok(info.commit_ts)
+    }
+
+    /// Commits `tx_id` without syncing the log, whatever the [`SyncMode`]: the transaction
+    /// is visible to new snapshots at once and durable once
+    /// [`sync_commits_upto`](GraphDB::sync_commits_upto)`(info.seq)` returned. This is the
+    /// building block of group commit. `seq` is 0 for a read-only transaction.
+    pub fn commit_deferred(&mut self, tx_id: TxId) -> Result<CommitInfo> {
+        self.check_open()?;
+        let state = self
+            .pending
+            .remove(&tx_id)
+            .ok_or(GraphError::TransactionNotFound(tx_id))?;
+        if state.nodes.is_empty() && state.edges.is_empty() {
+            return Ok(CommitInfo {
+                commit_ts: self.current_commit_ts(),
+                seq: 0,
+            });
+        }
+        let next_ids = (
+            self.next_node_id.load(Ordering::Relaxed),
+            self.next_edge_id.load(Ordering::Relaxed),
+            self.next_tx_id.load(Ordering::Relaxed),
+        );
+        let pager = self.pager.get_mut()?;
+        let outcome = apply_commit(pager, tx_id, &state, next_ids);
+        let (commit_ts, pages, touched_nodes, touched_edges) = match outcome {
+            Ok(v) => v,
+            Err(e) => {
+                pager.abandon();
+                return Err(e);
+            }
+        };
+        self.commit_ts.store(commit_ts, Ordering::Release);
+        let seq = self.commit_seq.fetch_add(1, Ordering::AcqRel) + 1;
+        let node_cache = self.node_cache.get_mut()?;
+        for id in &touched_nodes {
+            node_cache.pop(id);
+        }
+        let edge_cache = self.edge_cache.get_mut()?;
+        for id in &touched_edges {
+            edge_cache.pop(id);
+        }
+        if self.tracking_enabled.load(Ordering::Acquire) {
+            self.recent_dirty_pages.get_mut()?.extend(pages);
+        }
+        Ok(CommitInfo { commit_ts, seq })
+    }
+
+    /// Makes every commit up to sequence number `seq` durable. Takes `&self` so that
+    /// committers can release their write access before the fsync; when several wait,
+    /// one fsync covers them all.
+    pub fn sync_commits_upto(&self, seq: u64) -> Result<()> {
+        let mut state = self.wal_sync.lock()?;
+        if state.synced_seq >= seq {
+            return Ok(());
+        }
+        let target = self.commit_seq.load(Ordering::Acquire);
+        self.wal_storage.sync()?;
+        state.synced_seq = state.synced_seq.max(target);
+        state.unsynced = 0;
+        Ok(())
+    }
+
+    /// Makes every commit so far durable (fsync of the log).
+    pub fn sync(&self) -> Result<()> {
+        self.sync_commits_upto(self.commit_seq.load(Ordering::Acquire))
+    }
+
+    fn maybe_checkpoint(&mut self) -> Result<()> {
+        if self.pager.get_mut()?.wal_frames() >= self.config.checkpoint_after_frames {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Folds the log into the main file and empties it. Open write transactions are not
+    /// affected (their writes are still only in memory).
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.check_open()?;
+        self.pager.get_mut()?.checkpoint()?;
+        let seq = self.commit_seq.load(Ordering::Acquire);
+        let state = self.wal_sync.get_mut()?;
+        state.synced_seq = seq;
+        state.unsynced = 0;
+        Ok(())
+    }
+
+    /// Frees every record version that no snapshot at or after `oldest_snapshot_ts` (nor
+    /// any open write transaction) can see, and the chains of records deleted before it.
+    /// The caller passes the oldest snapshot its readers still hold.
+    pub fn vacuum(&mut self, oldest_snapshot_ts: u64) -> Result<VacuumStats> {
+        self.check_open()?;
+        let horizon = self
+            .pending
+            .values()
+            .map(|s| s.snapshot_ts)
+            .chain([oldest_snapshot_ts, self.current_commit_ts()])
+            .min()
+            .unwrap_or(0);
+        let pager = self.pager.get_mut()?;
+        let result = vacuum_pages(pager, horizon);
+        match result {
+            Ok(stats) => {
+                if pager.has_uncommitted() {
+                    let ts = pager.committed_meta().last_commit_ts;
+                    pager.commit(ts.max(1))?;
+                    self.commit_seq.fetch_add(1, Ordering::AcqRel);
+                    self.sync()?;
+                }
+                Ok(stats)
+            }
+            Err(e) => {
+                pager.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    /// Syncs, checkpoints and closes the database. Open write transactions are rolled
+    /// back.
+    pub fn close(mut self) -> Result<()> {
+        self.pending.clear();
+        self.sync()?;
+        self.checkpoint()?;
+        self.closed = true;
+        Ok(())
+    }
+
+    // ----- reads (&self) -----
+
+    /// The newest committed version of a node.
+    pub fn get_node(&self, node_id: NodeId) -> Result<Option<Node>> {
+        self.get_node_with_snapshot(node_id, self.current_commit_ts(), None)
+    }
+
+    /// The version of a node that a snapshot at `snapshot_ts` sees; with `tx_id`, that
+    /// transaction's own uncommitted writes come first.
+    pub fn get_node_with_snapshot(
+        &self,
+        node_id: NodeId,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Option<Node>> {
+        if let Some(tx) = tx_id.and_then(|t| self.pending.get(&t)) {
+            match tx.nodes.get(&node_id) {
+                Some(Pending::Put { value, .. }) => return Ok(Some(value.clone())),
+                Some(Pending::Delete) => return Ok(None),
+                None => {}
+            }
+        }
+        {
+            let mut cache = self.node_cache.lock()?;
+            if let Some(n) = cache.get(&node_id) {
+                if n.version <= snapshot_ts {
+                    return Ok(Some(n.clone()));
+                }
+            }
+        }
+        let found = {
+            let mut pager = self.pager.lock()?;
+            let root = pager.meta().node_root;
+            let mut rs = RecordStore::new(&mut pager);
+            match visible_version(&mut rs, root, KIND_NODE, node_id, snapshot_ts)? {
+                Some((_, h, _)) if h.tombstone => None,
+                Some((ptr, _, head)) => Some((read_node(&mut rs, ptr)?.to_node(), head)),
+                None => None,
+            }
+        };
+        Ok(match found {
+            Some((node, head)) => {
+                if head {
+                    self.node_cache.lock()?.put(node_id, node.clone());
+                }
+                Some(node)
+            }
+            None => None,
+        })
+    }
+
+    /// The newest committed version of an edge; `EdgeNotFound` if there is none.
+    pub fn load_edge(&self, edge_id: EdgeId) -> Result<Edge> {
+        self.load_edge_with_snapshot(edge_id, self.current_commit_ts(), None)
+    }
+
+    /// The version of an edge a snapshot sees (own writes first); `EdgeNotFound` if none.
+    pub fn load_edge_with_snapshot(
+        &self,
+        edge_id: EdgeId,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Edge> {
+        self.get_edge_with_snapshot(edge_id, snapshot_ts, tx_id)?
+            .ok_or(GraphError::EdgeNotFound(edge_id))
+    }
+
+    /// Like [`load_edge_with_snapshot`](GraphDB::load_edge_with_snapshot) but `None` for a
+    /// missing edge.
+    pub fn get_edge_with_snapshot(
+        &self,
+        edge_id: EdgeId,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Option<Edge>> {
+        if let Some(tx) = tx_id.and_then(|t| self.pending.get(&t)) {
+            match tx.edges.get(&edge_id) {
+                Some(Pending::Put { value, .. }) => return Ok(Some(value.clone())),
+                Some(Pending::Delete) => return Ok(None),
+                None => {}
+            }
+        }
+        {
+            let mut cache = self.edge_cache.lock()?;
+            if let Some(e) = cache.get(&edge_id) {
+                if e.version <= snapshot_ts {
+                    return Ok(Some(e.clone()));
+                }
+            }
+        }
+        let found = {
+            let mut pager = self.pager.lock()?;
+            let root = pager.meta().edge_root;
+            let mut rs = RecordStore::new(&mut pager);
+            match visible_version(&mut rs, root, KIND_EDGE, edge_id, snapshot_ts)? {
+                Some((_, h, _)) if h.tombstone => None,
+                Some((ptr, _, head)) => Some((read_edge(&mut rs, ptr)?.to_edge(), head)),
+                None => None,
+            }
+        };
+        Ok(match found {
+            Some((edge, head)) => {
+                if head {
+                    self.edge_cache.lock()?.put(edge_id, edge.clone());
+                }
+                Some(edge)
+            }
+            None => None,
+        })
+    }
+
+    /// The newest committed versions of several edges, in order; `EdgeNotFound` for the
+    /// first missing one.
+    pub fn load_edges_batch(&self, edge_ids: &[EdgeId]) -> Result<Vec<Edge>> {
+        let ts = self.current_commit_ts();
+        edge_ids
+            .iter()
+            .map(|id| self.load_edge_with_snapshot(*id, ts, None))
+            .collect()
+    }
+
+    /// The ids of a node's edges in `direction` as a snapshot (and optionally a write
+    /// transaction) sees them; `NodeNotFound` if the node is not visible.
+    pub fn edges_of(
+        &self,
+        node_id: NodeId,
+        direction: Direction,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<EdgeId>> {
+        let tx = tx_id.and_then(|t| self.pending.get(&t));
+        let mine = tx.and_then(|t| t.nodes.get(&node_id));
+        if matches!(mine, Some(Pending::Delete)) {
+            return Err(GraphError::NodeNotFound(node_id));
+        }
+        let created_here = matches!(mine, Some(Pending::Put { is_new: true, .. }));
+        let (mut out, mut inn) = if created_here {
+            (Vec::new(), Vec::new())
+        } else {
+            let mut pager = self.pager.lock()?;
+            let root = pager.meta().node_root;
+            let mut rs = RecordStore::new(&mut pager);
+            match visible_version(&mut rs, root, KIND_NODE, node_id, snapshot_ts)? {
+                Some((ptr, h, _)) if !h.tombstone => {
+                    let r = read_node(&mut rs, ptr)?;
+                    (r.out, r.inn)
+                }
+                _ => return Err(GraphError::NodeNotFound(node_id)),
+            }
+        };
+        if let Some(tx) = tx {
+            for (id, p) in &tx.edges {
+                match p {
+                    Pending::Delete => {
+                        out.retain(|e| e != id);
+                        inn.retain(|e| e != id);
+                    }
+                    Pending::Put {
+                        value,
+                        is_new: true,
+                    } => {
+                        if value.source == node_id {
+                            out.push(*id);
+                        }
+                        if value.target == node_id {
+                            inn.push(*id);
+                        }
+                    }
+                    Pending::Put { .. } => {}
+                }
+            }
+        }
+        Ok(match direction {
+            Direction::Outgoing => out,
+            Direction::Incoming => inn,
+            Direction::Both => {
+                out.extend(inn);
+                out
+            }
+        })
+    }
+
+    /// The nodes at the other end of a node's edges in `direction` (one entry per edge).
+    pub fn neighbors(
+        &self,
+        node_id: NodeId,
+        direction: Direction,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<NodeId>> {
+        let mut result = Vec::new();
+        for (dir, list) in [
+            (Direction::Outgoing, Direction::Outgoing),
+            (Direction::Incoming, Direction::Incoming),
+        ] {
+            if direction != Direction::Both && direction != dir {
+                continue;
+            }
+            for e in self.edges_of(node_id, list, snapshot_ts, tx_id)? {
+                let edge = self.load_edge_with_snapshot(e, snapshot_ts, tx_id)?;
+                result.push(if dir == Direction::Outgoing {
+                    edge.target
+                } else {
+                    edge.source
+                });
+            }
+        }
+        Ok(result)
+    }
+
+    /// Every committed node carrying `label` (a scan; indexes are a later layer).
+    pub fn get_nodes_by_label(&self, label: &str) -> Result<Vec<Node>> {
+        self.scan_nodes(self.current_commit_ts(), |n| n.has_label(label))
+    }
+
+    /// Every committed node with `label` whose property `key` equals `value` (a scan).
+    pub fn find_nodes_by_property(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+    ) -> Result<Vec<Node>> {
+        self.scan_nodes(self.current_commit_ts(), |n| {
+            n.has_label(label) && n.properties.get(key) == Some(value)
+        })
+    }
+
+    /// Every node visible at `snapshot_ts` that passes `keep`, in id order.
+    pub fn scan_nodes(&self, snapshot_ts: u64, keep: impl Fn(&Node) -> bool) -> Result<Vec<Node>> {
+        let mut pager = self.pager.lock()?;
+        let meta = pager.meta().clone();
+        let mut rs = RecordStore::new(&mut pager);
+        let mut out = Vec::new();
+        for id in 1..meta.next_node_id.min(MAX_ID + 1) {
+            if let Some((ptr, h, _)) =
+                visible_version(&mut rs, meta.node_root, KIND_NODE, id, snapshot_ts)?
+            {
+                if !h.tombstone {
+                    let n = read_node(&mut rs, ptr)?.to_node();
+                    if keep(&n) {
+                        out.push(n);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every edge visible at `snapshot_ts`, in id order.
+    pub fn scan_edges(&self, snapshot_ts: u64) -> Result<Vec<Edge>> {
+        let mut pager = self.pager.lock()?;
+        let meta = pager.meta().clone();
+        let mut rs = RecordStore::new(&mut pager);
+        let mut out = Vec::new();
+        for id in 1..meta.next_edge_id.min(MAX_ID + 1) {
+            if let Some((ptr, h, _)) =
+                visible_version(&mut rs, meta.edge_root, KIND_EDGE, id, snapshot_ts)?
+            {
+                if !h.tombstone {
+                    out.push(read_edge(&mut rs, ptr)?.to_edge());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads and checks the checksum of every page of the database; returns how many.
+    pub fn verify_pages(&self) -> Result<u64> {
+        let mut pager = self.pager.lock()?;
+        let count = pager.meta().page_count;
+        for id in 1..count {
+            pager.fetch_page(id)?;
+        }
+        Ok(count)
+    }
+
+    /// Starts recording the pages each commit writes.
+    pub fn enable_tracking(&self) {
+        self.tracking_enabled.store(true, Ordering::Release);
+    }
+
+    /// Stops recording written pages.
+    pub fn disable_tracking(&self) {
+        self.tracking_enabled.store(false, Ordering::Release);
+    }
+
+    /// The pages written by commits since the last call (while tracking was on).
+    pub fn take_recent_dirty_pages(&self) -> Result<Vec<PageId>> {
+        Ok(std::mem::take(&mut *self.recent_dirty_pages.lock()?))
+    }
+
+    /// Engine counters.
+    pub fn stats(&self) -> Result<DbStats> {
+        let pager = self.pager.lock()?;
+        Ok(DbStats {
+            pager: pager.stats(),
+            page_count: pager.meta().page_count,
+            free_pages: pager.meta().free_count,
+            wal_frames: pager.wal_frames(),
+            commit_ts: self.current_commit_ts(),
+            recovered_txs: self.recovered_txs,
+            recovery_dropped_bytes: self.recovery_dropped_bytes,
+        })
+    }
+
+    /// Empties the page, node and edge caches (benchmarks use it to measure cold reads).
+    pub fn clear_caches(&self) -> Result<()> {
+        self.pager.lock()?.clear_cache();
+        self.node_cache.lock()?.clear();
+        self.edge_cache.lock()?.clear();
+        Ok(())
+    }
+
+    /// The log position after the last commit (bytes), for tools.
+    pub fn wal_end(&self) -> Result<u64> {
+        Ok(self.pager.lock()?.wal_end())
+    }
+
+    /// The size of the main file in bytes.
+    pub fn main_file_len(&self) -> Result<u64> {
+        Ok(self.pager.lock()?.main_storage().len()?)
+    }
+}
+
+impl Drop for GraphDB {
+    fn drop(&mut self) {
+        if !self.closed {
+            // Best effort: a handle dropped without `close` still makes its batched or
+            // unsynced commits durable. Errors cannot be reported from drop; a caller who
+            // needs to know calls `close` or `sync`.
+            let _ = self.sync();
+        }
+    }
+}
+
+/// The path of the log that belongs to the database file at `path`.
+pub fn wal_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push("-wal");
+    PathBuf::from(s)
+}
+
+type Applied = (u64, Vec<PageId>, Vec<NodeId>, Vec<EdgeId>);
+
+/// Checks and writes one transaction. Runs under `&mut GraphDB`, so no reader sees the
+/// pager in between; on error the caller abandons the pager's uncommitted pages.
+fn apply_commit(
+    pager: &mut Pager,
+    tx_id: TxId,
+    st: &TxState,
+    next_ids: (u64, u64, u64),
+) -> Result<Applied> {
+    let snapshot = st.snapshot_ts;
+    let ts = pager.committed_meta().last_commit_ts + 1;
+    let node_root = pager.meta().node_root;
+    let edge_root = pager.meta().edge_root;
+    let mut rs = RecordStore::new(pager);
+    let conflict = |what: String| GraphError::Conflict {
+        what,
+        snapshot_ts: snapshot,
+    };
+
+    // First the checks, so a conflict leaves no trace.
+    for (id, p) in &st.nodes {
+        if matches!(p, Pending::Put { is_new: true, .. }) {
+            continue;
+        }
+        let head = head_of(&mut rs, node_root, KIND_NODE, *id)?;
+        let Some((_, h)) = head.filter(|(_, h)| !h.tombstone) else {
+            return Err(conflict(format!("node {id} (deleted meanwhile)")));
+        };
+        let changed_at = if matches!(p, Pending::Delete) {
+            h.commit_ts
+        } else {
+            h.props_ts
+        };
+        if changed_at > snapshot {
+            return Err(conflict(format!("node {id}")));
+        }
+    }
+    let mut deltas: BTreeMap<NodeId, AdjDelta> = BTreeMap::new();
+    let mut edge_writes: Vec<EdgeRecord> = Vec::new();
+    for (id, p) in &st.edges {
+        let is_new = matches!(p, Pending::Put { is_new: true, .. });
+        let head = if is_new {
+            None
+        } else {
+            let head = head_of(&mut rs, edge_root, KIND_EDGE, *id)?;
+            let Some((ptr, h)) = head.filter(|(_, h)| !h.tombstone) else {
+                return Err(conflict(format!("edge {id} (deleted meanwhile)")));
+            };
+            if h.props_ts > snapshot {
+                return Err(conflict(format!("edge {id}")));
+            }
+            Some((ptr, read_edge(&mut rs, ptr)?))
+        };
+        let prev = head.as_ref().map(|(ptr, _)| *ptr);
+        let header = RecordHeader {
+            kind: KIND_EDGE,
+            tombstone: matches!(p, Pending::Delete),
+            id: *id,
+            tx_id,
+            commit_ts: ts,
+            props_ts: ts,
+            prev,
+        };
+        let record = match (p, head) {
+            (Pending::Put { value, .. }, _) => EdgeRecord {
+                header,
+                source: value.source,
+                target: value.target,
+                edge_type: value.edge_type.clone(),
+                properties: value.properties.clone(),
+            },
+            (Pending::Delete, Some((_, old))) => EdgeRecord {
+                header,
+                properties: Default::default(),
+                ..old
+            },
+            (Pending::Delete, None) => return Err(GraphError::EdgeNotFound(*id)),
+        };
+        if is_new {
+            for end in [record.source, record.target] {
+                let created_here =
+                    matches!(st.nodes.get(&end), Some(Pending::Put { is_new: true, .. }));
+                if !created_here {
+                    let alive = head_of(&mut rs, node_root, KIND_NODE, end)?
+                        .is_some_and(|(_, h)| !h.tombstone);
+                    if !alive || matches!(st.nodes.get(&end), Some(Pending::Delete)) {
+                        return Err(conflict(format!(
+                            "edge {id}: endpoint node {end} was deleted"
+                        )));
+                    }
+                }
+            }
+            deltas.entry(record.source).or_default().add_out.push(*id);
+            deltas.entry(record.target).or_default().add_in.push(*id);
+        } else if record.header.tombstone {
+            deltas.entry(record.source).or_default().remove.insert(*id);
+            deltas.entry(record.target).or_default().remove.insert(*id);
+        }
+        edge_writes.push(record);
+    }
+
+    // Then the writes.
+    let mut edge_root = edge_root;
+    let mut touched_edges = Vec::with_capacity(edge_writes.len());
+    for record in &edge_writes {
+        let ptr = rs.insert(&codec::encode_edge(record))?;
+        rs.map_set(&mut edge_root, record.header.id, ptr.encode())?;
+        touched_edges.push(record.header.id);
+    }
+    let mut node_root = node_root;
+    let ids: BTreeSet<NodeId> = st.nodes.keys().chain(deltas.keys()).copied().collect();
+    let mut touched_nodes = Vec::with_capacity(ids.len());
+    for id in ids {
+        let head = head_of(&mut rs, node_root, KIND_NODE, id)?;
+        let old = match &head {
+            Some((ptr, h)) if !h.tombstone => Some(read_node(&mut rs, *ptr)?),
+            _ => None,
+        };
+        let delta = deltas.remove(&id).unwrap_or_default();
+        let (mut out, mut inn) = old
+            .as_ref()
+            .map(|r| (r.out.clone(), r.inn.clone()))
+            .unwrap_or_default();
+        out.retain(|e| !delta.remove.contains(e));
+        inn.retain(|e| !delta.remove.contains(e));
+        out.extend(delta.add_out);
+        inn.extend(delta.add_in);
+        let (tombstone, labels, properties, props_ts) = match st.nodes.get(&id) {
+            Some(Pending::Put { value, .. }) => {
+                (false, value.labels.clone(), value.properties.clone(), ts)
+            }
+            Some(Pending::Delete) => {
+                if !out.is_empty() || !inn.is_empty() {
+                    return Err(conflict(format!("node {id}: edges were added meanwhile")));
+                }
+                (true, Vec::new(), Default::default(), ts)
+            }
+            None => match old {
+                Some(r) => (false, r.labels, r.properties, r.header.props_ts),
+                None => return Err(conflict(format!("node {id} (deleted meanwhile)"))),
+            },
+        };
+        let record = NodeRecord {
+            header: RecordHeader {
+                kind: KIND_NODE,
+                tombstone,
+                id,
+                tx_id,
+                commit_ts: ts,
+                props_ts,
+                prev: head.map(|(p, _)| p),
+            },
+            labels,
+            properties,
+            out,
+            inn,
+        };
+        let ptr = rs.insert(&codec::encode_node(&record))?;
+        rs.map_set(&mut node_root, id, ptr.encode())?;
+        touched_nodes.push(id);
+    }
+    let pager = rs.pager();
+    let meta = pager.meta_mut();
+    meta.node_root = node_root;
+    meta.edge_root = edge_root;
+    meta.next_node_id = meta.next_node_id.max(next_ids.0);
+    meta.next_edge_id = meta.next_edge_id.max(next_ids.1);
+    meta.next_tx_id = meta.next_tx_id.max(next_ids.2).max(tx_id + 1);
+    let (_, pages) = pager.commit(ts)?;
+    Ok((ts, pages, touched_nodes, touched_edges))
+}
+
+/// Cuts every version chain below the newest version visible at `horizon`.
+fn vacuum_pages(pager: &mut Pager, horizon: u64) -> Result<VacuumStats> {
+    let mut stats = VacuumStats::default();
+    for kind in [KIND_NODE, KIND_EDGE] {
+        let meta = pager.meta().clone();
+        let (mut root, end) = if kind == KIND_NODE {
+            (meta.node_root, meta.next_node_id)
+        } else {
+            (meta.edge_root, meta.next_edge_id)
+        };
+        let mut rs = RecordStore::new(pager);
+        for id in 1..end.min(MAX_ID + 1) {
+            let Some((keep, h, is_head)) = visible_version(&mut rs, root, kind, id, horizon)?
+            else {
+                continue;
+            };
+            // Everything older than `keep` is invisible to every snapshot at or after the
+            // horizon.
+            let mut older = h.prev;
+            while let Some(p) = older {
+                let oh = rs.read_header(p)?;
+                rs.delete(p)?;
+                stats.versions_freed += 1;
+                older = oh.prev;
+            }
+            if h.tombstone && is_head {
+                rs.delete(keep)?;
+                rs.map_set(&mut root, id, 0)?;
+                stats.versions_freed += 1;
+                stats.ids_removed += 1;
+            } else if h.prev.is_some() {
+                rs.patch_prev(keep, None)?;
+            }
+        }
+        let meta = pager.meta_mut();
+        if kind == KIND_NODE {
+            meta.node_root = root;
+        } else {
+            meta.edge_root = root;
+        }
+    }
+    Ok(stats)
+}
+
+// The concurrent layer shares a `GraphDB` between threads behind a lock.
+const _: fn() = || {
+    fn check<T: Send + Sync>() {}
+    check::<GraphDB>();
+};

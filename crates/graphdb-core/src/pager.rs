@@ -1,0 +1,326 @@
+//! The pager: page images by id, from a bounded cache, the log, or the main file; page
+//! allocation and the free list; commit of the modified pages to the log; checkpoint.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use lru::LruCache;
+
+use crate::error::{GraphError, Result};
+use crate::page::{self, new_page, next_of, set_next, Meta, PageBuf, PageType, PAGE_SIZE};
+use crate::storage::Storage;
+use crate::types::PageId;
+use crate::wal::{Recovery, Wal};
+
+/// Counters for benchmarks and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PagerStats {
+    /// Page requests answered from the cache or the uncommitted set.
+    pub hits: u64,
+    /// Page requests that read the log or the main file.
+    pub misses: u64,
+    /// Pages written to the log.
+    pub pages_logged: u64,
+    /// Checkpoints completed.
+    pub checkpoints: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Pager {
+    main: Arc<dyn Storage>,
+    wal: Wal,
+    /// Verified images of committed pages, bounded; never holds uncommitted bytes.
+    cache: LruCache<PageId, PageBuf>,
+    /// Pages modified by the commit being built. Not bounded: they are the working set of
+    /// one commit and are moved to the cache (or dropped) when it ends.
+    dirty: HashMap<PageId, PageBuf>,
+    /// The header as the commit being built sees it.
+    meta: Meta,
+    /// The header as of the last commit; restored when a commit is abandoned.
+    committed_meta: Meta,
+    stats: PagerStats,
+}
+
+impl Pager {
+    /// Opens (or initialises, when both are empty) a database over `main` and `wal`,
+    /// recovering the committed prefix of the log.
+    pub(crate) fn open(
+        main: Arc<dyn Storage>,
+        wal: Arc<dyn Storage>,
+        cache_pages: usize,
+    ) -> Result<(Pager, Recovery)> {
+        let cap = NonZeroUsize::new(cache_pages.max(8)).unwrap_or(NonZeroUsize::MIN);
+        let main_len = main.len()?;
+        if main_len == 0 {
+            // A new database: the header page goes straight to the main file, synced,
+            // before any log exists, so a crash here leaves either nothing or a valid
+            // empty database.
+            let meta = Meta::fresh();
+            let mut p = new_page(PageType::Header);
+            meta.write(&mut p);
+            page::seal(&mut p, 0);
+            main.write_at(&p[..], 0)?;
+            main.sync()?;
+            wal.set_len(0)?;
+        } else if main_len % PAGE_SIZE as u64 != 0 {
+            return Err(GraphError::corrupt(
+                format!("main file length {main_len} is not a multiple of the page size"),
+                None,
+            ));
+        }
+        let (wal, recovery) = Wal::open(wal)?;
+        let mut pager = Pager {
+            main,
+            wal,
+            cache: LruCache::new(cap),
+            dirty: HashMap::new(),
+            meta: Meta::fresh(),
+            committed_meta: Meta::fresh(),
+            stats: PagerStats::default(),
+        };
+        let mut header: PageBuf = Box::new([0u8; PAGE_SIZE]);
+        pager.load(0, &mut header)?;
+        let meta = Meta::read(&header)?;
+        pager.meta = meta.clone();
+        pager.committed_meta = meta;
+        Ok((pager, recovery))
+    }
+
+    /// Reads a committed page image from the log or the main file and verifies it.
+    fn load(&mut self, id: PageId, buf: &mut [u8; PAGE_SIZE]) -> Result<()> {
+        self.stats.misses += 1;
+        if !self.wal.read_page(id, buf)? {
+            let off = id
+                .checked_mul(PAGE_SIZE as u64)
+                .ok_or_else(|| GraphError::corrupt("page id overflows the file", Some(id)))?;
+            let len = self.main.len()?;
+            if off + PAGE_SIZE as u64 > len {
+                return Err(GraphError::corrupt(
+                    format!(
+                        "page lies beyond the end of the main file ({len} bytes): truncated file"
+                    ),
+                    Some(id),
+                ));
+            }
+            self.main.read_at(&mut buf[..], off)?;
+        }
+        if id == 0 {
+            // Meta::read gives the precise message for a foreign file; it verifies too.
+            return Ok(());
+        }
+        page::verify(buf, id)
+    }
+
+    /// The page `id` as the commit being built sees it.
+    pub(crate) fn fetch_page(&mut self, id: PageId) -> Result<&[u8; PAGE_SIZE]> {
+        if id == 0 || id >= self.meta.page_count {
+            return Err(GraphError::corrupt(
+                format!("pointer to page {id} outside 1..{}", self.meta.page_count),
+                None,
+            ));
+        }
+        if self.dirty.contains_key(&id) {
+            self.stats.hits += 1;
+            return self
+                .dirty
+                .get(&id)
+                .map(|p| &**p)
+                .ok_or_else(|| GraphError::corrupt("dirty page vanished", Some(id)));
+        }
+        if self.cache.contains(&id) {
+            self.stats.hits += 1;
+        } else {
+            let mut buf: PageBuf = Box::new([0u8; PAGE_SIZE]);
+            self.load(id, &mut buf)?;
+            self.cache.put(id, buf);
+        }
+        self.cache
+            .get(&id)
+            .map(|p| &**p)
+            .ok_or_else(|| GraphError::corrupt("cached page vanished", Some(id)))
+    }
+
+    /// A fetched page that must be of `kind`.
+    pub(crate) fn fetch_typed(&mut self, id: PageId, kind: PageType) -> Result<&[u8; PAGE_SIZE]> {
+        let p = self.fetch_page(id)?;
+        if PageType::of(p, id)? != kind {
+            return Err(GraphError::corrupt(
+                format!("expected a {kind:?} page, found type {}", p[4]),
+                Some(id),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The page `id` for modification within the commit being built.
+    pub(crate) fn page_mut(&mut self, id: PageId) -> Result<&mut [u8; PAGE_SIZE]> {
+        if !self.dirty.contains_key(&id) {
+            let copy: PageBuf = Box::new(*self.fetch_page(id)?);
+            self.dirty.insert(id, copy);
+        }
+        self.dirty
+            .get_mut(&id)
+            .map(|p| &mut **p)
+            .ok_or_else(|| GraphError::corrupt("dirty page vanished", Some(id)))
+    }
+
+    /// A zeroed page of `kind`, from the free list if it has one.
+    pub(crate) fn allocate(&mut self, kind: PageType) -> Result<PageId> {
+        let id = if self.meta.free_head != 0 {
+            let id = self.meta.free_head;
+            let next = next_of(self.fetch_typed(id, PageType::Free)?);
+            if next >= self.meta.page_count {
+                return Err(GraphError::corrupt(
+                    "free list points outside the file",
+                    Some(id),
+                ));
+            }
+            self.meta.free_head = next;
+            self.meta.free_count = self.meta.free_count.saturating_sub(1);
+            id
+        } else {
+            let id = self.meta.page_count;
+            self.meta.page_count += 1;
+            id
+        };
+        self.dirty.insert(id, new_page(kind));
+        Ok(id)
+    }
+
+    /// Returns a page to the free list.
+    pub(crate) fn free(&mut self, id: PageId) -> Result<()> {
+        let head = self.meta.free_head;
+        let mut p = new_page(PageType::Free);
+        set_next(&mut p, head);
+        self.dirty.insert(id, p);
+        self.meta.free_head = id;
+        self.meta.free_count += 1;
+        Ok(())
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub(crate) fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+
+    pub(crate) fn committed_meta(&self) -> &Meta {
+        &self.committed_meta
+    }
+
+    pub(crate) fn has_uncommitted(&self) -> bool {
+        !self.dirty.is_empty() || self.meta != self.committed_meta
+    }
+
+    /// Writes every modified page and the header to the log as one transaction (not
+    /// synced: the caller decides). Returns the log position after it and the pages
+    /// written. On error the modifications are abandoned.
+    pub(crate) fn commit(&mut self, commit_ts: u64) -> Result<(u64, Vec<PageId>)> {
+        self.meta.last_commit_ts = commit_ts;
+        let mut header = new_page(PageType::Header);
+        self.meta.write(&mut header);
+        self.dirty.insert(0, header);
+        let mut ids: Vec<PageId> = self.dirty.keys().copied().collect();
+        // Ascending order puts the header first and makes the log reproducible.
+        ids.sort_unstable();
+        for id in &ids {
+            if let Some(p) = self.dirty.get_mut(id) {
+                page::seal(p, *id);
+            }
+        }
+        let frames: Vec<(PageId, &[u8; PAGE_SIZE])> = ids
+            .iter()
+            .filter_map(|id| self.dirty.get(id).map(|p| (*id, &**p)))
+            .collect();
+        let lsn = match self.wal.append_commit(&frames, commit_ts) {
+            Ok(lsn) => lsn,
+            Err(e) => {
+                self.abandon();
+                return Err(e);
+            }
+        };
+        self.stats.pages_logged += ids.len() as u64;
+        for (id, p) in self.dirty.drain() {
+            if id != 0 {
+                self.cache.put(id, p);
+            }
+        }
+        self.committed_meta = self.meta.clone();
+        Ok((lsn, ids))
+    }
+
+    /// Drops every modification since the last commit.
+    pub(crate) fn abandon(&mut self) {
+        self.dirty.clear();
+        self.meta = self.committed_meta.clone();
+    }
+
+    /// The seed's `flush_page`: copies the newest committed image of `id` from the log to
+    /// its place in the main file (not synced). Pages not in the log are already there.
+    pub(crate) fn flush_page(&mut self, id: PageId) -> Result<()> {
+        let mut buf: PageBuf = Box::new([0u8; PAGE_SIZE]);
+        if self.wal.read_page(id, &mut buf)? {
+            self.main.write_at(&buf[..], id * PAGE_SIZE as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Folds the log into the main file: every logged page is written in place, the main
+    /// file is synced, and only then is the log reset. A crash at any point leaves either
+    /// the old log (replayed again, idempotently) or a main file that holds everything.
+    pub(crate) fn checkpoint(&mut self) -> Result<()> {
+        if self.has_uncommitted() {
+            return Err(GraphError::InvalidArgument(
+                "checkpoint while a commit is being built".into(),
+            ));
+        }
+        if self.wal.frames() == 0 {
+            return Ok(());
+        }
+        // The log must be durable before the main file is changed from it: a crash after
+        // the main file is written but before the log sync could otherwise leave main
+        // pages newer than a log that later loses its tail.
+        self.wal.storage().sync()?;
+        let mut pages: Vec<PageId> = self.wal.indexed_pages().map(|(id, _)| id).collect();
+        pages.sort_unstable();
+        for id in pages {
+            self.flush_page(id)?;
+        }
+        let want = self.meta.page_count * PAGE_SIZE as u64;
+        if self.main.len()? < want {
+            self.main.set_len(want)?;
+        }
+        self.main.sync()?;
+        self.wal.reset()?;
+        self.stats.checkpoints += 1;
+        Ok(())
+    }
+
+    pub(crate) fn wal_frames(&self) -> u64 {
+        self.wal.frames()
+    }
+
+    pub(crate) fn wal_end(&self) -> u64 {
+        self.wal.end()
+    }
+
+    pub(crate) fn wal_storage(&self) -> Arc<dyn Storage> {
+        self.wal.storage().clone()
+    }
+
+    pub(crate) fn main_storage(&self) -> &Arc<dyn Storage> {
+        &self.main
+    }
+
+    pub(crate) fn stats(&self) -> PagerStats {
+        self.stats
+    }
+
+    /// Empties the page cache (for measuring uncached reads).
+    pub(crate) fn clear_cache(&mut self) {
+        self.cache.clear();
+    }
+}

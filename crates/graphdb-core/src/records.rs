@@ -1,0 +1,288 @@
+//! The record store over the pager: slotted record pages, overflow chains for records
+//! larger than [`INLINE_MAX`], and the id maps (node id or edge id to the newest version).
+
+use crate::codec::{self, RecordHeader, PREV_OFFSET, RECORD_HEADER};
+use crate::error::{GraphError, Result};
+use crate::page::{get_u16, get_u32, get_u64, next_of, put_u16, put_u32, put_u64, set_next};
+use crate::page::{PageType, PAGE_HEADER, PAGE_SIZE};
+use crate::pager::Pager;
+use crate::types::{PageId, RecordPointer};
+
+/// Records longer than this go to overflow pages, leaving a 12-byte stub in the slot.
+pub(crate) const INLINE_MAX: usize = 4096;
+const SLOTS_AT: usize = PAGE_HEADER + 4;
+const OVERFLOW_FLAG: u16 = 0x8000;
+const STUB_LEN: usize = 12;
+const CHUNK_AT: usize = PAGE_HEADER + 2;
+const CHUNK: usize = PAGE_SIZE - CHUNK_AT;
+/// Entries per id-map page.
+pub(crate) const FANOUT: u64 = ((PAGE_SIZE - PAGE_HEADER) / 8) as u64;
+/// The id maps have three levels, so ids must stay below `FANOUT^3` (about 1.07e9).
+pub(crate) const MAX_ID: u64 = FANOUT * FANOUT * FANOUT - 1;
+
+/// The seed's `RecordStore`: borrows the locked pager for the length of one operation.
+pub(crate) struct RecordStore<'a> {
+    pager: &'a mut Pager,
+}
+
+fn slot_entry(p: &[u8; PAGE_SIZE], page: PageId, slot: u16) -> Result<(usize, usize, bool)> {
+    let count = get_u16(p, PAGE_HEADER) as usize;
+    if slot as usize >= count {
+        return Err(GraphError::corrupt(
+            format!("slot {slot} beyond slot count {count}"),
+            Some(page),
+        ));
+    }
+    let at = SLOTS_AT + 4 * slot as usize;
+    let off = get_u16(p, at) as usize;
+    let raw = get_u16(p, at + 2);
+    let len = (raw & !OVERFLOW_FLAG) as usize;
+    if len == 0 {
+        return Err(GraphError::corrupt(
+            format!("pointer to freed slot {slot}"),
+            Some(page),
+        ));
+    }
+    if off < SLOTS_AT + 4 * count || off + len > PAGE_SIZE {
+        return Err(GraphError::corrupt(
+            format!("slot {slot} points outside the record area"),
+            Some(page),
+        ));
+    }
+    Ok((off, len, raw & OVERFLOW_FLAG != 0))
+}
+
+impl<'a> RecordStore<'a> {
+    pub(crate) fn new(pager: &'a mut Pager) -> Self {
+        RecordStore { pager }
+    }
+
+    pub(crate) fn pager(&mut self) -> &mut Pager {
+        self.pager
+    }
+
+    /// The bytes of the record at `ptr`.
+    pub(crate) fn read(&mut self, ptr: RecordPointer) -> Result<Vec<u8>> {
+        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        if !overflow {
+            return Ok(p[off..off + len].to_vec());
+        }
+        if len != STUB_LEN {
+            return Err(GraphError::corrupt(
+                "bad overflow stub length",
+                Some(ptr.page),
+            ));
+        }
+        let total = get_u32(p, off) as usize;
+        let mut next = get_u64(p, off + 4);
+        let pages = total.div_ceil(CHUNK);
+        let mut out = Vec::with_capacity(total.min(1 << 24));
+        for _ in 0..pages {
+            let o = self.pager.fetch_typed(next, PageType::Overflow)?;
+            let n = get_u16(o, PAGE_HEADER) as usize;
+            if n > CHUNK || out.len() + n > total {
+                return Err(GraphError::corrupt("overflow chunk length", Some(next)));
+            }
+            out.extend_from_slice(&o[CHUNK_AT..CHUNK_AT + n]);
+            next = next_of(o);
+        }
+        if out.len() != total {
+            return Err(GraphError::corrupt(
+                "overflow chain shorter than its record",
+                Some(ptr.page),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The fixed header of the record at `ptr`, without decoding the rest when the record
+    /// is inline.
+    pub(crate) fn read_header(&mut self, ptr: RecordPointer) -> Result<RecordHeader> {
+        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        if !overflow {
+            if len < RECORD_HEADER {
+                return Err(GraphError::corrupt(
+                    "record shorter than its header",
+                    Some(ptr.page),
+                ));
+            }
+            return codec::decode_header(&p[off..off + RECORD_HEADER], Some(ptr.page));
+        }
+        let bytes = self.read(ptr)?;
+        codec::decode_header(bytes.get(..RECORD_HEADER).unwrap_or(&bytes), Some(ptr.page))
+    }
+
+    /// Stores `bytes` as a new record.
+    pub(crate) fn insert(&mut self, bytes: &[u8]) -> Result<RecordPointer> {
+        if bytes.len() > INLINE_MAX {
+            let first = self.write_overflow(bytes)?;
+            let mut stub = [0u8; STUB_LEN];
+            put_u32(
+                &mut stub,
+                0,
+                u32::try_from(bytes.len())
+                    .map_err(|_| GraphError::InvalidArgument("record larger than 4 GiB".into()))?,
+            );
+            put_u64(&mut stub, 4, first);
+            return self.insert_inline(&stub, true);
+        }
+        self.insert_inline(bytes, false)
+    }
+
+    fn write_overflow(&mut self, bytes: &[u8]) -> Result<PageId> {
+        // Written back to front so each page can link to the one after it.
+        let mut next = 0;
+        let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+        for chunk in chunks.iter().rev() {
+            let id = self.pager.allocate(PageType::Overflow)?;
+            let p = self.pager.page_mut(id)?;
+            set_next(p, next);
+            put_u16(p, PAGE_HEADER, chunk.len() as u16);
+            p[CHUNK_AT..CHUNK_AT + chunk.len()].copy_from_slice(chunk);
+            next = id;
+        }
+        Ok(next)
+    }
+
+    fn insert_inline(&mut self, bytes: &[u8], overflow: bool) -> Result<RecordPointer> {
+        let mut page = self.pager.meta().fill_page;
+        let fits = |p: &[u8; PAGE_SIZE]| {
+            let count = get_u16(p, PAGE_HEADER) as usize;
+            let data_start = get_u16(p, PAGE_HEADER + 2) as usize;
+            count < usize::from(u16::MAX >> 1)
+                && data_start >= SLOTS_AT + 4 * (count + 1) + bytes.len()
+        };
+        if page == 0 || !fits(self.pager.fetch_typed(page, PageType::Records)?) {
+            page = self.pager.allocate(PageType::Records)?;
+            let p = self.pager.page_mut(page)?;
+            put_u16(p, PAGE_HEADER, 0);
+            put_u16(p, PAGE_HEADER + 2, PAGE_SIZE as u16);
+            self.pager.meta_mut().fill_page = page;
+        }
+        let p = self.pager.page_mut(page)?;
+        let count = get_u16(p, PAGE_HEADER);
+        let data_start = get_u16(p, PAGE_HEADER + 2) as usize;
+        let off = data_start - bytes.len();
+        p[off..data_start].copy_from_slice(bytes);
+        let at = SLOTS_AT + 4 * count as usize;
+        put_u16(p, at, off as u16);
+        put_u16(
+            p,
+            at + 2,
+            bytes.len() as u16 | if overflow { OVERFLOW_FLAG } else { 0 },
+        );
+        put_u16(p, PAGE_HEADER, count + 1);
+        put_u16(p, PAGE_HEADER + 2, off as u16);
+        Ok(RecordPointer { page, slot: count })
+    }
+
+    /// Rewrites the `prev` pointer of a stored record in place (vacuum cuts chains).
+    pub(crate) fn patch_prev(
+        &mut self,
+        ptr: RecordPointer,
+        prev: Option<RecordPointer>,
+    ) -> Result<()> {
+        let raw = prev.map_or(0, RecordPointer::encode);
+        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (off, _, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        if overflow {
+            let first = get_u64(p, off + 4);
+            self.pager.fetch_typed(first, PageType::Overflow)?;
+            let o = self.pager.page_mut(first)?;
+            put_u64(o, CHUNK_AT + PREV_OFFSET, raw);
+        } else {
+            let p = self.pager.page_mut(ptr.page)?;
+            put_u64(p, off + PREV_OFFSET, raw);
+        }
+        Ok(())
+    }
+
+    /// Frees a record; a records page whose every slot is free goes back to the free list.
+    pub(crate) fn delete(&mut self, ptr: RecordPointer) -> Result<()> {
+        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (off, _, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        if overflow {
+            let total = get_u32(p, off) as usize;
+            let mut next = get_u64(p, off + 4);
+            for _ in 0..total.div_ceil(CHUNK) {
+                let after = next_of(self.pager.fetch_typed(next, PageType::Overflow)?);
+                self.pager.free(next)?;
+                next = after;
+            }
+        }
+        let p = self.pager.page_mut(ptr.page)?;
+        let at = SLOTS_AT + 4 * ptr.slot as usize;
+        put_u16(p, at, 0);
+        put_u16(p, at + 2, 0);
+        let count = get_u16(p, PAGE_HEADER) as usize;
+        let empty = (0..count).all(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
+        if empty && self.pager.meta().fill_page != ptr.page {
+            self.pager.free(ptr.page)?;
+        }
+        Ok(())
+    }
+
+    fn split(id: u64) -> Result<[usize; 3]> {
+        if id == 0 || id > MAX_ID {
+            return Err(GraphError::InvalidArgument(format!(
+                "id {id} outside 1..={MAX_ID}"
+            )));
+        }
+        Ok([
+            (id / (FANOUT * FANOUT)) as usize,
+            ((id / FANOUT) % FANOUT) as usize,
+            (id % FANOUT) as usize,
+        ])
+    }
+
+    /// The raw value stored for `id` in the map rooted at `root` (0 if none).
+    pub(crate) fn map_get(&mut self, root: PageId, id: u64) -> Result<u64> {
+        let idx = Self::split(id)?;
+        let mut page = root;
+        for (level, i) in idx.iter().enumerate() {
+            if page == 0 {
+                return Ok(0);
+            }
+            let kind = if level == 2 {
+                PageType::MapLeaf
+            } else {
+                PageType::MapInner
+            };
+            let p = self.pager.fetch_typed(page, kind)?;
+            page = get_u64(p, PAGE_HEADER + 8 * i);
+        }
+        Ok(page)
+    }
+
+    /// Stores `value` for `id`, creating map pages as needed; updates `root`.
+    pub(crate) fn map_set(&mut self, root: &mut PageId, id: u64, value: u64) -> Result<()> {
+        let idx = Self::split(id)?;
+        if *root == 0 {
+            *root = self.pager.allocate(PageType::MapInner)?;
+        }
+        let mut page = *root;
+        for (level, i) in idx.iter().enumerate() {
+            let at = PAGE_HEADER + 8 * i;
+            if level == 2 {
+                self.pager.fetch_typed(page, PageType::MapLeaf)?;
+                put_u64(self.pager.page_mut(page)?, at, value);
+                return Ok(());
+            }
+            self.pager.fetch_typed(page, PageType::MapInner)?;
+            let mut child = get_u64(self.pager.fetch_page(page)?, at);
+            if child == 0 {
+                let kind = if level == 1 {
+                    PageType::MapLeaf
+                } else {
+                    PageType::MapInner
+                };
+                child = self.pager.allocate(kind)?;
+                put_u64(self.pager.page_mut(page)?, at, child);
+            }
+            page = child;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! [`WriteTxn`]: a borrow-checked guard over one write transaction of a [`GraphDB`].
+
+use crate::db::GraphDB;
+use crate::error::Result;
+use crate::types::{Direction, Edge, EdgeId, Node, NodeId, TxId};
+
+/// One write transaction on a `&mut GraphDB`: reads see its snapshot plus its own writes;
+/// dropping it without [`commit`](WriteTxn::commit) rolls it back.
+#[derive(Debug)]
+pub struct WriteTxn<'a> {
+    db: &'a mut GraphDB,
+    tx_id: TxId,
+    snapshot_ts: u64,
+}
+
+impl<'a> WriteTxn<'a> {
+    pub(crate) fn new(db: &'a mut GraphDB, tx_id: TxId, snapshot_ts: u64) -> Self {
+        WriteTxn {
+            db,
+            tx_id,
+            snapshot_ts,
+        }
+    }
+
+    /// The transaction id.
+    pub fn id(&self) -> TxId {
+        self.tx_id
+    }
+
+    /// The snapshot the transaction reads.
+    pub fn snapshot_ts(&self) -> u64 {
+        self.snapshot_ts
+    }
+
+    /// Adds a node; returns its id.
+    pub fn add_node(&mut self, node: Node) -> Result<NodeId> {
+        self.db.add_node_internal(node, self.tx_id)
+    }
+
+    /// Adds an edge; returns its id.
+    pub fn add_edge(&mut self, edge: Edge) -> Result<EdgeId> {
+        self.db.add_edge_internal(edge, self.tx_id)
+    }
+
+    /// Replaces a node's labels and properties.
+    pub fn update_node(&mut self, id: NodeId, node: Node) -> Result<()> {
+        self.db.update_node(id, node, self.tx_id)
+    }
+
+    /// Replaces an edge's type and properties.
+    pub fn update_edge(&mut self, id: EdgeId, edge: Edge) -> Result<()> {
+        self.db.update_edge(id, edge, self.tx_id)
+    }
+
+    /// Deletes a node and its edges.
+    pub fn delete_node(&mut self, id: NodeId) -> Result<()> {
+        self.db.delete_node(id, self.tx_id)
+    }
+
+    /// Deletes an edge.
+    pub fn delete_edge(&mut self, id: EdgeId) -> Result<()> {
+        self.db.delete_edge(id, self.tx_id)
+    }
+
+    /// A node as this transaction sees it.
+    pub fn get_node(&self, id: NodeId) -> Result<Option<Node>> {
+        self.db
+            .get_node_with_snapshot(id, self.snapshot_ts, Some(self.tx_id))
+    }
+
+    /// An edge as this transaction sees it.
+    pub fn get_edge(&self, id: EdgeId) -> Result<Option<Edge>> {
+        self.db
+            .get_edge_with_snapshot(id, self.snapshot_ts, Some(self.tx_id))
+    }
+
+    /// A node's edge ids as this transaction sees them.
+    pub fn edges_of(&self, id: NodeId, direction: Direction) -> Result<Vec<EdgeId>> {
+        self.db
+            .edges_of(id, direction, self.snapshot_ts, Some(self.tx_id))
+    }
+
+    /// Commits; returns the commit timestamp.
+    pub fn commit(self) -> Result<u64> {
+        let tx = self.tx_id;
+        // `Drop` below rolls back an id that is no longer open, which is a no-op.
+        self.db.commit_transaction(tx)
+    }
+
+    /// Rolls back.
+    pub fn rollback(self) {}
+}
+
+impl Drop for WriteTxn<'_> {
+    fn drop(&mut self) {
+        self.db.rollback_transaction(self.tx_id);
+    }
+}

@@ -1,0 +1,265 @@
+use graphdb_core::{
+    Config, Direction, Edge, GraphDB, GraphError, Node, PropertyValue, MAX_LIST_DEPTH,
+};
+
+use crate::{mem_db, small_config};
+
+fn all_kinds() -> Node {
+    Node::new()
+        .with_label("Thing")
+        .with_property("null", PropertyValue::Null)
+        .with_property("bool", true)
+        .with_property("int", -42i64)
+        .with_property("float", 2.5f64)
+        .with_property("string", "héllo")
+        .with_property("bytes", vec![0u8, 1, 255])
+        .with_property(
+            "list",
+            PropertyValue::List(vec![PropertyValue::Int(1), PropertyValue::List(vec![])]),
+        )
+}
+
+#[test]
+fn round_trip_through_reopen_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let (a, b, e);
+    {
+        let mut db = GraphDB::open(&path, Config::default()).unwrap();
+        let mut tx = db.begin_write_txn().unwrap();
+        a = tx.add_node(all_kinds()).unwrap();
+        b = tx.add_node(Node::new().with_label("Other")).unwrap();
+        e = tx
+            .add_edge(Edge::new(a, b, "LINKS").with_property("w", 3i64))
+            .unwrap();
+        tx.commit().unwrap();
+        // Dropped without close: the log alone must carry the data.
+    }
+    let db = GraphDB::open(&path, Config::default()).unwrap();
+    assert_eq!(db.stats().unwrap().recovered_txs, 1);
+    let mut want = all_kinds();
+    want.id = a;
+    assert_eq!(db.get_node(a).unwrap(), Some(want));
+    let edge = db.load_edge(e).unwrap();
+    assert_eq!(
+        (edge.source, edge.target, edge.edge_type.as_str()),
+        (a, b, "LINKS")
+    );
+    let ts = db.current_commit_ts();
+    assert_eq!(
+        db.neighbors(a, Direction::Outgoing, ts, None).unwrap(),
+        vec![b]
+    );
+    assert_eq!(
+        db.neighbors(b, Direction::Incoming, ts, None).unwrap(),
+        vec![a]
+    );
+    assert_eq!(db.get_nodes_by_label("Thing").unwrap().len(), 1);
+    assert_eq!(
+        db.find_nodes_by_property("Thing", "int", &PropertyValue::Int(-42))
+            .unwrap()
+            .len(),
+        1
+    );
+    db.close().unwrap();
+    // After close the log is folded in and empty.
+    let db = GraphDB::open(&path, Config::default()).unwrap();
+    assert_eq!(db.stats().unwrap().wal_frames, 0);
+    assert!(db.get_node(b).unwrap().is_some());
+}
+
+#[test]
+fn large_records_use_overflow_pages() {
+    let (mut db, _, _) = mem_db(small_config());
+    let big = vec![7u8; 100_000];
+    let mut tx = db.begin_write_txn().unwrap();
+    let id = tx
+        .add_node(Node::new().with_property("blob", big.clone()))
+        .unwrap();
+    tx.commit().unwrap();
+    db.clear_caches().unwrap();
+    let n = db.get_node(id).unwrap().unwrap();
+    assert_eq!(n.properties["blob"], PropertyValue::Bytes(big));
+    // Updating it frees nothing yet (the old version is still visible to old snapshots),
+    // vacuum then returns the old overflow pages to the free list.
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.update_node(id, Node::new()).unwrap();
+    tx.commit().unwrap();
+    let before = db.stats().unwrap().free_pages;
+    let stats = db.vacuum(db.current_commit_ts()).unwrap();
+    assert_eq!(stats.versions_freed, 1);
+    assert!(db.stats().unwrap().free_pages > before + 10);
+    // Freed pages are reused.
+    let pages = db.stats().unwrap().page_count;
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.add_node(Node::new().with_property("blob", vec![1u8; 50_000]))
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(db.stats().unwrap().page_count, pages);
+}
+
+#[test]
+fn many_nodes_span_many_pages_and_checkpoints() {
+    let (mut db, _, _) = mem_db(small_config());
+    let mut ids = Vec::new();
+    for batch in 0..20 {
+        let mut tx = db.begin_write_txn().unwrap();
+        for i in 0..100 {
+            ids.push(
+                tx.add_node(Node::new().with_property("n", (batch * 100 + i) as i64))
+                    .unwrap(),
+            );
+        }
+        tx.commit().unwrap();
+    }
+    assert!(db.stats().unwrap().pager.checkpoints > 0);
+    db.clear_caches().unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let n = db.get_node(*id).unwrap().unwrap();
+        assert_eq!(n.properties["n"], PropertyValue::Int(i as i64));
+    }
+    assert!(db.verify_pages().unwrap() > 10);
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let (mut db, _, _) = mem_db(small_config());
+    let mut deep = PropertyValue::Null;
+    for _ in 0..=MAX_LIST_DEPTH {
+        deep = PropertyValue::List(vec![deep]);
+    }
+    let mut tx = db.begin_write_txn().unwrap();
+    assert!(matches!(
+        tx.add_node(Node::new().with_property("deep", deep)),
+        Err(GraphError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        tx.add_edge(Edge::new(1, 2, "X")),
+        Err(GraphError::NodeNotFound(1))
+    ));
+    assert!(matches!(
+        tx.delete_node(99),
+        Err(GraphError::NodeNotFound(99))
+    ));
+    assert!(matches!(
+        tx.delete_edge(99),
+        Err(GraphError::EdgeNotFound(99))
+    ));
+    let a = tx.add_node(Node::new()).unwrap();
+    let b = tx.add_node(Node::new()).unwrap();
+    let e = tx.add_edge(Edge::new(a, b, "X")).unwrap();
+    assert!(matches!(
+        tx.update_edge(e, Edge::new(b, a, "X")),
+        Err(GraphError::InvalidArgument(_))
+    ));
+    tx.commit().unwrap();
+    assert!(matches!(
+        db.load_edge(12345),
+        Err(GraphError::EdgeNotFound(12345))
+    ));
+    assert_eq!(db.get_node(0).unwrap(), None);
+    assert_eq!(db.get_node(u64::MAX).unwrap(), None);
+    assert!(matches!(
+        db.commit_transaction(777),
+        Err(GraphError::TransactionNotFound(777))
+    ));
+    assert!(matches!(
+        db.begin_write(5, db.current_commit_ts() + 10),
+        Err(GraphError::InvalidArgument(_))
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.db");
+    std::fs::write(&p, b"not empty").unwrap();
+    assert!(matches!(
+        GraphDB::create(&p, Config::default()),
+        Err(GraphError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn delete_node_cascades_to_its_edges() {
+    let (mut db, _, _) = mem_db(small_config());
+    let mut tx = db.begin_write_txn().unwrap();
+    let a = tx.add_node(Node::new()).unwrap();
+    let b = tx.add_node(Node::new()).unwrap();
+    let e1 = tx.add_edge(Edge::new(a, b, "X")).unwrap();
+    let e2 = tx.add_edge(Edge::new(b, a, "Y")).unwrap();
+    let e3 = tx.add_edge(Edge::new(a, a, "SELF")).unwrap();
+    tx.commit().unwrap();
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.delete_node(a).unwrap();
+    assert!(tx.get_edge(e1).unwrap().is_none());
+    assert!(tx.edges_of(b, Direction::Both).unwrap().is_empty());
+    tx.commit().unwrap();
+    assert!(db.get_node(a).unwrap().is_none());
+    for e in [e1, e2, e3] {
+        assert!(matches!(db.load_edge(e), Err(GraphError::EdgeNotFound(_))));
+    }
+    let ts = db.current_commit_ts();
+    assert!(db
+        .edges_of(b, Direction::Both, ts, None)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn tracking_records_written_pages() {
+    let (mut db, _, _) = mem_db(small_config());
+    db.enable_tracking();
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.add_node(Node::new()).unwrap();
+    tx.commit().unwrap();
+    let pages = db.take_recent_dirty_pages().unwrap();
+    assert!(
+        pages.contains(&0),
+        "the header page is written by every commit"
+    );
+    assert!(db.take_recent_dirty_pages().unwrap().is_empty());
+    db.disable_tracking();
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.add_node(Node::new()).unwrap();
+    tx.commit().unwrap();
+    assert!(db.take_recent_dirty_pages().unwrap().is_empty());
+}
+
+#[test]
+fn sync_modes_control_fsyncs() {
+    for (mode, max_syncs) in [
+        (graphdb_core::SyncMode::Full, 20),
+        (graphdb_core::SyncMode::Batched { commits: 5 }, 4),
+        (graphdb_core::SyncMode::Off, 0),
+    ] {
+        let mut config = small_config();
+        config.sync_mode = mode;
+        config.checkpoint_after_frames = 1_000_000;
+        let (mut db, _, wal) = mem_db(config);
+        let base = wal.sync_count();
+        for _ in 0..20 {
+            let mut tx = db.begin_write_txn().unwrap();
+            tx.add_node(Node::new()).unwrap();
+            tx.commit().unwrap();
+        }
+        let syncs = wal.sync_count() - base;
+        assert!(
+            syncs <= max_syncs && (max_syncs == 0 || syncs >= max_syncs),
+            "{mode:?}: {syncs}"
+        );
+    }
+}
+
+#[test]
+fn group_commit_shares_one_fsync() {
+    let (mut db, _, wal) = mem_db(small_config());
+    let mut seqs = Vec::new();
+    for _ in 0..5 {
+        let tx = db.allocate_tx_id();
+        db.begin_write(tx, db.current_commit_ts()).unwrap();
+        db.add_node_internal(Node::new(), tx).unwrap();
+        seqs.push(db.commit_deferred(tx).unwrap().seq);
+    }
+    let base = wal.sync_count();
+    for s in seqs {
+        db.sync_commits_upto(s).unwrap();
+    }
+    assert_eq!(wal.sync_count() - base, 1);
+}
