@@ -10,6 +10,7 @@ pub mod cow_env;
 pub mod demo;
 pub mod dep_tracker;
 pub mod graphdb;
+pub mod graphdb_concurrent;
 pub mod stress;
 
 use bench_harness::Suite;
