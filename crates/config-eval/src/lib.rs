@@ -1,6 +1,64 @@
-//! A typed configuration language (a Ligature-compatible core) evaluated and
-//! type-checked in parallel, with concurrent caches, a dependency-aware scheduler,
-//! timeouts and a CLI.
+//! A typed configuration language (a Ligature-compatible core), type-checked and
+//! evaluated sequentially or in parallel, with a bounded concurrent cache, a
+//! dependency-aware work queue, timeouts, and the `config-eval` command-line tool.
 //!
-//! This crate is being built; see `docs/config-eval.md` for the plan.
+//! A program is a root module and the modules it imports. Each module has
+//! `let` bindings, `type` aliases, unions and refinement types; the grammar is written
+//! down in `docs/config-eval.md`. The [`Engine`] loads a program through a resolver
+//! rooted at one directory, type-checks it (Hindley-Milner with annotations) and
+//! evaluates every top-level binding strictly; the result is a record of the root
+//! module's exported bindings, which serialises to JSON with [`Value::to_json`].
+//!
+//! The sequential path is the reference. The parallel path checks modules on a
+//! [`WorkQueue`] that starts a module as soon as its imports are checked, and evaluates
+//! all top-level bindings on a rayon pool, each binding computed once (others that need
+//! it park until it is ready). It must give the same value, or the same first error,
+//! as the sequential path; the tests check that on every corpus file and on generated
+//! programs.
+//!
+//! What this crate deliberately does not do: type classes, row polymorphism (a
+//! record parameter whose fields are read needs an annotation), exhaustiveness checks
+//! for `match` (a value no arm accepts is an evaluation error), lazy evaluation, I/O
+//! from inside programs, network imports, or async: the work is CPU-bound and the
+//! library never creates a runtime.
+//!
+//! ```
+//! use config_eval::{Config, Engine};
+//!
+//! let engine = Engine::new(Config::default())?;
+//! let value = engine.eval_str(r#"
+//!     module demo;
+//!     type Port = Integer where \p -> p > 0 && p < 65536;
+//!     let base: Port = 8000;
+//!     let offset = \n -> base + n;
+//!     export let server = { host = "localhost", port = offset 80 };
+//! "#)?;
+//! assert_eq!(value.to_json()?.to_string(), r#"{"server":{"host":"localhost","port":8080}}"#);
+//! # Ok::<(), config_eval::Error>(())
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `parallel-default` (off): makes [`Config::default`] choose the parallel engine.
+//!   It is the seed's migration switch; both engines are always compiled and can be
+//!   chosen per call with [`Engine::eval_with`] and [`Strategy`], so one process can
+//!   measure both.
 #![deny(missing_docs)]
+
+mod ast;
+mod cache;
+mod engine;
+mod error;
+mod eval;
+mod parser;
+mod program;
+mod scheduler;
+mod sync;
+mod types;
+
+pub use cache::{CacheStats, ConcurrentCache, TierStats};
+pub use engine::{Config, Engine, EngineStats, Strategy};
+pub use error::Error;
+pub use eval::{Function, Value};
+pub use program::Program;
+pub use scheduler::{PollingWorkQueue, Priority, TaskId, TaskStatus, WorkQueue, POLL_INTERVAL};

@@ -1,0 +1,907 @@
+//! The evaluator: strict, call-by-value, one top-level binding at a time.
+//!
+//! Each top-level binding lives in a [`OnceLock`] cell of its module's
+//! [`ModuleRuntime`]: whoever forces it first computes it, everybody else (another
+//! binding on another thread) parks until the value is there. That is the
+//! single-flight the parallel engine relies on; it cannot deadlock because the type
+//! checker only lets functions be recursive, so forcing a binding never waits on
+//! itself.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::ast::*;
+use crate::error::Error;
+use crate::sync::{Arc, AtomicBool, AtomicU64, OnceLock, Ordering, Weak};
+
+/// A value produced by evaluation.
+#[derive(Clone)]
+pub enum Value {
+    /// `()`.
+    Unit,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A 64-bit integer (arithmetic is checked: overflow is an error).
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A string.
+    Str(Arc<str>),
+    /// A list.
+    List(Arc<Vec<Value>>),
+    /// A record; fields are kept sorted by name.
+    Record(Arc<BTreeMap<String, Value>>),
+    /// A union constructor with its payload, if any: `Some(1)`, `None`.
+    Ctor(Arc<str>, Option<Arc<Value>>),
+    /// A function (a closure or a constructor waiting for its payload).
+    Function(Function),
+}
+
+/// An opaque function value.
+#[derive(Clone)]
+pub struct Function(FnRepr);
+
+#[derive(Clone)]
+enum FnRepr {
+    Closure {
+        lambda: Arc<Lambda>,
+        env: Env,
+        module: Weak<ModuleRuntime>,
+    },
+    Ctor(Arc<str>),
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<function>")
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural equality; two functions are never equal.
+    fn eq(&self, other: &Self) -> bool {
+        value_eq(self, other).unwrap_or(false)
+    }
+}
+
+fn value_eq(a: &Value, b: &Value) -> Option<bool> {
+    Some(match (a, b) {
+        (Value::Unit, Value::Unit) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::List(x), Value::List(y)) => {
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            for (p, q) in x.iter().zip(y.iter()) {
+                if !value_eq(p, q)? {
+                    return Some(false);
+                }
+            }
+            true
+        }
+        (Value::Record(x), Value::Record(y)) => {
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            for ((k1, v1), (k2, v2)) in x.iter().zip(y.iter()) {
+                if k1 != k2 || !value_eq(v1, v2)? {
+                    return Some(false);
+                }
+            }
+            true
+        }
+        (Value::Ctor(n1, p1), Value::Ctor(n2, p2)) => {
+            n1 == n2
+                && match (p1, p2) {
+                    (Some(a), Some(b)) => value_eq(a, b)?,
+                    (None, None) => true,
+                    _ => false,
+                }
+        }
+        (Value::Function(_), _) | (_, Value::Function(_)) => return None,
+        _ => false,
+    })
+}
+
+fn write_str_lit(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    write!(f, "\"")?;
+    for c in s.chars() {
+        match c {
+            '"' => write!(f, "\\\"")?,
+            '\\' => write!(f, "\\\\")?,
+            '\n' => write!(f, "\\n")?,
+            '\t' => write!(f, "\\t")?,
+            '\r' => write!(f, "\\r")?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    write!(f, "\"")
+}
+
+impl fmt::Display for Value {
+    /// The value in the language's own syntax (the `--format text` output).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Unit => write!(f, "()"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => {
+                if x.fract() == 0.0 && x.is_finite() {
+                    write!(f, "{x:.1}")
+                } else {
+                    write!(f, "{x}")
+                }
+            }
+            Value::Str(s) => write_str_lit(f, s),
+            Value::List(xs) => {
+                write!(f, "[")?;
+                for (i, x) in xs.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                write!(f, "]")
+            }
+            Value::Record(fs) => {
+                if fs.is_empty() {
+                    return write!(f, "{{}}");
+                }
+                write!(f, "{{ ")?;
+                for (i, (k, v)) in fs.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{k} = {v}")?;
+                }
+                write!(f, " }}")
+            }
+            Value::Ctor(n, None) => write!(f, "{n}"),
+            Value::Ctor(n, Some(p)) => write!(f, "{n}({p})"),
+            Value::Function(_) => write!(f, "<function>"),
+        }
+    }
+}
+
+impl Value {
+    /// The value as JSON: records become objects, lists arrays, `()` `null`, `None`
+    /// the string `"None"` and `Some(x)` the object `{"Some": x}`. Functions and
+    /// non-finite floats cannot be written and give [`Error::Serialise`].
+    pub fn to_json(&self) -> Result<serde_json::Value, Error> {
+        use serde_json::Value as J;
+        Ok(match self {
+            Value::Unit => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(x) => match serde_json::Number::from_f64(*x) {
+                Some(n) => J::Number(n),
+                None => {
+                    return Err(Error::Serialise {
+                        message: format!("the float {x} has no JSON form"),
+                    })
+                }
+            },
+            Value::Str(s) => J::String(s.to_string()),
+            Value::List(xs) => J::Array(xs.iter().map(|x| x.to_json()).collect::<Result<_, _>>()?),
+            Value::Record(fs) => {
+                let mut m = serde_json::Map::new();
+                for (k, v) in fs.iter() {
+                    m.insert(k.clone(), v.to_json()?);
+                }
+                J::Object(m)
+            }
+            Value::Ctor(n, None) => J::String(n.to_string()),
+            Value::Ctor(n, Some(p)) => {
+                let mut m = serde_json::Map::new();
+                m.insert(n.to_string(), p.to_json()?);
+                J::Object(m)
+            }
+            Value::Function(_) => {
+                return Err(Error::Serialise {
+                    message: "a function has no JSON form".into(),
+                })
+            }
+        })
+    }
+}
+
+/// A persistent linked list of local bindings; closures share their tail.
+#[derive(Clone, Default)]
+struct Env(Option<Arc<EnvNode>>);
+
+struct EnvNode {
+    name: String,
+    value: Value,
+    next: Env,
+}
+
+impl Env {
+    fn push(&self, name: &str, value: Value) -> Env {
+        Env(Some(Arc::new(EnvNode {
+            name: name.to_owned(),
+            value,
+            next: self.clone(),
+        })))
+    }
+    fn get(&self, name: &str) -> Option<&Value> {
+        let mut cur = &self.0;
+        while let Some(node) = cur {
+            if node.name == name {
+                return Some(&node.value);
+            }
+            cur = &node.next.0;
+        }
+        None
+    }
+}
+
+/// An alias as the evaluator needs it for refinement checks.
+pub(crate) struct AliasDef {
+    params: Vec<String>,
+    body: TypeExpr,
+    /// `None` when the alias is declared in this module, else the import alias of the
+    /// module that declares it.
+    owner: Option<String>,
+}
+
+/// The run-time form of one module: its top-level cells and its imports.
+pub(crate) struct ModuleRuntime {
+    pub(crate) file: String,
+    index: HashMap<String, usize>,
+    pub(crate) decls: Vec<Arc<LetDecl>>,
+    /// Invariant: a cell is written once, by the thread that forced the binding
+    /// first; the value never changes afterwards.
+    cells: Vec<OnceLock<Result<Value, Error>>>,
+    imports: HashMap<String, Arc<ModuleRuntime>>,
+    ctors: HashMap<String, bool>,
+    aliases: HashMap<String, AliasDef>,
+    /// The root module's output lists these names (exports, or everything).
+    pub(crate) exported: Vec<usize>,
+    exported_types: std::collections::HashSet<String>,
+}
+
+impl ModuleRuntime {
+    /// Builds the (unevaluated) runtime of `module`, whose imports are `imports`
+    /// (aligned with `module.imports`).
+    pub(crate) fn new(file: &str, module: &Module, imports: Vec<Arc<ModuleRuntime>>) -> Arc<Self> {
+        let mut ctors = HashMap::new();
+        let mut aliases = HashMap::new();
+        let mut import_map = HashMap::new();
+        for (imp, rt) in module.imports.iter().zip(imports) {
+            for (name, has_payload) in &rt.exported_ctors() {
+                ctors.insert(name.clone(), *has_payload);
+            }
+            for (name, (params, body)) in rt.exported_aliases() {
+                aliases.insert(
+                    name,
+                    AliasDef {
+                        params,
+                        body,
+                        owner: Some(imp.alias.clone()),
+                    },
+                );
+            }
+            import_map.insert(imp.alias.clone(), rt);
+        }
+        for td in &module.types {
+            match &td.body {
+                TypeBody::Union(vs) => {
+                    for v in vs {
+                        ctors.insert(v.name.clone(), v.payload.is_some());
+                    }
+                }
+                TypeBody::Alias(body) => {
+                    aliases.insert(
+                        td.name.clone(),
+                        AliasDef {
+                            params: td.params.clone(),
+                            body: body.clone(),
+                            owner: None,
+                        },
+                    );
+                }
+            }
+        }
+        let all = crate::types::exports_all(module);
+        Arc::new(ModuleRuntime {
+            file: file.to_owned(),
+            index: module
+                .lets
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.name.clone(), i))
+                .collect(),
+            decls: module.lets.clone(),
+            cells: module.lets.iter().map(|_| OnceLock::new()).collect(),
+            imports: import_map,
+            ctors,
+            aliases,
+            exported: module
+                .lets
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| all || l.exported)
+                .map(|(i, _)| i)
+                .collect(),
+            exported_types: module
+                .types
+                .iter()
+                .filter(|t| all || t.exported)
+                .map(|t| t.name.clone())
+                .collect(),
+        })
+    }
+
+    fn exported_ctors(&self) -> Vec<(String, bool)> {
+        // Constructors travel with their union; the checker already restricted what
+        // is visible, so the runtime may simply offer all of its own.
+        self.ctors.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    fn exported_aliases(&self) -> Vec<(String, (Vec<String>, TypeExpr))> {
+        self.aliases
+            .iter()
+            .filter(|(n, a)| a.owner.is_none() && self.exported_types.contains(*n))
+            .map(|(n, a)| (n.clone(), (a.params.clone(), a.body.clone())))
+            .collect()
+    }
+
+    /// The result of binding `i`, if it has been computed.
+    pub(crate) fn result(&self, i: usize) -> Option<&Result<Value, Error>> {
+        self.cells[i].get()
+    }
+
+    /// Whether every binding has been computed successfully.
+    pub(crate) fn all_ok(&self) -> bool {
+        self.cells.iter().all(|c| matches!(c.get(), Some(Ok(_))))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.cells.len()
+    }
+}
+
+/// The limits of one evaluation, shared by every thread taking part in it.
+pub(crate) struct Limits {
+    start: Instant,
+    timeout: Option<Duration>,
+    max_steps: u64,
+    max_depth: usize,
+    steps: AtomicU64,
+    /// Set by the first thread that notices the deadline; the others stop at their
+    /// next checkpoint.
+    cancelled: AtomicBool,
+}
+
+/// Steps a thread takes between looks at the shared counters and the clock.
+const CHECK_EVERY: u64 = 256;
+
+impl Limits {
+    pub(crate) fn new(timeout: Option<Duration>, max_steps: u64, max_depth: usize) -> Self {
+        Limits {
+            start: Instant::now(),
+            timeout,
+            max_steps,
+            max_depth,
+            steps: AtomicU64::new(0),
+            cancelled: AtomicBool::new(false),
+        }
+    }
+
+    /// Steps counted so far (approximate while threads are still running).
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps.load(Ordering::Relaxed)
+    }
+}
+
+/// One thread's evaluation state.
+pub(crate) struct Ctx<'a> {
+    limits: &'a Limits,
+    local_steps: u64,
+    depth: usize,
+    binding: String,
+    file: String,
+    forcing: Vec<(usize, usize)>,
+}
+
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        self.limits
+            .steps
+            .fetch_add(self.local_steps % CHECK_EVERY, Ordering::Relaxed);
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(limits: &'a Limits) -> Self {
+        Ctx {
+            limits,
+            local_steps: 0,
+            depth: 0,
+            binding: String::new(),
+            file: String::new(),
+            forcing: Vec::new(),
+        }
+    }
+
+    fn fail<T>(&self, span: Span, message: impl Into<String>) -> Result<T, Error> {
+        Err(Error::Eval {
+            file: self.file.clone(),
+            binding: self.binding.clone(),
+            line: span.line,
+            col: span.col,
+            message: message.into(),
+        })
+    }
+
+    fn checkpoint(&mut self, span: Span) -> Result<(), Error> {
+        let total = self.limits.steps.fetch_add(CHECK_EVERY, Ordering::Relaxed) + CHECK_EVERY;
+        if total > self.limits.max_steps {
+            return Err(Error::StepLimit {
+                limit: self.limits.max_steps,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            });
+        }
+        let timed_out = self.limits.cancelled.load(Ordering::Relaxed)
+            || self
+                .limits
+                .timeout
+                .is_some_and(|t| self.limits.start.elapsed() > t);
+        if timed_out {
+            self.limits.cancelled.store(true, Ordering::Relaxed);
+            return Err(Error::EvaluationTimeout {
+                after_ms: self.limits.timeout.map_or(0, |t| t.as_millis() as u64),
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            });
+        }
+        Ok(())
+    }
+
+    /// Computes (or waits for, or reads) top-level binding `i` of `module`.
+    pub(crate) fn force(&mut self, module: &Arc<ModuleRuntime>, i: usize) -> Result<Value, Error> {
+        if let Some(r) = module.cells[i].get() {
+            return r.clone();
+        }
+        let key = (Arc::as_ptr(module) as usize, i);
+        if self.forcing.contains(&key) {
+            // The checker rejects value recursion, so this is a defence in depth:
+            // re-entering a OnceLock from its own initialiser would deadlock.
+            let d = &module.decls[i];
+            return self.fail(d.span, format!("`{}` depends on its own value", d.name));
+        }
+        self.forcing.push(key);
+        let saved = (
+            std::mem::replace(&mut self.binding, module.decls[i].name.clone()),
+            std::mem::replace(&mut self.file, module.file.clone()),
+        );
+        let r = module.cells[i]
+            .get_or_init(|| {
+                let d = module.decls[i].clone();
+                let v = self.eval(&d.value, &Env::default(), module)?;
+                if let Some(ann) = &d.ann {
+                    self.check_refinements(&v, ann, &Env::default(), module, d.value.span)?;
+                }
+                Ok(v)
+            })
+            .clone();
+        self.binding = saved.0;
+        self.file = saved.1;
+        self.forcing.pop();
+        r
+    }
+
+    fn eval(&mut self, e: &Expr, env: &Env, module: &Arc<ModuleRuntime>) -> Result<Value, Error> {
+        self.depth += 1;
+        let r = if self.depth > self.limits.max_depth {
+            Err(Error::RecursionLimit {
+                limit: self.limits.max_depth,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: e.span.line,
+                col: e.span.col,
+            })
+        } else {
+            self.local_steps += 1;
+            if self.local_steps % CHECK_EVERY == 0 {
+                self.checkpoint(e.span)
+                    .and_then(|_| self.eval_inner(e, env, module))
+            } else {
+                self.eval_inner(e, env, module)
+            }
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn lookup(
+        &mut self,
+        name: &str,
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+    ) -> Result<Value, Error> {
+        if let Some(v) = env.get(name) {
+            return Ok(v.clone());
+        }
+        if let Some(&i) = module.index.get(name) {
+            return self.force(module, i);
+        }
+        self.fail(span, format!("unknown variable `{name}`"))
+    }
+
+    fn eval_inner(
+        &mut self,
+        e: &Expr,
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+    ) -> Result<Value, Error> {
+        let span = e.span;
+        Ok(match &e.kind {
+            ExprKind::Unit => Value::Unit,
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Int(i) => Value::Int(*i),
+            ExprKind::Float(f) => Value::Float(f.0),
+            ExprKind::Str(s) => Value::Str(Arc::from(s.as_str())),
+            ExprKind::Var(n) => self.lookup(n, env, module, span)?,
+            ExprKind::Ctor(n) => match module.ctors.get(n) {
+                Some(true) => Value::Function(Function(FnRepr::Ctor(Arc::from(n.as_str())))),
+                Some(false) => Value::Ctor(Arc::from(n.as_str()), None),
+                None => return self.fail(span, format!("unknown constructor `{n}`")),
+            },
+            ExprKind::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for it in items {
+                    out.push(self.eval(it, env, module)?);
+                }
+                Value::List(Arc::new(out))
+            }
+            ExprKind::Record(fields) => {
+                let mut out = BTreeMap::new();
+                for (n, v) in fields {
+                    out.insert(n.clone(), self.eval(v, env, module)?);
+                }
+                Value::Record(Arc::new(out))
+            }
+            ExprKind::Field(target, field) => {
+                if let ExprKind::Var(m) = &target.kind {
+                    if env.get(m).is_none() && !module.index.contains_key(m) {
+                        if let Some(imported) = module.imports.get(m) {
+                            let Some(&i) = imported.index.get(field) else {
+                                return self.fail(span, format!("module `{m}` has no `{field}`"));
+                            };
+                            let imported = imported.clone();
+                            return self.force(&imported, i);
+                        }
+                    }
+                }
+                match self.eval(target, env, module)? {
+                    Value::Record(fs) => match fs.get(field) {
+                        Some(v) => v.clone(),
+                        None => return self.fail(span, format!("record has no field `{field}`")),
+                    },
+                    other => {
+                        return self.fail(
+                            span,
+                            format!("`.{field}` on {other}, which is not a record"),
+                        )
+                    }
+                }
+            }
+            ExprKind::Lambda(l) => Value::Function(Function(FnRepr::Closure {
+                lambda: l.clone(),
+                env: env.clone(),
+                module: Arc::downgrade(module),
+            })),
+            ExprKind::App(f, a) => {
+                let fv = self.eval(f, env, module)?;
+                let av = self.eval(a, env, module)?;
+                self.apply(fv, av, span)?
+            }
+            ExprKind::Let(name, ann, value, body) => {
+                let v = self.eval(value, env, module)?;
+                if let Some(a) = ann {
+                    self.check_refinements(&v, a, env, module, value.span)?;
+                }
+                let env2 = env.push(name, v);
+                self.eval(body, &env2, module)?
+            }
+            ExprKind::If(c, t, f) => match self.eval(c, env, module)? {
+                Value::Bool(true) => self.eval(t, env, module)?,
+                Value::Bool(false) => self.eval(f, env, module)?,
+                other => return self.fail(c.span, format!("`if` needs a Bool, found {other}")),
+            },
+            ExprKind::Match(scrutinee, arms) => {
+                let v = self.eval(scrutinee, env, module)?;
+                for arm in arms {
+                    let mut env2 = env.clone();
+                    if !bind_pattern(&arm.pat, &v, &mut env2) {
+                        continue;
+                    }
+                    if let Some(g) = &arm.guard {
+                        match self.eval(g, &env2, module)? {
+                            Value::Bool(true) => {}
+                            Value::Bool(false) => continue,
+                            other => {
+                                return self
+                                    .fail(g.span, format!("a guard must be a Bool, found {other}"))
+                            }
+                        }
+                    }
+                    return self.eval(&arm.body, &env2, module);
+                }
+                return self.fail(span, format!("no arm of this `match` accepts {v}"));
+            }
+            ExprKind::Binary(op, l, r) => {
+                let lv = self.eval(l, env, module)?;
+                match (op, &lv) {
+                    (BinOp::And, Value::Bool(false)) => return Ok(Value::Bool(false)),
+                    (BinOp::Or, Value::Bool(true)) => return Ok(Value::Bool(true)),
+                    _ => {}
+                }
+                let rv = self.eval(r, env, module)?;
+                self.binary(*op, lv, rv, span)?
+            }
+            ExprKind::Unary(op, x) => match (op, self.eval(x, env, module)?) {
+                (UnOp::Not, Value::Bool(b)) => Value::Bool(!b),
+                (UnOp::Neg, Value::Int(i)) => match i.checked_neg() {
+                    Some(n) => Value::Int(n),
+                    None => return self.fail(span, "integer overflow in negation"),
+                },
+                (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
+                (_, other) => return self.fail(span, format!("bad operand {other}")),
+            },
+        })
+    }
+
+    fn apply(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
+        match f {
+            Value::Function(Function(FnRepr::Ctor(name))) => {
+                Ok(Value::Ctor(name, Some(Arc::new(arg))))
+            }
+            Value::Function(Function(FnRepr::Closure {
+                lambda,
+                env,
+                module,
+            })) => {
+                let Some(module) = module.upgrade() else {
+                    return self.fail(
+                        span,
+                        "the module defining this function is no longer loaded",
+                    );
+                };
+                if let Some(a) = &lambda.ann {
+                    self.check_refinements(&arg, a, &env, &module, span)?;
+                }
+                let env2 = env.push(&lambda.param, arg);
+                let saved = std::mem::replace(&mut self.file, module.file.clone());
+                let r = self.eval(&lambda.body, &env2, &module);
+                self.file = saved;
+                r
+            }
+            other => self.fail(span, format!("{other} is not a function")),
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, Error> {
+        use Value::*;
+        let overflow = |what: &str| format!("integer overflow in {what}");
+        Ok(match (op, &l, &r) {
+            (BinOp::Add, Int(a), Int(b)) => Int(a
+                .checked_add(*b)
+                .ok_or(())
+                .or_else(|_| self.fail(span, overflow("+")))?),
+            (BinOp::Sub, Int(a), Int(b)) => Int(a
+                .checked_sub(*b)
+                .ok_or(())
+                .or_else(|_| self.fail(span, overflow("-")))?),
+            (BinOp::Mul, Int(a), Int(b)) => Int(a
+                .checked_mul(*b)
+                .ok_or(())
+                .or_else(|_| self.fail(span, overflow("*")))?),
+            (BinOp::Div | BinOp::Rem, Int(_), Int(0)) => {
+                return self.fail(span, "division by zero")
+            }
+            (BinOp::Div, Int(a), Int(b)) => Int(a
+                .checked_div(*b)
+                .ok_or(())
+                .or_else(|_| self.fail(span, overflow("/")))?),
+            (BinOp::Rem, Int(a), Int(b)) => Int(a
+                .checked_rem(*b)
+                .ok_or(())
+                .or_else(|_| self.fail(span, overflow("%")))?),
+            (BinOp::Add, Float(a), Float(b)) => Float(a + b),
+            (BinOp::Sub, Float(a), Float(b)) => Float(a - b),
+            (BinOp::Mul, Float(a), Float(b)) => Float(a * b),
+            (BinOp::Div, Float(a), Float(b)) => Float(a / b),
+            (BinOp::Rem, Float(a), Float(b)) => Float(a % b),
+            (BinOp::Concat, Str(a), Str(b)) => {
+                let mut s = String::with_capacity(a.len() + b.len());
+                s.push_str(a);
+                s.push_str(b);
+                Str(Arc::from(s))
+            }
+            (BinOp::Concat, List(a), List(b)) => {
+                let mut v = Vec::with_capacity(a.len() + b.len());
+                v.extend(a.iter().cloned());
+                v.extend(b.iter().cloned());
+                List(Arc::new(v))
+            }
+            (BinOp::Eq | BinOp::Ne, _, _) => match value_eq(&l, &r) {
+                Some(eq) => Bool(eq == (op == BinOp::Eq)),
+                None => return self.fail(span, "functions cannot be compared"),
+            },
+            (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, _, _) => {
+                let ord = match (&l, &r) {
+                    (Int(a), Int(b)) => a.partial_cmp(b),
+                    (Float(a), Float(b)) => a.partial_cmp(b),
+                    (Str(a), Str(b)) => a.partial_cmp(b),
+                    _ => None,
+                };
+                let Some(ord) = ord else {
+                    return self.fail(span, format!("cannot order {l} and {r}"));
+                };
+                Bool(match op {
+                    BinOp::Lt => ord.is_lt(),
+                    BinOp::Le => ord.is_le(),
+                    BinOp::Gt => ord.is_gt(),
+                    _ => ord.is_ge(),
+                })
+            }
+            (BinOp::And, Bool(_), Bool(b)) | (BinOp::Or, Bool(_), Bool(b)) => Bool(*b),
+            _ => {
+                return self.fail(
+                    span,
+                    format!("`{}` cannot combine {l} and {r}", op.symbol()),
+                )
+            }
+        })
+    }
+
+    /// Checks the `where` predicates of `ty` (looking through aliases, records and
+    /// lists) against `v`.
+    fn check_refinements(
+        &mut self,
+        v: &Value,
+        ty: &TypeExpr,
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+    ) -> Result<(), Error> {
+        match ty {
+            TypeExpr::Var(_) | TypeExpr::Fun(..) => Ok(()),
+            TypeExpr::Record(fields) => {
+                if let Value::Record(fs) = v {
+                    for (n, t) in fields {
+                        if let Some(fv) = fs.get(n) {
+                            self.check_refinements(fv, t, env, module, span)?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            TypeExpr::Refine(base, pred) => {
+                self.check_refinements(v, base, env, module, span)?;
+                let p = self.eval(pred, env, module)?;
+                match self.apply(p, v.clone(), pred.span)? {
+                    Value::Bool(true) => Ok(()),
+                    _ => self.fail(
+                        span,
+                        format!(
+                            "{v} does not satisfy the refinement `where` at {}:{}",
+                            pred.span.line, pred.span.col
+                        ),
+                    ),
+                }
+            }
+            TypeExpr::Named(name, args, _) => {
+                if name == "List" {
+                    if let (Value::List(xs), Some(elem)) = (v, args.first()) {
+                        for x in xs.iter() {
+                            self.check_refinements(x, elem, env, module, span)?;
+                        }
+                    }
+                    return Ok(());
+                }
+                let Some(alias) = module.aliases.get(name) else {
+                    return Ok(());
+                };
+                let map: HashMap<&str, &TypeExpr> = alias
+                    .params
+                    .iter()
+                    .map(|p| p.as_str())
+                    .zip(args.iter())
+                    .collect();
+                let body = substitute_type_expr(&alias.body, &map);
+                match &alias.owner {
+                    None => self.check_refinements(v, &body, &Env::default(), module, span),
+                    Some(imp) => match module.imports.get(imp).cloned() {
+                        Some(owner) => {
+                            self.check_refinements(v, &body, &Env::default(), &owner, span)
+                        }
+                        None => Ok(()),
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn substitute_type_expr(t: &TypeExpr, map: &HashMap<&str, &TypeExpr>) -> TypeExpr {
+    match t {
+        TypeExpr::Var(v) => map
+            .get(v.as_str())
+            .map(|t| (*t).clone())
+            .unwrap_or_else(|| t.clone()),
+        TypeExpr::Named(n, args, s) => TypeExpr::Named(
+            n.clone(),
+            args.iter().map(|a| substitute_type_expr(a, map)).collect(),
+            *s,
+        ),
+        TypeExpr::Record(fs) => TypeExpr::Record(
+            fs.iter()
+                .map(|(n, t)| (n.clone(), substitute_type_expr(t, map)))
+                .collect(),
+        ),
+        TypeExpr::Fun(a, b) => TypeExpr::Fun(
+            Box::new(substitute_type_expr(a, map)),
+            Box::new(substitute_type_expr(b, map)),
+        ),
+        TypeExpr::Refine(b, p) => {
+            TypeExpr::Refine(Box::new(substitute_type_expr(b, map)), p.clone())
+        }
+    }
+}
+
+fn bind_pattern(p: &Pattern, v: &Value, env: &mut Env) -> bool {
+    match (p, v) {
+        (Pattern::Wildcard, _) => true,
+        (Pattern::Var(n), _) => {
+            *env = env.push(n, v.clone());
+            true
+        }
+        (Pattern::Unit, Value::Unit) => true,
+        (Pattern::Bool(a), Value::Bool(b)) => a == b,
+        (Pattern::Int(a), Value::Int(b)) => a == b,
+        (Pattern::Str(a), Value::Str(b)) => a.as_str() == &**b,
+        (Pattern::Ctor(n, payload, _), Value::Ctor(m, pv)) => {
+            if n.as_str() != &**m {
+                return false;
+            }
+            match (payload, pv) {
+                (Some(p), Some(pv)) => bind_pattern(p, pv, env),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        (Pattern::Record(fields, _), Value::Record(fs)) => {
+            fields.iter().all(|(n, p)| match fs.get(n) {
+                Some(fv) => bind_pattern(p, fv, env),
+                None => false,
+            })
+        }
+        (Pattern::List(ps), Value::List(xs)) => {
+            ps.len() == xs.len()
+                && ps
+                    .iter()
+                    .zip(xs.iter())
+                    .all(|(p, x)| bind_pattern(p, x, env))
+        }
+        _ => false,
+    }
+}
