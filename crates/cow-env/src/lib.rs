@@ -1,16 +1,83 @@
-//! Copy-on-write rule environment of a MeTTa-style rewrite engine: a `PathMap` trie of
-//! atoms, a rule index, a pattern cache and a type index, with O(1) clone, a cheap first
-//! write and a union that merges relative to the common base.
+//! A copy-on-write rule environment for a MeTTa-style rewrite engine, and the engine.
 //!
-//! This crate is being built; see `docs/cow-env.md` for the plan. The trie is the
-//! [`pathmap`] crate, built without its default features:
+//! The crate has three layers:
+//! - **The host language**: [`Atom`]s (symbols, integers, floats, strings, `$x`
+//!   variables, expressions), an S-expression reader with line and column in its errors
+//!   ([`parse_program`], [`parse_atom`]), unification, and an [`Interpreter`] that
+//!   rewrites by rules `(= lhs rhs)` with nondeterministic results, `match`,
+//!   `superpose`, `collapse`, `let`, `if`, arithmetic and comparison, under a depth
+//!   limit that turns runaway recursion into [`Error::DepthExceeded`].
+//! - **The environment** ([`RuleEnvironment`]): the seed's seven fields (an atom trie
+//!   `btm`, a rule index by head and arity, wildcard rules, multiplicities, an LRU
+//!   pattern cache, a type index and its dirty flag) and its mutation and read methods.
+//!   [`Environment`] is the copy-on-write design: O(1) clone, isolated handles, a first
+//!   write that copies only a trie path, cache hits under a read lock, and a `union`
+//!   that is a set union of rule instances (it never counts a shared base twice and
+//!   never drops a side). [`MutexEnvironment`] and [`RwLockEnvironment`] are the seed's
+//!   lock-per-field designs, kept for comparison.
+//! - **The `.metta` runner** ([`run_file`], binary `metta-run`): adds top-level atoms,
+//!   evaluates `!` forms, checks `assertEqual` and `assertEqualToResult` as multisets.
+//!
+//! It deliberately does not implement the full MeTTa standard library, type checking of
+//! expressions (types are recorded and queried with `get-type`, not enforced), removal of
+//! atoms, or grounded spaces other than `&self`.
+//!
+//! The atom trie is the [`pathmap`] crate (built without its default features), and every
+//! insert and lookup uses the one byte encoding [`Atom::encode`]:
 //!
 //! ```
+//! use cow_env::{parse_atom, Environment, Interpreter, RuleEnvironment};
 //! use pathmap::PathMap;
 //!
-//! let mut atoms = PathMap::<u32>::new();
-//! atoms.set_val_at(b"(= (fib 0) 0)", 1);
-//! assert_eq!(atoms.get(b"(= (fib 0) 0)"), Some(&1));
-//! assert!(!atoms.contains(b"(= (fib 1) 1)"));
+//! let mut env = Environment::empty();
+//! for line in ["(= (fib 0) 0)", "(= (fib 1) 1)",
+//!              "(= (fib $n) (if (> $n 1) (+ (fib (- $n 1)) (fib (- $n 2))) (empty)))"] {
+//!     env.add_atom(parse_atom(line).unwrap());
+//! }
+//! let snapshot = env.clone(); // O(1)
+//! let mut interp = Interpreter::new(env);
+//! assert_eq!(interp.eval(&parse_atom("(fib 10)").unwrap()).unwrap(), vec![parse_atom("55").unwrap()]);
+//!
+//! // The space is a PathMap keyed by the atom encoding.
+//! let mut atoms = PathMap::<()>::new();
+//! atoms.set_val_at(parse_atom("(= (fib 0) 0)").unwrap().to_path(), ());
+//! assert!(snapshot.create_space().contains(&parse_atom("(= (fib 0) 0)").unwrap()));
+//! assert!(atoms.contains(parse_atom("(= (fib 0) 0)").unwrap().to_path()));
+//! assert_eq!(atoms.get(parse_atom("(= (fib 1) 1)").unwrap().to_path()), None);
 //! ```
+//!
+//! # Feature flags
+//!
+//! - `rwlock` (default): [`LockedEnvironment`] without a type argument uses
+//!   [`sync::RwLockKind`] (the seed's "after"); without the feature it uses
+//!   [`sync::MutexKind`] (the seed's "before"). Both aliases, [`MutexEnvironment`] and
+//!   [`RwLockEnvironment`], exist either way. The copy-on-write [`Environment`] does not
+//!   depend on the feature.
 #![deny(missing_docs)]
+
+mod atom;
+mod cache;
+mod environment;
+mod error;
+mod eval;
+mod lineage;
+mod locked;
+mod parser;
+mod rule;
+mod runner;
+mod space;
+pub mod sync;
+mod trie;
+mod unify;
+
+pub use atom::Atom;
+pub use cache::RuleList;
+pub use environment::{Environment, RuleEnvironment, PATTERN_CACHE_CAPACITY};
+pub use error::Error;
+pub use eval::{eval_parallel, Interpreter, DEFAULT_MAX_DEPTH, DEFAULT_MAX_RESULTS};
+pub use locked::{LockedEnvironment, MutexEnvironment, RwLockEnvironment};
+pub use parser::{parse_atom, parse_program, TopLevel};
+pub use rule::{Rule, RuleId, RuleKey};
+pub use runner::{run_file, run_source, same_multiset, Failure, RunReport};
+pub use space::AtomSpace;
+pub use unify::{unify, Bindings};

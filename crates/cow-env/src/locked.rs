@@ -1,0 +1,407 @@
+//! The seed's design: seven fields, each behind its own lock, deep-copied on the first
+//! write after a clone. Kept as real, tested types (`MutexEnvironment` is the seed's
+//! "before", `RwLockEnvironment` its "after") so that the benchmarks measure them beside
+//! the copy-on-write [`crate::Environment`].
+//!
+//! Two of the seed's defects are fixed here too, because they are correctness bugs, not
+//! design choices: both handles lose exclusive ownership on clone (the seed's parent kept
+//! writing into the snapshot), and `union` merges by instance id (the seed's plan summed
+//! the shared base twice).
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use lru::LruCache;
+use pathmap::PathMap;
+
+use crate::cache::RuleList;
+use crate::environment::{build_type_index, triple_prefix, types_in, PATTERN_CACHE_CAPACITY};
+use crate::lineage::Lineage;
+use crate::rule::RuleId;
+use crate::sync::{DefaultLock, FieldLock, LockKind, MutexKind, RwLockKind};
+use crate::{trie, Atom, AtomSpace, Error, Rule, RuleEnvironment, RuleKey};
+
+type Instances = Vec<(RuleId, Arc<Rule>)>;
+type Field<L, T> = Arc<<L as LockKind>::Lock<T>>;
+
+/// An environment with one lock per field, generic over the lock family.
+pub struct LockedEnvironment<L: LockKind = DefaultLock> {
+    /// Every atom of the space, keyed by [`Atom::encode`].
+    btm: Field<L, PathMap<()>>,
+    /// Rule instances by key, each list sorted by id (ids grow, so appending keeps it
+    /// sorted).
+    rule_index: Field<L, HashMap<RuleKey, Instances>>,
+    /// Rule instances without a symbol head, sorted by id.
+    wildcard_rules: Field<L, Instances>,
+    /// Instances per rule atom; always equal to counting `rule_index` and
+    /// `wildcard_rules`.
+    multiplicities: Field<L, HashMap<Atom, usize>>,
+    /// Query key to matching rules; `lru::LruCache` as in the seed.
+    pattern_cache: Field<L, LruCache<Vec<u8>, RuleList>>,
+    /// `encode(name) ++ encode(type)` of every type assertion, once built.
+    type_index: Field<L, Option<PathMap<()>>>,
+    /// Whether `type_index` is stale.
+    type_index_dirty: Field<L, bool>,
+    /// Version stamp and recent ancestry, for `union`'s fast paths.
+    lineage: Lineage,
+}
+
+/// The seed's "before": a mutex per field.
+pub type MutexEnvironment = LockedEnvironment<MutexKind>;
+
+/// The seed's "after": a reader-writer lock per field.
+pub type RwLockEnvironment = LockedEnvironment<RwLockKind>;
+
+impl<L: LockKind> Clone for LockedEnvironment<L> {
+    fn clone(&self) -> Self {
+        LockedEnvironment {
+            btm: self.btm.clone(),
+            rule_index: self.rule_index.clone(),
+            wildcard_rules: self.wildcard_rules.clone(),
+            multiplicities: self.multiplicities.clone(),
+            pattern_cache: self.pattern_cache.clone(),
+            type_index: self.type_index.clone(),
+            type_index_dirty: self.type_index_dirty.clone(),
+            lineage: self.lineage.clone(),
+        }
+    }
+}
+
+impl<L: LockKind> std::fmt::Debug for LockedEnvironment<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockedEnvironment")
+            .field("lock", &L::NAME)
+            .field("rules", &self.get_rule_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: LockKind> Default for LockedEnvironment<L> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+fn new_cache() -> LruCache<Vec<u8>, RuleList> {
+    LruCache::new(NonZeroUsize::new(PATTERN_CACHE_CAPACITY).unwrap_or(NonZeroUsize::MIN))
+}
+
+fn field<L: LockKind, T: Send + Sync + Clone>(value: T) -> Field<L, T> {
+    Arc::new(<L::Lock<T> as FieldLock<T>>::new(value))
+}
+
+/// The value of a field this handle owns, copying it first when it is shared
+/// (`Arc::make_mut`: the copy takes the source's lock to read it).
+fn owned<L: LockKind, T: Send + Sync + Clone>(f: &mut Field<L, T>) -> &mut T {
+    Arc::make_mut(f).get_mut()
+}
+
+/// Merges two id-sorted instance lists, keeping one copy of each id.
+fn merge_instances(a: &Instances, b: &Instances) -> Instances {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i].clone());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j].clone());
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i].clone());
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+impl<L: LockKind> LockedEnvironment<L> {
+    /// The seed's `make_owned`: on the first write after a clone, every field that is
+    /// still shared is deep-copied (all seven right after a clone).
+    fn make_owned(&mut self) {
+        owned::<L, _>(&mut self.btm);
+        owned::<L, _>(&mut self.rule_index);
+        owned::<L, _>(&mut self.wildcard_rules);
+        owned::<L, _>(&mut self.multiplicities);
+        owned::<L, _>(&mut self.pattern_cache);
+        owned::<L, _>(&mut self.type_index);
+        owned::<L, _>(&mut self.type_index_dirty);
+    }
+
+    fn insert_instance(&mut self, rule: Arc<Rule>, id: RuleId) {
+        let atom = rule.to_atom();
+        owned::<L, _>(&mut self.btm).set_val_at(atom.to_path(), ());
+        *owned::<L, _>(&mut self.multiplicities)
+            .entry(atom)
+            .or_default() += 1;
+        let cache = owned::<L, _>(&mut self.pattern_cache);
+        match rule.key() {
+            Some(key) => {
+                cache.pop(&key.to_path());
+                cache.pop(&[0u8][..]);
+                owned::<L, _>(&mut self.rule_index)
+                    .entry(key)
+                    .or_default()
+                    .push((id, rule));
+            }
+            None => {
+                cache.clear();
+                owned::<L, _>(&mut self.wildcard_rules).push((id, rule));
+            }
+        }
+    }
+
+    fn mark_types_dirty(&mut self) {
+        *owned::<L, _>(&mut self.type_index_dirty) = true;
+    }
+
+    /// The lock family's name (`mutex` or `rwlock`).
+    pub fn lock_name(&self) -> &'static str {
+        L::NAME
+    }
+}
+
+impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
+    fn empty() -> Self {
+        LockedEnvironment {
+            btm: field::<L, _>(trie::fresh()),
+            rule_index: field::<L, _>(HashMap::new()),
+            wildcard_rules: field::<L, _>(Vec::new()),
+            multiplicities: field::<L, _>(HashMap::new()),
+            pattern_cache: field::<L, _>(new_cache()),
+            type_index: field::<L, _>(None),
+            type_index_dirty: field::<L, _>(true),
+            lineage: Lineage::new(),
+        }
+    }
+
+    fn add_rule(&mut self, rule: Rule) {
+        self.make_owned();
+        self.insert_instance(Arc::new(rule), RuleId::fresh());
+        self.lineage.advance();
+    }
+
+    fn add_rules_bulk(&mut self, rules: impl IntoIterator<Item = Rule>) {
+        self.make_owned();
+        for rule in rules {
+            self.insert_instance(Arc::new(rule), RuleId::fresh());
+        }
+        self.lineage.advance();
+    }
+
+    fn add_facts_bulk(&mut self, facts: impl IntoIterator<Item = Atom>) {
+        self.make_owned();
+        let mut types = false;
+        for fact in facts {
+            if let Some(rule) = Rule::from_atom(&fact) {
+                self.insert_instance(Arc::new(rule), RuleId::fresh());
+                continue;
+            }
+            if let Some([colon, _, _]) = fact.as_expr() {
+                types |= colon.as_sym() == Some(":");
+            }
+            owned::<L, _>(&mut self.btm).set_val_at(fact.to_path(), ());
+        }
+        if types {
+            self.mark_types_dirty();
+        }
+        self.lineage.advance();
+    }
+
+    fn add_type(&mut self, name: Atom, ty: Atom) {
+        self.make_owned();
+        let atom = Atom::expr(vec![Atom::sym(":"), name, ty]);
+        owned::<L, _>(&mut self.btm).set_val_at(atom.to_path(), ());
+        self.mark_types_dirty();
+        self.lineage.advance();
+    }
+
+    fn update_pathmap(&mut self, atoms: &PathMap<()>) {
+        self.make_owned();
+        let btm = owned::<L, _>(&mut self.btm);
+        *btm = trie::join(btm, atoms);
+        self.mark_types_dirty();
+        self.lineage.advance();
+    }
+
+    fn set_multiplicities(&mut self, counts: &HashMap<Atom, usize>) -> Result<(), Error> {
+        let mut plan = Vec::new();
+        for (atom, &requested) in counts {
+            let rule = Rule::from_atom(atom).ok_or_else(|| Error::NotARule {
+                atom: crate::error::shorten(atom.to_string()),
+            })?;
+            let current = self
+                .multiplicities
+                .read_with(|m| m.get(atom).copied().unwrap_or(0));
+            if requested < current {
+                return Err(Error::MultiplicityDecrease {
+                    atom: crate::error::shorten(atom.to_string()),
+                    current,
+                    requested,
+                });
+            }
+            plan.push((Arc::new(rule), requested - current));
+        }
+        self.make_owned();
+        for (rule, missing) in plan {
+            for _ in 0..missing {
+                self.insert_instance(rule.clone(), RuleId::fresh());
+            }
+        }
+        self.lineage.advance();
+        Ok(())
+    }
+
+    fn rebuild_rule_index(&mut self) {
+        self.make_owned();
+        let prefix = triple_prefix("=");
+        let mut missing = Vec::new();
+        {
+            let btm = owned::<L, _>(&mut self.btm).clone();
+            let mult = owned::<L, _>(&mut self.multiplicities);
+            trie::for_each_under(&btm, &prefix, |suffix, _| {
+                let mut path = prefix.clone();
+                path.extend_from_slice(suffix);
+                if let Ok(atom) = Atom::from_path(&path) {
+                    if !mult.contains_key(&atom) {
+                        if let Some(rule) = Rule::from_atom(&atom) {
+                            missing.push(rule);
+                        }
+                    }
+                }
+            });
+        }
+        for rule in missing {
+            self.insert_instance(Arc::new(rule), RuleId::fresh());
+        }
+        self.lineage.advance();
+    }
+
+    fn get_matching_rules(&self, query: &Atom) -> RuleList {
+        let key = RuleKey::of(query);
+        let cache_key = key
+            .as_ref()
+            .map(RuleKey::to_path)
+            .unwrap_or_else(|| vec![0]);
+        let hit = if L::SHARED_READS {
+            // `peek` does not refresh recency, so a hit needs only the shared mode.
+            self.pattern_cache
+                .read_with(|c| c.peek(&cache_key).cloned())
+        } else {
+            self.pattern_cache
+                .write_with(|c| c.get(&cache_key).cloned())
+        };
+        if let Some(hit) = hit {
+            return hit;
+        }
+        let mut rules: Vec<Arc<Rule>> = self.rule_index.read_with(|index| match &key {
+            Some(key) => index
+                .get(key)
+                .map(|list| list.iter().map(|(_, r)| r.clone()).collect())
+                .unwrap_or_default(),
+            None => {
+                let mut all: Instances = index.values().flatten().cloned().collect();
+                all.sort_by_key(|(id, _)| *id);
+                all.into_iter().map(|(_, r)| r).collect()
+            }
+        });
+        self.wildcard_rules
+            .read_with(|w| rules.extend(w.iter().map(|(_, r)| r.clone())));
+        let list: RuleList = Arc::from(rules);
+        self.pattern_cache
+            .write_with(|c| c.put(cache_key, list.clone()));
+        list
+    }
+
+    fn get_rule_count(&self) -> usize {
+        let indexed = self
+            .rule_index
+            .read_with(|index| index.values().map(Vec::len).sum::<usize>());
+        indexed + self.wildcard_rules.read_with(Vec::len)
+    }
+
+    fn get_type(&self, name: &Atom) -> Vec<Atom> {
+        self.ensure_type_index();
+        self.type_index.read_with(|index| {
+            index
+                .as_ref()
+                .map(|i| types_in(i, name))
+                .unwrap_or_default()
+        })
+    }
+
+    fn get_multiplicities(&self) -> HashMap<Atom, usize> {
+        self.multiplicities.read_with(HashMap::clone)
+    }
+
+    fn create_space(&self) -> AtomSpace {
+        AtomSpace::new(self.btm.read_with(PathMap::clone))
+    }
+
+    fn ensure_type_index(&self) {
+        // Lock order: type_index_dirty, then btm, then type_index; never two at once
+        // except in that order. Two readers may both rebuild; the results are equal.
+        if !self.type_index_dirty.read_with(|d| *d) {
+            return;
+        }
+        let built = self.btm.read_with(build_type_index);
+        self.type_index.write_with(|t| *t = Some(built));
+        self.type_index_dirty.write_with(|d| *d = false);
+    }
+
+    fn union(&self, other: &Self) -> Self {
+        if self.lineage.contains_state_of(&other.lineage) {
+            return self.clone();
+        }
+        if other.lineage.contains_state_of(&self.lineage) {
+            return other.clone();
+        }
+        // One lock at a time: snapshot each side's field, then merge without locks.
+        let btm = trie::join(
+            &self.btm.read_with(PathMap::clone),
+            &other.btm.read_with(PathMap::clone),
+        );
+        let mut index = self.rule_index.read_with(HashMap::clone);
+        other.rule_index.read_with(|theirs| {
+            for (key, list) in theirs {
+                let merged = match index.get(key) {
+                    Some(mine) => merge_instances(mine, list),
+                    None => list.clone(),
+                };
+                index.insert(key.clone(), merged);
+            }
+        });
+        let wildcard = merge_instances(
+            &self.wildcard_rules.read_with(Vec::clone),
+            &other.wildcard_rules.read_with(Vec::clone),
+        );
+        let mut multiplicities: HashMap<Atom, usize> = HashMap::new();
+        for (_, rule) in index.values().flatten().chain(wildcard.iter()) {
+            *multiplicities.entry(rule.to_atom()).or_default() += 1;
+        }
+        let mut lineage = self.lineage.clone();
+        lineage.advance();
+        LockedEnvironment {
+            btm: field::<L, _>(btm),
+            rule_index: field::<L, _>(index),
+            wildcard_rules: field::<L, _>(wildcard),
+            multiplicities: field::<L, _>(multiplicities),
+            pattern_cache: field::<L, _>(new_cache()),
+            type_index: field::<L, _>(None),
+            type_index_dirty: field::<L, _>(true),
+            lineage,
+        }
+    }
+
+    fn same_state(&self, other: &Self) -> bool {
+        self.lineage.stamp() == other.lineage.stamp()
+    }
+}

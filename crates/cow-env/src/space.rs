@@ -1,0 +1,88 @@
+//! A read-only snapshot of an environment's atoms, for `match`.
+
+use std::collections::HashMap;
+
+use pathmap::PathMap;
+
+use crate::unify::{rename, Bindings};
+use crate::{trie, Atom};
+
+/// The atoms of an environment at one moment (`create_space`). Taking it is O(1): it
+/// shares the trie with the environment, and later writes to the environment do not
+/// show through.
+#[derive(Debug, Clone)]
+pub struct AtomSpace {
+    btm: PathMap<()>,
+}
+
+impl AtomSpace {
+    pub(crate) fn new(btm: PathMap<()>) -> Self {
+        AtomSpace { btm }
+    }
+
+    /// Whether the space holds `atom`.
+    pub fn contains(&self, atom: &Atom) -> bool {
+        self.btm.contains(atom.to_path())
+    }
+
+    /// The number of distinct atoms.
+    pub fn len(&self) -> usize {
+        self.btm.val_count()
+    }
+
+    /// Whether the space is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every atom, in byte-path order. Paths that do not decode (none are written by
+    /// this crate) are skipped.
+    pub fn atoms(&self) -> Vec<Atom> {
+        self.atoms_under(&[])
+    }
+
+    fn atoms_under(&self, prefix: &[u8]) -> Vec<Atom> {
+        let mut out = Vec::new();
+        trie::for_each_under(&self.btm, prefix, |suffix, _| {
+            let mut path = Vec::with_capacity(prefix.len() + suffix.len());
+            path.extend_from_slice(prefix);
+            path.extend_from_slice(suffix);
+            if let Ok(atom) = Atom::from_path(&path) {
+                out.push(atom);
+            }
+        });
+        out
+    }
+
+    /// The bindings under which an atom of the space unifies with `pattern`, one per
+    /// matching atom. The atoms' own variables are renamed apart from the pattern's.
+    ///
+    /// A pattern `(head ...)` with a symbol head only visits the subtrie of expressions
+    /// of that length and head, because the key encoding puts both first.
+    pub fn query(&self, pattern: &Atom, fresh: &mut u64) -> Vec<Bindings> {
+        let candidates = match pattern.as_expr() {
+            Some(items) if matches!(items.first(), Some(Atom::Sym(_))) => {
+                let mut prefix = Vec::new();
+                Atom::expr(Vec::new()).encode(&mut prefix);
+                // Replace the zero length of the empty expression with the real one.
+                prefix.truncate(1);
+                prefix.extend_from_slice(
+                    &u32::try_from(items.len()).unwrap_or(u32::MAX).to_be_bytes(),
+                );
+                items[0].encode(&mut prefix);
+                self.atoms_under(&prefix)
+            }
+            _ => self.atoms(),
+        };
+        let mut out = Vec::new();
+        for atom in candidates {
+            *fresh += 1;
+            let renamed = rename(&atom, *fresh, &mut HashMap::new());
+            let mut bindings = Bindings::new();
+            if bindings.unify(pattern, &renamed) {
+                out.push(bindings);
+            }
+        }
+        out
+    }
+}
