@@ -66,13 +66,18 @@ impl Default for Config {
 
 /// What a deferred commit returns: its timestamp and its position in the log, for
 /// [`GraphDB::sync_commits_upto`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {
     /// The commit timestamp; snapshots at or after it see the transaction.
     pub commit_ts: u64,
     /// The commit's sequence number in the log; durable once `sync_commits_upto(seq)`
     /// returned.
     pub seq: u64,
+    /// Nodes that got a new version (written, deleted, or an edge added or removed):
+    /// a cache above the engine evicts these.
+    pub touched_nodes: Vec<NodeId>,
+    /// Edges that got a new version.
+    pub touched_edges: Vec<EdgeId>,
 }
 
 /// What [`GraphDB::vacuum`] reclaimed.
@@ -601,6 +606,8 @@ impl GraphDB {
             return Ok(CommitInfo {
                 commit_ts: self.current_commit_ts(),
                 seq: 0,
+                touched_nodes: Vec::new(),
+                touched_edges: Vec::new(),
             });
         }
         let next_ids = (
@@ -630,7 +637,12 @@ impl GraphDB {
         if self.tracking_enabled.load(Ordering::Acquire) {
             self.recent_dirty_pages.get_mut()?.extend(pages);
         }
-        Ok(CommitInfo { commit_ts, seq })
+        Ok(CommitInfo {
+            commit_ts,
+            seq,
+            touched_nodes,
+            touched_edges,
+        })
     }
 
     /// Makes every commit up to sequence number `seq` durable. Takes `&self` so that
@@ -743,16 +755,7 @@ impl GraphDB {
                 }
             }
         }
-        let found = {
-            let mut pager = self.pager.lock()?;
-            let root = pager.meta().node_root;
-            let mut rs = RecordStore::new(&mut pager);
-            match visible_version(&mut rs, root, KIND_NODE, node_id, snapshot_ts)? {
-                Some((_, h, _)) if h.tombstone => None,
-                Some((ptr, _, head)) => Some((read_node(&mut rs, ptr)?.to_node(), head)),
-                None => None,
-            }
-        };
+        let found = self.read_node_version(node_id, snapshot_ts)?;
         Ok(match found {
             Some((node, head)) => {
                 if head {
@@ -762,6 +765,26 @@ impl GraphDB {
             }
             None => None,
         })
+    }
+
+    /// The committed version of a node visible at `snapshot_ts`, read from the pages
+    /// without consulting or filling the node cache, and whether it is the newest version.
+    /// A cache kept above the engine (one that hands out `Arc<Node>`) loads through this.
+    pub fn read_node_version(
+        &self,
+        node_id: NodeId,
+        snapshot_ts: u64,
+    ) -> Result<Option<(Node, bool)>> {
+        let mut pager = self.pager.lock()?;
+        let root = pager.meta().node_root;
+        let mut rs = RecordStore::new(&mut pager);
+        Ok(
+            match visible_version(&mut rs, root, KIND_NODE, node_id, snapshot_ts)? {
+                Some((_, h, _)) if h.tombstone => None,
+                Some((ptr, _, head)) => Some((read_node(&mut rs, ptr)?.to_node(), head)),
+                None => None,
+            },
+        )
     }
 
     /// The newest committed version of an edge; `EdgeNotFound` if there is none.
@@ -803,16 +826,7 @@ impl GraphDB {
                 }
             }
         }
-        let found = {
-            let mut pager = self.pager.lock()?;
-            let root = pager.meta().edge_root;
-            let mut rs = RecordStore::new(&mut pager);
-            match visible_version(&mut rs, root, KIND_EDGE, edge_id, snapshot_ts)? {
-                Some((_, h, _)) if h.tombstone => None,
-                Some((ptr, _, head)) => Some((read_edge(&mut rs, ptr)?.to_edge(), head)),
-                None => None,
-            }
-        };
+        let found = self.read_edge_version(edge_id, snapshot_ts)?;
         Ok(match found {
             Some((edge, head)) => {
                 if head {
@@ -822,6 +836,25 @@ impl GraphDB {
             }
             None => None,
         })
+    }
+
+    /// The committed version of an edge visible at `snapshot_ts`, bypassing the edge
+    /// cache, and whether it is the newest version.
+    pub fn read_edge_version(
+        &self,
+        edge_id: EdgeId,
+        snapshot_ts: u64,
+    ) -> Result<Option<(Edge, bool)>> {
+        let mut pager = self.pager.lock()?;
+        let root = pager.meta().edge_root;
+        let mut rs = RecordStore::new(&mut pager);
+        Ok(
+            match visible_version(&mut rs, root, KIND_EDGE, edge_id, snapshot_ts)? {
+                Some((_, h, _)) if h.tombstone => None,
+                Some((ptr, _, head)) => Some((read_edge(&mut rs, ptr)?.to_edge(), head)),
+                None => None,
+            },
+        )
     }
 
     /// The newest committed versions of several edges, in order; `EdgeNotFound` for the
