@@ -34,6 +34,8 @@ thread_local! {
 /// A mutex that knows its place in the lock order.
 #[derive(Debug)]
 pub(crate) struct OrderedMutex<T> {
+    // Only the debug-build order check reads the rank.
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     rank: Rank,
     name: &'static str,
     inner: Mutex<T>,
