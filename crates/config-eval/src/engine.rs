@@ -180,7 +180,10 @@ impl Engine {
     /// file's directory and may not leave it.
     pub fn load(&self, path: &Path) -> Result<Program, Error> {
         let (dir, root) = split_root(path)?;
-        load(&Source::Dir(dir), &root, &self.cache)
+        // Parsing recurses (boundedly); the pool's threads have the stack for it
+        // whatever thread the caller is on.
+        self.pool
+            .install(|| load(&Source::Dir(dir), &root, &self.cache))
     }
 
     /// Loads a program from in-memory files (`(relative path, text)`), starting at
@@ -190,7 +193,8 @@ impl Engine {
             .iter()
             .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
             .collect();
-        load(&Source::Memory(map), root, &self.cache)
+        self.pool
+            .install(|| load(&Source::Memory(map), root, &self.cache))
     }
 
     /// Type-checks and evaluates one self-contained module given as text.

@@ -113,6 +113,45 @@ fn value_eq(a: &Value, b: &Value) -> Option<bool> {
     })
 }
 
+impl Drop for Value {
+    /// Dismantles nested values with an explicit stack: a value built by deep
+    /// recursion (a long chain of constructors) would otherwise be freed by a recursion
+    /// as deep as the value, which can overflow a small thread stack.
+    fn drop(&mut self) {
+        let mut stack = Vec::new();
+        take_children(self, &mut stack);
+        while let Some(mut v) = stack.pop() {
+            take_children(&mut v, &mut stack);
+        }
+    }
+}
+
+/// Moves out the children that this value owns alone (shared ones are left to their
+/// other owners).
+fn take_children(v: &mut Value, stack: &mut Vec<Value>) {
+    match v {
+        Value::List(xs) => {
+            if let Some(xs) = Arc::get_mut(xs) {
+                stack.append(xs);
+            }
+        }
+        Value::Record(fs) => {
+            if let Some(fs) = Arc::get_mut(fs) {
+                stack.extend(std::mem::take(fs).into_values());
+            }
+        }
+        Value::Ctor(_, Some(p)) => {
+            if let Some(p) = Arc::get_mut(p) {
+                stack.push(std::mem::replace(p, Value::Unit));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Values nested deeper than this are not printed or serialised (the printers recurse).
+const MAX_PRINT_DEPTH: usize = 256;
+
 fn write_str_lit(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     write!(f, "\"")?;
     for c in s.chars() {
@@ -129,8 +168,19 @@ fn write_str_lit(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 }
 
 impl fmt::Display for Value {
-    /// The value in the language's own syntax (the `--format text` output).
+    /// The value in the language's own syntax (the `--format text` output). Parts
+    /// nested deeper than 256 levels are shown as `...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_text(f, 0)
+    }
+}
+
+impl Value {
+    fn write_text(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        if depth > MAX_PRINT_DEPTH {
+            return write!(f, "...");
+        }
+        let d = depth + 1;
         match self {
             Value::Unit => write!(f, "()"),
             Value::Bool(b) => write!(f, "{b}"),
@@ -149,7 +199,7 @@ impl fmt::Display for Value {
                     if i > 0 {
                         write!(f, ", ")?;
                     }
-                    write!(f, "{x}")?;
+                    x.write_text(f, d)?;
                 }
                 write!(f, "]")
             }
@@ -162,23 +212,36 @@ impl fmt::Display for Value {
                     if i > 0 {
                         write!(f, ", ")?;
                     }
-                    write!(f, "{k} = {v}")?;
+                    write!(f, "{k} = ")?;
+                    v.write_text(f, d)?;
                 }
                 write!(f, " }}")
             }
             Value::Ctor(n, None) => write!(f, "{n}"),
-            Value::Ctor(n, Some(p)) => write!(f, "{n}({p})"),
+            Value::Ctor(n, Some(p)) => {
+                write!(f, "{n}(")?;
+                p.write_text(f, d)?;
+                write!(f, ")")
+            }
             Value::Function(_) => write!(f, "<function>"),
         }
     }
-}
 
-impl Value {
     /// The value as JSON: records become objects, lists arrays, `()` `null`, `None`
     /// the string `"None"` and `Some(x)` the object `{"Some": x}`. Functions and
     /// non-finite floats cannot be written and give [`Error::Serialise`].
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
+        self.json_at(0)
+    }
+
+    fn json_at(&self, depth: usize) -> Result<serde_json::Value, Error> {
         use serde_json::Value as J;
+        if depth > MAX_PRINT_DEPTH {
+            return Err(Error::Serialise {
+                message: format!("the value is nested deeper than {MAX_PRINT_DEPTH} levels"),
+            });
+        }
+        let d = depth + 1;
         Ok(match self {
             Value::Unit => J::Null,
             Value::Bool(b) => J::Bool(*b),
@@ -192,18 +255,18 @@ impl Value {
                 }
             },
             Value::Str(s) => J::String(s.to_string()),
-            Value::List(xs) => J::Array(xs.iter().map(|x| x.to_json()).collect::<Result<_, _>>()?),
+            Value::List(xs) => J::Array(xs.iter().map(|x| x.json_at(d)).collect::<Result<_, _>>()?),
             Value::Record(fs) => {
                 let mut m = serde_json::Map::new();
                 for (k, v) in fs.iter() {
-                    m.insert(k.clone(), v.to_json()?);
+                    m.insert(k.clone(), v.json_at(d)?);
                 }
                 J::Object(m)
             }
             Value::Ctor(n, None) => J::String(n.to_string()),
             Value::Ctor(n, Some(p)) => {
                 let mut m = serde_json::Map::new();
-                m.insert(n.to_string(), p.to_json()?);
+                m.insert(n.to_string(), p.json_at(d)?);
                 J::Object(m)
             }
             Value::Function(_) => {
@@ -590,7 +653,7 @@ impl<'a> Ctx<'a> {
                         }
                     }
                 }
-                match self.eval(target, env, module)? {
+                match &self.eval(target, env, module)? {
                     Value::Record(fs) => match fs.get(field) {
                         Some(v) => v.clone(),
                         None => return self.fail(span, format!("record has no field `{field}`")),
@@ -670,9 +733,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn apply(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
-        match f {
+        match &f {
             Value::Function(Function(FnRepr::Ctor(name))) => {
-                Ok(Value::Ctor(name, Some(Arc::new(arg))))
+                Ok(Value::Ctor(name.clone(), Some(Arc::new(arg))))
             }
             Value::Function(Function(FnRepr::Closure {
                 lambda,
@@ -686,7 +749,7 @@ impl<'a> Ctx<'a> {
                     );
                 };
                 if let Some(a) = &lambda.ann {
-                    self.check_refinements(&arg, a, &env, &module, span)?;
+                    self.check_refinements(&arg, a, env, &module, span)?;
                 }
                 let env2 = env.push(&lambda.param, arg);
                 let saved = std::mem::replace(&mut self.file, module.file.clone());

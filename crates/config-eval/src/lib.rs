@@ -50,6 +50,7 @@ mod cache;
 mod engine;
 mod error;
 mod eval;
+pub mod generate;
 mod parser;
 mod program;
 mod scheduler;

@@ -231,6 +231,10 @@ struct Parser {
     /// Set while parsing a `match` scrutinee, where `{` opens the arms rather than a
     /// record argument (as with Rust's struct literals in `match`).
     no_record_arg: bool,
+    /// Links of the operator, application and field chains currently open. A chain
+    /// builds a left-deep tree without recursing, so this bounds the depth of what is
+    /// built (and later dropped recursively) before the tree even exists.
+    chain: usize,
 }
 
 /// Parses one source file.
@@ -241,6 +245,7 @@ pub(crate) fn parse_module(src: &str) -> Result<Module, SyntaxError> {
         pos: 0,
         nesting: 0,
         no_record_arg: false,
+        chain: 0,
     };
     p.module()
 }
@@ -334,6 +339,16 @@ impl Parser {
     }
     fn leave(&mut self) {
         self.nesting -= 1;
+    }
+    fn link(&mut self) -> Result<(), SyntaxError> {
+        self.chain += 1;
+        if self.chain > MAX_AST_DEPTH {
+            return err(
+                self.span(),
+                format!("expression is nested too deeply (the limit is {MAX_AST_DEPTH} levels)"),
+            );
+        }
+        Ok(())
     }
 
     fn module(&mut self) -> Result<Module, SyntaxError> {
@@ -698,13 +713,19 @@ impl Parser {
             return self.unary();
         }
         let mut lhs = self.binary(level + 1)?;
+        let mut links = 0;
         loop {
             let span = self.span();
             let op = LEVELS[level]
                 .iter()
                 .find(|(s, _)| self.is_sym(s))
                 .map(|(_, op)| *op);
-            let Some(op) = op else { return Ok(lhs) };
+            let Some(op) = op else {
+                self.chain -= links;
+                return Ok(lhs);
+            };
+            self.link()?;
+            links += 1;
             self.bump();
             let rhs = self.binary(level + 1)?;
             lhs = Expr {
@@ -718,6 +739,7 @@ impl Parser {
                         "an operator other than a comparison (comparisons do not chain)",
                     );
                 }
+                self.chain -= links;
                 return Ok(lhs);
             }
         }
@@ -743,7 +765,10 @@ impl Parser {
             });
         }
         let mut f = self.postfix()?;
+        let mut links = 0;
         while self.starts_atom() {
+            self.link()?;
+            links += 1;
             let span = self.span();
             let arg = self.postfix()?;
             f = Expr {
@@ -751,6 +776,7 @@ impl Parser {
                 span,
             };
         }
+        self.chain -= links;
         Ok(f)
     }
 
@@ -771,7 +797,10 @@ impl Parser {
 
     fn postfix(&mut self) -> Result<Expr, SyntaxError> {
         let mut e = self.atom()?;
+        let mut links = 0;
         while self.is_sym(".") {
+            self.link()?;
+            links += 1;
             let span = self.span();
             self.bump();
             let field = self.ident()?;
@@ -780,6 +809,7 @@ impl Parser {
                 span,
             };
         }
+        self.chain -= links;
         Ok(e)
     }
 

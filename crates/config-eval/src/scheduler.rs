@@ -318,7 +318,8 @@ pub struct PollingWorkQueue<T> {
 struct PollingSlot<T> {
     status: TaskStatus,
     deps: Vec<TaskId>,
-    work: Option<Work<T>>,
+    /// Behind a mutex only so the slot is `Sync` (the map is shared); taken once.
+    work: Mutex<Option<Work<T>>>,
     result: Option<Result<Arc<T>, Error>>,
 }
 
@@ -366,7 +367,7 @@ impl<T: Send + Sync + 'static> PollingWorkQueue<T> {
             PollingSlot {
                 status: TaskStatus::Pending,
                 deps: deps.to_vec(),
-                work: Some(Box::new(work)),
+                work: Mutex::new(Some(Box::new(work))),
                 result: None,
             },
         );
@@ -412,7 +413,8 @@ impl<T: Send + Sync + 'static> PollingWorkQueue<T> {
             let (work, deps) = match self.tasks.get_mut(&id) {
                 Some(mut slot) => {
                     slot.status = TaskStatus::Running;
-                    (slot.work.take(), slot.deps.clone())
+                    let work = slot.work.lock().take();
+                    (work, slot.deps.clone())
                 }
                 None => continue,
             };

@@ -1,0 +1,204 @@
+//! Limits and hostile input: timeouts, steps, recursion, deep nesting, huge literals.
+//! Every test is bounded to a few seconds.
+
+use std::time::{Duration, Instant};
+
+use config_eval::{Config, Engine, Error, Strategy};
+
+const SLOW: &str =
+    "let fib = \\n -> if n < 2 then n else fib (n - 1) + fib (n - 2);\nlet x = fib 64;\n";
+
+fn engine(timeout_ms: u64, parallel: bool) -> Engine {
+    Engine::new(Config {
+        parallel,
+        worker_threads: 2,
+        parallel_threshold: 0,
+        timeout: Some(Duration::from_millis(timeout_ms)),
+        ..Config::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn timeout_stops_a_non_terminating_program_and_says_where() {
+    for parallel in [false, true] {
+        let e = engine(200, parallel);
+        let start = Instant::now();
+        let err = e.eval_str(SLOW).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timeout did not stop the work"
+        );
+        match &err {
+            Error::EvaluationTimeout {
+                after_ms,
+                file,
+                binding,
+                line,
+                ..
+            } => {
+                assert_eq!(*after_ms, 200);
+                assert_eq!(file, "main.lig");
+                assert_eq!(binding, "x");
+                assert!(*line == 1 || *line == 2);
+            }
+            other => panic!("expected a timeout, got {other}"),
+        }
+        assert!(err.to_string().contains("timed out after 200 ms"));
+    }
+}
+
+#[test]
+fn timeout_cancels_every_parallel_worker() {
+    let mut src =
+        String::from("let fib = \\n -> if n < 2 then n else fib (n - 1) + fib (n - 2);\n");
+    for i in 0..8 {
+        src.push_str(&format!("let x{i} = fib {};\n", 60 + i));
+    }
+    let e = engine(150, true);
+    let start = Instant::now();
+    let err = e.eval_str(&src).unwrap_err();
+    assert!(matches!(err, Error::EvaluationTimeout { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn step_limit_is_a_clear_error() {
+    let e = Engine::new(Config {
+        max_steps: 10_000,
+        ..Config::default()
+    })
+    .unwrap();
+    let err = e.eval_str(SLOW).unwrap_err();
+    assert!(
+        matches!(err, Error::StepLimit { limit: 10_000, .. }),
+        "{err}"
+    );
+    assert!(err.is_limit());
+}
+
+#[test]
+fn unbounded_recursion_hits_the_recursion_limit_not_the_stack() {
+    let src = "let down = \\n -> 1 + down (n + 1);\nlet x = down 0;\n";
+    for strategy in [Strategy::Sequential, Strategy::Parallel] {
+        let e = engine(10_000, true);
+        let p = e.load_files(&[("main.lig", src)], "main.lig").unwrap();
+        let err = e.eval_with(&p, strategy).unwrap_err();
+        assert!(
+            matches!(err, Error::RecursionLimit { limit: 20_000, .. }),
+            "{err}"
+        );
+    }
+    let small = Engine::new(Config {
+        max_depth: 50,
+        ..Config::default()
+    })
+    .unwrap();
+    assert!(matches!(
+        small.eval_str(src),
+        Err(Error::RecursionLimit { limit: 50, .. })
+    ));
+}
+
+#[test]
+fn deep_nesting_of_100000_levels_is_a_syntax_error() {
+    let e = Engine::new(Config::default()).unwrap();
+    let n = 100_000;
+    let cases = [
+        format!("let x = {}1{};", "(".repeat(n), ")".repeat(n)),
+        format!("let x = {}1{};", "[".repeat(n), "]".repeat(n)),
+        format!("let x = {}1{};", "{ a = ".repeat(n), " }".repeat(n)),
+        format!("let x = {}true;", "!".repeat(n)),
+        format!("let x = {}1;", "\\y -> ".repeat(n)),
+        format!("let x = 1{};", " + 1".repeat(n)),
+        format!("let x = f{};", " 1".repeat(n)),
+        format!("let x = r{};", ".a".repeat(n)),
+        format!("let x: {}Integer{} = 1;", "(".repeat(n), ")".repeat(n)),
+    ];
+    for src in cases {
+        let err = e.eval_str(&src).unwrap_err();
+        assert!(matches!(err, Error::Syntax { .. }), "{err}");
+        assert!(err.to_string().contains("too deep"), "{err}");
+    }
+}
+
+#[test]
+fn huge_literals_are_clear_errors() {
+    let e = Engine::new(Config::default()).unwrap();
+    let digits = "9".repeat(100_000);
+    let err = e.eval_str(&format!("let x = {digits};")).unwrap_err();
+    assert!(err.to_string().contains("does not fit in 64 bits"), "{err}");
+    let err = e.eval_str(&format!("let x = {digits}.5;")).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+    // A long string is fine.
+    let long = "a".repeat(1_000_000);
+    let v = e.eval_str(&format!("let x = \"{long}\";")).unwrap();
+    assert_eq!(v.to_json().unwrap()["x"].as_str().unwrap().len(), 1_000_000);
+}
+
+#[test]
+fn bad_configuration_is_rejected() {
+    assert!(matches!(
+        Engine::new(Config {
+            max_depth: 0,
+            ..Config::default()
+        }),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        Engine::new(Config {
+            worker_threads: 100_000,
+            ..Config::default()
+        }),
+        Err(Error::Config(_))
+    ));
+}
+
+#[test]
+fn workers_1_forces_the_sequential_path() {
+    let e = Engine::new(Config {
+        parallel: true,
+        worker_threads: 1,
+        parallel_threshold: 0,
+        ..Config::default()
+    })
+    .unwrap();
+    let p = e
+        .load_files(&[("main.lig", "let a = 1;")], "main.lig")
+        .unwrap();
+    assert_eq!(e.strategy_for(&p), Strategy::Sequential);
+    let e = Engine::new(Config {
+        parallel: true,
+        worker_threads: 2,
+        parallel_threshold: 10,
+        ..Config::default()
+    })
+    .unwrap();
+    assert_eq!(
+        e.strategy_for(&p),
+        Strategy::Sequential,
+        "below the threshold"
+    );
+    let big: String = (0..20).map(|i| format!("let a{i} = {i};\n")).collect();
+    let p = e.load_files(&[("main.lig", &big)], "main.lig").unwrap();
+    assert_eq!(e.strategy_for(&p), Strategy::Parallel);
+    e.eval(&p).unwrap();
+    assert_eq!(e.stats().parallel_runs, 1);
+}
+
+#[test]
+fn deep_values_built_by_recursion_print_serialise_and_drop() {
+    let e = Engine::new(Config::default()).unwrap();
+    let mk = "type Nest = Leaf | Node(Nest);\nlet mk = \\n -> if n == 0 then Leaf else Node(mk (n - 1));\n";
+    let v = e.eval_str(&format!("{mk}let x = mk 200;")).unwrap();
+    assert_eq!(v.to_string().matches("Node(").count(), 200);
+    assert!(v.to_json().is_ok());
+    // Deeper than the printers go: a clear error and an elided text, and dropping the
+    // value does not recurse.
+    let v = e.eval_str(&format!("{mk}let x = mk 6000;")).unwrap();
+    assert!(v.to_string().contains("..."));
+    assert!(matches!(v.to_json(), Err(Error::Serialise { .. })));
+    drop(v);
+    let deeper = e.eval_str(&format!("{mk}let x = mk 100000;"));
+    assert!(matches!(deeper, Err(Error::RecursionLimit { .. })));
+}
