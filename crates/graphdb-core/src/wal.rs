@@ -29,7 +29,13 @@ pub(crate) struct Wal {
     last_crc: u32,
     /// Committed frames in the log since the last reset.
     frames: u64,
+    /// The log file's length: space past `end` is zeros (or stale frames of an older
+    /// generation) that later commits overwrite.
+    allocated: u64,
 }
+
+/// How much the log grows at a time.
+const PREALLOCATE: u64 = 1 << 20;
 
 fn fresh_salt(previous: u64) -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -81,6 +87,7 @@ impl Wal {
             end: WAL_HEADER,
             last_crc: 0,
             frames: 0,
+            allocated: len,
         };
         let header_ok = all.len() >= WAL_HEADER as usize
             && &all[0..8] == WAL_MAGIC
@@ -129,10 +136,23 @@ impl Wal {
                 wal.last_crc = crc;
             }
         }
-        recovery.dropped_bytes = len - wal.end;
-        if recovery.dropped_bytes > 0 {
-            // Cut the torn or uncommitted tail so it can never be mistaken for frames.
-            wal.storage.set_len(wal.end)?;
+        wal.allocated = len;
+        // Frames of this generation after the committed prefix are torn or belong to a
+        // transaction that never committed. Zero them (keeping the file's length, which
+        // is preallocated space) so none can ever be chained onto later frames. Frames
+        // with another salt are left alone: they can never verify.
+        let end = wal.end as usize;
+        let mut cut = end;
+        while cut + FRAME_HEADER <= all.len() && get_u64(&all, cut + 16) == wal.salt {
+            cut += FRAME_SIZE as usize;
+        }
+        if cut == end && all.len() > end && all.len() < end + FRAME_HEADER {
+            cut = all.len();
+        }
+        let cut = cut.min(all.len());
+        if cut > end {
+            recovery.dropped_bytes = (cut - end) as u64;
+            wal.storage.write_at(&vec![0u8; cut - end], wal.end)?;
             wal.storage.sync()?;
         }
         Ok((wal, recovery))
@@ -143,8 +163,10 @@ impl Wal {
     pub(crate) fn reset(&mut self) -> Result<()> {
         self.salt = fresh_salt(self.salt);
         let (h, crc) = header_bytes(self.salt);
+        // The old frames stay in the file (their salt no longer matches): the space is
+        // reused, so commits overwrite allocated blocks and `fdatasync` need not touch
+        // the file's metadata.
         self.storage.write_at(&h, 0)?;
-        self.storage.set_len(WAL_HEADER)?;
         self.storage.sync()?;
         self.index.clear();
         self.end = WAL_HEADER;
@@ -177,6 +199,17 @@ impl Wal {
             put_u32(&mut fh, 24, crc);
             buf.extend_from_slice(&fh);
             buf.extend_from_slice(&page[..]);
+        }
+        let new_end = self.end + buf.len() as u64;
+        if new_end > self.allocated {
+            // Grow in large zero-filled steps: a sync after an append that stays inside
+            // allocated space is a data-only flush, much cheaper than one that also
+            // commits a new file size to the file system journal.
+            let target = new_end.max(self.allocated + PREALLOCATE);
+            let start = self.allocated.max(self.end);
+            self.storage
+                .write_at(&vec![0u8; (target - start) as usize], start)?;
+            self.allocated = target;
         }
         self.storage.write_at(&buf, self.end)?;
         for (i, (id, _)) in pages.iter().enumerate() {
@@ -249,6 +282,33 @@ mod tests {
         assert_eq!(rec.committed_txs, 2);
         assert!(wal3.read_page(1, &mut buf).unwrap());
         assert_eq!(buf[0], 3);
+    }
+
+    #[test]
+    fn reset_reuses_space_and_old_frames_never_return() {
+        let mem = MemStorage::new();
+        let (mut wal, _) = Wal::open(Arc::new(mem.clone())).unwrap();
+        let a = page(1);
+        wal.append_commit(&[(1, &a), (2, &a)], 1).unwrap();
+        let len = mem.len().unwrap();
+        assert!(len >= PREALLOCATE);
+        wal.reset().unwrap();
+        assert_eq!(mem.len().unwrap(), len, "reset keeps the allocated space");
+        let (wal2, rec) = Wal::open(Arc::new(mem.clone())).unwrap();
+        assert_eq!((rec.committed_txs, wal2.frames()), (0, 0));
+        // An uncommitted frame of the current generation is zeroed by recovery.
+        let (mut wal3, _) = Wal::open(Arc::new(mem.clone())).unwrap();
+        wal3.append_commit(&[(3, &a)], 2).unwrap();
+        let mut bytes = mem.snapshot();
+        let commit_field = (WAL_HEADER + 8) as usize;
+        bytes[commit_field..commit_field + 8].fill(0);
+        mem.overwrite(bytes);
+        let (_, rec) = Wal::open(Arc::new(mem.clone())).unwrap();
+        assert_eq!((rec.committed_txs, rec.dropped_bytes), (0, FRAME_SIZE));
+        assert!(mem.snapshot()[WAL_HEADER as usize..]
+            .iter()
+            .take(FRAME_SIZE as usize)
+            .all(|b| *b == 0));
     }
 
     #[test]

@@ -166,7 +166,7 @@ fn truncated_main_file_is_corruption() {
 }
 
 /// A database whose recent commits live only in the log.
-fn logged() -> (MemStorage, MemStorage, Vec<State>) {
+fn logged() -> (MemStorage, MemStorage, Vec<State>, u64) {
     let (main, wal) = (MemStorage::new(), MemStorage::new());
     let config = Config {
         checkpoint_after_frames: 1_000_000,
@@ -183,14 +183,17 @@ fn logged() -> (MemStorage, MemStorage, Vec<State>) {
         tx.commit().unwrap();
         states.push(read_state(&db).unwrap());
     }
+    let end = db.wal_end().unwrap();
     std::mem::forget(db);
-    (main, wal, states)
+    (main, wal, states, end)
 }
 
 #[test]
 fn damaged_log_recovers_a_committed_prefix() {
-    let (main, wal, states) = logged();
-    let log = wal.snapshot();
+    let (main, wal, states, end) = logged();
+    let mut log = wal.snapshot();
+    // The log is preallocated with zeros; cutting inside the zeros proves nothing new.
+    log.truncate(end as usize + 100);
     let check = |bytes: Vec<u8>, what: &str| {
         let w = MemStorage::new();
         w.overwrite(bytes);
