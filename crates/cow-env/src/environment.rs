@@ -2,7 +2,6 @@
 //! [`Environment`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use pathmap::PathMap;
@@ -182,9 +181,9 @@ pub struct Environment {
     /// read. An empty cell is the seed's "dirty" flag: writes that touch types swap in a
     /// new empty cell instead of rebuilding.
     type_index: Arc<OnceLock<PathMap<()>>>,
-    /// Number of rule instances, or `usize::MAX` when a deep merge left it to be counted
-    /// on first read.
-    rule_count: AtomicUsize,
+    /// Number of rule instances: always the number of values in `rule_index` and
+    /// `wildcard_rules` together.
+    rule_count: usize,
     /// Version stamp and recent ancestry, for `union`'s fast paths.
     lineage: Lineage,
 }
@@ -198,7 +197,7 @@ impl Clone for Environment {
             multiplicities: self.multiplicities.clone(),
             pattern_cache: self.pattern_cache.clone(),
             type_index: self.type_index.clone(),
-            rule_count: AtomicUsize::new(self.rule_count.load(Ordering::Relaxed)),
+            rule_count: self.rule_count,
             lineage: self.lineage.clone(),
         }
     }
@@ -209,8 +208,6 @@ impl Default for Environment {
         Environment::empty()
     }
 }
-
-const UNKNOWN: usize = usize::MAX;
 
 impl Environment {
     fn cache_mut(&mut self) -> Option<&mut PatternCache> {
@@ -258,10 +255,7 @@ impl Environment {
                 self.invalidate_cache(None);
             }
         }
-        let count = self.rule_count.get_mut();
-        if *count != UNKNOWN {
-            *count += 1;
-        }
+        self.rule_count += 1;
     }
 
     fn collect_rules(map: &PathMap<RuleRef>, prefix: &[u8], out: &mut Vec<Arc<Rule>>) {
@@ -306,7 +300,7 @@ impl RuleEnvironment for Environment {
             multiplicities: trie::fresh(),
             pattern_cache: Arc::new(PatternCache::new(PATTERN_CACHE_CAPACITY)),
             type_index: Arc::new(OnceLock::new()),
-            rule_count: AtomicUsize::new(0),
+            rule_count: 0,
             lineage: Lineage::new(),
         }
     }
@@ -416,14 +410,7 @@ impl RuleEnvironment for Environment {
     }
 
     fn get_rule_count(&self) -> usize {
-        let known = self.rule_count.load(Ordering::Relaxed);
-        if known != UNKNOWN {
-            return known;
-        }
-        let counted = self.rule_index.val_count() + self.wildcard_rules.val_count();
-        // Racing readers all store the same number, so a plain store is enough.
-        self.rule_count.store(counted, Ordering::Relaxed);
-        counted
+        self.rule_count
     }
 
     fn get_type(&self, name: &Atom) -> Vec<Atom> {
@@ -458,6 +445,10 @@ impl RuleEnvironment for Environment {
         }
         let mut lineage = self.lineage.clone();
         lineage.advance();
+        // |a ∪ b| = |a| + |b \ a|; the subtraction skips the shared base.
+        let count = self.get_rule_count()
+            + trie::count_missing(&other.rule_index, &self.rule_index)
+            + trie::count_missing(&other.wildcard_rules, &self.wildcard_rules);
         Environment {
             btm: trie::join(&self.btm, &other.btm),
             rule_index: trie::join(&self.rule_index, &other.rule_index),
@@ -465,7 +456,7 @@ impl RuleEnvironment for Environment {
             multiplicities: trie::join(&self.multiplicities, &other.multiplicities),
             pattern_cache: Arc::new(PatternCache::new(PATTERN_CACHE_CAPACITY)),
             type_index: Arc::new(OnceLock::new()),
-            rule_count: AtomicUsize::new(UNKNOWN),
+            rule_count: count,
             lineage,
         }
     }

@@ -135,3 +135,10 @@ impl pathmap::ring::Lattice for RuleRef {
         )
     }
 }
+
+impl pathmap::ring::DistributiveLattice for RuleRef {
+    fn psubtract(&self, _other: &Self) -> pathmap::ring::AlgebraicResult<Self> {
+        // The same id on both sides is the same instance: subtracting removes it.
+        pathmap::ring::AlgebraicResult::None
+    }
+}

@@ -36,6 +36,16 @@ pub(crate) fn join<V: Clone + Send + Sync + Unpin + Lattice>(
     joined
 }
 
+/// The number of values of `a` whose path is not in `b`. Subtries the two share by
+/// pointer are skipped, so for two forks this costs their differences only. The
+/// subtraction is never shared, so its possibly uninitialised root does not matter.
+pub(crate) fn count_missing<V>(a: &PathMap<V>, b: &PathMap<V>) -> usize
+where
+    V: Clone + Send + Sync + Unpin + pathmap::ring::DistributiveLattice,
+{
+    a.subtract(b).val_count()
+}
+
 /// Calls `f(suffix, value)` for every value stored under `prefix`, in byte order.
 pub(crate) fn for_each_under<V: Clone + Send + Sync + Unpin>(
     map: &PathMap<V>,
@@ -77,6 +87,17 @@ mod tests {
         assert_eq!(seen, vec![(b"1".to_vec(), 1), (b"2".to_vec(), 2)]);
         assert_eq!(count_under(&map, b"ab"), 2);
         assert_eq!(count_under(&map, b"zz"), 0);
+    }
+
+    #[test]
+    fn count_missing_counts_one_side_only() {
+        let mut a = fresh::<u64>();
+        a.set_val_at(b"x", 1);
+        let mut b = a.clone();
+        b.set_val_at(b"y", 2);
+        b.set_val_at(b"z", 3);
+        assert_eq!(count_missing(&b, &a), 2);
+        assert_eq!(count_missing(&a, &b), 0);
     }
 
     #[test]
