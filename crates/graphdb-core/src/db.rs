@@ -166,6 +166,8 @@ pub struct GraphDB {
     recovered_txs: u64,
     recovery_dropped_bytes: u64,
     closed: bool,
+    /// Set when an fsync of the log failed: the handle refuses writes from then on.
+    failed: AtomicBool,
 }
 
 fn lru<V>(cap: usize) -> LruCache<u64, V> {
@@ -307,6 +309,7 @@ impl GraphDB {
             recovered_txs: recovery.committed_txs,
             recovery_dropped_bytes: recovery.dropped_bytes,
             closed: false,
+            failed: AtomicBool::new(false),
             config,
         })
     }
@@ -382,6 +385,11 @@ impl GraphDB {
     fn check_open(&self) -> Result<()> {
         if self.closed {
             return Err(GraphError::Closed("the database was closed".into()));
+        }
+        if self.failed.load(Ordering::Acquire) {
+            return Err(GraphError::Closed(
+                "a log sync failed; reopen the database to recover".into(),
+            ));
         }
         Ok(())
     }
@@ -570,7 +578,10 @@ impl GraphDB {
     /// Commits `tx_id`: checks for write-write conflicts (first committer wins), writes the
     /// new versions, logs them and syncs according to the [`SyncMode`]. Returns the commit
     /// timestamp. A read-only transaction commits without I/O and returns the current
-    /// timestamp. On any error nothing of the transaction is applied and it is closed.
+    /// timestamp. On any error before the log write nothing of the transaction is
+    /// applied and it is closed. If the fsync itself fails the transaction is already
+    /// visible but may not survive a crash; the handle then refuses every further write
+    /// with [`GraphError::Closed`] until the database is reopened.
     pub fn commit_transaction(&mut self, tx_id: TxId) -> Result<u64> {
         let info = self.commit_deferred(tx_id)?;
         if info.seq == 0 {
@@ -654,7 +665,13 @@ impl GraphDB {
             return Ok(());
         }
         let target = self.commit_seq.load(Ordering::Acquire);
-        self.wal_storage.sync()?;
+        if let Err(e) = self.wal_storage.sync() {
+            // After a failed fsync the kernel may have dropped the dirty pages, so a
+            // retry could "succeed" without the data being durable. Refuse all further
+            // writes; reopening recovers whatever did reach the disk.
+            self.failed.store(true, Ordering::Release);
+            return Err(e.into());
+        }
         state.synced_seq = state.synced_seq.max(target);
         state.unsynced = 0;
         Ok(())

@@ -263,3 +263,72 @@ fn group_commit_shares_one_fsync() {
     }
     assert_eq!(wal.sync_count() - base, 1);
 }
+
+/// A log whose fsync can be made to fail, as a full or failing disk would.
+#[derive(Debug)]
+struct FlakySync {
+    inner: graphdb_core::MemStorage,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl graphdb_core::Storage for FlakySync {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("injected fsync failure"));
+        }
+        self.inner.sync()
+    }
+}
+
+#[test]
+fn failed_fsync_stops_writes_and_reopen_recovers_synced_state() {
+    use graphdb_core::Storage as _;
+    let main = graphdb_core::MemStorage::new();
+    let wal_mem = graphdb_core::MemStorage::new();
+    let wal = std::sync::Arc::new(FlakySync {
+        inner: wal_mem.clone(),
+        fail: std::sync::atomic::AtomicBool::new(false),
+    });
+    let mut db = GraphDB::open_with_storage(
+        std::sync::Arc::new(main.clone()),
+        wal.clone(),
+        small_config(),
+    )
+    .unwrap();
+    let mut tx = db.begin_write_txn().unwrap();
+    let kept = tx.add_node(Node::new().with_label("kept")).unwrap();
+    tx.commit().unwrap();
+    wal.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.add_node(Node::new().with_label("lost")).unwrap();
+    assert!(matches!(tx.commit(), Err(GraphError::Io(_))));
+    assert!(matches!(
+        db.begin_write_txn().map(|_| ()),
+        Err(GraphError::Closed(_))
+    ));
+    assert!(db.get_node(kept).unwrap().is_some(), "reads still work");
+    std::mem::forget(db);
+    // What a power cut leaves: only what was synced.
+    let (m, w) = (main.crash_image(0, None), wal_mem.crash_image(0, None));
+    assert!(w.len().unwrap() > 0);
+    let db = GraphDB::open_with_storage(
+        std::sync::Arc::new(m),
+        std::sync::Arc::new(w),
+        small_config(),
+    )
+    .unwrap();
+    assert!(db.get_node(kept).unwrap().is_some());
+    assert!(db.get_nodes_by_label("lost").unwrap().is_empty());
+}
