@@ -7,6 +7,7 @@
 mod basic;
 mod corruption;
 mod crash;
+mod journal;
 mod model;
 mod mvcc;
 
