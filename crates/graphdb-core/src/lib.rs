@@ -44,6 +44,7 @@
 //! caches, `&self` reads).
 #![deny(missing_docs)]
 
+mod check;
 mod codec;
 mod db;
 mod error;
@@ -56,6 +57,7 @@ mod txn;
 mod types;
 mod wal;
 
+pub use check::CheckReport;
 pub use db::{wal_path, CommitInfo, Config, DbStats, GraphDB, SyncMode, VacuumStats};
 pub use error::{GraphError, Result};
 pub use page::{FORMAT_VERSION, PAGE_SIZE};

@@ -20,6 +20,9 @@ pub(crate) const FANOUT: u64 = ((PAGE_SIZE - PAGE_HEADER) / 8) as u64;
 /// The id maps have three levels, so ids must stay below `FANOUT^3` (about 1.07e9).
 pub(crate) const MAX_ID: u64 = FANOUT * FANOUT * FANOUT - 1;
 
+/// The pages of an id map and its (id, raw value) entries.
+pub(crate) type MapContents = (Vec<PageId>, Vec<(u64, u64)>);
+
 /// The seed's `RecordStore`: borrows the locked pager for the length of one operation.
 pub(crate) struct RecordStore<'a> {
     pager: &'a mut Pager,
@@ -197,6 +200,74 @@ impl<'a> RecordStore<'a> {
             put_u64(p, off + PREV_OFFSET, raw);
         }
         Ok(())
+    }
+
+    /// The live slots of a records page (for the integrity check).
+    pub(crate) fn live_slots(&mut self, page: PageId) -> Result<Vec<u16>> {
+        let p = self.pager.fetch_typed(page, PageType::Records)?;
+        let count = get_u16(p, PAGE_HEADER);
+        let mut live = Vec::new();
+        for slot in 0..count {
+            if get_u16(p, SLOTS_AT + 4 * slot as usize + 2) != 0 {
+                slot_entry(p, page, slot)?;
+                live.push(slot);
+            }
+        }
+        Ok(live)
+    }
+
+    /// The overflow pages holding the record at `ptr` (empty for an inline record).
+    pub(crate) fn overflow_pages(&mut self, ptr: RecordPointer) -> Result<Vec<PageId>> {
+        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (off, _, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        if !overflow {
+            return Ok(Vec::new());
+        }
+        let total = get_u32(p, off) as usize;
+        let mut next = get_u64(p, off + 4);
+        let mut pages = Vec::new();
+        for _ in 0..total.div_ceil(CHUNK) {
+            pages.push(next);
+            next = next_of(self.pager.fetch_typed(next, PageType::Overflow)?);
+        }
+        Ok(pages)
+    }
+
+    /// The map pages under `root` and every (id, raw value) stored in them.
+    pub(crate) fn map_walk(&mut self, root: PageId) -> Result<MapContents> {
+        let mut pages = Vec::new();
+        let mut entries = Vec::new();
+        if root == 0 {
+            return Ok((pages, entries));
+        }
+        let mut stack = vec![(root, 0usize, 0u64)];
+        while let Some((page, level, base)) = stack.pop() {
+            pages.push(page);
+            let kind = if level == 2 {
+                PageType::MapLeaf
+            } else {
+                PageType::MapInner
+            };
+            let p = self.pager.fetch_typed(page, kind)?;
+            let scale = match level {
+                0 => FANOUT * FANOUT,
+                1 => FANOUT,
+                _ => 1,
+            };
+            for i in 0..FANOUT {
+                let v = get_u64(p, PAGE_HEADER + 8 * i as usize);
+                if v == 0 {
+                    continue;
+                }
+                let id = base + i * scale;
+                if level == 2 {
+                    entries.push((id, v));
+                } else {
+                    stack.push((v, level + 1, id));
+                }
+            }
+        }
+        Ok((pages, entries))
     }
 
     /// Frees a record; a records page whose every slot is free goes back to the free list.

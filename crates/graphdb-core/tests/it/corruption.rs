@@ -8,7 +8,7 @@ use std::sync::Arc;
 use graphdb_core::{Config, Edge, GraphDB, GraphError, MemStorage, Node, PAGE_SIZE};
 use rand::{Rng, SeedableRng};
 
-use crate::model::{read_state, State};
+use crate::model::{read_data, read_state, State};
 use crate::small_config;
 
 fn open(main: &MemStorage, wal: &MemStorage) -> Result<GraphDB, GraphError> {
@@ -115,9 +115,10 @@ fn a_flipped_byte_in_any_page_type_is_reported() {
                         is_corruption(&db.verify_pages()),
                         "page {page} (type {kind}) flip at {at} not caught"
                     );
+                    assert!(!db.check().unwrap().is_ok(), "check misses page {page}");
                     // Reads either hit the bad page and say so, or never touch it and
                     // return the committed data.
-                    match read_state(&db) {
+                    match read_data(&db) {
                         Ok(s) => assert_eq!(s, state, "page {page}: wrong data returned"),
                         Err(e) => assert!(matches!(e, GraphError::Corruption { .. }), "{e}"),
                     }

@@ -66,6 +66,18 @@ fn v_of(props: &graphdb_core::Properties) -> i64 {
 
 /// Reads the whole committed state of `db` and checks adjacency against the edges.
 pub(crate) fn read_state(db: &GraphDB) -> Result<State, graphdb_core::GraphError> {
+    let report = db.check()?;
+    if let Some(first) = report.problems.first() {
+        return Err(graphdb_core::GraphError::InvalidArgument(format!(
+            "integrity check: {} problems, first: {first}",
+            report.problems.len()
+        )));
+    }
+    read_data(db)
+}
+
+/// Reads the whole committed state without the integrity check first.
+pub(crate) fn read_data(db: &GraphDB) -> Result<State, graphdb_core::GraphError> {
     let ts = db.current_commit_ts();
     let mut s = State::default();
     for n in db.scan_nodes(ts, |_| true)? {
