@@ -446,8 +446,12 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
         if v1 != Some(k) || degree.as_ref().ok() != Some(&k) {
             violations.push(format!("{when}: v1 {v1:?}, degree {degree:?}, commits {k}"));
         }
-        if let Err(e) = db.verify_pages() {
-            violations.push(format!("{when}: {e}"));
+        match db.check() {
+            Ok(report) if report.is_ok() => {}
+            Ok(report) => {
+                violations.push(format!("{when}: integrity check: {:?}", report.problems))
+            }
+            Err(e) => violations.push(format!("{when}: {e}")),
         }
     };
     check(&db, "end", &mut violations);

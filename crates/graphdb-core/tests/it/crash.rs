@@ -248,7 +248,8 @@ fn check_after_kill(path: &Path, acked: i64) -> i64 {
     }
     let edges = db.scan_edges(db.current_commit_ts()).unwrap();
     assert_eq!(edges.len() as i64, last * (PER_BATCH as i64 - 1));
-    db.verify_pages().unwrap();
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
     db.close().unwrap();
     last
 }
