@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod basic;
+mod concurrency;
 mod corruption;
 mod crash;
 mod journal;
