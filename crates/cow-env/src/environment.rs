@@ -163,6 +163,27 @@ pub(crate) fn types_in(index: &PathMap<()>, name: &Atom) -> Vec<Atom> {
 /// ```
 #[derive(Debug)]
 pub struct Environment {
+    /// The four persistent fields of the seed (`btm`, `rule_index`, `wildcard_rules`,
+    /// `multiplicities`) behind one `Arc`, so that a clone costs one reference count for
+    /// all four. The first write after a clone copies the four trie handles (four
+    /// reference counts, `Arc::make_mut`), and each trie then copies only the nodes on
+    /// the path it writes.
+    tries: Arc<Tries>,
+    /// Query key to matching rules. Invariant: its entries agree with this handle's
+    /// rules; a handle that writes either clears the affected entries (when it is the
+    /// only owner) or swaps in an empty cache (when the cache is shared), never copies it.
+    pattern_cache: Arc<PatternCache>,
+    /// `encode(name) ++ encode(type)` for every `(: name type)` in `btm`, built on first
+    /// read. An empty cell is the seed's "dirty" flag: writes that touch types swap in a
+    /// new empty cell instead of rebuilding.
+    type_index: Arc<OnceLock<PathMap<()>>>,
+    /// Version stamp and recent ancestry, for `union`'s fast paths.
+    lineage: Lineage,
+}
+
+/// The persistent part of an [`Environment`].
+#[derive(Debug, Clone)]
+struct Tries {
     /// Every atom of the space, keyed by [`Atom::encode`]. Grow-only.
     btm: PathMap<()>,
     /// Rule instances with a symbol head, keyed by `RuleKey::to_path() ++ id` so that one
@@ -173,31 +194,17 @@ pub struct Environment {
     /// One path `encode(rule atom) ++ id` per rule instance; a rule's multiplicity is the
     /// number of paths under its encoding (the encoding is prefix-free).
     multiplicities: PathMap<()>,
-    /// Query key to matching rules. Invariant: its entries agree with this handle's
-    /// rules; a handle that writes either clears the affected entries (when it is the
-    /// only owner) or swaps in an empty cache (when the cache is shared), never copies it.
-    pattern_cache: Arc<PatternCache>,
-    /// `encode(name) ++ encode(type)` for every `(: name type)` in `btm`, built on first
-    /// read. An empty cell is the seed's "dirty" flag: writes that touch types swap in a
-    /// new empty cell instead of rebuilding.
-    type_index: Arc<OnceLock<PathMap<()>>>,
     /// Number of rule instances: always the number of values in `rule_index` and
     /// `wildcard_rules` together.
     rule_count: usize,
-    /// Version stamp and recent ancestry, for `union`'s fast paths.
-    lineage: Lineage,
 }
 
 impl Clone for Environment {
     fn clone(&self) -> Self {
         Environment {
-            btm: self.btm.clone(),
-            rule_index: self.rule_index.clone(),
-            wildcard_rules: self.wildcard_rules.clone(),
-            multiplicities: self.multiplicities.clone(),
+            tries: self.tries.clone(),
             pattern_cache: self.pattern_cache.clone(),
             type_index: self.type_index.clone(),
-            rule_count: self.rule_count,
             lineage: self.lineage.clone(),
         }
     }
@@ -240,22 +247,26 @@ impl Environment {
         let atom_path = rule.to_atom().to_path();
         let mut mult = atom_path.clone();
         mult.extend_from_slice(&id.to_bytes());
-        self.multiplicities.set_val_at(&mult, ());
-        self.btm.set_val_at(&atom_path, ());
-        match rule.key() {
+        let tries = Arc::make_mut(&mut self.tries);
+        tries.multiplicities.set_val_at(&mult, ());
+        tries.btm.set_val_at(&atom_path, ());
+        tries.rule_count += 1;
+        let cache_key = match rule.key() {
             Some(key) => {
                 let mut path = key.to_path();
                 let cache_key = path.clone();
                 path.extend_from_slice(&id.to_bytes());
-                self.rule_index.set_val_at(&path, RuleRef(rule));
-                self.invalidate_cache(Some(&cache_key));
+                tries.rule_index.set_val_at(&path, RuleRef(rule));
+                Some(cache_key)
             }
             None => {
-                self.wildcard_rules.set_val_at(id.to_bytes(), RuleRef(rule));
-                self.invalidate_cache(None);
+                tries
+                    .wildcard_rules
+                    .set_val_at(id.to_bytes(), RuleRef(rule));
+                None
             }
-        }
-        self.rule_count += 1;
+        };
+        self.invalidate_cache(cache_key.as_deref());
     }
 
     fn collect_rules(map: &PathMap<RuleRef>, prefix: &[u8], out: &mut Vec<Arc<Rule>>) {
@@ -264,7 +275,7 @@ impl Environment {
 
     /// The number of instances of the rule atom `(= lhs rhs)`.
     pub fn multiplicity(&self, rule_atom: &Atom) -> usize {
-        trie::count_under(&self.multiplicities, &rule_atom.to_path())
+        trie::count_under(&self.tries.multiplicities, &rule_atom.to_path())
     }
 
     /// The number of entries in this handle's pattern cache (for tests and benchmarks).
@@ -275,7 +286,7 @@ impl Environment {
     /// Every rule instance with its id, in id order (for tests and the docs' proofs).
     pub fn rule_instances(&self) -> Vec<(RuleId, Arc<Rule>)> {
         let mut out = Vec::new();
-        trie::for_each_under(&self.multiplicities, &[], |path, _| {
+        trie::for_each_under(&self.tries.multiplicities, &[], |path, _| {
             let split = path.len().saturating_sub(8);
             if let (Ok(atom), Some(id)) = (
                 Atom::from_path(&path[..split]),
@@ -294,13 +305,15 @@ impl Environment {
 impl RuleEnvironment for Environment {
     fn empty() -> Self {
         Environment {
-            btm: trie::fresh(),
-            rule_index: trie::fresh(),
-            wildcard_rules: trie::fresh(),
-            multiplicities: trie::fresh(),
+            tries: Arc::new(Tries {
+                btm: trie::fresh(),
+                rule_index: trie::fresh(),
+                wildcard_rules: trie::fresh(),
+                multiplicities: trie::fresh(),
+                rule_count: 0,
+            }),
             pattern_cache: Arc::new(PatternCache::new(PATTERN_CACHE_CAPACITY)),
             type_index: Arc::new(OnceLock::new()),
-            rule_count: 0,
             lineage: Lineage::new(),
         }
     }
@@ -327,7 +340,9 @@ impl RuleEnvironment for Environment {
             if let Some([colon, _, _]) = fact.as_expr() {
                 types |= colon.as_sym() == Some(":");
             }
-            self.btm.set_val_at(fact.to_path(), ());
+            Arc::make_mut(&mut self.tries)
+                .btm
+                .set_val_at(fact.to_path(), ());
         }
         if types {
             self.mark_types_dirty();
@@ -337,13 +352,16 @@ impl RuleEnvironment for Environment {
 
     fn add_type(&mut self, name: Atom, ty: Atom) {
         let atom = Atom::expr(vec![Atom::sym(":"), name, ty]);
-        self.btm.set_val_at(atom.to_path(), ());
+        Arc::make_mut(&mut self.tries)
+            .btm
+            .set_val_at(atom.to_path(), ());
         self.mark_types_dirty();
         self.lineage.advance();
     }
 
     fn update_pathmap(&mut self, atoms: &PathMap<()>) {
-        self.btm = trie::join(&self.btm, atoms);
+        let tries = Arc::make_mut(&mut self.tries);
+        tries.btm = trie::join(&tries.btm, atoms);
         self.mark_types_dirty();
         self.lineage.advance();
     }
@@ -375,10 +393,10 @@ impl RuleEnvironment for Environment {
 
     fn rebuild_rule_index(&mut self) {
         let mut missing = Vec::new();
-        trie::for_each_under(&self.btm, &triple_prefix("="), |suffix, _| {
+        trie::for_each_under(&self.tries.btm, &triple_prefix("="), |suffix, _| {
             let mut path = triple_prefix("=");
             path.extend_from_slice(suffix);
-            if trie::count_under(&self.multiplicities, &path) == 0 {
+            if trie::count_under(&self.tries.multiplicities, &path) == 0 {
                 if let Ok(atom) = Atom::from_path(&path) {
                     if let Some(rule) = Rule::from_atom(&atom) {
                         missing.push(rule);
@@ -400,22 +418,23 @@ impl RuleEnvironment for Environment {
         }
         let mut rules = Vec::new();
         match &key {
-            Some(prefix) => Self::collect_rules(&self.rule_index, prefix, &mut rules),
-            None => Self::collect_rules(&self.rule_index, &[], &mut rules),
+            Some(prefix) => Self::collect_rules(&self.tries.rule_index, prefix, &mut rules),
+            None => Self::collect_rules(&self.tries.rule_index, &[], &mut rules),
         }
-        Self::collect_rules(&self.wildcard_rules, &[], &mut rules);
+        Self::collect_rules(&self.tries.wildcard_rules, &[], &mut rules);
         let list: RuleList = Arc::from(rules);
         self.pattern_cache.insert(cache_key.to_vec(), list.clone());
         list
     }
 
     fn get_rule_count(&self) -> usize {
-        self.rule_count
+        self.tries.rule_count
     }
 
     fn get_type(&self, name: &Atom) -> Vec<Atom> {
         types_in(
-            self.type_index.get_or_init(|| build_type_index(&self.btm)),
+            self.type_index
+                .get_or_init(|| build_type_index(&self.tries.btm)),
             name,
         )
     }
@@ -429,11 +448,12 @@ impl RuleEnvironment for Environment {
     }
 
     fn create_space(&self) -> AtomSpace {
-        AtomSpace::new(self.btm.clone())
+        AtomSpace::new(self.tries.btm.clone())
     }
 
     fn ensure_type_index(&self) {
-        self.type_index.get_or_init(|| build_type_index(&self.btm));
+        self.type_index
+            .get_or_init(|| build_type_index(&self.tries.btm));
     }
 
     fn union(&self, other: &Self) -> Self {
@@ -446,17 +466,20 @@ impl RuleEnvironment for Environment {
         let mut lineage = self.lineage.clone();
         lineage.advance();
         // |a ∪ b| = |a| + |b \ a|; the subtraction skips the shared base.
-        let count = self.get_rule_count()
-            + trie::count_missing(&other.rule_index, &self.rule_index)
-            + trie::count_missing(&other.wildcard_rules, &self.wildcard_rules);
+        let (mine, theirs) = (&self.tries, &other.tries);
+        let rule_count = mine.rule_count
+            + trie::count_missing(&theirs.rule_index, &mine.rule_index)
+            + trie::count_missing(&theirs.wildcard_rules, &mine.wildcard_rules);
         Environment {
-            btm: trie::join(&self.btm, &other.btm),
-            rule_index: trie::join(&self.rule_index, &other.rule_index),
-            wildcard_rules: trie::join(&self.wildcard_rules, &other.wildcard_rules),
-            multiplicities: trie::join(&self.multiplicities, &other.multiplicities),
+            tries: Arc::new(Tries {
+                btm: trie::join(&mine.btm, &theirs.btm),
+                rule_index: trie::join(&mine.rule_index, &theirs.rule_index),
+                wildcard_rules: trie::join(&mine.wildcard_rules, &theirs.wildcard_rules),
+                multiplicities: trie::join(&mine.multiplicities, &theirs.multiplicities),
+                rule_count,
+            }),
             pattern_cache: Arc::new(PatternCache::new(PATTERN_CACHE_CAPACITY)),
             type_index: Arc::new(OnceLock::new()),
-            rule_count: count,
             lineage,
         }
     }
