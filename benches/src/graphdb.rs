@@ -75,6 +75,7 @@ struct Dataset {
     nodes: u64,
     db_cached: Arc<GraphDB>,
     db_uncached: Arc<GraphDB>,
+    db_pages_only: Arc<GraphDB>,
     sqlite_path: std::path::PathBuf,
 }
 
@@ -118,6 +119,14 @@ fn build_dataset(nodes: u64) -> Dataset {
     // A second handle on the same (now read-only) file: no useful node or page cache, so
     // every read goes to the file (the operating system's page cache) and is verified.
     let db_uncached = expect(GraphDB::open(&path, tiny), "reopen uncached");
+    let pages_only = Config {
+        node_cache_capacity: 1,
+        edge_cache_capacity: 1,
+        ..Config::default()
+    };
+    // A third handle: no node cache, but a page cache that holds the whole file, so a
+    // read costs the id-map walk and the record decode, without I/O or checksums.
+    let db_pages_only = expect(GraphDB::open(&path, pages_only), "reopen pages only");
     let sqlite_path = dir.path().join("g.sqlite");
     {
         let mut conn = expect(Connection::open(&sqlite_path), "sqlite open");
@@ -157,6 +166,7 @@ fn build_dataset(nodes: u64) -> Dataset {
         nodes,
         db_cached: Arc::new(db_cached),
         db_uncached: Arc::new(db_uncached),
+        db_pages_only: Arc::new(db_pages_only),
         sqlite_path,
     }
 }
@@ -185,7 +195,11 @@ pub fn bench_core(suite: &mut Suite) {
     let data = build_dataset(nodes);
     let n = data.nodes;
     for threads in suite.threads().to_vec() {
-        for (variant, db) in [("cached", &data.db_cached), ("uncached", &data.db_uncached)] {
+        for (variant, db) in [
+            ("cached", &data.db_cached),
+            ("page-cache", &data.db_pages_only),
+            ("uncached", &data.db_uncached),
+        ] {
             let db = db.clone();
             suite.measure(
                 &POINT_READ,
