@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -15,6 +15,50 @@ use crate::sync::{Mutex, Ordering, RwLock, StdAtomicU64};
 
 /// The function that computes every derived (non-input) key.
 type Compute<K, V> = dyn Fn(&K, &Step<'_, K, V>) -> Result<V, Error> + Send + Sync;
+
+/// Fewer dependencies than this are checked on the calling thread: handing a couple of
+/// memo lookups to rayon costs more than doing them.
+const PARALLEL_FROM: usize = 8;
+
+/// The multiply-rotate hash rustc and salsa use for their query maps (FxHash).
+///
+/// Checking an unchanged build is a few thousand memo lookups and nothing else, so the
+/// hash is a large part of its cost; SipHash's resistance to chosen keys buys nothing
+/// for keys the engine's own user writes.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type MemoMap<K, V> = HashMap<K, Arc<Memo<K, V>>, BuildHasherDefault<FxHasher>>;
 
 /// What the engine knows about one key.
 struct Memo<K, V> {
@@ -49,7 +93,7 @@ struct Memo<K, V> {
 /// the engine stays usable.
 pub struct Engine<K, V> {
     compute: Box<Compute<K, V>>,
-    memos: RwLock<HashMap<K, Arc<Memo<K, V>>>>,
+    memos: RwLock<MemoMap<K, V>>,
     /// Bumped by every `set_input` that changes a value; only `&mut self` changes it,
     /// so it is fixed while any `get` runs.
     revision: u64,
@@ -161,7 +205,7 @@ where
     {
         Engine {
             compute: Box::new(compute),
-            memos: RwLock::new(HashMap::new()),
+            memos: RwLock::new(MemoMap::default()),
             revision: 0,
             parallel: true,
             executions: StdAtomicU64::new(0),
@@ -244,17 +288,58 @@ where
     }
 
     fn fetch(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Result<V, Error> {
-        self.refresh(key, chain)?.value.clone()
+        match self.lookup(key, |memo| memo.value.clone()) {
+            Ok(value) => value,
+            Err(existing) => self.refresh(key, chain, existing)?.value.clone(),
+        }
     }
 
-    /// Brings `key` up to date in the current revision and returns its memo. `Err` only
-    /// for errors that depend on who asked (a cycle through the asking chain), which are
-    /// therefore never stored.
-    fn refresh(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Result<Arc<Memo<K, V>>, Error> {
+    /// The revision at which `key` last changed, bringing it up to date first; `None`
+    /// when it cannot be brought up to date from here (a cycle through `chain`).
+    fn changed_at(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Option<u64> {
+        match self.lookup(key, |memo| memo.changed_at) {
+            Ok(changed_at) => Some(changed_at),
+            Err(existing) => self
+                .refresh(key, chain, existing)
+                .ok()
+                .map(|memo| memo.changed_at),
+        }
+    }
+
+    /// `Ok(read(memo))` when `key` is already current in this revision, read under the
+    /// map's lock without cloning the memo (the common case of every check after the
+    /// first); otherwise `Err` with the stale memo, if any, for [`refresh`](Self::refresh).
+    /// One map lookup either way.
+    ///
+    /// No cycle check here: a key on the asking chain is still being checked or run, so
+    /// its memo is not current yet, unless another thread finished it meanwhile, and then
+    /// its finished result is the right answer.
+    fn lookup<R>(
+        &self,
+        key: &K,
+        read: impl FnOnce(&Memo<K, V>) -> R,
+    ) -> Result<R, Option<Arc<Memo<K, V>>>> {
+        let memos = self.memos.read();
+        match memos.get(key) {
+            Some(memo) if memo.verified_at.load(Ordering::Acquire) >= self.revision => {
+                Ok(read(memo))
+            }
+            stale => Err(stale.cloned()),
+        }
+    }
+
+    /// Brings `key`, whose memo was `existing` and not current, up to date in this
+    /// revision and returns its memo. `Err` only for errors that depend on who asked (a
+    /// cycle through the asking chain), which are therefore never stored.
+    fn refresh(
+        &self,
+        key: &K,
+        chain: Option<&Chain<'_, K>>,
+        existing: Option<Arc<Memo<K, V>>>,
+    ) -> Result<Arc<Memo<K, V>>, Error> {
         if let Some(cycle) = chain.and_then(|c| c.cycle_to(key)) {
             return Err(Error::Cycle { cycle });
         }
-        let existing = self.memos.read().get(key).cloned();
         let revision = self.revision;
         if let Some(memo) = &existing {
             let verified_at = memo.verified_at.load(Ordering::Acquire);
@@ -262,11 +347,11 @@ where
                 return Ok(Arc::clone(memo));
             }
             let link = Chain { key, parent: chain };
-            let changed = |dep: &K| match self.refresh(dep, Some(&link)) {
-                Ok(dep_memo) => dep_memo.changed_at > verified_at,
-                Err(_) => true,
+            let changed = |dep: &K| {
+                self.changed_at(dep, Some(&link))
+                    .is_none_or(|at| at > verified_at)
             };
-            let any_changed = if self.parallel && memo.deps.len() > 1 {
+            let any_changed = if self.parallel && memo.deps.len() >= PARALLEL_FROM {
                 memo.deps.par_iter().any(changed)
             } else {
                 memo.deps.iter().any(changed)

@@ -177,15 +177,26 @@ impl DependencyLog for BufferedLog {
     const NAME: &'static str = "buffered";
 
     fn record(&self, local: &StepBuffer, dep: Dependency) {
-        local.pending.lock().push(dep);
+        let mut pending = local.pending.lock();
+        if pending.capacity() == 0 {
+            // One allocation covers a typical step; growing through 4 and 8 costs two
+            // more per step, measurable when an edge costs about 20 ns.
+            pending.reserve_exact(16);
+        }
+        pending.push(dep);
     }
 
     fn publish(&self, local: &StepBuffer) {
         // Take the batch out first so the step's lock is not held while the shared
         // structure is written.
-        let batch = std::mem::take(&mut *local.pending.lock());
+        let mut batch = std::mem::take(&mut *local.pending.lock());
         if batch.is_empty() {
             return;
+        }
+        if batch.capacity() >= 4 * batch.len() {
+            // The log keeps every batch until it is dropped; do not keep the unused
+            // part of the initial reservation of a step that recorded one or two edges.
+            batch.shrink_to_fit();
         }
         let n = batch.len();
         self.batches.push(batch);
