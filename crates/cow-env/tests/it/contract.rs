@@ -286,3 +286,14 @@ fn locked_variants_name_their_lock() {
     assert_eq!(MutexEnvironment::empty().lock_name(), "mutex");
     assert_eq!(RwLockEnvironment::empty().lock_name(), "rwlock");
 }
+
+#[test]
+fn the_rwlock_feature_selects_the_default_lock() {
+    let default = cow_env::LockedEnvironment::<cow_env::sync::DefaultLock>::empty();
+    let expected = if cfg!(feature = "rwlock") {
+        "rwlock"
+    } else {
+        "mutex"
+    };
+    assert_eq!(default.lock_name(), expected);
+}
