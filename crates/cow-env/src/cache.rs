@@ -114,6 +114,27 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_needs_only_the_read_lock() {
+        let cache = PatternCache::new(4);
+        cache.insert(vec![1], list(1));
+        // Hold a read guard: a hit that wanted the write lock would block behind it.
+        let guard = cache.entries.read();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = tx.send(cache.get(&[1]).is_some());
+            });
+            let outcome = rx.recv_timeout(std::time::Duration::from_secs(5));
+            drop(guard);
+            assert_eq!(
+                outcome,
+                Ok(true),
+                "the hit completed while a reader held the lock"
+            );
+        });
+    }
+
+    #[test]
     fn invalidate_and_clear() {
         let mut cache = PatternCache::new(4);
         cache.insert(vec![1], list(1));

@@ -102,3 +102,44 @@ fn plain_bang_forms_record_their_results() {
     assert_eq!(report.outputs[0].0, 3);
     assert_eq!(report.outputs[0].1.len(), 2);
 }
+
+#[test]
+fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
+    let dir = std::env::temp_dir().join(format!("cow-env-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.metta");
+    std::fs::write(
+        &bad,
+        "(= (two) 2)\n!(assertEqual (two) 2)\n!(assertEqual (two) 3)\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metta-run"))
+        .arg("--env")
+        .arg("rwlock")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("FAIL {}:3: ", bad.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+
+    let good = files().into_iter().next().unwrap();
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_metta-run"))
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let usage = std::process::Command::new(env!("CARGO_BIN_EXE_metta-run"))
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
