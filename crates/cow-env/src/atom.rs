@@ -192,7 +192,7 @@ fn encode_text(tag: u8, text: &str, out: &mut Vec<u8>) {
 
 /// Nesting limit of the decoder, so that a corrupt or hostile path cannot overflow the
 /// stack.
-const MAX_DECODE_DEPTH: usize = 10_000;
+const MAX_DECODE_DEPTH: usize = 2_000;
 
 fn take<'a>(bytes: &'a [u8], pos: &mut usize, n: usize) -> Result<&'a [u8], Error> {
     let end = pos.checked_add(n).filter(|&end| end <= bytes.len());
