@@ -178,6 +178,16 @@ impl Atom {
     }
 }
 
+/// The path prefix shared by every expression of `len` items whose first item is
+/// `head`: the expression tag, the length, then the head's encoding. Such expressions
+/// form one subtrie, which `match` and the type index visit instead of the whole space.
+pub(crate) fn expr_head_prefix(len: usize, head: &Atom) -> Vec<u8> {
+    let mut prefix = vec![TAG_EXPR];
+    prefix.extend_from_slice(&len_u32(len).to_be_bytes());
+    head.encode(&mut prefix);
+    prefix
+}
+
 fn len_u32(len: usize) -> u32 {
     // Atoms longer than 4 GiB cannot be parsed from text on any machine this runs on;
     // saturating keeps the encoding total without a panic path.

@@ -107,10 +107,7 @@ const ALL_RULES_KEY: &[u8] = &[0];
 /// Path prefix of the expressions `(<head> _ _)` with three items, used to find rule and
 /// type atoms in the space.
 pub(crate) fn triple_prefix(head: &str) -> Vec<u8> {
-    let mut prefix = vec![6u8];
-    prefix.extend_from_slice(&3u32.to_be_bytes());
-    Atom::sym(head).encode(&mut prefix);
-    prefix
+    crate::atom::expr_head_prefix(3, &Atom::sym(head))
 }
 
 /// Builds a type index (`encode(name) ++ encode(type)`) from the `(: name type)` atoms of

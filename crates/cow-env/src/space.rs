@@ -61,16 +61,8 @@ impl AtomSpace {
     /// of that length and head, because the key encoding puts both first.
     pub fn query(&self, pattern: &Atom, fresh: &mut u64) -> Vec<Bindings> {
         let candidates = match pattern.as_expr() {
-            Some(items) if matches!(items.first(), Some(Atom::Sym(_))) => {
-                let mut prefix = Vec::new();
-                Atom::expr(Vec::new()).encode(&mut prefix);
-                // Replace the zero length of the empty expression with the real one.
-                prefix.truncate(1);
-                prefix.extend_from_slice(
-                    &u32::try_from(items.len()).unwrap_or(u32::MAX).to_be_bytes(),
-                );
-                items[0].encode(&mut prefix);
-                self.atoms_under(&prefix)
+            Some(items @ [Atom::Sym(_), ..]) => {
+                self.atoms_under(&crate::atom::expr_head_prefix(items.len(), &items[0]))
             }
             _ => self.atoms(),
         };
