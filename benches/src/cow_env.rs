@@ -8,9 +8,10 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bench_harness::{BenchSpec, Budget, Suite};
+use cow_env::sync::RwLockWriteHitKind;
 use cow_env::{
-    parse_atom, Atom, Environment, Interpreter, MutexEnvironment, Rule, RuleEnvironment,
-    RwLockEnvironment,
+    parse_atom, Atom, Environment, Interpreter, LockedEnvironment, MutexEnvironment, Rule,
+    RuleEnvironment, RwLockEnvironment,
 };
 use parking_lot::RwLock;
 use rand::Rng;
@@ -220,6 +221,26 @@ pub fn bench(suite: &mut Suite) {
     bench_variant::<MutexEnvironment>(suite, "mutex", n);
     bench_variant::<RwLockEnvironment>(suite, "rwlock", n);
     bench_variant::<Environment>(suite, "cow", n);
+    // The seed's "after" exactly as written: cache hits under the RwLock's write lock.
+    let hot = queries();
+    let mut read_threads = suite.threads().to_vec();
+    if !read_threads.contains(&8) {
+        read_threads.push(8);
+        read_threads.sort_unstable();
+    }
+    for &t in &read_threads {
+        suite.measure(
+            &READ_HIT,
+            "rwlock-seed",
+            t,
+            Budget::Duration,
+            || build::<LockedEnvironment<RwLockWriteHitKind>>(n),
+            |env, thread, i| {
+                let q = &hot[(i as usize * 7 + thread * 13) % hot.len()];
+                black_box(env.get_matching_rules(q).len());
+            },
+        );
+    }
 }
 
 /// Clone, mutate and union storms on the copy-on-write environment. Each worker keeps

@@ -50,7 +50,8 @@ pub struct LockedEnvironment<L: LockKind = DefaultLock> {
 /// The seed's "before": a mutex per field.
 pub type MutexEnvironment = LockedEnvironment<MutexKind>;
 
-/// The seed's "after": a reader-writer lock per field.
+/// The seed's "after": a reader-writer lock per field, with cache hits under the read
+/// lock.
 pub type RwLockEnvironment = LockedEnvironment<RwLockKind>;
 
 impl<L: LockKind> Clone for LockedEnvironment<L> {

@@ -28,8 +28,8 @@ pub trait LockKind: Send + Sync + 'static {
     type Lock<T: Send + Sync + Clone>: FieldLock<T> + Clone;
     /// A short lowercase name for reports (`mutex`, `rwlock`).
     const NAME: &'static str;
-    /// Whether readers can hold the lock at the same time; when they can, a pattern
-    /// cache hit uses the shared mode and does not refresh the entry's recency.
+    /// Whether a pattern-cache hit uses the shared mode (`LruCache::peek`, no recency
+    /// refresh) rather than the exclusive mode (`LruCache::get`).
     const SHARED_READS: bool;
 }
 
@@ -40,6 +40,12 @@ pub struct MutexKind;
 /// One `parking_lot::RwLock` per field: the seed's "after".
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RwLockKind;
+
+/// One `parking_lot::RwLock` per field with the seed's cache protocol: a pattern-cache
+/// hit takes the write lock (`LruCache::get` needs `&mut`). Kept only so the benchmarks
+/// can show what that costs; [`RwLockKind`] serves hits under the read lock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RwLockWriteHitKind;
 
 /// A mutex whose clone copies the guarded value.
 #[derive(Debug, Default)]
@@ -101,6 +107,12 @@ impl LockKind for RwLockKind {
     type Lock<T: Send + Sync + Clone> = RwLockCell<T>;
     const NAME: &'static str = "rwlock";
     const SHARED_READS: bool = true;
+}
+
+impl LockKind for RwLockWriteHitKind {
+    type Lock<T: Send + Sync + Clone> = RwLockCell<T>;
+    const NAME: &'static str = "rwlock-seed";
+    const SHARED_READS: bool = false;
 }
 
 /// The lock of `LockedEnvironment` when none is named: `RwLockKind` with the `rwlock`

@@ -211,6 +211,11 @@ macro_rules! for_each_variant {
         mod rwlock {
             $( #[test] fn $test() { super::$test::<super::RwLockEnvironment>(); } )*
         }
+        mod rwlock_write_hit {
+            $( #[test] fn $test() {
+                super::$test::<cow_env::LockedEnvironment<cow_env::sync::RwLockWriteHitKind>>();
+            } )*
+        }
     };
 }
 
