@@ -1,0 +1,265 @@
+//! The integrity check: walks every structure of the file and reports what is wrong
+//! instead of stopping at the first problem.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::codec::{self, KIND_EDGE, KIND_NODE};
+use crate::error::Result;
+use crate::page::{next_of, PageType};
+use crate::pager::Pager;
+use crate::records::RecordStore;
+use crate::types::{EdgeId, NodeId, PageId, RecordPointer};
+
+/// What [`GraphDB::check`](crate::GraphDB::check) found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Pages in the file (including page 0 and free pages).
+    pub pages: u64,
+    /// Pages on the free list.
+    pub free_pages: u64,
+    /// Nodes whose newest version is not a delete.
+    pub nodes: u64,
+    /// Edges whose newest version is not a delete.
+    pub edges: u64,
+    /// Record versions reachable from the id maps.
+    pub versions: u64,
+    /// Every problem found, in words; empty for a healthy database.
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    /// Whether no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+struct Claims {
+    owner: HashMap<PageId, &'static str>,
+    problems: Vec<String>,
+}
+
+impl Claims {
+    /// Records that `page` is used as `what`; a page used in two roles is a problem.
+    /// Records pages are shared by many records, so claiming one twice as records is fine.
+    fn claim(&mut self, page: PageId, what: &'static str) {
+        match self.owner.insert(page, what) {
+            Some(prev) if prev != what || what != "records" => self
+                .problems
+                .push(format!("page {page} is used as {what} and as {prev}")),
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
+    let meta = pager.meta().clone();
+    let mut report = CheckReport {
+        pages: meta.page_count,
+        ..CheckReport::default()
+    };
+    let mut claims = Claims {
+        owner: HashMap::new(),
+        problems: Vec::new(),
+    };
+    let mut bad_pages = HashSet::new();
+    for id in 1..meta.page_count {
+        if let Err(e) = pager.fetch_page(id) {
+            claims.problems.push(e.to_string());
+            bad_pages.insert(id);
+        }
+    }
+
+    // The free list: each page free, no cycle, the count in the header right.
+    let mut next = meta.free_head;
+    let mut seen = HashSet::new();
+    while next != 0 {
+        if !seen.insert(next) || seen.len() as u64 > meta.page_count {
+            claims
+                .problems
+                .push(format!("free list has a cycle at page {next}"));
+            break;
+        }
+        match pager.fetch_typed(next, PageType::Free) {
+            Ok(p) => {
+                let after = next_of(p);
+                claims.claim(next, "free");
+                next = after;
+            }
+            Err(e) => {
+                claims.problems.push(format!("free list: {e}"));
+                break;
+            }
+        }
+    }
+    report.free_pages = seen.len() as u64;
+    if report.free_pages != meta.free_count {
+        claims.problems.push(format!(
+            "free list holds {} pages, header says {}",
+            report.free_pages, meta.free_count
+        ));
+    }
+
+    let mut rs = RecordStore::new(pager);
+    if meta.fill_page != 0 {
+        claims.claim(meta.fill_page, "records");
+    }
+    let mut used_slots: HashSet<RecordPointer> = HashSet::new();
+    let mut node_adj: BTreeMap<NodeId, (Vec<EdgeId>, Vec<EdgeId>)> = BTreeMap::new();
+    let mut edge_ends: BTreeMap<EdgeId, (NodeId, NodeId)> = BTreeMap::new();
+    for (kind, root, next_id, name) in [
+        (KIND_NODE, meta.node_root, meta.next_node_id, "node"),
+        (KIND_EDGE, meta.edge_root, meta.next_edge_id, "edge"),
+    ] {
+        let (map_pages, entries) = match rs.map_walk(root) {
+            Ok(v) => v,
+            Err(e) => {
+                claims.problems.push(format!("{name} map: {e}"));
+                continue;
+            }
+        };
+        for p in map_pages {
+            claims.claim(p, "id map");
+        }
+        for (id, raw) in entries {
+            if id == 0 || id >= next_id {
+                claims
+                    .problems
+                    .push(format!("{name} {id} is mapped but ids end at {next_id}"));
+            }
+            let mut ptr = RecordPointer::decode(raw);
+            let mut newer = u64::MAX;
+            let mut head = true;
+            while let Some(p) = ptr {
+                if !used_slots.insert(p) {
+                    claims
+                        .problems
+                        .push(format!("{name} {id}: record {p:?} reached twice"));
+                    break;
+                }
+                claims.claim(p.page, "records");
+                let bytes = match rs.read(p) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        claims.problems.push(format!("{name} {id}: {e}"));
+                        break;
+                    }
+                };
+                if let Ok(pages) = rs.overflow_pages(p) {
+                    for o in pages {
+                        claims.claim(o, "overflow");
+                    }
+                }
+                let decoded = if kind == KIND_NODE {
+                    codec::decode_node(&bytes, Some(p.page))
+                        .map(|r| (r.header.clone(), Some((r.out, r.inn)), None))
+                } else {
+                    codec::decode_edge(&bytes, Some(p.page))
+                        .map(|r| (r.header.clone(), None, Some((r.source, r.target))))
+                };
+                let (h, adj, ends) = match decoded {
+                    Ok(v) => v,
+                    Err(e) => {
+                        claims.problems.push(format!("{name} {id}: {e}"));
+                        break;
+                    }
+                };
+                report.versions += 1;
+                if h.id != id || h.kind != kind {
+                    claims.problems.push(format!(
+                        "{name} {id}: chain reaches a record of id {} kind {}",
+                        h.id, h.kind
+                    ));
+                    break;
+                }
+                if h.commit_ts >= newer || h.commit_ts > meta.last_commit_ts || h.commit_ts == 0 {
+                    claims.problems.push(format!(
+                        "{name} {id}: version at {} out of order (newer {newer}, last commit {})",
+                        h.commit_ts, meta.last_commit_ts
+                    ));
+                    break;
+                }
+                if head && !h.tombstone {
+                    if let Some(adj) = adj {
+                        node_adj.insert(id, adj);
+                    }
+                    if let Some(ends) = ends {
+                        edge_ends.insert(id, ends);
+                    }
+                }
+                newer = h.commit_ts;
+                head = false;
+                ptr = h.prev;
+            }
+        }
+    }
+    report.nodes = node_adj.len() as u64;
+    report.edges = edge_ends.len() as u64;
+
+    // Adjacency symmetry: every live edge in both endpoints' lists, nothing else there.
+    for (node, (out, inn)) in &node_adj {
+        for (list, dir) in [(out, "out"), (inn, "in")] {
+            let mut seen = HashSet::new();
+            for e in list {
+                if !seen.insert(*e) {
+                    claims
+                        .problems
+                        .push(format!("node {node}: edge {e} twice in its {dir} list"));
+                }
+                match edge_ends.get(e) {
+                    None => claims
+                        .problems
+                        .push(format!("node {node}: {dir} list names missing edge {e}")),
+                    Some((s, t)) => {
+                        let end = if dir == "out" { s } else { t };
+                        if end != node {
+                            claims
+                                .problems
+                                .push(format!("node {node}: {dir} edge {e} does not touch it"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (e, (s, t)) in &edge_ends {
+        let listed_out = node_adj.get(s).is_some_and(|(out, _)| out.contains(e));
+        let listed_in = node_adj.get(t).is_some_and(|(_, inn)| inn.contains(e));
+        if !listed_out || !listed_in {
+            claims.problems.push(format!(
+                "edge {e} ({s}->{t}) missing from an endpoint's adjacency (out {listed_out}, in {listed_in})"
+            ));
+        }
+    }
+
+    // Leaks: live slots nobody points at, and pages with no role at all.
+    let record_pages: Vec<PageId> = claims
+        .owner
+        .iter()
+        .filter(|(_, w)| **w == "records")
+        .map(|(p, _)| *p)
+        .collect();
+    for page in record_pages {
+        match rs.live_slots(page) {
+            Ok(slots) => {
+                for slot in slots {
+                    if !used_slots.contains(&RecordPointer { page, slot }) {
+                        claims.problems.push(format!(
+                            "page {page} slot {slot}: record not reachable from any id (leaked)"
+                        ));
+                    }
+                }
+            }
+            Err(e) => claims.problems.push(e.to_string()),
+        }
+    }
+    for id in 1..meta.page_count {
+        if !claims.owner.contains_key(&id) && !bad_pages.contains(&id) {
+            claims
+                .problems
+                .push(format!("page {id} is neither free nor in use (leaked)"));
+        }
+    }
+    report.problems = claims.problems;
+    Ok(report)
+}
