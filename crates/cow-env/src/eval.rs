@@ -155,16 +155,27 @@ impl<E: RuleEnvironment> Interpreter<E> {
         let rules = self.env.get_matching_rules(expr);
         let mut results = Vec::new();
         let mut matched = false;
+        // A ground query shares no variable with any rule, so the rule can be unified as
+        // written and only the variables its right side keeps free need fresh names:
+        // this skips renaming (and allocating) for every candidate that does not match.
+        let ground = expr.is_ground();
         for rule in rules.iter() {
             self.fresh += 1;
-            let mut names = HashMap::new();
-            let lhs = rename(&rule.lhs, self.fresh, &mut names);
             let mut bindings = Bindings::new();
-            if !bindings.unify(&lhs, expr) {
-                continue;
-            }
+            let rhs = if ground {
+                if !bindings.unify(&rule.lhs, expr) {
+                    continue;
+                }
+                rename(&bindings.apply(&rule.rhs), self.fresh, &mut HashMap::new())
+            } else {
+                let mut names = HashMap::new();
+                let lhs = rename(&rule.lhs, self.fresh, &mut names);
+                if !bindings.unify(&lhs, expr) {
+                    continue;
+                }
+                bindings.apply(&rename(&rule.rhs, self.fresh, &mut names))
+            };
             matched = true;
-            let rhs = bindings.apply(&rename(&rule.rhs, self.fresh, &mut names));
             results.extend(self.eval_at(&rhs, depth + 1)?);
             self.check_size(&results, expr)?;
         }
@@ -422,4 +433,58 @@ pub fn eval_parallel<E: RuleEnvironment>(
         results.push(r);
     }
     Ok((results, merged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_atom;
+
+    fn interp(rules: &[&str]) -> Interpreter {
+        let mut interp = Interpreter::new(Environment::empty());
+        for r in rules {
+            interp.env_mut().add_atom(parse_atom(r).unwrap());
+        }
+        interp
+    }
+
+    fn eval(interp: &mut Interpreter, text: &str) -> Vec<Atom> {
+        interp.eval(&parse_atom(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn free_variables_of_a_right_side_are_fresh_per_application() {
+        let mut i = interp(&["(= (mk) (pair $x $x))"]);
+        let first = eval(&mut i, "(mk)");
+        let second = eval(&mut i, "(mk)");
+        assert_eq!(first.len(), 1);
+        assert_ne!(
+            first, second,
+            "each application names its free variable anew"
+        );
+        let items = first[0].as_expr().unwrap();
+        assert_eq!(items[1], items[2]);
+    }
+
+    #[test]
+    fn non_ground_queries_are_renamed_apart_from_rules() {
+        let mut i = interp(&["(= (id $x) $x)", "(= (first $x $y) $x)"]);
+        assert_eq!(eval(&mut i, "(id $x)"), vec![Atom::var("x")]);
+        assert_eq!(eval(&mut i, "(first $y $x)"), vec![Atom::var("y")]);
+    }
+
+    #[test]
+    fn limits_are_errors() {
+        let mut deep = interp(&["(= (down $n) (down (+ $n 1)))"]);
+        assert!(matches!(
+            deep.eval(&parse_atom("(down 0)").unwrap()),
+            Err(Error::DepthExceeded { .. })
+        ));
+        let mut wide = interp(&["(= (two) 0)", "(= (two) 1)"]).with_max_results(100);
+        let text = format!("({})", ["(two)"; 10].join(" "));
+        assert!(matches!(
+            wide.eval(&parse_atom(&text).unwrap()),
+            Err(Error::TooManyResults { .. })
+        ));
+    }
 }
