@@ -1,12 +1,352 @@
-//! Benchmarks and stress run of this crate: not written yet (see its issue).
+//! Benchmarks and stress run of `config-eval` (issue 9): sequential against parallel
+//! type check and evaluation of a generated large configuration, a small file in
+//! parallel mode against sequential, and a chain of dependent tasks on the parking
+//! work queue against the seed's 1 ms sleep-polling queue.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bench_harness::{BenchSpec, Budget, Suite};
+use config_eval::{
+    generate, Config, Engine, Error, PollingWorkQueue, Priority, Program, Strategy, WorkQueue,
+};
+use rand::Rng;
 
 use crate::StressContext;
-use bench_harness::Suite;
 
-/// Measures nothing yet.
-pub fn bench(_suite: &mut Suite) {}
+const LARGE_TARGET: &str =
+    "issue 9: parallel at 2 workers >= 1.5x sequential on the large configuration";
 
-/// Exercises nothing yet.
-pub fn stress(_ctx: &StressContext) -> Result<String, String> {
-    Ok("no stress run yet".into())
+const CHECK_LARGE: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "typecheck-large",
+    description: "Type check of a generated configuration (quick/full: 2,000 modules x 50 \
+                  declarations + root, 100,002 declarations); one op = one whole check. \
+                  threads = engine workers.",
+    baseline: "sequential",
+    seed_target: Some(LARGE_TARGET),
+};
+
+const EVAL_LARGE: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "eval-large",
+    description: "Evaluation of every binding of the same generated configuration (already \
+                  checked); one op = one whole evaluation. threads = engine workers.",
+    baseline: "sequential",
+    seed_target: Some(LARGE_TARGET),
+};
+
+const SMALL_FILE: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "small-file",
+    description: "Check and evaluate one 10-declaration file, caching off; `parallel-mode` is \
+                  the parallel configuration (it falls back to sequential below the threshold), \
+                  `parallel-forced` has no threshold. threads = callers sharing one 2-worker engine.",
+    baseline: "sequential",
+    seed_target: Some("issue 9: small file in parallel mode at most 1.05x the sequential time"),
+};
+
+const CHAIN: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "task-chain",
+    description: "A chain of dependent tasks (quick/full: 1,000), each doing about 5 us of \
+                  arithmetic on its predecessor's result (a tiny module check); one op = one \
+                  task. threads = queue workers.",
+    baseline: "sleep-polling",
+    seed_target: Some("issue 9: the 1,000-task chain at least 100x faster than sleep-polling"),
+};
+
+const SMALL_SOURCE: &str = "module small;
+type Port = Integer where \\p -> p > 0 && p < 65536;
+type Option 'T = Some('T) | None;
+let base: Port = 8000;
+let hosts = [\"a\", \"b\", \"c\"];
+let pick = \\o d -> match o { Some(x) => x, None => d };
+let port = pick (Some(base + 80)) 80;
+let name = \"svc-\" ++ \"main\";
+let limits = { cpu = 2, memory = 512 * 1024 };
+let retries = if limits.cpu > 1 then 3 else 1;
+export let service = { name = name, port = port, hosts = hosts, retries = retries };
+export let total = limits.memory + retries;
+";
+
+fn engine(parallel: bool, workers: usize, threshold: usize) -> Engine {
+    Engine::new(Config {
+        parallel,
+        worker_threads: workers,
+        cache_size: 0,
+        parallel_threshold: threshold,
+        ..Config::default()
+    })
+    .unwrap_or_else(|e| panic!("engine: {e}"))
+}
+
+fn load_large(modules: usize, decls: usize) -> Program {
+    let files = generate::large_config(modules, decls, 2024);
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    engine(false, 1, 0)
+        .load_files(&refs, "main.lig")
+        .unwrap_or_else(|e| panic!("generated configuration: {e}"))
+}
+
+/// Measures every benchmark of issue 9.
+pub fn bench(suite: &mut Suite) {
+    let (modules, decls) = suite.mode().pick((20, 10), (2000, 50), (2000, 50));
+    let program = Arc::new(load_large(modules, decls));
+    let variants: [(&str, bool, usize); 4] = [
+        ("sequential", false, 1),
+        ("parallel", true, 1),
+        ("parallel", true, 2),
+        ("parallel", true, 8),
+    ];
+    for (name, parallel, workers) in variants {
+        let strategy = if parallel {
+            Strategy::Parallel
+        } else {
+            Strategy::Sequential
+        };
+        let p = program.clone();
+        suite.measure_task(
+            &CHECK_LARGE,
+            name,
+            workers,
+            || engine(parallel, workers, 0),
+            |e| {
+                // A failure would be a bug in the generator; report it loudly.
+                if let Err(err) = e.typecheck_with(&p, strategy) {
+                    panic!("typecheck: {err}");
+                }
+                1
+            },
+        );
+    }
+    for (name, parallel, workers) in variants {
+        let strategy = if parallel {
+            Strategy::Parallel
+        } else {
+            Strategy::Sequential
+        };
+        let p = program.clone();
+        suite.measure_task(
+            &EVAL_LARGE,
+            name,
+            workers,
+            || {
+                let e = engine(parallel, workers, 0);
+                if let Err(err) = e.typecheck_with(&p, Strategy::Sequential) {
+                    panic!("typecheck: {err}");
+                }
+                e
+            },
+            |e| {
+                if let Err(err) = e.evaluate_with(&p, strategy) {
+                    panic!("eval: {err}");
+                }
+                1
+            },
+        );
+    }
+    drop(program);
+
+    let small = engine(false, 1, 0)
+        .load_files(&[("main.lig", SMALL_SOURCE)], "main.lig")
+        .unwrap_or_else(|e| panic!("small file: {e}"));
+    let default_threshold = Config::default().parallel_threshold;
+    for threads in suite.threads().to_vec() {
+        for (name, parallel, threshold) in [
+            ("sequential", false, default_threshold),
+            ("parallel-mode", true, default_threshold),
+            ("parallel-forced", true, 0),
+        ] {
+            let p = &small;
+            suite.measure(
+                &SMALL_FILE,
+                name,
+                threads,
+                Budget::Duration,
+                || engine(parallel, 2, threshold),
+                |e, _, _| {
+                    if let Err(err) = e.eval(p) {
+                        panic!("small file: {err}");
+                    }
+                },
+            );
+        }
+    }
+
+    let chain = suite.mode().pick(20u64, 1000, 1000);
+    for workers in [1usize, 2, 4] {
+        suite.measure_task(
+            &CHAIN,
+            "parking",
+            workers,
+            || Arc::new(WorkQueue::<u64>::new()),
+            |q| {
+                run_chain(
+                    workers,
+                    chain,
+                    |deps, i| {
+                        q.submit(Priority::Normal, deps, move |inp| {
+                            Ok(spin(inp.first().map_or(0, |v| **v) + i))
+                        })
+                    },
+                    || q.run_worker(),
+                    |id| q.wait(id).map(|v| *v),
+                    || q.close(),
+                );
+                chain
+            },
+        );
+        suite.measure_task(
+            &CHAIN,
+            "sleep-polling",
+            workers,
+            || Arc::new(PollingWorkQueue::<u64>::new()),
+            |q| {
+                run_chain(
+                    workers,
+                    chain,
+                    |deps, i| {
+                        q.submit(Priority::Normal, deps, move |inp| {
+                            Ok(spin(inp.first().map_or(0, |v| **v) + i))
+                        })
+                    },
+                    || q.run_worker(),
+                    |id| q.wait(id).map(|v| *v),
+                    || q.close(),
+                );
+                chain
+            },
+        );
+    }
+}
+
+/// About 5 us of dependent arithmetic, so that a task takes long enough for a worker
+/// waiting on it to actually wait.
+fn spin(seed: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..2_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    std::hint::black_box(x)
+}
+
+/// Submits a chain of `len` tasks, runs `workers` workers until the last finishes.
+fn run_chain(
+    workers: usize,
+    len: u64,
+    submit: impl Fn(&[u64], u64) -> Result<u64, Error>,
+    work: impl Fn() + Sync,
+    wait: impl Fn(u64) -> Result<u64, Error>,
+    close: impl Fn(),
+) {
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(&work);
+        }
+        let mut prev: Option<u64> = None;
+        for i in 0..len {
+            let deps: Vec<u64> = prev.into_iter().collect();
+            prev = Some(submit(&deps, i).unwrap_or_else(|e| panic!("submit: {e}")));
+        }
+        if let Some(last) = prev {
+            let v = wait(last).unwrap_or_else(|e| panic!("chain: {e}"));
+            std::hint::black_box(v);
+        }
+        close();
+    });
+}
+
+/// Many threads evaluate random small programs and small generated configurations
+/// on one shared parallel engine with a small cache (so entries are evicted and
+/// reloaded), and compare every result with a private sequential engine's.
+pub fn stress(ctx: &StressContext) -> Result<String, String> {
+    let shared = Engine::new(Config {
+        parallel: true,
+        worker_threads: 4,
+        cache_size: 32,
+        parallel_threshold: 0,
+        timeout: Some(Duration::from_secs(20)),
+        ..Config::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let runs = AtomicU64::new(0);
+    let failures_expected = AtomicU64::new(0);
+    let result: Result<(), String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..ctx.threads)
+            .map(|t| {
+                let (shared, runs, failures_expected) = (&shared, &runs, &failures_expected);
+                s.spawn(move || -> Result<(), String> {
+                    let mut rng = ctx.rng(t as u64);
+                    let reference = Engine::new(Config {
+                        parallel: false,
+                        worker_threads: 1,
+                        cache_size: 0,
+                        ..Config::default()
+                    })
+                    .map_err(|e| e.to_string())?;
+                    while ctx.keep_going() {
+                        let files: Vec<(String, String)> = if rng.gen_bool(0.8) {
+                            vec![(
+                                "main.lig".into(),
+                                generate::small_program(rng.gen_range(0..500)),
+                            )]
+                        } else {
+                            generate::large_config(
+                                rng.gen_range(1..12),
+                                rng.gen_range(1..8),
+                                rng.gen_range(0..50),
+                            )
+                        };
+                        let refs: Vec<(&str, &str)> = files
+                            .iter()
+                            .map(|(a, b)| (a.as_str(), b.as_str()))
+                            .collect();
+                        let want = reference
+                            .load_files(&refs, "main.lig")
+                            .and_then(|p| reference.eval(&p));
+                        let got = shared
+                            .load_files(&refs, "main.lig")
+                            .and_then(|p| shared.eval(&p));
+                        if got != want {
+                            return Err(format!(
+                                "thread {t}: parallel gave {got:?}, sequential {want:?} for {:?}",
+                                files.first().map(|f| &f.1)
+                            ));
+                        }
+                        if want.is_err() {
+                            failures_expected.fetch_add(1, Ordering::Relaxed);
+                        }
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        ctx.beat();
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(r) => r?,
+                Err(_) => return Err("a stress thread panicked".into()),
+            }
+        }
+        Ok(())
+    });
+    result?;
+    let c = shared.stats().cache.total();
+    Ok(format!(
+        "{} programs on {} threads agreed with the sequential engine ({} expected failures); cache {} hits, {} misses, {} evictions",
+        runs.load(Ordering::Relaxed),
+        ctx.threads,
+        failures_expected.load(Ordering::Relaxed),
+        c.hits,
+        c.misses,
+        c.evictions
+    ))
 }

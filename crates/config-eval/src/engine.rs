@@ -240,6 +240,15 @@ impl Engine {
         self.evaluate(program, strategy)
     }
 
+    /// Evaluates without type-checking first, for measuring the evaluation phase on its
+    /// own: call it on a program that [`Engine::typecheck_with`] accepted. On an
+    /// unchecked program it is still memory-safe and never panics, but a type fault
+    /// shows up as a confusing evaluation error instead of a type error.
+    pub fn evaluate_with(&self, program: &Program, strategy: Strategy) -> Result<Value, Error> {
+        self.count(strategy);
+        self.evaluate(program, strategy)
+    }
+
     fn count(&self, strategy: Strategy) {
         let c = match strategy {
             Strategy::Sequential => &self.sequential_runs,
