@@ -60,6 +60,22 @@ impl Hasher for FxHasher {
 
 type MemoMap<K, V> = HashMap<K, Arc<Memo<K, V>>, BuildHasherDefault<FxHasher>>;
 
+/// Number of independently locked parts of the memo table. Every lookup takes a read
+/// lock, which writes the lock's reader count; with one lock, two threads checking a
+/// build bounce that cache line on every lookup and run slower than one.
+const SHARDS: usize = 32;
+
+/// One part of the memo table on its own cache lines.
+#[repr(align(128))]
+struct Shard<K, V>(RwLock<MemoMap<K, V>>);
+
+fn shard_of<K: Hash>(key: &K) -> usize {
+    let mut hasher = FxHasher::default();
+    key.hash(&mut hasher);
+    // The high bits: the map uses the low ones for its buckets.
+    (hasher.finish() >> 58) as usize % SHARDS
+}
+
 /// What the engine knows about one key.
 struct Memo<K, V> {
     value: Result<V, Error>,
@@ -93,7 +109,8 @@ struct Memo<K, V> {
 /// the engine stays usable.
 pub struct Engine<K, V> {
     compute: Box<Compute<K, V>>,
-    memos: RwLock<MemoMap<K, V>>,
+    /// Invariant: a key's memo lives in shard `shard_of(key)` only.
+    memos: Box<[Shard<K, V>]>,
     /// Bumped by every `set_input` that changes a value; only `&mut self` changes it,
     /// so it is fixed while any `get` runs.
     revision: u64,
@@ -205,7 +222,9 @@ where
     {
         Engine {
             compute: Box::new(compute),
-            memos: RwLock::new(MemoMap::default()),
+            memos: (0..SHARDS)
+                .map(|_| Shard(RwLock::new(MemoMap::default())))
+                .collect(),
             revision: 0,
             parallel: true,
             executions: StdAtomicU64::new(0),
@@ -222,7 +241,7 @@ where
     /// Sets input `key` to `value`. Returns whether it changed (a new revision starts
     /// only then).
     pub fn set_input(&mut self, key: K, value: V) -> bool {
-        let memos = self.memos.get_mut();
+        let memos = self.memos[shard_of(&key)].0.get_mut();
         if let Some(old) = memos.get(&key) {
             if old.deps.is_empty() && old.verified_at.load(Ordering::Relaxed) == u64::MAX {
                 if let Ok(old_value) = &old.value {
@@ -270,12 +289,14 @@ where
     /// The dependencies recorded by the last run of every step: an edge `a -> b` for
     /// each key `b` that step `a` read.
     pub fn graph(&self) -> DependencyGraph<K> {
-        let memos = self.memos.read();
         let mut graph = DependencyGraph::new();
-        for (key, memo) in memos.iter() {
-            graph.add_node(key.clone());
-            for dep in &memo.deps {
-                graph.add_edge(key.clone(), dep.clone());
+        for shard in self.memos.iter() {
+            let memos = shard.0.read();
+            for (key, memo) in memos.iter() {
+                graph.add_node(key.clone());
+                for dep in &memo.deps {
+                    graph.add_edge(key.clone(), dep.clone());
+                }
             }
         }
         graph
@@ -319,7 +340,7 @@ where
         key: &K,
         read: impl FnOnce(&Memo<K, V>) -> R,
     ) -> Result<R, Option<Arc<Memo<K, V>>>> {
-        let memos = self.memos.read();
+        let memos = self.memos[shard_of(key)].0.read();
         match memos.get(key) {
             Some(memo) if memo.verified_at.load(Ordering::Acquire) >= self.revision => {
                 Ok(read(memo))
@@ -395,7 +416,10 @@ where
             changed_at,
             verified_at: StdAtomicU64::new(self.revision),
         });
-        self.memos.write().insert(key.clone(), Arc::clone(&memo));
+        self.memos[shard_of(key)]
+            .0
+            .write()
+            .insert(key.clone(), Arc::clone(&memo));
         memo
     }
 }
