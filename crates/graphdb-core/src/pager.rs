@@ -40,6 +40,8 @@ pub(crate) struct Pager {
     /// The header as of the last commit; restored when a commit is abandoned.
     committed_meta: Meta,
     stats: PagerStats,
+    /// The main file's length, read at open and after each checkpoint.
+    main_len: u64,
 }
 
 impl Pager {
@@ -70,7 +72,9 @@ impl Pager {
             ));
         }
         let (wal, recovery) = Wal::open(wal)?;
+        let main_len = main.len()?;
         let mut pager = Pager {
+            main_len,
             main,
             wal,
             cache: LruCache::new(cap),
@@ -94,7 +98,8 @@ impl Pager {
             let off = id
                 .checked_mul(PAGE_SIZE as u64)
                 .ok_or_else(|| GraphError::corrupt("page id overflows the file", Some(id)))?;
-            let len = self.main.len()?;
+            // The cached length saves an `fstat` per miss; only a checkpoint changes it.
+            let len = self.main_len;
             if off + PAGE_SIZE as u64 > len {
                 return Err(GraphError::corrupt(
                     format!(
@@ -293,6 +298,7 @@ impl Pager {
         if self.main.len()? < want {
             self.main.set_len(want)?;
         }
+        self.main_len = self.main.len()?;
         self.main.sync()?;
         self.wal.reset()?;
         self.stats.checkpoints += 1;
