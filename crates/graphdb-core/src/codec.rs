@@ -391,6 +391,67 @@ mod tests {
         assert_eq!(decode_header(&bytes, None).unwrap(), r.header);
     }
 
+    fn value() -> impl proptest::strategy::Strategy<Value = PropertyValue> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(PropertyValue::Null),
+            any::<bool>().prop_map(PropertyValue::Bool),
+            any::<i64>().prop_map(PropertyValue::Int),
+            // Compared bit for bit below, so NaN payloads are covered too.
+            any::<u64>().prop_map(|b| PropertyValue::Float(f64::from_bits(b))),
+            ".{0,12}".prop_map(PropertyValue::String),
+            proptest::collection::vec(any::<u8>(), 0..16).prop_map(PropertyValue::Bytes),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            proptest::collection::vec(inner, 0..6).prop_map(PropertyValue::List)
+        })
+    }
+
+    /// Floats compared by bits, so that NaN round trips count as equal.
+    fn same(a: &PropertyValue, b: &PropertyValue) -> bool {
+        match (a, b) {
+            (PropertyValue::Float(x), PropertyValue::Float(y)) => x.to_bits() == y.to_bits(),
+            (PropertyValue::List(x), PropertyValue::List(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+            }
+            _ => a == b,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+        #[test]
+        fn decode_inverts_encode(
+            labels in proptest::collection::vec(".{0,8}", 0..4),
+            props in proptest::collection::btree_map(".{0,8}", value(), 0..6),
+            out in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..8),
+            source in proptest::prelude::any::<u64>(),
+        ) {
+            let mut r = sample();
+            r.labels = labels.clone();
+            r.properties = props.clone();
+            r.out = out.clone();
+            let back = decode_node(&encode_node(&r), None).unwrap();
+            proptest::prop_assert_eq!(&back.labels, &labels);
+            proptest::prop_assert_eq!(&back.out, &out);
+            proptest::prop_assert_eq!(back.properties.len(), props.len());
+            for (k, v) in &props {
+                proptest::prop_assert!(same(&back.properties[k], v));
+            }
+            let e = EdgeRecord {
+                header: RecordHeader { kind: KIND_EDGE, ..r.header.clone() },
+                source,
+                target: source ^ 1,
+                edge_type: labels.concat(),
+                properties: props,
+            };
+            let back = decode_edge(&encode_edge(&e), None).unwrap();
+            proptest::prop_assert_eq!((back.source, back.target), (e.source, e.target));
+            proptest::prop_assert_eq!(&back.edge_type, &e.edge_type);
+            proptest::prop_assert_eq!(back.header, e.header);
+        }
+    }
+
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let bytes = encode_node(&sample());
