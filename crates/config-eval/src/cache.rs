@@ -216,3 +216,30 @@ pub(crate) fn hash_of<T: Hash + ?Sized>(t: &T) -> u64 {
     t.hash(&mut h);
     h.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_hits_misses_inserts_and_evictions() {
+        let t: Tier<u32> = Tier::new(4);
+        assert_eq!(t.get(1), None);
+        t.insert(1, 10);
+        assert_eq!(t.get(1), Some(10));
+        for k in 2..100 {
+            t.insert(k, k as u32);
+        }
+        let s = t.stats();
+        assert_eq!((s.hits, s.misses, s.inserts), (1, 1, 99));
+        assert!(s.evictions > 0 && t.len() <= 4, "{s:?} {}", t.len());
+    }
+
+    #[test]
+    fn zero_capacity_turns_caching_off() {
+        let t: Tier<u32> = Tier::new(0);
+        t.insert(1, 1);
+        assert_eq!(t.get(1), None);
+        assert_eq!(t.stats().inserts, 0);
+    }
+}

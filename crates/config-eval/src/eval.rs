@@ -968,3 +968,59 @@ fn bind_pattern(p: &Pattern, v: &Value, env: &mut Env) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(fields: &[(&str, Value)]) -> Value {
+        Value::Record(Arc::new(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn text_and_json_forms() {
+        let v = rec(&[
+            ("s", Value::Str(Arc::from("a\"b"))),
+            (
+                "l",
+                Value::List(Arc::new(vec![Value::Int(1), Value::Float(2.0)])),
+            ),
+            (
+                "o",
+                Value::Ctor(Arc::from("Some"), Some(Arc::new(Value::Unit))),
+            ),
+            ("n", Value::Ctor(Arc::from("None"), None)),
+        ]);
+        assert_eq!(
+            v.to_string(),
+            "{ l = [1, 2.0], n = None, o = Some(()), s = \"a\\\"b\" }"
+        );
+        assert_eq!(
+            v.to_json().unwrap(),
+            serde_json::json!({"l": [1, 2.0], "n": "None", "o": {"Some": null}, "s": "a\"b"})
+        );
+        assert!(Value::Float(f64::NAN).to_json().is_err());
+    }
+
+    #[test]
+    fn functions_are_never_equal_and_do_not_serialise() {
+        let f = Value::Function(Function(FnRepr::Ctor(Arc::from("Some"))));
+        assert_eq!(value_eq(&f, &f), None);
+        assert!(f != f.clone());
+        assert!(matches!(f.to_json(), Err(Error::Serialise { .. })));
+    }
+
+    #[test]
+    fn dropping_a_long_chain_does_not_recurse() {
+        let mut v = Value::Ctor(Arc::from("Leaf"), None);
+        for _ in 0..1_000_000 {
+            v = Value::Ctor(Arc::from("Node"), Some(Arc::new(v)));
+        }
+        drop(v);
+    }
+}

@@ -1009,3 +1009,74 @@ fn check_depth(decl: &LetDecl) -> Result<(), SyntaxError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr_of(src: &str) -> Expr {
+        let m = parse_module(&format!("let x = {src};")).unwrap();
+        m.lets[0].value.clone()
+    }
+
+    #[test]
+    fn precedence_and_associativity() {
+        assert_eq!(expr_of("1 + 2 * 3"), expr_of("1 + (2 * 3)"));
+        assert_eq!(expr_of("1 - 2 - 3"), expr_of("(1 - 2) - 3"));
+        assert_eq!(expr_of("f a b"), expr_of("(f a) b"));
+        assert_eq!(expr_of("a || b && c"), expr_of("a || (b && c)"));
+        assert_eq!(expr_of("f r.a"), expr_of("f (r.a)"));
+        assert_eq!(expr_of("-x * y"), expr_of("(-x) * y"));
+        assert_eq!(expr_of("\\a b -> a"), expr_of("\\a -> \\b -> a"));
+    }
+
+    #[test]
+    fn trees_compare_structurally_ignoring_layout_and_comments() {
+        let a = parse_module("let x = { a = 1, b = [2, 3] };").unwrap();
+        let b = parse_module("// c\nlet   x =\n  { a = 1, -- c\n b = [2,3,] };").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(crate::cache::hash_of(&a), crate::cache::hash_of(&b));
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let e = parse_module("let a = 1;\nlet b = (2;\n").unwrap_err();
+        assert_eq!((e.span.line, e.span.col), (2, 11));
+        assert_eq!(e.message, "expected `)`, found `;`");
+        let e = parse_module("type t = Integer;").unwrap_err();
+        assert!(e.message.contains("capitalised name"), "{}", e.message);
+        let e = parse_module("let s = \"a\\q\";").unwrap_err();
+        assert_eq!(e.message, "unknown escape `\\q`");
+    }
+
+    #[test]
+    fn match_scrutinee_does_not_swallow_the_arms() {
+        let e = expr_of("match f x { _ => 1 }");
+        assert!(matches!(e.kind, ExprKind::Match(..)));
+        let e = expr_of("match (f { a = 1 }) { _ => 1 }");
+        assert!(matches!(e.kind, ExprKind::Match(..)));
+    }
+
+    #[test]
+    fn type_bodies_distinguish_unions_from_aliases() {
+        let m = parse_module(
+            "type A = Integer;\ntype B = X | Y;\ntype C = | Only;\ntype D 'T = Some('T) | None;\ntype E = Integer where \\v -> v > 0;",
+        )
+        .unwrap();
+        let kinds: Vec<bool> = m
+            .types
+            .iter()
+            .map(|t| matches!(t.body, TypeBody::Union(_)))
+            .collect();
+        assert_eq!(kinds, vec![false, true, true, true, false]);
+    }
+
+    #[test]
+    fn chains_are_bounded_before_the_tree_grows() {
+        let src = format!("let x = 1{};", " + 1".repeat(MAX_AST_DEPTH + 5));
+        let e = parse_module(&src).unwrap_err();
+        assert!(e.message.contains("too deeply"), "{}", e.message);
+        let ok = format!("let x = 1{};", " + 1".repeat(100));
+        assert!(parse_module(&ok).is_ok());
+    }
+}

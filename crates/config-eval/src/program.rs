@@ -234,3 +234,36 @@ pub(crate) fn split_root(path: &Path) -> Result<(PathBuf, String), Error> {
     };
     Ok((dir, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Span;
+
+    fn imp(path: ImportPath) -> Import {
+        Import {
+            path,
+            alias: "a".into(),
+            span: Span::default(),
+        }
+    }
+
+    #[test]
+    fn import_paths_normalise_under_the_root() {
+        let dotted = imp(ImportPath::Dotted(vec!["lib".into(), "net".into()]));
+        assert_eq!(resolve_path(&dotted, "main.lig").unwrap(), "lib/net.lig");
+        let file = imp(ImportPath::File("./lib/../util/x.lig".into()));
+        assert_eq!(resolve_path(&file, "main.lig").unwrap(), "util/x.lig");
+        for bad in [
+            "../x.lig",
+            "/etc/passwd",
+            "a/../../x.lig",
+            "..",
+            "c:\\x",
+            "",
+        ] {
+            let r = resolve_path(&imp(ImportPath::File(bad.into())), "main.lig");
+            assert!(matches!(r, Err(Error::ImportEscape { .. })), "{bad}");
+        }
+    }
+}

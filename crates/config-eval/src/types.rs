@@ -1122,3 +1122,76 @@ pub(crate) fn tarjan(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::parse_module;
+
+    fn check(src: &str) -> Result<ModuleTypes, Error> {
+        check_module("t.lig", &parse_module(src).unwrap(), &HashMap::new())
+    }
+
+    fn type_of(src: &str, name: &str) -> String {
+        let t = check(src).unwrap();
+        t.values[name].ty.to_string()
+    }
+
+    #[test]
+    fn let_polymorphism_and_generalisation() {
+        let t = check("let id = \\x -> x;\nlet a = id 1;\nlet b = id \"s\";").unwrap();
+        assert_eq!(t.values["id"].vars.len(), 1);
+        assert_eq!(t.values["a"].ty, Type::Int);
+        assert_eq!(t.values["b"].ty, Type::Str);
+        assert_eq!(
+            type_of("let f = let g = \\y -> y in { a = g 1, b = g true };", "f"),
+            "{ a: Integer, b: Bool }"
+        );
+    }
+
+    #[test]
+    fn unresolved_numeric_constraints_default_to_integer() {
+        assert_eq!(
+            type_of("let add = \\x y -> x + y;", "add"),
+            "(Integer) -> (Integer) -> Integer"
+        );
+        assert_eq!(
+            type_of("let cat = \\x y -> x ++ y;", "cat"),
+            "(String) -> (String) -> String"
+        );
+        assert_eq!(
+            type_of("let fadd = \\(x : Float) y -> x + y;", "fadd"),
+            "(Float) -> (Float) -> Float"
+        );
+    }
+
+    #[test]
+    fn unions_aliases_and_annotations() {
+        let src = "type Option 'T = Some('T) | None;\ntype Pair 'A = { l: 'A, r: 'A };\nlet p: Pair Integer = { l = 1, r = 2 };\nlet o = Some(p);";
+        assert_eq!(type_of(src, "o"), "Option ({ l: Integer, r: Integer })");
+        let e = check("type Option 'T = Some('T) | None;\nlet x: Option = None;").unwrap_err();
+        assert!(
+            e.to_string().contains("takes 1 argument(s), 0 given"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn occurs_check_rejects_infinite_types() {
+        let e = check("let f = \\x -> x x;").unwrap_err();
+        assert!(e.to_string().contains("type mismatch"), "{e}");
+    }
+
+    #[test]
+    fn locals_do_not_leak_between_scopes() {
+        let e = check("let a = (\\x -> x) 1;\nlet b = x;").unwrap_err();
+        assert!(e.to_string().contains("unknown variable `x`"), "{e}");
+    }
+
+    #[test]
+    fn tarjan_orders_dependencies_first_and_groups_cycles() {
+        // 0 uses 1, 1 uses 2, 2 uses 1, 3 alone.
+        let sccs = tarjan(&[vec![1], vec![2], vec![1], vec![]]);
+        assert_eq!(sccs, vec![vec![1, 2], vec![0], vec![3]]);
+    }
+}
