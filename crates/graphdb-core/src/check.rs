@@ -7,7 +7,7 @@ use crate::codec::{self, KIND_EDGE, KIND_NODE};
 use crate::error::Result;
 use crate::page::{next_of, PageType};
 use crate::pager::Pager;
-use crate::records::RecordStore;
+use crate::records::{RecordStore, PARTIAL_FLAG};
 use crate::types::{EdgeId, NodeId, PageId, RecordPointer};
 
 /// What [`GraphDB::check`](crate::GraphDB::check) found.
@@ -98,6 +98,34 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
             "free list holds {} pages, header says {}",
             report.free_pages, meta.free_count
         ));
+    }
+
+    // The partial-page list: records pages with room, each flagged, no cycle.
+    let mut partial = HashSet::new();
+    let mut next = meta.partial_head;
+    while next != 0 {
+        if !partial.insert(next) || partial.len() as u64 > meta.page_count {
+            claims
+                .problems
+                .push(format!("partial-page list has a cycle at page {next}"));
+            break;
+        }
+        match pager.fetch_typed(next, PageType::Records) {
+            Ok(p) => {
+                if p[5] & PARTIAL_FLAG == 0 {
+                    claims.problems.push(format!(
+                        "page {next} is on the partial-page list without its flag"
+                    ));
+                }
+                let after = next_of(p);
+                claims.claim(next, "records");
+                next = after;
+            }
+            Err(e) => {
+                claims.problems.push(format!("partial-page list: {e}"));
+                break;
+            }
+        }
     }
 
     let mut rs = RecordStore::new(pager);
@@ -240,6 +268,13 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
         .map(|(p, _)| *p)
         .collect();
     for page in record_pages {
+        if let Ok(p) = rs.pager().fetch_page(page) {
+            if p[5] & PARTIAL_FLAG != 0 && !partial.contains(&page) {
+                claims.problems.push(format!(
+                    "page {page} is flagged partial but not on the list"
+                ));
+            }
+        }
         match rs.live_slots(page) {
             Ok(slots) => {
                 for slot in slots {

@@ -1290,6 +1290,7 @@ fn apply_commit(
 /// Cuts every version chain below the newest version visible at `horizon`.
 fn vacuum_pages(pager: &mut Pager, horizon: u64) -> Result<VacuumStats> {
     let mut stats = VacuumStats::default();
+    let mut touched = BTreeSet::new();
     for kind in [KIND_NODE, KIND_EDGE] {
         let meta = pager.meta().clone();
         let (mut root, end) = if kind == KIND_NODE {
@@ -1309,11 +1310,13 @@ fn vacuum_pages(pager: &mut Pager, horizon: u64) -> Result<VacuumStats> {
             while let Some(p) = older {
                 let oh = rs.read_header(p)?;
                 rs.delete(p)?;
+                touched.insert(p.page);
                 stats.versions_freed += 1;
                 older = oh.prev;
             }
             if h.tombstone && is_head {
                 rs.delete(keep)?;
+                touched.insert(keep.page);
                 rs.map_set(&mut root, id, 0)?;
                 stats.versions_freed += 1;
                 stats.ids_removed += 1;
@@ -1327,6 +1330,10 @@ fn vacuum_pages(pager: &mut Pager, horizon: u64) -> Result<VacuumStats> {
         } else {
             meta.edge_root = root;
         }
+    }
+    let mut rs = RecordStore::new(pager);
+    for page in touched {
+        rs.reclaim(page)?;
     }
     Ok(stats)
 }

@@ -125,6 +125,9 @@ pub(crate) struct Meta {
     pub(crate) next_tx_id: u64,
     /// The timestamp of the newest commit in the file.
     pub(crate) last_commit_ts: u64,
+    /// First records page with reusable space after vacuum (0 = none), linked through
+    /// the page header's `next` field.
+    pub(crate) partial_head: PageId,
 }
 
 impl Meta {
@@ -140,6 +143,7 @@ impl Meta {
             next_edge_id: 1,
             next_tx_id: 1,
             last_commit_ts: 0,
+            partial_head: 0,
         }
     }
 
@@ -158,6 +162,7 @@ impl Meta {
         put_u64(p, 88, self.next_edge_id);
         put_u64(p, 96, self.next_tx_id);
         put_u64(p, 104, self.last_commit_ts);
+        put_u64(p, 112, self.partial_head);
     }
 
     /// Parses page 0, checking magic, version and page size before anything else so a
@@ -198,6 +203,7 @@ impl Meta {
             next_edge_id: get_u64(p, 88),
             next_tx_id: get_u64(p, 96),
             last_commit_ts: get_u64(p, 104),
+            partial_head: get_u64(p, 112),
         };
         let in_range = |pg: u64| pg < meta.page_count;
         if meta.page_count == 0
@@ -205,6 +211,7 @@ impl Meta {
             || !in_range(meta.node_root)
             || !in_range(meta.edge_root)
             || !in_range(meta.fill_page)
+            || !in_range(meta.partial_head)
             || meta.next_node_id == 0
             || meta.next_edge_id == 0
         {

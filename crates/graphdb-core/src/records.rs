@@ -12,6 +12,8 @@ use crate::types::{PageId, RecordPointer};
 pub(crate) const INLINE_MAX: usize = 4096;
 const SLOTS_AT: usize = PAGE_HEADER + 4;
 const OVERFLOW_FLAG: u16 = 0x8000;
+/// Bit of page-header byte 5 marking a records page that is on the partial-page list.
+pub(crate) const PARTIAL_FLAG: u8 = 1;
 const STUB_LEN: usize = 12;
 const CHUNK_AT: usize = PAGE_HEADER + 2;
 const CHUNK: usize = PAGE_SIZE - CHUNK_AT;
@@ -26,6 +28,20 @@ pub(crate) type MapContents = (Vec<PageId>, Vec<(u64, u64)>);
 /// The seed's `RecordStore`: borrows the locked pager for the length of one operation.
 pub(crate) struct RecordStore<'a> {
     pager: &'a mut Pager,
+}
+
+/// The slot a record of `len` bytes would take in page `p` (the first free slot, or a
+/// new one), if it fits.
+fn slot_for(p: &[u8; PAGE_SIZE], len: usize) -> Option<u16> {
+    let count = get_u16(p, PAGE_HEADER) as usize;
+    let data_start = get_u16(p, PAGE_HEADER + 2) as usize;
+    let reuse = (0..count).find(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
+    let (slot, slots_end) = match reuse {
+        Some(s) => (s, SLOTS_AT + 4 * count),
+        None if count < usize::from(u16::MAX >> 1) => (count, SLOTS_AT + 4 * (count + 1)),
+        None => return None,
+    };
+    (data_start >= slots_end + len).then_some(slot as u16)
 }
 
 fn slot_entry(p: &[u8; PAGE_SIZE], page: PageId, slot: u16) -> Result<(usize, usize, bool)> {
@@ -150,35 +166,116 @@ impl<'a> RecordStore<'a> {
     }
 
     fn insert_inline(&mut self, bytes: &[u8], overflow: bool) -> Result<RecordPointer> {
+        let len = bytes.len();
         let mut page = self.pager.meta().fill_page;
-        let fits = |p: &[u8; PAGE_SIZE]| {
-            let count = get_u16(p, PAGE_HEADER) as usize;
-            let data_start = get_u16(p, PAGE_HEADER + 2) as usize;
-            count < usize::from(u16::MAX >> 1)
-                && data_start >= SLOTS_AT + 4 * (count + 1) + bytes.len()
+        let mut slot = if page == 0 {
+            None
+        } else {
+            slot_for(self.pager.fetch_typed(page, PageType::Records)?, len)
         };
-        if page == 0 || !fits(self.pager.fetch_typed(page, PageType::Records)?) {
-            page = self.pager.allocate(PageType::Records)?;
-            let p = self.pager.page_mut(page)?;
-            put_u16(p, PAGE_HEADER, 0);
-            put_u16(p, PAGE_HEADER + 2, PAGE_SIZE as u16);
-            self.pager.meta_mut().fill_page = page;
+        if slot.is_none() {
+            // Reuse a page that vacuum left with room before growing the file.
+            let head = self.pager.meta().partial_head;
+            if head != 0 {
+                let page_count = self.pager.meta().page_count;
+                let p = self.pager.fetch_typed(head, PageType::Records)?;
+                let next = next_of(p);
+                if next >= page_count {
+                    return Err(GraphError::corrupt(
+                        "partial-page list points outside the file",
+                        Some(head),
+                    ));
+                }
+                if let Some(s) = slot_for(p, len) {
+                    let p = self.pager.page_mut(head)?;
+                    p[5] &= !PARTIAL_FLAG;
+                    set_next(p, 0);
+                    let meta = self.pager.meta_mut();
+                    meta.partial_head = next;
+                    meta.fill_page = head;
+                    page = head;
+                    slot = Some(s);
+                }
+            }
         }
+        let slot = match slot {
+            Some(s) => s,
+            None => {
+                page = self.pager.allocate(PageType::Records)?;
+                let p = self.pager.page_mut(page)?;
+                put_u16(p, PAGE_HEADER, 0);
+                put_u16(p, PAGE_HEADER + 2, PAGE_SIZE as u16);
+                self.pager.meta_mut().fill_page = page;
+                0
+            }
+        };
         let p = self.pager.page_mut(page)?;
         let count = get_u16(p, PAGE_HEADER);
         let data_start = get_u16(p, PAGE_HEADER + 2) as usize;
-        let off = data_start - bytes.len();
+        let off = data_start - len;
         p[off..data_start].copy_from_slice(bytes);
-        let at = SLOTS_AT + 4 * count as usize;
+        let at = SLOTS_AT + 4 * slot as usize;
         put_u16(p, at, off as u16);
         put_u16(
             p,
             at + 2,
-            bytes.len() as u16 | if overflow { OVERFLOW_FLAG } else { 0 },
+            len as u16 | if overflow { OVERFLOW_FLAG } else { 0 },
         );
-        put_u16(p, PAGE_HEADER, count + 1);
+        if slot == count {
+            put_u16(p, PAGE_HEADER, count + 1);
+        }
         put_u16(p, PAGE_HEADER + 2, off as u16);
-        Ok(RecordPointer { page, slot: count })
+        Ok(RecordPointer { page, slot })
+    }
+
+    /// Moves the live records of a page together (slot numbers, and so every pointer,
+    /// stay the same), drops trailing free slots, and returns the contiguous free bytes.
+    pub(crate) fn compact(&mut self, page: PageId) -> Result<usize> {
+        let old: Box<[u8; PAGE_SIZE]> = Box::new(*self.pager.fetch_typed(page, PageType::Records)?);
+        let mut count = get_u16(&old[..], PAGE_HEADER) as usize;
+        while count > 0 && get_u16(&old[..], SLOTS_AT + 4 * (count - 1) + 2) == 0 {
+            count -= 1;
+        }
+        let mut live = Vec::new();
+        for slot in 0..count as u16 {
+            if get_u16(&old[..], SLOTS_AT + 4 * slot as usize + 2) != 0 {
+                let (off, len, _) = slot_entry(&old, page, slot)?;
+                live.push((slot, off, len));
+            }
+        }
+        let p = self.pager.page_mut(page)?;
+        let slots_end = SLOTS_AT + 4 * count;
+        p[slots_end..].fill(0);
+        let mut cursor = PAGE_SIZE;
+        for (slot, off, len) in live {
+            cursor -= len;
+            p[cursor..cursor + len].copy_from_slice(&old[off..off + len]);
+            let at = SLOTS_AT + 4 * slot as usize;
+            put_u16(p, at, cursor as u16);
+        }
+        put_u16(p, PAGE_HEADER, count as u16);
+        put_u16(p, PAGE_HEADER + 2, cursor as u16);
+        Ok(cursor - slots_end)
+    }
+
+    /// After vacuum freed records in `page`: compacts it and, if that leaves at least a
+    /// quarter of a page free, puts it on the partial-page list for reuse.
+    pub(crate) fn reclaim(&mut self, page: PageId) -> Result<()> {
+        let fill = self.pager.meta().fill_page;
+        let p = self.pager.fetch_page(page)?;
+        if PageType::of(p, page)? != PageType::Records || fill == page {
+            return Ok(());
+        }
+        let listed = p[5] & PARTIAL_FLAG != 0;
+        let free = self.compact(page)?;
+        if !listed && free >= PAGE_SIZE / 4 {
+            let head = self.pager.meta().partial_head;
+            let p = self.pager.page_mut(page)?;
+            p[5] |= PARTIAL_FLAG;
+            set_next(p, head);
+            self.pager.meta_mut().partial_head = page;
+        }
+        Ok(())
     }
 
     /// Rewrites the `prev` pointer of a stored record in place (vacuum cuts chains).
@@ -289,7 +386,10 @@ impl<'a> RecordStore<'a> {
         put_u16(p, at + 2, 0);
         let count = get_u16(p, PAGE_HEADER) as usize;
         let empty = (0..count).all(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
-        if empty && self.pager.meta().fill_page != ptr.page {
+        // A page on the partial list stays there even when empty: unlinking it from
+        // the middle of a singly linked list is not worth it, and it is reused first.
+        let listed = p[5] & PARTIAL_FLAG != 0;
+        if empty && !listed && self.pager.meta().fill_page != ptr.page {
             self.pager.free(ptr.page)?;
         }
         Ok(())
