@@ -1,0 +1,1381 @@
+//! The build: discover, parse (in parallel), follow module trees, assemble (in parallel
+//! over modules), resolve (in parallel over sites), sort.
+//!
+//! Determinism comes from construction, not from luck: every ID is a hash of a key that
+//! names the item (never a counter), per-file results are collected into a map keyed by
+//! path, and every output list is sorted by a total order at the end. Threads only
+//! decide how fast, never what.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
+use crate::extract::{extract_file, Callee, FileFacts, ItemFact, GROUP};
+use crate::id::{crate_id, item_id, NodeId};
+use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
+use crate::manifest::{self, Target};
+use crate::model::{
+    CodeGraph, CrateInfo, Edge, EdgeKind, Node, NodeKind, ParseMetrics, PhaseTimes,
+};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+
+/// Sequential (the seed's "before") or parallel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildMode {
+    /// One thread, plain iterators and a plain `HashMap` interner.
+    Sequential,
+    /// Rayon: files parsed in parallel, modules assembled in parallel, sites resolved
+    /// in parallel.
+    #[default]
+    Parallel,
+}
+
+/// Which shared type interner the parallel build uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InternerChoice {
+    /// The seed's `DashMap` with the entry API.
+    #[default]
+    DashMap,
+    /// One `Mutex<HashMap>`.
+    Mutex,
+}
+
+/// Progress of a build, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The files to parse are known.
+    Discovered {
+        /// How many.
+        files: usize,
+    },
+    /// One more file was parsed.
+    Parsed {
+        /// Files parsed so far.
+        done: usize,
+        /// Files to parse.
+        total: usize,
+    },
+}
+
+/// A progress callback; it is called from worker threads.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How to build.
+#[derive(Clone, Default)]
+pub struct BuildOptions {
+    /// Sequential or parallel.
+    pub mode: BuildMode,
+    /// Worker threads for the parallel build; 0 means one per core.
+    pub threads: usize,
+    /// The parallel build's interner.
+    pub interner: InternerChoice,
+    /// Processes files in an order shuffled with this seed (tests and benchmarks use it
+    /// to show that the order does not matter).
+    pub shuffle_seed: Option<u64>,
+    /// Called as files are discovered and parsed.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for BuildOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("mode", &self.mode)
+            .field("threads", &self.threads)
+            .field("interner", &self.interner)
+            .field("shuffle_seed", &self.shuffle_seed)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl BuildOptions {
+    /// The sequential build.
+    pub fn sequential() -> Self {
+        BuildOptions {
+            mode: BuildMode::Sequential,
+            ..Self::default()
+        }
+    }
+
+    /// The parallel build on `threads` threads.
+    pub fn parallel(threads: usize) -> Self {
+        BuildOptions {
+            mode: BuildMode::Parallel,
+            threads,
+            ..Self::default()
+        }
+    }
+}
+
+/// Builds the graph of the crate or workspace in `dir`.
+pub fn build(dir: &Path, options: &BuildOptions) -> Result<CodeGraph, CodeGraphError> {
+    match options.mode {
+        BuildMode::Sequential => {
+            let interner = LocalInterner::new();
+            run(dir, options, Interner::Local(&interner), &SequentialExec)
+        }
+        BuildMode::Parallel => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(options.threads)
+                .thread_name(|i| format!("code-graph-{i}"))
+                .build()
+                .map_err(|e| CodeGraphError::ThreadPool {
+                    threads: options.threads,
+                    message: e.to_string(),
+                })?;
+            let interner: Box<dyn TypeInterner + Send + Sync> = match options.interner {
+                InternerChoice::DashMap => Box::new(DashMapInterner::new()),
+                InternerChoice::Mutex => Box::new(MutexInterner::new()),
+            };
+            pool.install(|| run(dir, options, Interner::Shared(&*interner), &ParallelExec))
+        }
+    }
+}
+
+/// Maps a slice sequentially or with rayon, keeping the input order in the output.
+trait Exec: Sync {
+    fn map<T: Sync, R: Send>(&self, items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R>;
+}
+
+struct SequentialExec;
+struct ParallelExec;
+
+impl Exec for SequentialExec {
+    fn map<T: Sync, R: Send>(&self, items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+        items.iter().map(f).collect()
+    }
+}
+
+impl Exec for ParallelExec {
+    fn map<T: Sync, R: Send>(&self, items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+        items.par_iter().map(f).collect()
+    }
+}
+
+/// The interner of a build: the sequential build's plain one, or a shared one that
+/// worker threads use at once.
+enum Interner<'a> {
+    Local(&'a LocalInterner),
+    Shared(&'a (dyn TypeInterner + Sync)),
+}
+
+impl Interner<'_> {
+    fn as_dyn(&self) -> &dyn TypeInterner {
+        match self {
+            Interner::Local(l) => *l,
+            Interner::Shared(s) => *s,
+        }
+    }
+}
+
+/// Per-run statistics, bumped from worker threads.
+struct Counters {
+    files: AtomicU64,
+    bytes: AtomicU64,
+    parse_errors: AtomicU64,
+    done: AtomicUsize,
+}
+
+/// The outcome of reading one file.
+struct Parsed {
+    facts: Option<Arc<FileFacts>>,
+    diagnostic: Option<Diagnostic>,
+}
+
+fn parse_one(path: &Path, root: &Path, interner: &dyn TypeInterner, counters: &Counters) -> Parsed {
+    let file = rel(root, path);
+    let fail = |kind, line, column, message| Parsed {
+        facts: None,
+        diagnostic: Some(Diagnostic {
+            file: file.clone(),
+            line,
+            column,
+            kind,
+            message,
+        }),
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return fail(DiagnosticKind::ReadError, 0, 0, e.to_string()),
+    };
+    counters.files.fetch_add(1, Ordering::Relaxed);
+    counters
+        .bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let source = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            counters.parse_errors.fetch_add(1, Ordering::Relaxed);
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() as u32 + 1;
+            return fail(
+                DiagnosticKind::NotUtf8,
+                line,
+                0,
+                format!(
+                    "not UTF-8 (invalid byte at offset {}); file skipped",
+                    valid.len()
+                ),
+            );
+        }
+    };
+    match extract_file(&source, interner) {
+        Ok(facts) => Parsed {
+            facts: Some(Arc::new(facts)),
+            diagnostic: None,
+        },
+        Err(e) => {
+            counters.parse_errors.fetch_add(1, Ordering::Relaxed);
+            fail(
+                DiagnosticKind::ParseError,
+                e.line,
+                e.column,
+                format!("{}; file skipped", e.message),
+            )
+        }
+    }
+}
+
+fn run<E: Exec>(
+    dir: &Path,
+    options: &BuildOptions,
+    interner_arg: Interner<'_>,
+    exec: &E,
+) -> Result<CodeGraph, CodeGraphError> {
+    let interner = interner_arg.as_dyn();
+    let total_start = Instant::now();
+    let mut timings = PhaseTimes::default();
+    let root = std::fs::canonicalize(dir).map_err(|source| CodeGraphError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    if !root.is_dir() {
+        return Err(CodeGraphError::NoManifest { path: root });
+    }
+    let mut diagnostics = Vec::new();
+    let packages = manifest::discover(&root, &mut diagnostics)?;
+    let mut targets: Vec<Target> = packages.iter().flat_map(|p| p.targets.clone()).collect();
+    if targets.is_empty() {
+        return Err(CodeGraphError::NoTargets { path: root });
+    }
+    for t in &mut targets {
+        t.root = std::fs::canonicalize(&t.root).map_err(|source| CodeGraphError::Io {
+            path: t.root.clone(),
+            source,
+        })?;
+    }
+    targets.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+    targets.dedup_by(|a, b| a.namespace == b.namespace);
+    let mut files = list_files(&packages, &targets);
+    timings.discover = total_start.elapsed();
+
+    // Phase 1: every file, in parallel. Results go into a map keyed by path, so the
+    // processing order cannot leak into the output.
+    let phase = Instant::now();
+    if let Some(seed) = options.shuffle_seed {
+        shuffle(&mut files, seed);
+    }
+    if let Some(p) = &options.progress {
+        p(Progress::Discovered { files: files.len() });
+    }
+    let counters = Counters {
+        files: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        parse_errors: AtomicU64::new(0),
+        done: AtomicUsize::new(0),
+    };
+    let total = files.len();
+    let report = |out: Parsed| {
+        if let Some(p) = &options.progress {
+            let done = counters.done.fetch_add(1, Ordering::Relaxed) + 1;
+            p(Progress::Parsed { done, total });
+        }
+        out
+    };
+    let parsed: Vec<Parsed> = match interner_arg {
+        Interner::Local(local) => files
+            .iter()
+            .map(|path| report(parse_one(path, &root, local, &counters)))
+            .collect(),
+        Interner::Shared(shared) => files
+            .par_iter()
+            .map(|path| report(parse_one(path, &root, shared, &counters)))
+            .collect(),
+    };
+    let mut slots: HashMap<PathBuf, Option<Arc<FileFacts>>> = HashMap::new();
+    for (path, p) in files.iter().zip(parsed) {
+        diagnostics.extend(p.diagnostic);
+        slots.insert(path.clone(), p.facts);
+    }
+    timings.parse = phase.elapsed();
+
+    // Phase 2: module trees, sequential (cheap: no parsing unless `#[path]` leaves the
+    // listed directories).
+    let phase = Instant::now();
+    let mut walker = Walker {
+        root: &root,
+        slots: &mut slots,
+        used: HashSet::new(),
+        instances: Vec::new(),
+        module_nodes: Vec::new(),
+        module_edges: Vec::new(),
+        parents: HashMap::new(),
+        diagnostics: &mut diagnostics,
+        interner,
+        counters: &counters,
+    };
+    let mut crates = Vec::new();
+    for (ti, t) in targets.iter().enumerate() {
+        let id = crate_id(&t.namespace);
+        let file = rel(&root, &t.root);
+        crates.push(CrateInfo {
+            name: t.namespace.clone(),
+            package: t.package.clone(),
+            kind: t.kind,
+            root: file.clone(),
+            id,
+        });
+        walker.parents.insert(id, (None, id));
+        let mut ancestors = Vec::new();
+        let inner = walker.mount_file(
+            ti,
+            &t.namespace,
+            &t.root,
+            id,
+            &t.namespace,
+            true,
+            &mut ancestors,
+            id,
+        );
+        walker.module_nodes.push(Node {
+            id,
+            kind: NodeKind::Crate,
+            name: t.namespace.clone(),
+            path: t.namespace.clone(),
+            krate: t.namespace.clone(),
+            file: Some(file),
+            line: 0,
+            attrs: inner,
+            detail: Some(t.package.clone()),
+        });
+    }
+    let Walker {
+        used,
+        instances,
+        module_nodes,
+        module_edges,
+        parents,
+        ..
+    } = walker;
+    let mut unreachable = 0;
+    for path in &files {
+        if !used.contains(path) {
+            unreachable += 1;
+            diagnostics.push(Diagnostic {
+                file: rel(&root, path),
+                line: 0,
+                column: 0,
+                kind: DiagnosticKind::Unreachable,
+                message: "no target's module tree reaches this file".into(),
+            });
+        }
+    }
+    timings.module_tree = phase.elapsed();
+
+    // Phase 3: nodes and local edges of every module instance, in parallel.
+    let phase = Instant::now();
+    let parts = exec.map(&instances, &|inst: &Instance| {
+        assemble(inst, &targets[inst.target].namespace)
+    });
+    timings.assemble = phase.elapsed();
+
+    // Phase 4: scopes, member tables, then every path site resolved in parallel.
+    let phase = Instant::now();
+    let mut nodes = module_nodes;
+    let mut edges = module_edges;
+    let mut resolver = Resolver {
+        scopes: HashMap::new(),
+        kinds: HashMap::new(),
+        members: HashMap::new(),
+        crates: HashMap::new(),
+    };
+    for t in &targets {
+        if let Some(lib) = &t.lib_name {
+            resolver.crates.insert(lib.clone(), crate_id(&t.namespace));
+        }
+    }
+    for n in &nodes {
+        resolver.kinds.insert(n.id, n.kind);
+    }
+    for (id, (parent, root_id)) in &parents {
+        let scope = resolver.scopes.entry(*id).or_default();
+        scope.parent = *parent;
+        scope.root = *root_id;
+    }
+    let mut pending = Vec::new();
+    let mut opaque_calls = 0;
+    let mut impls = Vec::new();
+    for part in parts {
+        for n in &part.nodes {
+            resolver.kinds.insert(n.id, n.kind);
+        }
+        let scope = resolver.scopes.entry(part.module).or_default();
+        for (name, kind, id) in part.scope_items {
+            scope.items.entry(name).or_default().push((kind, id));
+        }
+        for (name, path) in part.uses {
+            scope.uses.entry(name).or_default().push(path);
+        }
+        scope.globs.extend(part.globs);
+        for (owner, name, kind, id) in part.members {
+            resolver
+                .members
+                .entry(owner)
+                .or_default()
+                .entry(name)
+                .or_default()
+                .push((kind, id));
+        }
+        impls.extend(part.impls);
+        nodes.extend(part.nodes);
+        edges.extend(part.edges);
+        pending.extend(part.pending);
+        opaque_calls += part.opaque_calls;
+    }
+    // Methods of an impl become members of the type the impl is for, so `Type::f` and
+    // `Self::f` resolve; the impls are visited in a sorted order so the member lists
+    // (and which of two same-named candidates wins) do not depend on scheduling.
+    impls.sort_by_key(|i| i.id);
+    for imp in &impls {
+        if let Some(target) = imp
+            .self_path
+            .as_ref()
+            .and_then(|p| resolver.resolve(imp.module, p, Want::Namespace))
+        {
+            if let Some(members) = resolver.members.get(&imp.id).cloned() {
+                let entry = resolver.members.entry(target).or_default();
+                for (name, list) in members {
+                    entry.entry(name).or_default().extend(list);
+                }
+            }
+        }
+    }
+    let impl_targets: HashMap<NodeId, Option<NodeId>> = impls
+        .iter()
+        .map(|i| {
+            (
+                i.id,
+                i.self_path
+                    .as_ref()
+                    .and_then(|p| resolver.resolve(i.module, p, Want::Namespace)),
+            )
+        })
+        .collect();
+    let resolved = exec.map(&pending, &|p: &Pending| resolver.pending(p, &impl_targets));
+    let mut calls_resolved = 0;
+    let mut calls_unresolved = opaque_calls;
+    for (p, r) in pending.iter().zip(resolved) {
+        if matches!(p, Pending::Call { .. }) {
+            if r.is_some() {
+                calls_resolved += 1;
+            } else {
+                calls_unresolved += 1;
+            }
+        }
+        edges.extend(r);
+    }
+
+    // Type nodes: only the types some emitted edge points at (a type seen only in an
+    // unreachable file gets no node).
+    let texts: HashMap<NodeId, String> = interner.snapshot().into_iter().collect();
+    let mut type_ids: Vec<NodeId> = edges
+        .iter()
+        .filter(|e| texts.contains_key(&e.to))
+        .map(|e| e.to)
+        .collect();
+    type_ids.sort_unstable();
+    type_ids.dedup();
+    for id in type_ids {
+        if let Some(text) = texts.get(&id) {
+            nodes.push(Node {
+                id,
+                kind: NodeKind::Type,
+                name: text.clone(),
+                path: text.clone(),
+                krate: String::new(),
+                file: None,
+                line: 0,
+                attrs: Vec::new(),
+                detail: None,
+            });
+        }
+    }
+
+    // Total orders everywhere: this is what makes the export byte-identical.
+    nodes.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| node_order(a, b)));
+    let mut kept: Vec<Node> = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        match kept.last() {
+            Some(prev) if prev.id == n.id => diagnostics.push(Diagnostic {
+                file: n.file.clone().unwrap_or_default(),
+                line: n.line,
+                column: 0,
+                kind: DiagnosticKind::DuplicateId,
+                message: format!(
+                    "`{}` has the same ID as `{}` ({}); dropped",
+                    n.path, prev.path, n.id
+                ),
+            }),
+            _ => kept.push(n),
+        }
+    }
+    let mut nodes = kept;
+    nodes.sort_by(node_order);
+    edges.sort_unstable();
+    edges.dedup();
+    diagnostics.sort();
+    diagnostics.dedup();
+    crates.sort();
+    timings.resolve = phase.elapsed();
+
+    let (hits, misses) = interner.stats();
+    let mut metrics = ParseMetrics {
+        files: counters.files.load(Ordering::Relaxed),
+        bytes: counters.bytes.load(Ordering::Relaxed),
+        parse_errors: counters.parse_errors.load(Ordering::Relaxed),
+        type_interner_hits: hits,
+        type_interner_misses: misses,
+        calls_resolved,
+        calls_unresolved,
+        unreachable_files: unreachable,
+        ..ParseMetrics::default()
+    };
+    for facts in slots.values().flatten() {
+        metrics.macro_invocations_skipped += facts.macro_invocations;
+        metrics.items_in_bodies_skipped += facts.items_in_bodies;
+    }
+    for n in &nodes {
+        *metrics
+            .items_by_kind
+            .entry(n.kind.as_str().to_owned())
+            .or_default() += 1;
+    }
+    for e in &edges {
+        *metrics
+            .edges_by_kind
+            .entry(e.kind.as_str().to_owned())
+            .or_default() += 1;
+    }
+    timings.total = total_start.elapsed();
+    metrics.timings = timings;
+    Ok(CodeGraph {
+        crates,
+        nodes,
+        edges,
+        diagnostics,
+        metrics,
+    })
+}
+
+fn node_order(a: &Node, b: &Node) -> std::cmp::Ordering {
+    (&a.krate, &a.path, a.kind, a.id).cmp(&(&b.krate, &b.path, b.kind, b.id))
+}
+
+/// Every `.rs` file of the packages' source directories (and the target roots), sorted.
+fn list_files(packages: &[manifest::Package], targets: &[Target]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for p in packages {
+        for sub in ["src", "tests", "examples", "benches"] {
+            let walk = walkdir::WalkDir::new(p.dir.join(sub))
+                .follow_links(false)
+                .into_iter()
+                .filter_entry(|e| {
+                    let name = e.file_name().to_string_lossy();
+                    e.depth() == 0 || !(name.starts_with('.') || name == "target")
+                });
+            for entry in walk.flatten() {
+                let path = entry.path();
+                if entry.file_type().is_file() && path.extension().is_some_and(|x| x == "rs") {
+                    if let Ok(c) = std::fs::canonicalize(path) {
+                        files.push(c);
+                    }
+                }
+            }
+        }
+    }
+    files.extend(targets.iter().map(|t| t.root.clone()));
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn shuffle(v: &mut [PathBuf], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        // splitmix64: a fixed, dependency-free generator is all a shuffle needs.
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..v.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+/// `path` relative to `root` with `/` separators, lexically (`..` where it lies outside).
+pub(crate) fn rel(root: &Path, path: &Path) -> String {
+    if let Ok(r) = path.strip_prefix(root) {
+        return join_components(r);
+    }
+    let rc: Vec<Component<'_>> = root.components().collect();
+    let pc: Vec<Component<'_>> = path.components().collect();
+    let common = rc.iter().zip(&pc).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); rc.len() - common];
+    parts.extend(
+        pc[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+fn join_components(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A `mod` item of a module being mounted: (index, name, line, attributes, inline,
+/// `#[path]`).
+type ModDecl = (usize, String, u32, Vec<String>, bool, Option<String>);
+
+/// A module's place in a tree: whose items, mounted where.
+struct Instance {
+    target: usize,
+    module: NodeId,
+    path: String,
+    file: String,
+    facts: Arc<FileFacts>,
+    /// Child indices from the file's top level down to an inline module's items.
+    inline_path: Vec<usize>,
+}
+
+impl Instance {
+    fn items(&self) -> &[ItemFact] {
+        let mut items: &[ItemFact] = &self.facts.items;
+        for i in &self.inline_path {
+            match items.get(*i) {
+                Some(item) => items = &item.children,
+                None => return &[],
+            }
+        }
+        items
+    }
+}
+
+struct Walker<'a> {
+    root: &'a Path,
+    slots: &'a mut HashMap<PathBuf, Option<Arc<FileFacts>>>,
+    used: HashSet<PathBuf>,
+    instances: Vec<Instance>,
+    module_nodes: Vec<Node>,
+    module_edges: Vec<Edge>,
+    /// Module -> (parent module, crate root).
+    parents: HashMap<NodeId, (Option<NodeId>, NodeId)>,
+    diagnostics: &'a mut Vec<Diagnostic>,
+    interner: &'a dyn TypeInterner,
+    counters: &'a Counters,
+}
+
+impl Walker<'_> {
+    /// Mounts `file` as module `id`; returns the file's inner attributes.
+    #[allow(clippy::too_many_arguments)]
+    fn mount_file(
+        &mut self,
+        target: usize,
+        namespace: &str,
+        file: &Path,
+        id: NodeId,
+        qpath: &str,
+        mod_rs: bool,
+        ancestors: &mut Vec<PathBuf>,
+        crate_root: NodeId,
+    ) -> Vec<String> {
+        self.used.insert(file.to_owned());
+        if !self.slots.contains_key(file) {
+            // Reached only through `#[path]` outside the listed directories.
+            let p = parse_one(file, self.root, self.interner, self.counters);
+            self.diagnostics.extend(p.diagnostic);
+            self.slots.insert(file.to_owned(), p.facts);
+        }
+        let Some(facts) = self.slots.get(file).cloned().flatten() else {
+            return Vec::new();
+        };
+        let file_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let child_dir = if mod_rs {
+            file_dir.clone()
+        } else {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            file_dir.join(stem)
+        };
+        ancestors.push(file.to_owned());
+        let ctx = MountCtx {
+            target,
+            namespace,
+            file,
+            file_dir: &file_dir,
+            crate_root,
+        };
+        self.mount_items(
+            &ctx,
+            &facts,
+            Vec::new(),
+            id,
+            qpath,
+            child_dir,
+            false,
+            ancestors,
+        );
+        ancestors.pop();
+        facts.inner_attrs.clone()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mount_items(
+        &mut self,
+        ctx: &MountCtx<'_>,
+        facts: &Arc<FileFacts>,
+        inline_path: Vec<usize>,
+        id: NodeId,
+        qpath: &str,
+        child_dir: PathBuf,
+        in_inline: bool,
+        ancestors: &mut Vec<PathBuf>,
+    ) {
+        let file_rel = rel(self.root, ctx.file);
+        let instance = Instance {
+            target: ctx.target,
+            module: id,
+            path: qpath.to_owned(),
+            file: file_rel.clone(),
+            facts: facts.clone(),
+            inline_path: inline_path.clone(),
+        };
+        let modules: Vec<ModDecl> = instance
+            .items()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, it)| {
+                it.module.as_ref().map(|m| {
+                    (
+                        i,
+                        it.name.clone(),
+                        it.line,
+                        it.attrs.clone(),
+                        m.inline,
+                        m.path_attr.clone(),
+                    )
+                })
+            })
+            .collect();
+        self.instances.push(instance);
+        let mut ordinals: HashMap<String, u32> = HashMap::new();
+        for (idx, name, line, attrs, inline, path_attr) in modules {
+            let ord = ordinals.entry(name.clone()).or_insert(0);
+            let mid = item_id(id, NodeKind::Module, &name, *ord);
+            *ord += 1;
+            let mpath = format!("{qpath}::{name}");
+            self.parents.insert(mid, (Some(id), ctx.crate_root));
+            self.module_edges.push(Edge {
+                from: id,
+                kind: EdgeKind::Contains,
+                to: mid,
+            });
+            let mut node_attrs = attrs;
+            if inline {
+                let dir = child_dir.join(path_attr.as_deref().unwrap_or(&name));
+                let mut p = inline_path.clone();
+                p.push(idx);
+                self.mount_items(ctx, facts, p, mid, &mpath, dir, true, ancestors);
+            } else if let Some(found) = self.find_module_file(
+                ctx, &file_rel, &name, line, path_attr, &child_dir, in_inline,
+            ) {
+                let (path, mod_rs) = found;
+                if ancestors.contains(&path) {
+                    let chain: Vec<String> = ancestors
+                        .iter()
+                        .chain(std::iter::once(&path))
+                        .map(|p| rel(self.root, p))
+                        .collect();
+                    self.diagnostics.push(Diagnostic {
+                        file: file_rel.clone(),
+                        line,
+                        column: 0,
+                        kind: DiagnosticKind::ModuleCycle,
+                        message: format!(
+                            "`mod {name}` would include a file that is already its own ancestor ({}); skipped",
+                            chain.join(" -> ")
+                        ),
+                    });
+                } else {
+                    let inner = self.mount_file(
+                        ctx.target,
+                        ctx.namespace,
+                        &path,
+                        mid,
+                        &mpath,
+                        mod_rs,
+                        ancestors,
+                        ctx.crate_root,
+                    );
+                    node_attrs.extend(inner);
+                }
+            }
+            self.module_nodes.push(Node {
+                id: mid,
+                kind: NodeKind::Module,
+                name,
+                path: mpath,
+                krate: ctx.namespace.to_owned(),
+                file: Some(file_rel.clone()),
+                line,
+                attrs: node_attrs,
+                detail: None,
+            });
+        }
+    }
+
+    /// The file of `mod name;`, and whether it behaves as a `mod.rs` (its children live
+    /// in its own directory). Reports a diagnostic and returns `None` when there is none.
+    #[allow(clippy::too_many_arguments)]
+    fn find_module_file(
+        &mut self,
+        ctx: &MountCtx<'_>,
+        file_rel: &str,
+        name: &str,
+        line: u32,
+        path_attr: Option<String>,
+        child_dir: &Path,
+        in_inline: bool,
+    ) -> Option<(PathBuf, bool)> {
+        let candidates: Vec<(PathBuf, bool)> = match &path_attr {
+            // A `#[path]` file is always treated like a `mod.rs`; outside inline
+            // modules the path is relative to the declaring file's directory.
+            Some(p) => {
+                let base = if in_inline { child_dir } else { ctx.file_dir };
+                vec![(base.join(p), true)]
+            }
+            None => vec![
+                (child_dir.join(format!("{name}.rs")), false),
+                (child_dir.join(name).join("mod.rs"), true),
+            ],
+        };
+        let existing: Vec<&(PathBuf, bool)> =
+            candidates.iter().filter(|(p, _)| p.is_file()).collect();
+        if existing.len() > 1 {
+            self.diagnostics.push(Diagnostic {
+                file: file_rel.to_owned(),
+                line,
+                column: 0,
+                kind: DiagnosticKind::AmbiguousModule,
+                message: format!(
+                    "module `{name}` found at both {} and {}; using the first",
+                    rel(self.root, &candidates[0].0),
+                    rel(self.root, &candidates[1].0)
+                ),
+            });
+        }
+        match existing.first() {
+            Some((p, mod_rs)) => match std::fs::canonicalize(p) {
+                Ok(c) => Some((c, *mod_rs)),
+                Err(e) => {
+                    self.diagnostics.push(Diagnostic {
+                        file: file_rel.to_owned(),
+                        line,
+                        column: 0,
+                        kind: DiagnosticKind::ReadError,
+                        message: format!("module `{name}`: {e}"),
+                    });
+                    None
+                }
+            },
+            None => {
+                let looked: Vec<String> =
+                    candidates.iter().map(|(p, _)| rel(self.root, p)).collect();
+                self.diagnostics.push(Diagnostic {
+                    file: file_rel.to_owned(),
+                    line,
+                    column: 0,
+                    kind: DiagnosticKind::MissingModule,
+                    message: format!(
+                        "module `{name}` has no file (looked for {}); skipped",
+                        looked.join(" and ")
+                    ),
+                });
+                None
+            }
+        }
+    }
+}
+
+struct MountCtx<'a> {
+    target: usize,
+    namespace: &'a str,
+    file: &'a Path,
+    file_dir: &'a Path,
+    crate_root: NodeId,
+}
+
+/// What one module instance contributes.
+struct Part {
+    module: NodeId,
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    pending: Vec<Pending>,
+    scope_items: Vec<(String, NodeKind, NodeId)>,
+    uses: Vec<(String, Vec<String>)>,
+    globs: Vec<Vec<String>>,
+    /// (owner, name, kind, id): variants of enums, items of traits and impls.
+    members: Vec<(NodeId, String, NodeKind, NodeId)>,
+    impls: Vec<ImplSite>,
+    opaque_calls: u64,
+}
+
+struct ImplSite {
+    id: NodeId,
+    module: NodeId,
+    self_path: Option<Vec<String>>,
+}
+
+/// Whose `Self` a function body sees.
+#[derive(Clone)]
+enum Owner {
+    None,
+    Impl(NodeId),
+    Trait(NodeId),
+}
+
+/// A path to resolve once every module's names are known.
+enum Pending {
+    Implements {
+        from: NodeId,
+        module: NodeId,
+        path: Vec<String>,
+        fallback: Option<NodeId>,
+    },
+    Import {
+        from: NodeId,
+        module: NodeId,
+        path: Vec<String>,
+        glob: bool,
+    },
+    Call {
+        from: NodeId,
+        module: NodeId,
+        owner: Owner,
+        callee: Callee,
+    },
+}
+
+fn assemble(inst: &Instance, namespace: &str) -> Part {
+    let mut part = Part {
+        module: inst.module,
+        nodes: Vec::new(),
+        edges: Vec::new(),
+        pending: Vec::new(),
+        scope_items: Vec::new(),
+        uses: Vec::new(),
+        globs: Vec::new(),
+        members: Vec::new(),
+        impls: Vec::new(),
+        opaque_calls: 0,
+    };
+    let mut ordinals: HashMap<(NodeKind, &str), u32> = HashMap::new();
+    for item in flatten(inst.items()) {
+        let ord = ordinals.entry((item.kind, &item.name)).or_insert(0);
+        let ordinal = *ord;
+        *ord += 1;
+        if item.kind == NodeKind::Module {
+            // The walker made the node; only the name goes into the scope.
+            let id = item_id(inst.module, NodeKind::Module, &item.name, ordinal);
+            part.scope_items
+                .push((item.name.clone(), NodeKind::Module, id));
+            continue;
+        }
+        let ctx = EmitCtx {
+            inst,
+            namespace,
+            parent: inst.module,
+            parent_kind: NodeKind::Module,
+            parent_path: &inst.path,
+            owner: Owner::None,
+        };
+        let id = emit(&ctx, item, ordinal, &mut part);
+        if item.kind == NodeKind::Use {
+            if let Some(u) = &item.use_path {
+                if u.glob {
+                    part.globs.push(u.segments.clone());
+                } else {
+                    part.uses.push((item.name.clone(), u.segments.clone()));
+                }
+            }
+        } else if item.kind != NodeKind::Impl {
+            part.scope_items.push((item.name.clone(), item.kind, id));
+        }
+    }
+    part
+}
+
+/// Top-level items with transparent groups (`use` lists, `extern` blocks) spliced in.
+fn flatten(items: &[ItemFact]) -> Vec<&ItemFact> {
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        if it.detail.as_deref() == Some(GROUP) {
+            out.extend(it.children.iter());
+        } else {
+            out.push(it);
+        }
+    }
+    out
+}
+
+struct EmitCtx<'a> {
+    inst: &'a Instance,
+    namespace: &'a str,
+    parent: NodeId,
+    parent_kind: NodeKind,
+    parent_path: &'a str,
+    owner: Owner,
+}
+
+fn emit(ctx: &EmitCtx<'_>, item: &ItemFact, ordinal: u32, part: &mut Part) -> NodeId {
+    let id = item_id(ctx.parent, item.kind, &item.name, ordinal);
+    let path = format!("{}::{}", ctx.parent_path, item.name);
+    let (from, kind, to) = match (ctx.parent_kind, item.kind) {
+        (NodeKind::Impl | NodeKind::Trait, _) => (ctx.parent, EdgeKind::Defines, id),
+        (_, NodeKind::Field) => (id, EdgeKind::FieldOf, ctx.parent),
+        (_, NodeKind::Variant) => (id, EdgeKind::VariantOf, ctx.parent),
+        _ => (ctx.parent, EdgeKind::Contains, id),
+    };
+    part.edges.push(Edge { from, kind, to });
+    if matches!(
+        ctx.parent_kind,
+        NodeKind::Impl | NodeKind::Trait | NodeKind::Enum
+    ) {
+        part.members
+            .push((ctx.parent, item.name.clone(), item.kind, id));
+    }
+    for (k, t) in &item.types {
+        part.edges.push(Edge {
+            from: id,
+            kind: *k,
+            to: *t,
+        });
+    }
+    for callee in &item.calls {
+        part.pending.push(Pending::Call {
+            from: id,
+            module: ctx.inst.module,
+            owner: ctx.owner.clone(),
+            callee: callee.clone(),
+        });
+    }
+    part.opaque_calls += item.opaque_calls;
+    if let Some(u) = &item.use_path {
+        part.pending.push(Pending::Import {
+            from: id,
+            module: ctx.inst.module,
+            path: u.segments.clone(),
+            glob: u.glob,
+        });
+    }
+    let mut owner = Owner::None;
+    if let Some(imp) = &item.imp {
+        owner = Owner::Impl(id);
+        part.impls.push(ImplSite {
+            id,
+            module: ctx.inst.module,
+            self_path: imp.self_path.clone(),
+        });
+        if let Some(tp) = &imp.trait_path {
+            part.pending.push(Pending::Implements {
+                from: id,
+                module: ctx.inst.module,
+                path: tp.clone(),
+                fallback: imp.trait_type,
+            });
+        }
+    }
+    if item.kind == NodeKind::Trait {
+        owner = Owner::Trait(id);
+    }
+    if !item.children.is_empty() {
+        let child_ctx = EmitCtx {
+            inst: ctx.inst,
+            namespace: ctx.namespace,
+            parent: id,
+            parent_kind: item.kind,
+            parent_path: &path,
+            owner,
+        };
+        let mut ordinals: HashMap<(NodeKind, &str), u32> = HashMap::new();
+        for child in &item.children {
+            let ord = ordinals.entry((child.kind, &child.name)).or_insert(0);
+            let o = *ord;
+            *ord += 1;
+            emit(&child_ctx, child, o, part);
+        }
+    }
+    part.nodes.push(Node {
+        id,
+        kind: item.kind,
+        name: item.name.clone(),
+        path,
+        krate: ctx.namespace.to_owned(),
+        file: Some(ctx.inst.file.clone()),
+        line: item.line,
+        attrs: item.attrs.clone(),
+        detail: item.detail.clone(),
+    });
+    id
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Namespace,
+    Value,
+    Any,
+}
+
+fn kind_ok(kind: NodeKind, want: Want) -> bool {
+    match want {
+        Want::Namespace => kind.is_namespace(),
+        Want::Value => matches!(
+            kind,
+            NodeKind::Function | NodeKind::Method | NodeKind::Const | NodeKind::Static
+        ),
+        Want::Any => true,
+    }
+}
+
+#[derive(Default)]
+struct Scope {
+    items: HashMap<String, Vec<(NodeKind, NodeId)>>,
+    uses: HashMap<String, Vec<Vec<String>>>,
+    globs: Vec<Vec<String>>,
+    parent: Option<NodeId>,
+    root: NodeId,
+}
+
+struct Resolver {
+    scopes: HashMap<NodeId, Scope>,
+    kinds: HashMap<NodeId, NodeKind>,
+    /// Type, trait, enum or impl -> name -> its methods, associated items, variants.
+    members: HashMap<NodeId, HashMap<String, Vec<(NodeKind, NodeId)>>>,
+    /// Library crate names -> crate node.
+    crates: HashMap<String, NodeId>,
+}
+
+/// Bounds one resolution: glob imports can form cycles (`a` globs `b`, `b` globs `a`),
+/// so every (module, name) is looked up at most once per query, and the work is capped.
+struct Query {
+    seen: HashSet<(NodeId, String)>,
+    budget: u32,
+}
+
+impl Resolver {
+    fn resolve(&self, module: NodeId, segs: &[String], want: Want) -> Option<NodeId> {
+        let mut q = Query {
+            seen: HashSet::new(),
+            budget: 512,
+        };
+        self.resolve_in(module, segs, want, &mut q)
+    }
+
+    fn resolve_in(
+        &self,
+        module: NodeId,
+        segs: &[String],
+        want: Want,
+        q: &mut Query,
+    ) -> Option<NodeId> {
+        if q.budget == 0 {
+            return None;
+        }
+        q.budget -= 1;
+        let scope = self.scopes.get(&module)?;
+        let first = segs.first()?;
+        let (start, rest) = match first.as_str() {
+            "crate" => (scope.root, &segs[1..]),
+            "self" => (module, &segs[1..]),
+            "super" => {
+                let mut m = module;
+                let mut i = 0;
+                while segs.get(i).map(String::as_str) == Some("super") {
+                    m = self.scopes.get(&m)?.parent?;
+                    i += 1;
+                }
+                (m, &segs[i..])
+            }
+            name => {
+                let w = if segs.len() == 1 {
+                    want
+                } else {
+                    Want::Namespace
+                };
+                let found = self.lookup(module, name, w, q).or_else(|| {
+                    if w == Want::Value {
+                        None
+                    } else {
+                        self.crates.get(name).copied()
+                    }
+                })?;
+                (found, &segs[1..])
+            }
+        };
+        let mut cur = start;
+        for (i, seg) in rest.iter().enumerate() {
+            let w = if i + 1 == rest.len() {
+                want
+            } else {
+                Want::Namespace
+            };
+            cur = self.step(cur, seg, w, q)?;
+        }
+        Some(cur)
+    }
+
+    fn step(&self, from: NodeId, seg: &str, want: Want, q: &mut Query) -> Option<NodeId> {
+        match self.kinds.get(&from)? {
+            NodeKind::Crate | NodeKind::Module => self.lookup(from, seg, want, q),
+            _ => {
+                let list = self.members.get(&from)?.get(seg)?;
+                list.iter()
+                    .find(|(k, _)| {
+                        kind_ok(*k, want) || (want != Want::Value && *k == NodeKind::Variant)
+                    })
+                    .map(|(_, id)| *id)
+            }
+        }
+    }
+
+    fn lookup(&self, module: NodeId, name: &str, want: Want, q: &mut Query) -> Option<NodeId> {
+        if !q.seen.insert((module, name.to_owned())) {
+            return None;
+        }
+        let scope = self.scopes.get(&module)?;
+        if let Some(list) = scope.items.get(name) {
+            if let Some((_, id)) = list.iter().find(|(k, _)| kind_ok(*k, want)) {
+                return Some(*id);
+            }
+        }
+        if let Some(paths) = scope.uses.get(name) {
+            for p in paths {
+                if let Some(id) = self.resolve_in(module, p, want, q) {
+                    return Some(id);
+                }
+            }
+        }
+        for g in &scope.globs {
+            let mut p = g.clone();
+            p.push(name.to_owned());
+            if let Some(id) = self.resolve_in(module, &p, want, q) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    fn member(&self, owner: NodeId, name: &str, want: Want) -> Option<NodeId> {
+        self.members
+            .get(&owner)?
+            .get(name)?
+            .iter()
+            .find(|(k, _)| kind_ok(*k, want))
+            .map(|(_, id)| *id)
+    }
+
+    fn pending(&self, p: &Pending, impl_targets: &HashMap<NodeId, Option<NodeId>>) -> Option<Edge> {
+        match p {
+            Pending::Implements {
+                from,
+                module,
+                path,
+                fallback,
+            } => {
+                let to = self
+                    .resolve(*module, path, Want::Namespace)
+                    .filter(|id| self.kinds.get(id) == Some(&NodeKind::Trait))
+                    .or(*fallback)?;
+                Some(Edge {
+                    from: *from,
+                    kind: EdgeKind::Implements,
+                    to,
+                })
+            }
+            Pending::Import {
+                from,
+                module,
+                path,
+                glob,
+            } => {
+                let want = if *glob { Want::Namespace } else { Want::Any };
+                let to = self.resolve(*module, path, want).filter(|to| to != from)?;
+                Some(Edge {
+                    from: *from,
+                    kind: EdgeKind::Imports,
+                    to,
+                })
+            }
+            Pending::Call {
+                from,
+                module,
+                owner,
+                callee,
+            } => {
+                let via_self = |name: &str| -> Option<NodeId> {
+                    match owner {
+                        Owner::None => None,
+                        Owner::Trait(t) => self.member(*t, name, Want::Value),
+                        Owner::Impl(i) => self.member(*i, name, Want::Value).or_else(|| {
+                            impl_targets
+                                .get(i)
+                                .copied()
+                                .flatten()
+                                .and_then(|t| self.member(t, name, Want::Value))
+                        }),
+                    }
+                };
+                let to = match callee {
+                    Callee::SelfMethod(name) => via_self(name),
+                    Callee::Path(segs) if segs.len() == 2 && segs[0] == "Self" => {
+                        via_self(&segs[1])
+                    }
+                    Callee::Path(segs) => self.resolve(*module, segs, Want::Value),
+                }
+                .filter(|id| {
+                    matches!(
+                        self.kinds.get(id),
+                        Some(NodeKind::Function | NodeKind::Method)
+                    )
+                })?;
+                Some(Edge {
+                    from: *from,
+                    kind: EdgeKind::Calls,
+                    to,
+                })
+            }
+        }
+    }
+}
