@@ -8,7 +8,12 @@
 //! the log as one checksummed transaction and syncs according to the [`SyncMode`].
 //! Recovery on open keeps every fully logged transaction and drops torn or unfinished
 //! ones; a checkpoint copies logged pages into the main file. Readers ask for the version
-//! visible at a snapshot timestamp, so they never see a partial commit.
+//! visible at a snapshot timestamp, so they never see a partial commit. Every page carries
+//! a checksum, so damaged bytes surface as [`GraphError::Corruption`], and
+//! [`GraphDB::check`] walks the whole file and lists every inconsistency it finds.
+//!
+//! Storage is pluggable ([`Storage`]): [`FileStorage`] for real files, [`MemStorage`] for
+//! tests that simulate power cuts by dropping or tearing unsynced writes.
 //!
 //! What it deliberately does not do: it is not a concurrent handle (share it behind a
 //! lock; the `graphdb-concurrent` crate does), it has no query language, no secondary
