@@ -52,6 +52,7 @@ mod error;
 mod eval;
 pub mod generate;
 mod parser;
+mod printer;
 mod program;
 mod scheduler;
 mod sync;
@@ -62,4 +63,17 @@ pub use engine::{Config, Engine, EngineStats, Strategy};
 pub use error::Error;
 pub use eval::{Function, Value};
 pub use program::Program;
+
+/// Parses `source` and prints it back in canonical form: every compound expression
+/// parenthesised, one item per line, comments dropped. The result parses to the same
+/// syntax tree, so it evaluates to the same value.
+pub fn format_source(source: &str) -> Result<String, Error> {
+    let m = parser::parse_module(source).map_err(|e| Error::Syntax {
+        file: "<input>".into(),
+        line: e.span.line,
+        col: e.span.col,
+        message: e.message,
+    })?;
+    Ok(printer::print_module(&m))
+}
 pub use scheduler::{PollingWorkQueue, Priority, TaskId, TaskStatus, WorkQueue, POLL_INTERVAL};

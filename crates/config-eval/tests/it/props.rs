@@ -129,3 +129,24 @@ proptest! {
         let _ = e.eval_str(&tokens.join(" "));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// The canonical printer is a fixed point after one step and keeps the meaning.
+    #[test]
+    fn formatting_round_trips(modules in prop::collection::vec(expr(), 1..8)) {
+        let files = program(&[modules]);
+        let src = &files[0].1;
+        let once = config_eval::format_source(src).unwrap();
+        let twice = config_eval::format_source(&once).unwrap();
+        prop_assert_eq!(&once, &twice);
+        let e = Engine::new(Config { max_steps: 1_000_000, ..Config::default() }).unwrap();
+        // Positions move when the text is reformatted, so errors are compared by kind.
+        match (e.eval_str(src), e.eval_str(&once)) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(std::mem::discriminant(&a), std::mem::discriminant(&b)),
+            (a, b) => prop_assert!(false, "{:?} against {:?}", a, b),
+        }
+    }
+}
