@@ -1,0 +1,123 @@
+//! Bad input gets a clear message, never a panic or a hang.
+
+use code_graph::{build, BuildOptions, CodeGraphError, DiagnosticKind, NodeKind};
+
+use crate::{crate_dir, write_tree};
+
+#[test]
+fn unparsable_file_is_reported_with_line_and_column_and_skipped() {
+    let dir = crate_dir(
+        "broken",
+        &[
+            ("src/lib.rs", "mod bad;\nmod good;\n"),
+            ("src/bad.rs", "pub fn ok() {}\n\nfn broken( {\n"),
+            ("src/good.rs", "pub fn fine() {}\n"),
+        ],
+    );
+    for options in [BuildOptions::sequential(), BuildOptions::parallel(2)] {
+        let g = build(dir.path(), &options).unwrap();
+        let d = g
+            .diagnostics
+            .iter()
+            .find(|d| d.kind == DiagnosticKind::ParseError)
+            .expect("a parse error");
+        assert_eq!(d.file, "src/bad.rs");
+        assert!(d.line >= 3, "{d}");
+        assert!(d.column > 0, "{d}");
+        assert!(d.to_string().starts_with("src/bad.rs:"), "{d}");
+        assert!(g.find(NodeKind::Function, "broken::good::fine").is_some());
+        assert!(g.find(NodeKind::Module, "broken::bad").is_some());
+        assert_eq!(g.metrics.parse_errors, 1);
+    }
+}
+
+#[test]
+fn missing_module_file_is_reported() {
+    let dir = crate_dir("missing", &[("src/lib.rs", "pub fn a() {}\n\nmod gone;\n")]);
+    let g = build(dir.path(), &BuildOptions::parallel(2)).unwrap();
+    let d = g
+        .diagnostics
+        .iter()
+        .find(|d| d.kind == DiagnosticKind::MissingModule)
+        .unwrap();
+    assert_eq!((d.file.as_str(), d.line), ("src/lib.rs", 3));
+    assert!(d.message.contains("src/gone.rs"), "{d}");
+    assert!(d.message.contains("src/gone/mod.rs"), "{d}");
+    assert!(g.find(NodeKind::Function, "missing::a").is_some());
+}
+
+#[test]
+fn path_cycle_is_reported_not_followed_forever() {
+    let dir = crate_dir(
+        "cyclic",
+        &[
+            ("src/lib.rs", "#[path = \"a.rs\"]\nmod a;\n"),
+            ("src/a.rs", "pub fn in_a() {}\n#[path = \"b.rs\"]\nmod b;\n"),
+            ("src/b.rs", "#[path = \"a.rs\"]\nmod again;\n"),
+        ],
+    );
+    let g = build(dir.path(), &BuildOptions::parallel(2)).unwrap();
+    let d = g
+        .diagnostics
+        .iter()
+        .find(|d| d.kind == DiagnosticKind::ModuleCycle)
+        .unwrap();
+    assert_eq!(d.file, "src/b.rs");
+    assert!(
+        d.message.contains("src/a.rs -> src/b.rs -> src/a.rs"),
+        "{d}"
+    );
+    assert!(g.find(NodeKind::Function, "cyclic::a::in_a").is_some());
+}
+
+#[test]
+fn non_utf8_file_is_reported() {
+    let dir = crate_dir("latin", &[("src/lib.rs", "mod l1;\npub fn ok() {}\n")]);
+    std::fs::write(dir.path().join("src/l1.rs"), b"// caf\xe9\nfn x() {}\n").unwrap();
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    let d = g
+        .diagnostics
+        .iter()
+        .find(|d| d.kind == DiagnosticKind::NotUtf8)
+        .unwrap();
+    assert_eq!((d.file.as_str(), d.line), ("src/l1.rs", 1));
+    assert!(g.find(NodeKind::Function, "latin::ok").is_some());
+}
+
+#[test]
+fn empty_directory_missing_path_and_targetless_crate_are_errors() {
+    let empty = tempfile::tempdir().unwrap();
+    let e = build(empty.path(), &BuildOptions::default()).unwrap_err();
+    assert!(matches!(e, CodeGraphError::NoManifest { .. }), "{e}");
+    assert!(e.to_string().contains("no Cargo.toml"), "{e}");
+
+    let e = build(&empty.path().join("nope"), &BuildOptions::default()).unwrap_err();
+    assert!(matches!(e, CodeGraphError::Io { .. }), "{e}");
+
+    let bare = crate_dir("bare", &[]);
+    let e = build(bare.path(), &BuildOptions::default()).unwrap_err();
+    assert!(matches!(e, CodeGraphError::NoTargets { .. }), "{e}");
+
+    let bad = tempfile::tempdir().unwrap();
+    write_tree(bad.path(), &[("Cargo.toml", "[package\nname = \"x\"\n")]);
+    let e = build(bad.path(), &BuildOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("Cargo.toml:1"), "{e}");
+}
+
+#[test]
+fn ambiguous_module_layout_is_reported() {
+    let dir = crate_dir(
+        "amb",
+        &[
+            ("src/lib.rs", "mod m;\n"),
+            ("src/m.rs", "pub fn from_file() {}\n"),
+            ("src/m/mod.rs", "pub fn from_dir() {}\n"),
+        ],
+    );
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    assert!(g
+        .diagnostics
+        .iter()
+        .any(|d| d.kind == DiagnosticKind::AmbiguousModule));
+    assert!(g.find(NodeKind::Function, "amb::m::from_file").is_some());
+}

@@ -1,0 +1,149 @@
+//! The export is a function of the source alone.
+
+use std::path::{Path, PathBuf};
+
+use code_graph::{build, to_dot, to_json, BuildOptions, InternerChoice, NodeKind};
+use proptest::prelude::*;
+
+fn own_crate() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn exports(dir: &Path, options: &BuildOptions) -> (String, String) {
+    let g = build(dir, options).unwrap();
+    (to_json(&g).unwrap(), to_dot(&g))
+}
+
+#[test]
+fn byte_identical_across_threads_order_and_interner() {
+    let dir = own_crate();
+    let reference = exports(&dir, &BuildOptions::sequential());
+    for threads in [1, 2, 8] {
+        for seed in [None, Some(1), Some(0xdead_beef)] {
+            for interner in [InternerChoice::DashMap, InternerChoice::Mutex] {
+                let options = BuildOptions {
+                    shuffle_seed: seed,
+                    interner,
+                    ..BuildOptions::parallel(threads)
+                };
+                let got = exports(&dir, &options);
+                assert!(
+                    got == reference,
+                    "export differs with {threads} threads, shuffle seed {seed:?}, {interner:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn byte_identical_in_another_folder() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for d in [a.path(), b.path().join("deeper/still").as_path()] {
+        copy_dir(&own_crate(), d);
+    }
+    let ja = exports(a.path(), &BuildOptions::parallel(2));
+    let jb = exports(&b.path().join("deeper/still"), &BuildOptions::parallel(8));
+    assert!(ja == jb, "exports differ between folders");
+    assert!(
+        !ja.0.contains(&a.path().display().to_string()),
+        "absolute path leaked"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        if rel.starts_with("target") {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn node_ids_are_unique_and_edges_point_at_nodes() {
+    let g = build(&own_crate(), &BuildOptions::parallel(8)).unwrap();
+    let mut ids: Vec<_> = g.nodes.iter().map(|n| n.id).collect();
+    ids.sort();
+    let total = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), total);
+    for e in &g.edges {
+        assert!(ids.binary_search(&e.from).is_ok(), "dangling {e:?}");
+        assert!(ids.binary_search(&e.to).is_ok(), "dangling {e:?}");
+    }
+    // Every non-type, non-crate node hangs from a parent by exactly one structural edge.
+    assert!(g.nodes_of(NodeKind::Function).count() > 10);
+}
+
+/// Type texts built from a small grammar, with whitespace sprinkled between tokens.
+fn type_text() -> impl Strategy<Value = Vec<&'static str>> {
+    let leaf = prop_oneof![
+        Just(vec!["u8"]),
+        Just(vec!["String"]),
+        Just(vec!["&", "'a", "str"]),
+        Just(vec!["Self"]),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            inner
+                .clone()
+                .prop_map(|t| [vec!["Vec", "<"], t, vec![">"]].concat()),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| [
+                vec!["("],
+                a,
+                vec![","],
+                b,
+                vec![")"]
+            ]
+            .concat()),
+            inner.clone().prop_map(|t| [vec!["&", "mut"], t].concat()),
+            inner.prop_map(|t| [vec!["["], t, vec![";", "4", "]"]].concat()),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Law: normalisation ignores whitespace between tokens, and is idempotent.
+    #[test]
+    fn normalisation_ignores_whitespace(tokens in type_text(), gaps in prop::collection::vec(0usize..3, 64)) {
+        let tight = tokens.join(" ");
+        let mut loose = String::new();
+        for (i, t) in tokens.iter().enumerate() {
+            loose.push_str(t);
+            loose.push_str(["", " ", "\n  "][gaps[i % gaps.len()]]);
+            if t.starts_with('\'') || t.chars().all(|c| c.is_alphanumeric()) {
+                loose.push(' ');
+            }
+        }
+        let a = code_graph::normalize(&syn::parse_str::<syn::Type>(&tight).unwrap());
+        let b = code_graph::normalize(&syn::parse_str::<syn::Type>(&loose).unwrap());
+        prop_assert_eq!(&a, &b);
+        let again = code_graph::normalize(&syn::parse_str::<syn::Type>(&a).unwrap());
+        prop_assert_eq!(a, again);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Law: the graph does not depend on the order files are processed in.
+    #[test]
+    fn any_shuffle_gives_the_same_graph(seed in any::<u64>(), threads in 1usize..5) {
+        let dir = own_crate();
+        let reference = build(&dir, &BuildOptions::sequential()).unwrap();
+        let options = BuildOptions { shuffle_seed: Some(seed), ..BuildOptions::parallel(threads) };
+        let g = build(&dir, &options).unwrap();
+        prop_assert!(g.nodes == reference.nodes && g.edges == reference.edges);
+    }
+}
