@@ -101,6 +101,29 @@ impl<V: Clone> Tier<V> {
         found
     }
 
+    /// Returns the cached value or computes it with `make`, single-flight: while one
+    /// thread computes a key, others asking for it park inside quick_cache until the
+    /// value is inserted (or, if `make` fails, until they may try themselves). A
+    /// failure is not cached.
+    fn get_or_try_insert<E>(&self, key: u64, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let Some(cache) = &self.cache else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return make();
+        };
+        let mut computed = false;
+        let v = cache.get_or_insert_with(&key, || {
+            computed = true;
+            make()
+        })?;
+        if computed {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            self.inserts.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(v)
+    }
+
     fn insert(&self, key: u64, value: V) {
         if let Some(c) = &self.cache {
             c.insert(key, value);
@@ -190,17 +213,19 @@ impl ConcurrentCache {
         self.len() == 0
     }
 
-    pub(crate) fn get_parsed(&self, key: u64) -> Option<Arc<Module>> {
-        self.parsed.get(key)
+    pub(crate) fn parsed_or<E>(
+        &self,
+        key: u64,
+        parse: impl FnOnce() -> Result<Arc<Module>, E>,
+    ) -> Result<Arc<Module>, E> {
+        self.parsed.get_or_try_insert(key, parse)
     }
-    pub(crate) fn put_parsed(&self, key: u64, m: Arc<Module>) {
-        self.parsed.insert(key, m)
-    }
-    pub(crate) fn get_typed(&self, key: u64) -> Option<Arc<ModuleTypes>> {
-        self.typed.get(key)
-    }
-    pub(crate) fn put_typed(&self, key: u64, t: Arc<ModuleTypes>) {
-        self.typed.insert(key, t)
+    pub(crate) fn typed_or<E>(
+        &self,
+        key: u64,
+        check: impl FnOnce() -> Result<Arc<ModuleTypes>, E>,
+    ) -> Result<Arc<ModuleTypes>, E> {
+        self.typed.get_or_try_insert(key, check)
     }
     pub(crate) fn get_value(&self, key: u64) -> Option<Arc<ModuleRuntime>> {
         self.values.get(key)
@@ -233,6 +258,32 @@ mod tests {
         let s = t.stats();
         assert_eq!((s.hits, s.misses, s.inserts), (1, 1, 99));
         assert!(s.evictions > 0 && t.len() <= 4, "{s:?} {}", t.len());
+    }
+
+    #[test]
+    fn concurrent_loads_of_one_key_compute_once() {
+        let t: Tier<u32> = Tier::new(16);
+        let runs = AtomicU64::new(0);
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    barrier.wait();
+                    let v = t.get_or_try_insert(7, || -> Result<u32, ()> {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        Ok(70)
+                    });
+                    assert_eq!(v, Ok(70));
+                });
+            }
+        });
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+        let s = t.stats();
+        assert_eq!((s.misses, s.inserts, s.hits), (1, 1, 3));
+        // A failure is not cached.
+        assert_eq!(t.get_or_try_insert(8, || Err::<u32, &str>("no")), Err("no"));
+        assert_eq!(t.get_or_try_insert(8, || Ok::<u32, &str>(80)), Ok(80));
     }
 
     #[test]

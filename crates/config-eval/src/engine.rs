@@ -292,13 +292,10 @@ impl Engine {
             Strategy::Sequential => self.pool.install(|| {
                 let mut out: Vec<Arc<ModuleTypes>> = Vec::with_capacity(keys.len());
                 for (i, m) in program.modules.iter().enumerate() {
-                    if let Some(t) = self.cache.get_typed(keys[i]) {
-                        out.push(t);
-                        continue;
-                    }
-                    let imports = Self::import_map(program, i, |j| out.get(j).cloned());
-                    let t = Arc::new(check_module(&m.file, &m.ast, &imports)?);
-                    self.cache.put_typed(keys[i], t.clone());
+                    let t = self.cache.typed_or(keys[i], || {
+                        let imports = Self::import_map(program, i, |j| out.get(j).cloned());
+                        check_module(&m.file, &m.ast, &imports).map(Arc::new)
+                    })?;
                     out.push(t);
                 }
                 Ok(out)
@@ -341,14 +338,11 @@ impl Engine {
                 let (env, program, cache, key) =
                     (env.clone(), program.clone(), self.cache.clone(), keys[i]);
                 let submitted = queue.submit(priority, &deps, move |_| {
-                    if let Some(t) = cache.get_typed(key) {
-                        env.publish(i, t);
-                        return Ok(());
-                    }
-                    let imports = Self::import_map(&program, i, |j| env.get(j));
-                    let m = &program.modules[i];
-                    let t = Arc::new(check_module(&m.file, &m.ast, &imports)?);
-                    cache.put_typed(key, t.clone());
+                    let t = cache.typed_or(key, || {
+                        let imports = Self::import_map(&program, i, |j| env.get(j));
+                        let m = &program.modules[i];
+                        check_module(&m.file, &m.ast, &imports).map(Arc::new)
+                    })?;
                     env.publish(i, t);
                     Ok(())
                 });

@@ -133,18 +133,14 @@ impl Source {
 }
 
 fn parse(rel: &str, src: &str, cache: &ConcurrentCache) -> Result<Arc<Module>, Error> {
-    let key = hash_of(&(rel, src));
-    if let Some(m) = cache.get_parsed(key) {
-        return Ok(m);
-    }
-    let m = Arc::new(parse_module(src).map_err(|e| Error::Syntax {
-        file: rel.to_owned(),
-        line: e.span.line,
-        col: e.span.col,
-        message: e.message,
-    })?);
-    cache.put_parsed(key, m.clone());
-    Ok(m)
+    cache.parsed_or(hash_of(&(rel, src)), || {
+        parse_module(src).map(Arc::new).map_err(|e| Error::Syntax {
+            file: rel.to_owned(),
+            line: e.span.line,
+            col: e.span.col,
+            message: e.message,
+        })
+    })
 }
 
 struct Frame {
