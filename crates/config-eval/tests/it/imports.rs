@@ -171,3 +171,31 @@ fn a_small_cache_evicts_and_counts_evictions() {
     assert!(s.evictions > 0, "{s:?}");
     assert!(e.cache().len() <= 3 * 2 + 3, "{}", e.cache().len());
 }
+
+#[test]
+fn parallel_reports_the_same_first_error_as_sequential() {
+    // Two independent modules fail to check; the first in dependency order wins.
+    let files = [
+        ("a.lig", "let x = 1 + \"a\";"),
+        ("b.lig", "let y = true && 1;"),
+        ("c.lig", "import b;\nlet z = b.y;"),
+        ("main.lig", "import c;\nimport a;\nlet w = 1;"),
+    ];
+    let err = eval_both(&files).unwrap_err();
+    assert!(
+        err.to_string().starts_with("b.lig:1:17: type error"),
+        "{err}"
+    );
+    // The same for evaluation errors spread over modules.
+    let files = [
+        ("a.lig", "let ok = 1;\nlet bad = match 5 { 1 => 1 };"),
+        ("b.lig", "let worse = 1 / 0;"),
+        ("main.lig", "import b;\nimport a;\nlet w = a.ok;"),
+    ];
+    let err = eval_both(&files).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("b.lig:1:15: evaluation error in `worse`"),
+        "{err}"
+    );
+}
