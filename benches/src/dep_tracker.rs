@@ -136,35 +136,67 @@ fn reading_state<L: DependencyLog + 'static>(threads: usize, edge: Dependency) -
     }
 }
 
-fn push_benches<L: DependencyLog + 'static>(suite: &mut Suite, edge: Dependency) {
-    for threads in suite.threads().to_vec() {
-        suite.measure(
-            &PUSH,
-            L::NAME,
-            threads,
-            Budget::Duration,
-            || push_state::<L>(threads, edge),
-            push_one::<L>,
-        );
-        suite.measure(
-            &PUSH_WORK,
-            L::NAME,
-            threads,
-            Budget::Duration,
-            || push_state::<L>(threads, edge),
-            |s, t, i| {
-                work(i ^ t as u64);
-                push_one::<L>(s, t, i)
-            },
-        );
-        suite.measure(
-            &PUSH_READING,
-            L::NAME,
-            threads,
-            Budget::Duration,
-            || reading_state::<L>(threads, edge),
-            |s, t, i| push_one::<L>(&s.push, t, i),
-        );
+/// The three push benchmarks.
+#[derive(Clone, Copy)]
+enum PushBench {
+    Plain,
+    Work,
+    Reading,
+}
+
+fn measure_log<L: DependencyLog + 'static>(
+    suite: &mut Suite,
+    which: PushBench,
+    threads: usize,
+    edge: Dependency,
+) {
+    match which {
+        PushBench::Plain => {
+            suite.measure(
+                &PUSH,
+                L::NAME,
+                threads,
+                Budget::Duration,
+                || push_state::<L>(threads, edge),
+                push_one::<L>,
+            );
+        }
+        PushBench::Work => {
+            suite.measure(
+                &PUSH_WORK,
+                L::NAME,
+                threads,
+                Budget::Duration,
+                || push_state::<L>(threads, edge),
+                |s, t, i| {
+                    work(i ^ t as u64);
+                    push_one::<L>(s, t, i)
+                },
+            );
+        }
+        PushBench::Reading => {
+            suite.measure(
+                &PUSH_READING,
+                L::NAME,
+                threads,
+                Budget::Duration,
+                || reading_state::<L>(threads, edge),
+                |s, t, i| push_one::<L>(&s.push, t, i),
+            );
+        }
+    }
+}
+
+/// Every log at one thread count back to back, so that the ratios compare figures taken
+/// seconds apart: on a shared machine the load drifts over a run.
+fn push_benches(suite: &mut Suite, edge: Dependency) {
+    for which in [PushBench::Plain, PushBench::Work, PushBench::Reading] {
+        for threads in suite.threads().to_vec() {
+            measure_log::<MutexLog>(suite, which, threads, edge);
+            measure_log::<AppendOnlyVecLog>(suite, which, threads, edge);
+            measure_log::<BoxcarLog>(suite, which, threads, edge);
+            measure_log::<BufferedLog>(suite, which, threads, edge);
+        }
     }
 }
 
@@ -306,10 +338,7 @@ pub fn bench(suite: &mut Suite) {
         drop(child);
         edge
     };
-    push_benches::<MutexLog>(suite, edge);
-    push_benches::<AppendOnlyVecLog>(suite, edge);
-    push_benches::<BoxcarLog>(suite, edge);
-    push_benches::<BufferedLog>(suite, edge);
+    push_benches(suite, edge);
     rebuild_benches(suite);
 }
 
