@@ -17,41 +17,48 @@ use crate::{trie, Atom, AtomSpace, Error, Rule, RuleKey};
 /// Semantics shared by all of them (`docs/cow-env.md` has the proofs):
 /// - `clone()` gives an independent handle: after it, neither handle sees the other's
 ///   writes.
-/// - An environment is a grow-only set of atoms plus a grow-only set of *rule
-///   instances*, each with a process-wide unique [`crate::RuleId`]; the multiplicity of
-///   a rule is its number of instances.
-/// - `union` is the set union of both: commutative, associative and idempotent, so a
-///   base shared by two forks is counted once and unrelated environments lose nothing.
+/// - An environment is a set of *instances* (an atom with a process-wide unique
+///   [`crate::RuleId`]; adding an atom twice makes two instances) and a set of removed
+///   instance ids (tombstones). Both only grow. An atom is in the space while it has an
+///   instance that is not removed; the multiplicity of a rule is its number of live
+///   instances.
+/// - `union` is the set union of both sets: commutative, associative and idempotent, so
+///   a base shared by two forks is counted once, unrelated environments lose nothing,
+///   and an instance removed on either side stays removed.
 pub trait RuleEnvironment: Clone + Send + Sync + Sized + 'static {
     /// An empty environment.
     fn empty() -> Self;
 
-    /// Adds one instance of `rule` (and the atom `(= lhs rhs)` to the space).
+    /// Adds one instance of the atom `(= lhs rhs)` and files it as a rule.
     fn add_rule(&mut self, rule: Rule);
 
     /// Adds one instance of every rule.
     fn add_rules_bulk(&mut self, rules: impl IntoIterator<Item = Rule>);
 
-    /// Adds atoms to the space. An atom `(= lhs rhs)` is added as a rule, so the index
-    /// never disagrees with the space; `(: name type)` marks the type index dirty.
+    /// Adds one instance of each atom. An atom `(= lhs rhs)` is added as a rule, so the
+    /// index never disagrees with the space; `(: name type)` marks the type index dirty.
     fn add_facts_bulk(&mut self, facts: impl IntoIterator<Item = Atom>);
 
     /// Adds the type assertion `(: name ty)`.
     fn add_type(&mut self, name: Atom, ty: Atom);
 
-    /// Joins `atoms` (paths written by [`Atom::encode`]) into the space. The space is
-    /// grow-only, so this is a union, not a replacement. Rules arriving this way are
-    /// indexed by [`RuleEnvironment::rebuild_rule_index`].
+    /// Joins `atoms` (paths written by [`Atom::encode`]) into the space: each atom not
+    /// already present gets one instance (rules are indexed at once). Paths that do not
+    /// decode to an atom are ignored.
     fn update_pathmap(&mut self, atoms: &PathMap<()>);
 
-    /// Raises the number of instances of each rule atom `(= lhs rhs)` to the given
-    /// count. Lowering is refused with [`Error::MultiplicityDecrease`] (instances are
-    /// grow-only); nothing is changed unless every entry is valid.
+    /// Sets the number of live instances of each rule atom `(= lhs rhs)`: adds instances
+    /// or removes the newest ones. Nothing is changed unless every entry is a rule.
     fn set_multiplicities(&mut self, counts: &HashMap<Atom, usize>) -> Result<(), Error>;
 
-    /// Gives every rule atom of the space that has no instance one instance (after
-    /// [`RuleEnvironment::update_pathmap`] brought rules in as plain atoms).
+    /// Re-derives the rule index and wildcard list from the live rule instances (a
+    /// repair; the index is kept current by every write).
     fn rebuild_rule_index(&mut self);
+
+    /// Removes every live instance of `atom` (MeTTa's `remove-atom`) and returns how
+    /// many there were. The removal survives `union` with any handle that still has the
+    /// instances.
+    fn remove_atom(&mut self, atom: &Atom) -> usize;
 
     /// The rules whose left side could match `query`: those filed under its head and
     /// arity, then the wildcard rules; every rule when `query` has no symbol head.
@@ -64,7 +71,7 @@ pub trait RuleEnvironment: Clone + Send + Sync + Sized + 'static {
     /// The types asserted for `name` with `(: name type)`, in byte-path order.
     fn get_type(&self, name: &Atom) -> Vec<Atom>;
 
-    /// Each rule atom `(= lhs rhs)` with its number of instances.
+    /// Each rule atom `(= lhs rhs)` with its number of live instances (at least one).
     fn get_multiplicities(&self) -> HashMap<Atom, usize>;
 
     /// An O(1) read-only snapshot of the atoms.
@@ -110,6 +117,11 @@ pub(crate) fn triple_prefix(head: &str) -> Vec<u8> {
     crate::atom::expr_head_prefix(3, &Atom::sym(head))
 }
 
+/// Whether `atom` is a type assertion `(: name type)`.
+pub(crate) fn is_type_assertion(atom: &Atom) -> bool {
+    matches!(atom.as_expr(), Some([colon, _, _]) if colon.as_sym() == Some(":"))
+}
+
 /// Builds a type index (`encode(name) ++ encode(type)`) from the `(: name type)` atoms of
 /// a space.
 pub(crate) fn build_type_index(btm: &PathMap<()>) -> PathMap<()> {
@@ -137,6 +149,19 @@ pub(crate) fn types_in(index: &PathMap<()>, name: &Atom) -> Vec<Atom> {
     out
 }
 
+/// Splits an instance path `encode(atom) ++ id` into the atom's path and the id.
+fn split_instance(path: &[u8]) -> Option<(&[u8], RuleId)> {
+    let split = path.len().checked_sub(8)?;
+    Some((&path[..split], RuleId::from_bytes(&path[split..])?))
+}
+
+fn instance_path(atom_path: &[u8], id: RuleId) -> Vec<u8> {
+    let mut path = Vec::with_capacity(atom_path.len() + 8);
+    path.extend_from_slice(atom_path);
+    path.extend_from_slice(&id.to_bytes());
+    path
+}
+
 /// The copy-on-write environment: the design this crate recommends.
 ///
 /// Every field is either a persistent `PathMap` (clone = one reference-count increment,
@@ -160,11 +185,11 @@ pub(crate) fn types_in(index: &PathMap<()>, name: &Atom) -> Vec<Atom> {
 /// ```
 #[derive(Debug)]
 pub struct Environment {
-    /// The four persistent fields of the seed (`btm`, `rule_index`, `wildcard_rules`,
-    /// `multiplicities`) behind one `Arc`, so that a clone costs one reference count for
-    /// all four. The first write after a clone copies the four trie handles (four
-    /// reference counts, `Arc::make_mut`), and each trie then copies only the nodes on
-    /// the path it writes.
+    /// The persistent fields of the seed (`btm`, `rule_index`, `wildcard_rules`,
+    /// `multiplicities`) and the tombstones behind one `Arc`, so that a clone costs one
+    /// reference count for all of them. The first write after a clone copies the trie
+    /// handles (`Arc::make_mut`), and each trie then copies only the nodes on the path it
+    /// writes.
     tries: Arc<Tries>,
     /// Query key to matching rules. Invariant: its entries agree with this handle's
     /// rules; a handle that writes either clears the affected entries (when it is the
@@ -178,22 +203,84 @@ pub struct Environment {
     lineage: Lineage,
 }
 
-/// The persistent part of an [`Environment`].
+/// The persistent part of an [`Environment`]. Every field is a function of
+/// `multiplicities` (all instances) and `tombstones` (removed ones), which only grow.
 #[derive(Debug, Clone)]
 struct Tries {
-    /// Every atom of the space, keyed by [`Atom::encode`]. Grow-only.
+    /// Every atom with a live instance, keyed by [`Atom::encode`].
     btm: PathMap<()>,
-    /// Rule instances with a symbol head, keyed by `RuleKey::to_path() ++ id` so that one
-    /// key's rules sit in one subtrie in instance order.
+    /// Live rule instances with a symbol head, keyed by `RuleKey::to_path() ++ id` so
+    /// that one key's rules sit in one subtrie in instance order.
     rule_index: PathMap<RuleRef>,
-    /// Rule instances without a symbol head, keyed by id.
+    /// Live rule instances without a symbol head, keyed by id.
     wildcard_rules: PathMap<RuleRef>,
-    /// One path `encode(rule atom) ++ id` per rule instance; a rule's multiplicity is the
-    /// number of paths under its encoding (the encoding is prefix-free).
+    /// One path `encode(atom) ++ id` per instance ever added, of every atom. A rule's
+    /// multiplicity is the number of paths under its encoding (the encoding is
+    /// prefix-free) less its tombstones.
     multiplicities: PathMap<()>,
-    /// Number of rule instances: always the number of values in `rule_index` and
+    /// One path `encode(atom) ++ id` per removed instance; always a subset of
+    /// `multiplicities`.
+    tombstones: PathMap<()>,
+    /// Number of live rule instances: always the number of values in `rule_index` and
     /// `wildcard_rules` together.
     rule_count: usize,
+}
+
+impl Tries {
+    fn live_count(&self, atom_path: &[u8]) -> usize {
+        trie::count_under(&self.multiplicities, atom_path)
+            .saturating_sub(trie::count_under(&self.tombstones, atom_path))
+    }
+
+    /// Live instance ids of an atom, in id order.
+    fn live_ids(&self, atom_path: &[u8]) -> Vec<RuleId> {
+        let mut ids = Vec::new();
+        trie::for_each_under(&self.multiplicities, atom_path, |suffix, _| {
+            if let Some(id) = RuleId::from_bytes(suffix) {
+                if !self.tombstones.contains(instance_path(atom_path, id)) {
+                    ids.push(id);
+                }
+            }
+        });
+        ids
+    }
+
+    /// Drops a rule instance from the index; whether it was there.
+    fn unindex(&mut self, rule: &Rule, id: RuleId) -> bool {
+        let removed = match rule.key() {
+            Some(key) => {
+                let mut path = key.to_path();
+                path.extend_from_slice(&id.to_bytes());
+                self.rule_index.remove_val_at(&path, true).is_some()
+            }
+            None => self
+                .wildcard_rules
+                .remove_val_at(id.to_bytes(), true)
+                .is_some(),
+        };
+        if removed {
+            self.rule_count -= 1;
+        }
+        removed
+    }
+
+    fn index(&mut self, rule: Arc<Rule>, id: RuleId) -> bool {
+        let fresh = match rule.key() {
+            Some(key) => {
+                let mut path = key.to_path();
+                path.extend_from_slice(&id.to_bytes());
+                self.rule_index.set_val_at(&path, RuleRef(rule)).is_none()
+            }
+            None => self
+                .wildcard_rules
+                .set_val_at(id.to_bytes(), RuleRef(rule))
+                .is_none(),
+        };
+        if fresh {
+            self.rule_count += 1;
+        }
+        fresh
+    }
 }
 
 impl Clone for Environment {
@@ -234,45 +321,67 @@ impl Environment {
         }
     }
 
+    fn invalidate_rule(&mut self, rule: &Rule) {
+        let key = rule.key().map(|k| k.to_path());
+        self.invalidate_cache(key.as_deref());
+    }
+
     fn mark_types_dirty(&mut self) {
         if self.type_index.get().is_some() || Arc::strong_count(&self.type_index) > 1 {
             self.type_index = Arc::new(OnceLock::new());
         }
     }
 
-    fn insert_instance(&mut self, rule: Arc<Rule>, id: RuleId) {
-        let atom_path = rule.to_atom().to_path();
-        let mut mult = atom_path.clone();
-        mult.extend_from_slice(&id.to_bytes());
+    /// Adds one instance of `atom`; `rule` is `Rule::from_atom(atom)` when it is a rule.
+    fn insert(&mut self, atom: &Atom, rule: Option<Arc<Rule>>) {
+        let id = RuleId::fresh();
+        let atom_path = atom.to_path();
         let tries = Arc::make_mut(&mut self.tries);
-        tries.multiplicities.set_val_at(&mult, ());
+        tries
+            .multiplicities
+            .set_val_at(instance_path(&atom_path, id), ());
         tries.btm.set_val_at(&atom_path, ());
-        tries.rule_count += 1;
-        let cache_key = match rule.key() {
-            Some(key) => {
-                let mut path = key.to_path();
-                let cache_key = path.clone();
-                path.extend_from_slice(&id.to_bytes());
-                tries.rule_index.set_val_at(&path, RuleRef(rule));
-                Some(cache_key)
+        if let Some(rule) = rule {
+            tries.index(rule.clone(), id);
+            self.invalidate_rule(&rule);
+        } else if is_type_assertion(atom) {
+            self.mark_types_dirty();
+        }
+    }
+
+    /// Removes the given live instances of `atom`.
+    fn kill(&mut self, atom: &Atom, ids: &[RuleId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let atom_path = atom.to_path();
+        let rule = Rule::from_atom(atom);
+        let tries = Arc::make_mut(&mut self.tries);
+        for &id in ids {
+            tries
+                .tombstones
+                .set_val_at(instance_path(&atom_path, id), ());
+            if let Some(rule) = &rule {
+                tries.unindex(rule, id);
             }
-            None => {
-                tries
-                    .wildcard_rules
-                    .set_val_at(id.to_bytes(), RuleRef(rule));
-                None
-            }
-        };
-        self.invalidate_cache(cache_key.as_deref());
+        }
+        if tries.live_count(&atom_path) == 0 {
+            tries.btm.remove_val_at(&atom_path, true);
+        }
+        match &rule {
+            Some(rule) => self.invalidate_rule(rule),
+            None if is_type_assertion(atom) => self.mark_types_dirty(),
+            None => {}
+        }
     }
 
     fn collect_rules(map: &PathMap<RuleRef>, prefix: &[u8], out: &mut Vec<Arc<Rule>>) {
         trie::for_each_under(map, prefix, |_, rule| out.push(rule.0.clone()));
     }
 
-    /// The number of instances of the rule atom `(= lhs rhs)`.
-    pub fn multiplicity(&self, rule_atom: &Atom) -> usize {
-        trie::count_under(&self.tries.multiplicities, &rule_atom.to_path())
+    /// The number of live instances of `atom` (for a rule, its multiplicity).
+    pub fn multiplicity(&self, atom: &Atom) -> usize {
+        self.tries.live_count(&atom.to_path())
     }
 
     /// The number of entries in this handle's pattern cache (for tests and benchmarks).
@@ -280,17 +389,20 @@ impl Environment {
         self.pattern_cache.len()
     }
 
-    /// Every rule instance with its id, in id order (for tests and the docs' proofs).
+    /// Every live rule instance with its id, in id order (for tests and the docs'
+    /// proofs).
     pub fn rule_instances(&self) -> Vec<(RuleId, Arc<Rule>)> {
         let mut out = Vec::new();
-        trie::for_each_under(&self.tries.multiplicities, &[], |path, _| {
-            let split = path.len().saturating_sub(8);
-            if let (Ok(atom), Some(id)) = (
-                Atom::from_path(&path[..split]),
-                RuleId::from_bytes(&path[split..]),
-            ) {
-                if let Some(rule) = Rule::from_atom(&atom) {
-                    out.push((id, Arc::new(rule)));
+        let tries = &self.tries;
+        trie::for_each_under(&tries.multiplicities, &[], |path, _| {
+            if tries.tombstones.contains(path) {
+                return;
+            }
+            if let Some((atom_path, id)) = split_instance(path) {
+                if let Ok(atom) = Atom::from_path(atom_path) {
+                    if let Some(rule) = Rule::from_atom(&atom) {
+                        out.push((id, Arc::new(rule)));
+                    }
                 }
             }
         });
@@ -307,6 +419,7 @@ impl RuleEnvironment for Environment {
                 rule_index: trie::fresh(),
                 wildcard_rules: trie::fresh(),
                 multiplicities: trie::fresh(),
+                tombstones: trie::fresh(),
                 rule_count: 0,
             }),
             pattern_cache: Arc::new(PatternCache::new(PATTERN_CACHE_CAPACITY)),
@@ -316,50 +429,43 @@ impl RuleEnvironment for Environment {
     }
 
     fn add_rule(&mut self, rule: Rule) {
-        self.insert_instance(Arc::new(rule), RuleId::fresh());
+        self.insert(&rule.to_atom(), Some(Arc::new(rule)));
         self.lineage.advance();
     }
 
     fn add_rules_bulk(&mut self, rules: impl IntoIterator<Item = Rule>) {
         for rule in rules {
-            self.insert_instance(Arc::new(rule), RuleId::fresh());
+            self.insert(&rule.to_atom(), Some(Arc::new(rule)));
         }
         self.lineage.advance();
     }
 
     fn add_facts_bulk(&mut self, facts: impl IntoIterator<Item = Atom>) {
-        let mut types = false;
         for fact in facts {
-            if let Some(rule) = Rule::from_atom(&fact) {
-                self.insert_instance(Arc::new(rule), RuleId::fresh());
-                continue;
-            }
-            if let Some([colon, _, _]) = fact.as_expr() {
-                types |= colon.as_sym() == Some(":");
-            }
-            Arc::make_mut(&mut self.tries)
-                .btm
-                .set_val_at(fact.to_path(), ());
-        }
-        if types {
-            self.mark_types_dirty();
+            let rule = Rule::from_atom(&fact).map(Arc::new);
+            self.insert(&fact, rule);
         }
         self.lineage.advance();
     }
 
     fn add_type(&mut self, name: Atom, ty: Atom) {
-        let atom = Atom::expr(vec![Atom::sym(":"), name, ty]);
-        Arc::make_mut(&mut self.tries)
-            .btm
-            .set_val_at(atom.to_path(), ());
-        self.mark_types_dirty();
+        self.insert(&Atom::expr(vec![Atom::sym(":"), name, ty]), None);
         self.lineage.advance();
     }
 
     fn update_pathmap(&mut self, atoms: &PathMap<()>) {
-        let tries = Arc::make_mut(&mut self.tries);
-        tries.btm = trie::join(&tries.btm, atoms);
-        self.mark_types_dirty();
+        let mut missing = Vec::new();
+        trie::for_each_under(atoms, &[], |path, _| {
+            if !self.tries.btm.contains(path) {
+                if let Ok(atom) = Atom::from_path(path) {
+                    missing.push(atom);
+                }
+            }
+        });
+        for atom in missing {
+            let rule = Rule::from_atom(&atom).map(Arc::new);
+            self.insert(&atom, rule);
+        }
         self.lineage.advance();
     }
 
@@ -369,19 +475,17 @@ impl RuleEnvironment for Environment {
             let rule = Rule::from_atom(atom).ok_or_else(|| Error::NotARule {
                 atom: crate::error::shorten(atom.to_string()),
             })?;
-            let current = self.multiplicity(atom);
-            if requested < current {
-                return Err(Error::MultiplicityDecrease {
-                    atom: crate::error::shorten(atom.to_string()),
-                    current,
-                    requested,
-                });
-            }
-            plan.push((Arc::new(rule), requested - current));
+            plan.push((atom, Arc::new(rule), requested));
         }
-        for (rule, missing) in plan {
-            for _ in 0..missing {
-                self.insert_instance(rule.clone(), RuleId::fresh());
+        for (atom, rule, requested) in plan {
+            let live = self.tries.live_ids(&atom.to_path());
+            if requested >= live.len() {
+                for _ in live.len()..requested {
+                    self.insert(atom, Some(rule.clone()));
+                }
+            } else {
+                // Remove the newest instances: the oldest keep their place in rule order.
+                self.kill(atom, &live[requested..]);
             }
         }
         self.lineage.advance();
@@ -389,22 +493,25 @@ impl RuleEnvironment for Environment {
     }
 
     fn rebuild_rule_index(&mut self) {
-        let mut missing = Vec::new();
-        trie::for_each_under(&self.tries.btm, &triple_prefix("="), |suffix, _| {
-            let mut path = triple_prefix("=");
-            path.extend_from_slice(suffix);
-            if trie::count_under(&self.tries.multiplicities, &path) == 0 {
-                if let Ok(atom) = Atom::from_path(&path) {
-                    if let Some(rule) = Rule::from_atom(&atom) {
-                        missing.push(rule);
-                    }
-                }
-            }
-        });
-        for rule in missing {
-            self.insert_instance(Arc::new(rule), RuleId::fresh());
+        let instances = self.rule_instances();
+        let tries = Arc::make_mut(&mut self.tries);
+        tries.rule_index = trie::fresh();
+        tries.wildcard_rules = trie::fresh();
+        tries.rule_count = 0;
+        for (id, rule) in instances {
+            tries.index(rule, id);
         }
+        self.invalidate_cache(None);
         self.lineage.advance();
+    }
+
+    fn remove_atom(&mut self, atom: &Atom) -> usize {
+        let live = self.tries.live_ids(&atom.to_path());
+        self.kill(atom, &live);
+        if !live.is_empty() {
+            self.lineage.advance();
+        }
+        live.len()
     }
 
     fn get_matching_rules(&self, query: &Atom) -> RuleList {
@@ -462,19 +569,46 @@ impl RuleEnvironment for Environment {
         }
         let mut lineage = self.lineage.clone();
         lineage.advance();
-        // |a ∪ b| = |a| + |b \ a|; the subtraction skips the shared base.
         let (mine, theirs) = (&self.tries, &other.tries);
+        // |x ∪ y| = |x| + |y \ x|; the subtraction skips the shared base.
         let rule_count = mine.rule_count
             + trie::count_missing(&theirs.rule_index, &mine.rule_index)
             + trie::count_missing(&theirs.wildcard_rules, &mine.wildcard_rules);
+        let mut merged = Tries {
+            btm: trie::join(&mine.btm, &theirs.btm),
+            rule_index: trie::join(&mine.rule_index, &theirs.rule_index),
+            wildcard_rules: trie::join(&mine.wildcard_rules, &theirs.wildcard_rules),
+            multiplicities: trie::join(&mine.multiplicities, &theirs.multiplicities),
+            tombstones: trie::join(&mine.tombstones, &theirs.tombstones),
+            rule_count,
+        };
+        // An instance one side removed may still be live on the other, so it came back
+        // with the join: remove it again. Only the tombstones the two sides do not share
+        // are visited, which for two forks is what they removed since forking.
+        let mut revived = Vec::new();
+        for (a, b) in [(theirs, mine), (mine, theirs)] {
+            let only_a = a.tombstones.subtract(&b.tombstones);
+            trie::for_each_under(&only_a, &[], |path, _| revived.push(path.to_vec()));
+        }
+        let mut emptied = Vec::new();
+        for path in revived {
+            let Some((atom_path, id)) = split_instance(&path) else {
+                continue;
+            };
+            if let Ok(atom) = Atom::from_path(atom_path) {
+                if let Some(rule) = Rule::from_atom(&atom) {
+                    merged.unindex(&rule, id);
+                }
+            }
+            emptied.push(atom_path.to_vec());
+        }
+        for atom_path in emptied {
+            if merged.live_count(&atom_path) == 0 {
+                merged.btm.remove_val_at(&atom_path, true);
+            }
+        }
         Environment {
-            tries: Arc::new(Tries {
-                btm: trie::join(&mine.btm, &theirs.btm),
-                rule_index: trie::join(&mine.rule_index, &theirs.rule_index),
-                wildcard_rules: trie::join(&mine.wildcard_rules, &theirs.wildcard_rules),
-                multiplicities: trie::join(&mine.multiplicities, &theirs.multiplicities),
-                rule_count,
-            }),
+            tries: Arc::new(merged),
             pattern_cache: Arc::new(PatternCache::new(PATTERN_CACHE_CAPACITY)),
             type_index: Arc::new(OnceLock::new()),
             lineage,

@@ -41,17 +41,6 @@ pub enum Error {
         /// What was wrong.
         message: &'static str,
     },
-    /// `set_multiplicities` asked to lower a count; instances are grow-only so that
-    /// `union` stays a join (see `docs/cow-env.md`).
-    #[error("multiplicity of {atom} cannot go from {current} down to {requested}")]
-    MultiplicityDecrease {
-        /// The rule atom.
-        atom: String,
-        /// Its current number of instances.
-        current: usize,
-        /// The count that was asked for.
-        requested: usize,
-    },
     /// `set_multiplicities` named an atom that is not a rule `(= lhs rhs)`.
     #[error("{atom} is not a rule (= lhs rhs); only rules have multiplicities")]
     NotARule {

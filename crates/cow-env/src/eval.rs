@@ -20,8 +20,8 @@ pub const DEFAULT_MAX_RESULTS: usize = 100_000;
 /// Evaluation of an atom:
 /// - A symbol rewrites by the rules `(= symbol rhs)`, or is itself.
 /// - An expression whose head is a special form (`match`, `superpose`, `collapse`,
-///   `let`, `let*`, `if`, `quote`, `add-atom`, `get-type`, `empty`, `car-atom`,
-///   `cdr-atom`, `cons-atom`) is handled by that form.
+///   `let`, `let*`, `if`, `quote`, `add-atom`, `remove-atom`, `get-type`, `empty`,
+///   `car-atom`, `cdr-atom`, `cons-atom`) is handled by that form.
 /// - Any other expression has its items evaluated first (every combination of their
 ///   results), then arithmetic and comparison are applied to numbers, then each
 ///   combination is unified with every matching rule's left side (variables renamed
@@ -265,6 +265,10 @@ impl<E: RuleEnvironment> Interpreter<E> {
             }
             ("add-atom", [_space, atom]) => {
                 self.env.add_atom(atom.clone());
+                vec![Atom::expr(Vec::new())]
+            }
+            ("remove-atom", [_space, atom]) => {
+                self.env.remove_atom(atom);
                 vec![Atom::expr(Vec::new())]
             }
             ("get-type", [atom]) => {

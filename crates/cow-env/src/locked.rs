@@ -16,7 +16,7 @@ use lru::LruCache;
 use pathmap::PathMap;
 
 use crate::cache::RuleList;
-use crate::environment::{build_type_index, triple_prefix, types_in, PATTERN_CACHE_CAPACITY};
+use crate::environment::{build_type_index, is_type_assertion, types_in, PATTERN_CACHE_CAPACITY};
 use crate::lineage::Lineage;
 use crate::rule::RuleId;
 use crate::sync::{DefaultLock, FieldLock, LockKind, MutexKind, RwLockKind};
@@ -25,18 +25,25 @@ use crate::{trie, Atom, AtomSpace, Error, Rule, RuleEnvironment, RuleKey};
 type Instances = Vec<(RuleId, Arc<Rule>)>;
 type Field<L, T> = Arc<<L as LockKind>::Lock<T>>;
 
+/// The instance ids of one atom, each list sorted.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AtomIds {
+    live: Vec<RuleId>,
+    removed: Vec<RuleId>,
+}
+
 /// An environment with one lock per field, generic over the lock family.
 pub struct LockedEnvironment<L: LockKind = DefaultLock> {
-    /// Every atom of the space, keyed by [`Atom::encode`].
+    /// Every atom with a live instance, keyed by [`Atom::encode`].
     btm: Field<L, PathMap<()>>,
-    /// Rule instances by key, each list sorted by id (ids grow, so appending keeps it
-    /// sorted).
+    /// Live rule instances by key, each list sorted by id (ids grow, so appending keeps
+    /// it sorted).
     rule_index: Field<L, HashMap<RuleKey, Instances>>,
-    /// Rule instances without a symbol head, sorted by id.
+    /// Live rule instances without a symbol head, sorted by id.
     wildcard_rules: Field<L, Instances>,
-    /// Instances per rule atom; always equal to counting `rule_index` and
-    /// `wildcard_rules`.
-    multiplicities: Field<L, HashMap<Atom, usize>>,
+    /// The live and removed instance ids of every atom ever added. The other fields are
+    /// functions of this one.
+    multiplicities: Field<L, HashMap<Atom, AtomIds>>,
     /// Query key to matching rules; `lru::LruCache` as in the seed.
     pattern_cache: Field<L, LruCache<Vec<u8>, RuleList>>,
     /// `encode(name) ++ encode(type)` of every type assertion, once built.
@@ -98,22 +105,22 @@ fn owned<L: LockKind, T: Send + Sync + Clone>(f: &mut Field<L, T>) -> &mut T {
     Arc::make_mut(f).get_mut()
 }
 
-/// Merges two id-sorted instance lists, keeping one copy of each id.
-fn merge_instances(a: &Instances, b: &Instances) -> Instances {
+/// The sorted union of two sorted id lists.
+fn merge_ids(a: &[RuleId], b: &[RuleId]) -> Vec<RuleId> {
     let mut out = Vec::with_capacity(a.len().max(b.len()));
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
+        match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => {
-                out.push(a[i].clone());
+                out.push(a[i]);
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                out.push(b[j].clone());
+                out.push(b[j]);
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
-                out.push(a[i].clone());
+                out.push(a[i]);
                 i += 1;
                 j += 1;
             }
@@ -137,31 +144,98 @@ impl<L: LockKind> LockedEnvironment<L> {
         owned::<L, _>(&mut self.type_index_dirty);
     }
 
-    fn insert_instance(&mut self, rule: Arc<Rule>, id: RuleId) {
-        let atom = rule.to_atom();
-        owned::<L, _>(&mut self.btm).set_val_at(atom.to_path(), ());
-        *owned::<L, _>(&mut self.multiplicities)
-            .entry(atom)
-            .or_default() += 1;
+    fn invalidate_rule(&mut self, rule: &Rule) {
         let cache = owned::<L, _>(&mut self.pattern_cache);
         match rule.key() {
             Some(key) => {
                 cache.pop(&key.to_path());
                 cache.pop(&[0u8][..]);
-                owned::<L, _>(&mut self.rule_index)
+            }
+            None => cache.clear(),
+        }
+    }
+
+    /// Adds one instance of `atom` (the caller has called `make_owned`).
+    fn insert(&mut self, atom: Atom, rule: Option<Arc<Rule>>) {
+        let id = RuleId::fresh();
+        owned::<L, _>(&mut self.btm).set_val_at(atom.to_path(), ());
+        if is_type_assertion(&atom) {
+            *owned::<L, _>(&mut self.type_index_dirty) = true;
+        }
+        owned::<L, _>(&mut self.multiplicities)
+            .entry(atom)
+            .or_default()
+            .live
+            .push(id);
+        if let Some(rule) = rule {
+            self.invalidate_rule(&rule);
+            match rule.key() {
+                Some(key) => owned::<L, _>(&mut self.rule_index)
                     .entry(key)
                     .or_default()
-                    .push((id, rule));
-            }
-            None => {
-                cache.clear();
-                owned::<L, _>(&mut self.wildcard_rules).push((id, rule));
+                    .push((id, rule)),
+                None => owned::<L, _>(&mut self.wildcard_rules).push((id, rule)),
             }
         }
     }
 
-    fn mark_types_dirty(&mut self) {
-        *owned::<L, _>(&mut self.type_index_dirty) = true;
+    /// Removes the live instances of `atom` from the `keep`-th on (the caller has called
+    /// `make_owned`); returns how many were removed.
+    fn kill_from(&mut self, atom: &Atom, keep: usize) -> usize {
+        let Some(ids) = owned::<L, _>(&mut self.multiplicities).get_mut(atom) else {
+            return 0;
+        };
+        if ids.live.len() <= keep {
+            return 0;
+        }
+        let gone = ids.live.split_off(keep);
+        ids.removed = merge_ids(&ids.removed, &gone);
+        let now_dead = ids.live.is_empty();
+        if now_dead {
+            owned::<L, _>(&mut self.btm).remove_val_at(atom.to_path(), true);
+        }
+        if is_type_assertion(atom) {
+            *owned::<L, _>(&mut self.type_index_dirty) = true;
+        }
+        if let Some(rule) = Rule::from_atom(atom) {
+            self.invalidate_rule(&rule);
+            let list = match rule.key() {
+                Some(key) => owned::<L, _>(&mut self.rule_index).get_mut(&key),
+                None => Some(owned::<L, _>(&mut self.wildcard_rules)),
+            };
+            if let Some(list) = list {
+                list.retain(|(id, _)| gone.binary_search(id).is_err());
+            }
+        }
+        gone.len()
+    }
+
+    /// Builds the derived fields from the instance ids.
+    fn derived(
+        multiplicities: &HashMap<Atom, AtomIds>,
+    ) -> (PathMap<()>, HashMap<RuleKey, Instances>, Instances) {
+        let mut btm = trie::fresh();
+        let mut index: HashMap<RuleKey, Instances> = HashMap::new();
+        let mut wildcard = Instances::new();
+        for (atom, ids) in multiplicities {
+            if ids.live.is_empty() {
+                continue;
+            }
+            btm.set_val_at(atom.to_path(), ());
+            if let Some(rule) = Rule::from_atom(atom) {
+                let rule = Arc::new(rule);
+                let list = match rule.key() {
+                    Some(key) => index.entry(key).or_default(),
+                    None => &mut wildcard,
+                };
+                list.extend(ids.live.iter().map(|&id| (id, rule.clone())));
+            }
+        }
+        for list in index.values_mut() {
+            list.sort_by_key(|(id, _)| *id);
+        }
+        wildcard.sort_by_key(|(id, _)| *id);
+        (btm, index, wildcard)
     }
 
     /// The lock family's name (`mutex` or `rwlock`).
@@ -186,50 +260,48 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
 
     fn add_rule(&mut self, rule: Rule) {
         self.make_owned();
-        self.insert_instance(Arc::new(rule), RuleId::fresh());
+        self.insert(rule.to_atom(), Some(Arc::new(rule)));
         self.lineage.advance();
     }
 
     fn add_rules_bulk(&mut self, rules: impl IntoIterator<Item = Rule>) {
         self.make_owned();
         for rule in rules {
-            self.insert_instance(Arc::new(rule), RuleId::fresh());
+            self.insert(rule.to_atom(), Some(Arc::new(rule)));
         }
         self.lineage.advance();
     }
 
     fn add_facts_bulk(&mut self, facts: impl IntoIterator<Item = Atom>) {
         self.make_owned();
-        let mut types = false;
         for fact in facts {
-            if let Some(rule) = Rule::from_atom(&fact) {
-                self.insert_instance(Arc::new(rule), RuleId::fresh());
-                continue;
-            }
-            if let Some([colon, _, _]) = fact.as_expr() {
-                types |= colon.as_sym() == Some(":");
-            }
-            owned::<L, _>(&mut self.btm).set_val_at(fact.to_path(), ());
-        }
-        if types {
-            self.mark_types_dirty();
+            let rule = Rule::from_atom(&fact).map(Arc::new);
+            self.insert(fact, rule);
         }
         self.lineage.advance();
     }
 
     fn add_type(&mut self, name: Atom, ty: Atom) {
         self.make_owned();
-        let atom = Atom::expr(vec![Atom::sym(":"), name, ty]);
-        owned::<L, _>(&mut self.btm).set_val_at(atom.to_path(), ());
-        self.mark_types_dirty();
+        self.insert(Atom::expr(vec![Atom::sym(":"), name, ty]), None);
         self.lineage.advance();
     }
 
     fn update_pathmap(&mut self, atoms: &PathMap<()>) {
         self.make_owned();
-        let btm = owned::<L, _>(&mut self.btm);
-        *btm = trie::join(btm, atoms);
-        self.mark_types_dirty();
+        let btm = owned::<L, _>(&mut self.btm).clone();
+        let mut missing = Vec::new();
+        trie::for_each_under(atoms, &[], |path, _| {
+            if !btm.contains(path) {
+                if let Ok(atom) = Atom::from_path(path) {
+                    missing.push(atom);
+                }
+            }
+        });
+        for atom in missing {
+            let rule = Rule::from_atom(&atom).map(Arc::new);
+            self.insert(atom, rule);
+        }
         self.lineage.advance();
     }
 
@@ -239,22 +311,19 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
             let rule = Rule::from_atom(atom).ok_or_else(|| Error::NotARule {
                 atom: crate::error::shorten(atom.to_string()),
             })?;
-            let current = self
-                .multiplicities
-                .read_with(|m| m.get(atom).copied().unwrap_or(0));
-            if requested < current {
-                return Err(Error::MultiplicityDecrease {
-                    atom: crate::error::shorten(atom.to_string()),
-                    current,
-                    requested,
-                });
-            }
-            plan.push((Arc::new(rule), requested - current));
+            plan.push((atom, Arc::new(rule), requested));
         }
         self.make_owned();
-        for (rule, missing) in plan {
-            for _ in 0..missing {
-                self.insert_instance(rule.clone(), RuleId::fresh());
+        for (atom, rule, requested) in plan {
+            let current = self
+                .multiplicities
+                .read_with(|m| m.get(atom).map_or(0, |ids| ids.live.len()));
+            if requested >= current {
+                for _ in current..requested {
+                    self.insert(atom.clone(), Some(rule.clone()));
+                }
+            } else {
+                self.kill_from(atom, requested);
             }
         }
         self.lineage.advance();
@@ -263,27 +332,24 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
 
     fn rebuild_rule_index(&mut self) {
         self.make_owned();
-        let prefix = triple_prefix("=");
-        let mut missing = Vec::new();
-        {
-            let btm = owned::<L, _>(&mut self.btm).clone();
-            let mult = owned::<L, _>(&mut self.multiplicities);
-            trie::for_each_under(&btm, &prefix, |suffix, _| {
-                let mut path = prefix.clone();
-                path.extend_from_slice(suffix);
-                if let Ok(atom) = Atom::from_path(&path) {
-                    if !mult.contains_key(&atom) {
-                        if let Some(rule) = Rule::from_atom(&atom) {
-                            missing.push(rule);
-                        }
-                    }
-                }
-            });
-        }
-        for rule in missing {
-            self.insert_instance(Arc::new(rule), RuleId::fresh());
-        }
+        let (_, index, wildcard) = Self::derived(owned::<L, _>(&mut self.multiplicities));
+        *owned::<L, _>(&mut self.rule_index) = index;
+        *owned::<L, _>(&mut self.wildcard_rules) = wildcard;
+        owned::<L, _>(&mut self.pattern_cache).clear();
         self.lineage.advance();
+    }
+
+    fn remove_atom(&mut self, atom: &Atom) -> usize {
+        let live = self
+            .multiplicities
+            .read_with(|m| m.get(atom).map_or(0, |ids| ids.live.len()));
+        if live == 0 {
+            return 0;
+        }
+        self.make_owned();
+        let removed = self.kill_from(atom, 0);
+        self.lineage.advance();
+        removed
     }
 
     fn get_matching_rules(&self, query: &Atom) -> RuleList {
@@ -309,9 +375,17 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
                 .map(|list| list.iter().map(|(_, r)| r.clone()).collect())
                 .unwrap_or_default(),
             None => {
-                let mut all: Instances = index.values().flatten().cloned().collect();
-                all.sort_by_key(|(id, _)| *id);
-                all.into_iter().map(|(_, r)| r).collect()
+                // Key order then id order, as the copy-on-write trie iterates.
+                let mut all: Vec<(Vec<u8>, RuleId, Arc<Rule>)> = index
+                    .iter()
+                    .flat_map(|(k, list)| {
+                        let path = k.to_path();
+                        list.iter()
+                            .map(move |(id, r)| (path.clone(), *id, r.clone()))
+                    })
+                    .collect();
+                all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+                all.into_iter().map(|(_, _, r)| r).collect()
             }
         });
         self.wildcard_rules
@@ -340,7 +414,12 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
     }
 
     fn get_multiplicities(&self) -> HashMap<Atom, usize> {
-        self.multiplicities.read_with(HashMap::clone)
+        self.multiplicities.read_with(|m| {
+            m.iter()
+                .filter(|(atom, ids)| !ids.live.is_empty() && Rule::from_atom(atom).is_some())
+                .map(|(atom, ids)| (atom.clone(), ids.live.len()))
+                .collect()
+        })
     }
 
     fn create_space(&self) -> AtomSpace {
@@ -365,36 +444,32 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
         if other.lineage.contains_state_of(&self.lineage) {
             return other.clone();
         }
-        // One lock at a time: snapshot each side's field, then merge without locks.
-        let btm = trie::join(
-            &self.btm.read_with(PathMap::clone),
-            &other.btm.read_with(PathMap::clone),
-        );
-        let mut index = self.rule_index.read_with(HashMap::clone);
-        other.rule_index.read_with(|theirs| {
-            for (key, list) in theirs {
-                let merged = match index.get(key) {
-                    Some(mine) => merge_instances(mine, list),
-                    None => list.clone(),
-                };
-                index.insert(key.clone(), merged);
+        // One lock at a time: snapshot each side's instances, then merge without locks.
+        let mut merged = self.multiplicities.read_with(HashMap::clone);
+        other.multiplicities.read_with(|theirs| {
+            for (atom, ids) in theirs {
+                let entry = merged.entry(atom.clone()).or_default();
+                let removed = merge_ids(&entry.removed, &ids.removed);
+                let mut live = merge_ids(&entry.live, &ids.live);
+                live.retain(|id| removed.binary_search(id).is_err());
+                *entry = AtomIds { live, removed };
             }
         });
-        let wildcard = merge_instances(
-            &self.wildcard_rules.read_with(Vec::clone),
-            &other.wildcard_rules.read_with(Vec::clone),
-        );
-        let mut multiplicities: HashMap<Atom, usize> = HashMap::new();
-        for (_, rule) in index.values().flatten().chain(wildcard.iter()) {
-            *multiplicities.entry(rule.to_atom()).or_default() += 1;
+        // Instances this side has live but the other removed.
+        for ids in merged.values_mut() {
+            if !ids.removed.is_empty() {
+                let removed = ids.removed.clone();
+                ids.live.retain(|id| removed.binary_search(id).is_err());
+            }
         }
+        let (btm, index, wildcard) = Self::derived(&merged);
         let mut lineage = self.lineage.clone();
         lineage.advance();
         LockedEnvironment {
             btm: field::<L, _>(btm),
             rule_index: field::<L, _>(index),
             wildcard_rules: field::<L, _>(wildcard),
-            multiplicities: field::<L, _>(multiplicities),
+            multiplicities: field::<L, _>(merged),
             pattern_cache: field::<L, _>(new_cache()),
             type_index: field::<L, _>(None),
             type_index_dirty: field::<L, _>(true),

@@ -127,21 +127,20 @@ fn multiplicities_count_instances<E: RuleEnvironment>() {
     env.set_multiplicities(&counts).unwrap();
     assert_eq!(env.get_multiplicities()[&twice.to_atom()], 6);
     counts.insert(twice.to_atom(), 1);
-    assert!(matches!(
-        env.set_multiplicities(&counts),
-        Err(Error::MultiplicityDecrease {
-            current: 6,
-            requested: 1,
-            ..
-        })
-    ));
+    env.set_multiplicities(&counts).unwrap();
+    assert_eq!(env.get_multiplicities()[&twice.to_atom()], 1);
+    assert_eq!(values(&env, "(m 1)"), ["1"]);
     let mut not_rule = HashMap::new();
     not_rule.insert(atom("(fact)"), 1);
     assert!(matches!(
         env.set_multiplicities(&not_rule),
         Err(Error::NotARule { .. })
     ));
-    assert_eq!(env.get_rule_count(), 6);
+    assert_eq!(env.get_rule_count(), 1);
+    counts.insert(twice.to_atom(), 0);
+    env.set_multiplicities(&counts).unwrap();
+    assert!(env.get_multiplicities().is_empty());
+    assert!(!env.create_space().contains(&twice.to_atom()));
 }
 
 fn types_and_pathmap_updates<E: RuleEnvironment>() {
@@ -159,14 +158,54 @@ fn types_and_pathmap_updates<E: RuleEnvironment>() {
     assert_eq!(env.get_type(&atom("late")), vec![atom("Fn")]);
     assert_eq!(
         values(&env, "(late 1)"),
-        Vec::<String>::new(),
-        "not indexed yet"
+        ["5"],
+        "rules arriving by path are indexed"
+    );
+    env.update_pathmap(&incoming);
+    assert_eq!(
+        env.get_rule_count(),
+        1,
+        "a path already present adds nothing"
     );
     env.rebuild_rule_index();
     assert_eq!(values(&env, "(late 1)"), ["5"]);
-    env.rebuild_rule_index();
-    assert_eq!(env.get_rule_count(), 1, "rebuilding twice adds nothing");
+    assert_eq!(env.get_rule_count(), 1, "rebuilding changes nothing");
     assert!(env.create_space().contains(&atom("(plain fact)")));
+}
+
+fn removal_survives_union<E: RuleEnvironment>() {
+    let mut base = E::empty();
+    base.add_rule(rule("d", 1, 1));
+    base.add_facts_bulk([atom("(fact a)"), atom("(fact b)")]);
+    base.add_type(atom("x"), atom("T"));
+    let mut a = base.clone();
+    let mut b = base.clone();
+    assert_eq!(a.remove_atom(&rule("d", 1, 1).to_atom()), 1);
+    assert_eq!(a.remove_atom(&atom("(fact a)")), 1);
+    assert_eq!(a.remove_atom(&atom("(: x T)")), 1);
+    assert_eq!(a.remove_atom(&atom("(absent)")), 0);
+    b.add_rule(rule("d", 2, 2));
+    assert_eq!(values(&a, "(d 1)"), Vec::<String>::new());
+    assert!(a.get_type(&atom("x")).is_empty());
+    assert_eq!(
+        values(&base, "(d 1)"),
+        ["1"],
+        "the base keeps what a fork removed"
+    );
+    for merged in [a.union(&b), b.union(&a)] {
+        assert_eq!(
+            values(&merged, "(d 1)"),
+            ["2"],
+            "removed on one side stays removed"
+        );
+        assert!(!merged.create_space().contains(&atom("(fact a)")));
+        assert!(merged.create_space().contains(&atom("(fact b)")));
+        assert!(merged.get_type(&atom("x")).is_empty());
+        assert_eq!(merged.get_rule_count(), 1);
+    }
+    // Adding an atom again after removing it makes a new, live instance.
+    a.add_facts_bulk([atom("(fact a)")]);
+    assert!(a.union(&b).create_space().contains(&atom("(fact a)")));
 }
 
 fn modification_tracking<E: RuleEnvironment>() {
@@ -227,6 +266,7 @@ for_each_variant!(
     multiplicities_count_instances,
     types_and_pathmap_updates,
     modification_tracking,
+    removal_survives_union,
     concurrent_reads_agree,
 );
 

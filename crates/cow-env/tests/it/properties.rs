@@ -2,7 +2,8 @@
 //! idempotent, three-way for forks, lossless for unrelated environments), on every
 //! variant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cow_env::{Atom, Environment, MutexEnvironment, Rule, RuleEnvironment, RwLockEnvironment};
 use proptest::prelude::*;
@@ -13,9 +14,11 @@ enum Op {
     Wildcard(u8),
     Fact(u8),
     Type(u8, u8),
+    /// Removes every live instance of the atom the inner operation would add.
+    Remove(Box<Op>),
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn add_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0u8..3, 0u8..3, 0u8..3).prop_map(|(h, a, v)| Op::Rule(h, a, v)),
         1 => (0u8..2).prop_map(Op::Wildcard),
@@ -24,26 +27,124 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => add_op(),
+        1 => add_op().prop_map(|o| Op::Remove(Box::new(o))),
+    ]
+}
+
 fn ops() -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(op(), 0..8)
 }
 
+fn atom_of(op: &Op) -> Atom {
+    match op {
+        Op::Rule(h, a, v) => Rule::new(
+            Atom::expr(vec![Atom::sym(&format!("h{h}")), Atom::Int(i64::from(*a))]),
+            Atom::Int(i64::from(*v)),
+        )
+        .to_atom(),
+        Op::Wildcard(v) => Rule::new(Atom::var("x"), Atom::Int(i64::from(*v))).to_atom(),
+        Op::Fact(f) => Atom::expr(vec![Atom::sym("fact"), Atom::Int(i64::from(*f))]),
+        Op::Type(n, t) => Atom::expr(vec![
+            Atom::sym(":"),
+            Atom::sym(&format!("n{n}")),
+            Atom::sym(&format!("T{t}")),
+        ]),
+        Op::Remove(inner) => atom_of(inner),
+    }
+}
+
 fn apply<E: RuleEnvironment>(env: &mut E, ops: &[Op]) {
     for op in ops {
-        match *op {
-            Op::Rule(h, a, v) => env.add_rule(Rule::new(
-                Atom::expr(vec![Atom::sym(&format!("h{h}")), Atom::Int(i64::from(a))]),
-                Atom::Int(i64::from(v)),
-            )),
-            Op::Wildcard(v) => env.add_rule(Rule::new(Atom::var("x"), Atom::Int(i64::from(v)))),
-            Op::Fact(f) => {
-                env.add_facts_bulk([Atom::expr(vec![Atom::sym("fact"), Atom::Int(i64::from(f))])])
+        match op {
+            Op::Remove(inner) => {
+                env.remove_atom(&atom_of(inner));
             }
-            Op::Type(n, t) => {
-                env.add_type(Atom::sym(&format!("n{n}")), Atom::sym(&format!("T{t}")))
+            other => env.add_atom(atom_of(other)),
+        }
+    }
+}
+
+/// The reference model of the documented semantics: instances with unique ids, and
+/// tombstones; union is the union of both sets.
+#[derive(Debug, Clone, Default)]
+struct Model {
+    instances: BTreeMap<u64, String>,
+    removed: BTreeSet<u64>,
+}
+
+static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(0);
+
+impl Model {
+    fn apply(&mut self, ops: &[Op]) {
+        for op in ops {
+            let text = atom_of(op).to_string();
+            match op {
+                Op::Remove(_) => {
+                    for (id, t) in &self.instances {
+                        if *t == text {
+                            self.removed.insert(*id);
+                        }
+                    }
+                }
+                _ => {
+                    self.instances
+                        .insert(NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed), text);
+                }
             }
         }
     }
+
+    fn union(&self, other: &Model) -> Model {
+        let mut out = self.clone();
+        out.instances.extend(other.instances.clone());
+        out.removed.extend(other.removed.iter().copied());
+        out
+    }
+
+    fn live(&self) -> impl Iterator<Item = &String> {
+        self.instances
+            .iter()
+            .filter(|(id, _)| !self.removed.contains(id))
+            .map(|(_, t)| t)
+    }
+
+    fn rule_multiplicities(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for t in self.live().filter(|t| t.starts_with("(= ")) {
+            *out.entry(t.clone()).or_default() += 1;
+        }
+        out
+    }
+
+    fn atoms(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.live().collect();
+        set.into_iter().cloned().collect()
+    }
+}
+
+fn matches_model<E: RuleEnvironment>(
+    env: &E,
+    model: &Model,
+    what: &str,
+) -> Result<(), TestCaseError> {
+    let seen = observe(env);
+    prop_assert_eq!(
+        &seen.multiplicities,
+        &model.rule_multiplicities(),
+        "{}: multiplicities",
+        what
+    );
+    prop_assert_eq!(&seen.atoms, &model.atoms(), "{}: atoms", what);
+    prop_assert_eq!(
+        seen.rule_count,
+        model.rule_multiplicities().values().sum::<usize>(),
+        "{}: rule count",
+        what
+    );
+    Ok(())
 }
 
 /// Everything a user can observe of an environment, in a comparable form.
@@ -97,20 +198,32 @@ fn laws<E: RuleEnvironment>(
 ) -> Result<(), TestCaseError> {
     let mut base = E::empty();
     apply(&mut base, base_ops);
+    let mut base_model = Model::default();
+    base_model.apply(base_ops);
     let before = observe(&base);
     let mut a = base.clone();
     apply(&mut a, a_ops);
+    let mut a_model = base_model.clone();
+    a_model.apply(a_ops);
     let mut b = base.clone();
     apply(&mut b, b_ops);
+    let mut b_model = base_model.clone();
+    b_model.apply(b_ops);
     let mut c = E::empty();
     apply(&mut c, c_ops);
+    let mut c_model = Model::default();
+    c_model.apply(c_ops);
 
-    // Isolation: the forks' writes never reach the base or each other.
+    // Isolation: the forks' writes never reach the base.
     prop_assert_eq!(&observe(&base), &before);
-    let mut b_alone = E::empty();
-    apply(&mut b_alone, base_ops);
-    apply(&mut b_alone, b_ops);
-    prop_assert_eq!(observe(&b).multiplicities, observe(&b_alone).multiplicities);
+    for (env, model, what) in [
+        (&base, &base_model, "base"),
+        (&a, &a_model, "a"),
+        (&b, &b_model, "b"),
+        (&c, &c_model, "c"),
+    ] {
+        matches_model(env, model, what)?;
+    }
 
     let ab = a.union(&b);
     prop_assert_eq!(observe(&ab), observe(&b.union(&a)), "commutative");
@@ -126,31 +239,15 @@ fn laws<E: RuleEnvironment>(
         "a fork absorbs its base"
     );
 
-    // Three-way: base + (a - base) + (b - base), the base counted once.
-    let mut expected = before.multiplicities.clone();
-    for fork in [&a, &b] {
-        for (atom, n) in observe(fork).multiplicities {
-            let extra = n - before.multiplicities.get(&atom).copied().unwrap_or(0);
-            *expected.entry(atom).or_default() += extra;
-        }
-    }
-    expected.retain(|_, n| *n > 0);
-    prop_assert_eq!(
-        &observe(&ab).multiplicities,
-        &expected,
-        "three-way multiplicities"
-    );
-
-    // Unrelated environments: nothing is dropped, counts add.
-    let mut sum = observe(&a).multiplicities;
-    for (atom, n) in observe(&c).multiplicities {
-        *sum.entry(atom).or_default() += n;
-    }
-    prop_assert_eq!(
-        observe(&a.union(&c)).multiplicities,
-        sum,
-        "unrelated sides add"
-    );
+    // Three-way for forks (the base once, removals on either side kept) and lossless
+    // for unrelated environments, both as the model's set unions.
+    matches_model(&ab, &a_model.union(&b_model), "a ∪ b")?;
+    matches_model(&a.union(&c), &a_model.union(&c_model), "a ∪ c")?;
+    matches_model(
+        &ab.union(&c),
+        &a_model.union(&b_model).union(&c_model),
+        "a ∪ b ∪ c",
+    )?;
     Ok(())
 }
 
