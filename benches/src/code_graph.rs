@@ -1,12 +1,463 @@
-//! Benchmarks and stress run of this crate: not written yet (see its issue).
+//! Benchmarks and stress run of `code-graph`.
+//!
+//! Inputs: a generated synthetic crate (so sizes are controlled and identical on every
+//! machine) and, where the local cargo registry has them, real crates (`syn`,
+//! `regex-syntax`, `clap_builder`, `rayon`, `proptest`, `serde_core`).
+//!
+//! - `build`: a whole build, sequential (the seed's "before") against parallel with the
+//!   `DashMap` interner and with a `Mutex<HashMap>` interner; one op = one byte of source.
+//! - `build-items`: the same runs counted in graph nodes per second.
+//! - `build-real`: sequential against parallel on real registry crates, bytes per second.
+//! - `per-file`: single-thread cost per file, bare `syn::parse_file` (baseline) against
+//!   parse + extraction (`extract`) and the whole sequential build (`build`).
+//! - `ids`: one node ID, the seed's atomic counter against the stable hash.
+//! - `intern`: one type-interner lookup, `DashMap` against `Mutex<HashMap>`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use bench_harness::{BenchSpec, Budget, Measurement, Suite};
+use code_graph::{
+    build, id, to_json, BuildOptions, DashMapInterner, InternerChoice, LocalInterner,
+    MutexInterner, NodeKind, SeedIdAllocator, TypeInterner,
+};
+use rand::Rng;
 
 use crate::StressContext;
-use bench_harness::Suite;
 
-/// Measures nothing yet.
-pub fn bench(_suite: &mut Suite) {}
+const BUILD: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "build",
+    description:
+        "A whole graph build of a generated crate; one op = one byte of source (ops/s = B/s).",
+    baseline: "sequential",
+    seed_target: None,
+};
 
-/// Exercises nothing yet.
-pub fn stress(_ctx: &StressContext) -> Result<String, String> {
-    Ok("no stress run yet".into())
+const BUILD_ITEMS: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "build-items",
+    description: "The `build` runs counted in graph nodes produced per second.",
+    baseline: "sequential",
+    seed_target: None,
+};
+
+const BUILD_REAL: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "build-real",
+    description:
+        "A whole graph build of real crates from the local cargo registry; one op = one byte.",
+    baseline: "sequential",
+    seed_target: Some("parallel at 2 threads >= 1.6x sequential (issue 8)"),
+};
+
+const PER_FILE: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "per-file",
+    description: "Single-thread processing of the generated crate's files; one op = one byte.",
+    baseline: "syn-parse",
+    seed_target: Some("end-to-end >= 0.8x bare syn::parse_file (issue 8)"),
+};
+
+const IDS: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "ids",
+    description: "One node ID: the seed's shared fetch_add counter against a stable key hash.",
+    baseline: "atomic-counter",
+    seed_target: None,
+};
+
+const INTERN: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "intern",
+    description: "One type-interner lookup (about 5% first sightings) from every thread.",
+    baseline: "dashmap",
+    seed_target: None,
+};
+
+/// A generated crate on disk, removed when dropped.
+pub struct Synthetic {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl Synthetic {
+    /// Writes a crate with `modules` module files of `items` item groups each.
+    pub fn new(tag: &str, modules: usize, items: usize) -> std::io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "code-graph-bench-{tag}-{}-{modules}x{items}",
+            std::process::id()
+        ));
+        let src = dir.join("src");
+        std::fs::create_dir_all(&src)?;
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"synthetic\"\nversion = \"0.1.0\"\n",
+        )?;
+        let mut lib = String::from("//! Generated.\n");
+        let mut files = vec![src.join("lib.rs")];
+        for m in 0..modules {
+            let _ = writeln!(lib, "pub mod m{m};");
+            let mut text = String::from("use std::collections::HashMap;\nuse crate::m0::S0;\n\n");
+            for i in 0..items {
+                let _ = write!(
+                    text,
+                    r#"/// Item {i}.
+#[derive(Debug, Clone, Default)]
+pub struct S{i} {{
+    pub id: u64,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub index: HashMap<String, Vec<u{bits}>>,
+}}
+
+pub enum E{i} {{ A(u32), B {{ x: i64, y: Option<S{i}> }}, C }}
+
+pub trait T{i} {{
+    fn run(&self, input: &[u8]) -> Result<usize, String>;
+    fn name(&self) -> String {{ self.label() }}
+    fn label(&self) -> String;
+}}
+
+impl S{i} {{
+    pub fn new(id: u64) -> Self {{ Self::check(id); S{i} {{ id, ..Default::default() }} }}
+    fn check(id: u64) -> bool {{ id > {i} }}
+    pub fn total(&self, extra: Option<&S0>) -> usize {{
+        let mut n = self.tags.len();
+        for t in &self.tags {{ n += t.len(); }}
+        if let Some(e) = extra {{ n += e.tags.len(); }}
+        helper_{i}(n)
+    }}
+}}
+
+impl T{i} for S{i} {{
+    fn run(&self, input: &[u8]) -> Result<usize, String> {{
+        if input.is_empty() {{ return Err(String::from("empty")); }}
+        Ok(self.total(None) + input.len())
+    }}
+    fn label(&self) -> String {{ format!("{{}}-{{}}", self.name, self.id) }}
+}}
+
+pub fn helper_{i}(n: usize) -> usize {{ n.wrapping_mul(31).rotate_left({rot}) }}
+
+pub const LIMIT_{i}: usize = {i} * 64;
+
+"#,
+                    bits = [8, 16, 32, 64][i % 4],
+                    rot = i % 31,
+                );
+            }
+            let path = src.join(format!("m{m}.rs"));
+            std::fs::write(&path, text)?;
+            files.push(path);
+        }
+        std::fs::write(src.join("lib.rs"), lib)?;
+        Ok(Synthetic { dir, files })
+    }
+
+    /// The crate directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn sources(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect()
+    }
+}
+
+impl Drop for Synthetic {
+    fn drop(&mut self) {
+        // Best effort: a leftover temporary directory is harmless.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn registry_crates(names: &[&str]) -> Vec<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let Ok(indexes) = std::fs::read_dir(src) else {
+        return out;
+    };
+    let entries: Vec<PathBuf> = indexes
+        .flatten()
+        .filter_map(|i| std::fs::read_dir(i.path()).ok())
+        .flat_map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .collect();
+    for name in names {
+        let mut found: Vec<&PathBuf> = entries
+            .iter()
+            .filter(|p| {
+                p.file_name().map(|f| f.to_string_lossy()).is_some_and(|f| {
+                    f.strip_prefix(name)
+                        .and_then(|r| r.strip_prefix('-'))
+                        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+                })
+            })
+            .collect();
+        found.sort();
+        if let Some(p) = found.pop() {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn build_bytes(dirs: &[PathBuf], options: &BuildOptions) -> (u64, u64) {
+    let mut bytes = 0;
+    let mut nodes = 0;
+    for d in dirs {
+        if let Ok(g) = build(d, options) {
+            bytes += g.metrics.bytes;
+            nodes += g.nodes.len() as u64;
+        }
+    }
+    (bytes, nodes)
+}
+
+fn scaled(m: &Measurement, factor: f64) -> Measurement {
+    Measurement {
+        ops_per_sec: m.ops_per_sec * factor,
+        min_ops_per_sec: m.min_ops_per_sec * factor,
+        max_ops_per_sec: m.max_ops_per_sec * factor,
+        samples: m.samples,
+    }
+}
+
+/// Measures every benchmark of the crate.
+pub fn bench(suite: &mut Suite) {
+    let mode = suite.mode();
+    let (modules, items) = mode.pick((4, 2), (60, 8), (200, 12));
+    let synthetic = match Synthetic::new("bench", modules, items) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("code-graph: cannot write the synthetic crate: {e}");
+            return;
+        }
+    };
+    let dirs = vec![synthetic.dir().to_owned()];
+    let (bytes, nodes) = build_bytes(&dirs, &BuildOptions::sequential());
+    let items_per_byte = nodes as f64 / bytes.max(1) as f64;
+    let threads = suite.threads().to_vec();
+
+    // Whole builds.
+    let m = suite.measure_task(
+        &BUILD,
+        "sequential",
+        1,
+        || (),
+        |()| build_bytes(&dirs, &BuildOptions::sequential()).0,
+    );
+    suite.record(&BUILD_ITEMS, "sequential", 1, scaled(&m, items_per_byte));
+    for &t in &threads {
+        for (variant, interner) in [
+            ("parallel-dashmap", InternerChoice::DashMap),
+            ("parallel-mutex", InternerChoice::Mutex),
+        ] {
+            let options = BuildOptions {
+                interner,
+                ..BuildOptions::parallel(t)
+            };
+            let m = suite.measure_task(
+                &BUILD,
+                variant,
+                t,
+                || (),
+                |()| build_bytes(&dirs, &options).0,
+            );
+            suite.record(&BUILD_ITEMS, variant, t, scaled(&m, items_per_byte));
+        }
+    }
+
+    // Real crates, when the registry has them.
+    let names: &[&str] = mode.pick(
+        &["walkdir"][..],
+        &["syn", "regex-syntax"][..],
+        &[
+            "syn",
+            "regex-syntax",
+            "clap_builder",
+            "rayon",
+            "proptest",
+            "serde_core",
+        ][..],
+    );
+    let real = registry_crates(names);
+    if real.is_empty() {
+        eprintln!("code-graph: no registry crates found; build-real skipped (run `cargo fetch`)");
+    } else {
+        suite.measure_task(
+            &BUILD_REAL,
+            "sequential",
+            1,
+            || (),
+            |()| build_bytes(&real, &BuildOptions::sequential()).0,
+        );
+        for &t in &threads {
+            suite.measure_task(
+                &BUILD_REAL,
+                "parallel",
+                t,
+                || (),
+                |()| build_bytes(&real, &BuildOptions::parallel(t)).0,
+            );
+        }
+    }
+
+    // Per-file cost on one thread: parse only, parse + extract, whole build.
+    let sources = synthetic.sources();
+    let total: u64 = sources.iter().map(|s| s.len() as u64).sum();
+    suite.measure_task(
+        &PER_FILE,
+        "syn-parse",
+        1,
+        || (),
+        |()| {
+            for s in &sources {
+                let _ = code_graph::parse_only(s);
+            }
+            total
+        },
+    );
+    suite.measure_task(
+        &PER_FILE,
+        "extract",
+        1,
+        || (),
+        |()| {
+            let interner = LocalInterner::new();
+            for s in &sources {
+                let _ = code_graph::extract_only(s, &interner);
+            }
+            total
+        },
+    );
+    suite.measure_task(
+        &PER_FILE,
+        "build",
+        1,
+        || (),
+        |()| build_bytes(&dirs, &BuildOptions::sequential()).0,
+    );
+
+    // ID allocation.
+    let ops = mode.pick(20_000, 2_000_000, 10_000_000);
+    let names: Vec<String> = (0..1024).map(|i| format!("item_{i}")).collect();
+    let parent = id::crate_id("bench");
+    for &t in &threads {
+        suite.measure(
+            &IDS,
+            "atomic-counter",
+            t,
+            Budget::Ops(ops),
+            SeedIdAllocator::new,
+            |a, _, _| {
+                std::hint::black_box(a.next_node_id());
+            },
+        );
+        suite.measure(
+            &IDS,
+            "stable-hash",
+            t,
+            Budget::Ops(ops),
+            || (),
+            |(), th, i| {
+                let name = &names[(i as usize + th) % names.len()];
+                std::hint::black_box(id::item_id(parent, NodeKind::Function, name, th as u32));
+            },
+        );
+    }
+
+    // Type interning.
+    let texts: Vec<String> = (0..4096)
+        .map(|i| format!("HashMap<String, Vec<T{}>>", i % 2048))
+        .collect();
+    let ops = mode.pick(20_000, 1_000_000, 5_000_000);
+    for &t in &threads {
+        suite.measure(
+            &INTERN,
+            "dashmap",
+            t,
+            Budget::Ops(ops),
+            DashMapInterner::new,
+            |m, th, i| {
+                let text = &texts[(i as usize * 7 + th * 131) % texts.len()];
+                std::hint::black_box(m.intern(text));
+            },
+        );
+        suite.measure(
+            &INTERN,
+            "mutex",
+            t,
+            Budget::Ops(ops),
+            MutexInterner::new,
+            |m, th, i| {
+                let text = &texts[(i as usize * 7 + th * 131) % texts.len()];
+                std::hint::black_box(m.intern(text));
+            },
+        );
+    }
+}
+
+/// Repeated parallel builds of a generated crate with random thread counts and file
+/// orders, from several threads at once; every export must equal the sequential one.
+pub fn stress(ctx: &StressContext) -> Result<String, String> {
+    let synthetic = Synthetic::new("stress", 24, 4).map_err(|e| e.to_string())?;
+    let reference = build(synthetic.dir(), &BuildOptions::sequential())
+        .map_err(|e| e.to_string())
+        .and_then(|g| to_json(&g).map_err(|e| e.to_string()))?;
+    let builds = std::sync::atomic::AtomicU64::new(0);
+    let failure = parking_lot::Mutex::new(None::<String>);
+    std::thread::scope(|scope| {
+        for thread in 0..ctx.threads {
+            let (reference, builds, failure, dir) =
+                (&reference, &builds, &failure, synthetic.dir());
+            scope.spawn(move || {
+                let mut rng = ctx.rng(thread as u64);
+                while ctx.keep_going() && failure.lock().is_none() {
+                    let threads = rng.gen_range(1..=8);
+                    let seed: u64 = rng.gen();
+                    let interner = if rng.gen_bool(0.5) {
+                        InternerChoice::DashMap
+                    } else {
+                        InternerChoice::Mutex
+                    };
+                    let options = BuildOptions {
+                        shuffle_seed: Some(seed),
+                        interner,
+                        ..BuildOptions::parallel(threads)
+                    };
+                    let got = build(dir, &options)
+                        .map_err(|e| e.to_string())
+                        .and_then(|g| to_json(&g).map_err(|e| e.to_string()));
+                    match got {
+                        Ok(json) if json == *reference => {}
+                        Ok(_) => {
+                            *failure.lock() = Some(format!(
+                                "export differs from the sequential one ({threads} threads, shuffle seed {seed}, {interner:?})"
+                            ));
+                        }
+                        Err(e) => *failure.lock() = Some(e),
+                    }
+                    builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    ctx.beat();
+                }
+            });
+        }
+    });
+    if let Some(f) = failure.into_inner() {
+        return Err(f);
+    }
+    Ok(format!(
+        "{} parallel builds from {} threads, all byte-identical to the sequential build",
+        builds.into_inner(),
+        ctx.threads
+    ))
 }

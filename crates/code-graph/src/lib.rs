@@ -94,3 +94,15 @@ pub fn extract_only(
         .map(|f| count(&f.items))
         .map_err(|e| (e.line, e.column, e.message))
 }
+
+/// Bare `syn::parse_file` of `source`, the baseline [`extract_only`] and a whole build
+/// are measured against. Returns the number of top-level items. Like the build, it
+/// releases the thread's span table afterwards, so repeated calls do not grow memory.
+pub fn parse_only(source: &str) -> Result<usize, (u32, u32, String)> {
+    let result = syn::parse_file(source).map(|f| f.items.len()).map_err(|e| {
+        let start = e.span().start();
+        (start.line as u32, start.column as u32 + 1, e.to_string())
+    });
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
