@@ -12,15 +12,15 @@
 //!   pattern cache, a type index and its dirty flag) and its mutation and read methods.
 //!   [`Environment`] is the copy-on-write design: O(1) clone, isolated handles, a first
 //!   write that copies only a trie path, cache hits under a read lock, and a `union`
-//!   that is a set union of rule instances (it never counts a shared base twice and
-//!   never drops a side). [`MutexEnvironment`] and [`RwLockEnvironment`] are the seed's
+//!   that is a set union of atom instances and of removals (it never counts a shared
+//!   base twice, never drops a side, and keeps a removal made on either side). [`MutexEnvironment`] and [`RwLockEnvironment`] are the seed's
 //!   lock-per-field designs, kept for comparison.
 //! - **The `.metta` runner** ([`run_file`], binary `metta-run`): adds top-level atoms,
 //!   evaluates `!` forms, checks `assertEqual` and `assertEqualToResult` as multisets.
 //!
 //! It deliberately does not implement the full MeTTa standard library, type checking of
-//! expressions (types are recorded and queried with `get-type`, not enforced), removal of
-//! atoms, or grounded spaces other than `&self`.
+//! expressions (types are recorded and queried with `get-type`, not enforced), collection
+//! of removal tombstones, or grounded spaces other than `&self`.
 //!
 //! The atom trie is the [`pathmap`] crate (built without its default features), and every
 //! insert and lookup uses the one byte encoding [`Atom::encode`]:

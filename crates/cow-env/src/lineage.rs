@@ -3,7 +3,7 @@
 //! Every write gives a handle a fresh, process-wide unique stamp, so two handles with the
 //! same stamp hold the same data (they were cloned from one another with no write since).
 //! Every handle also remembers the stamps of its last [`MAX_HISTORY`] states. Because all
-//! writes only add (see `docs/cow-env.md`), a state whose stamp appears in another
+//! writes only add instances or tombstones (see `docs/cow-env.md`), a state whose stamp appears in another
 //! handle's history is contained in it, and their union is that other handle.
 
 use std::sync::atomic::{AtomicU64, Ordering};
