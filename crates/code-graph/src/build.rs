@@ -1190,14 +1190,21 @@ struct Resolver {
 /// Bounds one resolution: glob imports can form cycles (`a` globs `b`, `b` globs `a`),
 /// so every (module, name) is looked up at most once per query, and the work is capped.
 struct Query {
-    seen: HashSet<(NodeId, String)>,
+    /// (module, hash of the name): a short list, linear search beats hashing here.
+    seen: Vec<(NodeId, u64)>,
     budget: u32,
+}
+
+fn name_hash(name: &str) -> u64 {
+    let mut h = crate::id::StableHasher::default();
+    h.write(name.as_bytes());
+    h.finish()
 }
 
 impl Resolver {
     fn resolve(&self, module: NodeId, segs: &[String], want: Want) -> Option<NodeId> {
         let mut q = Query {
-            seen: HashSet::new(),
+            seen: Vec::new(),
             budget: 512,
         };
         self.resolve_in(module, segs, want, &mut q)
@@ -1271,9 +1278,11 @@ impl Resolver {
     }
 
     fn lookup(&self, module: NodeId, name: &str, want: Want, q: &mut Query) -> Option<NodeId> {
-        if !q.seen.insert((module, name.to_owned())) {
+        let key = (module, name_hash(name));
+        if q.seen.contains(&key) {
             return None;
         }
+        q.seen.push(key);
         let scope = self.scopes.get(&module)?;
         if let Some(list) = scope.items.get(name) {
             if let Some((_, id)) = list.iter().find(|(k, _)| kind_ok(*k, want)) {
