@@ -244,32 +244,35 @@ pub fn bench(suite: &mut Suite) {
 }
 
 /// Clone, mutate and union storms on the copy-on-write environment. Each worker keeps
-/// its own line of forks of a shared base, checks after every step that its handles
-/// hold exactly what it wrote, and now and then publishes into a shared environment
-/// with `union`. At the end the shared environment must hold the base once plus every
-/// rule every worker added, once.
+/// its own line of forks of a shared base, adds and removes its own rules through forks
+/// that it merges back, checks after every step that its handles hold exactly its live
+/// rules, and now and then publishes into a shared environment with `union`. At the end
+/// the shared environment must hold the base once plus every worker's live rules once:
+/// nothing a worker removed may come back from an older published copy.
 pub fn stress(ctx: &StressContext) -> Result<String, String> {
     const BASE: usize = 500;
     let mut base = Environment::empty();
     base.add_rules_bulk(rules(BASE));
     let published = RwLock::new(base.clone());
     let steps = AtomicUsize::new(0);
+    let removals = AtomicUsize::new(0);
     let outcomes: Vec<Result<(Environment, usize), String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..ctx.threads)
             .map(|thread| {
-                let (base, published, steps) = (&base, &published, &steps);
+                let (base, published, steps, removals) = (&base, &published, &steps, &removals);
                 scope.spawn(move || -> Result<(Environment, usize), String> {
                     let mut rng = ctx.rng(thread as u64);
                     let tag = format!("w{thread}");
                     let mut mine = base.clone();
-                    let mut added = 0usize;
+                    let mut next = 0usize;
+                    let mut live: Vec<usize> = Vec::new();
                     while ctx.keep_going() {
-                        match rng.gen_range(0..4) {
+                        match rng.gen_range(0..5) {
                             0 => {
                                 // Fork, write to the fork, and check the original is untouched.
                                 let mut fork = mine.clone();
-                                fork.add_rule(extra_rule(&tag, added));
-                                if mine.get_rule_count() != BASE + added {
+                                fork.add_rule(extra_rule(&tag, next));
+                                if mine.get_rule_count() != BASE + live.len() {
                                     return Err(format!(
                                         "{tag}: a fork's write reached its parent"
                                     ));
@@ -279,39 +282,66 @@ pub fn stress(ctx: &StressContext) -> Result<String, String> {
                                 } else {
                                     fork.union(&mine)
                                 };
-                                added += 1;
+                                live.push(next);
+                                next += 1;
                             }
                             1 => {
                                 // Two forks that both write, merged: the shared part once.
                                 let mut a = mine.clone();
                                 let mut b = mine.clone();
-                                a.add_rule(extra_rule(&tag, added));
-                                b.add_rule(extra_rule(&tag, added + 1));
+                                a.add_rule(extra_rule(&tag, next));
+                                b.add_rule(extra_rule(&tag, next + 1));
                                 mine = a.union(&b);
-                                added += 2;
+                                live.extend([next, next + 1]);
+                                next += 2;
                             }
                             2 => {
                                 let snapshot = mine.clone();
                                 let mut shared = published.write();
                                 *shared = shared.union(&snapshot);
                             }
+                            3 if !live.is_empty() => {
+                                // Remove in a fork while the other fork adds, then merge:
+                                // the removal must survive the union with the older state.
+                                let victim = live.swap_remove(rng.gen_range(0..live.len()));
+                                let mut remover = mine.clone();
+                                let mut adder = mine.clone();
+                                let removed =
+                                    remover.remove_atom(&extra_rule(&tag, victim).to_atom());
+                                if removed != 1 {
+                                    return Err(format!(
+                                        "{tag}: removed {removed} instances of rule {victim}"
+                                    ));
+                                }
+                                adder.add_rule(extra_rule(&tag, next));
+                                live.push(next);
+                                next += 1;
+                                mine = if rng.gen_bool(0.5) {
+                                    remover.union(&adder)
+                                } else {
+                                    adder.union(&remover)
+                                };
+                                removals.fetch_add(1, Ordering::Relaxed);
+                            }
                             _ => {
                                 let q = Atom::expr(vec![
                                     Atom::sym(&tag),
-                                    Atom::Int(rng.gen_range(0..=added as i64)),
+                                    Atom::Int(rng.gen_range(0..=next as i64)),
                                 ]);
                                 let got = mine.get_matching_rules(&q).len();
-                                if got != added {
+                                if got != live.len() {
                                     return Err(format!(
-                                        "{tag}: {got} candidates for {q}, expected {added}"
+                                        "{tag}: {got} candidates for {q}, expected {}",
+                                        live.len()
                                     ));
                                 }
                             }
                         }
-                        if mine.get_rule_count() != BASE + added {
+                        if mine.get_rule_count() != BASE + live.len() {
                             return Err(format!(
-                                "{tag}: {} rules after adding {added} to a base of {BASE}",
-                                mine.get_rule_count()
+                                "{tag}: {} rules, expected the base of {BASE} plus {} live",
+                                mine.get_rule_count(),
+                                live.len()
                             ));
                         }
                         if base.get_rule_count() != BASE {
@@ -320,7 +350,7 @@ pub fn stress(ctx: &StressContext) -> Result<String, String> {
                         steps.fetch_add(1, Ordering::Relaxed);
                         ctx.beat();
                     }
-                    Ok((mine, added))
+                    Ok((mine, live.len()))
                 })
             })
             .collect();
@@ -332,20 +362,21 @@ pub fn stress(ctx: &StressContext) -> Result<String, String> {
     let mut shared = published.into_inner();
     let mut total = 0;
     for outcome in outcomes {
-        let (env, added) = outcome?;
+        let (env, live) = outcome?;
         shared = shared.union(&env);
-        total += added;
+        total += live;
     }
     if shared.get_rule_count() != BASE + total {
         return Err(format!(
-            "published environment holds {} rules, expected {} (base {BASE} + {total} added)",
+            "published environment holds {} rules, expected {} (base {BASE} + {total} live)",
             shared.get_rule_count(),
             BASE + total
         ));
     }
     Ok(format!(
-        "{} clone/mutate/union steps on {} threads; merged environment holds the base once plus all {total} added rules",
+        "{} clone/mutate/union steps ({} removals) on {} threads; merged environment holds the base once plus all {total} live rules",
         steps.load(Ordering::Relaxed),
+        removals.load(Ordering::Relaxed),
         ctx.threads
     ))
 }
