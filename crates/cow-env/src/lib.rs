@@ -13,8 +13,9 @@
 //!   [`Environment`] is the copy-on-write design: O(1) clone, isolated handles, a first
 //!   write that copies only a trie path, cache hits under a read lock, and a `union`
 //!   that is a set union of atom instances and of removals (it never counts a shared
-//!   base twice, never drops a side, and keeps a removal made on either side). [`MutexEnvironment`] and [`RwLockEnvironment`] are the seed's
-//!   lock-per-field designs, kept for comparison.
+//!   base twice, never drops a side, and keeps a removal made on either side).
+//!   [`MutexEnvironment`] and [`RwLockEnvironment`] are the seed's lock-per-field
+//!   designs, kept for comparison.
 //! - **The `.metta` runner** ([`run_file`], binary `metta-run`): adds top-level atoms,
 //!   evaluates `!` forms, checks `assertEqual` and `assertEqualToResult` as multisets.
 //!
