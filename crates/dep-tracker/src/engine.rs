@@ -287,16 +287,24 @@ where
     }
 
     /// The dependencies recorded by the last run of every step: an edge `a -> b` for
-    /// each key `b` that step `a` read.
+    /// each key `b` that step `a` read. Steps are added in the order of their keys'
+    /// `Debug` form, so the graph (and its DOT export) is the same from run to run.
     pub fn graph(&self) -> DependencyGraph<K> {
-        let mut graph = DependencyGraph::new();
+        let mut entries = Vec::new();
         for shard in self.memos.iter() {
             let memos = shard.0.read();
-            for (key, memo) in memos.iter() {
-                graph.add_node(key.clone());
-                for dep in &memo.deps {
-                    graph.add_edge(key.clone(), dep.clone());
-                }
+            entries.extend(
+                memos
+                    .iter()
+                    .map(|(k, m)| (format!("{k:?}"), k.clone(), Arc::clone(m))),
+            );
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut graph = DependencyGraph::new();
+        for (_, key, memo) in entries {
+            graph.add_node(key.clone());
+            for dep in &memo.deps {
+                graph.add_edge(key.clone(), dep.clone());
             }
         }
         graph

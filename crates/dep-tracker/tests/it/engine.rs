@@ -185,3 +185,23 @@ fn parallel_engine_computes_the_same_values_as_sequential() {
     par.set_input(5, 1);
     assert_eq!(seq.get_all(&keys), par.get_all(&keys));
 }
+
+#[test]
+fn the_recorded_graph_is_deterministic_and_points_from_reader_to_read() {
+    let make = || {
+        let engine = lengths(Arc::new(AtomicUsize::new(0)));
+        engine.get(&Key::Total).unwrap();
+        engine
+    };
+    let (a, b) = (make(), make());
+    assert_eq!(a.graph().to_dot(), b.graph().to_dot());
+    let graph = a.graph();
+    let mut needs: Vec<_> = graph.dependencies_of(&Key::Total).cloned().collect();
+    needs.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(needs, [Key::Len("a"), Key::Len("b")]);
+    assert_eq!(
+        graph.dependents_of(&Key::Text("a")).collect::<Vec<_>>(),
+        [&Key::Len("a")]
+    );
+    assert_eq!(graph.topological_order().unwrap().last(), Some(&Key::Total));
+}
