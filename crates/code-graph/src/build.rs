@@ -450,20 +450,6 @@ fn run<E: Exec>(
     // `Self::f` resolve; the impls are visited in a sorted order so the member lists
     // (and which of two same-named candidates wins) do not depend on scheduling.
     impls.sort_by_key(|i| i.id);
-    for imp in &impls {
-        if let Some(target) = imp
-            .self_path
-            .as_ref()
-            .and_then(|p| resolver.resolve(imp.module, p, Want::Namespace))
-        {
-            if let Some(members) = resolver.members.get(&imp.id).cloned() {
-                let entry = resolver.members.entry(target).or_default();
-                for (name, list) in members {
-                    entry.entry(name).or_default().extend(list);
-                }
-            }
-        }
-    }
     let impl_targets: HashMap<NodeId, Option<NodeId>> = impls
         .iter()
         .map(|i| {
@@ -475,6 +461,29 @@ fn run<E: Exec>(
             )
         })
         .collect();
+    let mut additions: Vec<(NodeId, String, NodeKind, NodeId)> = Vec::new();
+    for imp in &impls {
+        let target = impl_targets.get(&imp.id).copied().flatten();
+        if let (Some(target), Some(members)) = (target, resolver.members.get(&imp.id)) {
+            for (name, list) in members {
+                for (kind, id) in list {
+                    additions.push((target, name.clone(), *kind, *id));
+                }
+            }
+        }
+    }
+    // The member lists were filled in impl order above; sort so that which of two
+    // same-named candidates comes first does not depend on a map's iteration order.
+    additions.sort_unstable_by(|a, b| (a.0, &a.1, a.3).cmp(&(b.0, &b.1, b.3)));
+    for (target, name, kind, id) in additions {
+        resolver
+            .members
+            .entry(target)
+            .or_default()
+            .entry(name)
+            .or_default()
+            .push((kind, id));
+    }
     let resolved = exec.map(&pending, &|p: &Pending| resolver.pending(p, &impl_targets));
     let mut calls_resolved = 0;
     let mut calls_unresolved = opaque_calls;
@@ -516,25 +525,30 @@ fn run<E: Exec>(
     }
 
     // Total orders everywhere: this is what makes the export byte-identical.
-    nodes.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| node_order(a, b)));
+    // The order is total (it ends with the ID), so an unstable sort is deterministic;
+    // of two nodes with one ID, the first in this order is kept.
+    nodes.sort_unstable_by(node_order);
+    let mut seen: HashMap<NodeId, usize> = HashMap::with_capacity(nodes.len());
     let mut kept: Vec<Node> = Vec::with_capacity(nodes.len());
     for n in nodes {
-        match kept.last() {
-            Some(prev) if prev.id == n.id => diagnostics.push(Diagnostic {
+        match seen.get(&n.id) {
+            Some(&at) => diagnostics.push(Diagnostic {
                 file: n.file.clone().unwrap_or_default(),
                 line: n.line,
                 column: 0,
                 kind: DiagnosticKind::DuplicateId,
                 message: format!(
                     "`{}` has the same ID as `{}` ({}); dropped",
-                    n.path, prev.path, n.id
+                    n.path, kept[at].path, n.id
                 ),
             }),
-            _ => kept.push(n),
+            None => {
+                seen.insert(n.id, kept.len());
+                kept.push(n);
+            }
         }
     }
-    let mut nodes = kept;
-    nodes.sort_by(node_order);
+    let nodes = kept;
     edges.sort_unstable();
     edges.dedup();
     diagnostics.sort();

@@ -89,6 +89,10 @@ fn main() -> ExitCode {
         None => std::io::stdout().lock().write_all(text.as_bytes()),
     };
     if let Err(e) = written {
+        // A closed pipe (`code-graph ... | head`) means the reader has what it wanted.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
+        }
         eprintln!("code-graph: writing output: {e}");
         return ExitCode::from(2);
     }
