@@ -43,6 +43,8 @@
 //!   It is the seed's migration switch; both engines are always compiled and can be
 //!   chosen per call with [`Engine::eval_with`] and [`Strategy`], so one process can
 //!   measure both.
+//! - `loom` (off): compiles loom models of the [`WorkQueue`]'s mutex and condition
+//!   variable protocol (run with `RUSTFLAGS="--cfg loom"`); no effect otherwise.
 #![deny(missing_docs)]
 
 mod ast;
