@@ -121,3 +121,17 @@ fn ambiguous_module_layout_is_reported() {
         .any(|d| d.kind == DiagnosticKind::AmbiguousModule));
     assert!(g.find(NodeKind::Function, "amb::m::from_file").is_some());
 }
+
+#[test]
+fn glob_import_cycles_do_not_hang_resolution() {
+    let src = "pub mod a { pub use super::b::*; pub fn in_a() {} }\n\
+               pub mod b { pub use super::a::*; pub fn in_b() { missing(); in_a(); } }\n\
+               use self::a::*;\nuse self::b::*;\npub fn top() { nowhere::deeper(); in_b(); }\n";
+    let dir = crate_dir("globs", &[("src/lib.rs", src)]);
+    let g = build(dir.path(), &BuildOptions::parallel(2)).unwrap();
+    let id = |p: &str| g.find(NodeKind::Function, p).unwrap().id;
+    use code_graph::EdgeKind::Calls;
+    assert!(g.has_edge(id("globs::b::in_b"), Calls, id("globs::a::in_a")));
+    assert!(g.has_edge(id("globs::top"), Calls, id("globs::b::in_b")));
+    assert_eq!(g.metrics.calls_unresolved, 2);
+}
