@@ -11,7 +11,7 @@ use syn::visit::Visit;
 use crate::id::NodeId;
 use crate::interner::TypeInterner;
 use crate::model::{EdgeKind, NodeKind};
-use crate::normalize::normalize;
+use crate::normalize::{normalize, normalize_type};
 
 /// Everything the graph needs from one file.
 #[derive(Debug, Default)]
@@ -181,7 +181,7 @@ struct Extractor<'a> {
 
 impl Extractor<'_> {
     fn ty(&self, ty: &syn::Type) -> NodeId {
-        self.interner.intern(&normalize(ty))
+        self.interner.intern(&normalize_type(ty))
     }
 
     fn item(&mut self, item: &syn::Item) -> Option<ItemFact> {
@@ -447,7 +447,7 @@ impl Extractor<'_> {
     }
 
     fn impl_block(&mut self, i: &syn::ItemImpl) -> ItemFact {
-        let self_text = normalize(&*i.self_ty);
+        let self_text = normalize_type(&i.self_ty);
         let self_node = self.interner.intern(&self_text);
         let (name, trait_path, trait_type) = match &i.trait_ {
             Some((bang, path, _)) => {

@@ -77,7 +77,7 @@ pub use interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
 pub use model::{
     CodeGraph, CrateInfo, Edge, EdgeKind, Node, NodeKind, ParseMetrics, PhaseTimes, TargetKind,
 };
-pub use normalize::{normalize, normalize_tokens};
+pub use normalize::{normalize, normalize_tokens, normalize_type};
 
 /// Parses `source` as a Rust file and extracts its items without building a graph: the
 /// per-file work of a build, exposed for benchmarks (compare with bare

@@ -22,6 +22,71 @@ pub fn normalize(t: &impl ToTokens) -> String {
     normalize_tokens(t.to_token_stream())
 }
 
+/// The canonical text of a type: the same string as [`normalize`] gives, with a fast
+/// path for plain paths (`u8`, `std::string::String`, `Self`) and references to them,
+/// the common cases, which skips building a token stream.
+pub fn normalize_type(ty: &syn::Type) -> String {
+    let mut out = String::new();
+    if fast_type(ty, &mut out) {
+        out
+    } else {
+        normalize(ty)
+    }
+}
+
+/// Appends the canonical text of `ty` if it is a plain path or a reference to a type
+/// this function handles; returns false (with `out` in any state) otherwise.
+fn fast_type(ty: &syn::Type, out: &mut String) -> bool {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => {
+            if p.path.leading_colon.is_some() {
+                out.push_str("::");
+            }
+            for (i, seg) in p.path.segments.iter().enumerate() {
+                if !seg.arguments.is_none() {
+                    return false;
+                }
+                if i > 0 {
+                    out.push_str("::");
+                }
+                out.push_str(&seg.ident.to_string());
+            }
+            true
+        }
+        syn::Type::Reference(r) => {
+            out.push('&');
+            let mut word = false;
+            if let Some(l) = &r.lifetime {
+                out.push('\'');
+                out.push_str(&l.ident.to_string());
+                word = true;
+            }
+            if r.mutability.is_some() {
+                if word {
+                    out.push(' ');
+                }
+                out.push_str("mut");
+                word = true;
+            }
+            // The referent starts with a word (a path) or a punctuation mark (`&`, `::`);
+            // only a word after a word takes a space.
+            let before = out.len();
+            if !fast_type(&r.elem, out) {
+                return false;
+            }
+            let starts_with_word = out[before..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if word && starts_with_word {
+                out.insert(before, ' ');
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The canonical text of a token stream.
 pub fn normalize_tokens(tokens: TokenStream) -> String {
     let mut out = String::new();
@@ -99,6 +164,32 @@ mod tests {
         assert_eq!(ty("[u8 ;4]"), "[u8; 4]");
         assert_eq!(ty("&mut  dyn Fn(u8)->u8"), ty("&mut dyn Fn (u8) -> u8"));
         assert_eq!(ty("(A,B)"), "(A, B)");
+    }
+
+    #[test]
+    fn fast_path_agrees_with_tokens() {
+        for text in [
+            "u8",
+            "std::string::String",
+            "::core::fmt::Formatter",
+            "Self",
+            "&Self",
+            "&mut Self",
+            "&'a str",
+            "&'a mut Vec<u8>",
+            "& 'static  mut  ::a::B",
+            "&&mut &'a T",
+            "r#type",
+            "Vec<u8>",
+            "[u8; 4]",
+            "(A, B)",
+            "dyn Fn(u8) -> u8",
+            "&dyn Trait",
+            "<T as Tr>::Out",
+        ] {
+            let t: syn::Type = syn::parse_str(text).unwrap();
+            assert_eq!(normalize_type(&t), normalize(&t), "{text}");
+        }
     }
 
     #[test]

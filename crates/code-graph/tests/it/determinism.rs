@@ -129,6 +129,8 @@ proptest! {
         let a = code_graph::normalize(&syn::parse_str::<syn::Type>(&tight).unwrap());
         let b = code_graph::normalize(&syn::parse_str::<syn::Type>(&loose).unwrap());
         prop_assert_eq!(&a, &b);
+        let fast = code_graph::normalize_type(&syn::parse_str::<syn::Type>(&loose).unwrap());
+        prop_assert_eq!(&a, &fast);
         let again = code_graph::normalize(&syn::parse_str::<syn::Type>(&a).unwrap());
         prop_assert_eq!(a, again);
     }
