@@ -6,6 +6,7 @@
 mod bad_input;
 mod determinism;
 mod fixtures;
+mod golden;
 mod real_crates;
 
 use std::path::Path;
