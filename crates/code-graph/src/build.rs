@@ -122,6 +122,11 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<CodeGraph, CodeGraphE
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(options.threads)
                 .thread_name(|i| format!("code-graph-{i}"))
+                // syn's parser and the extractor recurse once per nesting level; a
+                // deeply nested file must not overflow a worker's stack when it would
+                // not overflow the main thread's (8 MiB on Linux). Only address space
+                // is reserved; pages are touched on demand.
+                .stack_size(16 << 20)
                 .build()
                 .map_err(|e| CodeGraphError::ThreadPool {
                     threads: options.threads,
