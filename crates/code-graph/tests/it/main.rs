@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bad_input;
+mod cli;
 mod determinism;
 mod fixtures;
 mod golden;
