@@ -93,7 +93,10 @@ struct FeaturesArgs {
 /// the flag.
 fn parse_flags(
     args: &[String],
-    mut take: impl FnMut(&str, &mut dyn FnMut() -> Result<String, XtaskError>) -> Result<bool, XtaskError>,
+    mut take: impl FnMut(
+        &str,
+        &mut dyn FnMut() -> Result<String, XtaskError>,
+    ) -> Result<bool, XtaskError>,
 ) -> Result<(), XtaskError> {
     let mut index = 0;
     while index < args.len() {
@@ -124,7 +127,10 @@ fn parse_flags(
 }
 
 fn parse_bench(args: &[String]) -> Result<BenchArgs, XtaskError> {
-    let mut out = BenchArgs { mode: "full".into(), ..BenchArgs::default() };
+    let mut out = BenchArgs {
+        mode: "full".into(),
+        ..BenchArgs::default()
+    };
     parse_flags(args, |flag, value| {
         match flag {
             "--quick" => out.mode = "quick".into(),
@@ -142,7 +148,10 @@ fn parse_bench(args: &[String]) -> Result<BenchArgs, XtaskError> {
 }
 
 fn parse_stress(args: &[String]) -> Result<StressArgs, XtaskError> {
-    let mut out = StressArgs { duration: "60s".into(), ..StressArgs::default() };
+    let mut out = StressArgs {
+        duration: "60s".into(),
+        ..StressArgs::default()
+    };
     parse_flags(args, |flag, value| {
         match flag {
             "--duration" => out.duration = value()?,
@@ -171,17 +180,24 @@ fn parse_features(args: &[String]) -> Result<FeaturesArgs, XtaskError> {
 /// Validates a comma-separated list of positive thread counts.
 fn check_threads(list: &str) -> Result<String, XtaskError> {
     let ok = !list.is_empty()
-        && list.split(',').all(|t| t.trim().parse::<usize>().map(|n| n > 0).unwrap_or(false));
+        && list
+            .split(',')
+            .all(|t| t.trim().parse::<usize>().map(|n| n > 0).unwrap_or(false));
     if ok {
         Ok(list.replace(' ', ""))
     } else {
-        Err(XtaskError::Usage(format!("--threads `{list}`: expected positive integers separated by commas")))
+        Err(XtaskError::Usage(format!(
+            "--threads `{list}`: expected positive integers separated by commas"
+        )))
     }
 }
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn cargo() -> Command {
@@ -200,7 +216,10 @@ fn run_step(description: &str, command: &mut Command) -> Result<(), XtaskError> 
     } else {
         Err(XtaskError::Failed(format!(
             "{description}: failed ({})",
-            status.code().map(|c| format!("exit code {c}")).unwrap_or_else(|| "killed by a signal".into())
+            status
+                .code()
+                .map(|c| format!("exit code {c}"))
+                .unwrap_or_else(|| "killed by a signal".into())
         )))
     }
 }
@@ -208,9 +227,23 @@ fn run_step(description: &str, command: &mut Command) -> Result<(), XtaskError> 
 fn bench(args: &BenchArgs) -> Result<(), XtaskError> {
     // Smoke runs only prove the programs work, so they reuse the test build (dev profile)
     // instead of compiling the whole workspace a second time in release.
-    let profile = if args.mode == "smoke" { "dev" } else { "release" };
+    let profile = if args.mode == "smoke" {
+        "dev"
+    } else {
+        "release"
+    };
     let mut command = cargo();
-    command.args(["run", "--quiet", "--profile", profile, "-p", "benches", "--bin", "bench", "--"]);
+    command.args([
+        "run",
+        "--quiet",
+        "--profile",
+        profile,
+        "-p",
+        "benches",
+        "--bin",
+        "bench",
+        "--",
+    ]);
     command.args(["--mode", &args.mode]);
     if let Some(threads) = &args.threads {
         command.args(["--threads", threads]);
@@ -221,14 +254,31 @@ fn bench(args: &BenchArgs) -> Result<(), XtaskError> {
     if let Some(old) = &args.compare {
         command.args(["--compare", old]);
     }
-    let out = args.out.clone().unwrap_or_else(|| workspace_root().join("target/bench-report").display().to_string());
+    let out = args.out.clone().unwrap_or_else(|| {
+        workspace_root()
+            .join("target/bench-report")
+            .display()
+            .to_string()
+    });
     command.args(["--out", &out]);
-    run_step(&format!("bench ({} mode, {profile} build)", args.mode), &mut command)
+    run_step(
+        &format!("bench ({} mode, {profile} build)", args.mode),
+        &mut command,
+    )
 }
 
 fn stress(args: &StressArgs) -> Result<(), XtaskError> {
     let mut command = cargo();
-    command.args(["run", "--quiet", "--release", "-p", "benches", "--bin", "stress", "--"]);
+    command.args([
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "benches",
+        "--bin",
+        "stress",
+        "--",
+    ]);
     command.args(["--duration", &args.duration]);
     if let Some(threads) = &args.threads {
         command.args(["--threads", threads]);
@@ -268,7 +318,10 @@ fn feature_names(manifest: &str) -> Vec<String> {
 /// The cargo invocations that test one crate with its features on and off.
 fn feature_matrix(krate: &str, features: &[String]) -> Vec<Vec<String>> {
     let base = |extra: &[&str]| {
-        let mut args: Vec<String> = ["test", "-p", krate].iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = ["test", "-p", krate]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
@@ -276,9 +329,16 @@ fn feature_matrix(krate: &str, features: &[String]) -> Vec<Vec<String>> {
     for feature in features.iter().filter(|f| *f != "default" && *f != "loom") {
         runs.push(base(&["--no-default-features", "--features", feature]));
     }
-    let migrations: Vec<&String> = features.iter().filter(|f| *f != "default" && *f != "loom").collect();
+    let migrations: Vec<&String> = features
+        .iter()
+        .filter(|f| *f != "default" && *f != "loom")
+        .collect();
     if migrations.len() > 1 {
-        let all = migrations.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+        let all = migrations
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         runs.push(base(&["--features", &all]));
     }
     if features.iter().any(|f| f == "default") {
@@ -294,12 +354,19 @@ fn features(args: &FeaturesArgs) -> Result<(), XtaskError> {
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml")).ok()?;
-            Some((entry.file_name().to_string_lossy().into_owned(), feature_names(&manifest)))
+            Some((
+                entry.file_name().to_string_lossy().into_owned(),
+                feature_names(&manifest),
+            ))
         })
         .filter(|(name, _)| args.crates.is_empty() || args.crates.contains(name))
         .collect();
     crates.sort();
-    if let Some(unknown) = args.crates.iter().find(|c| !crates.iter().any(|(n, _)| n == *c)) {
+    if let Some(unknown) = args
+        .crates
+        .iter()
+        .find(|c| !crates.iter().any(|(n, _)| n == *c))
+    {
         return Err(XtaskError::Usage(format!("unknown crate `{unknown}`")));
     }
     for (krate, names) in &crates {
@@ -312,17 +379,32 @@ fn features(args: &FeaturesArgs) -> Result<(), XtaskError> {
         if names.iter().any(|f| f == "loom") {
             // loom needs its own cfg, which changes every crate's fingerprint: a separate
             // target folder keeps it from invalidating the normal build.
-            let flags = format!("--cfg loom {}", std::env::var("XTASK_EXTRA_RUSTFLAGS").unwrap_or_else(|_| default_rustflags()));
+            let flags = format!(
+                "--cfg loom {}",
+                std::env::var("XTASK_EXTRA_RUSTFLAGS").unwrap_or_else(|_| default_rustflags())
+            );
             run_step(
                 &format!("loom models of {krate}"),
                 cargo()
-                    .args(["test", "-p", krate, "--features", "loom", "--release", "--lib", "loom"])
+                    .args([
+                        "test",
+                        "-p",
+                        krate,
+                        "--features",
+                        "loom",
+                        "--release",
+                        "--lib",
+                        "loom",
+                    ])
                     .env("RUSTFLAGS", flags.trim())
                     .env("CARGO_TARGET_DIR", workspace_root().join("target/loom")),
             )?;
         }
     }
-    eprintln!("xtask: features: {} crate(s) with features tested", crates.iter().filter(|(_, f)| !f.is_empty()).count());
+    eprintln!(
+        "xtask: features: {} crate(s) with features tested",
+        crates.iter().filter(|(_, f)| !f.is_empty()).count()
+    );
     Ok(())
 }
 
@@ -346,7 +428,15 @@ mod tests {
 
     #[test]
     fn bench_flags_parse() {
-        let args = parse_bench(&strings(&["--quick", "--threads", "1,2", "--crate", "dep-tracker", "--crate=cow-env"])).unwrap();
+        let args = parse_bench(&strings(&[
+            "--quick",
+            "--threads",
+            "1,2",
+            "--crate",
+            "dep-tracker",
+            "--crate=cow-env",
+        ]))
+        .unwrap();
         assert_eq!(args.mode, "quick");
         assert_eq!(args.threads.as_deref(), Some("1,2"));
         assert_eq!(args.crates, ["dep-tracker", "cow-env"]);
@@ -355,11 +445,24 @@ mod tests {
 
     #[test]
     fn bad_flags_are_usage_errors() {
-        assert!(matches!(parse_bench(&strings(&["--fast"])), Err(XtaskError::Usage(m)) if m.contains("--fast")));
-        assert!(matches!(parse_bench(&strings(&["--threads"])), Err(XtaskError::Usage(m)) if m.contains("needs a value")));
-        assert!(matches!(parse_bench(&strings(&["--threads", "0,2"])), Err(XtaskError::Usage(_))));
-        assert!(matches!(parse_stress(&strings(&["--threads", "x"])), Err(XtaskError::Usage(_))));
-        assert!(matches!(run(&strings(&["frobnicate"])), Err(XtaskError::Usage(_))));
+        assert!(
+            matches!(parse_bench(&strings(&["--fast"])), Err(XtaskError::Usage(m)) if m.contains("--fast"))
+        );
+        assert!(
+            matches!(parse_bench(&strings(&["--threads"])), Err(XtaskError::Usage(m)) if m.contains("needs a value"))
+        );
+        assert!(matches!(
+            parse_bench(&strings(&["--threads", "0,2"])),
+            Err(XtaskError::Usage(_))
+        ));
+        assert!(matches!(
+            parse_stress(&strings(&["--threads", "x"])),
+            Err(XtaskError::Usage(_))
+        ));
+        assert!(matches!(
+            run(&strings(&["frobnicate"])),
+            Err(XtaskError::Usage(_))
+        ));
         assert!(matches!(run(&[]), Err(XtaskError::Usage(_))));
     }
 
@@ -383,7 +486,10 @@ mod tests {
         let joined: Vec<String> = runs.iter().map(|r| r.join(" ")).collect();
         assert_eq!(
             joined,
-            ["test -p g --no-default-features", "test -p g --no-default-features --features rwlock-optimization"]
+            [
+                "test -p g --no-default-features",
+                "test -p g --no-default-features --features rwlock-optimization"
+            ]
         );
         let runs = feature_matrix("g", &strings(&["default", "a", "b"]));
         assert_eq!(runs.len(), 5);
