@@ -1,6 +1,6 @@
 //! Running a closure on N threads and summarising the samples.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -134,8 +134,9 @@ impl Measurement {
 /// `setup` builds fresh shared state for each sample (and for the warm-up), so a
 /// workload that grows its state does not carry it from one sample into the next.
 /// `op(state, thread_index, iteration)` is one operation; `iteration` counts from zero
-/// per thread. All threads start together behind a barrier; the clock runs from the
-/// barrier to the last thread's finish.
+/// per thread. All threads start together behind a barrier; the span of a sample runs
+/// from the earliest worker's first operation to the latest worker's last one, stamped
+/// by the workers themselves.
 pub fn measure_threads<S, Setup, Op>(
     config: &SweepConfig,
     budget: Budget,
@@ -211,17 +212,50 @@ where
     S: Sync,
     Op: Fn(&S, usize, u64) + Sync,
 {
+    run_sample_with_release_delay(state, budget, sample_time, threads, op, Duration::ZERO)
+}
+
+/// One thread's part of a sample: how many operations it ran, and when it ran them.
+struct ThreadSpan {
+    ops: u64,
+    first_op: Instant,
+    last_op_done: Instant,
+}
+
+/// The body of [`run_sample`]. `release_delay` stalls the coordinating thread right after
+/// it releases the workers, as the scheduler does when many busy workers share few
+/// cores; tests use it to prove the measured span does not depend on when that thread
+/// runs again.
+///
+/// Each worker stamps its own first and last operation, and the sample's span runs from
+/// the earliest first stamp to the latest last stamp. An earlier version started the clock
+/// on the coordinating thread after the barrier; with 50 spinning workers on 2 cores that
+/// thread could wake milliseconds late, so operations done before the clock started were
+/// counted against too short a span and 50-thread figures came out inflated.
+fn run_sample_with_release_delay<S, Op>(
+    state: &S,
+    budget: Budget,
+    sample_time: Duration,
+    threads: usize,
+    op: &Op,
+    release_delay: Duration,
+) -> (u64, Duration)
+where
+    S: Sync,
+    Op: Fn(&S, usize, u64) + Sync,
+{
     let stop = AtomicBool::new(false);
-    let total = AtomicU64::new(0);
-    // One extra party: the timing thread releases the workers and starts the clock.
+    // One extra party: the coordinating thread releases the workers and, in a duration
+    // budget, tells them when to stop.
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|thread| {
-                let (stop, total, barrier) = (&stop, &total, &barrier);
+                let (stop, barrier) = (&stop, &barrier);
                 scope.spawn(move || {
                     barrier.wait();
-                    let done = match budget {
+                    let first_op = Instant::now();
+                    let ops = match budget {
                         Budget::Duration => {
                             let mut i = 0u64;
                             while !stop.load(Ordering::Relaxed) {
@@ -238,22 +272,38 @@ where
                             share
                         }
                     };
-                    total.fetch_add(done, Ordering::Relaxed);
+                    ThreadSpan {
+                        ops,
+                        first_op,
+                        last_op_done: Instant::now(),
+                    }
                 })
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
+        if !release_delay.is_zero() {
+            std::thread::sleep(release_delay);
+        }
         if budget == Budget::Duration {
             std::thread::sleep(sample_time);
             stop.store(true, Ordering::Relaxed);
         }
-        for handle in handles {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        (total.load(Ordering::Relaxed), start.elapsed())
+        let spans: Vec<ThreadSpan> = handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        let ops = spans.iter().map(|span| span.ops).sum();
+        let began = spans.iter().map(|span| span.first_op).min();
+        let ended = spans.iter().map(|span| span.last_op_done).max();
+        let elapsed = match (began, ended) {
+            (Some(began), Some(ended)) => ended.saturating_duration_since(began),
+            _ => Duration::ZERO,
+        };
+        (ops, elapsed)
     })
 }
 
@@ -332,6 +382,53 @@ mod tests {
         assert!(m.ops_per_sec > 0.0);
         assert_eq!(counters[0].load(Ordering::Relaxed), 1000);
         assert_eq!(counters[1].load(Ordering::Relaxed), 1000);
+    }
+
+    #[test]
+    fn a_late_coordinating_thread_does_not_inflate_throughput() {
+        // Every operation sleeps 2 ms, so each thread's share of 5 operations takes at
+        // least 10 ms and no honest measurement can exceed 8 threads * 5 ops / 10 ms.
+        // The coordinating thread is held back 40 ms after the release, as a busy
+        // scheduler would; a clock started there would report about five times that.
+        let threads = 8;
+        let total_ops = 8 * 5;
+        let (ops, elapsed) = run_sample_with_release_delay(
+            &(),
+            Budget::Ops(total_ops),
+            Duration::ZERO,
+            threads,
+            &|(), _, _| std::thread::sleep(Duration::from_millis(2)),
+            Duration::from_millis(40),
+        );
+        assert_eq!(ops, total_ops);
+        assert!(
+            elapsed >= Duration::from_millis(10),
+            "span {elapsed:?} shorter than one share"
+        );
+        let ops_per_sec = ops as f64 / elapsed.as_secs_f64();
+        assert!(
+            ops_per_sec <= 8.0 * 5.0 / 0.010,
+            "inflated: {ops_per_sec} ops/s"
+        );
+    }
+
+    #[test]
+    fn duration_budget_span_covers_the_work_after_a_late_stop() {
+        // The coordinating thread wakes late (delay + sample time); the workers keep
+        // running until it stops them, and the span must cover all of that work.
+        let (ops, elapsed) = run_sample_with_release_delay(
+            &(),
+            Budget::Duration,
+            Duration::from_millis(5),
+            4,
+            &|(), _, _| std::thread::sleep(Duration::from_millis(1)),
+            Duration::from_millis(30),
+        );
+        assert!(ops > 0);
+        assert!(
+            elapsed >= Duration::from_millis(30),
+            "span {elapsed:?} missed the delay"
+        );
     }
 
     #[test]
