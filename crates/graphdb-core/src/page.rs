@@ -9,8 +9,12 @@ pub const PAGE_SIZE: usize = 8192;
 pub(crate) const PAGE_HEADER: usize = 16;
 /// The first eight bytes of the database header (after the page header).
 pub(crate) const MAGIC: &[u8; 8] = b"GRAPHDB\0";
-/// The on-disk format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format version this build writes. Version 2 added the index catalog
+/// (header offset 120) and the index page types; a version 1 file is a version 2 file
+/// without indexes, so this build reads both.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build still reads.
+pub(crate) const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// A page image.
 pub(crate) type PageBuf = Box<[u8; PAGE_SIZE]>;
@@ -30,6 +34,9 @@ pub(crate) enum PageType {
     MapLeaf = 4,
     Records = 5,
     Overflow = 6,
+    IndexLeaf = 7,
+    IndexInner = 8,
+    IndexCatalog = 9,
 }
 
 impl PageType {
@@ -41,6 +48,9 @@ impl PageType {
             4 => PageType::MapLeaf,
             5 => PageType::Records,
             6 => PageType::Overflow,
+            7 => PageType::IndexLeaf,
+            8 => PageType::IndexInner,
+            9 => PageType::IndexCatalog,
             other => {
                 return Err(GraphError::corrupt(
                     format!("unknown page type {other}"),
@@ -128,6 +138,8 @@ pub(crate) struct Meta {
     /// First records page with reusable space after vacuum (0 = none), linked through
     /// the page header's `next` field.
     pub(crate) partial_head: PageId,
+    /// The page listing the indexes and their roots (0 = no index ever created).
+    pub(crate) index_catalog: PageId,
 }
 
 impl Meta {
@@ -144,6 +156,7 @@ impl Meta {
             next_tx_id: 1,
             last_commit_ts: 0,
             partial_head: 0,
+            index_catalog: 0,
         }
     }
 
@@ -163,6 +176,7 @@ impl Meta {
         put_u64(p, 96, self.next_tx_id);
         put_u64(p, 104, self.last_commit_ts);
         put_u64(p, 112, self.partial_head);
+        put_u64(p, 120, self.index_catalog);
     }
 
     /// Parses page 0, checking magic, version and page size before anything else so a
@@ -175,7 +189,7 @@ impl Meta {
             ));
         }
         let version = get_u32(p, 24);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(GraphError::corrupt(
                 format!("unsupported format version {version} (this build reads {FORMAT_VERSION})"),
                 Some(0),
@@ -204,6 +218,7 @@ impl Meta {
             next_tx_id: get_u64(p, 96),
             last_commit_ts: get_u64(p, 104),
             partial_head: get_u64(p, 112),
+            index_catalog: get_u64(p, 120),
         };
         let in_range = |pg: u64| pg < meta.page_count;
         if meta.page_count == 0
@@ -212,6 +227,7 @@ impl Meta {
             || !in_range(meta.edge_root)
             || !in_range(meta.fill_page)
             || !in_range(meta.partial_head)
+            || !in_range(meta.index_catalog)
             || meta.next_node_id == 0
             || meta.next_edge_id == 0
         {
