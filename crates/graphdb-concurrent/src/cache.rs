@@ -1,0 +1,174 @@
+//! The phase-3 version cache: a sharded map from id to an `Arc` of one committed version,
+//! tagged with the span of snapshots that see it.
+//!
+//! Invariant: an entry `{value, begin, end}` is exactly what every snapshot `s` with
+//! `begin <= s < end` sees for that id. Entries are inserted only for the newest version
+//! of an id (`end = u64::MAX`) and only while the inserting reader holds the database
+//! lock in read mode, so no commit can slip in between reading the version and caching it.
+//! A commit, still holding the lock in write mode, closes the span of every id it gave a
+//! new version (`end = commit_ts`) before it publishes `commit_ts` to new snapshots. So a
+//! snapshot taken after the commit never finds a stale entry valid, and an older snapshot
+//! keeps hitting the version it sees.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, PoisonError};
+
+use crate::sync::RwLock;
+
+const SHARDS: usize = 64;
+
+/// Ids are dense small integers, so a multiplicative mix is enough and much cheaper than
+/// SipHash on the read path.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Map<T> = HashMap<u64, Entry<T>, BuildHasherDefault<IdHasher>>;
+
+struct Entry<T> {
+    value: Arc<T>,
+    begin: u64,
+    end: u64,
+}
+
+/// One shard on its own cache lines, so readers of different shards do not bounce the
+/// same line between cores.
+#[repr(align(128))]
+struct Shard<T>(RwLock<Map<T>>);
+
+pub(crate) struct VersionCache<T> {
+    shards: Box<[Shard<T>]>,
+    per_shard: usize,
+}
+
+impl<T> std::fmt::Debug for VersionCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionCache")
+            .field("shards", &self.shards.len())
+            .field("per_shard", &self.per_shard)
+            .finish()
+    }
+}
+
+impl<T> VersionCache<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| Shard(RwLock::new(Map::default())))
+            .collect();
+        VersionCache {
+            shards,
+            per_shard: (capacity / SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, id: u64) -> &RwLock<Map<T>> {
+        // Consecutive ids land in consecutive shards.
+        &self.shards[(id as usize) % SHARDS].0
+    }
+
+    /// The cached version of `id` that `snapshot` sees, if the cache has it.
+    pub(crate) fn get(&self, id: u64, snapshot: u64) -> Option<Arc<T>> {
+        // A panic cannot leave a half-written entry (entries are replaced whole), so a
+        // poisoned shard is still consistent and is used as is.
+        let map = self
+            .shard(id)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let e = map.get(&id)?;
+        (e.begin <= snapshot && snapshot < e.end).then(|| Arc::clone(&e.value))
+    }
+
+    /// Caches the newest version of `id`, committed at `begin`. The caller holds the
+    /// database lock in read mode (see the module invariant).
+    pub(crate) fn insert_head(&self, id: u64, value: Arc<T>, begin: u64) {
+        let mut map = self
+            .shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.per_shard && !map.contains_key(&id) {
+            // Bounded size without bookkeeping on the read path: drop an arbitrary entry.
+            if let Some(victim) = map.keys().next().copied() {
+                map.remove(&victim);
+            }
+        }
+        map.insert(
+            id,
+            Entry {
+                value,
+                begin,
+                end: u64::MAX,
+            },
+        );
+    }
+
+    /// Closes the span of every id in `ids` at `commit_ts`. The caller holds the database
+    /// lock in write mode and publishes `commit_ts` only afterwards.
+    pub(crate) fn end_versions(&self, ids: &[u64], commit_ts: u64) {
+        for id in ids {
+            let mut map = self
+                .shard(*id)
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(e) = map.get_mut(id) {
+                e.end = e.end.min(commit_ts);
+            }
+        }
+    }
+
+    /// Entries currently cached.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.0.read().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_decide_visibility() {
+        let c = VersionCache::new(1024);
+        c.insert_head(7, Arc::new("v5"), 5);
+        assert_eq!(c.get(7, 4), None);
+        assert_eq!(c.get(7, 5).as_deref(), Some(&"v5"));
+        assert_eq!(c.get(7, 100).as_deref(), Some(&"v5"));
+        c.end_versions(&[7, 8], 9);
+        assert_eq!(c.get(7, 8).as_deref(), Some(&"v5"));
+        assert_eq!(c.get(7, 9), None);
+        c.insert_head(7, Arc::new("v9"), 9);
+        assert_eq!(c.get(7, 9).as_deref(), Some(&"v9"));
+        // An older snapshot no longer finds its version once the head replaced it.
+        assert_eq!(c.get(7, 8), None);
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn size_stays_bounded() {
+        let c = VersionCache::new(128);
+        for id in 0..10_000u64 {
+            c.insert_head(id, Arc::new(id), 1);
+        }
+        assert!(c.len() <= 128, "{}", c.len());
+        // The newest insert is always present.
+        assert_eq!(c.get(9_999, 1).as_deref(), Some(&9_999));
+    }
+}

@@ -1,0 +1,213 @@
+//! [`ConcurrentGraphDB`]: the cheap-to-clone shared handle, and the state behind it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use graphdb_core::{CheckReport, Config, Edge, GraphDB, Node, SyncMode, TxId};
+
+use crate::cache::VersionCache;
+use crate::error::{Error, Result};
+use crate::sync::{AtomicU64, DbLock, Mutex, Ordering, RwLock};
+use crate::txn::ConcurrentTransaction;
+
+/// Which concurrency design a [`ConcurrentGraphDB`] uses. All three are real, tested
+/// types in every build; the `rwlock-optimization` feature only picks
+/// [`Variant::default`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// The seed's "before": the engine behind one `Mutex`; every operation is exclusive.
+    Mutex,
+    /// The seed's "after": the engine behind an `RwLock`; reads (including beginning and
+    /// committing a read transaction) take it in read mode, writes in write mode.
+    RwLock,
+    /// Beyond the seed: read transactions take their snapshot by an atomic load, read
+    /// through a sharded cache of `Arc` versions without touching the engine lock, and
+    /// commit without touching anything shared; committers release the lock before the
+    /// fsync so concurrent committers share one (group commit).
+    Phase3,
+}
+
+impl Variant {
+    /// Every variant, in the order the benchmark reports them.
+    pub const ALL: [Variant; 3] = [Variant::Mutex, Variant::RwLock, Variant::Phase3];
+
+    /// The short lowercase name used in benchmark reports and test messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Mutex => "mutex",
+            Variant::RwLock => "rwlock",
+            Variant::Phase3 => "phase3",
+        }
+    }
+}
+
+impl Default for Variant {
+    /// `RwLock` with the `rwlock-optimization` feature, `Mutex` without (the seed's
+    /// migration switch).
+    fn default() -> Self {
+        if cfg!(feature = "rwlock-optimization") {
+            Variant::RwLock
+        } else {
+            Variant::Mutex
+        }
+    }
+}
+
+/// What every handle and transaction of one database shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) db: DbLock,
+    pub(crate) variant: Variant,
+    /// The lock-free read path; `Some` only for [`Variant::Phase3`].
+    pub(crate) phase3: Option<Phase3>,
+    pub(crate) sync_mode: SyncMode,
+}
+
+/// State of the phase-3 read path.
+#[derive(Debug)]
+pub(crate) struct Phase3 {
+    /// The snapshot new transactions read at. Invariant: it is stored only while the
+    /// engine lock is held in write mode, after the commit it names has closed the cache
+    /// spans it replaces (see `cache.rs`), so a reader that loads it never sees a stale
+    /// cached version.
+    pub(crate) published_ts: AtomicU64,
+    pub(crate) nodes: VersionCache<Node>,
+    pub(crate) edges: VersionCache<Edge>,
+    /// Commits since the last fsync, for [`SyncMode::Batched`].
+    unsynced: AtomicU64,
+}
+
+impl Phase3 {
+    /// Whether the commit just made must be followed by a log sync, by the sync mode.
+    pub(crate) fn needs_sync(&self, mode: SyncMode) -> bool {
+        match mode {
+            SyncMode::Full => true,
+            SyncMode::Off => false,
+            SyncMode::Batched { commits } => {
+                let n = self.unsynced.fetch_add(1, Ordering::AcqRel) + 1;
+                if n >= u64::from(commits.max(1)) {
+                    self.unsynced.store(0, Ordering::Release);
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// A shared, cheap-to-clone handle to one database (`Send + Sync`). Every clone sees the
+/// same data; transactions borrow the handle they were begun on.
+#[derive(Debug, Clone)]
+pub struct ConcurrentGraphDB {
+    shared: Arc<Shared>,
+}
+
+impl ConcurrentGraphDB {
+    /// Opens (or creates) the database at `path` with the default [`Variant`].
+    pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Self> {
+        Self::open_with_variant(path, config, Variant::default())
+    }
+
+    /// Opens (or creates) the database at `path` with the given variant.
+    pub fn open_with_variant(
+        path: impl AsRef<Path>,
+        config: Config,
+        variant: Variant,
+    ) -> Result<Self> {
+        Ok(Self::from_db(GraphDB::open(path, config)?, variant))
+    }
+
+    /// Shares an engine that is already open.
+    pub fn from_db(db: GraphDB, variant: Variant) -> Self {
+        let sync_mode = db.config().sync_mode;
+        let phase3 = (variant == Variant::Phase3).then(|| Phase3 {
+            published_ts: AtomicU64::new(db.current_commit_ts()),
+            nodes: VersionCache::new(db.config().node_cache_capacity),
+            edges: VersionCache::new(db.config().edge_cache_capacity),
+            unsynced: AtomicU64::new(0),
+        });
+        let db = match variant {
+            Variant::Mutex => DbLock::Mutex(Mutex::new(db)),
+            Variant::RwLock | Variant::Phase3 => DbLock::RwLock(RwLock::new(db)),
+        };
+        ConcurrentGraphDB {
+            shared: Arc::new(Shared {
+                db,
+                variant,
+                phase3,
+                sync_mode,
+            }),
+        }
+    }
+
+    /// The variant this handle uses.
+    pub fn variant(&self) -> Variant {
+        self.shared.variant
+    }
+
+    /// Begins a transaction that may write: allocates its id and takes its snapshot (the
+    /// newest published commit). It registers with the engine, in write mode, only at its
+    /// first write, so until then it costs what a read transaction costs.
+    pub fn begin_transaction(&self) -> Result<ConcurrentTransaction<'_>> {
+        let db = self.shared.db.read()?;
+        let tx_id: TxId = db.allocate_tx_id();
+        let snapshot_ts = match &self.shared.phase3 {
+            Some(p3) => p3.published_ts.load(Ordering::Acquire),
+            None => db.current_commit_ts(),
+        };
+        drop(db);
+        Ok(ConcurrentTransaction::new(
+            &self.shared,
+            snapshot_ts,
+            Some(tx_id),
+        ))
+    }
+
+    /// Begins a read-only transaction on the newest published snapshot. It takes no lock
+    /// in write mode, ever; in [`Variant::Phase3`] it takes no lock at all (an atomic load).
+    pub fn begin_read(&self) -> Result<ConcurrentTransaction<'_>> {
+        let snapshot_ts = self.current_commit_ts()?;
+        Ok(ConcurrentTransaction::new(&self.shared, snapshot_ts, None))
+    }
+
+    /// The snapshot a transaction begun now would read at.
+    pub fn current_commit_ts(&self) -> Result<u64> {
+        Ok(match &self.shared.phase3 {
+            Some(p3) => p3.published_ts.load(Ordering::Acquire),
+            None => self.shared.db.read()?.current_commit_ts(),
+        })
+    }
+
+    /// Runs the engine's integrity check ([`GraphDB::check`]) under the lock in read mode.
+    pub fn check(&self) -> Result<CheckReport> {
+        Ok(self.shared.db.read()?.check()?)
+    }
+
+    /// Makes every commit so far durable (one fsync of the log).
+    pub fn sync(&self) -> Result<()> {
+        Ok(self.shared.db.read()?.sync()?)
+    }
+
+    /// How many handles (this one included) share the database.
+    pub fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.shared)
+    }
+
+    /// Syncs, checkpoints and closes the database. Fails with [`Error::HandlesOpen`] while
+    /// other clones of this handle exist (this handle is dropped; the database stays open
+    /// through the others and is synced when the last one goes). Open transactions
+    /// borrow a handle, so none can outlive this call.
+    pub fn close(self) -> Result<()> {
+        let shared = Arc::try_unwrap(self.shared).map_err(|shared| Error::HandlesOpen {
+            others: Arc::strong_count(&shared) - 1,
+        })?;
+        Ok(shared.db.into_inner()?.close()?)
+    }
+}
+
+// Handles move between threads and are shared by reference across them.
+const _: fn() = || {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<ConcurrentGraphDB>();
+};

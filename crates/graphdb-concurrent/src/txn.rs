@@ -1,0 +1,253 @@
+//! [`ConcurrentTransaction`]: one snapshot-isolated transaction on a shared handle.
+
+use std::sync::Arc;
+
+use graphdb_core::{Direction, Edge, EdgeId, GraphDB, Node, NodeId, TxId};
+
+use crate::error::{Error, Result};
+use crate::handle::{Phase3, Shared};
+use crate::sync::{DbLock, Ordering};
+
+/// One transaction. It reads one snapshot (plus its own writes); its writes become
+/// visible to others all at once at [`commit`](Self::commit), or never. A write-write
+/// conflict with a transaction that committed after this one's snapshot fails the
+/// commit with [`GraphError::Conflict`](graphdb_core::GraphError::Conflict), applying
+/// nothing (first committer wins). Dropping it without `commit` rolls it back.
+///
+/// Holding a transaction holds no lock: every operation takes and releases the lock it
+/// needs, so an open, uncommitted writer never blocks readers.
+#[derive(Debug)]
+pub struct ConcurrentTransaction<'db> {
+    shared: &'db Shared,
+    snapshot_ts: u64,
+    /// `None` for a read-only transaction: it never needs one, and allocating one would
+    /// write a shared counter.
+    tx_id: Option<TxId>,
+    /// Whether the engine knows this transaction (it wrote something). Until then reads
+    /// take the snapshot path, which in phase 3 is the lock-free cache.
+    registered: bool,
+    finished: bool,
+}
+
+impl<'db> ConcurrentTransaction<'db> {
+    pub(crate) fn new(shared: &'db Shared, snapshot_ts: u64, tx_id: Option<TxId>) -> Self {
+        ConcurrentTransaction {
+            shared,
+            snapshot_ts,
+            tx_id,
+            registered: false,
+            finished: false,
+        }
+    }
+
+    /// The transaction id; `None` for a read-only transaction.
+    pub fn id(&self) -> Option<TxId> {
+        self.tx_id
+    }
+
+    /// The commit timestamp of the snapshot this transaction reads.
+    pub fn snapshot_ts(&self) -> u64 {
+        self.snapshot_ts
+    }
+
+    /// Whether the transaction was begun with `begin_read`.
+    pub fn is_read_only(&self) -> bool {
+        self.tx_id.is_none()
+    }
+
+    fn own(&self) -> Option<TxId> {
+        if self.registered {
+            self.tx_id
+        } else {
+            None
+        }
+    }
+
+    /// The phase-3 read path, when it applies: phase 3 and no own writes to overlay.
+    fn fast_path(&self) -> Option<&'db Phase3> {
+        if self.registered {
+            None
+        } else {
+            self.shared.phase3.as_ref()
+        }
+    }
+
+    /// A node as this transaction sees it.
+    pub fn get_node(&self, id: NodeId) -> Result<Option<Arc<Node>>> {
+        if let Some(p3) = self.fast_path() {
+            if let Some(hit) = p3.nodes.get(id, self.snapshot_ts) {
+                return Ok(Some(hit));
+            }
+            return load_node(&self.shared.db, p3, id, self.snapshot_ts);
+        }
+        let db = self.shared.db.read()?;
+        Ok(db
+            .get_node_with_snapshot(id, self.snapshot_ts, self.own())?
+            .map(Arc::new))
+    }
+
+    /// An edge as this transaction sees it.
+    pub fn get_edge(&self, id: EdgeId) -> Result<Option<Arc<Edge>>> {
+        if let Some(p3) = self.fast_path() {
+            if let Some(hit) = p3.edges.get(id, self.snapshot_ts) {
+                return Ok(Some(hit));
+            }
+            return load_edge(&self.shared.db, p3, id, self.snapshot_ts);
+        }
+        let db = self.shared.db.read()?;
+        Ok(db
+            .get_edge_with_snapshot(id, self.snapshot_ts, self.own())?
+            .map(Arc::new))
+    }
+
+    /// The ids of a node's edges in `direction`; `NodeNotFound` if the node is not
+    /// visible. Takes the engine lock in read mode in every variant (adjacency is not
+    /// cached).
+    pub fn edges_of(&self, id: NodeId, direction: Direction) -> Result<Vec<EdgeId>> {
+        let db = self.shared.db.read()?;
+        Ok(db.edges_of(id, direction, self.snapshot_ts, self.own())?)
+    }
+
+    /// The nodes at the other end of a node's edges in `direction`, one entry per edge.
+    pub fn neighbors(&self, id: NodeId, direction: Direction) -> Result<Vec<NodeId>> {
+        let db = self.shared.db.read()?;
+        Ok(db.neighbors(id, direction, self.snapshot_ts, self.own())?)
+    }
+
+    /// Runs one write under the engine lock in write mode, registering the transaction
+    /// with the engine at its first write.
+    fn write<R>(
+        &mut self,
+        op: impl FnOnce(&mut GraphDB, TxId) -> graphdb_core::Result<R>,
+    ) -> Result<R> {
+        let tx = self.tx_id.ok_or(Error::ReadOnly)?;
+        let mut db = self.shared.db.write()?;
+        if !self.registered {
+            db.begin_write(tx, self.snapshot_ts)?;
+            self.registered = true;
+        }
+        Ok(op(&mut db, tx)?)
+    }
+
+    /// Adds a node; returns its id.
+    pub fn add_node(&mut self, node: Node) -> Result<NodeId> {
+        self.write(|db, tx| db.add_node_internal(node, tx))
+    }
+
+    /// Adds an edge between two nodes this transaction sees; returns its id.
+    pub fn add_edge(&mut self, edge: Edge) -> Result<EdgeId> {
+        self.write(|db, tx| db.add_edge_internal(edge, tx))
+    }
+
+    /// Replaces a node's labels and properties.
+    pub fn update_node(&mut self, id: NodeId, node: Node) -> Result<()> {
+        self.write(|db, tx| db.update_node(id, node, tx))
+    }
+
+    /// Replaces an edge's type and properties (its endpoints cannot change).
+    pub fn update_edge(&mut self, id: EdgeId, edge: Edge) -> Result<()> {
+        self.write(|db, tx| db.update_edge(id, edge, tx))
+    }
+
+    /// Deletes a node together with its edges.
+    pub fn delete_node(&mut self, id: NodeId) -> Result<()> {
+        self.write(|db, tx| db.delete_node(id, tx))
+    }
+
+    /// Deletes an edge.
+    pub fn delete_edge(&mut self, id: EdgeId) -> Result<()> {
+        self.write(|db, tx| db.delete_edge(id, tx))
+    }
+
+    /// Commits and returns the commit timestamp (the snapshot timestamp for a transaction
+    /// that wrote nothing: such a commit touches nothing shared). On
+    /// [`GraphError::Conflict`](graphdb_core::GraphError::Conflict) nothing was applied.
+    pub fn commit(mut self) -> Result<u64> {
+        self.finished = true;
+        let Some(tx) = self.own() else {
+            return Ok(self.snapshot_ts);
+        };
+        match &self.shared.phase3 {
+            None => Ok(self.shared.db.write()?.commit_transaction(tx)?),
+            Some(p3) => commit_phase3(self.shared, p3, tx),
+        }
+    }
+
+    /// Discards every write of the transaction.
+    pub fn rollback(mut self) -> Result<()> {
+        self.finished = true;
+        if let Some(tx) = self.own() {
+            self.shared.db.write()?.rollback_transaction(tx);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ConcurrentTransaction<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Some(tx) = self.own() {
+            // A poisoned lock means the engine is unusable anyway (every later operation
+            // reports it), so there is nothing left to roll back into.
+            if let Ok(mut db) = self.shared.db.write() {
+                db.rollback_transaction(tx);
+            }
+        }
+    }
+}
+
+/// A phase-3 cache miss: reads the version under the lock in read mode and caches it if
+/// it is the newest, before the lock is released (the cache invariant needs that).
+fn load_node(lock: &DbLock, p3: &Phase3, id: NodeId, snapshot: u64) -> Result<Option<Arc<Node>>> {
+    let db = lock.read()?;
+    Ok(match db.read_node_version(id, snapshot)? {
+        Some((node, head)) => {
+            let begin = node.version();
+            let node = Arc::new(node);
+            if head {
+                p3.nodes.insert_head(id, Arc::clone(&node), begin);
+            }
+            Some(node)
+        }
+        None => None,
+    })
+}
+
+fn load_edge(lock: &DbLock, p3: &Phase3, id: EdgeId, snapshot: u64) -> Result<Option<Arc<Edge>>> {
+    let db = lock.read()?;
+    Ok(match db.read_edge_version(id, snapshot)? {
+        Some((edge, head)) => {
+            let begin = edge.version();
+            let edge = Arc::new(edge);
+            if head {
+                p3.edges.insert_head(id, Arc::clone(&edge), begin);
+            }
+            Some(edge)
+        }
+        None => None,
+    })
+}
+
+/// Phase-3 commit: apply and publish under the lock in write mode, then fsync outside it,
+/// so committers that arrive during one fsync are all covered by the next one.
+fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
+    let info = {
+        let mut db = shared.db.write()?;
+        let info = db.commit_deferred(tx)?;
+        if info.seq != 0 {
+            p3.nodes.end_versions(&info.touched_nodes, info.commit_ts);
+            p3.edges.end_versions(&info.touched_edges, info.commit_ts);
+            p3.published_ts.store(info.commit_ts, Ordering::Release);
+            if db.stats()?.wal_frames >= db.config().checkpoint_after_frames {
+                db.checkpoint()?;
+            }
+        }
+        info
+    };
+    if info.seq != 0 && p3.needs_sync(shared.sync_mode) {
+        shared.db.read()?.sync_commits_upto(info.seq)?;
+    }
+    Ok(info.commit_ts)
+}
