@@ -1,7 +1,7 @@
 //! The integrity check: walks every structure of the file and reports what is wrong
 //! instead of stopping at the first problem.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::codec::{self, KIND_EDGE, KIND_NODE};
 use crate::error::Result;
@@ -23,6 +23,10 @@ pub struct CheckReport {
     pub edges: u64,
     /// Record versions reachable from the id maps.
     pub versions: u64,
+    /// Indexes in the catalog.
+    pub indexes: u64,
+    /// Entries in all indexes together.
+    pub index_entries: u64,
     /// Every problem found, in words; empty for a healthy database.
     pub problems: Vec<String>,
 }
@@ -135,6 +139,18 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
     let mut used_slots: HashSet<RecordPointer> = HashSet::new();
     let mut node_adj: BTreeMap<NodeId, (Vec<EdgeId>, Vec<EdgeId>)> = BTreeMap::new();
     let mut edge_ends: BTreeMap<EdgeId, (NodeId, NodeId)> = BTreeMap::new();
+    let catalog = match crate::index::load_catalog(rs.pager()) {
+        Ok(c) => c,
+        Err(e) => {
+            claims.problems.push(format!("index catalog: {e}"));
+            Vec::new()
+        }
+    };
+    if meta.index_catalog != 0 {
+        claims.claim(meta.index_catalog, "index catalog");
+    }
+    // The keys every stored node version produces, per index: what the indexes must hold.
+    let mut expected: Vec<BTreeSet<Vec<u8>>> = vec![BTreeSet::new(); catalog.len()];
     for (kind, root, next_id, name) in [
         (KIND_NODE, meta.node_root, meta.next_node_id, "node"),
         (KIND_EDGE, meta.edge_root, meta.next_edge_id, "edge"),
@@ -179,8 +195,16 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
                     }
                 }
                 let decoded = if kind == KIND_NODE {
-                    codec::decode_node(&bytes, Some(p.page))
-                        .map(|r| (r.header.clone(), Some((r.out, r.inn)), None))
+                    codec::decode_node(&bytes, Some(p.page)).map(|r| {
+                        if !r.header.tombstone {
+                            for (e, want) in catalog.iter().zip(expected.iter_mut()) {
+                                if let Some(k) = e.def.key_for(id, &r.labels, &r.properties) {
+                                    want.insert(k);
+                                }
+                            }
+                        }
+                        (r.header.clone(), Some((r.out, r.inn)), None)
+                    })
                 } else {
                     codec::decode_edge(&bytes, Some(p.page))
                         .map(|r| (r.header.clone(), None, Some((r.source, r.target))))
@@ -222,6 +246,37 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
         }
     }
     report.nodes = node_adj.len() as u64;
+
+    // Indexes: a well-formed tree per index whose keys are exactly the expected ones.
+    report.indexes = catalog.len() as u64;
+    for (e, want) in catalog.iter().zip(&expected) {
+        let name = e.def.to_string();
+        let (pages, keys) =
+            match crate::index::tree_walk(rs.pager(), e.root, &mut claims.problems, &name) {
+                Ok(v) => v,
+                Err(err) => {
+                    claims.problems.push(format!("index {name}: {err}"));
+                    continue;
+                }
+            };
+        for p in pages {
+            claims.claim(p, "index");
+        }
+        report.index_entries += keys.len() as u64;
+        let have: BTreeSet<Vec<u8>> = keys.into_iter().collect();
+        let node = |k: &Vec<u8>| crate::index::key_node(k).unwrap_or(0);
+        for k in want.difference(&have) {
+            claims
+                .problems
+                .push(format!("index {name}: missing entry for node {}", node(k)));
+        }
+        for k in have.difference(want) {
+            claims.problems.push(format!(
+                "index {name}: entry for node {} that no stored version produces",
+                node(k)
+            ));
+        }
+    }
     report.edges = edge_ends.len() as u64;
 
     // Adjacency symmetry: every live edge in both endpoints' lists, nothing else there.

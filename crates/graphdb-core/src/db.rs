@@ -165,6 +165,9 @@ pub struct GraphDB {
     pending: HashMap<TxId, TxState>,
     recovered_txs: u64,
     recovery_dropped_bytes: u64,
+    /// Lookups answered from an index and by a full scan (for tests and tools).
+    pub(crate) index_lookups: AtomicU64,
+    pub(crate) scan_lookups: AtomicU64,
     closed: bool,
     /// Set when an fsync of the log failed: the handle refuses writes from then on.
     failed: AtomicBool,
@@ -308,6 +311,8 @@ impl GraphDB {
             pending: HashMap::new(),
             recovered_txs: recovery.committed_txs,
             recovery_dropped_bytes: recovery.dropped_bytes,
+            index_lookups: AtomicU64::new(0),
+            scan_lookups: AtomicU64::new(0),
             closed: false,
             failed: AtomicBool::new(false),
             config,
@@ -380,6 +385,114 @@ impl GraphDB {
     /// horizon).
     pub fn open_write_snapshots(&self) -> Vec<u64> {
         self.pending.values().map(|s| s.snapshot_ts).collect()
+    }
+
+    /// Runs `f` on the pager as a commit of its own that changes no record version (index
+    /// creation and removal): logged and synced like vacuum, abandoned on error.
+    pub(crate) fn maintenance_commit<T>(
+        &mut self,
+        f: impl FnOnce(&mut Pager) -> Result<T>,
+    ) -> Result<T> {
+        self.check_open()?;
+        let pager = self.pager.get_mut()?;
+        match f(pager) {
+            Ok(v) => {
+                if pager.has_uncommitted() {
+                    let ts = pager.committed_meta().last_commit_ts;
+                    pager.commit(ts.max(1))?;
+                    self.commit_seq.fetch_add(1, Ordering::AcqRel);
+                    self.sync()?;
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                pager.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    /// The ids of nodes that transaction `tx_id` wrote or deleted (none for `None`).
+    pub(crate) fn pending_node_ids(&self, tx_id: Option<TxId>) -> Vec<NodeId> {
+        tx_id
+            .and_then(|t| self.pending.get(&t))
+            .map(|t| t.nodes.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether transaction `tx_id` has uncommitted writes.
+    pub(crate) fn has_pending_writes(&self, tx_id: Option<TxId>) -> bool {
+        tx_id
+            .and_then(|t| self.pending.get(&t))
+            .is_some_and(|t| !t.nodes.is_empty() || !t.edges.is_empty())
+    }
+
+    /// The ids of every node visible at `snapshot_ts`, read from record headers only.
+    pub(crate) fn node_ids_at(&self, snapshot_ts: u64) -> Result<Vec<NodeId>> {
+        let mut pager = self.pager.lock()?;
+        let meta = pager.meta().clone();
+        let mut rs = RecordStore::new(&mut pager);
+        let mut out = Vec::new();
+        for id in 1..meta.next_node_id.min(MAX_ID + 1) {
+            if let Some((_, h, _)) =
+                visible_version(&mut rs, meta.node_root, KIND_NODE, id, snapshot_ts)?
+            {
+                if !h.tombstone {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The committed edges of a node in `direction` at `snapshot_ts`, as (edge, node at the
+    /// other end) pairs, optionally only those of `edge_type`: one pager lock for the node
+    /// and all its edges. `NodeNotFound` if the node is not visible.
+    pub(crate) fn adjacent_committed(
+        &self,
+        node_id: NodeId,
+        direction: Direction,
+        edge_type: Option<&str>,
+        snapshot_ts: u64,
+        out: &mut Vec<(EdgeId, NodeId)>,
+    ) -> Result<()> {
+        let mut pager = self.pager.lock()?;
+        let node_root = pager.meta().node_root;
+        let edge_root = pager.meta().edge_root;
+        let mut rs = RecordStore::new(&mut pager);
+        let r = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
+            Some((ptr, h, _)) if !h.tombstone => read_node(&mut rs, ptr)?,
+            _ => return Err(GraphError::NodeNotFound(node_id)),
+        };
+        let lists: &[(&Vec<EdgeId>, bool)] = match direction {
+            Direction::Outgoing => &[(&r.out, true)],
+            Direction::Incoming => &[(&r.inn, false)],
+            Direction::Both => &[(&r.out, true), (&r.inn, false)],
+        };
+        for (list, outgoing) in lists {
+            for e in list.iter() {
+                let Some((ptr, h, _)) =
+                    visible_version(&mut rs, edge_root, KIND_EDGE, *e, snapshot_ts)?
+                else {
+                    return Err(GraphError::corrupt(
+                        format!("node {node_id} lists edge {e}, which its snapshot cannot see"),
+                        None,
+                    ));
+                };
+                if h.tombstone {
+                    return Err(GraphError::corrupt(
+                        format!("node {node_id} lists deleted edge {e}"),
+                        None,
+                    ));
+                }
+                let edge = read_edge(&mut rs, ptr)?;
+                if edge_type.is_some_and(|t| t != edge.edge_type) {
+                    continue;
+                }
+                out.push((*e, if *outgoing { edge.target } else { edge.source }));
+            }
+        }
+        Ok(())
     }
 
     fn check_open(&self) -> Result<()> {
@@ -973,21 +1086,22 @@ impl GraphDB {
         Ok(result)
     }
 
-    /// Every committed node carrying `label` (a scan; indexes are a later layer).
+    /// Every committed node carrying `label`, in id order: read from the label index on
+    /// `label` when there is one, a scan otherwise.
     pub fn get_nodes_by_label(&self, label: &str) -> Result<Vec<Node>> {
-        self.scan_nodes(self.current_commit_ts(), |n| n.has_label(label))
+        self.get_nodes_by_label_at(label, self.current_commit_ts(), None)
     }
 
-    /// Every committed node with `label` whose property `key` equals `value` (a scan).
+    /// Every committed node with `label` whose property `key` equals `value` (same type
+    /// and same bits, see [`compare_values`](crate::compare_values)), in id order: read
+    /// from the property index on `(label, key)` when there is one, a scan otherwise.
     pub fn find_nodes_by_property(
         &self,
         label: &str,
         key: &str,
         value: &PropertyValue,
     ) -> Result<Vec<Node>> {
-        self.scan_nodes(self.current_commit_ts(), |n| {
-            n.has_label(label) && n.properties.get(key) == Some(value)
-        })
+        self.find_nodes_by_property_at(label, key, value, self.current_commit_ts(), None)
     }
 
     /// Every node visible at `snapshot_ts` that passes `keep`, in id order.
@@ -1276,6 +1390,17 @@ fn apply_commit(
         rs.map_set(&mut node_root, id, ptr.encode())?;
         touched_nodes.push(id);
     }
+    // Versions that only changed adjacency keep the labels and properties of the version
+    // before them, whose index entries exist already; only written nodes add entries.
+    let written: Vec<&Node> = st
+        .nodes
+        .values()
+        .filter_map(|p| match p {
+            Pending::Put { value, .. } => Some(value),
+            Pending::Delete => None,
+        })
+        .collect();
+    crate::index::on_commit(rs.pager(), &written)?;
     let pager = rs.pager();
     let meta = pager.meta_mut();
     meta.node_root = node_root;
@@ -1291,6 +1416,9 @@ fn apply_commit(
 fn vacuum_pages(pager: &mut Pager, horizon: u64) -> Result<VacuumStats> {
     let mut stats = VacuumStats::default();
     let mut touched = BTreeSet::new();
+    let indexed = !crate::index::load_catalog(pager)?.is_empty();
+    // Labels and properties of the node versions freed, for removing index entries.
+    let mut freed_nodes: Vec<(NodeId, Vec<String>, crate::types::Properties)> = Vec::new();
     for kind in [KIND_NODE, KIND_EDGE] {
         let meta = pager.meta().clone();
         let (mut root, end) = if kind == KIND_NODE {
@@ -1309,6 +1437,10 @@ fn vacuum_pages(pager: &mut Pager, horizon: u64) -> Result<VacuumStats> {
             let mut older = h.prev;
             while let Some(p) = older {
                 let oh = rs.read_header(p)?;
+                if indexed && kind == KIND_NODE && !oh.tombstone {
+                    let r = read_node(&mut rs, p)?;
+                    freed_nodes.push((id, r.labels, r.properties));
+                }
                 rs.delete(p)?;
                 touched.insert(p.page);
                 stats.versions_freed += 1;
@@ -1331,11 +1463,77 @@ fn vacuum_pages(pager: &mut Pager, horizon: u64) -> Result<VacuumStats> {
             meta.edge_root = root;
         }
     }
+    if !freed_nodes.is_empty() {
+        remove_vacuumed_index_entries(pager, &freed_nodes)?;
+    }
     let mut rs = RecordStore::new(pager);
     for page in touched {
         rs.reclaim(page)?;
     }
     Ok(stats)
+}
+
+/// Every version still in the chain of node `id` (newest first), tombstones left out.
+pub(crate) fn node_versions(
+    rs: &mut RecordStore<'_>,
+    root: PageId,
+    id: NodeId,
+) -> Result<Vec<NodeRecord>> {
+    let mut out = Vec::new();
+    let mut ptr = head_of(rs, root, KIND_NODE, id)?.map(|(p, _)| p);
+    let mut steps = 0u64;
+    while let Some(p) = ptr {
+        steps += 1;
+        if steps > 1 << 32 {
+            return Err(GraphError::corrupt(
+                "version chain has a cycle",
+                Some(p.page),
+            ));
+        }
+        let r = read_node(rs, p)?;
+        ptr = r.header.prev;
+        if !r.header.tombstone {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Removes the index entries of freed node versions that no remaining version of the
+/// same node still produces.
+fn remove_vacuumed_index_entries(
+    pager: &mut Pager,
+    freed: &[(NodeId, Vec<String>, crate::types::Properties)],
+) -> Result<()> {
+    let catalog = crate::index::load_catalog(pager)?;
+    let root = pager.meta().node_root;
+    let mut remaining: HashMap<NodeId, BTreeSet<(usize, Vec<u8>)>> = HashMap::new();
+    for (id, _, _) in freed {
+        if remaining.contains_key(id) {
+            continue;
+        }
+        let mut rs = RecordStore::new(pager);
+        let mut keys = BTreeSet::new();
+        for r in node_versions(&mut rs, root, *id)? {
+            for (i, e) in catalog.iter().enumerate() {
+                if let Some(k) = e.def.key_for(*id, &r.labels, &r.properties) {
+                    keys.insert((i, k));
+                }
+            }
+        }
+        remaining.insert(*id, keys);
+    }
+    for (id, labels, props) in freed {
+        for (i, e) in catalog.iter().enumerate() {
+            if let Some(k) = e.def.key_for(*id, labels, props) {
+                let key = (i, k);
+                if !remaining.get(id).is_some_and(|s| s.contains(&key)) {
+                    crate::index::tree_remove(pager, e.root, &key.1)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 // The concurrent layer shares a `GraphDB` between threads behind a lock.

@@ -53,11 +53,14 @@ mod check;
 mod codec;
 mod db;
 mod error;
+mod index;
+mod lookup;
 mod page;
 mod pager;
 mod records;
 mod storage;
 mod sync;
+mod traverse;
 mod txn;
 mod types;
 mod wal;
@@ -65,9 +68,12 @@ mod wal;
 pub use check::CheckReport;
 pub use db::{wal_path, CommitInfo, Config, DbStats, GraphDB, SyncMode, VacuumStats};
 pub use error::{GraphError, Result};
+pub use index::{compare_values, IndexDef};
+pub use lookup::LookupStats;
 pub use page::{FORMAT_VERSION, PAGE_SIZE};
 pub use pager::PagerStats;
 pub use storage::{FileStorage, MemStorage, Storage};
+pub use traverse::{Bfs, Components, Snapshot};
 pub use txn::WriteTxn;
 pub use types::{
     Direction, Edge, EdgeId, Node, NodeId, PageId, Properties, PropertyValue, RecordPointer, TxId,

@@ -8,6 +8,7 @@ mod basic;
 mod concurrency;
 mod corruption;
 mod crash;
+mod index;
 mod isolation;
 mod journal;
 mod model;
