@@ -353,3 +353,129 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
     report.problems = claims.problems;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::index::{load_catalog, tree_insert, tree_remove, IndexDef};
+    use crate::page::PAGE_SIZE;
+    use crate::storage::MemStorage;
+    use crate::types::{Edge, Node};
+    use crate::{Config, GraphDB};
+
+    /// A small database with two indexes, checkpointed so every page is in `main`.
+    fn indexed_db() -> (GraphDB, MemStorage) {
+        let main = MemStorage::new();
+        let mut db = GraphDB::open_with_storage(
+            Arc::new(main.clone()),
+            Arc::new(MemStorage::new()),
+            Config::default(),
+        )
+        .unwrap();
+        db.create_index(IndexDef::label("P")).unwrap();
+        db.create_index(IndexDef::property("P", "k")).unwrap();
+        let mut tx = db.begin_write_txn().unwrap();
+        let mut prev = None;
+        for i in 0..40i64 {
+            let n = tx
+                .add_node(Node::new().with_label("P").with_property("k", i % 7))
+                .unwrap();
+            if let Some(p) = prev {
+                tx.add_edge(Edge::new(p, n, "NEXT")).unwrap();
+            }
+            prev = Some(n);
+        }
+        tx.commit().unwrap();
+        db.checkpoint().unwrap();
+        (db, main)
+    }
+
+    fn problems(db: &GraphDB) -> Vec<String> {
+        db.check().unwrap().problems
+    }
+
+    #[test]
+    fn healthy_indexed_database_passes() {
+        let (db, _) = indexed_db();
+        let report = db.check().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!((report.indexes, report.index_entries), (2, 80));
+    }
+
+    #[test]
+    fn missing_and_stale_index_entries_are_found() {
+        let (mut db, _) = indexed_db();
+        {
+            let pager = db.pager.get_mut().unwrap();
+            let catalog = load_catalog(pager).unwrap();
+            let prop = &catalog[1];
+            let key = prop
+                .def
+                .key_for(6, &["P".into()], &[("k".to_string(), 5i64.into())].into());
+            assert!(tree_remove(pager, prop.root, &key.unwrap()).unwrap());
+            let ts = pager.committed_meta().last_commit_ts;
+            pager.commit(ts).unwrap();
+        }
+        let found = problems(&db);
+        assert!(
+            found.iter().any(|p| p.contains("missing entry for node 6")),
+            "{found:?}"
+        );
+        {
+            let pager = db.pager.get_mut().unwrap();
+            let catalog = load_catalog(pager).unwrap();
+            let mut root = catalog[0].root;
+            tree_insert(pager, &mut root, &999u64.to_be_bytes()).unwrap();
+            let ts = pager.committed_meta().last_commit_ts;
+            pager.commit(ts).unwrap();
+        }
+        let found = problems(&db);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("entry for node 999 that no stored version produces")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_flipped_byte_in_any_page_is_found() {
+        let (db, main) = indexed_db();
+        let clean = main.snapshot();
+        let pages = clean.len() / PAGE_SIZE;
+        assert!(pages > 4);
+        for page in 1..pages {
+            let mut bytes = clean.clone();
+            bytes[page * PAGE_SIZE + 200] ^= 0x10;
+            main.overwrite(bytes);
+            db.clear_caches().unwrap();
+            let found = problems(&db);
+            assert!(
+                found.iter().any(|p| p.contains(&format!("page {page}"))),
+                "flip in page {page}: {found:?}"
+            );
+        }
+        main.overwrite(clean);
+        db.clear_caches().unwrap();
+        assert!(problems(&db).is_empty());
+    }
+
+    #[test]
+    fn a_dangling_edge_is_found() {
+        let (mut db, _) = indexed_db();
+        {
+            let pager = db.pager.get_mut().unwrap();
+            let mut root = pager.meta().edge_root;
+            let mut rs = crate::records::RecordStore::new(pager);
+            rs.map_set(&mut root, 3, 0).unwrap();
+            let ts = pager.committed_meta().last_commit_ts;
+            pager.commit(ts).unwrap();
+        }
+        let found = problems(&db);
+        assert!(
+            found.iter().any(|p| p.contains("missing edge 3")),
+            "{found:?}"
+        );
+    }
+}

@@ -42,6 +42,17 @@ pub enum GraphError {
         /// The snapshot the failed transaction read from.
         snapshot_ts: u64,
     },
+    /// An import file was rejected: which file, which line (1-based; 0 when the problem
+    /// is not tied to a line) and why. Nothing of the import was applied.
+    #[error("{file}:{line}: {reason}")]
+    Import {
+        /// The file, as given.
+        file: String,
+        /// The line the bad record starts on.
+        line: u64,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// The database was closed, or a previous commit failed half-way through writing to
     /// the log and the handle refuses further writes until it is reopened.
     #[error("database unusable: {0}")]

@@ -54,6 +54,8 @@ mod codec;
 mod db;
 mod error;
 mod index;
+#[cfg(feature = "tools")]
+pub mod interchange;
 mod lookup;
 mod page;
 mod pager;

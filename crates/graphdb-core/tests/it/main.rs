@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod basic;
+#[cfg(feature = "tools")]
+mod cli;
 mod concurrency;
 mod corruption;
 mod crash;
@@ -13,6 +15,7 @@ mod isolation;
 mod journal;
 mod model;
 mod mvcc;
+mod traversal;
 
 use std::sync::Arc;
 

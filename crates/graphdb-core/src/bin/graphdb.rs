@@ -1,0 +1,555 @@
+//! `graphdb`: create, import into, export, inspect, traverse and maintain a graphdb-core
+//! database from the command line.
+//!
+//! Exit codes: 0 success; 1 the operation failed (I/O, a damaged file, a conflict);
+//! 2 the command line is wrong (clap's own code); 3 input data was rejected (a malformed
+//! import file, data the chosen export format cannot express); 4 a node or edge does not
+//! exist; 5 `check` found problems.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use graphdb_core::interchange;
+use graphdb_core::{Config, Direction, GraphDB, GraphError, IndexDef, SyncMode};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(
+    name = "graphdb",
+    version,
+    about = "An embedded graph database on one file"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Dir {
+    Out,
+    In,
+    Both,
+}
+
+impl From<Dir> for Direction {
+    fn from(d: Dir) -> Direction {
+        match d {
+            Dir::Out => Direction::Outgoing,
+            Dir::In => Direction::Incoming,
+            Dir::Both => Direction::Both,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Neo4j bulk-import layout: `nodes.csv` and `edges.csv` in a directory.
+    Csv,
+    /// One JSON object per node or edge, every value exact.
+    Jsonl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Node,
+    Edge,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an empty database (fails if the file exists).
+    Create { db: PathBuf },
+    /// Import CSV (Neo4j layout) or JSON lines as one transaction; creates the database
+    /// if needed. A malformed file changes nothing.
+    Import {
+        db: PathBuf,
+        /// Nodes CSV files (header with `:ID`, optional `:LABEL`, `name:type` columns).
+        #[arg(long)]
+        nodes: Vec<PathBuf>,
+        /// Edges CSV files (header with `:START_ID`, `:END_ID`, `:TYPE`).
+        #[arg(long)]
+        edges: Vec<PathBuf>,
+        /// A JSON lines file as written by `export --format jsonl`.
+        #[arg(long, conflicts_with_all = ["nodes", "edges"])]
+        jsonl: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Export the newest committed state.
+    Export {
+        db: PathBuf,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// A directory for csv, a file (or `-` for standard output) for jsonl.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Counts, pages, log and indexes.
+    Stats { db: PathBuf },
+    /// Check the whole file; exit code 5 if anything is wrong.
+    Check { db: PathBuf },
+    /// Print one node or edge as JSON.
+    Get {
+        db: PathBuf,
+        #[arg(value_enum)]
+        kind: Kind,
+        id: u64,
+    },
+    /// Neighbours of a node (one line per edge: edge id and the node at the other end).
+    Neighbors {
+        db: PathBuf,
+        node: u64,
+        #[arg(long, value_enum, default_value = "both")]
+        direction: Dir,
+        /// Only edges of this type.
+        #[arg(long = "type")]
+        edge_type: Option<String>,
+    },
+    /// Breadth-first search: one line per reached node with its depth.
+    Bfs {
+        db: PathBuf,
+        start: u64,
+        #[arg(long)]
+        depth: Option<u32>,
+        #[arg(long, value_enum, default_value = "out")]
+        direction: Dir,
+        #[arg(long = "type")]
+        edge_type: Option<String>,
+    },
+    /// A shortest path (fewest edges) between two nodes.
+    Path {
+        db: PathBuf,
+        from: u64,
+        to: u64,
+        #[arg(long, value_enum, default_value = "out")]
+        direction: Dir,
+        #[arg(long = "type")]
+        edge_type: Option<String>,
+    },
+    /// Create, drop or list indexes.
+    Index {
+        #[command(subcommand)]
+        action: IndexAction,
+    },
+    /// Reclaim old versions no snapshot can see (no other process may use the file).
+    Vacuum { db: PathBuf },
+    /// Fold the write-ahead log into the database file.
+    Checkpoint { db: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum IndexAction {
+    /// Create a label index (`--label`) or a property index (`--label` and `--property`).
+    Create {
+        db: PathBuf,
+        #[arg(long)]
+        label: String,
+        #[arg(long)]
+        property: Option<String>,
+    },
+    /// Drop an index.
+    Drop {
+        db: PathBuf,
+        #[arg(long)]
+        label: String,
+        #[arg(long)]
+        property: Option<String>,
+    },
+    /// List the indexes.
+    List { db: PathBuf },
+}
+
+/// A failure with the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<GraphError> for Failure {
+    fn from(e: GraphError) -> Self {
+        let code = match &e {
+            GraphError::Import { .. } => 3,
+            GraphError::NodeNotFound(_) | GraphError::EdgeNotFound(_) => 4,
+            _ => 1,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn fail(code: u8, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The database file held open with an exclusive lock, so two `graphdb` processes never
+/// write the same file at once.
+struct Locked {
+    db: GraphDB,
+    _lock: File,
+}
+
+fn lock(path: &Path) -> Result<File, Failure> {
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| fail(1, format!("{}: {e}", path.display())))?;
+    file.try_lock().map_err(|_| {
+        fail(
+            1,
+            format!("{} is in use by another process", path.display()),
+        )
+    })?;
+    Ok(file)
+}
+
+fn config() -> Config {
+    Config {
+        sync_mode: SyncMode::Full,
+        ..Config::default()
+    }
+}
+
+/// Opens an existing database (never creates one by accident).
+fn open(path: &Path) -> Result<Locked, Failure> {
+    if !path.is_file() {
+        return Err(fail(1, format!("no database at {}", path.display())));
+    }
+    let lock = lock(path)?;
+    let db = GraphDB::open(path, config())?;
+    Ok(Locked { db, _lock: lock })
+}
+
+fn json_node(n: &graphdb_core::Node) -> String {
+    let labels: Vec<String> = n.labels.iter().map(|l| quote(l)).collect();
+    format!(
+        "{{\"id\":{},\"labels\":[{}],\"properties\":{{{}}}}}",
+        n.id,
+        labels.join(","),
+        format_props(&n.properties)
+    )
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn format_value(v: &graphdb_core::PropertyValue) -> String {
+    use graphdb_core::PropertyValue as V;
+    match v {
+        V::Null => "null".into(),
+        V::Bool(b) => b.to_string(),
+        V::Int(i) => i.to_string(),
+        V::Float(f) if f.is_finite() => format!("{f:?}"),
+        V::Float(f) => format!("{{\"$f64_bits\":{}}}", f.to_bits()),
+        V::String(s) => quote(s),
+        V::Bytes(b) => format!(
+            "{{\"$bytes\":\"{}\"}}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+        V::List(items) => format!(
+            "[{}]",
+            items.iter().map(format_value).collect::<Vec<_>>().join(",")
+        ),
+    }
+}
+
+fn format_props(p: &graphdb_core::Properties) -> String {
+    p.iter()
+        .map(|(k, v)| format!("{}:{}", quote(k), format_value(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    let style = ProgressStyle::with_template("{spinner} {msg} {pos} records ({per_sec})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message("importing");
+    bar
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    let say = |out: &mut dyn Write, text: String| -> Result<(), Failure> {
+        writeln!(out, "{text}").map_err(|e| fail(1, format!("cannot write output: {e}")))
+    };
+    match cli.command {
+        Command::Create { db } => {
+            if db.exists() {
+                return Err(fail(1, format!("{} already exists", db.display())));
+            }
+            GraphDB::create(&db, config())?.close()?;
+            say(&mut out, format!("created {}", db.display()))?;
+        }
+        Command::Import {
+            db,
+            nodes,
+            edges,
+            jsonl,
+            quiet,
+        } => {
+            if jsonl.is_none() && nodes.is_empty() {
+                return Err(fail(2, "import needs --nodes (and --edges) or --jsonl"));
+            }
+            if !db.exists() {
+                GraphDB::create(&db, config())?.close()?;
+            }
+            let mut h = open(&db)?;
+            let bar = progress_bar(quiet);
+            let mut tick = |n: u64| bar.set_position(n);
+            let counts = match &jsonl {
+                Some(path) => {
+                    let mut file = File::open(path)
+                        .map_err(|e| fail(1, format!("{}: {e}", path.display())))?;
+                    interchange::import_jsonl(
+                        &mut h.db,
+                        &path.display().to_string(),
+                        &mut file,
+                        &mut tick,
+                    )?
+                }
+                None => {
+                    let n: Vec<&Path> = nodes.iter().map(PathBuf::as_path).collect();
+                    let e: Vec<&Path> = edges.iter().map(PathBuf::as_path).collect();
+                    interchange::import_csv(&mut h.db, &n, &e, &mut tick)?
+                }
+            };
+            bar.finish_and_clear();
+            h.db.close()?;
+            say(
+                &mut out,
+                format!("imported {} nodes and {} edges", counts.nodes, counts.edges),
+            )?;
+        }
+        Command::Export {
+            db,
+            format,
+            out: target,
+        } => {
+            let h = open(&db)?;
+            let ts = h.db.current_commit_ts();
+            let counts = match format {
+                Format::Csv => interchange::export_csv(&h.db, ts, &target).map_err(|e| {
+                    let code = if matches!(e, GraphError::InvalidArgument(_)) {
+                        3
+                    } else {
+                        1
+                    };
+                    fail(code, e.to_string())
+                })?,
+                Format::Jsonl if target.as_os_str() == "-" => {
+                    interchange::export_jsonl(&h.db, ts, &mut out)?
+                }
+                Format::Jsonl => {
+                    let mut file = File::create(&target)
+                        .map_err(|e| fail(1, format!("{}: {e}", target.display())))?;
+                    let c = interchange::export_jsonl(&h.db, ts, &mut file)?;
+                    file.sync_all()
+                        .map_err(|e| fail(1, format!("{}: {e}", target.display())))?;
+                    c
+                }
+            };
+            eprintln!("exported {} nodes and {} edges", counts.nodes, counts.edges);
+        }
+        Command::Stats { db } => {
+            let h = open(&db)?;
+            let s = h.db.stats()?;
+            let snap = h.db.snapshot();
+            let nodes = h.db.scan_nodes(snap.ts(), |_| true)?.len();
+            let edges = h.db.scan_edges(snap.ts())?.len();
+            say(&mut out, format!("nodes {nodes}"))?;
+            say(&mut out, format!("edges {edges}"))?;
+            say(
+                &mut out,
+                format!("pages {} (free {})", s.page_count, s.free_pages),
+            )?;
+            say(&mut out, format!("file bytes {}", h.db.main_file_len()?))?;
+            say(&mut out, format!("log frames {}", s.wal_frames))?;
+            say(&mut out, format!("commit ts {}", s.commit_ts))?;
+            for i in h.db.indexes()? {
+                say(&mut out, format!("index {i}"))?;
+            }
+        }
+        Command::Check { db } => {
+            let h = open(&db)?;
+            let r = h.db.check()?;
+            say(
+                &mut out,
+                format!(
+                    "pages {} free {} nodes {} edges {} versions {} indexes {} index entries {}",
+                    r.pages, r.free_pages, r.nodes, r.edges, r.versions, r.indexes, r.index_entries
+                ),
+            )?;
+            for p in &r.problems {
+                say(&mut out, format!("problem: {p}"))?;
+            }
+            if !r.is_ok() {
+                return Err(fail(5, format!("{} problems found", r.problems.len())));
+            }
+            say(&mut out, "ok".into())?;
+        }
+        Command::Get { db, kind, id } => {
+            let h = open(&db)?;
+            match kind {
+                Kind::Node => {
+                    let n = h.db.get_node(id)?.ok_or(GraphError::NodeNotFound(id))?;
+                    say(&mut out, json_node(&n))?;
+                }
+                Kind::Edge => {
+                    let e = h.db.load_edge(id)?;
+                    say(
+                        &mut out,
+                        format!(
+                            "{{\"id\":{},\"source\":{},\"target\":{},\"type\":{},\"properties\":{{{}}}}}",
+                            e.id,
+                            e.source,
+                            e.target,
+                            quote(&e.edge_type),
+                            format_props(&e.properties)
+                        ),
+                    )?;
+                }
+            }
+        }
+        Command::Neighbors {
+            db,
+            node,
+            direction,
+            edge_type,
+        } => {
+            let h = open(&db)?;
+            for (e, n) in
+                h.db.snapshot()
+                    .edges(node, direction.into(), edge_type.as_deref())?
+            {
+                say(&mut out, format!("{e}\t{n}"))?;
+            }
+        }
+        Command::Bfs {
+            db,
+            start,
+            depth,
+            direction,
+            edge_type,
+        } => {
+            let h = open(&db)?;
+            let snap = h.db.snapshot();
+            for step in snap.bfs(start, direction.into(), edge_type.as_deref(), depth)? {
+                let (n, d) = step?;
+                say(&mut out, format!("{n}\t{d}"))?;
+            }
+        }
+        Command::Path {
+            db,
+            from,
+            to,
+            direction,
+            edge_type,
+        } => {
+            let h = open(&db)?;
+            match h
+                .db
+                .snapshot()
+                .shortest_path(from, to, direction.into(), edge_type.as_deref())?
+            {
+                Some(p) => say(
+                    &mut out,
+                    p.iter().map(u64::to_string).collect::<Vec<_>>().join(" "),
+                )?,
+                None => say(&mut out, "no path".into())?,
+            }
+        }
+        Command::Index { action } => match action {
+            IndexAction::Create {
+                db,
+                label,
+                property,
+            } => {
+                let mut h = open(&db)?;
+                let def = IndexDef { label, property };
+                let n = h.db.create_index(def.clone()).map_err(|e| match e {
+                    GraphError::InvalidArgument(m) => fail(2, m),
+                    other => other.into(),
+                })?;
+                h.db.close()?;
+                say(&mut out, format!("created index {def} with {n} entries"))?;
+            }
+            IndexAction::Drop {
+                db,
+                label,
+                property,
+            } => {
+                let mut h = open(&db)?;
+                let def = IndexDef { label, property };
+                h.db.drop_index(&def).map_err(|e| match e {
+                    GraphError::InvalidArgument(m) => fail(2, m),
+                    other => other.into(),
+                })?;
+                h.db.close()?;
+                say(&mut out, format!("dropped index {def}"))?;
+            }
+            IndexAction::List { db } => {
+                let h = open(&db)?;
+                for i in h.db.indexes()? {
+                    say(&mut out, i.to_string())?;
+                }
+            }
+        },
+        Command::Vacuum { db } => {
+            let mut h = open(&db)?;
+            // The lock guarantees no other process holds a snapshot of this file.
+            let s = h.db.vacuum(u64::MAX)?;
+            h.db.close()?;
+            say(
+                &mut out,
+                format!(
+                    "freed {} versions, removed {} ids",
+                    s.versions_freed, s.ids_removed
+                ),
+            )?;
+        }
+        Command::Checkpoint { db } => {
+            let mut h = open(&db)?;
+            h.db.checkpoint()?;
+            h.db.close()?;
+            say(&mut out, "checkpointed".into())?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("graphdb: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,903 @@
+//! Import and export: CSV in the layout of Neo4j's bulk importer (`neo4j-admin database
+//! import`: a nodes file with `:ID` and `:LABEL` columns, a relationships file with
+//! `:START_ID`, `:END_ID` and `:TYPE`, typed property columns such as `age:long`), and JSON
+//! lines (one object per node or edge, every value kept exactly).
+//!
+//! An import is one write transaction: a malformed file stops it with
+//! [`GraphError::Import`] naming the file, the line and the reason, and the database is
+//! left exactly as it was. Export reads one snapshot.
+//!
+//! CSV keeps what its layout can say: booleans, integers, floats, strings and lists of
+//! one of those, one type per column. A value CSV cannot express (null, bytes, nested or
+//! mixed lists, a key holding different types on different nodes, a list of strings with
+//! `;` or an empty string in it, a label with `;`) makes the CSV export fail with
+//! [`GraphError::InvalidArgument`] saying which; JSON lines express everything.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use crate::db::GraphDB;
+use crate::error::{GraphError, Result};
+use crate::types::{Edge, Node, NodeId, Properties, PropertyValue, MAX_LIST_DEPTH};
+
+/// What an import or export moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Nodes read or written.
+    pub nodes: u64,
+    /// Edges read or written.
+    pub edges: u64,
+}
+
+// ----- CSV reading and writing -----
+
+/// One CSV field and whether it was quoted (an unquoted empty field is "no value", a
+/// quoted empty one is the empty string).
+#[derive(Debug, Clone, PartialEq)]
+struct Field {
+    text: String,
+    quoted: bool,
+}
+
+/// A CSV record: the line it starts on and its fields.
+type Record = (u64, Vec<Field>);
+
+/// Reads RFC 4180 records (commas, double quotes, `""` inside quotes, line breaks inside
+/// quotes) and tells the line each record starts on.
+struct CsvReader<R> {
+    input: R,
+    line: u64,
+    buf: String,
+}
+
+impl<R: BufRead> CsvReader<R> {
+    fn new(input: R) -> Self {
+        CsvReader {
+            input,
+            line: 0,
+            buf: String::new(),
+        }
+    }
+
+    /// The next record and its first line; `Ok(None)` at the end. Blank lines are skipped.
+    fn next_record(&mut self) -> std::result::Result<Option<Record>, (u64, String)> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .input
+                .read_line(&mut self.buf)
+                .map_err(|e| (self.line + 1, format!("cannot read: {e}")))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            if !self.buf.trim_end_matches(['\r', '\n']).is_empty() {
+                break;
+            }
+        }
+        let start = self.line;
+        let mut fields = Vec::new();
+        let mut cur = String::new();
+        let mut quoted = false;
+        let mut in_quotes = false;
+        let mut after_quote = false;
+        loop {
+            let line = std::mem::take(&mut self.buf);
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                if in_quotes {
+                    if c == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            cur.push('"');
+                        } else {
+                            in_quotes = false;
+                            after_quote = true;
+                        }
+                    } else {
+                        cur.push(c);
+                    }
+                    continue;
+                }
+                match c {
+                    ',' => {
+                        fields.push(Field {
+                            text: std::mem::take(&mut cur),
+                            quoted,
+                        });
+                        quoted = false;
+                        after_quote = false;
+                    }
+                    '"' if cur.is_empty() && !quoted => {
+                        quoted = true;
+                        in_quotes = true;
+                    }
+                    '\r' | '\n' => {}
+                    _ if after_quote => {
+                        return Err((start, format!("text after a closing quote: {c:?}")));
+                    }
+                    '"' => return Err((start, "a quote inside an unquoted field".into())),
+                    _ => cur.push(c),
+                }
+            }
+            if !in_quotes {
+                break;
+            }
+            // The record goes on: a line break inside quotes is part of the value.
+            let n = self
+                .input
+                .read_line(&mut self.buf)
+                .map_err(|e| (self.line + 1, format!("cannot read: {e}")))?;
+            if n == 0 {
+                return Err((start, "the file ends inside a quoted field".into()));
+            }
+            self.line += 1;
+        }
+        fields.push(Field { text: cur, quoted });
+        Ok(Some((start, fields)))
+    }
+}
+
+fn csv_quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Quotes only when the text needs it (a comma, quote, line break, or nothing at all).
+fn csv_plain(text: &str) -> String {
+    if text.is_empty() || text.contains([',', '"', '\n', '\r']) {
+        csv_quote(text)
+    } else {
+        text.to_owned()
+    }
+}
+
+// ----- column types -----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    Bool,
+    Long,
+    Double,
+    Str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ColType {
+    scalar: Scalar,
+    array: bool,
+}
+
+impl ColType {
+    fn name(self) -> String {
+        let s = match self.scalar {
+            Scalar::Bool => "boolean",
+            Scalar::Long => "long",
+            Scalar::Double => "double",
+            Scalar::Str => "string",
+        };
+        if self.array {
+            format!("{s}[]")
+        } else {
+            s.to_owned()
+        }
+    }
+
+    fn parse(name: &str) -> Option<ColType> {
+        let (base, array) = match name.strip_suffix("[]") {
+            Some(b) => (b, true),
+            None => (name, false),
+        };
+        let scalar = match base.to_ascii_lowercase().as_str() {
+            "boolean" => Scalar::Bool,
+            "long" | "int" | "short" | "byte" => Scalar::Long,
+            "double" | "float" => Scalar::Double,
+            "string" | "char" => Scalar::Str,
+            _ => return None,
+        };
+        Some(ColType { scalar, array })
+    }
+}
+
+fn scalar_of(v: &PropertyValue) -> Option<Scalar> {
+    Some(match v {
+        PropertyValue::Bool(_) => Scalar::Bool,
+        PropertyValue::Int(_) => Scalar::Long,
+        PropertyValue::Float(_) => Scalar::Double,
+        PropertyValue::String(_) => Scalar::Str,
+        _ => return None,
+    })
+}
+
+/// The CSV column type of a value, or why it has none.
+fn col_type_of(v: &PropertyValue) -> std::result::Result<Option<ColType>, &'static str> {
+    match v {
+        PropertyValue::List(items) => {
+            let mut scalar = None;
+            for item in items {
+                let s = scalar_of(item).ok_or("a list of nulls, bytes or lists")?;
+                if scalar.is_some_and(|x| x != s) {
+                    return Err("a list of mixed types");
+                }
+                scalar = Some(s);
+            }
+            // An empty list fits any array column; the column takes its type elsewhere.
+            Ok(scalar.map(|scalar| ColType {
+                scalar,
+                array: true,
+            }))
+        }
+        other => scalar_of(other)
+            .map(|scalar| {
+                Some(ColType {
+                    scalar,
+                    array: false,
+                })
+            })
+            .ok_or("null or bytes"),
+    }
+}
+
+fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        // Rust prints the shortest text that parses back to the same bits.
+        format!("{f:?}")
+    }
+}
+
+fn format_scalar(v: &PropertyValue) -> String {
+    match v {
+        PropertyValue::Bool(b) => b.to_string(),
+        PropertyValue::Int(i) => i.to_string(),
+        PropertyValue::Float(f) => format_float(*f),
+        PropertyValue::String(s) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn parse_scalar(s: Scalar, text: &str) -> std::result::Result<PropertyValue, String> {
+    Ok(match s {
+        Scalar::Bool => match text.trim() {
+            t if t.eq_ignore_ascii_case("true") => PropertyValue::Bool(true),
+            t if t.eq_ignore_ascii_case("false") => PropertyValue::Bool(false),
+            t => return Err(format!("{t:?} is not a boolean")),
+        },
+        Scalar::Long => PropertyValue::Int(
+            text.trim()
+                .parse()
+                .map_err(|_| format!("{text:?} is not an integer"))?,
+        ),
+        Scalar::Double => PropertyValue::Float(match text.trim() {
+            "NaN" => f64::NAN,
+            "Infinity" => f64::INFINITY,
+            "-Infinity" => f64::NEG_INFINITY,
+            t => t.parse().map_err(|_| format!("{t:?} is not a number"))?,
+        }),
+        Scalar::Str => PropertyValue::String(text.to_owned()),
+    })
+}
+
+/// The cell for one value in a column of type `t`.
+fn format_cell(t: ColType, v: &PropertyValue) -> String {
+    match v {
+        PropertyValue::List(items) => csv_quote(
+            &items
+                .iter()
+                .map(format_scalar)
+                .collect::<Vec<_>>()
+                .join(";"),
+        ),
+        PropertyValue::String(s) => csv_quote(s),
+        other => {
+            let _ = t;
+            format_scalar(other)
+        }
+    }
+}
+
+fn parse_cell(t: ColType, f: &Field) -> std::result::Result<Option<PropertyValue>, String> {
+    if f.text.is_empty() && !f.quoted {
+        return Ok(None);
+    }
+    if !t.array {
+        return parse_scalar(t.scalar, &f.text).map(Some);
+    }
+    if f.text.is_empty() {
+        return Ok(Some(PropertyValue::List(Vec::new())));
+    }
+    f.text
+        .split(';')
+        .map(|part| parse_scalar(t.scalar, part))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(|items| Some(PropertyValue::List(items)))
+}
+
+/// The typed property columns for a set of property maps, in key order.
+fn columns<'a>(
+    what: &str,
+    items: impl Iterator<Item = (u64, &'a Properties)>,
+) -> Result<Vec<(String, ColType)>> {
+    let mut types: BTreeMap<String, Option<ColType>> = BTreeMap::new();
+    let unrepresentable = |id: u64, key: &str, why: &str| {
+        GraphError::InvalidArgument(format!(
+            "{what} {id}: property {key:?} holds {why}, which the CSV layout cannot express; export as JSON lines instead"
+        ))
+    };
+    for (id, props) in items {
+        for (k, v) in props {
+            if k.contains(':') {
+                return Err(unrepresentable(id, k, "a ':' in its name"));
+            }
+            let t = col_type_of(v).map_err(|why| unrepresentable(id, k, why))?;
+            if let PropertyValue::List(items) = v {
+                if items.iter().any(
+                    |i| matches!(i, PropertyValue::String(s) if s.is_empty() || s.contains(';')),
+                ) {
+                    return Err(unrepresentable(
+                        id,
+                        k,
+                        "a list with an empty string or a ';'",
+                    ));
+                }
+            }
+            let slot = types.entry(k.clone()).or_insert(None);
+            match (*slot, t) {
+                (_, None) => {
+                    // An empty list: the column must be an array column.
+                    if slot.is_some_and(|s| !s.array) {
+                        return Err(unrepresentable(id, k, "values of different types"));
+                    }
+                }
+                (None, Some(t)) => *slot = Some(t),
+                (Some(s), Some(t)) if s == t => {}
+                (Some(_), Some(_)) => {
+                    return Err(unrepresentable(id, k, "values of different types"))
+                }
+            }
+        }
+    }
+    // A key that only ever held empty lists becomes a string array.
+    let mut out = Vec::new();
+    for (k, t) in types {
+        let t = t.unwrap_or(ColType {
+            scalar: Scalar::Str,
+            array: true,
+        });
+        out.push((k, t));
+    }
+    // Every empty list must sit in an array column (checked above for keys seen first
+    // as scalars; here for keys whose scalar came later).
+    Ok(out)
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> GraphError {
+    GraphError::Io(std::io::Error::new(
+        e.kind(),
+        format!("{}: {e}", path.display()),
+    ))
+}
+
+/// Writes `nodes.csv` and `edges.csv` into `dir` (created if missing) from the snapshot
+/// at `snapshot_ts`, in Neo4j's bulk-import layout. Node ids are the database's ids.
+pub fn export_csv(db: &GraphDB, snapshot_ts: u64, dir: &Path) -> Result<Counts> {
+    let nodes = db.scan_nodes(snapshot_ts, |_| true)?;
+    let edges = db.scan_edges(snapshot_ts)?;
+    let node_cols = columns("node", nodes.iter().map(|n| (n.id, &n.properties)))?;
+    let edge_cols = columns("edge", edges.iter().map(|e| (e.id, &e.properties)))?;
+    for n in &nodes {
+        if n.labels.iter().any(|l| l.is_empty() || l.contains(';')) {
+            return Err(GraphError::InvalidArgument(format!(
+                "node {}: a label that is empty or holds ';' cannot be written to CSV; export as JSON lines instead",
+                n.id
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let write_rows = |path: &Path,
+                      header: Vec<String>,
+                      rows: &mut dyn Iterator<Item = Vec<String>>|
+     -> Result<()> {
+        let file = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+        let mut w = BufWriter::new(file);
+        writeln!(w, "{}", header.join(",")).map_err(|e| io_err(path, e))?;
+        for row in rows {
+            writeln!(w, "{}", row.join(",")).map_err(|e| io_err(path, e))?;
+        }
+        w.flush().map_err(|e| io_err(path, e))?;
+        w.get_ref().sync_all().map_err(|e| io_err(path, e))
+    };
+    let cell = |props: &Properties, cols: &[(String, ColType)]| -> Vec<String> {
+        cols.iter()
+            .map(|(k, t)| props.get(k).map(|v| format_cell(*t, v)).unwrap_or_default())
+            .collect()
+    };
+    let mut header = vec![":ID".to_owned(), ":LABEL".to_owned()];
+    header.extend(
+        node_cols
+            .iter()
+            .map(|(k, t)| csv_plain(&format!("{k}:{}", t.name()))),
+    );
+    write_rows(
+        &dir.join("nodes.csv"),
+        header,
+        &mut nodes.iter().map(|n| {
+            let mut row = vec![n.id.to_string(), csv_plain(&n.labels.join(";"))];
+            if n.labels.is_empty() {
+                row[1].clear();
+            }
+            row.extend(cell(&n.properties, &node_cols));
+            row
+        }),
+    )?;
+    let mut header = vec![
+        ":START_ID".to_owned(),
+        ":END_ID".to_owned(),
+        ":TYPE".to_owned(),
+    ];
+    header.extend(
+        edge_cols
+            .iter()
+            .map(|(k, t)| csv_plain(&format!("{k}:{}", t.name()))),
+    );
+    write_rows(
+        &dir.join("edges.csv"),
+        header,
+        &mut edges.iter().map(|e| {
+            let mut row = vec![
+                e.source.to_string(),
+                e.target.to_string(),
+                csv_quote(&e.edge_type),
+            ];
+            row.extend(cell(&e.properties, &edge_cols));
+            row
+        }),
+    )?;
+    Ok(Counts {
+        nodes: nodes.len() as u64,
+        edges: edges.len() as u64,
+    })
+}
+
+enum Column {
+    Id,
+    Label,
+    Start,
+    End,
+    Type,
+    Ignore,
+    Prop(String, ColType),
+}
+
+fn parse_header(fields: &[Field], edges: bool) -> std::result::Result<Vec<Column>, String> {
+    let mut cols = Vec::new();
+    for f in fields {
+        let (name, kind) = match f.text.rfind(':') {
+            Some(at) => (&f.text[..at], &f.text[at + 1..]),
+            None => (f.text.as_str(), ""),
+        };
+        let col = match kind {
+            "ID" if !edges => Column::Id,
+            "LABEL" if !edges => Column::Label,
+            "START_ID" if edges => Column::Start,
+            "END_ID" if edges => Column::End,
+            "TYPE" if edges => Column::Type,
+            "IGNORE" => Column::Ignore,
+            "" => Column::Prop(
+                name.to_owned(),
+                ColType {
+                    scalar: Scalar::Str,
+                    array: false,
+                },
+            ),
+            t => match ColType::parse(t) {
+                Some(ct) if !name.is_empty() => Column::Prop(name.to_owned(), ct),
+                _ => return Err(format!("column {:?}: unknown type or role {t:?}", f.text)),
+            },
+        };
+        cols.push(col);
+    }
+    let count = |want: fn(&Column) -> bool| cols.iter().filter(|c| want(c)).count();
+    if edges {
+        if count(|c| matches!(c, Column::Start)) != 1
+            || count(|c| matches!(c, Column::End)) != 1
+            || count(|c| matches!(c, Column::Type)) != 1
+        {
+            return Err(
+                "an edges file needs one :START_ID, one :END_ID and one :TYPE column".into(),
+            );
+        }
+    } else if count(|c| matches!(c, Column::Id)) != 1 {
+        return Err("a nodes file needs one :ID column".into());
+    }
+    Ok(cols)
+}
+
+fn open_reader(path: &Path) -> Result<BufReader<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    Ok(BufReader::with_capacity(1 << 16, file))
+}
+
+/// Imports CSV files in Neo4j's bulk-import layout (every nodes file first, then every
+/// edges file) as one transaction. `progress` is called with the number of records read
+/// so far, every few thousand records. On any error nothing is applied.
+pub fn import_csv(
+    db: &mut GraphDB,
+    node_files: &[&Path],
+    edge_files: &[&Path],
+    progress: &mut dyn FnMut(u64),
+) -> Result<Counts> {
+    let mut tx = db.begin_write_txn()?;
+    let mut ids: HashMap<String, NodeId> = HashMap::new();
+    let mut counts = Counts::default();
+    let mut records = 0u64;
+    for (files, edges) in [(node_files, false), (edge_files, true)] {
+        for path in files {
+            let name = path.display().to_string();
+            let fail = |line: u64, reason: String| GraphError::Import {
+                file: name.clone(),
+                line,
+                reason,
+            };
+            let mut reader = CsvReader::new(open_reader(path)?);
+            let (_, header) = reader
+                .next_record()
+                .map_err(|(l, r)| fail(l, r))?
+                .ok_or_else(|| fail(1, "the file is empty (no header line)".into()))?;
+            let cols = parse_header(&header, edges).map_err(|r| fail(1, r))?;
+            while let Some((line, fields)) = reader.next_record().map_err(|(l, r)| fail(l, r))? {
+                if fields.len() != cols.len() {
+                    return Err(fail(
+                        line,
+                        format!("{} fields, the header has {}", fields.len(), cols.len()),
+                    ));
+                }
+                let mut props = Properties::new();
+                let (mut ext_id, mut labels, mut start, mut end, mut ty) =
+                    (None, Vec::new(), None, None, None);
+                for (col, f) in cols.iter().zip(&fields) {
+                    match col {
+                        Column::Id => ext_id = Some(f.text.clone()),
+                        Column::Label => {
+                            labels = f
+                                .text
+                                .split(';')
+                                .filter(|l| !l.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        }
+                        Column::Start => start = Some(f.text.clone()),
+                        Column::End => end = Some(f.text.clone()),
+                        Column::Type => ty = Some(f.text.clone()),
+                        Column::Ignore => {}
+                        Column::Prop(k, t) => {
+                            let v = parse_cell(*t, f)
+                                .map_err(|r| fail(line, format!("column {k:?}: {r}")))?;
+                            if let Some(v) = v {
+                                props.insert(k.clone(), v);
+                            }
+                        }
+                    }
+                }
+                if edges {
+                    let lookup = |which: &str, v: Option<String>| -> Result<NodeId> {
+                        let v = v.unwrap_or_default();
+                        ids.get(&v).copied().ok_or_else(|| {
+                            fail(
+                                line,
+                                format!("{which} {v:?} is not the :ID of any imported node"),
+                            )
+                        })
+                    };
+                    let s = lookup(":START_ID", start)?;
+                    let t = lookup(":END_ID", end)?;
+                    let ty = ty.unwrap_or_default();
+                    if ty.is_empty() {
+                        return Err(fail(line, "empty :TYPE".into()));
+                    }
+                    let mut e = Edge::new(s, t, ty);
+                    e.properties = props;
+                    tx.add_edge(e).map_err(|err| fail(line, err.to_string()))?;
+                    counts.edges += 1;
+                } else {
+                    let ext = ext_id.unwrap_or_default();
+                    if ext.is_empty() {
+                        return Err(fail(line, "empty :ID".into()));
+                    }
+                    let mut n = Node::new();
+                    n.labels = labels;
+                    n.properties = props;
+                    let id = tx.add_node(n).map_err(|err| fail(line, err.to_string()))?;
+                    if ids.insert(ext.clone(), id).is_some() {
+                        return Err(fail(line, format!(":ID {ext:?} appears twice")));
+                    }
+                    counts.nodes += 1;
+                }
+                records += 1;
+                if records.is_multiple_of(4096) {
+                    progress(records);
+                }
+            }
+        }
+    }
+    progress(records);
+    tx.commit()?;
+    Ok(counts)
+}
+
+// ----- JSON lines -----
+
+fn value_to_json(v: &PropertyValue) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        PropertyValue::Null => J::Null,
+        PropertyValue::Bool(b) => J::Bool(*b),
+        PropertyValue::Int(i) => J::from(*i),
+        PropertyValue::Float(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => J::Number(n),
+            // Not finite: kept bit for bit.
+            None => serde_json::json!({ "$f64_bits": f.to_bits() }),
+        },
+        PropertyValue::String(s) => J::String(s.clone()),
+        PropertyValue::Bytes(b) => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            serde_json::json!({ "$bytes": hex })
+        }
+        PropertyValue::List(items) => J::Array(items.iter().map(value_to_json).collect()),
+    }
+}
+
+fn json_to_value(
+    j: &serde_json::Value,
+    depth: usize,
+) -> std::result::Result<PropertyValue, String> {
+    use serde_json::Value as J;
+    if depth > MAX_LIST_DEPTH {
+        return Err(format!("lists nested deeper than {MAX_LIST_DEPTH}"));
+    }
+    Ok(match j {
+        J::Null => PropertyValue::Null,
+        J::Bool(b) => PropertyValue::Bool(*b),
+        J::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                PropertyValue::Int(i)
+            } else if n.is_f64() {
+                PropertyValue::Float(n.as_f64().unwrap_or(f64::NAN))
+            } else {
+                return Err(format!("integer {n} does not fit in 64 signed bits"));
+            }
+        }
+        J::String(s) => PropertyValue::String(s.clone()),
+        J::Array(items) => PropertyValue::List(
+            items
+                .iter()
+                .map(|i| json_to_value(i, depth + 1))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        J::Object(map) => {
+            if let (1, Some(J::String(hex))) = (map.len(), map.get("$bytes")) {
+                if !hex.len().is_multiple_of(2) {
+                    return Err("odd number of hex digits in $bytes".into());
+                }
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
+                    .collect::<std::result::Result<Vec<u8>, _>>()
+                    .map_err(|_| "bad hex digits in $bytes".to_string())?;
+                PropertyValue::Bytes(bytes)
+            } else if let (1, Some(bits)) =
+                (map.len(), map.get("$f64_bits").and_then(|b| b.as_u64()))
+            {
+                PropertyValue::Float(f64::from_bits(bits))
+            } else {
+                return Err(
+                    "an object value must be {\"$bytes\": hex} or {\"$f64_bits\": n}".into(),
+                );
+            }
+        }
+    })
+}
+
+fn props_to_json(p: &Properties) -> serde_json::Value {
+    serde_json::Value::Object(
+        p.iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect(),
+    )
+}
+
+/// Writes every node, then every edge, visible at `snapshot_ts` as one JSON object per
+/// line: `{"kind":"node","id":1,"labels":[..],"properties":{..}}` and
+/// `{"kind":"edge","id":7,"source":1,"target":2,"type":"KNOWS","properties":{..}}`.
+/// Integers are JSON integers, floats always carry a fraction or exponent, bytes are
+/// `{"$bytes":"<hex>"}` and non-finite floats `{"$f64_bits":<u64>}`.
+pub fn export_jsonl(db: &GraphDB, snapshot_ts: u64, out: &mut dyn Write) -> Result<Counts> {
+    let mut w = BufWriter::new(out);
+    let nodes = db.scan_nodes(snapshot_ts, |_| true)?;
+    for n in &nodes {
+        let obj = serde_json::json!({
+            "kind": "node", "id": n.id, "labels": n.labels, "properties": props_to_json(&n.properties),
+        });
+        writeln!(w, "{obj}")?;
+    }
+    let edges = db.scan_edges(snapshot_ts)?;
+    for e in &edges {
+        let obj = serde_json::json!({
+            "kind": "edge", "id": e.id, "source": e.source, "target": e.target,
+            "type": e.edge_type, "properties": props_to_json(&e.properties),
+        });
+        writeln!(w, "{obj}")?;
+    }
+    w.flush()?;
+    Ok(Counts {
+        nodes: nodes.len() as u64,
+        edges: edges.len() as u64,
+    })
+}
+
+/// Imports JSON lines as written by [`export_jsonl`] (node lines before the edge lines
+/// that use them; `id`, `source` and `target` are the file's ids, the database assigns
+/// its own) as one transaction. `name` is the file name used in errors.
+pub fn import_jsonl(
+    db: &mut GraphDB,
+    name: &str,
+    input: &mut dyn Read,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Counts> {
+    let fail = |line: u64, reason: String| GraphError::Import {
+        file: name.to_owned(),
+        line,
+        reason,
+    };
+    let mut tx = db.begin_write_txn()?;
+    let mut ids: HashMap<u64, NodeId> = HashMap::new();
+    let mut counts = Counts::default();
+    let reader = BufReader::with_capacity(1 << 16, input);
+    for (i, line) in reader.lines().enumerate() {
+        let no = i as u64 + 1;
+        let line = line.map_err(|e| fail(no, format!("cannot read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let j: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| fail(no, format!("not JSON: {e}")))?;
+        let field = |k: &str| j.get(k).ok_or_else(|| fail(no, format!("missing {k:?}")));
+        let uint = |k: &str| -> Result<u64> {
+            field(k)?
+                .as_u64()
+                .ok_or_else(|| fail(no, format!("{k:?} is not a non-negative integer")))
+        };
+        let props = match j.get("properties") {
+            None | Some(serde_json::Value::Null) => Properties::new(),
+            Some(serde_json::Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    json_to_value(v, 0)
+                        .map(|v| (k.clone(), v))
+                        .map_err(|r| fail(no, format!("property {k:?}: {r}")))
+                })
+                .collect::<Result<Properties>>()?,
+            Some(_) => return Err(fail(no, "\"properties\" is not an object".into())),
+        };
+        match field("kind")?.as_str() {
+            Some("node") => {
+                let ext = uint("id")?;
+                let labels = match j.get("labels") {
+                    None => Vec::new(),
+                    Some(serde_json::Value::Array(items)) => items
+                        .iter()
+                        .map(|l| {
+                            l.as_str()
+                                .map(str::to_owned)
+                                .ok_or_else(|| fail(no, "a label is not a string".into()))
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                    Some(_) => return Err(fail(no, "\"labels\" is not an array".into())),
+                };
+                let mut n = Node::new();
+                n.labels = labels;
+                n.properties = props;
+                let id = tx.add_node(n).map_err(|e| fail(no, e.to_string()))?;
+                if ids.insert(ext, id).is_some() {
+                    return Err(fail(no, format!("node id {ext} appears twice")));
+                }
+                counts.nodes += 1;
+            }
+            Some("edge") => {
+                let end = |k: &str| -> Result<NodeId> {
+                    let v = uint(k)?;
+                    ids.get(&v).copied().ok_or_else(|| {
+                        fail(
+                            no,
+                            format!("{k} {v} is not a node of this file (or comes later)"),
+                        )
+                    })
+                };
+                let (s, t) = (end("source")?, end("target")?);
+                let ty = field("type")?
+                    .as_str()
+                    .ok_or_else(|| fail(no, "\"type\" is not a string".into()))?;
+                let mut e = Edge::new(s, t, ty);
+                e.properties = props;
+                tx.add_edge(e).map_err(|err| fail(no, err.to_string()))?;
+                counts.edges += 1;
+            }
+            _ => return Err(fail(no, "\"kind\" must be \"node\" or \"edge\"".into())),
+        }
+        let done = counts.nodes + counts.edges;
+        if done.is_multiple_of(4096) {
+            progress(done);
+        }
+    }
+    progress(counts.nodes + counts.edges);
+    tx.commit()?;
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(text: &str) -> Vec<(u64, Vec<(String, bool)>)> {
+        let mut r = CsvReader::new(text.as_bytes());
+        let mut out = Vec::new();
+        while let Some((line, fields)) = r.next_record().unwrap() {
+            out.push((
+                line,
+                fields.into_iter().map(|f| (f.text, f.quoted)).collect(),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn csv_reader_handles_quotes_and_line_breaks() {
+        let got = records("a,\"b,c\",\n\n\"x\"\"y\",\"two\nlines\",\"\"\nlast,,z\n");
+        assert_eq!(
+            got,
+            vec![
+                (
+                    1,
+                    vec![
+                        ("a".into(), false),
+                        ("b,c".into(), true),
+                        ("".into(), false)
+                    ]
+                ),
+                (
+                    3,
+                    vec![
+                        ("x\"y".into(), true),
+                        ("two\nlines".into(), true),
+                        ("".into(), true)
+                    ]
+                ),
+                (
+                    5,
+                    vec![
+                        ("last".into(), false),
+                        ("".into(), false),
+                        ("z".into(), false)
+                    ]
+                ),
+            ]
+        );
+        let mut r = CsvReader::new("\"open\n".as_bytes());
+        assert!(r.next_record().is_err());
+    }
+
+    #[test]
+    fn floats_print_back_to_the_same_bits() {
+        for f in [0.1, -0.0, 1.0, 1e300, f64::MIN_POSITIVE, 123456.789e-10] {
+            let text = format_float(f);
+            let back = parse_scalar(Scalar::Double, &text).unwrap();
+            assert_eq!(back, PropertyValue::Float(f), "{text}");
+            if let PropertyValue::Float(b) = back {
+                assert_eq!(b.to_bits(), f.to_bits());
+            }
+        }
+    }
+}
