@@ -47,6 +47,7 @@ const ONE_HOP: BenchSpec = BenchSpec {
 /// Every graphdb benchmark of the workspace.
 pub fn bench(suite: &mut Suite) {
     bench_core(suite);
+    bench_tools(suite);
 }
 
 /// Exercises every graphdb crate under concurrency.
@@ -339,6 +340,43 @@ fn bench_inserts(suite: &mut Suite) {
     }
 }
 
+/// What the indexes and a traversal must say at a snapshot where nodes 1 and 2 have
+/// `v == k` and `k` leaves exist: the pair by label and by value, one leaf per `k`, and a
+/// depth-1 BFS from node 1 that reaches every leaf.
+fn check_indexes(db: &GraphDB, ts: u64, k: i64, rng: &mut impl Rng) -> Result<(), String> {
+    let ids = |r: graphdb_core::Result<Vec<Node>>| -> Result<Vec<u64>, String> {
+        r.map(|v| v.into_iter().map(|n| n.id).collect())
+            .map_err(|e| e.to_string())
+    };
+    let pair = ids(db.find_nodes_by_property_at("Pair", "v", &PropertyValue::Int(k), ts, None))?;
+    let by_label = ids(db.get_nodes_by_label_at("Pair", ts, None))?;
+    if pair != [1, 2] || by_label != [1, 2] {
+        return Err(format!(
+            "index lookups: v={k} gives {pair:?}, label Pair {by_label:?}"
+        ));
+    }
+    if k > 0 {
+        let j = rng.gen_range(1..=k);
+        let leaf =
+            ids(db.find_nodes_by_property_at("Leaf", "k", &PropertyValue::Int(j), ts, None))?;
+        if leaf.len() != 1 {
+            return Err(format!("leaf k={j} found {leaf:?}"));
+        }
+    }
+    let reached = db
+        .snapshot_at(ts, None)
+        .bfs(1, Direction::Outgoing, Some("OUT"), Some(1))
+        .map_err(|e| e.to_string())?
+        .count() as i64;
+    if reached != k + 1 {
+        return Err(format!(
+            "BFS from node 1 reached {reached}, expected {}",
+            k + 1
+        ));
+    }
+    Ok(())
+}
+
 fn int(node: &Option<Node>, key: &str) -> Option<i64> {
     match node.as_ref()?.properties.get(key) {
         Some(PropertyValue::Int(i)) => Some(*i),
@@ -370,6 +408,14 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
         }
         tx.commit().map_err(err)?;
     }
+    // Indexes the readers check against the data they see (issue 5).
+    for def in [
+        graphdb_core::IndexDef::label("Pair"),
+        graphdb_core::IndexDef::property("Pair", "v"),
+        graphdb_core::IndexDef::property("Leaf", "k"),
+    ] {
+        db.create_index(def).map_err(err)?;
+    }
     let db = RwLock::new(db);
     let violations = Mutex::new(Vec::<String>::new());
     let commits = std::sync::atomic::AtomicI64::new(0);
@@ -391,7 +437,8 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
                         let k = commits.load(std::sync::atomic::Ordering::Relaxed) + 1;
                         let outcome = (|| {
                             let mut tx = guard.begin_write_txn()?;
-                            let leaf = tx.add_node(Node::new().with_property("k", k))?;
+                            let leaf =
+                                tx.add_node(Node::new().with_label("Leaf").with_property("k", k))?;
                             tx.add_edge(Edge::new(1, leaf, "OUT"))?;
                             for id in [1, 2] {
                                 tx.update_node(
@@ -404,6 +451,16 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
                         match outcome {
                             Ok(_) => commits.store(k, std::sync::atomic::Ordering::Relaxed),
                             Err(e) => report(format!("commit {k}: {e}")),
+                        }
+                        if k % 128 == 0 {
+                            // The whole-file check, indexes included, at intervals.
+                            match guard.check() {
+                                Ok(r) if r.is_ok() => {}
+                                Ok(r) => {
+                                    report(format!("check after commit {k}: {:?}", r.problems))
+                                }
+                                Err(e) => report(format!("check after commit {k}: {e}")),
+                            }
                         }
                         if k % 64 == 0 {
                             // Readers may use the snapshot before the newest one.
@@ -432,6 +489,11 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
                                         "snapshot {ts}: v1 {va:?}, v2 {vb:?}, degree {}",
                                         deg.len()
                                     ));
+                                }
+                                if let Some(v) = va.filter(|_| rng.gen_bool(0.3)) {
+                                    if let Err(msg) = check_indexes(&guard, ts, v, &mut rng) {
+                                        report(format!("snapshot {ts}: {msg}"));
+                                    }
                                 }
                             }
                             (a, b, d) => report(format!(
@@ -480,8 +542,552 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
         return Err(format!("{} violations, first: {first}", violations.len()));
     }
     Ok(format!(
-        "graphdb-core: {k} commits, {} snapshot reads on {} threads, all consistent; reopen checked",
+        "graphdb-core: {k} commits, {} snapshot reads (index lookups and BFS in a third) on {} threads, all consistent; check() every 128 commits; reopen checked",
         reads.load(std::sync::atomic::Ordering::Relaxed),
         ctx.threads.max(2)
     ))
+}
+
+// ----- issue 5: indexes, traversal, import -----
+
+const LOOKUP_LABEL: BenchSpec = BenchSpec {
+    crate_name: "graphdb-core",
+    bench: "lookup-label",
+    description: "All nodes with label VIP (1% of the nodes), as full nodes, newest snapshot.",
+    baseline: "scan",
+    seed_target: None,
+};
+
+const LOOKUP_PROPERTY: BenchSpec = BenchSpec {
+    crate_name: "graphdb-core",
+    bench: "lookup-property",
+    description: "All Person nodes whose age equals a random value (1% of the nodes).",
+    baseline: "scan",
+    seed_target: None,
+};
+
+const LOOKUP_RANGE: BenchSpec = BenchSpec {
+    crate_name: "graphdb-core",
+    bench: "lookup-range",
+    description: "All Person nodes with age in a random window of 3 values (3% of the nodes).",
+    baseline: "scan",
+    seed_target: None,
+};
+
+const TWO_HOP: BenchSpec = BenchSpec {
+    crate_name: "graphdb-core",
+    bench: "two-hop-count",
+    description: "Distinct nodes within 2 outgoing hops of a random node of the scale-free graph.",
+    baseline: "sqlite",
+    seed_target: None,
+};
+
+const BFS_FULL: BenchSpec = BenchSpec {
+    crate_name: "graphdb-core",
+    bench: "bfs-scale-free",
+    description: "Whole BFS (both directions, with levels) from node 1 of a scale-free graph \
+                  (Barabási–Albert, 3 edges per new node); ops = nodes reached per second.",
+    baseline: "sqlite",
+    seed_target: None,
+};
+
+const IMPORT: BenchSpec = BenchSpec {
+    crate_name: "graphdb-core",
+    bench: "import",
+    description: "Import a nodes CSV and an edges CSV (Neo4j layout, 3 edges per node) as one \
+                  durable transaction into a fresh database; ops = records per second.",
+    baseline: "sqlite",
+    seed_target: None,
+};
+
+fn sqlite_at(path: &Path) -> Connection {
+    expect(Connection::open(path), "sqlite open")
+}
+
+/// People with `age` 0..100 and `name`; 1% also carry the label VIP. The same rows in
+/// SQLite (a `nodes` table and a `node_labels` table, both indexed).
+struct LookupData {
+    _dir: tempfile::TempDir,
+    scan: Arc<GraphDB>,
+    indexed: Arc<GraphDB>,
+    sqlite_path: std::path::PathBuf,
+}
+
+fn build_lookup_data(nodes: u64) -> LookupData {
+    let dir = temp_dir();
+    let plain = dir.path().join("plain.db");
+    let with_index = dir.path().join("indexed.db");
+    let config = Config {
+        sync_mode: SyncMode::Off,
+        page_cache_pages: 16_384,
+        ..Config::default()
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let rows: Vec<(i64, bool)> = (0..nodes)
+        .map(|_| (rng.gen_range(0..100), rng.gen_bool(0.01)))
+        .collect();
+    for path in [&plain, &with_index] {
+        let mut db = expect(GraphDB::open(path, config.clone()), "open");
+        let mut tx = expect(db.begin_write_txn(), "begin");
+        for (i, (age, vip)) in rows.iter().enumerate() {
+            let mut n = Node::new()
+                .with_label("Person")
+                .with_property("age", *age)
+                .with_property("name", format!("person-{i}"));
+            if *vip {
+                n = n.with_label("VIP");
+            }
+            expect(tx.add_node(n), "add");
+        }
+        expect(tx.commit(), "commit");
+        if path == &with_index {
+            expect(
+                db.create_index(graphdb_core::IndexDef::label("VIP")),
+                "index",
+            );
+            expect(
+                db.create_index(graphdb_core::IndexDef::property("Person", "age")),
+                "index",
+            );
+        }
+        expect(db.close(), "close");
+    }
+    let sqlite_path = dir.path().join("lookup.sqlite");
+    {
+        let mut conn = sqlite_at(&sqlite_path);
+        expect(
+            conn.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE nodes (id INTEGER PRIMARY KEY, age INTEGER, name TEXT);
+                 CREATE TABLE node_labels (label TEXT, node INTEGER);",
+            ),
+            "sqlite schema",
+        );
+        let tx = expect(conn.transaction(), "sqlite tx");
+        {
+            let mut ins = expect(tx.prepare("INSERT INTO nodes VALUES (?1, ?2, ?3)"), "prep");
+            let mut lab = expect(
+                tx.prepare("INSERT INTO node_labels VALUES (?1, ?2)"),
+                "prep",
+            );
+            for (i, (age, vip)) in rows.iter().enumerate() {
+                let id = i as i64 + 1;
+                expect(
+                    ins.execute(params![id, age, format!("person-{i}")]),
+                    "insert",
+                );
+                expect(lab.execute(params!["Person", id]), "insert");
+                if *vip {
+                    expect(lab.execute(params!["VIP", id]), "insert");
+                }
+            }
+        }
+        expect(tx.commit(), "sqlite commit");
+        expect(
+            conn.execute_batch(
+                "CREATE INDEX nodes_age ON nodes(age);
+                 CREATE INDEX labels_label ON node_labels(label, node);",
+            ),
+            "sqlite index",
+        );
+    }
+    let open = |p: &Path| Arc::new(expect(GraphDB::open(p, config.clone()), "reopen"));
+    LookupData {
+        scan: open(&plain),
+        indexed: open(&with_index),
+        _dir: dir,
+        sqlite_path,
+    }
+}
+
+fn count_rows(conn: &Connection, sql: &str, args: &[i64]) -> usize {
+    let mut stmt = expect(conn.prepare_cached(sql), "prep");
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    });
+    rows.map(|r| r.filter_map(Result::ok).count()).unwrap_or(0)
+}
+
+fn bench_lookups(suite: &mut Suite) {
+    let nodes = suite.mode().pick(2_000, 20_000, 100_000);
+    let data = build_lookup_data(nodes);
+    let sqlite = data.sqlite_path.clone();
+    for (variant, db) in [("scan", &data.scan), ("index", &data.indexed)] {
+        let db = db.clone();
+        suite.measure(
+            &LOOKUP_LABEL,
+            variant,
+            1,
+            Budget::Duration,
+            || db.clone(),
+            |db, _, _| {
+                std::hint::black_box(db.get_nodes_by_label("VIP").map(|v| v.len()).ok());
+            },
+        );
+        let db2 = db.clone();
+        suite.measure(
+            &LOOKUP_PROPERTY,
+            variant,
+            1,
+            Budget::Duration,
+            || db2.clone(),
+            |db, t, i| {
+                let age = PropertyValue::Int((rand_id(t, i, 100) - 1) as i64);
+                std::hint::black_box(
+                    db.find_nodes_by_property("Person", "age", &age)
+                        .map(|v| v.len())
+                        .ok(),
+                );
+            },
+        );
+        let db3 = db.clone();
+        suite.measure(
+            &LOOKUP_RANGE,
+            variant,
+            1,
+            Budget::Duration,
+            || db3.clone(),
+            |db, t, i| {
+                let lo = (rand_id(t, i, 97) - 1) as i64;
+                let (lo, hi) = (PropertyValue::Int(lo), PropertyValue::Int(lo + 3));
+                let found = db.find_nodes_by_property_range(
+                    "Person",
+                    "age",
+                    std::ops::Bound::Included(&lo),
+                    std::ops::Bound::Excluded(&hi),
+                    db.current_commit_ts(),
+                    None,
+                );
+                std::hint::black_box(found.map(|v| v.len()).ok());
+            },
+        );
+    }
+    for (variant, hint) in [("sqlite-scan", "NOT INDEXED"), ("sqlite-index", "")] {
+        let label_sql = format!(
+            "SELECT n.id, n.age, n.name FROM node_labels AS l {hint} JOIN nodes n ON n.id = l.node WHERE l.label = 'VIP'"
+        );
+        let p = sqlite.clone();
+        suite.measure(
+            &LOOKUP_LABEL,
+            variant,
+            1,
+            Budget::Duration,
+            || Mutex::new(sqlite_at(&p)),
+            |c, _, _| {
+                let c = &*c.lock().unwrap_or_else(|p| p.into_inner());
+                std::hint::black_box(count_rows(c, &label_sql, &[]));
+            },
+        );
+        let eq_sql = format!("SELECT id, age, name FROM nodes {hint} WHERE age = ?1");
+        suite.measure(
+            &LOOKUP_PROPERTY,
+            variant,
+            1,
+            Budget::Duration,
+            || Mutex::new(sqlite_at(&p)),
+            |c, t, i| {
+                let c = &*c.lock().unwrap_or_else(|p| p.into_inner());
+                let age = (rand_id(t, i, 100) - 1) as i64;
+                std::hint::black_box(count_rows(c, &eq_sql, &[age]));
+            },
+        );
+        let range_sql =
+            format!("SELECT id, age, name FROM nodes {hint} WHERE age >= ?1 AND age < ?2");
+        suite.measure(
+            &LOOKUP_RANGE,
+            variant,
+            1,
+            Budget::Duration,
+            || Mutex::new(sqlite_at(&p)),
+            |c, t, i| {
+                let c = &*c.lock().unwrap_or_else(|p| p.into_inner());
+                let lo = (rand_id(t, i, 97) - 1) as i64;
+                std::hint::black_box(count_rows(c, &range_sql, &[lo, lo + 3]));
+            },
+        );
+    }
+}
+
+/// Barabási–Albert: node `v` links to `k` earlier nodes picked by degree. Ids 1-based.
+fn scale_free_edges(nodes: u64, k: usize, seed: u64) -> Vec<(u64, u64)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut ends: Vec<u64> = vec![1];
+    let mut edges = Vec::with_capacity(nodes as usize * k);
+    for v in 2..=nodes {
+        for _ in 0..k.min(v as usize - 1) {
+            let u = ends[rng.gen_range(0..ends.len())];
+            edges.push((v, u));
+            ends.push(u);
+            ends.push(v);
+        }
+    }
+    edges
+}
+
+struct GraphData {
+    _dir: tempfile::TempDir,
+    db: Arc<GraphDB>,
+    sqlite_path: std::path::PathBuf,
+    nodes: u64,
+}
+
+fn build_graph_data(nodes: u64) -> GraphData {
+    let dir = temp_dir();
+    let path = dir.path().join("sf.db");
+    let edges = scale_free_edges(nodes, 3, 11);
+    let config = Config {
+        sync_mode: SyncMode::Off,
+        page_cache_pages: 16_384,
+        ..Config::default()
+    };
+    {
+        let mut db = expect(GraphDB::open(&path, config.clone()), "open");
+        let mut tx = expect(db.begin_write_txn(), "begin");
+        for i in 1..=nodes {
+            expect(tx.add_node(Node::new().with_property("i", i as i64)), "add");
+        }
+        for (s, t) in &edges {
+            expect(tx.add_edge(Edge::new(*s, *t, "LINK")), "add edge");
+        }
+        expect(tx.commit(), "commit");
+        expect(db.close(), "close");
+    }
+    let sqlite_path = dir.path().join("sf.sqlite");
+    {
+        let mut conn = sqlite_at(&sqlite_path);
+        expect(
+            conn.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE nodes (id INTEGER PRIMARY KEY, i INTEGER);
+                 CREATE TABLE edges (id INTEGER PRIMARY KEY, src INTEGER, dst INTEGER, type TEXT);",
+            ),
+            "sqlite schema",
+        );
+        let tx = expect(conn.transaction(), "sqlite tx");
+        {
+            let mut ins = expect(tx.prepare("INSERT INTO nodes VALUES (?1, ?1)"), "prep");
+            for i in 1..=nodes {
+                expect(ins.execute(params![i as i64]), "insert");
+            }
+            let mut ins = expect(
+                tx.prepare("INSERT INTO edges (src, dst, type) VALUES (?1, ?2, 'LINK')"),
+                "prep",
+            );
+            for (s, t) in &edges {
+                expect(ins.execute(params![*s as i64, *t as i64]), "insert");
+            }
+        }
+        expect(tx.commit(), "sqlite commit");
+        expect(
+            conn.execute_batch(
+                "CREATE INDEX edges_src ON edges(src, dst); CREATE INDEX edges_dst ON edges(dst, src);",
+            ),
+            "sqlite index",
+        );
+    }
+    GraphData {
+        db: Arc::new(expect(GraphDB::open(&path, config), "reopen")),
+        _dir: dir,
+        sqlite_path,
+        nodes,
+    }
+}
+
+/// BFS over SQLite the way an application would: one indexed query per node and
+/// direction, levels kept in a hash map.
+fn sqlite_bfs(conn: &Connection, start: i64) -> usize {
+    let mut out = expect(
+        conn.prepare_cached("SELECT dst FROM edges WHERE src = ?1"),
+        "prep",
+    );
+    let mut inn = expect(
+        conn.prepare_cached("SELECT src FROM edges WHERE dst = ?1"),
+        "prep",
+    );
+    let mut level: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
+    level.insert(start, 0);
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(v) = queue.pop_front() {
+        let d = level[&v];
+        for stmt in [&mut out, &mut inn] {
+            let next: Vec<i64> = stmt
+                .query_map(params![v], |r| r.get(0))
+                .map(|rows| rows.filter_map(Result::ok).collect())
+                .unwrap_or_default();
+            for u in next {
+                if let std::collections::hash_map::Entry::Vacant(e) = level.entry(u) {
+                    e.insert(d + 1);
+                    queue.push_back(u);
+                }
+            }
+        }
+    }
+    level.len()
+}
+
+fn bench_traversal(suite: &mut Suite) {
+    let nodes = suite.mode().pick(3_000, 100_000, 100_000);
+    let data = build_graph_data(nodes);
+    let n = data.nodes;
+    let db = data.db.clone();
+    suite.measure(
+        &TWO_HOP,
+        "graphdb",
+        1,
+        Budget::Duration,
+        || db.clone(),
+        |db, t, i| {
+            let hop = db
+                .snapshot()
+                .k_hop(rand_id(t, i, n), 2, Direction::Outgoing, None);
+            std::hint::black_box(hop.map(|v| v.len()).ok());
+        },
+    );
+    let p = data.sqlite_path.clone();
+    suite.measure(&TWO_HOP, "sqlite", 1, Budget::Duration, || Mutex::new(sqlite_at(&p)), |c, t, i| {
+            let c = &*c.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = expect(
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT dst FROM edges WHERE src = ?1
+                 UNION SELECT e2.dst FROM edges e1 JOIN edges e2 ON e2.src = e1.dst WHERE e1.src = ?1)
+                 WHERE dst != ?1",
+            ),
+            "prep",
+        );
+        let count: Option<i64> = stmt.query_row(params![rand_id(t, i, n) as i64], |r| r.get(0)).ok();
+        std::hint::black_box(count);
+    });
+    let db = data.db.clone();
+    suite.measure_task(
+        &BFS_FULL,
+        "graphdb",
+        1,
+        || db.clone(),
+        |db| {
+            let reached = db
+                .snapshot()
+                .bfs(1, Direction::Both, None, None)
+                .map(|it| it.filter(Result::is_ok).count())
+                .unwrap_or(0);
+            reached as u64
+        },
+    );
+    suite.measure_task(
+        &BFS_FULL,
+        "sqlite",
+        1,
+        || sqlite_at(&p),
+        |c| sqlite_bfs(&c, 1) as u64,
+    );
+}
+
+/// The import input: a nodes file and an edges file in Neo4j's layout.
+fn write_import_files(dir: &Path, nodes: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::io::Write as _;
+    let (np, ep) = (dir.join("nodes.csv"), dir.join("edges.csv"));
+    let mut w = std::io::BufWriter::new(expect(std::fs::File::create(&np), "create"));
+    expect(writeln!(w, ":ID,:LABEL,age:long,name:string"), "write");
+    for i in 1..=nodes {
+        expect(
+            writeln!(w, "{i},Person,{},\"person-{i}\"", i % 100),
+            "write",
+        );
+    }
+    expect(w.flush(), "flush");
+    let mut w = std::io::BufWriter::new(expect(std::fs::File::create(&ep), "create"));
+    expect(writeln!(w, ":START_ID,:END_ID,:TYPE,since:long"), "write");
+    for (s, t) in scale_free_edges(nodes, 3, 3) {
+        expect(writeln!(w, "{s},{t},KNOWS,{}", (s + t) % 30), "write");
+    }
+    expect(w.flush(), "flush");
+    (np, ep)
+}
+
+fn bench_import(suite: &mut Suite) {
+    let nodes = suite.mode().pick(2_000, 20_000, 100_000);
+    let input = temp_dir();
+    let (np, ep) = write_import_files(input.path(), nodes);
+    suite.measure_task(
+        &IMPORT,
+        "graphdb",
+        1,
+        || {
+            let dir = temp_dir();
+            let db = expect(
+                GraphDB::open(dir.path().join("i.db"), Config::default()),
+                "open",
+            );
+            (db, dir)
+        },
+        |(mut db, _dir)| {
+            let counts = expect(
+                graphdb_core::interchange::import_csv(&mut db, &[&np], &[&ep], &mut |_| {}),
+                "import",
+            );
+            expect(db.close(), "close");
+            counts.nodes + counts.edges
+        },
+    );
+    suite.measure_task(
+        &IMPORT,
+        "sqlite",
+        1,
+        || {
+            let dir = temp_dir();
+            let conn = sqlite_at(&dir.path().join("i.sqlite"));
+            expect(
+                conn.execute_batch(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+                     CREATE TABLE nodes (id INTEGER PRIMARY KEY, label TEXT, age INTEGER, name TEXT);
+                     CREATE TABLE edges (id INTEGER PRIMARY KEY, src INTEGER, dst INTEGER, type TEXT, since INTEGER);
+                     CREATE INDEX edges_src ON edges(src); CREATE INDEX edges_dst ON edges(dst);",
+                ),
+                "sqlite schema",
+            );
+            (conn, dir)
+        },
+        |(mut conn, _dir)| {
+            // The same work as the import: read and split both files, one transaction.
+            let tx = expect(conn.transaction(), "sqlite tx");
+            let mut records = 0u64;
+            {
+                let text = expect(std::fs::read_to_string(&np), "read");
+                let mut ins = expect(tx.prepare("INSERT INTO nodes VALUES (?1, ?2, ?3, ?4)"), "prep");
+                for line in text.lines().skip(1) {
+                    let f: Vec<&str> = line.split(',').collect();
+                    let id: i64 = f[0].parse().unwrap_or(0);
+                    let age: i64 = f[2].parse().unwrap_or(0);
+                    expect(ins.execute(params![id, f[1], age, f[3].trim_matches('"')]), "insert");
+                    records += 1;
+                }
+                let text = expect(std::fs::read_to_string(&ep), "read");
+                let mut ins = expect(
+                    tx.prepare("INSERT INTO edges (src, dst, type, since) VALUES (?1, ?2, ?3, ?4)"),
+                    "prep",
+                );
+                for line in text.lines().skip(1) {
+                    let f: Vec<&str> = line.split(',').collect();
+                    let s: i64 = f[0].parse().unwrap_or(0);
+                    let t: i64 = f[1].parse().unwrap_or(0);
+                    let since: i64 = f[3].parse().unwrap_or(0);
+                    expect(ins.execute(params![s, t, f[2], since]), "insert");
+                    records += 1;
+                }
+            }
+            expect(tx.commit(), "sqlite commit");
+            records
+        },
+    );
+}
+
+/// The issue-5 benchmarks: lookups with and without indexes, 2-hop counts, BFS and
+/// import, each beside SQLite on the same data.
+pub fn bench_tools(suite: &mut Suite) {
+    bench_lookups(suite);
+    bench_traversal(suite);
+    bench_import(suite);
 }
