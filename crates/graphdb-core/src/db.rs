@@ -427,6 +427,26 @@ impl GraphDB {
             .is_some_and(|t| !t.nodes.is_empty() || !t.edges.is_empty())
     }
 
+    /// Whether a committed node is visible at `snapshot_ts` (record headers only).
+    pub(crate) fn node_exists_at(&self, node_id: NodeId, snapshot_ts: u64) -> Result<bool> {
+        {
+            let mut cache = self.node_cache.lock()?;
+            if cache
+                .get(&node_id)
+                .is_some_and(|n| n.version <= snapshot_ts)
+            {
+                return Ok(true);
+            }
+        }
+        let mut pager = self.pager.lock()?;
+        let root = pager.meta().node_root;
+        let mut rs = RecordStore::new(&mut pager);
+        Ok(
+            visible_version(&mut rs, root, KIND_NODE, node_id, snapshot_ts)?
+                .is_some_and(|(_, h, _)| !h.tombstone),
+        )
+    }
+
     /// The ids of every node visible at `snapshot_ts`, read from record headers only.
     pub(crate) fn node_ids_at(&self, snapshot_ts: u64) -> Result<Vec<NodeId>> {
         let mut pager = self.pager.lock()?;
@@ -607,10 +627,15 @@ impl GraphDB {
         validate_properties(&edge.properties)?;
         let snapshot = self.tx_snapshot(tx_id)?;
         for end in [edge.source, edge.target] {
-            if self
-                .get_node_with_snapshot(end, snapshot, Some(tx_id))?
-                .is_none()
-            {
+            // An existence check without cloning the node: bulk imports add many edges
+            // per node.
+            let mine = self.pending.get(&tx_id).and_then(|t| t.nodes.get(&end));
+            let exists = match mine {
+                Some(Pending::Put { .. }) => true,
+                Some(Pending::Delete) => false,
+                None => self.node_exists_at(end, snapshot)?,
+            };
+            if !exists {
                 return Err(GraphError::NodeNotFound(end));
             }
         }

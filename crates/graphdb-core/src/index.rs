@@ -168,10 +168,37 @@ pub(crate) fn value_key(v: &PropertyValue) -> Vec<u8> {
 /// order exactly when they are the same type and the same bits, which is the equality
 /// `find_nodes_by_property` uses, with or without an index.
 pub fn compare_values(a: &PropertyValue, b: &PropertyValue) -> Ordering {
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    encode_value(a, &mut x);
-    encode_value(b, &mut y);
-    x.cmp(&y)
+    // The same order as comparing the encodings (a unit test checks it), without
+    // allocating: lookups compare every candidate.
+    use PropertyValue as V;
+    fn rank(v: &PropertyValue) -> u8 {
+        match v {
+            V::Null => 0,
+            V::Bool(_) => 1,
+            V::Int(_) => 2,
+            V::Float(_) => 3,
+            V::String(_) => 4,
+            V::Bytes(_) => 5,
+            V::List(_) => 6,
+        }
+    }
+    match (a, b) {
+        (V::Bool(x), V::Bool(y)) => x.cmp(y),
+        (V::Int(x), V::Int(y)) => x.cmp(y),
+        (V::Float(x), V::Float(y)) => x.total_cmp(y),
+        (V::String(x), V::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (V::Bytes(x), V::Bytes(y)) => x.cmp(y),
+        (V::List(x), V::List(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                let o = compare_values(p, q);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        _ => rank(a).cmp(&rank(b)),
+    }
 }
 
 // ----- the catalog page -----
@@ -346,6 +373,41 @@ fn read_inner(p: &[u8; PAGE_SIZE], page: PageId) -> Result<Inner> {
     Ok(Inner { children, seps })
 }
 
+/// The child of an inner page whose range holds `key` (the last child whose separator is
+/// at most `key`), and its index, found by reading the page in place.
+fn child_for(p: &[u8; PAGE_SIZE], page: PageId, key: &[u8]) -> Result<(usize, PageId)> {
+    let bad = || GraphError::corrupt("index inner entry past the page", Some(page));
+    let count = get_u16(p, COUNT_AT) as usize;
+    if count == 0 || ENTRIES_AT + 8 > PAGE_SIZE {
+        return Err(GraphError::corrupt(
+            "index inner page without children",
+            Some(page),
+        ));
+    }
+    let mut at = ENTRIES_AT;
+    let mut child = get_u64(p, at);
+    at += 8;
+    let mut idx = 0;
+    for i in 1..count {
+        if at + 2 > PAGE_SIZE {
+            return Err(bad());
+        }
+        let len = get_u16(p, at) as usize;
+        let sep = p.get(at + 2..at + 2 + len).ok_or_else(bad)?;
+        at += 2 + len;
+        if at + 8 > PAGE_SIZE {
+            return Err(bad());
+        }
+        if sep > key {
+            break;
+        }
+        child = get_u64(p, at);
+        idx = i;
+        at += 8;
+    }
+    Ok((idx, child))
+}
+
 fn inner_size(n: &Inner) -> usize {
     ENTRIES_AT + 8 + n.seps.iter().map(|k| 2 + k.len() + 8).sum::<usize>()
 }
@@ -382,10 +444,9 @@ fn descend(pager: &mut Pager, root: PageId, key: &[u8]) -> Result<(PageId, Vec<(
         match PageType::of(p, page)? {
             PageType::IndexLeaf => return Ok((page, path)),
             PageType::IndexInner => {
-                let n = read_inner(p, page)?;
-                let idx = n.seps.partition_point(|s| s.as_slice() <= key);
+                let (idx, child) = child_for(p, page, key)?;
                 path.push((page, idx));
-                page = n.children[idx];
+                page = child;
             }
             other => {
                 return Err(GraphError::corrupt(
@@ -523,11 +584,21 @@ pub(crate) fn tree_scan(
         }
         let p = pager.fetch_typed(leaf, PageType::IndexLeaf)?;
         let next = next_of(p);
-        for k in read_leaf(p, leaf)? {
-            if k.as_slice() < lo {
+        // Keys are read in place: a scan allocates nothing per key.
+        let count = get_u16(p, COUNT_AT) as usize;
+        let mut at = ENTRIES_AT;
+        for _ in 0..count {
+            let bad = || GraphError::corrupt("index leaf key past the page", Some(leaf));
+            if at + 2 > PAGE_SIZE {
+                return Err(bad());
+            }
+            let len = get_u16(p, at) as usize;
+            let k = p.get(at + 2..at + 2 + len).ok_or_else(bad)?;
+            at += 2 + len;
+            if k < lo {
                 continue;
             }
-            if k.as_slice() > hi || !f(&k) {
+            if k > hi || !f(k) {
                 return Ok(());
             }
         }
@@ -717,6 +788,20 @@ mod tests {
         ];
         for w in ordered.windows(2) {
             assert_eq!(compare_values(&w[0], &w[1]), Ordering::Less, "{w:?}");
+        }
+        // The structural comparison agrees with comparing encodings, for every pair.
+        let more = [
+            V::Float(f64::NAN),
+            V::Float(-f64::NAN),
+            V::String("\0".into()),
+        ];
+        for a in ordered.iter().chain(&more) {
+            for b in ordered.iter().chain(&more) {
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                encode_value(a, &mut x);
+                encode_value(b, &mut y);
+                assert_eq!(compare_values(a, b), x.cmp(&y), "{a:?} {b:?}");
+            }
         }
     }
 

@@ -178,18 +178,39 @@ impl GraphDB {
                 found.into_iter().map(|n| n.id).collect()
             }
         };
-        ids.extend(self.pending_node_ids(tx_id));
+        let mine = self.pending_node_ids(tx_id);
+        ids.extend(&mine);
         ids.sort_unstable();
         ids.dedup();
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(n) = self.get_node_with_snapshot(id, snapshot_ts, tx_id)? {
-                if keep(&n) {
-                    out.push(n);
+        // One pass over the node cache under one lock: a cached newest version that the
+        // snapshot sees is tested in place and cloned only when it matches.
+        let mut found: Vec<Option<Node>> = vec![None; ids.len()];
+        let mut misses = Vec::new();
+        {
+            let mut cache = self.node_cache.lock()?;
+            for (i, id) in ids.iter().enumerate() {
+                if mine.binary_search(id).is_ok() {
+                    misses.push(i);
+                    continue;
+                }
+                match cache.get(id) {
+                    Some(n) if n.version <= snapshot_ts => {
+                        if keep(n) {
+                            found[i] = Some(n.clone());
+                        }
+                    }
+                    _ => misses.push(i),
                 }
             }
         }
-        Ok(out)
+        for i in misses {
+            if let Some(n) = self.get_node_with_snapshot(ids[i], snapshot_ts, tx_id)? {
+                if keep(&n) {
+                    found[i] = Some(n);
+                }
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// Every node carrying `label` that a snapshot (and optionally a write transaction's
