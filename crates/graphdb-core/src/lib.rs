@@ -15,28 +15,57 @@
 //! Storage is pluggable ([`Storage`]): [`FileStorage`] for real files, [`MemStorage`] for
 //! tests that simulate power cuts by dropping or tearing unsynced writes.
 //!
+//! On top of the records:
+//! - **Indexes** ([`IndexDef`]): persistent label indexes and property indexes (B+trees in
+//!   the same checksummed, logged pages), created and dropped at run time with
+//!   [`GraphDB::create_index`] / [`GraphDB::drop_index`]. [`GraphDB::get_nodes_by_label`],
+//!   [`GraphDB::find_nodes_by_property`] and [`GraphDB::find_nodes_by_property_range`]
+//!   read them when they exist and scan otherwise. Entries are kept for every stored
+//!   version, so an index answers for old snapshots too, and vacuum removes entries with
+//!   the versions that produced them.
+//! - **Traversal** on one snapshot ([`Snapshot`], from [`GraphDB::snapshot`]): neighbours
+//!   by direction and edge type, a streaming breadth-first search with a depth limit
+//!   ([`Bfs`]), shortest paths, k-hop neighbourhoods and weakly connected components.
+//! - **Integrity check**: [`GraphDB::check`] verifies checksums, record pointers, version
+//!   chains, the free and partial-page lists, adjacency symmetry and every index entry
+//!   against the data.
+//! - With the `tools` feature: the `graphdb` command-line tool and `interchange` (CSV in
+//!   Neo4j's bulk-import layout and JSON lines, imported as one transaction).
+//!
 //! What it deliberately does not do: it is not a concurrent handle (share it behind a
-//! lock; the `graphdb-concurrent` crate does), it has no query language, no secondary
-//! indexes (label and property lookups scan), and it does not decide which snapshots are
-//! still in use: [`GraphDB::vacuum`] takes the oldest one from the caller.
+//! lock; the `graphdb-concurrent` crate does), it has no query language or planner (a
+//! lookup uses the index named by its label and key, nothing else), it does not lock the
+//! file against a second process (the `graphdb` tool does), and it does not decide which
+//! snapshots are still in use: [`GraphDB::vacuum`] takes the oldest one from the caller.
 //!
 //! ```
-//! use graphdb_core::{Config, Edge, GraphDB, Node, Direction};
+//! use graphdb_core::{Config, Direction, Edge, GraphDB, IndexDef, Node, PropertyValue};
 //!
 //! # fn main() -> Result<(), graphdb_core::GraphError> {
 //! let dir = tempfile::tempdir()?;
 //! let mut db = GraphDB::open(dir.path().join("g.db"), Config::default())?;
+//! db.create_index(IndexDef::property("Person", "name"))?;
 //! let mut tx = db.begin_write_txn()?;
 //! let alice = tx.add_node(Node::new().with_label("Person").with_property("name", "Alice"))?;
 //! let bob = tx.add_node(Node::new().with_label("Person").with_property("name", "Bob"))?;
+//! let carol = tx.add_node(Node::new().with_label("Person").with_property("name", "Carol"))?;
 //! tx.add_edge(Edge::new(alice, bob, "KNOWS"))?;
+//! tx.add_edge(Edge::new(bob, carol, "KNOWS"))?;
 //! let ts = tx.commit()?;
 //!
-//! let found = db.get_node(alice)?.expect("committed");
-//! assert_eq!(found.properties["name"], "Alice".into());
+//! let found = db.find_nodes_by_property("Person", "name", &PropertyValue::from("Bob"))?;
+//! assert_eq!(found[0].id, bob);
+//! assert_eq!(db.lookup_stats().full_scans, 0); // answered from the index
 //! assert_eq!(db.neighbors(alice, Direction::Outgoing, ts, None)?, vec![bob]);
+//! let snap = db.snapshot();
+//! assert_eq!(snap.shortest_path(alice, carol, Direction::Outgoing, Some("KNOWS"))?,
+//!            Some(vec![alice, bob, carol]));
+//! let reached: Vec<(u64, u32)> = snap.bfs(alice, Direction::Both, None, Some(1))?
+//!     .collect::<Result<_, _>>()?;
+//! assert_eq!(reached, vec![(alice, 0), (bob, 1)]);
 //! // A snapshot taken before the commit sees nothing.
 //! assert!(db.get_node_with_snapshot(alice, ts - 1, None)?.is_none());
+//! assert!(db.check()?.is_ok());
 //! db.close()?;
 //! # Ok(())
 //! # }
@@ -44,9 +73,13 @@
 //!
 //! # Feature flags
 //!
-//! None. The seed's migration switch (`rwlock-optimization`) belongs to the concurrent
-//! layer; this crate always has the phase-1 shape (`Mutex<Pager>`, `Mutex<LruCache>`
-//! caches, `&self` reads).
+//! - `tools` (default): the `graphdb` binary (clap, indicatif) and the `interchange`
+//!   module (serde_json). The workspace depends on this crate without default features,
+//!   so `graphdb-concurrent` and other library users compile none of that.
+//!
+//! The seed's migration switch (`rwlock-optimization`) belongs to the concurrent layer;
+//! this crate always has the phase-1 shape (`Mutex<Pager>`, `Mutex<LruCache>` caches,
+//! `&self` reads).
 #![deny(missing_docs)]
 
 mod check;
