@@ -1,7 +1,9 @@
 //! Import and export: CSV in the layout of Neo4j's bulk importer (`neo4j-admin database
 //! import`: a nodes file with `:ID` and `:LABEL` columns, a relationships file with
 //! `:START_ID`, `:END_ID` and `:TYPE`, typed property columns such as `age:long`), and JSON
-//! lines (one object per node or edge, every value kept exactly).
+//! lines (one object per node or edge, every value kept exactly). The CSV export also
+//! writes `kuzu.cypher`, which declares Kuzu tables matching the files' columns so that
+//! Kuzu's `COPY FROM` loads the same files.
 //!
 //! An import is one write transaction: a malformed file stops it with
 //! [`GraphError::Import`] naming the file, the line and the reason, and the database is
@@ -382,7 +384,9 @@ fn io_err(path: &Path, e: std::io::Error) -> GraphError {
 }
 
 /// Writes `nodes.csv` and `edges.csv` into `dir` (created if missing) from the snapshot
-/// at `snapshot_ts`, in Neo4j's bulk-import layout. Node ids are the database's ids.
+/// at `snapshot_ts`, in Neo4j's bulk-import layout, plus `kuzu.cypher`, the Kuzu
+/// statements that declare matching tables and load both files. Node ids are the
+/// database's ids.
 pub fn export_csv(db: &GraphDB, snapshot_ts: u64, dir: &Path) -> Result<Counts> {
     let nodes = db.scan_nodes(snapshot_ts, |_| true)?;
     let edges = db.scan_edges(snapshot_ts)?;
@@ -456,10 +460,45 @@ pub fn export_csv(db: &GraphDB, snapshot_ts: u64, dir: &Path) -> Result<Counts> 
             row
         }),
     )?;
+    let script = kuzu_script(&node_cols, &edge_cols);
+    let path = dir.join("kuzu.cypher");
+    std::fs::write(&path, script).map_err(|e| io_err(&path, e))?;
     Ok(Counts {
         nodes: nodes.len() as u64,
         edges: edges.len() as u64,
     })
+}
+
+/// Kuzu's type for a CSV column. Arrays stay `;`-joined text: Kuzu's list syntax in CSV
+/// (`[a,b]`) differs from Neo4j's.
+fn kuzu_type(t: ColType) -> &'static str {
+    match (t.array, t.scalar) {
+        (true, _) | (false, Scalar::Str) => "STRING",
+        (false, Scalar::Bool) => "BOOLEAN",
+        (false, Scalar::Long) => "INT64",
+        (false, Scalar::Double) => "DOUBLE",
+    }
+}
+
+/// The Kuzu statements that load `nodes.csv` and `edges.csv` as they are: Kuzu maps CSV
+/// columns by position and skips the header line, so one node table `Node` (the id,
+/// the `;`-joined labels, then the properties) and one relationship table `Edge` (the
+/// endpoints, the type, then the properties) read the Neo4j-layout files unchanged.
+fn kuzu_script(node_cols: &[(String, ColType)], edge_cols: &[(String, ColType)]) -> String {
+    let cols = |cs: &[(String, ColType)]| -> String {
+        cs.iter()
+            .map(|(k, t)| format!(", `{}` {}", k.replace('`', "``"), kuzu_type(*t)))
+            .collect()
+    };
+    format!(
+        "// Loads this directory into Kuzu: kuzu <db> < kuzu.cypher (run from this directory).\n\
+         CREATE NODE TABLE Node(id INT64, labels STRING{}, PRIMARY KEY (id));\n\
+         CREATE REL TABLE Edge(FROM Node TO Node, type STRING{});\n\
+         COPY Node FROM 'nodes.csv' (HEADER=true);\n\
+         COPY Edge FROM 'edges.csv' (HEADER=true);\n",
+        cols(node_cols),
+        cols(edge_cols)
+    )
 }
 
 enum Column {

@@ -139,6 +139,23 @@ fn csv_export_and_import_round_trip_exactly() {
     let edges = d("ea").join("edges.csv");
     assert!(read(&d("ea"), "nodes.csv").starts_with(":ID,:LABEL,"));
     assert!(read(&d("ea"), "edges.csv").starts_with(":START_ID,:END_ID,:TYPE,w:long"));
+    // The Kuzu script declares one column per CSV column, in the same order.
+    let kuzu = read(&d("ea"), "kuzu.cypher");
+    let node_header = read(&d("ea"), "nodes.csv")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let node_decl = kuzu
+        .lines()
+        .find(|l| l.starts_with("CREATE NODE TABLE"))
+        .unwrap();
+    assert_eq!(
+        node_decl.matches(',').count(),
+        node_header.matches(',').count() + 1
+    );
+    assert!(node_decl.contains("`age` INT64") && node_decl.contains("`score` DOUBLE"));
+    assert!(kuzu.contains("CREATE REL TABLE Edge(FROM Node TO Node, type STRING, `w` INT64);"));
     ok(&[
         "import",
         s(&d("b.db")),
