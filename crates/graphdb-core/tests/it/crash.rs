@@ -152,6 +152,16 @@ fn crash_child_entry() {
         ..Config::default()
     };
     let mut db = GraphDB::open(&path, config).unwrap();
+    // Indexes are kept by every commit below, so a kill can land in index maintenance
+    // too (or in the index creation itself on the first run).
+    for def in [
+        graphdb_core::IndexDef::label("Item"),
+        graphdb_core::IndexDef::property("Item", "batch"),
+    ] {
+        if !db.indexes().unwrap().contains(&def) {
+            db.create_index(def).unwrap();
+        }
+    }
     let start = db
         .get_node(1)
         .unwrap()
@@ -248,6 +258,20 @@ fn check_after_kill(path: &Path, acked: i64) -> i64 {
     }
     let edges = db.scan_edges(db.current_commit_ts()).unwrap();
     assert_eq!(edges.len() as i64, last * (PER_BATCH as i64 - 1));
+    // The property index (when its creation survived) finds every batch whole.
+    if db
+        .indexes()
+        .unwrap()
+        .contains(&graphdb_core::IndexDef::property("Item", "batch"))
+    {
+        for b in [1, last / 2, last].into_iter().filter(|b| *b >= 1) {
+            let found = db
+                .find_nodes_by_property("Item", "batch", &PropertyValue::Int(b))
+                .unwrap();
+            assert_eq!(found.len(), PER_BATCH, "index lookup of batch {b}");
+        }
+        assert_eq!(db.lookup_stats().full_scans, 0);
+    }
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     db.close().unwrap();
