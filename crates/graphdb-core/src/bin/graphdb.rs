@@ -293,6 +293,34 @@ fn progress_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
+/// Imports into an existing database as one transaction and closes it.
+fn import(
+    db: &Path,
+    nodes: &[PathBuf],
+    edges: &[PathBuf],
+    jsonl: Option<&Path>,
+    quiet: bool,
+) -> Result<interchange::Counts, Failure> {
+    let mut h = open(db)?;
+    let bar = progress_bar(quiet);
+    let mut tick = |n: u64| bar.set_position(n);
+    let counts = match jsonl {
+        Some(path) => {
+            let mut file =
+                File::open(path).map_err(|e| fail(1, format!("{}: {e}", path.display())))?;
+            interchange::import_jsonl(&mut h.db, &path.display().to_string(), &mut file, &mut tick)?
+        }
+        None => {
+            let n: Vec<&Path> = nodes.iter().map(PathBuf::as_path).collect();
+            let e: Vec<&Path> = edges.iter().map(PathBuf::as_path).collect();
+            interchange::import_csv(&mut h.db, &n, &e, &mut tick)?
+        }
+    };
+    bar.finish_and_clear();
+    h.db.close()?;
+    Ok(counts)
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let say = |out: &mut dyn Write, text: String| -> Result<(), Failure> {
@@ -316,31 +344,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if jsonl.is_none() && nodes.is_empty() {
                 return Err(fail(2, "import needs --nodes (and --edges) or --jsonl"));
             }
-            if !db.exists() {
+            let created = !db.exists();
+            if created {
                 GraphDB::create(&db, config())?.close()?;
             }
-            let mut h = open(&db)?;
-            let bar = progress_bar(quiet);
-            let mut tick = |n: u64| bar.set_position(n);
-            let counts = match &jsonl {
-                Some(path) => {
-                    let mut file = File::open(path)
-                        .map_err(|e| fail(1, format!("{}: {e}", path.display())))?;
-                    interchange::import_jsonl(
-                        &mut h.db,
-                        &path.display().to_string(),
-                        &mut file,
-                        &mut tick,
-                    )?
-                }
-                None => {
-                    let n: Vec<&Path> = nodes.iter().map(PathBuf::as_path).collect();
-                    let e: Vec<&Path> = edges.iter().map(PathBuf::as_path).collect();
-                    interchange::import_csv(&mut h.db, &n, &e, &mut tick)?
-                }
-            };
-            bar.finish_and_clear();
-            h.db.close()?;
+            let result = import(&db, &nodes, &edges, jsonl.as_deref(), quiet);
+            if result.is_err() && created {
+                // The database did not exist before: leave nothing behind either.
+                let _ = std::fs::remove_file(graphdb_core::wal_path(&db));
+                let _ = std::fs::remove_file(&db);
+            }
+            let counts = result?;
             say(
                 &mut out,
                 format!("imported {} nodes and {} edges", counts.nodes, counts.edges),

@@ -291,6 +291,11 @@ fn malformed_import_names_file_and_line_and_changes_nothing() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:2: not JSON"));
 
+    // A failed import into a database that did not exist leaves no file behind.
+    let out = graphdb(&["import", s(&d("new.db")), "--jsonl", s(&jl), "-q"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!d("new.db").exists() && !d("new.db-wal").exists());
+
     ok(&["export", s(&d("a.db")), "--out", s(&d("after.jsonl"))]);
     assert_eq!(
         read(dir.path(), "before.jsonl"),
