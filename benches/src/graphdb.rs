@@ -1084,9 +1084,55 @@ fn bench_import(suite: &mut Suite) {
     );
 }
 
+const INDEXED_INSERT: BenchSpec = BenchSpec {
+    crate_name: "graphdb-core",
+    bench: "indexed-insert",
+    description: "Insert one Person node (age, name) and commit with SyncMode::Off, into a \
+                  database without indexes or with a label and two property indexes.",
+    baseline: "no-index",
+    seed_target: None,
+};
+
+/// What the indexes cost a writer: the same commit with and without three indexes.
+fn bench_indexed_insert(suite: &mut Suite) {
+    for (variant, indexed) in [("no-index", false), ("3-indexes", true)] {
+        suite.measure(
+            &INDEXED_INSERT,
+            variant,
+            1,
+            Budget::Duration,
+            || {
+                let dir = temp_dir();
+                let config = Config {
+                    sync_mode: SyncMode::Off,
+                    ..Config::default()
+                };
+                let mut db = expect(GraphDB::open(dir.path().join("w.db"), config), "open");
+                if indexed {
+                    for def in [
+                        graphdb_core::IndexDef::label("Person"),
+                        graphdb_core::IndexDef::property("Person", "id"),
+                        graphdb_core::IndexDef::property("Person", "name"),
+                    ] {
+                        expect(db.create_index(def), "index");
+                    }
+                }
+                (Mutex::new(db), dir)
+            },
+            |(db, _), _, i| {
+                let mut db = db.lock().unwrap_or_else(|p| p.into_inner());
+                let mut tx = expect(db.begin_write_txn(), "begin");
+                expect(tx.add_node(person(i)), "add");
+                expect(tx.commit(), "commit");
+            },
+        );
+    }
+}
+
 /// The issue-5 benchmarks: lookups with and without indexes, 2-hop counts, BFS and
-/// import, each beside SQLite on the same data.
+/// import, each beside SQLite on the same data, and the write cost of indexes.
 pub fn bench_tools(suite: &mut Suite) {
+    bench_indexed_insert(suite);
     bench_lookups(suite);
     bench_traversal(suite);
     bench_import(suite);

@@ -316,6 +316,40 @@ fn read_leaf(p: &[u8; PAGE_SIZE], page: PageId) -> Result<Keys> {
     Ok(keys)
 }
 
+/// Where a key is or would go in a leaf, found by reading the page in place.
+struct Spot {
+    /// Byte offset of the key's entry (or of the first larger key's, or of `end`).
+    at: usize,
+    /// Whether the key is there.
+    found: bool,
+    /// The end of the last entry.
+    end: usize,
+}
+
+fn leaf_find(p: &[u8; PAGE_SIZE], page: PageId, key: &[u8]) -> Result<Spot> {
+    let bad = || GraphError::corrupt("index leaf key past the page", Some(page));
+    let count = get_u16(p, COUNT_AT) as usize;
+    let mut at = ENTRIES_AT;
+    let mut spot: Option<(usize, bool)> = None;
+    for _ in 0..count {
+        if at + 2 > PAGE_SIZE {
+            return Err(bad());
+        }
+        let len = get_u16(p, at) as usize;
+        let k = p.get(at + 2..at + 2 + len).ok_or_else(bad)?;
+        if spot.is_none() && k >= key {
+            spot = Some((at, k == key));
+        }
+        at += 2 + len;
+    }
+    let (found_at, found) = spot.unwrap_or((at, false));
+    Ok(Spot {
+        at: found_at,
+        found,
+        end: at,
+    })
+}
+
 fn leaf_size(keys: &[Vec<u8>]) -> usize {
     ENTRIES_AT + keys.iter().map(|k| 2 + k.len()).sum::<usize>()
 }
@@ -482,16 +516,26 @@ pub(crate) fn tree_insert(pager: &mut Pager, root: &mut PageId, key: &[u8]) -> R
         return Ok(true);
     }
     let (leaf, mut path) = descend(pager, *root, key)?;
+    let spot = leaf_find(pager.fetch_page(leaf)?, leaf, key)?;
+    if spot.found {
+        return Ok(false);
+    }
+    if spot.end + 2 + key.len() <= PAGE_SIZE {
+        // The common case, in place: shift the larger keys up and write this one.
+        let p = pager.page_mut(leaf)?;
+        p.copy_within(spot.at..spot.end, spot.at + 2 + key.len());
+        put_u16(p, spot.at, key.len() as u16);
+        p[spot.at + 2..spot.at + 2 + key.len()].copy_from_slice(key);
+        let count = get_u16(p, COUNT_AT);
+        put_u16(p, COUNT_AT, count + 1);
+        return Ok(true);
+    }
     let mut keys = read_leaf(pager.fetch_page(leaf)?, leaf)?;
     let pos = match keys.binary_search_by(|k| k.as_slice().cmp(key)) {
         Ok(_) => return Ok(false),
         Err(pos) => pos,
     };
     keys.insert(pos, key.to_vec());
-    if leaf_size(&keys) <= PAGE_SIZE {
-        write_leaf(pager.page_mut(leaf)?, &keys);
-        return Ok(true);
-    }
     let mid = split_point(keys.iter().map(|k| k.len() + 2), keys.len());
     let right_keys = keys.split_off(mid);
     let right = pager.allocate(PageType::IndexLeaf)?;
@@ -549,15 +593,17 @@ pub(crate) fn tree_remove(pager: &mut Pager, root: PageId, key: &[u8]) -> Result
         return Ok(false);
     }
     let (leaf, _) = descend(pager, root, key)?;
-    let mut keys = read_leaf(pager.fetch_page(leaf)?, leaf)?;
-    match keys.binary_search_by(|k| k.as_slice().cmp(key)) {
-        Ok(pos) => {
-            keys.remove(pos);
-            write_leaf(pager.page_mut(leaf)?, &keys);
-            Ok(true)
-        }
-        Err(_) => Ok(false),
+    let spot = leaf_find(pager.fetch_page(leaf)?, leaf, key)?;
+    if !spot.found {
+        return Ok(false);
     }
+    let p = pager.page_mut(leaf)?;
+    let len = 2 + key.len();
+    p.copy_within(spot.at + len..spot.end, spot.at);
+    p[spot.end - len..spot.end].fill(0);
+    let count = get_u16(p, COUNT_AT);
+    put_u16(p, COUNT_AT, count.saturating_sub(1));
+    Ok(true)
 }
 
 /// Calls `f` on every key in `lo..=hi` in order, until `f` returns false.

@@ -362,3 +362,40 @@ fn creating_an_index_twice_or_dropping_a_missing_one_is_an_error() {
     ));
     assert!(db.create_index(IndexDef::label("")).is_err());
 }
+
+#[test]
+fn long_values_share_a_cut_key_but_lookups_stay_exact() {
+    let (mut db, _m, _w) = crate::mem_db(Config::default());
+    db.create_index(IndexDef::property("T", "s")).unwrap();
+    let long = |c: char| format!("{}{c}", "x".repeat(3000));
+    let mut tx = db.begin_write_txn().unwrap();
+    let a = tx
+        .add_node(Node::new().with_label("T").with_property("s", long('a')))
+        .unwrap();
+    let b = tx
+        .add_node(Node::new().with_label("T").with_property("s", long('b')))
+        .unwrap();
+    let c = tx
+        .add_node(Node::new().with_label("T").with_property("s", long('c')))
+        .unwrap();
+    tx.commit().unwrap();
+    let ids = |v: Vec<Node>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    let find = |s: String| ids(db.find_nodes_by_property("T", "s", &s.into()).unwrap());
+    assert_eq!(find(long('b')), vec![b]);
+    assert_eq!(find(long('d')), Vec::<u64>::new());
+    let ts = db.current_commit_ts();
+    let range = db
+        .find_nodes_by_property_range(
+            "T",
+            "s",
+            Bound::Excluded(&long('a').into()),
+            Bound::Included(&long('c').into()),
+            ts,
+            None,
+        )
+        .unwrap();
+    assert_eq!(ids(range), vec![b, c]);
+    assert_eq!(db.lookup_stats().full_scans, 0);
+    let _ = a;
+    assert!(db.check().unwrap().is_ok());
+}
