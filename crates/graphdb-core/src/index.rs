@@ -350,10 +350,6 @@ fn leaf_find(p: &[u8; PAGE_SIZE], page: PageId, key: &[u8]) -> Result<Spot> {
     })
 }
 
-fn leaf_size(keys: &[Vec<u8>]) -> usize {
-    ENTRIES_AT + keys.iter().map(|k| 2 + k.len()).sum::<usize>()
-}
-
 fn write_leaf(p: &mut [u8; PAGE_SIZE], keys: &[Vec<u8>]) {
     put_u16(p, COUNT_AT, keys.len() as u16);
     let mut at = ENTRIES_AT;
