@@ -494,8 +494,8 @@ fn kuzu_script(node_cols: &[(String, ColType)], edge_cols: &[(String, ColType)])
         "// Loads this directory into Kuzu: kuzu <db> < kuzu.cypher (run from this directory).\n\
          CREATE NODE TABLE Node(id INT64, labels STRING{}, PRIMARY KEY (id));\n\
          CREATE REL TABLE Edge(FROM Node TO Node, type STRING{});\n\
-         COPY Node FROM 'nodes.csv' (HEADER=true);\n\
-         COPY Edge FROM 'edges.csv' (HEADER=true);\n",
+         COPY Node FROM 'nodes.csv' (HEADER=true, PARALLEL=false);\n\
+         COPY Edge FROM 'edges.csv' (HEADER=true, PARALLEL=false);\n",
         cols(node_cols),
         cols(edge_cols)
     )
