@@ -1292,7 +1292,8 @@ fn apply_commit(
         }
     }
     let mut deltas: BTreeMap<NodeId, AdjDelta> = BTreeMap::new();
-    let mut edge_writes: Vec<EdgeRecord> = Vec::new();
+    // Encoded at once: a bulk load holds hundreds of thousands of these until the writes.
+    let mut edge_writes: Vec<(EdgeId, Vec<u8>)> = Vec::new();
     for (id, p) in &st.edges {
         let is_new = matches!(p, Pending::Put { is_new: true, .. });
         let head = if is_new {
@@ -1352,22 +1353,27 @@ fn apply_commit(
             deltas.entry(record.source).or_default().remove.insert(*id);
             deltas.entry(record.target).or_default().remove.insert(*id);
         }
-        edge_writes.push(record);
+        edge_writes.push((*id, codec::encode_edge(&record)));
     }
 
     // Then the writes.
     let mut edge_root = edge_root;
     let mut touched_edges = Vec::with_capacity(edge_writes.len());
-    for record in &edge_writes {
-        let ptr = rs.insert(&codec::encode_edge(record))?;
-        rs.map_set(&mut edge_root, record.header.id, ptr.encode())?;
-        touched_edges.push(record.header.id);
+    for (id, bytes) in &edge_writes {
+        let ptr = rs.insert(bytes)?;
+        rs.map_set(&mut edge_root, *id, ptr.encode())?;
+        touched_edges.push(*id);
     }
     let mut node_root = node_root;
     let ids: BTreeSet<NodeId> = st.nodes.keys().chain(deltas.keys()).copied().collect();
     let mut touched_nodes = Vec::with_capacity(ids.len());
     for id in ids {
-        let head = head_of(&mut rs, node_root, KIND_NODE, id)?;
+        // A node created by this transaction has a fresh id and so no older version.
+        let head = if matches!(st.nodes.get(&id), Some(Pending::Put { is_new: true, .. })) {
+            None
+        } else {
+            head_of(&mut rs, node_root, KIND_NODE, id)?
+        };
         let old = match &head {
             Some((ptr, h)) if !h.tombstone => Some(read_node(&mut rs, *ptr)?),
             _ => None,
