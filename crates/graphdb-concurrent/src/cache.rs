@@ -1,14 +1,16 @@
-//! The phase-3 version cache: a sharded map from id to an `Arc` of one committed version,
-//! tagged with the span of snapshots that see it.
+//! The phase-3 version cache: a sharded map from id to `Arc`s of up to two committed
+//! versions (the newest and the one before it), each tagged with the span of snapshots
+//! that see it.
 //!
-//! Invariant: an entry `{value, begin, end}` is exactly what every snapshot `s` with
-//! `begin <= s < end` sees for that id. Entries are inserted only for the newest version
-//! of an id (`end = u64::MAX`) and only while the inserting reader holds the database
-//! lock in read mode, so no commit can slip in between reading the version and caching it.
-//! A commit, still holding the lock in write mode, closes the span of every id it gave a
-//! new version (`end = commit_ts`) before it publishes `commit_ts` to new snapshots. So a
-//! snapshot taken after the commit never finds a stale entry valid, and an older snapshot
-//! keeps hitting the version it sees.
+//! Invariant: a cached version `{value, begin, end}` is exactly what every snapshot `s`
+//! with `begin <= s < end` sees for that id, and a version with `end = u64::MAX` is the
+//! newest committed version. Only two parties write entries, and both hold the database
+//! lock while they do: the committing writer (lock in write mode) publishes the new
+//! version of every id its commit touched, or closes the span of the old one, *before* it
+//! publishes the commit timestamp to new snapshots; a reader that missed (lock in read
+//! mode, so no commit can slip in) caches the newest version it just read. So a snapshot
+//! never finds a stale version valid, and a snapshot slightly older than the newest
+//! commit still hits the version before it.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,10 +42,21 @@ impl Hasher for IdHasher {
 
 type Map<T> = HashMap<u64, Entry<T>, BuildHasherDefault<IdHasher>>;
 
-struct Entry<T> {
+struct Version<T> {
     value: Arc<T>,
     begin: u64,
     end: u64,
+}
+
+impl<T> Version<T> {
+    fn sees(&self, snapshot: u64) -> Option<Arc<T>> {
+        (self.begin <= snapshot && snapshot < self.end).then(|| Arc::clone(&self.value))
+    }
+}
+
+struct Entry<T> {
+    cur: Version<T>,
+    prev: Option<Version<T>>,
 }
 
 /// One shard on its own cache lines, so readers of different shards do not bounce the
@@ -90,43 +103,67 @@ impl<T> VersionCache<T> {
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         let e = map.get(&id)?;
-        (e.begin <= snapshot && snapshot < e.end).then(|| Arc::clone(&e.value))
+        e.cur
+            .sees(snapshot)
+            .or_else(|| e.prev.as_ref().and_then(|p| p.sees(snapshot)))
     }
 
-    /// Caches the newest version of `id`, committed at `begin`. The caller holds the
-    /// database lock in read mode (see the module invariant).
+    /// Caches the newest version of `id`, committed at `begin`, after a miss. The caller
+    /// holds the database lock in read mode (see the module invariant).
     pub(crate) fn insert_head(&self, id: u64, value: Arc<T>, begin: u64) {
         let mut map = self
             .shard(id)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= self.per_shard && !map.contains_key(&id) {
+        if map.get(&id).is_some_and(|e| e.cur.begin >= begin) {
+            // Another reader cached the same head first.
+            return;
+        }
+        self.put(&mut map, id, value, begin);
+    }
+
+    /// Publishes the version of `id` that a commit at `commit_ts` just wrote; the one it
+    /// replaces stays cached for older snapshots. The caller holds the database lock in
+    /// write mode and publishes `commit_ts` only afterwards.
+    pub(crate) fn publish(&self, id: u64, value: Arc<T>, commit_ts: u64) {
+        let mut map = self
+            .shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.put(&mut map, id, value, commit_ts);
+    }
+
+    fn put(&self, map: &mut Map<T>, id: u64, value: Arc<T>, begin: u64) {
+        let cur = Version {
+            value,
+            begin,
+            end: u64::MAX,
+        };
+        if let Some(e) = map.get_mut(&id) {
+            let mut old = std::mem::replace(&mut e.cur, cur);
+            old.end = old.end.min(begin);
+            e.prev = Some(old);
+            return;
+        }
+        if map.len() >= self.per_shard {
             // Bounded size without bookkeeping on the read path: drop an arbitrary entry.
             if let Some(victim) = map.keys().next().copied() {
                 map.remove(&victim);
             }
         }
-        map.insert(
-            id,
-            Entry {
-                value,
-                begin,
-                end: u64::MAX,
-            },
-        );
+        map.insert(id, Entry { cur, prev: None });
     }
 
-    /// Closes the span of every id in `ids` at `commit_ts`. The caller holds the database
-    /// lock in write mode and publishes `commit_ts` only afterwards.
-    pub(crate) fn end_versions(&self, ids: &[u64], commit_ts: u64) {
-        for id in ids {
-            let mut map = self
-                .shard(*id)
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(e) = map.get_mut(id) {
-                e.end = e.end.min(commit_ts);
-            }
+    /// Closes the span of the newest cached version of `id` at `commit_ts` (the id was
+    /// deleted, or the commit was too large to publish every version). Same locking as
+    /// [`publish`](Self::publish).
+    pub(crate) fn end_version(&self, id: u64, commit_ts: u64) {
+        let mut map = self
+            .shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = map.get_mut(&id) {
+            e.cur.end = e.cur.end.min(commit_ts);
         }
     }
 
@@ -151,13 +188,23 @@ mod tests {
         assert_eq!(c.get(7, 4), None);
         assert_eq!(c.get(7, 5).as_deref(), Some(&"v5"));
         assert_eq!(c.get(7, 100).as_deref(), Some(&"v5"));
-        c.end_versions(&[7, 8], 9);
+        c.end_version(7, 9);
+        c.end_version(8, 9);
         assert_eq!(c.get(7, 8).as_deref(), Some(&"v5"));
         assert_eq!(c.get(7, 9), None);
         c.insert_head(7, Arc::new("v9"), 9);
         assert_eq!(c.get(7, 9).as_deref(), Some(&"v9"));
-        // An older snapshot no longer finds its version once the head replaced it.
+        // The version before the head still serves older snapshots.
+        assert_eq!(c.get(7, 8).as_deref(), Some(&"v5"));
+        assert_eq!(c.get(7, 4), None);
+        // A writer's publish keeps exactly one older version.
+        c.publish(7, Arc::new("v12"), 12);
+        assert_eq!(c.get(7, 11).as_deref(), Some(&"v9"));
+        assert_eq!(c.get(7, 12).as_deref(), Some(&"v12"));
         assert_eq!(c.get(7, 8), None);
+        // A racing reader cannot put an older head back.
+        c.insert_head(7, Arc::new("v9 again"), 9);
+        assert_eq!(c.get(7, 20).as_deref(), Some(&"v12"));
         assert_eq!(c.len(), 1);
     }
 

@@ -75,6 +75,10 @@ pub(crate) struct Phase3 {
     pub(crate) edges: VersionCache<Edge>,
     /// Commits since the last fsync, for [`SyncMode::Batched`].
     unsynced: AtomicU64,
+    /// The next transaction id, so beginning a write transaction takes no lock. It starts
+    /// from an id the engine allocated at open; the engine persists `max(tx_id) + 1` with
+    /// every commit, so committed ids stay unique across reopenings.
+    next_tx_id: AtomicU64,
 }
 
 impl Phase3 {
@@ -126,6 +130,7 @@ impl ConcurrentGraphDB {
             nodes: VersionCache::new(db.config().node_cache_capacity),
             edges: VersionCache::new(db.config().edge_cache_capacity),
             unsynced: AtomicU64::new(0),
+            next_tx_id: AtomicU64::new(db.allocate_tx_id()),
         });
         let db = match variant {
             Variant::Mutex => DbLock::Mutex(Mutex::new(db)),
@@ -150,12 +155,18 @@ impl ConcurrentGraphDB {
     /// newest published commit). It registers with the engine, in write mode, only at its
     /// first write, so until then it costs what a read transaction costs.
     pub fn begin_transaction(&self) -> Result<ConcurrentTransaction<'_>> {
+        if let Some(p3) = &self.shared.phase3 {
+            let tx_id = p3.next_tx_id.fetch_add(1, Ordering::Relaxed);
+            let snapshot_ts = p3.published_ts.load(Ordering::Acquire);
+            return Ok(ConcurrentTransaction::new(
+                &self.shared,
+                snapshot_ts,
+                Some(tx_id),
+            ));
+        }
         let db = self.shared.db.read()?;
         let tx_id: TxId = db.allocate_tx_id();
-        let snapshot_ts = match &self.shared.phase3 {
-            Some(p3) => p3.published_ts.load(Ordering::Acquire),
-            None => db.current_commit_ts(),
-        };
+        let snapshot_ts = db.current_commit_ts();
         drop(db);
         Ok(ConcurrentTransaction::new(
             &self.shared,

@@ -230,6 +230,10 @@ fn load_edge(lock: &DbLock, p3: &Phase3, id: EdgeId, snapshot: u64) -> Result<Op
     })
 }
 
+/// Commits touching more ids than this only close cache spans instead of publishing the
+/// new versions.
+const WRITE_THROUGH_MAX: usize = 64;
+
 /// Phase-3 commit: apply and publish under the lock in write mode, then fsync outside it,
 /// so committers that arrive during one fsync are all covered by the next one.
 fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
@@ -237,9 +241,26 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
         let mut db = shared.db.write()?;
         let info = db.commit_deferred(tx)?;
         if info.seq != 0 {
-            p3.nodes.end_versions(&info.touched_nodes, info.commit_ts);
-            p3.edges.end_versions(&info.touched_edges, info.commit_ts);
-            p3.published_ts.store(info.commit_ts, Ordering::Release);
+            let ts = info.commit_ts;
+            // Write-through: readers at the new snapshot hit the new versions instead of
+            // all missing onto the lock the writer holds. A bulk commit only closes spans,
+            // so it does not decode thousands of records under the write lock.
+            let through = info.touched_nodes.len() + info.touched_edges.len() <= WRITE_THROUGH_MAX;
+            // A version that cannot be read back here is only not cached: its span is
+            // closed and the next reader of it misses and meets the error itself.
+            for id in &info.touched_nodes {
+                match through.then(|| db.read_node_version(*id, ts)) {
+                    Some(Ok(Some((node, true)))) => p3.nodes.publish(*id, Arc::new(node), ts),
+                    _ => p3.nodes.end_version(*id, ts),
+                }
+            }
+            for id in &info.touched_edges {
+                match through.then(|| db.read_edge_version(*id, ts)) {
+                    Some(Ok(Some((edge, true)))) => p3.edges.publish(*id, Arc::new(edge), ts),
+                    _ => p3.edges.end_version(*id, ts),
+                }
+            }
+            p3.published_ts.store(ts, Ordering::Release);
             if db.stats()?.wal_frames >= db.config().checkpoint_after_frames {
                 db.checkpoint()?;
             }
