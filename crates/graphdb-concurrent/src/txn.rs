@@ -237,9 +237,13 @@ const WRITE_THROUGH_MAX: usize = 64;
 /// Phase-3 commit: apply and publish under the lock in write mode, then fsync outside it,
 /// so committers that arrive during one fsync are all covered by the next one.
 fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
-    let info = {
+    if let Some(g) = &p3.group {
+        g.check()?;
+    }
+    let (info, appended) = {
         let mut db = shared.db.write()?;
         let info = db.commit_deferred(tx)?;
+        let mut appended = 0;
         if info.seq != 0 {
             let ts = info.commit_ts;
             // Write-through: readers at the new snapshot hit the new versions instead of
@@ -261,14 +265,22 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
                 }
             }
             p3.published_ts.store(ts, Ordering::Release);
+            if let Some(g) = &p3.group {
+                appended = g.appended();
+            }
             if db.stats()?.wal_frames >= db.config().checkpoint_after_frames {
                 db.checkpoint()?;
             }
         }
-        info
+        (info, appended)
     };
     if info.seq != 0 && p3.needs_sync(shared.sync_mode) {
-        shared.db.read()?.sync_commits_upto(info.seq)?;
+        match &p3.group {
+            // No engine lock is held during this fsync, so writers keep appending and the
+            // next fsync covers all of them.
+            Some(g) => g.sync_upto(appended)?,
+            None => shared.db.read()?.sync_commits_upto(info.seq)?,
+        }
     }
     Ok(info.commit_ts)
 }
