@@ -121,7 +121,7 @@ impl<'db> ConcurrentTransaction<'db> {
         op: impl FnOnce(&mut GraphDB, TxId) -> graphdb_core::Result<R>,
     ) -> Result<R> {
         let tx = self.tx_id.ok_or(Error::ReadOnly)?;
-        let mut db = self.shared.db.write()?;
+        let mut db = self.shared.exclusive()?;
         if !self.registered {
             db.begin_write(tx, self.snapshot_ts)?;
             self.registered = true;
@@ -168,7 +168,7 @@ impl<'db> ConcurrentTransaction<'db> {
             return Ok(self.snapshot_ts);
         };
         match &self.shared.phase3 {
-            None => Ok(self.shared.db.write()?.commit_transaction(tx)?),
+            None => Ok(self.shared.exclusive()?.commit_transaction(tx)?),
             Some(p3) => commit_phase3(self.shared, p3, tx),
         }
     }
@@ -177,7 +177,7 @@ impl<'db> ConcurrentTransaction<'db> {
     pub fn rollback(mut self) -> Result<()> {
         self.finished = true;
         if let Some(tx) = self.own() {
-            self.shared.db.write()?.rollback_transaction(tx);
+            self.shared.exclusive()?.rollback_transaction(tx);
         }
         Ok(())
     }
@@ -191,7 +191,7 @@ impl Drop for ConcurrentTransaction<'_> {
         if let Some(tx) = self.own() {
             // A poisoned lock means the engine is unusable anyway (every later operation
             // reports it), so there is nothing left to roll back into.
-            if let Ok(mut db) = self.shared.db.write() {
+            if let Ok(mut db) = self.shared.exclusive() {
                 db.rollback_transaction(tx);
             }
         }
@@ -241,7 +241,7 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
         g.check()?;
     }
     let (info, appended) = {
-        let mut db = shared.db.write()?;
+        let mut db = shared.exclusive()?;
         let info = db.commit_deferred(tx)?;
         let mut appended = 0;
         if info.seq != 0 {
