@@ -18,8 +18,12 @@
 //!   read mode, also to begin and never to commit;
 //! - `Phase3`: a read transaction's snapshot is an atomic load, its reads hit a sharded
 //!   cache of `Arc` versions without touching the engine lock, its commit touches
-//!   nothing shared; writers commit under the lock in write mode and fsync after
-//!   releasing it, so concurrent committers share one fsync (group commit).
+//!   nothing shared; writers go one at a time (a writer gate, then the lock in write
+//!   mode), write their new versions through to the cache, and fsync after releasing
+//!   every lock, so concurrent committers share one fsync (group commit).
+//!
+//! See `docs/graphdb-concurrent.md` for the lock order, the cache invariant and the
+//! measured figures.
 //!
 //! What it deliberately does not do: serializability (write skew is allowed, as snapshot
 //! isolation allows it), vacuum of old versions (no tracking of the oldest live
