@@ -58,4 +58,9 @@ pub const CRATES: &[CrateBenches] = &[
         bench: graphdb::bench,
         stress: graphdb::stress,
     },
+    CrateBenches {
+        name: "graphdb-concurrent",
+        bench: graphdb_concurrent::bench,
+        stress: graphdb_concurrent::stress,
+    },
 ];

@@ -581,7 +581,7 @@ impl<'a> Ctx<'a> {
             })
         } else {
             self.local_steps += 1;
-            if self.local_steps % CHECK_EVERY == 0 {
+            if self.local_steps.is_multiple_of(CHECK_EVERY) {
                 self.checkpoint(e.span)
                     .and_then(|_| self.eval_inner(e, env, module))
             } else {
