@@ -183,6 +183,15 @@ impl From<GraphError> for Failure {
     }
 }
 
+/// An index definition the engine rejects was named on the command line: a usage error
+/// (exit 2), not a database failure.
+fn invalid_index_is_usage(e: GraphError) -> Failure {
+    match e {
+        GraphError::InvalidArgument(m) => fail(2, m),
+        other => other.into(),
+    }
+}
+
 fn fail(code: u8, message: impl Into<String>) -> Failure {
     Failure {
         code,
@@ -506,10 +515,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } => {
                 let mut h = open(&db)?;
                 let def = IndexDef { label, property };
-                let n = h.db.create_index(def.clone()).map_err(|e| match e {
-                    GraphError::InvalidArgument(m) => fail(2, m),
-                    other => other.into(),
-                })?;
+                let n =
+                    h.db.create_index(def.clone())
+                        .map_err(invalid_index_is_usage)?;
                 h.db.close()?;
                 say(&mut out, format!("created index {def} with {n} entries"))?;
             }
@@ -520,10 +528,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } => {
                 let mut h = open(&db)?;
                 let def = IndexDef { label, property };
-                h.db.drop_index(&def).map_err(|e| match e {
-                    GraphError::InvalidArgument(m) => fail(2, m),
-                    other => other.into(),
-                })?;
+                h.db.drop_index(&def).map_err(invalid_index_is_usage)?;
                 h.db.close()?;
                 say(&mut out, format!("dropped index {def}"))?;
             }
