@@ -6,7 +6,6 @@
 //! path, and every output list is sorted by a total order at the end. Threads only
 //! decide how fast, never what.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
 use crate::extract::{extract_file, Callee, FileFacts, ItemFact, GROUP};
+use crate::fasthash::{FastMap, FastSet};
 use crate::id::{crate_id, item_id, NodeId};
 use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
 use crate::manifest::{self, Target};
@@ -143,20 +143,29 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<CodeGraph, CodeGraphE
 
 /// Maps a slice sequentially or with rayon, keeping the input order in the output.
 trait Exec: Sync {
-    fn map<T: Sync, R: Send>(&self, items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R>;
+    fn sort<T: Ord + Send>(&self, items: &mut [T]);
+    fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R>;
 }
 
 struct SequentialExec;
 struct ParallelExec;
 
 impl Exec for SequentialExec {
-    fn map<T: Sync, R: Send>(&self, items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+    fn sort<T: Ord + Send>(&self, items: &mut [T]) {
+        items.sort_unstable();
+    }
+
+    fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R> {
         items.iter().map(f).collect()
     }
 }
 
 impl Exec for ParallelExec {
-    fn map<T: Sync, R: Send>(&self, items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+    fn sort<T: Ord + Send>(&self, items: &mut [T]) {
+        items.par_sort_unstable();
+    }
+
+    fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R> {
         items.par_iter().map(f).collect()
     }
 }
@@ -311,7 +320,7 @@ fn run<E: Exec>(
             .map(|path| report(parse_one(path, &root, shared, &counters)))
             .collect(),
     };
-    let mut slots: HashMap<PathBuf, Option<Arc<FileFacts>>> = HashMap::new();
+    let mut slots: FastMap<PathBuf, Option<Arc<FileFacts>>> = FastMap::default();
     for (path, p) in files.iter().zip(parsed) {
         diagnostics.extend(p.diagnostic);
         slots.insert(path.clone(), p.facts);
@@ -324,11 +333,11 @@ fn run<E: Exec>(
     let mut walker = Walker {
         root: &root,
         slots: &mut slots,
-        used: HashSet::new(),
+        used: FastSet::default(),
         instances: Vec::new(),
         module_nodes: Vec::new(),
         module_edges: Vec::new(),
-        parents: HashMap::new(),
+        parents: FastMap::default(),
         diagnostics: &mut diagnostics,
         interner,
         counters: &counters,
@@ -393,7 +402,7 @@ fn run<E: Exec>(
 
     // Phase 3: nodes and local edges of every module instance, in parallel.
     let phase = Instant::now();
-    let parts = exec.map(&instances, &|inst: &Instance| {
+    let parts = exec.map(&instances, &|inst| {
         assemble(inst, &targets[inst.target].namespace)
     });
     timings.assemble = phase.elapsed();
@@ -403,10 +412,10 @@ fn run<E: Exec>(
     let mut nodes = module_nodes;
     let mut edges = module_edges;
     let mut resolver = Resolver {
-        scopes: HashMap::new(),
-        kinds: HashMap::new(),
-        members: HashMap::new(),
-        crates: HashMap::new(),
+        scopes: FastMap::default(),
+        kinds: FastMap::default(),
+        members: FastMap::default(),
+        crates: FastMap::default(),
     };
     for t in &targets {
         if let Some(lib) = &t.lib_name {
@@ -455,7 +464,7 @@ fn run<E: Exec>(
     // `Self::f` resolve; the impls are visited in a sorted order so the member lists
     // (and which of two same-named candidates wins) do not depend on scheduling.
     impls.sort_by_key(|i| i.id);
-    let impl_targets: HashMap<NodeId, Option<NodeId>> = impls
+    let impl_targets: FastMap<NodeId, Option<NodeId>> = impls
         .iter()
         .map(|i| {
             (
@@ -466,13 +475,13 @@ fn run<E: Exec>(
             )
         })
         .collect();
-    let mut additions: Vec<(NodeId, String, NodeKind, NodeId)> = Vec::new();
+    let mut additions: Vec<(NodeId, &str, NodeKind, NodeId)> = Vec::new();
     for imp in &impls {
         let target = impl_targets.get(&imp.id).copied().flatten();
         if let (Some(target), Some(members)) = (target, resolver.members.get(&imp.id)) {
             for (name, list) in members {
                 for (kind, id) in list {
-                    additions.push((target, name.clone(), *kind, *id));
+                    additions.push((target, name, *kind, *id));
                 }
             }
         }
@@ -489,7 +498,9 @@ fn run<E: Exec>(
             .or_default()
             .push((kind, id));
     }
-    let resolved = exec.map(&pending, &|p: &Pending| resolver.pending(p, &impl_targets));
+    let resolved = exec.map(&pending, &|p: &Pending<'_>| {
+        resolver.pending(p, &impl_targets)
+    });
     let mut calls_resolved = 0;
     let mut calls_unresolved = opaque_calls;
     for (p, r) in pending.iter().zip(resolved) {
@@ -505,7 +516,7 @@ fn run<E: Exec>(
 
     // Type nodes: only the types some emitted edge points at (a type seen only in an
     // unreachable file gets no node).
-    let texts: HashMap<NodeId, String> = interner.snapshot().into_iter().collect();
+    let mut texts: FastMap<NodeId, String> = interner.snapshot().into_iter().collect();
     let mut type_ids: Vec<NodeId> = edges
         .iter()
         .filter(|e| texts.contains_key(&e.to))
@@ -514,12 +525,12 @@ fn run<E: Exec>(
     type_ids.sort_unstable();
     type_ids.dedup();
     for id in type_ids {
-        if let Some(text) = texts.get(&id) {
+        if let Some(text) = texts.remove(&id) {
             nodes.push(Node {
                 id,
                 kind: NodeKind::Type,
                 name: text.clone(),
-                path: text.clone(),
+                path: text,
                 krate: String::new(),
                 file: None,
                 line: 0,
@@ -530,12 +541,17 @@ fn run<E: Exec>(
     }
 
     // Total orders everywhere: this is what makes the export byte-identical.
-    // The order is total (it ends with the ID), so an unstable sort is deterministic;
-    // of two nodes with one ID, the first in this order is kept.
-    nodes.sort_unstable_by(node_order);
-    let mut seen: HashMap<NodeId, usize> = HashMap::with_capacity(nodes.len());
-    let mut kept: Vec<Node> = Vec::with_capacity(nodes.len());
-    for n in nodes {
+    // Nodes are ordered by (crate, path, kind, ID); of two nodes with one ID, the first
+    // in this order is kept.
+    let order = node_order(&nodes, &crates, exec);
+    let mut unsorted: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let mut seen: FastMap<NodeId, usize> =
+        FastMap::with_capacity_and_hasher(unsorted.len(), Default::default());
+    let mut kept: Vec<Node> = Vec::with_capacity(unsorted.len());
+    for n in order
+        .into_iter()
+        .filter_map(|i| unsorted[i as usize].take())
+    {
         match seen.get(&n.id) {
             Some(&at) => diagnostics.push(Diagnostic {
                 file: n.file.clone().unwrap_or_default(),
@@ -554,7 +570,7 @@ fn run<E: Exec>(
         }
     }
     let nodes = kept;
-    edges.sort_unstable();
+    exec.sort(&mut edges);
     edges.dedup();
     diagnostics.sort();
     diagnostics.dedup();
@@ -577,17 +593,29 @@ fn run<E: Exec>(
         metrics.macro_invocations_skipped += facts.macro_invocations;
         metrics.items_in_bodies_skipped += facts.items_in_bodies;
     }
+    // Counted in arrays indexed by kind, then named: one map entry per kind, not one
+    // string allocation per node and edge.
+    let mut node_counts = [0u64; NodeKind::ALL.len()];
     for n in &nodes {
-        *metrics
-            .items_by_kind
-            .entry(n.kind.as_str().to_owned())
-            .or_default() += 1;
+        node_counts[n.kind as usize] += 1;
     }
+    for (kind, count) in NodeKind::ALL.iter().zip(node_counts) {
+        if count > 0 {
+            metrics
+                .items_by_kind
+                .insert(kind.as_str().to_owned(), count);
+        }
+    }
+    let mut edge_counts = [0u64; EdgeKind::ALL.len()];
     for e in &edges {
-        *metrics
-            .edges_by_kind
-            .entry(e.kind.as_str().to_owned())
-            .or_default() += 1;
+        edge_counts[e.kind as usize] += 1;
+    }
+    for (kind, count) in EdgeKind::ALL.iter().zip(edge_counts) {
+        if count > 0 {
+            metrics
+                .edges_by_kind
+                .insert(kind.as_str().to_owned(), count);
+        }
     }
     timings.total = total_start.elapsed();
     metrics.timings = timings;
@@ -600,8 +628,37 @@ fn run<E: Exec>(
     })
 }
 
-fn node_order(a: &Node, b: &Node) -> std::cmp::Ordering {
-    (&a.krate, &a.path, a.kind, a.id).cmp(&(&b.krate, &b.path, b.kind, b.id))
+/// The indices of `nodes` in (crate, path, kind, ID) order, ties (one node twice) broken
+/// by index so the order is total.
+///
+/// Sorting small keys and then moving each node once is several times cheaper than
+/// sorting the nodes themselves (large structs, and two string comparisons each time).
+/// The crate name is replaced by its rank among the crate names (type nodes, whose
+/// crate is empty, come first), which orders the same way.
+fn node_order<E: Exec>(nodes: &[Node], crates: &[CrateInfo], exec: &E) -> Vec<u32> {
+    let mut names: Vec<&str> = crates.iter().map(|c| c.name.as_str()).collect();
+    names.push("");
+    names.sort_unstable();
+    names.dedup();
+    let rank = |krate: &str| -> u32 {
+        match names.binary_search(&krate) {
+            Ok(i) => i as u32,
+            // Every node's crate is a target namespace or empty; should one not be,
+            // it still sorts consistently after the known names, by name.
+            Err(_) => u32::MAX,
+        }
+    };
+    let mut keys: Vec<(u32, &str, &str, NodeKind, NodeId, u32)> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let r = rank(&n.krate);
+            let tail = if r == u32::MAX { n.krate.as_str() } else { "" };
+            (r, tail, n.path.as_str(), n.kind, n.id, i as u32)
+        })
+        .collect();
+    exec.sort(&mut keys);
+    keys.into_iter().map(|k| k.5).collect()
 }
 
 /// Every `.rs` file of the packages' source directories (and the target roots), sorted.
@@ -702,13 +759,13 @@ impl Instance {
 
 struct Walker<'a> {
     root: &'a Path,
-    slots: &'a mut HashMap<PathBuf, Option<Arc<FileFacts>>>,
-    used: HashSet<PathBuf>,
+    slots: &'a mut FastMap<PathBuf, Option<Arc<FileFacts>>>,
+    used: FastSet<PathBuf>,
     instances: Vec<Instance>,
     module_nodes: Vec<Node>,
     module_edges: Vec<Edge>,
     /// Module -> (parent module, crate root).
-    parents: HashMap<NodeId, (Option<NodeId>, NodeId)>,
+    parents: FastMap<NodeId, (Option<NodeId>, NodeId)>,
     diagnostics: &'a mut Vec<Diagnostic>,
     interner: &'a dyn TypeInterner,
     counters: &'a Counters,
@@ -809,7 +866,7 @@ impl Walker<'_> {
             })
             .collect();
         self.instances.push(instance);
-        let mut ordinals: HashMap<String, u32> = HashMap::new();
+        let mut ordinals: FastMap<String, u32> = FastMap::default();
         for (idx, name, line, attrs, inline, path_attr) in modules {
             let ord = ordinals.entry(name.clone()).or_insert(0);
             let mid = item_id(id, NodeKind::Module, &name, *ord);
@@ -956,25 +1013,27 @@ struct MountCtx<'a> {
     crate_root: NodeId,
 }
 
-/// What one module instance contributes.
-struct Part {
+/// What one module instance contributes. Names and paths borrow from the instance's
+/// facts, which outlive the resolution, so assembling copies no string it does not put
+/// into a node.
+struct Part<'a> {
     module: NodeId,
     nodes: Vec<Node>,
     edges: Vec<Edge>,
-    pending: Vec<Pending>,
-    scope_items: Vec<(String, NodeKind, NodeId)>,
-    uses: Vec<(String, Vec<String>)>,
-    globs: Vec<Vec<String>>,
+    pending: Vec<Pending<'a>>,
+    scope_items: Vec<(&'a str, NodeKind, NodeId)>,
+    uses: Vec<(&'a str, &'a [String])>,
+    globs: Vec<&'a [String]>,
     /// (owner, name, kind, id): variants of enums, items of traits and impls.
-    members: Vec<(NodeId, String, NodeKind, NodeId)>,
-    impls: Vec<ImplSite>,
+    members: Vec<(NodeId, &'a str, NodeKind, NodeId)>,
+    impls: Vec<ImplSite<'a>>,
     opaque_calls: u64,
 }
 
-struct ImplSite {
+struct ImplSite<'a> {
     id: NodeId,
     module: NodeId,
-    self_path: Option<Vec<String>>,
+    self_path: Option<&'a [String]>,
 }
 
 /// Whose `Self` a function body sees.
@@ -986,28 +1045,73 @@ enum Owner {
 }
 
 /// A path to resolve once every module's names are known.
-enum Pending {
+enum Pending<'a> {
     Implements {
         from: NodeId,
         module: NodeId,
-        path: Vec<String>,
+        path: &'a [String],
         fallback: Option<NodeId>,
     },
     Import {
         from: NodeId,
         module: NodeId,
-        path: Vec<String>,
+        path: &'a [String],
         glob: bool,
     },
     Call {
         from: NodeId,
         module: NodeId,
         owner: Owner,
-        callee: Callee,
+        callee: &'a Callee,
     },
 }
 
-fn assemble(inst: &Instance, namespace: &str) -> Part {
+/// Ordinals among same-key siblings: a short list searched linearly (most parents have
+/// a handful of children), moved into a map once it grows.
+struct Ordinals<'a> {
+    few: Vec<(NodeKind, &'a str, u32)>,
+    many: Option<FastMap<(NodeKind, &'a str), u32>>,
+}
+
+impl<'a> Ordinals<'a> {
+    const LINEAR: usize = 16;
+
+    fn new() -> Self {
+        Ordinals {
+            few: Vec::new(),
+            many: None,
+        }
+    }
+
+    /// The ordinal of this (kind, name) among those already seen, counting it.
+    fn next(&mut self, kind: NodeKind, name: &'a str) -> u32 {
+        if let Some(many) = &mut self.many {
+            let ord = many.entry((kind, name)).or_insert(0);
+            *ord += 1;
+            return *ord - 1;
+        }
+        if let Some(e) = self.few.iter_mut().find(|e| e.0 == kind && e.1 == name) {
+            e.2 += 1;
+            return e.2 - 1;
+        }
+        self.few.push((kind, name, 1));
+        if self.few.len() == Self::LINEAR {
+            self.many = Some(self.few.drain(..).map(|(k, n, o)| ((k, n), o)).collect());
+        }
+        0
+    }
+}
+
+/// `parent::name`, built without the formatting machinery.
+fn join_path(parent: &str, name: &str) -> String {
+    let mut path = String::with_capacity(parent.len() + 2 + name.len());
+    path.push_str(parent);
+    path.push_str("::");
+    path.push_str(name);
+    path
+}
+
+fn assemble<'a>(inst: &'a Instance, namespace: &str) -> Part<'a> {
     let mut part = Part {
         module: inst.module,
         nodes: Vec::new(),
@@ -1020,16 +1124,13 @@ fn assemble(inst: &Instance, namespace: &str) -> Part {
         impls: Vec::new(),
         opaque_calls: 0,
     };
-    let mut ordinals: HashMap<(NodeKind, &str), u32> = HashMap::new();
+    let mut ordinals = Ordinals::new();
     for item in flatten(inst.items()) {
-        let ord = ordinals.entry((item.kind, &item.name)).or_insert(0);
-        let ordinal = *ord;
-        *ord += 1;
+        let ordinal = ordinals.next(item.kind, &item.name);
         if item.kind == NodeKind::Module {
             // The walker made the node; only the name goes into the scope.
             let id = item_id(inst.module, NodeKind::Module, &item.name, ordinal);
-            part.scope_items
-                .push((item.name.clone(), NodeKind::Module, id));
+            part.scope_items.push((&item.name, NodeKind::Module, id));
             continue;
         }
         let ctx = EmitCtx {
@@ -1044,13 +1145,13 @@ fn assemble(inst: &Instance, namespace: &str) -> Part {
         if item.kind == NodeKind::Use {
             if let Some(u) = &item.use_path {
                 if u.glob {
-                    part.globs.push(u.segments.clone());
+                    part.globs.push(&u.segments);
                 } else {
-                    part.uses.push((item.name.clone(), u.segments.clone()));
+                    part.uses.push((&item.name, &u.segments));
                 }
             }
         } else if item.kind != NodeKind::Impl {
-            part.scope_items.push((item.name.clone(), item.kind, id));
+            part.scope_items.push((&item.name, item.kind, id));
         }
     }
     part
@@ -1078,9 +1179,9 @@ struct EmitCtx<'a> {
     owner: Owner,
 }
 
-fn emit(ctx: &EmitCtx<'_>, item: &ItemFact, ordinal: u32, part: &mut Part) -> NodeId {
+fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part<'a>) -> NodeId {
     let id = item_id(ctx.parent, item.kind, &item.name, ordinal);
-    let path = format!("{}::{}", ctx.parent_path, item.name);
+    let path = join_path(ctx.parent_path, &item.name);
     let (from, kind, to) = match (ctx.parent_kind, item.kind) {
         (NodeKind::Impl | NodeKind::Trait, _) => (ctx.parent, EdgeKind::Defines, id),
         (_, NodeKind::Field) => (id, EdgeKind::FieldOf, ctx.parent),
@@ -1092,8 +1193,7 @@ fn emit(ctx: &EmitCtx<'_>, item: &ItemFact, ordinal: u32, part: &mut Part) -> No
         ctx.parent_kind,
         NodeKind::Impl | NodeKind::Trait | NodeKind::Enum
     ) {
-        part.members
-            .push((ctx.parent, item.name.clone(), item.kind, id));
+        part.members.push((ctx.parent, &item.name, item.kind, id));
     }
     for (k, t) in &item.types {
         part.edges.push(Edge {
@@ -1107,7 +1207,7 @@ fn emit(ctx: &EmitCtx<'_>, item: &ItemFact, ordinal: u32, part: &mut Part) -> No
             from: id,
             module: ctx.inst.module,
             owner: ctx.owner.clone(),
-            callee: callee.clone(),
+            callee,
         });
     }
     part.opaque_calls += item.opaque_calls;
@@ -1115,7 +1215,7 @@ fn emit(ctx: &EmitCtx<'_>, item: &ItemFact, ordinal: u32, part: &mut Part) -> No
         part.pending.push(Pending::Import {
             from: id,
             module: ctx.inst.module,
-            path: u.segments.clone(),
+            path: &u.segments,
             glob: u.glob,
         });
     }
@@ -1125,13 +1225,13 @@ fn emit(ctx: &EmitCtx<'_>, item: &ItemFact, ordinal: u32, part: &mut Part) -> No
         part.impls.push(ImplSite {
             id,
             module: ctx.inst.module,
-            self_path: imp.self_path.clone(),
+            self_path: imp.self_path.as_deref(),
         });
         if let Some(tp) = &imp.trait_path {
             part.pending.push(Pending::Implements {
                 from: id,
                 module: ctx.inst.module,
-                path: tp.clone(),
+                path: tp,
                 fallback: imp.trait_type,
             });
         }
@@ -1148,11 +1248,9 @@ fn emit(ctx: &EmitCtx<'_>, item: &ItemFact, ordinal: u32, part: &mut Part) -> No
             parent_path: &path,
             owner,
         };
-        let mut ordinals: HashMap<(NodeKind, &str), u32> = HashMap::new();
+        let mut ordinals = Ordinals::new();
         for child in &item.children {
-            let ord = ordinals.entry((child.kind, &child.name)).or_insert(0);
-            let o = *ord;
-            *ord += 1;
+            let o = ordinals.next(child.kind, &child.name);
             emit(&child_ctx, child, o, part);
         }
     }
@@ -1189,21 +1287,24 @@ fn kind_ok(kind: NodeKind, want: Want) -> bool {
 }
 
 #[derive(Default)]
-struct Scope {
-    items: HashMap<String, Vec<(NodeKind, NodeId)>>,
-    uses: HashMap<String, Vec<Vec<String>>>,
-    globs: Vec<Vec<String>>,
+struct Scope<'a> {
+    items: FastMap<&'a str, Vec<(NodeKind, NodeId)>>,
+    uses: FastMap<&'a str, Vec<&'a [String]>>,
+    globs: Vec<&'a [String]>,
     parent: Option<NodeId>,
     root: NodeId,
 }
 
-struct Resolver {
-    scopes: HashMap<NodeId, Scope>,
-    kinds: HashMap<NodeId, NodeKind>,
+/// Name -> the (kind, ID) of every member with that name.
+type Members<'a> = FastMap<&'a str, Vec<(NodeKind, NodeId)>>;
+
+struct Resolver<'a> {
+    scopes: FastMap<NodeId, Scope<'a>>,
+    kinds: FastMap<NodeId, NodeKind>,
     /// Type, trait, enum or impl -> name -> its methods, associated items, variants.
-    members: HashMap<NodeId, HashMap<String, Vec<(NodeKind, NodeId)>>>,
+    members: FastMap<NodeId, Members<'a>>,
     /// Library crate names -> crate node.
-    crates: HashMap<String, NodeId>,
+    crates: FastMap<String, NodeId>,
 }
 
 /// Bounds one resolution: glob imports can form cycles (`a` globs `b`, `b` globs `a`),
@@ -1220,7 +1321,7 @@ fn name_hash(name: &str) -> u64 {
     h.finish()
 }
 
-impl Resolver {
+impl Resolver<'_> {
     fn resolve(&self, module: NodeId, segs: &[String], want: Want) -> Option<NodeId> {
         let mut q = Query {
             seen: Vec::new(),
@@ -1316,7 +1417,7 @@ impl Resolver {
             }
         }
         for g in &scope.globs {
-            let mut p = g.clone();
+            let mut p = g.to_vec();
             p.push(name.to_owned());
             if let Some(id) = self.resolve_in(module, &p, want, q) {
                 return Some(id);
@@ -1334,7 +1435,11 @@ impl Resolver {
             .map(|(_, id)| *id)
     }
 
-    fn pending(&self, p: &Pending, impl_targets: &HashMap<NodeId, Option<NodeId>>) -> Option<Edge> {
+    fn pending(
+        &self,
+        p: &Pending<'_>,
+        impl_targets: &FastMap<NodeId, Option<NodeId>>,
+    ) -> Option<Edge> {
         match p {
             Pending::Implements {
                 from,

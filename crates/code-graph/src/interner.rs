@@ -8,8 +8,8 @@
 //! a miss is the first sighting of a text, so misses = distinct texts whatever the order.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
+use crate::fasthash::{FastMap, FastState};
 use crate::id::{type_id, NodeId};
 use crate::sync::{AtomicU64, DashMap, Mutex, Ordering};
 
@@ -26,7 +26,7 @@ pub trait TypeInterner {
 /// The seed's concurrent interner: `DashMap<String, NodeId>` with the entry API.
 #[derive(Debug, Default)]
 pub struct DashMapInterner {
-    map: DashMap<String, NodeId>,
+    map: DashMap<String, NodeId, FastState>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -87,7 +87,7 @@ impl TypeInterner for DashMapInterner {
 /// The alternative: one `Mutex<HashMap>` for every thread.
 #[derive(Debug, Default)]
 pub struct MutexInterner {
-    map: Mutex<HashMap<String, NodeId>>,
+    map: Mutex<FastMap<String, NodeId>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -131,7 +131,7 @@ impl TypeInterner for MutexInterner {
 /// The sequential build's interner: a plain map, single-threaded.
 #[derive(Debug, Default)]
 pub struct LocalInterner {
-    map: RefCell<HashMap<String, NodeId>>,
+    map: RefCell<FastMap<String, NodeId>>,
     hits: std::cell::Cell<u64>,
     misses: std::cell::Cell<u64>,
 }

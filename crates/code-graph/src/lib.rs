@@ -62,6 +62,7 @@ mod build;
 mod error;
 mod export;
 mod extract;
+mod fasthash;
 pub mod id;
 mod interner;
 mod manifest;
