@@ -9,7 +9,11 @@
 use append_only_vec::AppendOnlyVec;
 
 use crate::step::Dependency;
-use crate::sync::{AtomicUsize, Mutex, Ordering};
+use crate::sync::Mutex;
+
+mod buffered;
+
+pub use buffered::{BufferedLog, StepBuffer};
 
 /// Where the edges of a run go, and how readers see them.
 ///
@@ -143,77 +147,6 @@ impl DependencyLog for BoxcarLog {
     }
 }
 
-/// The per-step buffer of a [`BufferedLog`]: the edges a step recorded and has not
-/// published yet.
-///
-/// It sits behind a lock of its own because a step may spawn children from several
-/// threads at once (rayon); that lock is only ever contended by threads working for the
-/// same step, never by the whole run.
-#[derive(Debug, Default)]
-pub struct StepBuffer {
-    pending: Mutex<Vec<Dependency>>,
-}
-
-/// Each step collects its edges in its own [`StepBuffer`] and publishes them as one
-/// batch when it finishes, the way rustc's `TaskDeps` and salsa's active-query stack
-/// do.
-///
-/// The shared structure is touched once per step instead of once per edge: a
-/// `boxcar::Vec` of batches, so publishing never waits on another publisher. A reader
-/// sees exactly the edges of the steps that have published: all of a step's edges or
-/// none of them (a step's batch appears atomically), every batch published before the
-/// read started, and no edge of a step that is still running.
-#[derive(Debug, Default)]
-pub struct BufferedLog {
-    /// Invariant: every batch is non-empty and is never changed after it is pushed.
-    batches: boxcar::Vec<Vec<Dependency>>,
-    /// Invariant: the sum of the lengths of the batches whose push has completed;
-    /// incremented only after the batch is visible.
-    edges: AtomicUsize,
-}
-
-impl DependencyLog for BufferedLog {
-    type Local = StepBuffer;
-    const NAME: &'static str = "buffered";
-
-    fn record(&self, local: &StepBuffer, dep: Dependency) {
-        let mut pending = local.pending.lock();
-        if pending.capacity() == 0 {
-            // One allocation covers a typical step; growing through 4 and 8 costs two
-            // more per step, measurable when an edge costs about 20 ns.
-            pending.reserve_exact(16);
-        }
-        pending.push(dep);
-    }
-
-    fn publish(&self, local: &StepBuffer) {
-        // Take the batch out first so the step's lock is not held while the shared
-        // structure is written.
-        let mut batch = std::mem::take(&mut *local.pending.lock());
-        if batch.is_empty() {
-            return;
-        }
-        if batch.capacity() >= 4 * batch.len() {
-            // The log keeps every batch until it is dropped; do not keep the unused
-            // part of the initial reservation of a step that recorded one or two edges.
-            batch.shrink_to_fit();
-        }
-        let n = batch.len();
-        self.batches.push(batch);
-        self.edges.fetch_add(n, Ordering::Release);
-    }
-
-    fn for_each(&self, f: &mut dyn FnMut(&Dependency)) {
-        for (_, batch) in self.batches.iter() {
-            batch.iter().for_each(&mut *f);
-        }
-    }
-
-    fn published_len(&self) -> usize {
-        self.edges.load(Ordering::Acquire)
-    }
-}
-
 /// The log a [`Context`](crate::Context) uses unless told otherwise: [`BufferedLog`],
 /// the best-measured log (docs/dep-tracker.md). With the `append-only-vec-log` feature
 /// it is the seed's [`AppendOnlyVecLog`] instead.
@@ -259,115 +192,5 @@ mod tests {
         records_and_reads::<AppendOnlyVecLog>();
         records_and_reads::<BoxcarLog>();
         records_and_reads::<BufferedLog>();
-    }
-
-    #[test]
-    fn buffered_log_shows_nothing_of_a_step_until_it_publishes() {
-        let log = BufferedLog::default();
-        let (a, b) = (StepBuffer::default(), StepBuffer::default());
-        log.record(&a, dep(1, 2));
-        log.record(&b, dep(5, 6));
-        log.record(&a, dep(1, 3));
-        assert!(log.snapshot().is_empty());
-        log.publish(&b);
-        assert_eq!(log.snapshot(), vec![dep(5, 6)]);
-        log.publish(&a);
-        assert_eq!(log.snapshot(), vec![dep(5, 6), dep(1, 2), dep(1, 3)]);
-    }
-}
-
-#[cfg(all(test, loom))]
-mod loom_models {
-    use super::*;
-    use crate::step::{StepId, StepKind};
-    use loom::sync::Arc;
-    use loom::thread;
-
-    fn dep(from: u64, to: u64) -> Dependency {
-        Dependency {
-            from: StepId::from_raw(from),
-            to: StepId::from_raw(to),
-            kind: StepKind::Parse,
-        }
-    }
-
-    /// A step publishes two edges while a reader reads: the reader sees both or
-    /// neither, never fewer edges than the counter says, and the end state holds both.
-    #[test]
-    fn loom_buffered_publication_is_all_or_nothing_per_step() {
-        loom::model(|| {
-            let log = Arc::new(BufferedLog::default());
-            let writer = {
-                let log = Arc::clone(&log);
-                thread::spawn(move || {
-                    let local = StepBuffer::default();
-                    log.record(&local, dep(1, 2));
-                    log.record(&local, dep(1, 3));
-                    log.publish(&local);
-                })
-            };
-            let counted = log.published_len();
-            let seen = log.snapshot();
-            assert!(
-                seen.len() >= counted,
-                "{} seen < {} counted",
-                seen.len(),
-                counted
-            );
-            assert!(
-                seen.is_empty() || seen == [dep(1, 2), dep(1, 3)],
-                "partial step: {seen:?}"
-            );
-            writer.join().unwrap();
-            assert_eq!(log.snapshot(), [dep(1, 2), dep(1, 3)]);
-            assert_eq!(log.published_len(), 2);
-        });
-    }
-
-    /// Two steps publish at once: both batches land, each once.
-    #[test]
-    fn loom_two_steps_publishing_at_once_both_land() {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(3);
-        builder.check(|| {
-            let log = Arc::new(BufferedLog::default());
-            let writer = {
-                let log = Arc::clone(&log);
-                thread::spawn(move || {
-                    let local = StepBuffer::default();
-                    log.record(&local, dep(1, 2));
-                    log.publish(&local);
-                })
-            };
-            let local = StepBuffer::default();
-            log.record(&local, dep(5, 6));
-            log.publish(&local);
-            writer.join().unwrap();
-            let mut all = log.snapshot();
-            all.sort();
-            assert_eq!(all, [dep(1, 2), dep(5, 6)]);
-            assert_eq!(log.published_len(), 2);
-        });
-    }
-
-    /// One step records children from two threads (a rayon scope) and then finishes:
-    /// both edges are published exactly once.
-    #[test]
-    fn loom_step_buffer_shared_by_two_threads_publishes_each_edge_once() {
-        loom::model(|| {
-            let log = Arc::new(BufferedLog::default());
-            let local = Arc::new(StepBuffer::default());
-            let other = {
-                let (log, local) = (Arc::clone(&log), Arc::clone(&local));
-                thread::spawn(move || log.record(&local, dep(1, 3)))
-            };
-            log.record(&local, dep(1, 2));
-            other.join().unwrap();
-            log.publish(&local);
-            log.publish(&local);
-            let mut all = log.snapshot();
-            all.sort();
-            assert_eq!(all, vec![dep(1, 2), dep(1, 3)]);
-        });
     }
 }

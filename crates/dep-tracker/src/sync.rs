@@ -1,15 +1,61 @@
-//! The one place that chooses the crate's locks and atomics.
+//! The one place that chooses the crate's locks, atomics, cells and thread-locals.
 //!
-//! Under `cfg(loom)` the types the loom models exercise (the buffered log's per-step
-//! buffer and its published-edge counter) come from loom so the model checker can
-//! permute them; everywhere else they are `std`'s. The step-id allocator is a process
-//! `static`, which loom cannot construct, and it is outside every model, so it always
-//! uses `std`'s atomic.
+//! Under `cfg(loom)` the types the loom models exercise (the buffered log's step
+//! buffers and thread segments: their locks, atomics, slots and thread-locals) come from
+//! loom so the model checker can permute them and check every slot access for data
+//! races; everywhere else they are `std`'s. The step-id allocator and the thread-token
+//! and log-id counters are process `static`s, which loom cannot construct; they only
+//! hand out unique numbers, which no interleaving can break, so they always use `std`'s
+//! atomic.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `std`'s `UnsafeCell` behind loom's closure API (`with`, `with_mut`), so the same code
+/// compiles against both and loom can track each access.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Calls `f` with a pointer the caller may only read through.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Calls `f` with a pointer the caller may write through.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+/// Declares thread-locals: `std`'s, or loom's under `cfg(loom)` (loom runs the model's
+/// threads on one OS thread, so `std`'s would be shared between them).
+#[cfg(not(loom))]
+macro_rules! thread_locals {
+    ($($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;)*) => {
+        std::thread_local! { $($(#[$attr])* static $name: $t = const { $init };)* }
+    };
+}
+#[cfg(loom)]
+macro_rules! thread_locals {
+    ($($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;)*) => {
+        loom::thread_local! { $($(#[$attr])* static $name: $t = $init;)* }
+    };
+}
+pub(crate) use thread_locals;
 
 /// `std`'s atomic for what no loom model covers: the process-wide step-id counter
 /// (a `static`) and the engine's counters.
