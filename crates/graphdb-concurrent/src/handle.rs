@@ -1,16 +1,13 @@
 //! [`ConcurrentGraphDB`]: the cheap-to-clone shared handle, and the state behind it.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use graphdb_core::{
-    wal_path, CheckReport, Config, Edge, GraphDB, GraphError, Node, SyncMode, TxId,
-};
+use graphdb_core::{CheckReport, Config, Edge, GraphDB, LogSync, Node, SyncMode, TxId};
 
 use crate::cache::VersionCache;
 use crate::error::{Error, Result};
-use crate::sync::{AtomicBool, AtomicU64, DbLock, Mutex, MutexGuard, Ordering, RwLock, WriteGuard};
+use crate::sync::{AtomicU64, DbLock, Mutex, MutexGuard, Ordering, RwLock, WriteGuard};
 use crate::txn::ConcurrentTransaction;
 
 /// Which concurrency design a [`ConcurrentGraphDB`] uses. All three are real, tested
@@ -86,71 +83,10 @@ pub(crate) struct Phase3 {
     /// time, and writer-writer contention lands on a mutex (which spins briefly and hands
     /// over cheaply) instead of on the `RwLock`'s writer queue. Readers never take it.
     writers: Mutex<()>,
-    /// Group commit for a file-backed database; `None` over other storage, where commits
-    /// sync through the engine instead.
-    pub(crate) group: Option<GroupSync>,
-}
-
-/// Group commit without the engine lock: the log file opened a second time, so an fsync
-/// runs while writers go on appending and covers every commit appended before it began.
-#[derive(Debug)]
-pub(crate) struct GroupSync {
-    /// The log file. `fdatasync` flushes the file, not the descriptor, so this handle
-    /// covers what the engine's own handle wrote; a checkpoint empties the log in place,
-    /// so the handle stays valid.
-    wal: File,
-    /// Commits appended to the log, counted under the engine lock in write mode (so in log
-    /// order).
-    appended: AtomicU64,
-    /// The highest count known durable. Held during the fsync: committers that arrive
-    /// meanwhile wait here and usually find themselves covered when they get it.
-    synced: Mutex<u64>,
-    /// Set when an fsync failed: the kernel may have dropped the dirty pages, so no later
-    /// commit is acknowledged as durable.
-    failed: AtomicBool,
-}
-
-impl GroupSync {
-    fn open(db: &GraphDB) -> Option<Self> {
-        let wal = File::open(wal_path(db.path()?)).ok()?;
-        Some(GroupSync {
-            wal,
-            appended: AtomicU64::new(0),
-            synced: Mutex::new(0),
-            failed: AtomicBool::new(false),
-        })
-    }
-
-    /// Counts one appended commit; the caller holds the engine lock in write mode.
-    pub(crate) fn appended(&self) -> u64 {
-        self.appended.fetch_add(1, Ordering::AcqRel) + 1
-    }
-
-    /// Refuses work after a failed fsync.
-    pub(crate) fn check(&self) -> Result<()> {
-        if self.failed.load(Ordering::Acquire) {
-            return Err(GraphError::Closed("a log sync failed; reopen the database".into()).into());
-        }
-        Ok(())
-    }
-
-    /// Returns once commit number `n` (from [`appended`](Self::appended)) is durable.
-    pub(crate) fn sync_upto(&self, n: u64) -> Result<()> {
-        let mut synced = self
-            .synced
-            .lock()
-            .map_err(|_| Error::Poisoned("group commit"))?;
-        if *synced >= n {
-            return Ok(());
-        }
-        let target = self.appended.load(Ordering::Acquire);
-        if let Err(e) = self.wal.sync_data() {
-            self.failed.store(true, Ordering::Release);
-            return Err(GraphError::Io(e).into());
-        }
-        *synced = target;
-        Ok(())
-    }
+    /// Group commit: the engine's log handle, used after every lock is released. The
+    /// engine queues a commit's log frames in memory; the first committer to sync leads,
+    /// writing and syncing every queued commit at once while the others wait.
+    pub(crate) log: LogSync,
 }
 
 impl Phase3 {
@@ -241,7 +177,7 @@ impl ConcurrentGraphDB {
             edges: VersionCache::new(db.config().edge_cache_capacity),
             unsynced: AtomicU64::new(0),
             next_tx_id: AtomicU64::new(db.allocate_tx_id()),
-            group: GroupSync::open(&db),
+            log: db.log_sync(),
             writers: Mutex::new(()),
         });
         let db = match variant {

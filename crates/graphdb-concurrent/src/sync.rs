@@ -15,7 +15,7 @@ use graphdb_core::GraphDB;
 
 use crate::error::{Error, Result};
 
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The lock around the shared engine.

@@ -81,9 +81,7 @@ impl<'db> ConcurrentTransaction<'db> {
             return load_node(&self.shared.db, p3, id, self.snapshot_ts);
         }
         let db = self.shared.db.read()?;
-        Ok(db
-            .get_node_with_snapshot(id, self.snapshot_ts, self.own())?
-            .map(Arc::new))
+        Ok(db.get_node_shared(id, self.snapshot_ts, self.own())?)
     }
 
     /// An edge as this transaction sees it.
@@ -95,9 +93,7 @@ impl<'db> ConcurrentTransaction<'db> {
             return load_edge(&self.shared.db, p3, id, self.snapshot_ts);
         }
         let db = self.shared.db.read()?;
-        Ok(db
-            .get_edge_with_snapshot(id, self.snapshot_ts, self.own())?
-            .map(Arc::new))
+        Ok(db.get_edge_shared(id, self.snapshot_ts, self.own())?)
     }
 
     /// The ids of a node's edges in `direction`; `NodeNotFound` if the node is not
@@ -234,16 +230,13 @@ fn load_edge(lock: &DbLock, p3: &Phase3, id: EdgeId, snapshot: u64) -> Result<Op
 /// new versions.
 const WRITE_THROUGH_MAX: usize = 64;
 
-/// Phase-3 commit: apply and publish under the lock in write mode, then fsync outside it,
-/// so committers that arrive during one fsync are all covered by the next one.
+/// Phase-3 commit: apply and publish under the lock in write mode (the engine queues the
+/// log frames in memory), then write and fsync outside every lock, so committers that
+/// arrive during one fsync are all covered by the next one.
 fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
-    if let Some(g) = &p3.group {
-        g.check()?;
-    }
-    let (info, appended) = {
+    let info = {
         let mut db = shared.exclusive()?;
         let info = db.commit_deferred(tx)?;
-        let mut appended = 0;
         if info.seq != 0 {
             let ts = info.commit_ts;
             // Write-through: readers at the new snapshot hit the new versions instead of
@@ -265,21 +258,21 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
                 }
             }
             p3.published_ts.store(ts, Ordering::Release);
-            if let Some(g) = &p3.group {
-                appended = g.appended();
-            }
             if db.stats()?.wal_frames >= db.config().checkpoint_after_frames {
                 db.checkpoint()?;
             }
         }
-        (info, appended)
+        info
     };
-    if info.seq != 0 && p3.needs_sync(shared.sync_mode) {
-        match &p3.group {
-            // No engine lock is held during this fsync, so writers keep appending and the
-            // next fsync covers all of them.
-            Some(g) => g.sync_upto(appended)?,
-            None => shared.db.read()?.sync_commits_upto(info.seq)?,
+    if info.seq != 0 {
+        // No engine lock is held here, so the next writers keep committing (into memory)
+        // while this write and fsync run, and the next leader covers all of them.
+        if p3.needs_sync(shared.sync_mode) {
+            p3.log.sync()?;
+        } else {
+            // Not synced, but in the file before commit returns (a killed process keeps
+            // it), as the engine's own unsynced commits are.
+            p3.log.flush()?;
         }
     }
     Ok(info.commit_ts)

@@ -1,17 +1,15 @@
 //! [`GraphDB`]: the engine handle in the seed's phase-1 shape.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lru::LruCache;
-
+use crate::cache::RecordCache;
 use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_NODE};
 use crate::error::{GraphError, Result};
 use crate::pager::{Pager, PagerStats};
 use crate::records::{RecordStore, MAX_ID};
-use crate::storage::{FileStorage, Storage};
+use crate::storage::{BufferedLog, FileStorage, Storage};
 use crate::sync::{AtomicBool, AtomicU64, OrderedMutex, Ordering, Rank};
 use crate::types::{
     validate_properties, Direction, Edge, EdgeId, Node, NodeId, PageId, PropertyValue,
@@ -144,17 +142,19 @@ pub struct GraphDB {
     /// The seed's `pager: Mutex<Pager>`. Outside `&mut self` methods it never holds
     /// uncommitted pages.
     pub(crate) pager: OrderedMutex<Pager>,
-    /// The seed's node cache. Invariant: it holds only the newest committed version of a
-    /// node (never a tombstone, never an uncommitted write); commits evict what they
-    /// replace. So a cached node with `version <= snapshot_ts` is what that snapshot sees.
-    pub(crate) node_cache: OrderedMutex<LruCache<NodeId, Node>>,
+    /// The seed's node cache, sharded behind reader-writer locks (see `cache.rs`).
+    /// Invariant: it holds only the newest committed version of a node (never a
+    /// tombstone, never an uncommitted write); commits evict what they replace. So a
+    /// cached node with `version <= snapshot_ts` is what that snapshot sees.
+    pub(crate) node_cache: RecordCache<Node>,
     /// The seed's edge cache, with the node cache's invariant.
-    pub(crate) edge_cache: OrderedMutex<LruCache<EdgeId, Edge>>,
+    pub(crate) edge_cache: RecordCache<Edge>,
     pub(crate) tracking_enabled: AtomicBool,
     /// Pages written by commits while tracking is on.
     pub(crate) recent_dirty_pages: OrderedMutex<Vec<PageId>>,
     wal_sync: OrderedMutex<WalSyncState>,
-    wal_storage: Arc<dyn Storage>,
+    /// The log's storage: commits queue their frames here; a sync or flush writes them.
+    wal_storage: Arc<BufferedLog>,
     /// The newest published commit timestamp: a snapshot taken now reads at it.
     commit_ts: AtomicU64,
     /// Commits appended to the log so far (in this process).
@@ -171,10 +171,6 @@ pub struct GraphDB {
     closed: bool,
     /// Set when an fsync of the log failed: the handle refuses writes from then on.
     failed: AtomicBool,
-}
-
-fn lru<V>(cap: usize) -> LruCache<u64, V> {
-    LruCache::new(NonZeroUsize::new(cap.max(1)).unwrap_or(NonZeroUsize::MIN))
 }
 
 /// The newest version of `id` visible at `snapshot_ts`, plus whether it is the head.
@@ -279,22 +275,15 @@ impl GraphDB {
         wal: Arc<dyn Storage>,
         config: Config,
     ) -> Result<GraphDB> {
-        let (pager, recovery) = Pager::open(main, wal, config.page_cache_pages)?;
+        let wal_storage = Arc::new(BufferedLog::new(wal)?);
+        let log: Arc<dyn Storage> = wal_storage.clone();
+        let (pager, recovery) = Pager::open(main, log, config.page_cache_pages)?;
         let meta = pager.meta().clone();
-        let wal_storage = pager.wal_storage();
         Ok(GraphDB {
             path: None,
             pager: OrderedMutex::new(Rank::Pager, "pager", pager),
-            node_cache: OrderedMutex::new(
-                Rank::NodeCache,
-                "node cache",
-                lru(config.node_cache_capacity),
-            ),
-            edge_cache: OrderedMutex::new(
-                Rank::EdgeCache,
-                "edge cache",
-                lru(config.edge_cache_capacity),
-            ),
+            node_cache: RecordCache::new(Rank::NodeCache, "node cache", config.node_cache_capacity),
+            edge_cache: RecordCache::new(Rank::EdgeCache, "edge cache", config.edge_cache_capacity),
             tracking_enabled: AtomicBool::new(false),
             recent_dirty_pages: OrderedMutex::new(
                 Rank::DirtyPages,
@@ -429,14 +418,11 @@ impl GraphDB {
 
     /// Whether a committed node is visible at `snapshot_ts` (record headers only).
     pub(crate) fn node_exists_at(&self, node_id: NodeId, snapshot_ts: u64) -> Result<bool> {
+        if self
+            .node_cache
+            .test(node_id, |n| n.version <= snapshot_ts)?
         {
-            let mut cache = self.node_cache.lock()?;
-            if cache
-                .get(&node_id)
-                .is_some_and(|n| n.version <= snapshot_ts)
-            {
-                return Ok(true);
-            }
+            return Ok(true);
         }
         let mut pager = self.pager.lock()?;
         let root = pager.meta().node_root;
@@ -519,7 +505,7 @@ impl GraphDB {
         if self.closed {
             return Err(GraphError::Closed("the database was closed".into()));
         }
-        if self.failed.load(Ordering::Acquire) {
+        if self.failed.load(Ordering::Acquire) || self.wal_storage.has_failed() {
             return Err(GraphError::Closed(
                 "a log sync failed; reopen the database to recover".into(),
             ));
@@ -736,15 +722,21 @@ impl GraphDB {
         };
         if sync_now {
             self.sync_commits_upto(info.seq)?;
+        } else {
+            // Not synced, but in the file: a killed process keeps the commit.
+            self.wal_storage.flush()?;
         }
         self.maybe_checkpoint()?;
         Ok(info.commit_ts)
     }
 
-    /// Commits `tx_id` without syncing the log, whatever the [`SyncMode`]: the transaction
-    /// is visible to new snapshots at once and durable once
-    /// [`sync_commits_upto`](GraphDB::sync_commits_upto)`(info.seq)` returned. This is the
-    /// building block of group commit. `seq` is 0 for a read-only transaction.
+    /// Commits `tx_id` without writing or syncing the log, whatever the [`SyncMode`]: the
+    /// transaction is visible to new snapshots at once, its log frames wait in memory,
+    /// and it is durable once [`sync_commits_upto`](GraphDB::sync_commits_upto)`(info.seq)`
+    /// or a [`LogSync::sync`] begun after this call returned ([`LogSync::flush`] puts it
+    /// in the file without syncing; checkpoint, `sync`, `close` and drop also write it).
+    /// This is the building block of group commit. `seq` is 0 for a read-only
+    /// transaction.
     pub fn commit_deferred(&mut self, tx_id: TxId) -> Result<CommitInfo> {
         self.check_open()?;
         let state = self
@@ -775,13 +767,11 @@ impl GraphDB {
         };
         self.commit_ts.store(commit_ts, Ordering::Release);
         let seq = self.commit_seq.fetch_add(1, Ordering::AcqRel) + 1;
-        let node_cache = self.node_cache.get_mut()?;
         for id in &touched_nodes {
-            node_cache.pop(id);
+            self.node_cache.remove_mut(*id)?;
         }
-        let edge_cache = self.edge_cache.get_mut()?;
         for id in &touched_edges {
-            edge_cache.pop(id);
+            self.edge_cache.remove_mut(*id)?;
         }
         if self.tracking_enabled.load(Ordering::Acquire) {
             self.recent_dirty_pages.get_mut()?.extend(pages);
@@ -813,6 +803,15 @@ impl GraphDB {
         state.synced_seq = state.synced_seq.max(target);
         state.unsynced = 0;
         Ok(())
+    }
+
+    /// A handle on the log that syncs (or only writes) every commit made before each call
+    /// without any access to the engine: committers of a concurrent layer release their
+    /// lock and then share one write and one fsync (group commit).
+    pub fn log_sync(&self) -> LogSync {
+        LogSync {
+            log: Arc::clone(&self.wal_storage),
+        }
     }
 
     /// Makes every commit so far durable (fsync of the log).
@@ -895,26 +894,40 @@ impl GraphDB {
         snapshot_ts: u64,
         tx_id: Option<TxId>,
     ) -> Result<Option<Node>> {
+        Ok(self
+            .get_node_shared(node_id, snapshot_ts, tx_id)?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    /// Like [`get_node_with_snapshot`](GraphDB::get_node_with_snapshot), but shares the
+    /// cached version instead of cloning it. A cache hit takes one cache shard in read
+    /// mode and no exclusive lock, so readers on several threads run in parallel.
+    pub fn get_node_shared(
+        &self,
+        node_id: NodeId,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Option<Arc<Node>>> {
         if let Some(tx) = tx_id.and_then(|t| self.pending.get(&t)) {
             match tx.nodes.get(&node_id) {
-                Some(Pending::Put { value, .. }) => return Ok(Some(value.clone())),
+                Some(Pending::Put { value, .. }) => return Ok(Some(Arc::new(value.clone()))),
                 Some(Pending::Delete) => return Ok(None),
                 None => {}
             }
         }
-        {
-            let mut cache = self.node_cache.lock()?;
-            if let Some(n) = cache.get(&node_id) {
-                if n.version <= snapshot_ts {
-                    return Ok(Some(n.clone()));
-                }
+        if let Some(n) = self.node_cache.get(node_id)? {
+            if n.version <= snapshot_ts {
+                return Ok(Some(n));
             }
         }
         let found = self.read_node_version(node_id, snapshot_ts)?;
         Ok(match found {
             Some((node, head)) => {
+                let node = Arc::new(node);
                 if head {
-                    self.node_cache.lock()?.put(node_id, node.clone());
+                    let v = node.version;
+                    self.node_cache
+                        .put(node_id, Arc::clone(&node), |old| old.version >= v)?;
                 }
                 Some(node)
             }
@@ -966,26 +979,39 @@ impl GraphDB {
         snapshot_ts: u64,
         tx_id: Option<TxId>,
     ) -> Result<Option<Edge>> {
+        Ok(self
+            .get_edge_shared(edge_id, snapshot_ts, tx_id)?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    /// Like [`get_edge_with_snapshot`](GraphDB::get_edge_with_snapshot), but shares the
+    /// cached version instead of cloning it (a hit takes no exclusive lock).
+    pub fn get_edge_shared(
+        &self,
+        edge_id: EdgeId,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Option<Arc<Edge>>> {
         if let Some(tx) = tx_id.and_then(|t| self.pending.get(&t)) {
             match tx.edges.get(&edge_id) {
-                Some(Pending::Put { value, .. }) => return Ok(Some(value.clone())),
+                Some(Pending::Put { value, .. }) => return Ok(Some(Arc::new(value.clone()))),
                 Some(Pending::Delete) => return Ok(None),
                 None => {}
             }
         }
-        {
-            let mut cache = self.edge_cache.lock()?;
-            if let Some(e) = cache.get(&edge_id) {
-                if e.version <= snapshot_ts {
-                    return Ok(Some(e.clone()));
-                }
+        if let Some(e) = self.edge_cache.get(edge_id)? {
+            if e.version <= snapshot_ts {
+                return Ok(Some(e));
             }
         }
         let found = self.read_edge_version(edge_id, snapshot_ts)?;
         Ok(match found {
             Some((edge, head)) => {
+                let edge = Arc::new(edge);
                 if head {
-                    self.edge_cache.lock()?.put(edge_id, edge.clone());
+                    let v = edge.version;
+                    self.edge_cache
+                        .put(edge_id, Arc::clone(&edge), |old| old.version >= v)?;
                 }
                 Some(edge)
             }
@@ -1219,8 +1245,8 @@ impl GraphDB {
     /// Empties the page, node and edge caches (benchmarks use it to measure cold reads).
     pub fn clear_caches(&self) -> Result<()> {
         self.pager.lock()?.clear_cache();
-        self.node_cache.lock()?.clear();
-        self.edge_cache.lock()?.clear();
+        self.node_cache.clear()?;
+        self.edge_cache.clear()?;
         Ok(())
     }
 
@@ -1243,6 +1269,28 @@ impl Drop for GraphDB {
             // needs to know calls `close` or `sync`.
             let _ = self.sync();
         }
+    }
+}
+
+/// Group commit without the engine: see [`GraphDB::log_sync`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LogSync {
+    log: Arc<BufferedLog>,
+}
+
+impl LogSync {
+    /// Returns once every commit made before the call is written to the log and synced.
+    /// One caller at a time writes and syncs everything queued; callers that arrive
+    /// meanwhile wait and are usually covered by the next sync. After a failure every
+    /// later call fails, and the engine refuses writes ([`GraphError::Closed`]).
+    pub fn sync(&self) -> Result<()> {
+        Ok(self.log.sync()?)
+    }
+
+    /// Returns once every commit made before the call is written to the log file (not
+    /// synced: it survives a killed process, not a power cut).
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.log.flush()?)
     }
 }
 

@@ -82,6 +82,7 @@
 //! `&self` reads).
 #![deny(missing_docs)]
 
+mod cache;
 mod check;
 mod codec;
 mod db;
@@ -101,7 +102,7 @@ mod types;
 mod wal;
 
 pub use check::CheckReport;
-pub use db::{wal_path, CommitInfo, Config, DbStats, GraphDB, SyncMode, VacuumStats};
+pub use db::{wal_path, CommitInfo, Config, DbStats, GraphDB, LogSync, SyncMode, VacuumStats};
 pub use error::{GraphError, Result};
 pub use index::{compare_values, IndexDef};
 pub use lookup::LookupStats;

@@ -182,25 +182,22 @@ impl GraphDB {
         ids.extend(&mine);
         ids.sort_unstable();
         ids.dedup();
-        // One pass over the node cache under one lock: a cached newest version that the
-        // snapshot sees is tested in place and cloned only when it matches.
+        // One pass over the node cache: a cached newest version that the snapshot sees is
+        // tested in place and cloned only when it matches.
         let mut found: Vec<Option<Node>> = vec![None; ids.len()];
         let mut misses = Vec::new();
-        {
-            let mut cache = self.node_cache.lock()?;
-            for (i, id) in ids.iter().enumerate() {
-                if mine.binary_search(id).is_ok() {
-                    misses.push(i);
-                    continue;
-                }
-                match cache.get(id) {
-                    Some(n) if n.version <= snapshot_ts => {
-                        if keep(n) {
-                            found[i] = Some(n.clone());
-                        }
+        for (i, id) in ids.iter().enumerate() {
+            if mine.binary_search(id).is_ok() {
+                misses.push(i);
+                continue;
+            }
+            match self.node_cache.get(*id)? {
+                Some(n) if n.version <= snapshot_ts => {
+                    if keep(&n) {
+                        found[i] = Some(Node::clone(&n));
                     }
-                    _ => misses.push(i),
                 }
+                _ => misses.push(i),
             }
         }
         for i in misses {

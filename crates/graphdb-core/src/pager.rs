@@ -313,10 +313,6 @@ impl Pager {
         self.wal.end()
     }
 
-    pub(crate) fn wal_storage(&self) -> Arc<dyn Storage> {
-        self.wal.storage().clone()
-    }
-
     pub(crate) fn main_storage(&self) -> &Arc<dyn Storage> {
         &self.main
     }

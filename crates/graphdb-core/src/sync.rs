@@ -1,8 +1,11 @@
 //! The one place that chooses the crate's locks and atomics.
 //!
-//! Every mutex of [`GraphDB`](crate::GraphDB) is an [`OrderedMutex`] with a rank from the
-//! documented lock order (pager, then node cache, then edge cache, then dirty-page list,
-//! then the WAL sync state). In debug builds each thread records which ranks it holds and
+//! Every lock of [`GraphDB`](crate::GraphDB) is an [`OrderedMutex`] or an
+//! [`OrderedRwLock`] with a rank from the documented lock order (pager, then node cache,
+//! then edge cache, then dirty-page list, then the WAL sync state). The log buffer's state mutex (`storage.rs`) is a leaf below
+//! all of them: nothing is locked while it is held.
+//! The record caches are sharded: each shard is an `OrderedRwLock` of the cache's rank, and
+//! a thread holds at most one shard of a cache at a time. In debug builds each thread records which ranks it holds and
 //! a `debug_assert!` fires when a lock is taken while a lock of the same or a later rank is
 //! held, so an ordering mistake shows up in tests instead of as a rare deadlock. A
 //! poisoned lock is reported as [`GraphError::Corruption`]: the thread that panicked may
@@ -13,7 +16,7 @@ use std::ops::{Deref, DerefMut};
 use crate::error::{GraphError, Result};
 
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-pub(crate) use std::sync::Mutex;
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 
 /// Ranks of the lock order; a thread may only take a lock of a higher rank than every
 /// lock it already holds.
@@ -113,6 +116,121 @@ impl<T> Drop for OrderedGuard<'_, T> {
     fn drop(&mut self) {
         #[cfg(debug_assertions)]
         HELD.with(|held| held.set(held.get() & !(1u32 << (self.rank as u32))));
+    }
+}
+
+/// A reader-writer lock that knows its place in the lock order (the record-cache
+/// shards). Readers share it, so `&self` reads of cached records run in parallel.
+#[derive(Debug)]
+pub(crate) struct OrderedRwLock<T> {
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
+    rank: Rank,
+    name: &'static str,
+    inner: RwLock<T>,
+}
+
+/// A guard of an [`OrderedRwLock`] (read or write); releases the rank on drop.
+pub(crate) struct RankedGuard<G> {
+    #[cfg(debug_assertions)]
+    rank: Rank,
+    guard: G,
+}
+
+#[cfg(debug_assertions)]
+fn enter(rank: Rank, name: &str) {
+    HELD.with(|held| {
+        debug_assert!(
+            held.get() >> (rank as u32) == 0,
+            "lock order violated: taking {name} while holding a lock of the same or a later rank (held mask {:#b})",
+            held.get()
+        );
+        held.set(held.get() | 1u32 << (rank as u32));
+    });
+}
+
+#[cfg(debug_assertions)]
+fn leave(rank: Rank) {
+    HELD.with(|held| held.set(held.get() & !(1u32 << (rank as u32))));
+}
+
+impl<T> OrderedRwLock<T> {
+    pub(crate) fn new(rank: Rank, name: &'static str, value: T) -> Self {
+        OrderedRwLock {
+            rank,
+            name,
+            inner: RwLock::new(value),
+        }
+    }
+
+    fn poisoned(&self) -> GraphError {
+        GraphError::corrupt(
+            format!("{} lock poisoned by a panicking thread", self.name),
+            None,
+        )
+    }
+
+    /// Shared access, checking the lock order in debug builds.
+    pub(crate) fn read(&self) -> Result<RankedGuard<std::sync::RwLockReadGuard<'_, T>>> {
+        #[cfg(debug_assertions)]
+        enter(self.rank, self.name);
+        match self.inner.read() {
+            Ok(guard) => Ok(RankedGuard {
+                #[cfg(debug_assertions)]
+                rank: self.rank,
+                guard,
+            }),
+            Err(_) => {
+                #[cfg(debug_assertions)]
+                leave(self.rank);
+                Err(self.poisoned())
+            }
+        }
+    }
+
+    /// Exclusive access, checking the lock order in debug builds.
+    pub(crate) fn write(&self) -> Result<RankedGuard<std::sync::RwLockWriteGuard<'_, T>>> {
+        #[cfg(debug_assertions)]
+        enter(self.rank, self.name);
+        match self.inner.write() {
+            Ok(guard) => Ok(RankedGuard {
+                #[cfg(debug_assertions)]
+                rank: self.rank,
+                guard,
+            }),
+            Err(_) => {
+                #[cfg(debug_assertions)]
+                leave(self.rank);
+                Err(self.poisoned())
+            }
+        }
+    }
+
+    /// Exclusive access without locking, for `&mut self` paths.
+    pub(crate) fn get_mut(&mut self) -> Result<&mut T> {
+        let name = self.name;
+        self.inner.get_mut().map_err(|_| {
+            GraphError::corrupt(format!("{name} lock poisoned by a panicking thread"), None)
+        })
+    }
+}
+
+impl<G: Deref> Deref for RankedGuard<G> {
+    type Target = G::Target;
+    fn deref(&self) -> &G::Target {
+        &self.guard
+    }
+}
+
+impl<G: DerefMut> DerefMut for RankedGuard<G> {
+    fn deref_mut(&mut self) -> &mut G::Target {
+        &mut self.guard
+    }
+}
+
+impl<G> Drop for RankedGuard<G> {
+    fn drop(&mut self) {
+        #[cfg(debug_assertions)]
+        leave(self.rank);
     }
 }
 

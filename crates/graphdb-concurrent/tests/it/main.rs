@@ -7,6 +7,7 @@
 mod anomalies;
 mod api;
 mod atomicity;
+mod crash;
 mod stress;
 
 use std::sync::mpsc::{self, RecvTimeoutError};
