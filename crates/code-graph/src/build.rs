@@ -144,6 +144,7 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<CodeGraph, CodeGraphE
 /// Maps a slice sequentially or with rayon, keeping the input order in the output.
 trait Exec: Sync {
     fn sort<T: Ord + Send>(&self, items: &mut [T]);
+    fn sort_by<T: Send, F: Fn(&T, &T) -> std::cmp::Ordering + Sync>(&self, items: &mut [T], cmp: F);
     fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R>;
 }
 
@@ -155,6 +156,14 @@ impl Exec for SequentialExec {
         items.sort_unstable();
     }
 
+    fn sort_by<T: Send, F: Fn(&T, &T) -> std::cmp::Ordering + Sync>(
+        &self,
+        items: &mut [T],
+        cmp: F,
+    ) {
+        items.sort_unstable_by(cmp);
+    }
+
     fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R> {
         items.iter().map(f).collect()
     }
@@ -163,6 +172,14 @@ impl Exec for SequentialExec {
 impl Exec for ParallelExec {
     fn sort<T: Ord + Send>(&self, items: &mut [T]) {
         items.par_sort_unstable();
+    }
+
+    fn sort_by<T: Send, F: Fn(&T, &T) -> std::cmp::Ordering + Sync>(
+        &self,
+        items: &mut [T],
+        cmp: F,
+    ) {
+        items.par_sort_unstable_by(cmp);
     }
 
     fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R> {
@@ -422,6 +439,11 @@ fn run<E: Exec>(
             resolver.crates.insert(lib.clone(), crate_id(&t.namespace));
         }
     }
+    // Sized once: growing these by doubling would copy every node and edge again.
+    let part_nodes: usize = parts.iter().map(|p| p.nodes.len()).sum();
+    nodes.reserve(part_nodes);
+    edges.reserve(parts.iter().map(|p| p.edges.len()).sum());
+    resolver.kinds.reserve(nodes.len() + part_nodes);
     for n in &nodes {
         resolver.kinds.insert(n.id, n.kind);
     }
@@ -430,7 +452,7 @@ fn run<E: Exec>(
         scope.parent = *parent;
         scope.root = *root_id;
     }
-    let mut pending = Vec::new();
+    let mut pending = Vec::with_capacity(parts.iter().map(|p| p.pending.len()).sum());
     let mut opaque_calls = 0;
     let mut impls = Vec::new();
     for part in parts {
@@ -544,31 +566,39 @@ fn run<E: Exec>(
     // Nodes are ordered by (crate, path, kind, ID); of two nodes with one ID, the first
     // in this order is kept.
     let order = node_order(&nodes, &crates, exec);
+    // IDs are 64-bit hashes, so two nodes with one ID are all but impossible; a sort of
+    // the bare IDs (cheap, and in cache) proves it, and only then is the map consulted.
+    let mut ids: Vec<NodeId> = nodes.iter().map(|n| n.id).collect();
+    exec.sort(&mut ids);
     let mut unsorted: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
-    let mut seen: FastMap<NodeId, usize> =
-        FastMap::with_capacity_and_hasher(unsorted.len(), Default::default());
-    let mut kept: Vec<Node> = Vec::with_capacity(unsorted.len());
-    for n in order
+    let in_order = order
         .into_iter()
-        .filter_map(|i| unsorted[i as usize].take())
-    {
-        match seen.get(&n.id) {
-            Some(&at) => diagnostics.push(Diagnostic {
-                file: n.file.clone().unwrap_or_default(),
-                line: n.line,
-                column: 0,
-                kind: DiagnosticKind::DuplicateId,
-                message: format!(
-                    "`{}` has the same ID as `{}` ({}); dropped",
-                    n.path, kept[at].path, n.id
-                ),
-            }),
-            None => {
-                seen.insert(n.id, kept.len());
-                kept.push(n);
+        .filter_map(|i| unsorted[i as usize].take());
+    let kept: Vec<Node> = if ids.windows(2).all(|w| w[0] != w[1]) {
+        in_order.collect()
+    } else {
+        let mut seen: FastMap<NodeId, usize> = FastMap::default();
+        let mut kept: Vec<Node> = Vec::with_capacity(ids.len());
+        for n in in_order {
+            match seen.get(&n.id) {
+                Some(&at) => diagnostics.push(Diagnostic {
+                    file: n.file.clone().unwrap_or_default(),
+                    line: n.line,
+                    column: 0,
+                    kind: DiagnosticKind::DuplicateId,
+                    message: format!(
+                        "`{}` has the same ID as `{}` ({}); dropped",
+                        n.path, kept[at].path, n.id
+                    ),
+                }),
+                None => {
+                    seen.insert(n.id, kept.len());
+                    kept.push(n);
+                }
             }
         }
-    }
+        kept
+    };
     let nodes = kept;
     exec.sort(&mut edges);
     edges.dedup();
@@ -631,34 +661,71 @@ fn run<E: Exec>(
 /// The indices of `nodes` in (crate, path, kind, ID) order, ties (one node twice) broken
 /// by index so the order is total.
 ///
-/// Sorting small keys and then moving each node once is several times cheaper than
-/// sorting the nodes themselves (large structs, and two string comparisons each time).
-/// The crate name is replaced by its rank among the crate names (type nodes, whose
-/// crate is empty, come first), which orders the same way.
+/// The nodes' path strings lie scattered over the heap, and a comparison sort reads two
+/// of them per comparison: on a large graph the sort waited on memory more than it
+/// computed. So the paths are first copied, in one sequential pass, into one contiguous
+/// buffer that stays in cache, and small keys pointing into it are sorted; the nodes
+/// are then moved once. The crate name is replaced by its rank among the crate names
+/// (type nodes, whose crate is empty, come first), which orders the same way.
 fn node_order<E: Exec>(nodes: &[Node], crates: &[CrateInfo], exec: &E) -> Vec<u32> {
     let mut names: Vec<&str> = crates.iter().map(|c| c.name.as_str()).collect();
     names.push("");
     names.sort_unstable();
     names.dedup();
-    let rank = |krate: &str| -> u32 {
-        match names.binary_search(&krate) {
-            Ok(i) => i as u32,
-            // Every node's crate is a target namespace or empty; should one not be,
-            // it still sorts consistently after the known names, by name.
-            Err(_) => u32::MAX,
-        }
-    };
-    let mut keys: Vec<(u32, &str, &str, NodeKind, NodeId, u32)> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let r = rank(&n.krate);
-            let tail = if r == u32::MAX { n.krate.as_str() } else { "" };
-            (r, tail, n.path.as_str(), n.kind, n.id, i as u32)
-        })
-        .collect();
-    exec.sort(&mut keys);
-    keys.into_iter().map(|k| k.5).collect()
+    let total: usize = nodes.iter().map(|n| n.path.len()).sum();
+    let mut arena = String::with_capacity(total);
+    let mut keys: Vec<NodeKey> = Vec::with_capacity(nodes.len());
+    let mut unknown = false;
+    for (i, n) in nodes.iter().enumerate() {
+        let rank = match names.binary_search(&n.krate.as_str()) {
+            Ok(r) => r as u32,
+            Err(_) => {
+                unknown = true;
+                u32::MAX
+            }
+        };
+        keys.push(NodeKey {
+            rank,
+            start: arena.len() as u32,
+            len: n.path.len() as u32,
+            kind: n.kind,
+            id: n.id,
+            index: i as u32,
+        });
+        arena.push_str(&n.path);
+    }
+    let arena = arena.as_bytes();
+    let path = |k: &NodeKey| &arena[k.start as usize..(k.start + k.len) as usize];
+    if unknown {
+        // Every node's crate is a target namespace or empty, so this does not happen;
+        // should it, the slow comparison keeps the order right.
+        exec.sort_by(&mut keys, |a: &NodeKey, b: &NodeKey| {
+            let (na, nb) = (&nodes[a.index as usize], &nodes[b.index as usize]);
+            (&na.krate, path(a), a.kind, a.id, a.index).cmp(&(
+                &nb.krate,
+                path(b),
+                b.kind,
+                b.id,
+                b.index,
+            ))
+        });
+    } else {
+        exec.sort_by(&mut keys, |a: &NodeKey, b: &NodeKey| {
+            (a.rank, path(a), a.kind, a.id, a.index).cmp(&(b.rank, path(b), b.kind, b.id, b.index))
+        });
+    }
+    keys.into_iter().map(|k| k.index).collect()
+}
+
+/// A node's place in the order: crate rank, path (a range of the path buffer), kind, ID.
+#[derive(Clone, Copy)]
+struct NodeKey {
+    rank: u32,
+    start: u32,
+    len: u32,
+    kind: NodeKind,
+    id: NodeId,
+    index: u32,
 }
 
 /// Every `.rs` file of the packages' source directories (and the target roots), sorted.

@@ -11,7 +11,7 @@ use syn::visit::Visit;
 use crate::id::NodeId;
 use crate::interner::TypeInterner;
 use crate::model::{EdgeKind, NodeKind};
-use crate::normalize::{normalize, normalize_type};
+use crate::normalize::{normalize_meta, normalize_path, normalize_type, write_type};
 
 /// Everything the graph needs from one file.
 #[derive(Debug, Default)]
@@ -120,6 +120,7 @@ pub(crate) fn extract_file(
                 interner,
                 macros: 0,
                 in_bodies: 0,
+                buf: std::cell::Cell::new(String::new()),
             };
             let items = file.items.iter().filter_map(|i| x.item(i)).collect();
             Ok(FileFacts {
@@ -148,7 +149,7 @@ pub(crate) fn extract_file(
 fn attrs(list: &[syn::Attribute]) -> Vec<String> {
     list.iter()
         .filter(|a| !a.path().is_ident("doc"))
-        .map(|a| normalize(&a.meta))
+        .map(|a| normalize_meta(&a.meta))
         .collect()
 }
 
@@ -177,11 +178,18 @@ struct Extractor<'a> {
     interner: &'a dyn TypeInterner,
     macros: u64,
     in_bodies: u64,
+    /// The text of the type being interned, reused so a lookup that hits allocates
+    /// nothing.
+    buf: std::cell::Cell<String>,
 }
 
 impl Extractor<'_> {
     fn ty(&self, ty: &syn::Type) -> NodeId {
-        self.interner.intern(&normalize_type(ty))
+        let mut text = self.buf.take();
+        write_type(ty, &mut text);
+        let id = self.interner.intern(&text);
+        self.buf.set(text);
+        id
     }
 
     fn item(&mut self, item: &syn::Item) -> Option<ItemFact> {
@@ -451,7 +459,7 @@ impl Extractor<'_> {
         let self_node = self.interner.intern(&self_text);
         let (name, trait_path, trait_type) = match &i.trait_ {
             Some((bang, path, _)) => {
-                let text = normalize(path);
+                let text = normalize_path(path);
                 let neg = if bang.is_some() { "!" } else { "" };
                 let tt = self.interner.intern(&text);
                 (

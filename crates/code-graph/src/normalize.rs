@@ -4,6 +4,8 @@
 //! The rule: a space between two words (identifiers and literals) and after `,` and `;`,
 //! and nowhere else. `Vec < Option<&'a  str> >` becomes `Vec<Option<&'a str>>`.
 
+use std::fmt::Write as _;
+
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::ToTokens;
 
@@ -22,68 +24,364 @@ pub fn normalize(t: &impl ToTokens) -> String {
     normalize_tokens(t.to_token_stream())
 }
 
-/// The canonical text of a type: the same string as [`normalize`] gives, with a fast
-/// path for plain paths (`u8`, `std::string::String`, `Self`) and references to them,
-/// the common cases, which skips building a token stream.
+/// The canonical text of a type: the same string as [`normalize`] gives, written
+/// straight from syn's tree for the shapes types usually have (paths with generic
+/// arguments, references, slices, arrays, tuples, pointers, `dyn` and `impl` bounds),
+/// which skips building and walking a token stream; anything else takes the token path.
 pub fn normalize_type(ty: &syn::Type) -> String {
     let mut out = String::new();
-    if fast_type(ty, &mut out) {
-        out
-    } else {
-        normalize(ty)
+    write_type(ty, &mut out);
+    out
+}
+
+/// [`normalize_type`] into a reused buffer (cleared first).
+pub(crate) fn write_type(ty: &syn::Type, out: &mut String) {
+    out.clear();
+    let mut w = Writer {
+        out,
+        last: Last::Start,
+    };
+    if !w.ty(ty) {
+        out.clear();
+        let mut last = Last::Start;
+        write(ty.to_token_stream(), out, &mut last);
     }
 }
 
-/// Appends the canonical text of `ty` if it is a plain path or a reference to a type
-/// this function handles; returns false (with `out` in any state) otherwise.
-fn fast_type(ty: &syn::Type, out: &mut String) -> bool {
-    match ty {
-        syn::Type::Path(p) if p.qself.is_none() => {
-            if p.path.leading_colon.is_some() {
-                out.push_str("::");
+/// The canonical text of a path as written (generic arguments included), as
+/// [`normalize`] gives it.
+pub(crate) fn normalize_path(path: &syn::Path) -> String {
+    let mut out = String::new();
+    let mut w = Writer {
+        out: &mut out,
+        last: Last::Start,
+    };
+    if w.path(path, true) {
+        out
+    } else {
+        normalize(path)
+    }
+}
+
+/// The canonical text of an attribute's content, as [`normalize`] gives it.
+pub(crate) fn normalize_meta(meta: &syn::Meta) -> String {
+    let mut out = String::new();
+    let mut w = Writer {
+        out: &mut out,
+        last: Last::Start,
+    };
+    if w.meta(meta) {
+        out
+    } else {
+        normalize(meta)
+    }
+}
+
+/// Writes syn trees by the same spacing rule as [`write`] writes tokens, emitting
+/// exactly the tokens syn's own printing would. Each method returns false on a shape
+/// it does not know, leaving `out` in any state; the caller then starts over from the
+/// tokens.
+struct Writer<'a> {
+    out: &'a mut String,
+    last: Last,
+}
+
+impl Writer<'_> {
+    fn word(&mut self, text: &str) {
+        word(text, self.out, &mut self.last);
+    }
+
+    fn ident(&mut self, ident: &proc_macro2::Ident) {
+        if matches!(self.last, Last::Word | Last::Separator | Last::Close) {
+            self.out.push(' ');
+        }
+        // Display is how the token path prints an identifier too (`r#` included); this
+        // writes it in place instead of through a temporary string.
+        let _ = write!(self.out, "{ident}");
+        self.last = Last::Word;
+    }
+
+    fn punct(&mut self, c: char) {
+        if self.last == Last::Separator {
+            self.out.push(' ');
+        }
+        self.out.push(c);
+        self.last = if c == ',' || c == ';' {
+            Last::Separator
+        } else {
+            Last::Punct
+        };
+    }
+
+    fn open(&mut self, c: char) {
+        if self.last == Last::Separator {
+            self.out.push(' ');
+        }
+        self.out.push(c);
+        self.last = Last::Open;
+    }
+
+    fn close(&mut self, c: char) {
+        self.out.push(c);
+        self.last = Last::Close;
+    }
+
+    fn lifetime(&mut self, l: &syn::Lifetime) {
+        self.punct('\'');
+        self.ident(&l.ident);
+    }
+
+    fn lit(&mut self, lit: &syn::Lit) -> bool {
+        match lit {
+            syn::Lit::Int(i) => {
+                if matches!(self.last, Last::Word | Last::Separator | Last::Close) {
+                    self.out.push(' ');
+                }
+                let _ = write!(self.out, "{i}");
+                self.last = Last::Word;
             }
-            for (i, seg) in p.path.segments.iter().enumerate() {
-                if !seg.arguments.is_none() {
+            syn::Lit::Str(s) => self.word(&s.token().to_string()),
+            syn::Lit::Bool(b) => self.word(if b.value { "true" } else { "false" }),
+            _ => return false,
+        }
+        true
+    }
+
+    fn ty(&mut self, ty: &syn::Type) -> bool {
+        use syn::Type;
+        match ty {
+            Type::Path(p) => p.qself.is_none() && self.path(&p.path, true),
+            Type::Reference(r) => {
+                self.punct('&');
+                if let Some(l) = &r.lifetime {
+                    self.lifetime(l);
+                }
+                if r.mutability.is_some() {
+                    self.word("mut");
+                }
+                self.ty(&r.elem)
+            }
+            Type::Slice(s) => {
+                self.open('[');
+                let ok = self.ty(&s.elem);
+                self.close(']');
+                ok
+            }
+            Type::Array(a) => {
+                self.open('[');
+                if !self.ty(&a.elem) {
                     return false;
                 }
-                if i > 0 {
-                    out.push_str("::");
-                }
-                out.push_str(&seg.ident.to_string());
+                self.punct(';');
+                let ok = match &a.len {
+                    syn::Expr::Lit(l) if l.attrs.is_empty() => self.lit(&l.lit),
+                    syn::Expr::Path(p) if p.attrs.is_empty() && p.qself.is_none() => {
+                        self.path(&p.path, true)
+                    }
+                    _ => false,
+                };
+                self.close(']');
+                ok
             }
-            true
+            Type::Tuple(t) => {
+                self.open('(');
+                for pair in t.elems.pairs() {
+                    if !self.ty(pair.value()) {
+                        return false;
+                    }
+                    if pair.punct().is_some() {
+                        self.punct(',');
+                    }
+                }
+                // syn prints a one-element tuple with its comma even when the source
+                // had none, to tell it from a parenthesised type.
+                if t.elems.len() == 1 && !t.elems.trailing_punct() {
+                    self.punct(',');
+                }
+                self.close(')');
+                true
+            }
+            Type::Ptr(p) => {
+                self.punct('*');
+                self.word(if p.mutability.is_some() {
+                    "mut"
+                } else {
+                    "const"
+                });
+                self.ty(&p.elem)
+            }
+            Type::Paren(p) => {
+                self.open('(');
+                let ok = self.ty(&p.elem);
+                self.close(')');
+                ok
+            }
+            // An invisible group prints as its content.
+            Type::Group(g) => self.ty(&g.elem),
+            Type::Never(_) => {
+                self.punct('!');
+                true
+            }
+            Type::TraitObject(t) => {
+                if t.dyn_token.is_some() {
+                    self.word("dyn");
+                }
+                self.bounds(&t.bounds)
+            }
+            Type::ImplTrait(t) => {
+                self.word("impl");
+                self.bounds(&t.bounds)
+            }
+            _ => false,
         }
-        syn::Type::Reference(r) => {
-            out.push('&');
-            let mut word = false;
-            if let Some(l) = &r.lifetime {
-                out.push('\'');
-                out.push_str(&l.ident.to_string());
-                word = true;
-            }
-            if r.mutability.is_some() {
-                if word {
-                    out.push(' ');
+    }
+
+    fn bounds(
+        &mut self,
+        bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>,
+    ) -> bool {
+        for pair in bounds.pairs() {
+            match pair.value() {
+                syn::TypeParamBound::Trait(t)
+                    if t.paren_token.is_none() && t.lifetimes.is_none() =>
+                {
+                    if let syn::TraitBoundModifier::Maybe(_) = t.modifier {
+                        self.punct('?');
+                    }
+                    if !self.path(&t.path, true) {
+                        return false;
+                    }
                 }
-                out.push_str("mut");
-                word = true;
+                syn::TypeParamBound::Lifetime(l) => self.lifetime(l),
+                _ => return false,
             }
-            // The referent starts with a word (a path) or a punctuation mark (`&`, `::`);
-            // only a word after a word takes a space.
-            let before = out.len();
-            if !fast_type(&r.elem, out) {
+            if pair.punct().is_some() {
+                self.punct('+');
+            }
+        }
+        true
+    }
+
+    /// A path; `args` false prints it the way attribute paths print (without generic
+    /// arguments).
+    fn path(&mut self, path: &syn::Path, args: bool) -> bool {
+        if path.leading_colon.is_some() {
+            self.punct(':');
+            self.punct(':');
+        }
+        for pair in path.segments.pairs() {
+            let seg = pair.value();
+            self.ident(&seg.ident);
+            if args && !self.arguments(&seg.arguments) {
                 return false;
             }
-            let starts_with_word = out[before..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_');
-            if word && starts_with_word {
-                out.insert(before, ' ');
+            if pair.punct().is_some() {
+                self.punct(':');
+                self.punct(':');
             }
-            true
         }
-        _ => false,
+        true
+    }
+
+    fn arguments(&mut self, arguments: &syn::PathArguments) -> bool {
+        use syn::GenericArgument as G;
+        match arguments {
+            syn::PathArguments::None => true,
+            syn::PathArguments::AngleBracketed(a) => {
+                if a.colon2_token.is_some() {
+                    self.punct(':');
+                    self.punct(':');
+                }
+                self.punct('<');
+                // syn prints lifetimes first whatever their place in the source, and
+                // inserts a comma between the two runs when needed.
+                let mut trailing_or_empty = true;
+                for pair in a.args.pairs() {
+                    if let G::Lifetime(l) = pair.value() {
+                        self.lifetime(l);
+                        if pair.punct().is_some() {
+                            self.punct(',');
+                        }
+                        trailing_or_empty = pair.punct().is_some();
+                    }
+                }
+                for pair in a.args.pairs() {
+                    let ok = match pair.value() {
+                        G::Lifetime(_) => continue,
+                        G::Type(t) => {
+                            if !trailing_or_empty {
+                                self.punct(',');
+                            }
+                            self.ty(t)
+                        }
+                        G::AssocType(at) if at.generics.is_none() => {
+                            if !trailing_or_empty {
+                                self.punct(',');
+                            }
+                            self.ident(&at.ident);
+                            self.punct('=');
+                            self.ty(&at.ty)
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return false;
+                    }
+                    if pair.punct().is_some() {
+                        self.punct(',');
+                    }
+                    trailing_or_empty = pair.punct().is_some();
+                }
+                self.punct('>');
+                true
+            }
+            syn::PathArguments::Parenthesized(p) => {
+                self.open('(');
+                for pair in p.inputs.pairs() {
+                    if !self.ty(pair.value()) {
+                        return false;
+                    }
+                    if pair.punct().is_some() {
+                        self.punct(',');
+                    }
+                }
+                self.close(')');
+                match &p.output {
+                    syn::ReturnType::Default => true,
+                    syn::ReturnType::Type(_, t) => {
+                        self.punct('-');
+                        self.punct('>');
+                        self.ty(t)
+                    }
+                }
+            }
+        }
+    }
+
+    fn meta(&mut self, meta: &syn::Meta) -> bool {
+        match meta {
+            syn::Meta::Path(p) => self.path(p, false),
+            syn::Meta::List(l) => {
+                self.path(&l.path, false);
+                let (open, close) = match l.delimiter {
+                    syn::MacroDelimiter::Paren(_) => ('(', ')'),
+                    syn::MacroDelimiter::Brace(_) => ('{', '}'),
+                    syn::MacroDelimiter::Bracket(_) => ('[', ']'),
+                };
+                self.open(open);
+                write(l.tokens.clone(), self.out, &mut self.last);
+                self.close(close);
+                true
+            }
+            syn::Meta::NameValue(nv) => {
+                self.path(&nv.path, false);
+                self.punct('=');
+                match &nv.value {
+                    syn::Expr::Lit(l) if l.attrs.is_empty() => self.lit(&l.lit),
+                    _ => false,
+                }
+            }
+        }
     }
 }
 
@@ -151,6 +449,48 @@ fn word(text: &str, out: &mut String, last: &mut Last) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use syn::visit::Visit;
+
+    /// Checks every type, attribute and path in a file: the direct writers must give
+    /// the token path's text. Returns how many it checked.
+    fn agree_on_file(source: &str) -> usize {
+        struct Check(usize);
+        impl<'ast> Visit<'ast> for Check {
+            fn visit_type(&mut self, t: &'ast syn::Type) {
+                assert_eq!(normalize_type(t), normalize(t), "{}", normalize(t));
+                self.0 += 1;
+                syn::visit::visit_type(self, t);
+            }
+            fn visit_meta(&mut self, m: &'ast syn::Meta) {
+                assert_eq!(normalize_meta(m), normalize(m), "{}", normalize(m));
+                self.0 += 1;
+                syn::visit::visit_meta(self, m);
+            }
+            fn visit_path(&mut self, p: &'ast syn::Path) {
+                assert_eq!(normalize_path(p), normalize(p), "{}", normalize(p));
+                self.0 += 1;
+                syn::visit::visit_path(self, p);
+            }
+        }
+        let file = syn::parse_file(source).unwrap();
+        let mut c = Check(0);
+        c.visit_file(&file);
+        c.0
+    }
+
+    #[test]
+    fn direct_writers_agree_with_tokens_on_this_crate() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for sub in ["src", "tests", "examples"] {
+            for e in walkdir::WalkDir::new(dir.join(sub)).into_iter().flatten() {
+                if e.path().extension().is_some_and(|x| x == "rs") {
+                    checked += agree_on_file(&std::fs::read_to_string(e.path()).unwrap());
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
 
     fn ty(s: &str) -> String {
         normalize(&syn::parse_str::<syn::Type>(s).unwrap())
