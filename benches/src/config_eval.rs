@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bench_harness::{BenchSpec, Budget, Suite};
+use bench_harness::{measure_threads, BenchSpec, Budget, Measurement, Suite, SweepConfig};
 use config_eval::{
     generate, Config, Engine, Error, PollingWorkQueue, Priority, Program, Strategy, WorkQueue,
 };
@@ -42,7 +42,8 @@ const SMALL_FILE: BenchSpec = BenchSpec {
     bench: "small-file",
     description: "Check and evaluate one 10-declaration file, caching off; `parallel-mode` is \
                   the parallel configuration (it falls back to sequential below the threshold), \
-                  `parallel-forced` has no threshold. threads = callers sharing one 2-worker engine.",
+                  `parallel-forced` has no threshold. threads = callers sharing one 2-worker engine. \
+                  The variants are sampled interleaved (quick: 9 rounds, median).",
     baseline: "sequential",
     seed_target: Some("issue 9: small file in parallel mode at most 1.05x the sequential time"),
 };
@@ -155,28 +156,7 @@ pub fn bench(suite: &mut Suite) {
     let small = engine(false, 1, 0)
         .load_files(&[("main.lig", SMALL_SOURCE)], "main.lig")
         .unwrap_or_else(|e| panic!("small file: {e}"));
-    let default_threshold = Config::default().parallel_threshold;
-    for threads in suite.threads().to_vec() {
-        for (name, parallel, threshold) in [
-            ("sequential", false, default_threshold),
-            ("parallel-mode", true, default_threshold),
-            ("parallel-forced", true, 0),
-        ] {
-            let p = &small;
-            suite.measure(
-                &SMALL_FILE,
-                name,
-                threads,
-                Budget::Duration,
-                || engine(parallel, 2, threshold),
-                |e, _, _| {
-                    if let Err(err) = e.eval(p) {
-                        panic!("small file: {err}");
-                    }
-                },
-            );
-        }
-    }
+    measure_small_file(suite, &small);
 
     let chain = suite.mode().pick(20u64, 1000, 1000);
     for workers in [1usize, 2, 4] {
@@ -222,6 +202,59 @@ pub fn bench(suite: &mut Suite) {
                 chain
             },
         );
+    }
+}
+
+/// The small-file variants differ by a few percent at most, far less than the swings
+/// of a shared machine over a second, so they are measured interleaved: each round
+/// takes one short sample of every variant (rotating which goes first), with the
+/// same total sampling time per variant as `Suite::measure` would spend, and each
+/// variant's figure is the median of its rounds. Each sample runs on a fresh engine,
+/// as with `Suite::measure`.
+fn measure_small_file(suite: &mut Suite, small: &Program) {
+    let base = suite.config().clone();
+    let rounds = suite.mode().pick(1usize, 9, 21);
+    let total = base.sample_time * base.samples.max(1) as u32;
+    let slice = SweepConfig {
+        warmup: Duration::ZERO,
+        sample_time: total / rounds as u32,
+        samples: 1,
+    };
+    let warm = SweepConfig {
+        warmup: base.warmup,
+        ..slice.clone()
+    };
+    let default_threshold = Config::default().parallel_threshold;
+    let variants = [
+        ("sequential", false, default_threshold),
+        ("parallel-mode", true, default_threshold),
+        ("parallel-forced", true, 0),
+    ];
+    for threads in suite.threads().to_vec() {
+        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); variants.len()];
+        for round in 0..rounds {
+            for k in 0..variants.len() {
+                let v = (round + k) % variants.len();
+                let (_, parallel, threshold) = variants[v];
+                let m = measure_threads(
+                    if round == 0 { &warm } else { &slice },
+                    Budget::Duration,
+                    threads,
+                    || engine(parallel, 2, threshold),
+                    |e, _, _| {
+                        if let Err(err) = e.eval(small) {
+                            panic!("small file: {err}");
+                        }
+                    },
+                );
+                samples[v].push(m.ops_per_sec);
+            }
+        }
+        for (v, (name, _, _)) in variants.iter().enumerate() {
+            if let Some(m) = Measurement::from_samples(&samples[v]) {
+                suite.record(&SMALL_FILE, name, threads, m);
+            }
+        }
     }
 }
 

@@ -230,14 +230,31 @@ impl Engine {
     /// Type-checks with an explicit strategy.
     pub fn typecheck_with(&self, program: &Program, strategy: Strategy) -> Result<(), Error> {
         self.count(strategy);
-        self.check_modules(program, strategy).map(|_| ())
+        let keys = Self::module_keys(program);
+        match strategy {
+            Strategy::Sequential => self
+                .pool
+                .install(|| self.check_sequential(program, &keys).map(|_| ())),
+            Strategy::Parallel => self.check_parallel(program, &keys).map(|_| ()),
+        }
     }
 
     /// Type-checks and evaluates with an explicit strategy.
     pub fn eval_with(&self, program: &Program, strategy: Strategy) -> Result<Value, Error> {
         self.count(strategy);
-        self.check_modules(program, strategy)?;
-        self.evaluate(program, strategy)
+        let keys = Self::module_keys(program);
+        match strategy {
+            // Checking and evaluating in one visit to the pool: a small program's run
+            // costs one hand-off to a big-stack worker, not one per phase.
+            Strategy::Sequential => self.pool.install(|| {
+                self.check_sequential(program, &keys)?;
+                self.evaluate(program, &keys, strategy)
+            }),
+            Strategy::Parallel => {
+                self.check_parallel(program, &keys)?;
+                self.evaluate(program, &keys, strategy)
+            }
+        }
     }
 
     /// Evaluates without type-checking first, for measuring the evaluation phase on its
@@ -246,7 +263,13 @@ impl Engine {
     /// shows up as a confusing evaluation error instead of a type error.
     pub fn evaluate_with(&self, program: &Program, strategy: Strategy) -> Result<Value, Error> {
         self.count(strategy);
-        self.evaluate(program, strategy)
+        let keys = Self::module_keys(program);
+        match strategy {
+            Strategy::Sequential => self
+                .pool
+                .install(|| self.evaluate(program, &keys, strategy)),
+            Strategy::Parallel => self.evaluate(program, &keys, strategy),
+        }
     }
 
     fn count(&self, strategy: Strategy) {
@@ -282,26 +305,22 @@ impl Engine {
             .collect()
     }
 
-    fn check_modules(
+    /// The reference checker: modules in dependency order on the calling thread, which
+    /// must be one of the pool's (big-stack) workers.
+    fn check_sequential(
         &self,
         program: &Program,
-        strategy: Strategy,
+        keys: &[u64],
     ) -> Result<Vec<Arc<ModuleTypes>>, Error> {
-        let keys = Self::module_keys(program);
-        match strategy {
-            Strategy::Sequential => self.pool.install(|| {
-                let mut out: Vec<Arc<ModuleTypes>> = Vec::with_capacity(keys.len());
-                for (i, m) in program.modules.iter().enumerate() {
-                    let t = self.cache.typed_or(keys[i], || {
-                        let imports = Self::import_map(program, i, |j| out.get(j).cloned());
-                        check_module(&m.file, &m.ast, &imports).map(Arc::new)
-                    })?;
-                    out.push(t);
-                }
-                Ok(out)
-            }),
-            Strategy::Parallel => self.check_parallel(program, &keys),
+        let mut out: Vec<Arc<ModuleTypes>> = Vec::with_capacity(keys.len());
+        for (i, m) in program.modules.iter().enumerate() {
+            let t = self.cache.typed_or(keys[i], || {
+                let imports = Self::import_map(program, i, |j| out.get(j).cloned());
+                check_module(&m.file, &m.ast, &imports).map(Arc::new)
+            })?;
+            out.push(t);
         }
+        Ok(out)
     }
 
     /// One task per module on a [`WorkQueue`], depending on the module's imports: a
@@ -390,26 +409,31 @@ impl Engine {
         (rts, fresh)
     }
 
-    fn evaluate(&self, program: &Program, strategy: Strategy) -> Result<Value, Error> {
-        let keys = Self::module_keys(program);
-        let (rts, fresh) = self.runtimes(program, &keys);
+    /// Evaluates every binding. With [`Strategy::Sequential`] the caller must already
+    /// be on one of the pool's workers (the evaluator recurses); the parallel path
+    /// enters the pool itself.
+    fn evaluate(
+        &self,
+        program: &Program,
+        keys: &[u64],
+        strategy: Strategy,
+    ) -> Result<Value, Error> {
+        let (rts, fresh) = self.runtimes(program, keys);
         let limits = Limits::new(
             self.config.timeout,
             self.config.max_steps,
             self.config.max_depth,
         );
         let outcome = match strategy {
-            Strategy::Sequential => self.pool.install(|| {
+            Strategy::Sequential => {
                 let mut ctx = Ctx::new(&limits);
-                for (rt, is_fresh) in rts.iter().zip(&fresh) {
-                    if *is_fresh {
-                        for s in 0..rt.len() {
-                            ctx.force(rt, s)?;
-                        }
-                    }
-                }
-                Ok(())
-            }),
+                rts.iter()
+                    .zip(&fresh)
+                    .filter(|(_, is_fresh)| **is_fresh)
+                    .try_for_each(|(rt, _)| {
+                        (0..rt.len()).try_for_each(|s| ctx.force(rt, s).map(drop))
+                    })
+            }
             Strategy::Parallel => {
                 let work: Vec<(usize, usize)> = rts
                     .iter()

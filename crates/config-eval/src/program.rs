@@ -38,6 +38,9 @@ pub(crate) struct LoadedModule {
 #[derive(Debug, Clone)]
 pub struct Program {
     pub(crate) modules: Vec<LoadedModule>,
+    /// Top-level declarations over all modules, counted once at load so that the
+    /// engine's sequential-fallback decision is a comparison, not a walk.
+    declarations: usize,
 }
 
 impl Program {
@@ -48,7 +51,7 @@ impl Program {
 
     /// Number of top-level `let` declarations over all modules.
     pub fn declaration_count(&self) -> usize {
-        self.modules.iter().map(|m| m.ast.lets.len()).sum()
+        self.declarations
     }
 
     /// The modules' paths relative to the root, dependencies first.
@@ -211,7 +214,11 @@ pub(crate) fn load(source: &Source, root: &str, cache: &ConcurrentCache) -> Resu
             }
         }
     }
-    Ok(Program { modules })
+    let declarations = modules.iter().map(|m| m.ast.lets.len()).sum();
+    Ok(Program {
+        modules,
+        declarations,
+    })
 }
 
 /// Splits a file path into the resolver root (its directory) and the root module.

@@ -3,10 +3,18 @@
 //!
 //! [`WorkQueue`]: a task becomes ready when its last dependency completes; ready
 //! tasks are taken highest priority first (then oldest first); idle workers and
-//! callers of [`WorkQueue::wait`] sleep on condition variables and are woken by the
-//! completion that concerns them. One mutex guards the whole state: tasks here are
+//! callers of [`WorkQueue::wait`] sleep on condition variables and are woken only by
+//! an event that concerns them. One mutex guards the whole state: tasks here are
 //! whole-module type checks (milliseconds), so the lock is held for microseconds per
 //! task and is never contended enough to matter.
+//!
+//! A worker that finishes a task keeps the lock and takes the next ready task itself,
+//! so a dependent made ready by that completion runs on the same thread with no
+//! hand-off (the "next task" slot of tokio and rayon, here without bypassing
+//! priorities: the worker takes the best ready task, which is the new dependent
+//! unless something more urgent was already waiting). A sleeping worker is woken only
+//! for work the waking thread will not take itself, and a waiter only when a task it
+//! waits for has finished. Nothing spins.
 //!
 //! [`PollingWorkQueue`]: the seed's design, where `get_result` loops over a `DashMap`
 //! with a 1 ms sleep and workers sleep 1 ms when nothing is queued. It exists so the
@@ -54,11 +62,16 @@ type Work<T> = Box<dyn FnOnce(&[Arc<T>]) -> Result<T, Error> + Send>;
 struct Entry<T> {
     status: TaskStatus,
     priority: Priority,
+    /// The dependencies, in the order their results are passed; taken (emptied) when
+    /// the task starts, as they are only needed to gather its inputs.
     deps: Vec<TaskId>,
     /// Invariant: the number of `deps` not yet `Completed`; the task is in `ready`
     /// exactly when this is 0 and the status is `Pending`.
     waiting_on: usize,
     dependents: Vec<TaskId>,
+    /// Callers of [`WorkQueue::wait`] parked on this task; its completion wakes the
+    /// waiters' condition variable only when this is non-zero.
+    waiters: usize,
     work: Option<Work<T>>,
     result: Option<Result<Arc<T>, Error>>,
 }
@@ -69,6 +82,9 @@ struct State<T> {
     next_id: TaskId,
     /// Tasks submitted and not yet `Completed` or `Failed`.
     unfinished: usize,
+    /// Workers parked on `work_ready`. A ready task needs a wake-up only when nobody
+    /// awake will take it: awake workers look at `ready` before they park.
+    sleeping: usize,
     closed: bool,
 }
 
@@ -108,6 +124,7 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
                 ready: BinaryHeap::new(),
                 next_id: 0,
                 unfinished: 0,
+                sleeping: 0,
                 closed: false,
             }),
             work_ready: Condvar::new(),
@@ -155,6 +172,7 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
             deps: deps.to_vec(),
             waiting_on,
             dependents: Vec::new(),
+            waiters: 0,
             work: Some(Box::new(work)),
             result: None,
         };
@@ -172,7 +190,9 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
         s.unfinished += 1;
         if waiting_on == 0 {
             s.ready.push((priority, Reverse(id)));
-            self.work_ready.notify_one();
+            if s.sleeping > 0 {
+                self.work_ready.notify_one();
+            }
         }
         Ok(id)
     }
@@ -186,15 +206,19 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
     pub fn wait(&self, id: TaskId) -> Result<Arc<T>, Error> {
         let mut s = self.state.lock();
         loop {
-            match s.tasks.get(&id) {
+            match s.tasks.get_mut(&id) {
                 None => return Err(Error::UnknownDependency { dependency: id }),
                 Some(e) => {
                     if let Some(r) = &e.result {
                         return r.clone();
                     }
+                    e.waiters += 1;
                 }
             }
             self.task_done.wait(&mut s);
+            if let Some(e) = s.tasks.get_mut(&id) {
+                e.waiters -= 1;
+            }
         }
     }
 
@@ -215,15 +239,24 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
                 if s.closed && s.unfinished == 0 {
                     return;
                 }
+                s.sleeping += 1;
                 self.work_ready.wait(&mut s);
+                s.sleeping -= 1;
                 continue;
             };
+            // This thread takes one task; if more are ready and a worker sleeps, pass
+            // the rest on. The woken worker does the same, so a fan-out wakes as many
+            // workers as it has tasks, one hop each, and a chain wakes nobody.
+            if !s.ready.is_empty() && s.sleeping > 0 {
+                self.work_ready.notify_one();
+            }
             let Some(entry) = s.tasks.get_mut(&id) else {
                 continue;
             };
             entry.status = TaskStatus::Running;
             let work = entry.work.take();
-            let deps = entry.deps.clone();
+            // The dependency list is only needed to gather the inputs.
+            let deps = std::mem::take(&mut entry.deps);
             let inputs: Vec<Arc<T>> = deps
                 .iter()
                 .filter_map(|d| match s.tasks.get(d).and_then(|e| e.result.as_ref()) {
@@ -245,14 +278,23 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
                     message: "the task had no work".into(),
                 }),
             };
+            drop(inputs);
             s = self.state.lock();
             self.finish(&mut s, id, outcome);
+            // The loop goes straight back to `ready` with the lock still held: a
+            // dependent this completion made ready runs here next, without waking
+            // anyone.
         }
     }
 
+    /// Records a task's outcome, makes its dependents ready (or fails them), and wakes
+    /// the waiters of every task that finished here. It wakes no worker for the
+    /// dependents: the calling worker goes on to take one itself and passes any others
+    /// on (see [`WorkQueue::run_worker`]).
     fn finish(&self, s: &mut State<T>, id: TaskId, outcome: Result<Arc<T>, Error>) {
         let mut to_fail = Vec::new();
         let ok = outcome.is_ok();
+        let mut wake_waiters = false;
         let dependents = match s.tasks.get_mut(&id) {
             Some(e) => {
                 e.status = if ok {
@@ -261,6 +303,7 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
                     TaskStatus::Failed
                 };
                 e.result = Some(outcome);
+                wake_waiters |= e.waiters > 0;
                 std::mem::take(&mut e.dependents)
             }
             None => Vec::new(),
@@ -273,7 +316,6 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
                     if e.waiting_on == 0 && e.status == TaskStatus::Pending {
                         let prio = e.priority;
                         s.ready.push((prio, Reverse(d)));
-                        self.work_ready.notify_one();
                     }
                 }
             } else {
@@ -294,15 +336,19 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
                 task: t,
                 message: format!("dependency {because} failed"),
             }));
+            wake_waiters |= e.waiters > 0;
             for d in std::mem::take(&mut e.dependents) {
                 to_fail.push((d, t));
             }
             s.unfinished = s.unfinished.saturating_sub(1);
         }
-        if s.unfinished == 0 {
+        if s.unfinished == 0 && s.closed && s.sleeping > 0 {
+            // Every worker must see that the queue is drained and return.
             self.work_ready.notify_all();
         }
-        self.task_done.notify_all();
+        if wake_waiters {
+            self.task_done.notify_all();
+        }
     }
 }
 
@@ -488,6 +534,30 @@ mod loom_tests {
             w1.join().unwrap();
             w2.join().unwrap();
             assert_eq!(q.status(a), Some(TaskStatus::Completed));
+        });
+    }
+
+    /// Two dependents made ready by one completion: the finishing worker takes one and
+    /// must pass the other on (or take it after), so both finish whichever worker
+    /// sleeps when.
+    #[test]
+    fn loom_fan_out_passes_extra_ready_work_to_a_sleeping_worker() {
+        bounded().check(|| {
+            let q: Arc<WorkQueue<u32>> = Arc::new(WorkQueue::new());
+            let w1 = spawn_worker(&q);
+            let w2 = spawn_worker(&q);
+            let a = q.submit(Priority::Normal, &[], |_| Ok(1)).unwrap();
+            let b = q
+                .submit(Priority::Normal, &[a], |inp| Ok(*inp[0] + 1))
+                .unwrap();
+            let c = q
+                .submit(Priority::Normal, &[a], |inp| Ok(*inp[0] + 2))
+                .unwrap();
+            assert_eq!(*q.wait(c).unwrap(), 3);
+            assert_eq!(*q.wait(b).unwrap(), 2);
+            q.close();
+            w1.join().unwrap();
+            w2.join().unwrap();
         });
     }
 
