@@ -327,18 +327,30 @@ fn run<E: Exec>(
         }
         out
     };
-    let parsed: Vec<Parsed> = match interner_arg {
+    let parsed: Vec<(&PathBuf, Parsed)> = match interner_arg {
         Interner::Local(local) => files
             .iter()
-            .map(|path| report(parse_one(path, &root, local, &counters)))
+            .map(|path| (path, report(parse_one(path, &root, local, &counters))))
             .collect(),
-        Interner::Shared(shared) => files
-            .par_iter()
-            .map(|path| report(parse_one(path, &root, shared, &counters)))
-            .collect(),
+        Interner::Shared(shared) => {
+            // Largest files first, one file per task: a big file picked up last would
+            // leave the other workers idle while it is parsed. (A shuffled build keeps
+            // its shuffled order, which is what it is for.)
+            let mut work: Vec<(u64, &PathBuf)> = files
+                .iter()
+                .map(|p| (std::fs::metadata(p).map_or(0, |m| m.len()), p))
+                .collect();
+            if options.shuffle_seed.is_none() {
+                work.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+            }
+            work.par_iter()
+                .with_max_len(1)
+                .map(|(_, path)| (*path, report(parse_one(path, &root, shared, &counters))))
+                .collect()
+        }
     };
     let mut slots: FastMap<PathBuf, Option<Arc<FileFacts>>> = FastMap::default();
-    for (path, p) in files.iter().zip(parsed) {
+    for (path, p) in parsed {
         diagnostics.extend(p.diagnostic);
         slots.insert(path.clone(), p.facts);
     }
@@ -486,9 +498,8 @@ fn run<E: Exec>(
     // `Self::f` resolve; the impls are visited in a sorted order so the member lists
     // (and which of two same-named candidates wins) do not depend on scheduling.
     impls.sort_by_key(|i| i.id);
-    let impl_targets: FastMap<NodeId, Option<NodeId>> = impls
-        .iter()
-        .map(|i| {
+    let impl_targets: FastMap<NodeId, Option<NodeId>> = exec
+        .map(&impls, &|i: &ImplSite<'_>| {
             (
                 i.id,
                 i.self_path
@@ -496,6 +507,7 @@ fn run<E: Exec>(
                     .and_then(|p| resolver.resolve(i.module, p, Want::Namespace)),
             )
         })
+        .into_iter()
         .collect();
     let mut additions: Vec<(NodeId, &str, NodeKind, NodeId)> = Vec::new();
     for imp in &impls {
@@ -510,7 +522,7 @@ fn run<E: Exec>(
     }
     // The member lists were filled in impl order above; sort so that which of two
     // same-named candidates comes first does not depend on a map's iteration order.
-    additions.sort_unstable_by(|a, b| (a.0, &a.1, a.3).cmp(&(b.0, &b.1, b.3)));
+    exec.sort_by(&mut additions, |a, b| (a.0, a.1, a.3).cmp(&(b.0, b.1, b.3)));
     for (target, name, kind, id) in additions {
         resolver
             .members
