@@ -60,7 +60,7 @@ const WITH_WRITER: BenchSpec = BenchSpec {
 const GROUP_COMMIT: BenchSpec = BenchSpec {
     crate_name: CRATE,
     bench: "group-commit",
-    description: "One write transaction (add_node, commit) with SyncMode::Full: rwlock fsyncs under the write lock, phase3 after releasing it so waiting committers share one fsync.",
+    description: "One write transaction (add_node, commit) with SyncMode::Full, log in a temporary directory on the local disk: rwlock writes and fsyncs under the write lock; phase3 queues its log frames in memory under the lock and, after releasing it, one leader writes and fsyncs each batch for every waiting committer.",
     baseline: "rwlock",
     seed_target: None,
 };

@@ -19,8 +19,9 @@
 //! - `Phase3`: a read transaction's snapshot is an atomic load, its reads hit a sharded
 //!   cache of `Arc` versions without touching the engine lock, its commit touches
 //!   nothing shared; writers go one at a time (a writer gate, then the lock in write
-//!   mode), write their new versions through to the cache, and fsync after releasing
-//!   every lock, so concurrent committers share one fsync (group commit).
+//!   mode), write their new versions through to the cache, queue their log frames in
+//!   memory, and after releasing every lock let one leader write and fsync the whole
+//!   queue, so concurrent committers share one write and one fsync (group commit).
 //!
 //! See `docs/graphdb-concurrent.md` for the lock order, the cache invariant and the
 //! measured figures.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use graphdb_core::{Direction, Edge, EdgeId, GraphDB, Node, NodeId, TxId};
+use graphdb_core::{Direction, Edge, EdgeId, GraphDB, Node, NodeId, SyncMode, TxId};
 
 use crate::error::{Error, Result};
 use crate::handle::{Phase3, Shared};
@@ -258,20 +258,26 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
                 }
             }
             p3.published_ts.store(ts, Ordering::Release);
+            if shared.sync_mode == SyncMode::Off {
+                // No fsync ever runs between checkpoints, so writing the frames here
+                // costs one uncontended `pwrite`, cheaper than handing them to a leader
+                // after the lock is released (a wake-up per commit). A killed process
+                // keeps the commit, as the engine's own unsynced commits are kept.
+                p3.log.flush()?;
+            }
             if db.stats()?.wal_frames >= db.config().checkpoint_after_frames {
                 db.checkpoint()?;
             }
         }
         info
     };
-    if info.seq != 0 {
+    if info.seq != 0 && shared.sync_mode != SyncMode::Off {
         // No engine lock is held here, so the next writers keep committing (into memory)
         // while this write and fsync run, and the next leader covers all of them.
         if p3.needs_sync(shared.sync_mode) {
             p3.log.sync()?;
         } else {
-            // Not synced, but in the file before commit returns (a killed process keeps
-            // it), as the engine's own unsynced commits are.
+            // Batched, between syncs: in the file (not synced) before commit returns.
             p3.log.flush()?;
         }
     }

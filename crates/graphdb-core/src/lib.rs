@@ -15,6 +15,13 @@
 //! Storage is pluggable ([`Storage`]): [`FileStorage`] for real files, [`MemStorage`] for
 //! tests that simulate power cuts by dropping or tearing unsynced writes.
 //!
+//! Reads of cached records share everything: the node and edge caches are sharded
+//! reader-writer maps of `Arc`s ([`GraphDB::get_node_shared`] hands one out without a
+//! clone), so readers on several cores do not take turns on a mutex. Commits queue their
+//! log frames in memory; a sync writes and fsyncs every queued commit at once, and
+//! [`GraphDB::log_sync`] lets committers of a concurrent layer do that after releasing
+//! their lock, so concurrent committers share one write and one fsync (group commit).
+//!
 //! On top of the records:
 //! - **Indexes** ([`IndexDef`]): persistent label indexes and property indexes (B+trees in
 //!   the same checksummed, logged pages), created and dropped at run time with
@@ -78,8 +85,8 @@
 //!   so `graphdb-concurrent` and other library users compile none of that.
 //!
 //! The seed's migration switch (`rwlock-optimization`) belongs to the concurrent layer;
-//! this crate always has the phase-1 shape (`Mutex<Pager>`, `Mutex<LruCache>` caches,
-//! `&self` reads).
+//! this crate always has the phase-1 shape (`Mutex<Pager>`, `&self` reads), except that
+//! its record caches are sharded read-mode maps instead of the seed's `Mutex<LruCache>`.
 #![deny(missing_docs)]
 
 mod cache;
