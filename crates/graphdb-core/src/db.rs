@@ -9,12 +9,13 @@ use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_N
 use crate::error::{GraphError, Result};
 use crate::pager::{Pager, PagerStats};
 use crate::records::{RecordStore, MAX_ID};
-use crate::storage::{BufferedLog, FileStorage, Storage};
+use crate::storage::{FileStorage, Storage};
 use crate::sync::{AtomicBool, AtomicU64, OrderedMutex, Ordering, Rank};
 use crate::types::{
     validate_properties, Direction, Edge, EdgeId, Node, NodeId, PageId, PropertyValue,
     RecordPointer, TxId,
 };
+use crate::wal::LogShared;
 
 /// When a commit's log frames are forced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,8 +154,9 @@ pub struct GraphDB {
     /// Pages written by commits while tracking is on.
     pub(crate) recent_dirty_pages: OrderedMutex<Vec<PageId>>,
     wal_sync: OrderedMutex<WalSyncState>,
-    /// The log's storage: commits queue their frames here; a sync or flush writes them.
-    wal_storage: Arc<BufferedLog>,
+    /// The log's shared state: commits queue their pages there; a sync or flush writes
+    /// them (see `wal.rs`).
+    log: Arc<LogShared>,
     /// The newest published commit timestamp: a snapshot taken now reads at it.
     commit_ts: AtomicU64,
     /// Commits appended to the log so far (in this process).
@@ -275,10 +277,9 @@ impl GraphDB {
         wal: Arc<dyn Storage>,
         config: Config,
     ) -> Result<GraphDB> {
-        let wal_storage = Arc::new(BufferedLog::new(wal)?);
-        let log: Arc<dyn Storage> = wal_storage.clone();
-        let (pager, recovery) = Pager::open(main, log, config.page_cache_pages)?;
+        let (pager, recovery) = Pager::open(main, wal, config.page_cache_pages)?;
         let meta = pager.meta().clone();
+        let log = pager.log();
         Ok(GraphDB {
             path: None,
             pager: OrderedMutex::new(Rank::Pager, "pager", pager),
@@ -291,7 +292,7 @@ impl GraphDB {
                 Vec::new(),
             ),
             wal_sync: OrderedMutex::new(Rank::WalSync, "log sync state", WalSyncState::default()),
-            wal_storage,
+            log,
             commit_ts: AtomicU64::new(meta.last_commit_ts),
             commit_seq: AtomicU64::new(0),
             next_tx_id: AtomicU64::new(meta.next_tx_id),
@@ -505,7 +506,7 @@ impl GraphDB {
         if self.closed {
             return Err(GraphError::Closed("the database was closed".into()));
         }
-        if self.failed.load(Ordering::Acquire) || self.wal_storage.has_failed() {
+        if self.failed.load(Ordering::Acquire) || self.log.has_failed() {
             return Err(GraphError::Closed(
                 "a log sync failed; reopen the database to recover".into(),
             ));
@@ -724,7 +725,7 @@ impl GraphDB {
             self.sync_commits_upto(info.seq)?;
         } else {
             // Not synced, but in the file: a killed process keeps the commit.
-            self.wal_storage.flush()?;
+            self.log.settle(false)?;
         }
         self.maybe_checkpoint()?;
         Ok(info.commit_ts)
@@ -793,12 +794,12 @@ impl GraphDB {
             return Ok(());
         }
         let target = self.commit_seq.load(Ordering::Acquire);
-        if let Err(e) = self.wal_storage.sync() {
+        if let Err(e) = self.log.settle(true) {
             // After a failed fsync the kernel may have dropped the dirty pages, so a
             // retry could "succeed" without the data being durable. Refuse all further
             // writes; reopening recovers whatever did reach the disk.
             self.failed.store(true, Ordering::Release);
-            return Err(e.into());
+            return Err(e);
         }
         state.synced_seq = state.synced_seq.max(target);
         state.unsynced = 0;
@@ -810,7 +811,7 @@ impl GraphDB {
     /// lock and then share one write and one fsync (group commit).
     pub fn log_sync(&self) -> LogSync {
         LogSync {
-            log: Arc::clone(&self.wal_storage),
+            log: Arc::clone(&self.log),
         }
     }
 
@@ -1275,7 +1276,7 @@ impl Drop for GraphDB {
 /// Group commit without the engine: see [`GraphDB::log_sync`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LogSync {
-    log: Arc<BufferedLog>,
+    log: Arc<LogShared>,
 }
 
 impl LogSync {
@@ -1284,13 +1285,13 @@ impl LogSync {
     /// meanwhile wait and are usually covered by the next sync. After a failure every
     /// later call fails, and the engine refuses writes ([`GraphError::Closed`]).
     pub fn sync(&self) -> Result<()> {
-        Ok(self.log.sync()?)
+        self.log.settle(true)
     }
 
     /// Returns once every commit made before the call is written to the log file (not
     /// synced: it survives a killed process, not a power cut).
     pub fn flush(&self) -> Result<()> {
-        Ok(self.log.flush()?)
+        self.log.settle(false)
     }
 }
 

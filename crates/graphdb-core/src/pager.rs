@@ -11,7 +11,7 @@ use crate::error::{GraphError, Result};
 use crate::page::{self, new_page, next_of, set_next, Meta, PageBuf, PageType, PAGE_SIZE};
 use crate::storage::Storage;
 use crate::types::PageId;
-use crate::wal::{Recovery, Wal};
+use crate::wal::{LogShared, Recovery, Wal};
 
 /// Counters for benchmarks and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -288,10 +288,8 @@ impl Pager {
         // The log must be durable before the main file is changed from it: a crash after
         // the main file is written but before the log sync could otherwise leave main
         // pages newer than a log that later loses its tail.
-        self.wal.storage().sync()?;
-        let mut pages: Vec<PageId> = self.wal.indexed_pages().map(|(id, _)| id).collect();
-        pages.sort_unstable();
-        for id in pages {
+        self.wal.sync()?;
+        for id in self.wal.logged_pages()? {
             self.flush_page(id)?;
         }
         let want = self.meta.page_count * PAGE_SIZE as u64;
@@ -307,6 +305,11 @@ impl Pager {
 
     pub(crate) fn wal_frames(&self) -> u64 {
         self.wal.frames()
+    }
+
+    /// The log state that group-commit handles share.
+    pub(crate) fn log(&self) -> Arc<LogShared> {
+        Arc::clone(self.wal.shared())
     }
 
     pub(crate) fn wal_end(&self) -> u64 {

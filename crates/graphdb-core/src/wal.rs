@@ -2,12 +2,13 @@
 //! transaction, recovery that keeps exactly the committed prefix, and reset after a
 //! checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::error::{GraphError, Result};
-use crate::page::{get_u32, get_u64, put_u32, put_u64, PAGE_SIZE};
+use crate::page::{get_u32, get_u64, put_u32, put_u64, PageBuf, PAGE_SIZE};
 use crate::storage::Storage;
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::types::PageId;
 
 const WAL_MAGIC: &[u8; 8] = b"GDBWAL\0\x01";
@@ -16,22 +17,74 @@ pub(crate) const WAL_HEADER: u64 = 32;
 const FRAME_HEADER: usize = 32;
 pub(crate) const FRAME_SIZE: u64 = (FRAME_HEADER + PAGE_SIZE) as u64;
 
+/// The log as the pager sees it: a handle on the state it shares with [`LogSync`]
+/// handles (group commit runs without the pager).
+///
+/// [`LogSync`]: crate::LogSync
 #[derive(Debug)]
 pub(crate) struct Wal {
+    shared: Arc<LogShared>,
+}
+
+/// The log's storage and state, shared by the pager and every committer that syncs.
+///
+/// A commit only copies its pages into `pending` (newest image per page) under the state
+/// mutex. A sync (or flush) leader encodes everything pending as ONE log transaction (its
+/// commit marker carries the newest pending commit timestamp), writes it with one
+/// `write` and one `fdatasync`, and wakes the waiters. Commits that arrive while it
+/// writes collect in `pending` for the next leader. Several commits that rewrote the same
+/// page (the header page, a records page) log it once. Merging is safe because none of
+/// the merged commits has been acknowledged as durable before the sync that writes
+/// them, and recovery keeps whole log transactions: a crash keeps all of them or none,
+/// always a prefix of the commit order.
+#[derive(Debug)]
+pub(crate) struct LogShared {
     storage: Arc<dyn Storage>,
+    // A leaf of the lock order (taken under the pager lock or under no lock; nothing is
+    // taken while it is held); never held across the leader's write or fsync.
+    state: Mutex<LogState>,
+    done: Condvar,
+}
+
+#[derive(Debug)]
+struct LogState {
     salt: u64,
     /// For every page in the log, the byte offset of the page image in its newest
-    /// committed frame. Only committed frames are ever indexed.
+    /// encoded frame. Only frames of whole log transactions are indexed.
     index: HashMap<PageId, u64>,
-    /// Byte offset just past the last committed frame: where the next frame goes.
+    /// Byte offset just past the last encoded frame: where the next frame goes.
     end: u64,
-    /// The chained checksum of the last committed frame (or of the header).
+    /// The chained checksum of the last encoded frame (or of the header).
     last_crc: u32,
-    /// Committed frames in the log since the last reset.
+    /// Encoded frames in the log since the last reset.
     frames: u64,
     /// The log file's length: space past `end` is zeros (or stale frames of an older
-    /// generation) that later commits overwrite.
+    /// generation) that later frames overwrite.
     allocated: u64,
+    /// Pages of commits not yet encoded: the newest image of each, and the newest
+    /// commit timestamp among those commits (0: nothing pending).
+    pending: BTreeMap<PageId, PageBuf>,
+    pending_ts: u64,
+    /// Encoded bytes a leader is writing now, at their offset (reads overlay them).
+    in_flight: Option<(u64, Arc<Vec<u8>>)>,
+    /// Commits appended so far; every commit up to `written` is in the file, up to
+    /// `durable` also synced.
+    issued: u64,
+    written: u64,
+    durable: u64,
+    /// A leader is writing or syncing.
+    busy: bool,
+    /// A write or sync failed: the kernel may have dropped dirty pages, so nothing later
+    /// is acknowledged as durable.
+    failed: bool,
+}
+
+fn poisoned() -> GraphError {
+    GraphError::corrupt("log state lock poisoned by a panicking thread", None)
+}
+
+fn failed() -> GraphError {
+    GraphError::Closed("an earlier write or sync of the log failed; reopen the database".into())
 }
 
 /// How much the log grows at a time.
@@ -72,6 +125,141 @@ pub(crate) struct Recovery {
     pub(crate) dropped_bytes: u64,
 }
 
+impl LogState {
+    fn new(len: u64) -> Self {
+        LogState {
+            salt: 0,
+            index: HashMap::new(),
+            end: WAL_HEADER,
+            last_crc: 0,
+            frames: 0,
+            allocated: len,
+            pending: BTreeMap::new(),
+            pending_ts: 0,
+            in_flight: None,
+            issued: 0,
+            written: 0,
+            durable: 0,
+            busy: false,
+            failed: false,
+        }
+    }
+
+    /// Starts a new, empty log generation with a new salt. Only called when the main file
+    /// already holds (synced) everything the old log held, and no leader is running.
+    fn reset(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.salt = fresh_salt(self.salt);
+        let (h, crc) = header_bytes(self.salt);
+        // The old frames stay in the file (their salt no longer matches): the space is
+        // reused, so commits overwrite allocated blocks and `fdatasync` need not touch
+        // the file's metadata.
+        storage.write_at(&h, 0)?;
+        storage.sync()?;
+        self.index.clear();
+        self.end = WAL_HEADER;
+        self.last_crc = crc;
+        self.frames = 0;
+        Ok(())
+    }
+
+    /// Encodes everything pending as one log transaction at `end` (growing the file in
+    /// large zero-filled steps) and indexes it; returns the bytes to write and where.
+    fn encode_pending(&mut self) -> Option<(u64, Vec<u8>)> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let pages = std::mem::take(&mut self.pending);
+        let commit_ts = std::mem::replace(&mut self.pending_ts, 0);
+        let start = self.end;
+        let mut buf = Vec::with_capacity(pages.len() * FRAME_SIZE as usize);
+        let mut crc = self.last_crc;
+        let last = pages.len();
+        // Ascending page ids (the header page first), as a single commit writes them.
+        for (i, (id, page)) in pages.iter().enumerate() {
+            let mut fh = [0u8; FRAME_HEADER];
+            put_u64(&mut fh, 0, *id);
+            put_u64(&mut fh, 8, if i + 1 == last { commit_ts } else { 0 });
+            put_u64(&mut fh, 16, self.salt);
+            crc = frame_crc(crc, &fh, &page[..]);
+            put_u32(&mut fh, 24, crc);
+            buf.extend_from_slice(&fh);
+            buf.extend_from_slice(&page[..]);
+            self.index
+                .insert(*id, start + i as u64 * FRAME_SIZE + FRAME_HEADER as u64);
+        }
+        let new_end = start + buf.len() as u64;
+        if new_end > self.allocated {
+            // Grow in large zero-filled steps, in the same write: a sync after an append
+            // that stays inside allocated space is a data-only flush, much cheaper than
+            // one that also commits a new file size to the file system journal.
+            let target = new_end.max(self.allocated + PREALLOCATE);
+            buf.resize((target - start) as usize, 0);
+            self.allocated = target;
+        }
+        self.end = new_end;
+        self.last_crc = crc;
+        self.frames += last as u64;
+        Some((start, buf))
+    }
+}
+
+impl LogShared {
+    fn lock(&self) -> Result<MutexGuard<'_, LogState>> {
+        self.state.lock().map_err(|_| poisoned())
+    }
+
+    /// Whether a write or sync of the log failed.
+    pub(crate) fn has_failed(&self) -> bool {
+        self.state.lock().map_or(true, |s| s.failed)
+    }
+
+    /// Returns once every commit appended before the call is in the file (`durable`:
+    /// and synced). The first caller to find no leader running leads: it encodes all
+    /// pending commits as one log transaction, writes it and syncs once; callers that
+    /// arrive meanwhile wait and usually find themselves covered.
+    pub(crate) fn settle(&self, durable: bool) -> Result<()> {
+        let mut st = self.lock()?;
+        let target = st.issued;
+        loop {
+            if st.failed {
+                return Err(failed());
+            }
+            let reached = if durable { st.durable } else { st.written };
+            if reached >= target {
+                return Ok(());
+            }
+            if st.busy {
+                st = self.done.wait(st).map_err(|_| poisoned())?;
+                continue;
+            }
+            st.busy = true;
+            let upto = st.issued;
+            let batch = st.encode_pending().map(|(at, bytes)| (at, Arc::new(bytes)));
+            st.in_flight = batch.clone();
+            drop(st);
+            let mut outcome = match &batch {
+                Some((at, bytes)) => self.storage.write_at(bytes, *at),
+                None => Ok(()),
+            };
+            if outcome.is_ok() && durable {
+                outcome = self.storage.sync();
+            }
+            st = self.lock()?;
+            st.in_flight = None;
+            st.busy = false;
+            self.done.notify_all();
+            if let Err(e) = outcome {
+                st.failed = true;
+                return Err(e.into());
+            }
+            st.written = st.written.max(upto);
+            if durable {
+                st.durable = st.durable.max(upto);
+            }
+        }
+    }
+}
+
 impl Wal {
     /// Opens the log and recovers its committed prefix. A missing or damaged log header
     /// means no frame after the last checkpoint ever became durable under it, so the log is
@@ -80,104 +268,99 @@ impl Wal {
         let len = storage.len()?;
         let mut all = vec![0u8; len as usize];
         storage.read_at(&mut all, 0)?;
-        let mut wal = Wal {
-            storage,
-            salt: 0,
-            index: HashMap::new(),
-            end: WAL_HEADER,
-            last_crc: 0,
-            frames: 0,
-            allocated: len,
-        };
+        let mut st = LogState::new(len);
         let header_ok = all.len() >= WAL_HEADER as usize
             && &all[0..8] == WAL_MAGIC
             && get_u32(&all, 8) == WAL_VERSION
             && get_u32(&all, 12) == PAGE_SIZE as u32
             && get_u32(&all, 24) == crc32fast::hash(&all[0..24]);
-        if !header_ok {
-            let dropped = len;
-            wal.reset()?;
-            return Ok((
-                wal,
-                Recovery {
-                    dropped_bytes: dropped,
-                    ..Recovery::default()
-                },
-            ));
-        }
-        wal.salt = get_u64(&all, 16);
-        wal.last_crc = get_u32(&all, 24);
         let mut recovery = Recovery::default();
-        let mut at = WAL_HEADER as usize;
-        let mut crc = wal.last_crc;
-        let mut pending: Vec<(PageId, u64)> = Vec::new();
-        while at + FRAME_SIZE as usize <= all.len() {
-            let fh = &all[at..at + FRAME_HEADER];
-            let page = &all[at + FRAME_HEADER..at + FRAME_SIZE as usize];
-            if get_u64(fh, 16) != wal.salt {
-                break;
-            }
-            let c = frame_crc(crc, fh, page);
-            if c != get_u32(fh, 24) {
-                break;
-            }
-            crc = c;
-            pending.push((get_u64(fh, 0), (at + FRAME_HEADER) as u64));
-            at += FRAME_SIZE as usize;
-            if get_u64(fh, 8) != 0 {
-                // A commit frame: everything up to here is one whole transaction.
-                recovery.committed_txs += 1;
-                recovery.committed_frames += pending.len() as u64;
-                wal.frames += pending.len() as u64;
-                for (id, off) in pending.drain(..) {
-                    wal.index.insert(id, off);
+        if !header_ok {
+            recovery.dropped_bytes = len;
+            st.reset(&*storage)?;
+        } else {
+            st.salt = get_u64(&all, 16);
+            st.last_crc = get_u32(&all, 24);
+            let mut at = WAL_HEADER as usize;
+            let mut crc = st.last_crc;
+            let mut pending: Vec<(PageId, u64)> = Vec::new();
+            while at + FRAME_SIZE as usize <= all.len() {
+                let fh = &all[at..at + FRAME_HEADER];
+                let page = &all[at + FRAME_HEADER..at + FRAME_SIZE as usize];
+                if get_u64(fh, 16) != st.salt {
+                    break;
                 }
-                wal.end = at as u64;
-                wal.last_crc = crc;
+                let c = frame_crc(crc, fh, page);
+                if c != get_u32(fh, 24) {
+                    break;
+                }
+                crc = c;
+                pending.push((get_u64(fh, 0), (at + FRAME_HEADER) as u64));
+                at += FRAME_SIZE as usize;
+                if get_u64(fh, 8) != 0 {
+                    // A commit frame: everything up to here is one whole log transaction.
+                    recovery.committed_txs += 1;
+                    recovery.committed_frames += pending.len() as u64;
+                    st.frames += pending.len() as u64;
+                    for (id, off) in pending.drain(..) {
+                        st.index.insert(id, off);
+                    }
+                    st.end = at as u64;
+                    st.last_crc = crc;
+                }
+            }
+            // Frames of this generation after the committed prefix are torn or belong to
+            // a transaction that never committed. Zero them (keeping the file's length,
+            // which is preallocated space) so none can ever be chained onto later frames.
+            // Frames with another salt are left alone: they can never verify.
+            let end = st.end as usize;
+            let mut cut = end;
+            while cut + FRAME_HEADER <= all.len() && get_u64(&all, cut + 16) == st.salt {
+                cut += FRAME_SIZE as usize;
+            }
+            if cut == end && all.len() > end && all.len() < end + FRAME_HEADER {
+                cut = all.len();
+            }
+            let cut = cut.min(all.len());
+            if cut > end {
+                recovery.dropped_bytes = (cut - end) as u64;
+                storage.write_at(&vec![0u8; cut - end], st.end)?;
+                storage.sync()?;
             }
         }
-        wal.allocated = len;
-        // Frames of this generation after the committed prefix are torn or belong to a
-        // transaction that never committed. Zero them (keeping the file's length, which
-        // is preallocated space) so none can ever be chained onto later frames. Frames
-        // with another salt are left alone: they can never verify.
-        let end = wal.end as usize;
-        let mut cut = end;
-        while cut + FRAME_HEADER <= all.len() && get_u64(&all, cut + 16) == wal.salt {
-            cut += FRAME_SIZE as usize;
-        }
-        if cut == end && all.len() > end && all.len() < end + FRAME_HEADER {
-            cut = all.len();
-        }
-        let cut = cut.min(all.len());
-        if cut > end {
-            recovery.dropped_bytes = (cut - end) as u64;
-            wal.storage.write_at(&vec![0u8; cut - end], wal.end)?;
-            wal.storage.sync()?;
-        }
-        Ok((wal, recovery))
+        let shared = Arc::new(LogShared {
+            storage,
+            state: Mutex::new(st),
+            done: Condvar::new(),
+        });
+        Ok((Wal { shared }, recovery))
+    }
+
+    /// The state shared with group-commit handles.
+    pub(crate) fn shared(&self) -> &Arc<LogShared> {
+        &self.shared
     }
 
     /// Starts a new, empty log generation with a new salt. Only called when the main file
     /// already holds (synced) everything the old log held.
     pub(crate) fn reset(&mut self) -> Result<()> {
-        self.salt = fresh_salt(self.salt);
-        let (h, crc) = header_bytes(self.salt);
-        // The old frames stay in the file (their salt no longer matches): the space is
-        // reused, so commits overwrite allocated blocks and `fdatasync` need not touch
-        // the file's metadata.
-        self.storage.write_at(&h, 0)?;
-        self.storage.sync()?;
-        self.index.clear();
-        self.end = WAL_HEADER;
-        self.last_crc = crc;
-        self.frames = 0;
-        Ok(())
+        let mut st = self.shared.lock()?;
+        // Under exclusive access to the engine nothing new is appended, but a leader
+        // that started before may still be finishing.
+        while st.busy {
+            st = self.shared.done.wait(st).map_err(|_| poisoned())?;
+        }
+        if !st.pending.is_empty() {
+            return Err(GraphError::InvalidArgument(
+                "log reset with commits not yet written".into(),
+            ));
+        }
+        st.reset(&*self.shared.storage)
     }
 
-    /// Appends one transaction's pages, the last frame carrying the commit marker, in a
-    /// single write. The index is updated only after the write succeeded; the caller
-    /// syncs. Returns the log position after the commit (its "LSN").
+    /// Appends one transaction's pages, the last carrying the commit, to the pending
+    /// commits (in memory). [`LogShared::settle`] writes them; until then reads of these
+    /// pages are answered from memory. Returns the commit's number in the log.
     pub(crate) fn append_commit(
         &mut self,
         pages: &[(PageId, &[u8; PAGE_SIZE])],
@@ -188,66 +371,71 @@ impl Wal {
                 "a log commit needs at least one page and a non-zero timestamp".into(),
             ));
         }
-        let mut buf = Vec::with_capacity(pages.len() * FRAME_SIZE as usize);
-        let mut crc = self.last_crc;
-        for (i, (id, page)) in pages.iter().enumerate() {
-            let mut fh = [0u8; FRAME_HEADER];
-            put_u64(&mut fh, 0, *id);
-            put_u64(&mut fh, 8, if i + 1 == pages.len() { commit_ts } else { 0 });
-            put_u64(&mut fh, 16, self.salt);
-            crc = frame_crc(crc, &fh, &page[..]);
-            put_u32(&mut fh, 24, crc);
-            buf.extend_from_slice(&fh);
-            buf.extend_from_slice(&page[..]);
+        let mut st = self.shared.lock()?;
+        if st.failed {
+            return Err(failed());
         }
-        let new_end = self.end + buf.len() as u64;
-        if new_end > self.allocated {
-            // Grow in large zero-filled steps: a sync after an append that stays inside
-            // allocated space is a data-only flush, much cheaper than one that also
-            // commits a new file size to the file system journal.
-            let target = new_end.max(self.allocated + PREALLOCATE);
-            let start = self.allocated.max(self.end);
-            self.storage
-                .write_at(&vec![0u8; (target - start) as usize], start)?;
-            self.allocated = target;
+        for (id, page) in pages {
+            match st.pending.get_mut(id) {
+                Some(p) => p.copy_from_slice(&page[..]),
+                None => {
+                    st.pending.insert(*id, Box::new(**page));
+                }
+            }
         }
-        self.storage.write_at(&buf, self.end)?;
-        for (i, (id, _)) in pages.iter().enumerate() {
-            self.index
-                .insert(*id, self.end + i as u64 * FRAME_SIZE + FRAME_HEADER as u64);
-        }
-        self.end += buf.len() as u64;
-        self.last_crc = crc;
-        self.frames += pages.len() as u64;
-        Ok(self.end)
+        st.pending_ts = st.pending_ts.max(commit_ts);
+        st.issued += 1;
+        Ok(st.issued)
+    }
+
+    /// Writes and syncs every pending commit (see [`LogShared::settle`]).
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.shared.settle(true)
     }
 
     /// Reads the newest committed image of `id` into `buf`; false if the log has none.
+    /// A page of a pending commit comes from memory, one being written from the leader's
+    /// buffer; the file read happens under the state lock, so no leader can be
+    /// overwriting the frame meanwhile.
     pub(crate) fn read_page(&self, id: PageId, buf: &mut [u8; PAGE_SIZE]) -> Result<bool> {
-        match self.index.get(&id) {
-            Some(off) => {
-                self.storage.read_at(&mut buf[..], *off)?;
-                Ok(true)
-            }
-            None => Ok(false),
+        let st = self.shared.lock()?;
+        if let Some(p) = st.pending.get(&id) {
+            buf.copy_from_slice(&p[..]);
+            return Ok(true);
         }
+        let Some(&off) = st.index.get(&id) else {
+            return Ok(false);
+        };
+        if let Some((at, bytes)) = &st.in_flight {
+            if off >= *at && off + PAGE_SIZE as u64 <= *at + bytes.len() as u64 {
+                let from = (off - at) as usize;
+                buf.copy_from_slice(&bytes[from..from + PAGE_SIZE]);
+                return Ok(true);
+            }
+        }
+        self.shared.storage.read_at(&mut buf[..], off)?;
+        Ok(true)
     }
 
-    /// The pages whose newest image is in the log, with their offsets.
-    pub(crate) fn indexed_pages(&self) -> impl Iterator<Item = (PageId, u64)> + '_ {
-        self.index.iter().map(|(k, v)| (*k, *v))
+    /// The pages whose newest image is in the log (written or pending).
+    pub(crate) fn logged_pages(&self) -> Result<Vec<PageId>> {
+        let st = self.shared.lock()?;
+        let mut ids: Vec<PageId> = st.index.keys().chain(st.pending.keys()).copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
+    /// Frames in the log since the last reset, counting pending pages.
     pub(crate) fn frames(&self) -> u64 {
-        self.frames
+        self.shared
+            .lock()
+            .map_or(0, |st| st.frames + st.pending.len() as u64)
     }
 
+    /// Byte offset just past the last frame encoded so far.
     pub(crate) fn end(&self) -> u64 {
-        self.end
-    }
-
-    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
-        &self.storage
+        self.shared.lock().map_or(0, |st| st.end)
     }
 }
 
@@ -260,15 +448,20 @@ mod tests {
         Box::new([fill; PAGE_SIZE])
     }
 
+    fn flush(wal: &Wal) {
+        wal.shared.settle(false).unwrap();
+    }
+
     #[test]
     fn recovery_keeps_committed_and_drops_torn_tail() {
         let mem = MemStorage::new();
         let (mut wal, _) = Wal::open(Arc::new(mem.clone())).unwrap();
         let (a, b) = (page(1), page(2));
         wal.append_commit(&[(1, &a), (2, &b)], 1).unwrap();
-        mem.sync().unwrap();
+        wal.sync().unwrap();
         let c = page(3);
         wal.append_commit(&[(1, &c)], 2).unwrap();
+        flush(&wal);
         // The second commit was never synced and only half of it reached the disk.
         let crashed = mem.crash_image(1, Some(FRAME_SIZE as usize / 2));
         let (wal2, rec) = Wal::open(Arc::new(crashed)).unwrap();
@@ -285,11 +478,129 @@ mod tests {
     }
 
     #[test]
+    fn pending_commits_are_read_from_memory_and_merged_into_one_write() {
+        let mem = MemStorage::new();
+        let (mut wal, _) = Wal::open(Arc::new(mem.clone())).unwrap();
+        let syncs = mem.sync_count();
+        let ops = mem.unsynced_ops();
+        for ts in 1..=5u8 {
+            // Every commit rewrites page 1 and adds a page of its own.
+            wal.append_commit(
+                &[(1, &page(ts)), (10 + u64::from(ts), &page(ts))],
+                u64::from(ts),
+            )
+            .unwrap();
+        }
+        // Nothing reached the file, yet every page reads back.
+        assert_eq!(mem.unsynced_ops(), ops);
+        let mut buf = page(0);
+        assert!(wal.read_page(1, &mut buf).unwrap());
+        assert_eq!(buf[0], 5);
+        assert!(wal.read_page(12, &mut buf).unwrap());
+        assert_eq!(buf[0], 2);
+        assert!(!wal.read_page(99, &mut buf).unwrap());
+        assert_eq!(wal.frames(), 6);
+        // One write and one sync for all five; page 1 is logged once.
+        wal.sync().unwrap();
+        wal.sync().unwrap();
+        assert_eq!(mem.sync_count() - syncs, 1);
+        let (wal2, rec) = Wal::open(Arc::new(mem.crash_image(0, None))).unwrap();
+        assert_eq!((rec.committed_txs, rec.committed_frames), (1, 6));
+        assert!(wal2.read_page(1, &mut buf).unwrap());
+        assert_eq!(buf[0], 5);
+        assert!(wal2.read_page(15, &mut buf).unwrap());
+        assert_eq!(buf[0], 5);
+        // A torn batch loses all of it, never part.
+        wal.append_commit(&[(1, &page(6)), (20, &page(6))], 6)
+            .unwrap();
+        wal.append_commit(&[(21, &page(7))], 7).unwrap();
+        flush(&wal);
+        let (wal3, rec) =
+            Wal::open(Arc::new(mem.crash_image(1, Some(FRAME_SIZE as usize * 2)))).unwrap();
+        assert_eq!(rec.committed_txs, 1);
+        assert!(!wal3.read_page(20, &mut buf).unwrap());
+        assert!(wal3.read_page(1, &mut buf).unwrap());
+        assert_eq!(buf[0], 5);
+    }
+
+    #[test]
+    fn concurrent_syncs_share_one_fsync_and_failure_is_sticky() {
+        #[derive(Debug)]
+        struct Slow(MemStorage, std::sync::atomic::AtomicBool);
+        impl Storage for Slow {
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+                self.0.read_at(buf, offset)
+            }
+            fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+                self.0.write_at(buf, offset)
+            }
+            fn len(&self) -> std::io::Result<u64> {
+                self.0.len()
+            }
+            fn set_len(&self, len: u64) -> std::io::Result<()> {
+                self.0.set_len(len)
+            }
+            fn sync(&self) -> std::io::Result<()> {
+                if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(std::io::Error::other("disk gone"));
+                }
+                // Slow enough that other threads queue behind it.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                self.0.sync()
+            }
+        }
+        let mem = MemStorage::new();
+        let slow = Arc::new(Slow(mem.clone(), false.into()));
+        let (wal, _) = Wal::open(slow.clone()).unwrap();
+        let wal = std::sync::Mutex::new(wal);
+        let shared = Arc::clone(wal.lock().unwrap().shared());
+        let base = mem.sync_count();
+        std::thread::scope(|s| {
+            for t in 0..8u64 {
+                let (wal, shared) = (&wal, &shared);
+                s.spawn(move || {
+                    for i in 0..10u64 {
+                        let ts = t * 10 + i + 1;
+                        // Appends go one at a time (the engine's write lock); syncs
+                        // run with no lock held, as a concurrent layer runs them.
+                        wal.lock()
+                            .unwrap()
+                            .append_commit(&[(ts, &page(t as u8 + 1))], ts)
+                            .unwrap();
+                        shared.settle(true).unwrap();
+                    }
+                });
+            }
+        });
+        // Every commit is durable, and waiting committers shared fsyncs.
+        let (wal2, _) = Wal::open(Arc::new(mem.crash_image(0, None))).unwrap();
+        let mut buf = page(0);
+        for ts in 1..=80u64 {
+            assert!(wal2.read_page(ts, &mut buf).unwrap(), "page {ts} lost");
+        }
+        assert!(
+            mem.sync_count() - base < 80,
+            "{} syncs",
+            mem.sync_count() - base
+        );
+        slow.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut wal = wal.into_inner().unwrap();
+        wal.append_commit(&[(100, &page(9))], 100).unwrap();
+        assert!(wal.sync().is_err());
+        assert!(shared.has_failed());
+        slow.1.store(false, std::sync::atomic::Ordering::SeqCst);
+        // Once failed, always failed: the kernel may have dropped the pages.
+        assert!(wal.sync().is_err());
+        assert!(wal.append_commit(&[(101, &page(9))], 101).is_err());
+    }
+
+    #[test]
     fn reset_reuses_space_and_old_frames_never_return() {
         let mem = MemStorage::new();
         let (mut wal, _) = Wal::open(Arc::new(mem.clone())).unwrap();
         let a = page(1);
         wal.append_commit(&[(1, &a), (2, &a)], 1).unwrap();
+        wal.sync().unwrap();
         let len = mem.len().unwrap();
         assert!(len >= PREALLOCATE);
         wal.reset().unwrap();
@@ -299,6 +610,7 @@ mod tests {
         // An uncommitted frame of the current generation is zeroed by recovery.
         let (mut wal3, _) = Wal::open(Arc::new(mem.clone())).unwrap();
         wal3.append_commit(&[(3, &a)], 2).unwrap();
+        flush(&wal3);
         let mut bytes = mem.snapshot();
         let commit_field = (WAL_HEADER + 8) as usize;
         bytes[commit_field..commit_field + 8].fill(0);
