@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bench_harness::{measure_threads, BenchSpec, Budget, Measurement, Suite, SweepConfig};
+use bench_harness::{
+    measure_task, measure_threads, BenchSpec, Budget, Measurement, Suite, SweepConfig,
+};
 use config_eval::{
     generate, Config, Engine, Error, PollingWorkQueue, Priority, Program, Strategy, WorkQueue,
 };
@@ -43,7 +45,7 @@ const SMALL_FILE: BenchSpec = BenchSpec {
     description: "Check and evaluate one 10-declaration file, caching off; `parallel-mode` is \
                   the parallel configuration (it falls back to sequential below the threshold), \
                   `parallel-forced` has no threshold. threads = callers sharing one 2-worker engine. \
-                  The variants are sampled interleaved (quick: 9 rounds, median).",
+                  The variants are sampled interleaved (quick: 20 rounds, median).",
     baseline: "sequential",
     seed_target: Some("issue 9: small file in parallel mode at most 1.05x the sequential time"),
 };
@@ -51,9 +53,9 @@ const SMALL_FILE: BenchSpec = BenchSpec {
 const CHAIN: BenchSpec = BenchSpec {
     crate_name: "config-eval",
     bench: "task-chain",
-    description: "A chain of dependent tasks (quick/full: 1,000), each doing about 5 us of \
+    description: "A chain of dependent tasks (quick/full: 1,000), each doing 3 to 5 us of \
                   arithmetic on its predecessor's result (a tiny module check); one op = one \
-                  task. threads = queue workers.",
+                  task. threads = queue workers; quick: median of 7 chains.",
     baseline: "sleep-polling",
     seed_target: Some("issue 9: the 1,000-task chain at least 100x faster than sleep-polling"),
 };
@@ -159,11 +161,17 @@ pub fn bench(suite: &mut Suite) {
     measure_small_file(suite, &small);
 
     let chain = suite.mode().pick(20u64, 1000, 1000);
+    // A whole chain takes milliseconds (parking) or about a second (polling), and on a
+    // loaded machine one descheduled worker can turn a polling run into a one-worker
+    // run that never sleeps: more samples than the suite's three, for both variants,
+    // keep the median from landing on such a run (or on a preempted parking run).
+    let chain_config = SweepConfig {
+        samples: suite.mode().pick(1, 7, 9).max(suite.config().samples),
+        ..suite.config().clone()
+    };
     for workers in [1usize, 2, 4] {
-        suite.measure_task(
-            &CHAIN,
-            "parking",
-            workers,
+        let m = measure_task(
+            &chain_config,
             || Arc::new(WorkQueue::<u64>::new()),
             |q| {
                 run_chain(
@@ -181,10 +189,9 @@ pub fn bench(suite: &mut Suite) {
                 chain
             },
         );
-        suite.measure_task(
-            &CHAIN,
-            "sleep-polling",
-            workers,
+        suite.record(&CHAIN, "parking", workers, m);
+        let m = measure_task(
+            &chain_config,
             || Arc::new(PollingWorkQueue::<u64>::new()),
             |q| {
                 run_chain(
@@ -202,6 +209,7 @@ pub fn bench(suite: &mut Suite) {
                 chain
             },
         );
+        suite.record(&CHAIN, "sleep-polling", workers, m);
     }
 }
 
@@ -213,7 +221,7 @@ pub fn bench(suite: &mut Suite) {
 /// as with `Suite::measure`.
 fn measure_small_file(suite: &mut Suite, small: &Program) {
     let base = suite.config().clone();
-    let rounds = suite.mode().pick(1usize, 9, 21);
+    let rounds = suite.mode().pick(1usize, 20, 35);
     let total = base.sample_time * base.samples.max(1) as u32;
     let slice = SweepConfig {
         warmup: Duration::ZERO,
@@ -258,8 +266,8 @@ fn measure_small_file(suite: &mut Suite, small: &Program) {
     }
 }
 
-/// About 5 us of dependent arithmetic, so that a task takes long enough for a worker
-/// waiting on it to actually wait.
+/// 3 to 5 us of dependent arithmetic (3.4 us on the 2-vCPU EPYC), so that a task
+/// takes long enough for a worker waiting on it to actually wait.
 fn spin(seed: u64) -> u64 {
     let mut x = seed | 1;
     for _ in 0..2_000 {

@@ -141,6 +141,10 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
         deps: &[TaskId],
         work: impl FnOnce(&[Arc<T>]) -> Result<T, Error> + Send + 'static,
     ) -> Result<TaskId, Error> {
+        // Allocate before locking: the submitter holds the lock as briefly as it can,
+        // since a finishing worker needs it to pick its next task.
+        let work: Work<T> = Box::new(work);
+        let deps_owned = deps.to_vec();
         let mut s = self.state.lock();
         if s.closed {
             return Err(Error::QueueClosed);
@@ -169,23 +173,26 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
         let mut entry = Entry {
             status: TaskStatus::Pending,
             priority,
-            deps: deps.to_vec(),
+            deps: deps_owned,
             waiting_on,
             dependents: Vec::new(),
             waiters: 0,
-            work: Some(Box::new(work)),
+            work: None,
             result: None,
         };
         if let Some(d) = failed_dep {
             entry.status = TaskStatus::Failed;
-            entry.work = None;
             entry.result = Some(Err(Error::TaskFailed {
                 task: id,
                 message: format!("dependency {d} failed"),
             }));
             s.tasks.insert(id, entry);
+            drop(s);
+            // The work never runs; its captures are dropped outside the lock.
+            drop(work);
             return Ok(id);
         }
+        entry.work = Some(work);
         s.tasks.insert(id, entry);
         s.unfinished += 1;
         if waiting_on == 0 {

@@ -187,6 +187,33 @@ fn workers_1_forces_the_sequential_path() {
 }
 
 #[test]
+fn parallel_mode_below_the_threshold_runs_only_the_sequential_path() {
+    let parallel = Engine::new(Config {
+        parallel: true,
+        worker_threads: 2,
+        cache_size: 0,
+        ..Config::default()
+    })
+    .unwrap();
+    let sequential = Engine::new(Config {
+        parallel: false,
+        worker_threads: 2,
+        cache_size: 0,
+        ..Config::default()
+    })
+    .unwrap();
+    let src = "let a = 1;\nlet b = a + 1;\nlet c = [a, b];";
+    let p = parallel
+        .load_files(&[("main.lig", src)], "main.lig")
+        .unwrap();
+    assert_eq!(p.declaration_count(), 3);
+    assert_eq!(parallel.eval(&p), sequential.eval(&p));
+    parallel.typecheck(&p).unwrap();
+    let s = parallel.stats();
+    assert_eq!((s.sequential_runs, s.parallel_runs), (2, 0));
+}
+
+#[test]
 fn deep_values_built_by_recursion_print_serialise_and_drop() {
     let e = Engine::new(Config::default()).unwrap();
     let mk = "type Nest = Leaf | Node(Nest);\nlet mk = \\n -> if n == 0 then Leaf else Node(mk (n - 1));\n";
