@@ -144,6 +144,7 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<CodeGraph, CodeGraphE
 /// Maps a slice sequentially or with rayon, keeping the input order in the output.
 trait Exec: Sync {
     fn sort<T: Ord + Send>(&self, items: &mut [T]);
+    fn sort_stable_by_key<T: Send, K: Ord, F: Fn(&T) -> K + Sync>(&self, items: &mut [T], key: F);
     fn sort_by<T: Send, F: Fn(&T, &T) -> std::cmp::Ordering + Sync>(&self, items: &mut [T], cmp: F);
     fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R>;
 }
@@ -154,6 +155,10 @@ struct ParallelExec;
 impl Exec for SequentialExec {
     fn sort<T: Ord + Send>(&self, items: &mut [T]) {
         items.sort_unstable();
+    }
+
+    fn sort_stable_by_key<T: Send, K: Ord, F: Fn(&T) -> K + Sync>(&self, items: &mut [T], key: F) {
+        items.sort_by_key(key);
     }
 
     fn sort_by<T: Send, F: Fn(&T, &T) -> std::cmp::Ordering + Sync>(
@@ -172,6 +177,10 @@ impl Exec for SequentialExec {
 impl Exec for ParallelExec {
     fn sort<T: Ord + Send>(&self, items: &mut [T]) {
         items.par_sort_unstable();
+    }
+
+    fn sort_stable_by_key<T: Send, K: Ord, F: Fn(&T) -> K + Sync>(&self, items: &mut [T], key: F) {
+        items.par_sort_by_key(key);
     }
 
     fn sort_by<T: Send, F: Fn(&T, &T) -> std::cmp::Ordering + Sync>(
@@ -438,11 +447,13 @@ fn run<E: Exec>(
 
     // Phase 4: scopes, member tables, then every path site resolved in parallel.
     let phase = Instant::now();
-    let mut nodes = module_nodes;
+    // Nodes stay in the vectors they were made in until they are moved, once, into
+    // their final order.
+    let mut node_lists: Vec<Vec<Node>> = Vec::with_capacity(parts.len() + 2);
     let mut edges = module_edges;
     let mut resolver = Resolver {
         scopes: FastMap::default(),
-        kinds: FastMap::default(),
+        kinds: Vec::new(),
         members: FastMap::default(),
         crates: FastMap::default(),
     };
@@ -453,12 +464,12 @@ fn run<E: Exec>(
     }
     // Sized once: growing these by doubling would copy every node and edge again.
     let part_nodes: usize = parts.iter().map(|p| p.nodes.len()).sum();
-    nodes.reserve(part_nodes);
     edges.reserve(parts.iter().map(|p| p.edges.len()).sum());
-    resolver.kinds.reserve(nodes.len() + part_nodes);
-    for n in &nodes {
-        resolver.kinds.insert(n.id, n.kind);
-    }
+    resolver.kinds.reserve(module_nodes.len() + part_nodes);
+    resolver
+        .kinds
+        .extend(module_nodes.iter().map(|n| (n.id, n.kind)));
+    node_lists.push(module_nodes);
     for (id, (parent, root_id)) in &parents {
         let scope = resolver.scopes.entry(*id).or_default();
         scope.parent = *parent;
@@ -468,9 +479,9 @@ fn run<E: Exec>(
     let mut opaque_calls = 0;
     let mut impls = Vec::new();
     for part in parts {
-        for n in &part.nodes {
-            resolver.kinds.insert(n.id, n.kind);
-        }
+        resolver
+            .kinds
+            .extend(part.nodes.iter().map(|n| (n.id, n.kind)));
         let scope = resolver.scopes.entry(part.module).or_default();
         for (name, kind, id) in part.scope_items {
             scope.items.entry(name).or_default().push((kind, id));
@@ -489,11 +500,12 @@ fn run<E: Exec>(
                 .push((kind, id));
         }
         impls.extend(part.impls);
-        nodes.extend(part.nodes);
+        node_lists.push(part.nodes);
         edges.extend(part.edges);
         pending.extend(part.pending);
         opaque_calls += part.opaque_calls;
     }
+    exec.sort_stable_by_key(&mut resolver.kinds, |(id, _)| *id);
     // Methods of an impl become members of the type the impl is for, so `Type::f` and
     // `Self::f` resolve; the impls are visited in a sorted order so the member lists
     // (and which of two same-named candidates wins) do not depend on scheduling.
@@ -558,9 +570,10 @@ fn run<E: Exec>(
         .collect();
     type_ids.sort_unstable();
     type_ids.dedup();
+    let mut type_nodes = Vec::with_capacity(type_ids.len());
     for id in type_ids {
         if let Some(text) = texts.remove(&id) {
-            nodes.push(Node {
+            type_nodes.push(Node {
                 id,
                 kind: NodeKind::Type,
                 name: text.clone(),
@@ -577,20 +590,26 @@ fn run<E: Exec>(
     // Total orders everywhere: this is what makes the export byte-identical.
     // Nodes are ordered by (crate, path, kind, ID); of two nodes with one ID, the first
     // in this order is kept.
-    let order = node_order(&nodes, &crates, exec);
-    // IDs are 64-bit hashes, so two nodes with one ID are all but impossible; a sort of
-    // the bare IDs (cheap, and in cache) proves it, and only then is the map consulted.
-    let mut ids: Vec<NodeId> = nodes.iter().map(|n| n.id).collect();
-    exec.sort(&mut ids);
-    let mut unsorted: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    // IDs are 64-bit hashes, so two nodes with one ID are all but impossible; the item
+    // IDs are already sorted (`kinds`), which proves it cheaply, and only otherwise is
+    // the map below consulted.
+    let unique = resolver.kinds.windows(2).all(|w| w[0].0 != w[1].0)
+        && type_nodes.iter().all(|t| resolver.kind(t.id).is_none());
+    node_lists.push(type_nodes);
+    let total_nodes: usize = node_lists.iter().map(Vec::len).sum();
+    let order = node_order(&node_lists, &crates, exec);
+    let mut unsorted: Vec<Vec<Option<Node>>> = node_lists
+        .into_iter()
+        .map(|l| l.into_iter().map(Some).collect())
+        .collect();
     let in_order = order
         .into_iter()
-        .filter_map(|i| unsorted[i as usize].take());
-    let kept: Vec<Node> = if ids.windows(2).all(|w| w[0] != w[1]) {
+        .filter_map(|(list, at)| unsorted[list as usize][at as usize].take());
+    let kept: Vec<Node> = if unique {
         in_order.collect()
     } else {
         let mut seen: FastMap<NodeId, usize> = FastMap::default();
-        let mut kept: Vec<Node> = Vec::with_capacity(ids.len());
+        let mut kept: Vec<Node> = Vec::with_capacity(total_nodes);
         for n in in_order {
             match seen.get(&n.id) {
                 Some(&at) => diagnostics.push(Diagnostic {
@@ -670,8 +689,8 @@ fn run<E: Exec>(
     })
 }
 
-/// The indices of `nodes` in (crate, path, kind, ID) order, ties (one node twice) broken
-/// by index so the order is total.
+/// The places of the nodes of `lists` in (crate, path, kind, ID) order, ties (one node
+/// twice) broken by place so the order is total.
 ///
 /// The nodes' path strings lie scattered over the heap, and a comparison sort reads two
 /// of them per comparison: on a large graph the sort waited on memory more than it
@@ -679,16 +698,23 @@ fn run<E: Exec>(
 /// buffer that stays in cache, and small keys pointing into it are sorted; the nodes
 /// are then moved once. The crate name is replaced by its rank among the crate names
 /// (type nodes, whose crate is empty, come first), which orders the same way.
-fn node_order<E: Exec>(nodes: &[Node], crates: &[CrateInfo], exec: &E) -> Vec<u32> {
+fn node_order<E: Exec>(lists: &[Vec<Node>], crates: &[CrateInfo], exec: &E) -> Vec<(u32, u32)> {
     let mut names: Vec<&str> = crates.iter().map(|c| c.name.as_str()).collect();
     names.push("");
     names.sort_unstable();
     names.dedup();
-    let total: usize = nodes.iter().map(|n| n.path.len()).sum();
+    let all = || {
+        lists.iter().enumerate().flat_map(|(l, v)| {
+            v.iter()
+                .enumerate()
+                .map(move |(i, n)| (l as u32, i as u32, n))
+        })
+    };
+    let total: usize = all().map(|(_, _, n)| n.path.len()).sum();
     let mut arena = String::with_capacity(total);
-    let mut keys: Vec<NodeKey> = Vec::with_capacity(nodes.len());
+    let mut keys: Vec<NodeKey> = Vec::with_capacity(lists.iter().map(Vec::len).sum());
     let mut unknown = false;
-    for (i, n) in nodes.iter().enumerate() {
+    for (list, at, n) in all() {
         let rank = match names.binary_search(&n.krate.as_str()) {
             Ok(r) => r as u32,
             Err(_) => {
@@ -702,7 +728,8 @@ fn node_order<E: Exec>(nodes: &[Node], crates: &[CrateInfo], exec: &E) -> Vec<u3
             len: n.path.len() as u32,
             kind: n.kind,
             id: n.id,
-            index: i as u32,
+            list,
+            at,
         });
         arena.push_str(&n.path);
     }
@@ -712,21 +739,30 @@ fn node_order<E: Exec>(nodes: &[Node], crates: &[CrateInfo], exec: &E) -> Vec<u3
         // Every node's crate is a target namespace or empty, so this does not happen;
         // should it, the slow comparison keeps the order right.
         exec.sort_by(&mut keys, |a: &NodeKey, b: &NodeKey| {
-            let (na, nb) = (&nodes[a.index as usize], &nodes[b.index as usize]);
-            (&na.krate, path(a), a.kind, a.id, a.index).cmp(&(
+            let na = &lists[a.list as usize][a.at as usize];
+            let nb = &lists[b.list as usize][b.at as usize];
+            (&na.krate, path(a), a.kind, a.id, a.list, a.at).cmp(&(
                 &nb.krate,
                 path(b),
                 b.kind,
                 b.id,
-                b.index,
+                b.list,
+                b.at,
             ))
         });
     } else {
         exec.sort_by(&mut keys, |a: &NodeKey, b: &NodeKey| {
-            (a.rank, path(a), a.kind, a.id, a.index).cmp(&(b.rank, path(b), b.kind, b.id, b.index))
+            (a.rank, path(a), a.kind, a.id, a.list, a.at).cmp(&(
+                b.rank,
+                path(b),
+                b.kind,
+                b.id,
+                b.list,
+                b.at,
+            ))
         });
     }
-    keys.into_iter().map(|k| k.index).collect()
+    keys.into_iter().map(|k| (k.list, k.at)).collect()
 }
 
 /// A node's place in the order: crate rank, path (a range of the path buffer), kind, ID.
@@ -737,7 +773,9 @@ struct NodeKey {
     len: u32,
     kind: NodeKind,
     id: NodeId,
-    index: u32,
+    /// Which node vector, and where in it.
+    list: u32,
+    at: u32,
 }
 
 /// Every `.rs` file of the packages' source directories (and the target roots), sorted.
@@ -1379,7 +1417,9 @@ type Members<'a> = FastMap<&'a str, Vec<(NodeKind, NodeId)>>;
 
 struct Resolver<'a> {
     scopes: FastMap<NodeId, Scope<'a>>,
-    kinds: FastMap<NodeId, NodeKind>,
+    /// (ID, kind) of every item node, sorted by ID (stably: of two nodes with one ID,
+    /// the later one is found, as a map filled in the same order would keep it).
+    kinds: Vec<(NodeId, NodeKind)>,
     /// Type, trait, enum or impl -> name -> its methods, associated items, variants.
     members: FastMap<NodeId, Members<'a>>,
     /// Library crate names -> crate node.
@@ -1401,6 +1441,14 @@ fn name_hash(name: &str) -> u64 {
 }
 
 impl Resolver<'_> {
+    fn kind(&self, id: NodeId) -> Option<NodeKind> {
+        let end = self.kinds.partition_point(|(k, _)| *k <= id);
+        end.checked_sub(1)
+            .map(|i| self.kinds[i])
+            .filter(|(k, _)| *k == id)
+            .map(|(_, kind)| kind)
+    }
+
     fn resolve(&self, module: NodeId, segs: &[String], want: Want) -> Option<NodeId> {
         let mut q = Query {
             seen: Vec::new(),
@@ -1463,7 +1511,7 @@ impl Resolver<'_> {
     }
 
     fn step(&self, from: NodeId, seg: &str, want: Want, q: &mut Query) -> Option<NodeId> {
-        match self.kinds.get(&from)? {
+        match self.kind(from)? {
             NodeKind::Crate | NodeKind::Module => self.lookup(from, seg, want, q),
             _ => {
                 let list = self.members.get(&from)?.get(seg)?;
@@ -1528,7 +1576,7 @@ impl Resolver<'_> {
             } => {
                 let to = self
                     .resolve(*module, path, Want::Namespace)
-                    .filter(|id| self.kinds.get(id) == Some(&NodeKind::Trait))
+                    .filter(|id| self.kind(*id) == Some(NodeKind::Trait))
                     .or(*fallback)?;
                 Some(Edge {
                     from: *from,
@@ -1577,10 +1625,7 @@ impl Resolver<'_> {
                     Callee::Path(segs) => self.resolve(*module, segs, Want::Value),
                 }
                 .filter(|id| {
-                    matches!(
-                        self.kinds.get(id),
-                        Some(NodeKind::Function | NodeKind::Method)
-                    )
+                    matches!(self.kind(*id), Some(NodeKind::Function | NodeKind::Method))
                 })?;
                 Some(Edge {
                     from: *from,
