@@ -2,19 +2,19 @@
 //! kept as the measured baseline.
 //!
 //! [`WorkQueue`]: a task becomes ready when its last dependency completes; ready
-//! tasks are taken highest priority first (then oldest first); idle workers and
+//! tasks are taken highest priority first (then oldest first, except for the next-task
+//! slot below); idle workers and
 //! callers of [`WorkQueue::wait`] sleep on condition variables and are woken only by
 //! an event that concerns them. One mutex guards the whole state: tasks here are
 //! whole-module type checks (milliseconds), so the lock is held for microseconds per
 //! task and is never contended enough to matter.
 //!
-//! A worker that finishes a task keeps the lock and takes the next ready task itself,
-//! so a dependent made ready by that completion runs on the same thread with no
-//! hand-off (the "next task" slot of tokio and rayon, here without bypassing
-//! priorities: the worker takes the best ready task, which is the new dependent
-//! unless something more urgent was already waiting). A sleeping worker is woken only
-//! for work the waking thread will not take itself, and a waiter only when a task it
-//! waits for has finished. Nothing spins.
+//! A worker that finishes a task keeps the lock and runs a dependent made ready by
+//! that completion itself, next, with no hand-off (the "next task" slot of tokio and
+//! rayon, here without bypassing priorities: if a strictly more urgent task is already
+//! waiting, that one runs first and the dependent waits in the heap). A sleeping
+//! worker is woken only for work the waking thread will not take itself, and a waiter
+//! only when a task it waits for has finished. Nothing spins.
 //!
 //! [`PollingWorkQueue`]: the seed's design, where `get_result` loops over a `DashMap`
 //! with a 1 ms sleep and workers sleep 1 ms when nothing is queued. It exists so the
@@ -65,8 +65,9 @@ struct Entry<T> {
     /// The dependencies, in the order their results are passed; taken (emptied) when
     /// the task starts, as they are only needed to gather its inputs.
     deps: Vec<TaskId>,
-    /// Invariant: the number of `deps` not yet `Completed`; the task is in `ready`
-    /// exactly when this is 0 and the status is `Pending`.
+    /// Invariant: the number of `deps` not yet `Completed`; the task is in `ready`, or
+    /// in the next-task slot of the worker whose completion readied it, exactly when
+    /// this is 0 and the status is `Pending`.
     waiting_on: usize,
     dependents: Vec<TaskId>,
     /// Callers of [`WorkQueue::wait`] parked on this task; its completion wakes the
@@ -241,15 +242,24 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
     /// has finished. Parks while nothing is ready.
     pub fn run_worker(&self) {
         let mut s = self.state.lock();
+        // The "next task" slot: a dependent that this worker's last completion made
+        // ready, to run here without passing through the heap or another thread.
+        let mut next: Option<TaskId> = None;
         loop {
-            let Some((_, Reverse(id))) = s.ready.pop() else {
-                if s.closed && s.unfinished == 0 {
-                    return;
-                }
-                s.sleeping += 1;
-                self.work_ready.wait(&mut s);
-                s.sleeping -= 1;
-                continue;
+            let id = match next.take() {
+                Some(id) => id,
+                None => match s.ready.pop() {
+                    Some((_, Reverse(id))) => id,
+                    None => {
+                        if s.closed && s.unfinished == 0 {
+                            return;
+                        }
+                        s.sleeping += 1;
+                        self.work_ready.wait(&mut s);
+                        s.sleeping -= 1;
+                        continue;
+                    }
+                },
             };
             // This thread takes one task; if more are ready and a worker sleeps, pass
             // the rest on. The woken worker does the same, so a fan-out wakes as many
@@ -287,18 +297,24 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
             };
             drop(inputs);
             s = self.state.lock();
-            self.finish(&mut s, id, outcome);
-            // The loop goes straight back to `ready` with the lock still held: a
-            // dependent this completion made ready runs here next, without waking
-            // anyone.
+            // With the lock still held, the loop goes straight on to the dependent
+            // this completion made ready (if any), without waking anyone.
+            next = self.finish(&mut s, id, outcome);
         }
     }
 
     /// Records a task's outcome, makes its dependents ready (or fails them), and wakes
     /// the waiters of every task that finished here. It wakes no worker for the
-    /// dependents: the calling worker goes on to take one itself and passes any others
-    /// on (see [`WorkQueue::run_worker`]).
-    fn finish(&self, s: &mut State<T>, id: TaskId, outcome: Result<Arc<T>, Error>) {
+    /// dependents: it returns the most urgent one for the calling worker to run next,
+    /// unless a more urgent task is already waiting in the heap, and the worker passes
+    /// any others on (see [`WorkQueue::run_worker`]).
+    fn finish(
+        &self,
+        s: &mut State<T>,
+        id: TaskId,
+        outcome: Result<Arc<T>, Error>,
+    ) -> Option<TaskId> {
+        let mut next: Option<(Priority, Reverse<TaskId>)> = None;
         let mut to_fail = Vec::new();
         let ok = outcome.is_ok();
         let mut wake_waiters = false;
@@ -321,8 +337,17 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
                 if let Some(e) = s.tasks.get_mut(&d) {
                     e.waiting_on -= 1;
                     if e.waiting_on == 0 && e.status == TaskStatus::Pending {
-                        let prio = e.priority;
-                        s.ready.push((prio, Reverse(d)));
+                        // Keep the most urgent (then oldest) new dependent for the
+                        // slot; the others go to the heap.
+                        let candidate = (e.priority, Reverse(d));
+                        match next {
+                            Some(kept) if kept >= candidate => s.ready.push(candidate),
+                            Some(kept) => {
+                                s.ready.push(kept);
+                                next = Some(candidate);
+                            }
+                            None => next = Some(candidate),
+                        }
                     }
                 }
             } else {
@@ -355,6 +380,15 @@ impl<T: Send + Sync + 'static> WorkQueue<T> {
         }
         if wake_waiters {
             self.task_done.notify_all();
+        }
+        // Priorities hold across the slot: a task already waiting that is strictly
+        // more urgent runs first, and the dependent waits its turn in the heap.
+        match (next, s.ready.peek()) {
+            (Some(kept), Some(&(waiting, _))) if waiting > kept.0 => {
+                s.ready.push(kept);
+                None
+            }
+            (kept, _) => kept.map(|(_, Reverse(t))| t),
         }
     }
 }

@@ -147,6 +147,44 @@ fn higher_priority_ready_tasks_run_first() {
 }
 
 #[test]
+fn a_readied_dependent_runs_next_unless_something_more_urgent_waits() {
+    let q: Arc<WorkQueue<()>> = Arc::new(WorkQueue::new());
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = |i: u32| {
+        let order = order.clone();
+        move |_: &[Arc<()>]| {
+            order.lock().unwrap().push(i);
+            Ok(())
+        }
+    };
+    // One worker, everything submitted first. `a` runs; its dependent `c` runs next on
+    // the same worker, before the older but unrelated `d`.
+    let a = q.submit(Priority::Normal, &[], log(0)).unwrap();
+    q.submit(Priority::Normal, &[], log(1)).unwrap();
+    q.submit(Priority::Normal, &[a], log(2)).unwrap();
+    with_workers(&q, 1, || {});
+    assert_eq!(*order.lock().unwrap(), vec![0, 2, 1]);
+
+    // A more urgent task submitted while `a` runs goes before `a`'s dependent.
+    let q: Arc<WorkQueue<()>> = Arc::new(WorkQueue::new());
+    order.lock().unwrap().clear();
+    let (q2, urgent) = (q.clone(), log(3));
+    let first = log(0);
+    let a = q
+        .submit(Priority::Normal, &[], move |inp| {
+            q2.submit(Priority::High, &[], urgent)?;
+            first(inp)
+        })
+        .unwrap();
+    let c = q.submit(Priority::Normal, &[a], log(2)).unwrap();
+    // The queue stays open until `c` is done, so `a` can still submit.
+    with_workers(&q, 1, || {
+        q.wait(c).unwrap();
+    });
+    assert_eq!(*order.lock().unwrap(), vec![0, 3, 2]);
+}
+
+#[test]
 fn waiting_parks_until_completion() {
     let q: Arc<WorkQueue<u32>> = Arc::new(WorkQueue::new());
     let gate = Arc::new(std::sync::Barrier::new(2));
