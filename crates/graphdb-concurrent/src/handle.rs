@@ -75,6 +75,9 @@ pub(crate) struct Phase3 {
     pub(crate) edges: VersionCache<Edge>,
     /// Commits since the last fsync, for [`SyncMode::Batched`].
     unsynced: AtomicU64,
+    /// Committers between entering `commit` and having appended to the log (or failed):
+    /// a committer about to lead a sync gives them a moment to join it.
+    pub(crate) committing: AtomicU64,
     /// The next transaction id, so beginning a write transaction takes no lock. It starts
     /// from an id the engine allocated at open; the engine persists `max(tx_id) + 1` with
     /// every commit, so committed ids stay unique across reopenings.
@@ -176,6 +179,7 @@ impl ConcurrentGraphDB {
             nodes: VersionCache::new(db.config().node_cache_capacity),
             edges: VersionCache::new(db.config().edge_cache_capacity),
             unsynced: AtomicU64::new(0),
+            committing: AtomicU64::new(0),
             next_tx_id: AtomicU64::new(db.allocate_tx_id()),
             log: db.log_sync(),
             writers: Mutex::new(()),

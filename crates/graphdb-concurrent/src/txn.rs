@@ -1,12 +1,13 @@
 //! [`ConcurrentTransaction`]: one snapshot-isolated transaction on a shared handle.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use graphdb_core::{Direction, Edge, EdgeId, GraphDB, Node, NodeId, SyncMode, TxId};
 
 use crate::error::{Error, Result};
 use crate::handle::{Phase3, Shared};
-use crate::sync::{DbLock, Ordering};
+use crate::sync::{AtomicU64, DbLock, Ordering};
 
 /// One transaction. It reads one snapshot (plus its own writes); its writes become
 /// visible to others all at once at [`commit`](Self::commit), or never. A write-write
@@ -234,6 +235,7 @@ const WRITE_THROUGH_MAX: usize = 64;
 /// log frames in memory), then write and fsync outside every lock, so committers that
 /// arrive during one fsync are all covered by the next one.
 fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
+    let in_flight = InFlight::enter(&p3.committing);
     let info = {
         let mut db = shared.exclusive()?;
         let info = db.commit_deferred(tx)?;
@@ -271,10 +273,12 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
         }
         info
     };
+    drop(in_flight);
     if info.seq != 0 && shared.sync_mode != SyncMode::Off {
         // No engine lock is held here, so the next writers keep committing (into memory)
         // while this write and fsync run, and the next leader covers all of them.
         if p3.needs_sync(shared.sync_mode) {
+            wait_for_siblings(&p3.committing);
             p3.log.sync()?;
         } else {
             // Batched, between syncs: in the file (not synced) before commit returns.
@@ -282,4 +286,37 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
         }
     }
     Ok(info.commit_ts)
+}
+
+/// Counts a committer in flight until dropped (also on an error return).
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// How long a committer about to sync waits for committers still in flight.
+const GROUP_WAIT: Duration = Duration::from_micros(100);
+
+/// PostgreSQL's `commit_delay` with `commit_siblings = 1`: while other committers are
+/// between entering `commit` and appending, yield (up to [`GROUP_WAIT`]) so that their
+/// commits join this sync instead of each needing the next one. A lone committer never
+/// waits, so one thread pays nothing; under load one fsync covers more commits.
+fn wait_for_siblings(committing: &AtomicU64) {
+    if committing.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let until = Instant::now() + GROUP_WAIT;
+    while committing.load(Ordering::Acquire) > 0 && Instant::now() < until {
+        std::thread::yield_now();
+    }
 }
