@@ -479,9 +479,7 @@ fn run<E: Exec>(
     let mut opaque_calls = 0;
     let mut impls = Vec::new();
     for part in parts {
-        resolver
-            .kinds
-            .extend(part.nodes.iter().map(|n| (n.id, n.kind)));
+        resolver.kinds.extend_from_slice(&part.kinds);
         let scope = resolver.scopes.entry(part.module).or_default();
         for (name, kind, id) in part.scope_items {
             scope.items.entry(name).or_default().push((kind, id));
@@ -1136,6 +1134,9 @@ struct MountCtx<'a> {
 struct Part<'a> {
     module: NodeId,
     nodes: Vec<Node>,
+    /// (ID, kind) of every node in `nodes`, gathered while they are made (reading
+    /// them back later would touch every node again, long out of cache).
+    kinds: Vec<(NodeId, NodeKind)>,
     edges: Vec<Edge>,
     pending: Vec<Pending<'a>>,
     scope_items: Vec<(&'a str, NodeKind, NodeId)>,
@@ -1232,6 +1233,7 @@ fn assemble<'a>(inst: &'a Instance, namespace: &str) -> Part<'a> {
     let mut part = Part {
         module: inst.module,
         nodes: Vec::new(),
+        kinds: Vec::new(),
         edges: Vec::new(),
         pending: Vec::new(),
         scope_items: Vec::new(),
@@ -1371,6 +1373,7 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
             emit(&child_ctx, child, o, part);
         }
     }
+    part.kinds.push((id, item.kind));
     part.nodes.push(Node {
         id,
         kind: item.kind,
