@@ -1,4 +1,5 @@
-//! Commits per second under `SyncMode::Full` for one variant and thread count, with the
+//! Commits per second (`SyncMode::Full` unless `GRAPHDB_PROBE_SYNC` says otherwise) for
+//! one variant and thread count, with the
 //! database in a temporary directory (or `GRAPHDB_PROBE_DIR`): a quick way to look at
 //! group commit outside the benchmark harness.
 //!
@@ -23,8 +24,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
     };
+    // `GRAPHDB_PROBE_SYNC=off` or `batched` measures the other sync modes.
+    let sync_mode = match std::env::var("GRAPHDB_PROBE_SYNC").as_deref() {
+        Ok("off") => SyncMode::Off,
+        Ok("batched") => SyncMode::Batched { commits: 32 },
+        _ => SyncMode::Full,
+    };
     let config = Config {
-        sync_mode: SyncMode::Full,
+        sync_mode,
         ..Config::default()
     };
     let db = ConcurrentGraphDB::open_with_variant(dir.path().join("g.db"), config, variant)?;

@@ -277,12 +277,13 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
     if info.seq != 0 && shared.sync_mode != SyncMode::Off {
         // No engine lock is held here, so the next writers keep committing (into memory)
         // while this write and fsync run, and the next leader covers all of them.
+        // `Batched` between syncs: the frames stay in memory until the next sync, which
+        // writes them with its own batch. A crash (of the process or the machine) then
+        // loses at most the commits since the last sync, the bound `Batched` documents,
+        // and no committer waits behind a running fsync just to write.
         if p3.needs_sync(shared.sync_mode) {
             wait_for_siblings(&p3.committing);
             p3.log.sync()?;
-        } else {
-            // Batched, between syncs: in the file (not synced) before commit returns.
-            p3.log.flush()?;
         }
     }
     Ok(info.commit_ts)

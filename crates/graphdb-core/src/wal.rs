@@ -65,6 +65,11 @@ struct LogState {
     /// commit timestamp among those commits (0: nothing pending).
     pending: BTreeMap<PageId, PageBuf>,
     pending_ts: u64,
+    /// Frames encoded but not yet handed to a leader: the file's bytes from
+    /// `encoded_at` to `end`. A commit that finds nothing waiting is encoded at once (as a
+    /// single commit always was); later ones go to `pending` and merge.
+    encoded: Vec<u8>,
+    encoded_at: u64,
     /// Encoded bytes a leader is writing now, at their offset (reads overlay them).
     in_flight: Option<(u64, Arc<Vec<u8>>)>,
     /// Commits appended so far; every commit up to `written` is in the file, up to
@@ -136,6 +141,8 @@ impl LogState {
             allocated: len,
             pending: BTreeMap::new(),
             pending_ts: 0,
+            encoded: Vec::new(),
+            encoded_at: WAL_HEADER,
             in_flight: None,
             issued: 0,
             written: 0,
@@ -162,44 +169,57 @@ impl LogState {
         Ok(())
     }
 
-    /// Encodes everything pending as one log transaction at `end` (growing the file in
-    /// large zero-filled steps) and indexes it; returns the bytes to write and where.
-    fn encode_pending(&mut self) -> Option<(u64, Vec<u8>)> {
-        if self.pending.is_empty() {
-            return None;
+    /// Encodes one log transaction at `end` into `encoded` and indexes it.
+    fn encode(&mut self, pages: &[(PageId, &[u8; PAGE_SIZE])], commit_ts: u64) {
+        if self.encoded.is_empty() {
+            self.encoded_at = self.end;
         }
-        let pages = std::mem::take(&mut self.pending);
-        let commit_ts = std::mem::replace(&mut self.pending_ts, 0);
         let start = self.end;
-        let mut buf = Vec::with_capacity(pages.len() * FRAME_SIZE as usize);
         let mut crc = self.last_crc;
-        let last = pages.len();
-        // Ascending page ids (the header page first), as a single commit writes them.
+        self.encoded.reserve(pages.len() * FRAME_SIZE as usize);
         for (i, (id, page)) in pages.iter().enumerate() {
             let mut fh = [0u8; FRAME_HEADER];
             put_u64(&mut fh, 0, *id);
-            put_u64(&mut fh, 8, if i + 1 == last { commit_ts } else { 0 });
+            put_u64(&mut fh, 8, if i + 1 == pages.len() { commit_ts } else { 0 });
             put_u64(&mut fh, 16, self.salt);
             crc = frame_crc(crc, &fh, &page[..]);
             put_u32(&mut fh, 24, crc);
-            buf.extend_from_slice(&fh);
-            buf.extend_from_slice(&page[..]);
+            self.encoded.extend_from_slice(&fh);
+            self.encoded.extend_from_slice(&page[..]);
             self.index
                 .insert(*id, start + i as u64 * FRAME_SIZE + FRAME_HEADER as u64);
         }
-        let new_end = start + buf.len() as u64;
-        if new_end > self.allocated {
-            // Grow in large zero-filled steps, in the same write: a sync after an append
-            // that stays inside allocated space is a data-only flush, much cheaper than
-            // one that also commits a new file size to the file system journal.
-            let target = new_end.max(self.allocated + PREALLOCATE);
-            buf.resize((target - start) as usize, 0);
+        self.end = start + pages.len() as u64 * FRAME_SIZE;
+        self.last_crc = crc;
+        self.frames += pages.len() as u64;
+    }
+
+    /// Encodes the pending commits as ONE log transaction (pages in ascending id order,
+    /// the header page first, as a single commit writes them), then takes every encoded
+    /// byte for a leader to write, growing the file in large zero-filled steps in the
+    /// same write: a sync after an append that stays inside allocated space is a
+    /// data-only flush, much cheaper than one that also commits a new file size to the
+    /// file system journal.
+    fn take_batch(&mut self) -> Option<(u64, Vec<u8>)> {
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let commit_ts = std::mem::replace(&mut self.pending_ts, 0);
+            let pages: Vec<(PageId, &[u8; PAGE_SIZE])> =
+                pending.iter().map(|(id, p)| (*id, &**p)).collect();
+            self.encode(&pages, commit_ts);
+        }
+        if self.encoded.is_empty() {
+            return None;
+        }
+        let at = self.encoded_at;
+        let mut buf = std::mem::take(&mut self.encoded);
+        self.encoded_at = self.end;
+        if self.end > self.allocated {
+            let target = self.end.max(self.allocated + PREALLOCATE);
+            buf.resize((target - at) as usize, 0);
             self.allocated = target;
         }
-        self.end = new_end;
-        self.last_crc = crc;
-        self.frames += last as u64;
-        Some((start, buf))
+        Some((at, buf))
     }
 }
 
@@ -234,7 +254,7 @@ impl LogShared {
             }
             st.busy = true;
             let upto = st.issued;
-            let batch = st.encode_pending().map(|(at, bytes)| (at, Arc::new(bytes)));
+            let batch = st.take_batch().map(|(at, bytes)| (at, Arc::new(bytes)));
             st.in_flight = batch.clone();
             drop(st);
             let mut outcome = match &batch {
@@ -350,7 +370,7 @@ impl Wal {
         while st.busy {
             st = self.shared.done.wait(st).map_err(|_| poisoned())?;
         }
-        if !st.pending.is_empty() {
+        if !st.pending.is_empty() || !st.encoded.is_empty() {
             return Err(GraphError::InvalidArgument(
                 "log reset with commits not yet written".into(),
             ));
@@ -375,6 +395,12 @@ impl Wal {
         if st.failed {
             return Err(failed());
         }
+        st.issued += 1;
+        if st.pending.is_empty() && st.encoded.is_empty() {
+            // Nothing to merge with: encode now, as a lone commit always was.
+            st.encode(pages, commit_ts);
+            return Ok(st.issued);
+        }
         for (id, page) in pages {
             match st.pending.get_mut(id) {
                 Some(p) => p.copy_from_slice(&page[..]),
@@ -384,7 +410,6 @@ impl Wal {
             }
         }
         st.pending_ts = st.pending_ts.max(commit_ts);
-        st.issued += 1;
         Ok(st.issued)
     }
 
@@ -406,8 +431,14 @@ impl Wal {
         let Some(&off) = st.index.get(&id) else {
             return Ok(false);
         };
-        if let Some((at, bytes)) = &st.in_flight {
-            if off >= *at && off + PAGE_SIZE as u64 <= *at + bytes.len() as u64 {
+        let waiting = (st.encoded_at, &st.encoded);
+        for (at, bytes) in st
+            .in_flight
+            .iter()
+            .map(|(a, b)| (*a, &**b))
+            .chain([waiting])
+        {
+            if off >= at && off + PAGE_SIZE as u64 <= at + bytes.len() as u64 {
                 let from = (off - at) as usize;
                 buf.copy_from_slice(&bytes[from..from + PAGE_SIZE]);
                 return Ok(true);
@@ -499,26 +530,30 @@ mod tests {
         assert!(wal.read_page(12, &mut buf).unwrap());
         assert_eq!(buf[0], 2);
         assert!(!wal.read_page(99, &mut buf).unwrap());
-        assert_eq!(wal.frames(), 6);
-        // One write and one sync for all five; page 1 is logged once.
+        // The first commit found nothing waiting and was encoded at once (2 frames); the
+        // four after it merged, page 1 once (5 frames).
+        assert_eq!(wal.frames(), 7);
+        // One write and one sync for all five.
         wal.sync().unwrap();
         wal.sync().unwrap();
         assert_eq!(mem.sync_count() - syncs, 1);
         let (wal2, rec) = Wal::open(Arc::new(mem.crash_image(0, None))).unwrap();
-        assert_eq!((rec.committed_txs, rec.committed_frames), (1, 6));
+        assert_eq!((rec.committed_txs, rec.committed_frames), (2, 7));
         assert!(wal2.read_page(1, &mut buf).unwrap());
         assert_eq!(buf[0], 5);
         assert!(wal2.read_page(15, &mut buf).unwrap());
         assert_eq!(buf[0], 5);
-        // A torn batch loses all of it, never part.
+        // A batch torn inside its first log transaction loses all of it, never part.
         wal.append_commit(&[(1, &page(6)), (20, &page(6))], 6)
             .unwrap();
         wal.append_commit(&[(21, &page(7))], 7).unwrap();
+        assert!(wal.read_page(20, &mut buf).unwrap() && buf[0] == 6);
         flush(&wal);
         let (wal3, rec) =
-            Wal::open(Arc::new(mem.crash_image(1, Some(FRAME_SIZE as usize * 2)))).unwrap();
-        assert_eq!(rec.committed_txs, 1);
+            Wal::open(Arc::new(mem.crash_image(1, Some(FRAME_SIZE as usize)))).unwrap();
+        assert_eq!(rec.committed_txs, 2);
         assert!(!wal3.read_page(20, &mut buf).unwrap());
+        assert!(!wal3.read_page(21, &mut buf).unwrap());
         assert!(wal3.read_page(1, &mut buf).unwrap());
         assert_eq!(buf[0], 5);
     }
