@@ -267,15 +267,25 @@ impl LogShared {
             st = self.lock()?;
             st.in_flight = None;
             st.busy = false;
+            let result = match outcome {
+                Ok(()) => {
+                    st.written = st.written.max(upto);
+                    if durable {
+                        st.durable = st.durable.max(upto);
+                    }
+                    // `upto` covers this caller's own target.
+                    Ok(())
+                }
+                Err(e) => {
+                    st.failed = true;
+                    Err(e.into())
+                }
+            };
+            // Wake the waiters after releasing the mutex, so that they do not wake only
+            // to block on it while the leader still holds it.
+            drop(st);
             self.done.notify_all();
-            if let Err(e) = outcome {
-                st.failed = true;
-                return Err(e.into());
-            }
-            st.written = st.written.max(upto);
-            if durable {
-                st.durable = st.durable.max(upto);
-            }
+            return result;
         }
     }
 }
