@@ -1,15 +1,17 @@
 //! The one place that chooses the crate's locks and atomics.
 //!
-//! Every lock of [`GraphDB`](crate::GraphDB) is an [`OrderedMutex`] or an
+//! Every lock of [`GraphDB`](crate::GraphDB) but one is an [`OrderedMutex`] or an
 //! [`OrderedRwLock`] with a rank from the documented lock order (pager, then node cache,
-//! then edge cache, then dirty-page list, then the WAL sync state). The log buffer's state mutex (`storage.rs`) is a leaf below
-//! all of them: nothing is locked while it is held.
-//! The record caches are sharded: each shard is an `OrderedRwLock` of the cache's rank, and
-//! a thread holds at most one shard of a cache at a time. In debug builds each thread records which ranks it holds and
-//! a `debug_assert!` fires when a lock is taken while a lock of the same or a later rank is
-//! held, so an ordering mistake shows up in tests instead of as a rare deadlock. A
-//! poisoned lock is reported as [`GraphError::Corruption`]: the thread that panicked may
-//! have left the guarded state half-updated.
+//! then edge cache, then dirty-page list, then the WAL sync state). The record caches are
+//! sharded: each shard is an `OrderedRwLock` of its cache's rank, and a thread holds at
+//! most one shard of a cache at a time. The exception is the log's state mutex
+//! (`LogShared` in `wal.rs`), a plain [`Mutex`] because group-commit waiters sleep on a
+//! [`Condvar`] with it: it is a leaf below all of them (nothing is locked while it is
+//! held). In debug builds each thread records which ranks it holds and a `debug_assert!`
+//! fires when a lock is taken while a lock of the same or a later rank is held, so an
+//! ordering mistake shows up in tests instead of as a rare deadlock. A poisoned lock is
+//! reported as [`GraphError::Corruption`]: the thread that panicked may have left the
+//! guarded state half-updated.
 
 use std::ops::{Deref, DerefMut};
 
