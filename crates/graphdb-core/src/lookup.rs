@@ -258,7 +258,7 @@ impl GraphDB {
     }
 
     /// Every node with `label` whose `key` lies between the bounds in the index order
-    /// ([`compare_values`](crate::compare_values): values of another type than the bounds
+    /// ([`compare_values`]: values of another type than the bounds
     /// sort before or after them as whole types do), at a snapshot, in id order.
     pub fn find_nodes_by_property_range(
         &self,
