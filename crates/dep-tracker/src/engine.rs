@@ -76,6 +76,49 @@ fn shard_of<K: Hash>(key: &K) -> usize {
     (hasher.finish() >> 58) as usize % SHARDS
 }
 
+/// Number of bits in an [`InputSet`].
+const INPUT_BITS: usize = 256;
+
+/// How many of the latest input changes a memo's [`InputSet`] is compared with before
+/// the engine falls back to checking the memo's dependencies one by one.
+const RECENT_CHANGES: usize = 16;
+
+/// A lossy set of keys: bit `bit_of(k)` is set for every key `k` in the set. It may
+/// hold keys that are not there (two keys share a bit), never lose one that is, so a
+/// key whose bit is clear is certainly absent.
+#[derive(Clone, Copy, Default)]
+struct InputSet([u64; INPUT_BITS / 64]);
+
+impl InputSet {
+    fn of<K: Hash>(key: &K) -> Self {
+        let mut set = InputSet::default();
+        set.insert(bit_of(key));
+        set
+    }
+
+    fn insert(&mut self, bit: u8) {
+        self.0[usize::from(bit) / 64] |= 1 << (bit % 64);
+    }
+
+    fn contains(&self, bit: u8) -> bool {
+        self.0[usize::from(bit) / 64] & (1 << (bit % 64)) != 0
+    }
+
+    fn union(mut self, other: InputSet) -> InputSet {
+        for (word, add) in self.0.iter_mut().zip(other.0) {
+            *word |= add;
+        }
+        self
+    }
+}
+
+fn bit_of<K: Hash>(key: &K) -> u8 {
+    let mut hasher = FxHasher::default();
+    key.hash(&mut hasher);
+    // The top byte, which the multiply of the last word mixes best.
+    (hasher.finish() >> 56) as u8
+}
+
 /// What the engine knows about one key.
 struct Memo<K, V> {
     value: Result<V, Error>,
@@ -89,6 +132,47 @@ struct Memo<K, V> {
     /// The latest revision at which `value` is known to be current. `u64::MAX` for
     /// inputs, which are current by definition until `set_input` replaces them.
     verified_at: StdAtomicU64,
+    /// Every key this value may depend on, transitively, the key itself included: its
+    /// own bit, and the union of its dependencies' sets as of its last run or check.
+    /// It only grows (a check widens it before raising `verified_at`), so a reader
+    /// that sees a `verified_at` also sees at least the set that went with it.
+    /// Invariant: if no key of this set changed after `verified_at`, the value is
+    /// current, which lets a check skip the memo's whole dependency walk.
+    inputs: [StdAtomicU64; INPUT_BITS / 64],
+}
+
+impl<K, V> Memo<K, V> {
+    fn new(
+        value: Result<V, Error>,
+        deps: Vec<K>,
+        changed_at: u64,
+        verified_at: u64,
+        inputs: InputSet,
+    ) -> Self {
+        Memo {
+            value,
+            deps,
+            changed_at,
+            verified_at: StdAtomicU64::new(verified_at),
+            inputs: inputs.0.map(StdAtomicU64::new),
+        }
+    }
+
+    fn inputs(&self) -> InputSet {
+        InputSet(std::array::from_fn(|i| {
+            self.inputs[i].load(Ordering::Relaxed)
+        }))
+    }
+
+    /// Adds `more` to the set; call before raising `verified_at` (Release) so that
+    /// readers who see the new revision see the wider set.
+    fn widen(&self, more: InputSet) {
+        for (word, add) in self.inputs.iter().zip(more.0) {
+            if add != 0 {
+                word.fetch_or(add, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// An incremental computation over keys `K` producing values `V`.
@@ -114,6 +198,11 @@ pub struct Engine<K, V> {
     /// Bumped by every `set_input` that changes a value; only `&mut self` changes it,
     /// so it is fixed while any `get` runs.
     revision: u64,
+    /// `(revision, bit_of(key))` of the latest input changes, oldest first, so a check
+    /// can tell whether any key of a memo's [`InputSet`] changed since it was verified.
+    /// Only `&mut self` changes it. Trimmed, but never below `RECENT_CHANGES + 1`
+    /// entries once it has been trimmed.
+    changes: Vec<(u64, u8)>,
     parallel: bool,
     executions: StdAtomicU64,
 }
@@ -157,8 +246,9 @@ impl<K: Eq + Debug> Chain<'_, K> {
 pub struct Step<'a, K, V> {
     engine: &'a Engine<K, V>,
     chain: &'a Chain<'a, K>,
-    /// What this step read so far; becomes the memo's `deps` when the step ends.
-    deps: Mutex<Vec<K>>,
+    /// What this step read so far and the union of their input sets; becomes the
+    /// memo's `deps` and `inputs` when the step ends.
+    deps: Mutex<(Vec<K>, InputSet)>,
 }
 
 impl<K, V> Debug for Step<'_, K, V>
@@ -183,22 +273,32 @@ where
     /// The value of `key`, recording that this step needs it. An error of `key` (a
     /// failure, a panic, a cycle) comes back as `Err`; propagate it with `?`.
     pub fn get(&self, key: &K) -> Result<V, Error> {
-        self.deps.lock().push(key.clone());
-        self.engine.fetch(key, Some(self.chain))
+        let (value, inputs) = self.engine.fetch_tracked(key, Some(self.chain));
+        let mut deps = self.deps.lock();
+        deps.0.push(key.clone());
+        deps.1 = deps.1.union(inputs);
+        value
     }
 
     /// The values of `keys`, fetched in parallel when the engine is parallel.
     pub fn get_all(&self, keys: &[K]) -> Vec<Result<V, Error>> {
-        self.deps.lock().extend(keys.iter().cloned());
-        if self.engine.parallel && keys.len() > 1 {
+        let fetched: Vec<(Result<V, Error>, InputSet)> = if self.engine.parallel && keys.len() > 1 {
             keys.par_iter()
-                .map(|k| self.engine.fetch(k, Some(self.chain)))
+                .map(|k| self.engine.fetch_tracked(k, Some(self.chain)))
                 .collect()
         } else {
             keys.iter()
-                .map(|k| self.engine.fetch(k, Some(self.chain)))
+                .map(|k| self.engine.fetch_tracked(k, Some(self.chain)))
                 .collect()
+        };
+        let mut deps = self.deps.lock();
+        deps.0.extend(keys.iter().cloned());
+        let mut values = Vec::with_capacity(fetched.len());
+        for (value, inputs) in fetched {
+            deps.1 = deps.1.union(inputs);
+            values.push(value);
         }
+        values
     }
 
     /// An error saying this step failed because of `message`.
@@ -226,6 +326,7 @@ where
                 .map(|_| Shard(RwLock::new(MemoMap::default())))
                 .collect(),
             revision: 0,
+            changes: Vec::new(),
             parallel: true,
             executions: StdAtomicU64::new(0),
         }
@@ -252,13 +353,19 @@ where
             }
         }
         self.revision += 1;
-        let memo = Memo {
-            value: Ok(value),
-            deps: Vec::new(),
-            changed_at: self.revision,
-            verified_at: StdAtomicU64::new(u64::MAX),
-        };
+        let bit = bit_of(&key);
+        let memo = Memo::new(
+            Ok(value),
+            Vec::new(),
+            self.revision,
+            u64::MAX,
+            InputSet::of(&key),
+        );
         memos.insert(key, Arc::new(memo));
+        if self.changes.len() >= 4 * (RECENT_CHANGES + 1) {
+            self.changes.drain(..2 * (RECENT_CHANGES + 1));
+        }
+        self.changes.push((self.revision, bit));
         true
     }
 
@@ -316,6 +423,39 @@ where
         self.graph().invalidated(changed)
     }
 
+    /// The value of `key` and its input set, for a step that records reading it.
+    fn fetch_tracked(&self, key: &K, chain: Option<&Chain<'_, K>>) -> (Result<V, Error>, InputSet) {
+        match self.lookup(key, |memo| (memo.value.clone(), memo.inputs())) {
+            Ok(found) => found,
+            Err(existing) => match self.refresh(key, chain, existing) {
+                Ok(memo) => (memo.value.clone(), memo.inputs()),
+                // A cycle error stores no memo; the key itself is all the reader depends on.
+                Err(error) => (Err(error), InputSet::of(key)),
+            },
+        }
+    }
+
+    /// Whether `memo` is known to be current in this revision without looking at its
+    /// dependencies: verified in it, or none of its possible inputs changed since it
+    /// was last verified (checked against the latest `RECENT_CHANGES` changes only).
+    fn is_current(&self, memo: &Memo<K, V>) -> bool {
+        let verified_at = memo.verified_at.load(Ordering::Acquire);
+        if verified_at >= self.revision {
+            return true;
+        }
+        let inputs = memo.inputs();
+        for (seen, &(revision, bit)) in self.changes.iter().rev().enumerate() {
+            if revision <= verified_at {
+                return true;
+            }
+            if seen >= RECENT_CHANGES || inputs.contains(bit) {
+                return false;
+            }
+        }
+        // The whole log was scanned, so it was never trimmed: it holds every change.
+        true
+    }
+
     fn fetch(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Result<V, Error> {
         match self.lookup(key, |memo| memo.value.clone()) {
             Ok(value) => value,
@@ -325,13 +465,14 @@ where
 
     /// The revision at which `key` last changed, bringing it up to date first; `None`
     /// when it cannot be brought up to date from here (a cycle through `chain`).
-    fn changed_at(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Option<u64> {
-        match self.lookup(key, |memo| memo.changed_at) {
-            Ok(changed_at) => Some(changed_at),
+    /// Also returns the key's input set, which a check of a dependent adds to its own.
+    fn changed_at(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Option<(u64, InputSet)> {
+        match self.lookup(key, |memo| (memo.changed_at, memo.inputs())) {
+            Ok(found) => Some(found),
             Err(existing) => self
                 .refresh(key, chain, existing)
                 .ok()
-                .map(|memo| memo.changed_at),
+                .map(|memo| (memo.changed_at, memo.inputs())),
         }
     }
 
@@ -350,9 +491,7 @@ where
     ) -> Result<R, Option<Arc<Memo<K, V>>>> {
         let memos = self.memos[shard_of(key)].0.read();
         match memos.get(key) {
-            Some(memo) if memo.verified_at.load(Ordering::Acquire) >= self.revision => {
-                Ok(read(memo))
-            }
+            Some(memo) if self.is_current(memo) => Ok(read(memo)),
             stale => Err(stale.cloned()),
         }
     }
@@ -372,20 +511,29 @@ where
         let revision = self.revision;
         if let Some(memo) = &existing {
             let verified_at = memo.verified_at.load(Ordering::Acquire);
-            if verified_at >= revision {
+            if self.is_current(memo) {
                 return Ok(Arc::clone(memo));
             }
             let link = Chain { key, parent: chain };
-            let changed = |dep: &K| {
-                self.changed_at(dep, Some(&link))
-                    .is_none_or(|at| at > verified_at)
+            // `Some(its input set)` for a dependency that did not change.
+            let unchanged = |dep: &K| match self.changed_at(dep, Some(&link)) {
+                Some((at, inputs)) if at <= verified_at => Some(inputs),
+                _ => None,
             };
-            let any_changed = if self.parallel && memo.deps.len() >= PARALLEL_FROM {
-                memo.deps.par_iter().any(changed)
+            let all_unchanged = if self.parallel && memo.deps.len() >= PARALLEL_FROM {
+                memo.deps
+                    .par_iter()
+                    .map(unchanged)
+                    .try_reduce(InputSet::default, |a, b| Some(a.union(b)))
             } else {
-                memo.deps.iter().any(changed)
+                memo.deps.iter().try_fold(InputSet::default(), |acc, dep| {
+                    unchanged(dep).map(|i| acc.union(i))
+                })
             };
-            if !any_changed {
+            if let Some(inputs) = all_unchanged {
+                // The dependencies may read other keys now than when this memo was
+                // computed; its set must cover them before it counts as verified.
+                memo.widen(inputs);
                 memo.verified_at.fetch_max(revision, Ordering::AcqRel);
                 return Ok(Arc::clone(memo));
             }
@@ -403,7 +551,7 @@ where
         let step = Step {
             engine: self,
             chain: &link,
-            deps: Mutex::new(Vec::new()),
+            deps: Mutex::new((Vec::new(), InputSet::of(key))),
         };
         self.executions.fetch_add(1, Ordering::Relaxed);
         let value = match catch_unwind(AssertUnwindSafe(|| (self.compute)(key, &step))) {
@@ -413,17 +561,12 @@ where
                 message: panic_message(payload.as_ref()),
             }),
         };
-        let deps = std::mem::take(&mut *step.deps.lock());
+        let (deps, inputs) = std::mem::take(&mut *step.deps.lock());
         let changed_at = match old {
             Some(old) if old.value == value => old.changed_at,
             _ => self.revision,
         };
-        let memo = Arc::new(Memo {
-            value,
-            deps,
-            changed_at,
-            verified_at: StdAtomicU64::new(self.revision),
-        });
+        let memo = Arc::new(Memo::new(value, deps, changed_at, self.revision, inputs));
         self.memos[shard_of(key)]
             .0
             .write()
