@@ -110,6 +110,19 @@ fn build_dataset(nodes: u64) -> Dataset {
         }
         expect(db.close(), "close");
     }
+    // GraphDB::open locks its file, so each differently configured handle reads its own
+    // copy of the closed database.
+    let copy_of = |name: &str| {
+        let to = dir.path().join(name);
+        expect(std::fs::copy(&path, &to), "copy database");
+        let log = graphdb_core::wal_path(&path);
+        if log.exists() {
+            expect(std::fs::copy(&log, graphdb_core::wal_path(&to)), "copy log");
+        }
+        to
+    };
+    let uncached_path = copy_of("g-uncached.db");
+    let pages_only_path = copy_of("g-pages-only.db");
     let db_cached = expect(GraphDB::open(&path, Config::default()), "reopen");
     let tiny = Config {
         page_cache_pages: 8,
@@ -117,9 +130,9 @@ fn build_dataset(nodes: u64) -> Dataset {
         edge_cache_capacity: 1,
         ..Config::default()
     };
-    // A second handle on the same (now read-only) file: no useful node or page cache, so
-    // every read goes to the file (the operating system's page cache) and is verified.
-    let db_uncached = expect(GraphDB::open(&path, tiny), "reopen uncached");
+    // A second handle on a copy of the file: no useful node or page cache, so every read
+    // goes to the file (the operating system's page cache) and is verified.
+    let db_uncached = expect(GraphDB::open(&uncached_path, tiny), "reopen uncached");
     let pages_only = Config {
         node_cache_capacity: 1,
         edge_cache_capacity: 1,
@@ -127,7 +140,7 @@ fn build_dataset(nodes: u64) -> Dataset {
     };
     // A third handle: no node cache, but a page cache that holds the whole file, so a
     // read costs the id-map walk and the record decode, without I/O or checksums.
-    let db_pages_only = expect(GraphDB::open(&path, pages_only), "reopen pages only");
+    let db_pages_only = expect(GraphDB::open(&pages_only_path, pages_only), "reopen pages only");
     let sqlite_path = dir.path().join("g.sqlite");
     {
         let mut conn = expect(Connection::open(&sqlite_path), "sqlite open");

@@ -246,9 +246,17 @@ struct AdjDelta {
 impl GraphDB {
     /// Opens the database at `path` (its log is `path` + `-wal`), creating both if the
     /// file does not exist, and recovers every commit the log holds.
+    ///
+    /// The handle holds an exclusive advisory lock on the file until it is dropped: a
+    /// second `open` of the same file, from this process or another, fails with
+    /// [`GraphError::InUse`] instead of letting two pagers overwrite each other's pages.
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<GraphDB> {
         let path = path.as_ref();
         let main = FileStorage::open(path)?;
+        // The lock goes before recovery: recovery writes the main file.
+        if !main.try_lock_exclusive()? {
+            return Err(GraphError::InUse(path.display().to_string()));
+        }
         let wal = FileStorage::open(&wal_path(path))?;
         let mut db = GraphDB::open_with_storage(Arc::new(main), Arc::new(wal), config)?;
         db.path = Some(path.to_path_buf());

@@ -57,6 +57,11 @@ pub enum GraphError {
     /// the log and the handle refuses further writes until it is reopened.
     #[error("database unusable: {0}")]
     Closed(String),
+    /// Another handle, in this process or another one, has the database file open:
+    /// [`GraphDB::open`](crate::GraphDB::open) takes an exclusive lock on it so two pagers
+    /// never write the same file.
+    #[error("{0} is in use by another handle or process")]
+    InUse(String),
 }
 
 impl GraphError {

@@ -45,6 +45,16 @@ impl FileStorage {
             .open(path)?;
         Ok(FileStorage { file })
     }
+
+    /// Takes an exclusive advisory lock on the file, released when the storage is
+    /// dropped; `Ok(false)` when another open file description holds it.
+    pub(crate) fn try_lock_exclusive(&self) -> io::Result<bool> {
+        match self.file.try_lock() {
+            Ok(()) => Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
 }
 
 #[cfg(unix)]

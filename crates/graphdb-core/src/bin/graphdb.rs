@@ -199,26 +199,10 @@ fn fail(code: u8, message: impl Into<String>) -> Failure {
     }
 }
 
-/// The database file held open with an exclusive lock, so two `graphdb` processes never
-/// write the same file at once.
+/// An open database. `GraphDB::open` holds an exclusive lock on the file for as long as
+/// the handle lives, so two `graphdb` processes never write the same file at once.
 struct Locked {
     db: GraphDB,
-    _lock: File,
-}
-
-fn lock(path: &Path) -> Result<File, Failure> {
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| fail(1, format!("{}: {e}", path.display())))?;
-    file.try_lock().map_err(|_| {
-        fail(
-            1,
-            format!("{} is in use by another process", path.display()),
-        )
-    })?;
-    Ok(file)
 }
 
 fn config() -> Config {
@@ -233,9 +217,8 @@ fn open(path: &Path) -> Result<Locked, Failure> {
     if !path.is_file() {
         return Err(fail(1, format!("no database at {}", path.display())));
     }
-    let lock = lock(path)?;
     let db = GraphDB::open(path, config())?;
-    Ok(Locked { db, _lock: lock })
+    Ok(Locked { db })
 }
 
 fn json_node(n: &graphdb_core::Node) -> String {

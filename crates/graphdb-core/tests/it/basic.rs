@@ -69,6 +69,28 @@ fn round_trip_through_reopen_on_disk() {
 }
 
 #[test]
+fn a_second_open_of_the_same_file_is_refused_until_the_first_handle_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let mut first = GraphDB::open(&path, Config::default()).unwrap();
+    let mut tx = first.begin_write_txn().unwrap();
+    let id = tx.add_node(Node::new().with_label("Kept")).unwrap();
+    tx.commit().unwrap();
+
+    // Two pagers over one file would overwrite each other's pages; the second open must
+    // fail before recovery touches the file.
+    match GraphDB::open(&path, Config::default()) {
+        Err(GraphError::InUse(p)) => assert!(p.ends_with("g.db"), "{p}"),
+        other => panic!("expected InUse, got {:?}", other.map(|_| "an open handle")),
+    }
+    assert!(first.get_node(id).unwrap().is_some());
+    drop(first);
+
+    let reopened = GraphDB::open(&path, Config::default()).unwrap();
+    assert!(reopened.get_node(id).unwrap().is_some());
+}
+
+#[test]
 fn large_records_use_overflow_pages() {
     let (mut db, _, _) = mem_db(small_config());
     let big = vec![7u8; 100_000];
