@@ -140,7 +140,10 @@ fn build_dataset(nodes: u64) -> Dataset {
     };
     // A third handle: no node cache, but a page cache that holds the whole file, so a
     // read costs the id-map walk and the record decode, without I/O or checksums.
-    let db_pages_only = expect(GraphDB::open(&pages_only_path, pages_only), "reopen pages only");
+    let db_pages_only = expect(
+        GraphDB::open(&pages_only_path, pages_only),
+        "reopen pages only",
+    );
     let sqlite_path = dir.path().join("g.sqlite");
     {
         let mut conn = expect(Connection::open(&sqlite_path), "sqlite open");
