@@ -24,10 +24,22 @@ const CHECK_LARGE: BenchSpec = BenchSpec {
     crate_name: "config-eval",
     bench: "typecheck-large",
     description: "Type check of a generated configuration (quick/full: 2,000 modules x 50 \
-                  declarations + root, 100,002 declarations); one op = one whole check. \
-                  threads = engine workers.",
+                  declarations + root; a DAG 32 modules wide, about 75 deep); one op = one \
+                  whole check. threads = engine workers.",
     baseline: "sequential",
     seed_target: Some(LARGE_TARGET),
+};
+
+const CHECK_CHAIN: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "typecheck-chain",
+    description: "Type check of the same modules and declarations as typecheck-large, in \
+                  the import graph the generator had before (module i imports i - 1: one \
+                  chain through all 2,001 modules, so nothing can be checked in parallel); \
+                  one op = one whole check. threads = engine workers. Shows what the \
+                  parallel checker costs on a serial graph, not a target.",
+    baseline: "sequential",
+    seed_target: None,
 };
 
 const EVAL_LARGE: BenchSpec = BenchSpec {
@@ -85,8 +97,7 @@ fn engine(parallel: bool, workers: usize, threshold: usize) -> Engine {
     .unwrap_or_else(|e| panic!("engine: {e}"))
 }
 
-fn load_large(modules: usize, decls: usize) -> Program {
-    let files = generate::large_config(modules, decls, 2024);
+fn load_large(files: Vec<(String, String)>) -> Program {
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
@@ -99,7 +110,7 @@ fn load_large(modules: usize, decls: usize) -> Program {
 /// Measures every benchmark of issue 9.
 pub fn bench(suite: &mut Suite) {
     let (modules, decls) = suite.mode().pick((20, 10), (2000, 50), (2000, 50));
-    let program = Arc::new(load_large(modules, decls));
+    let program = Arc::new(load_large(generate::large_config(modules, decls, 2024)));
     let variants: [(&str, bool, usize); 4] = [
         ("sequential", false, 1),
         ("parallel", true, 1),
@@ -127,6 +138,28 @@ pub fn bench(suite: &mut Suite) {
             },
         );
     }
+    let chain = Arc::new(load_large(generate::chain_config(modules, decls, 2024)));
+    for (name, parallel, workers) in [variants[0], variants[2]] {
+        let strategy = if parallel {
+            Strategy::Parallel
+        } else {
+            Strategy::Sequential
+        };
+        let p = chain.clone();
+        suite.measure_task(
+            &CHECK_CHAIN,
+            name,
+            workers,
+            || engine(parallel, workers, 0),
+            |e| {
+                if let Err(err) = e.typecheck_with(&p, strategy) {
+                    panic!("typecheck: {err}");
+                }
+                1
+            },
+        );
+    }
+    drop(chain);
     for (name, parallel, workers) in variants {
         let strategy = if parallel {
             Strategy::Parallel

@@ -3,13 +3,41 @@
 //! They produce ordinary source files (no shortcut into the engine), so what they
 //! measure is what a user's configuration would cost.
 
+/// How many independent components [`large_config`] interleaves: the width of the
+/// import graph's levels.
+pub const LAYER_WIDTH: usize = 32;
+
 /// A generated multi-module configuration: `modules` modules of `decls` top-level
-/// declarations each, plus a root `main.lig` that imports the last few modules.
-/// Module `i` imports up to three earlier modules, so the import graph is a DAG with
-/// both long chains and wide levels; every declaration does a little arithmetic work
-/// (a short recursive helper, records, lists, a union match, a refinement). The same
-/// `seed` gives the same files. Returns `(relative path, text)` pairs.
+/// declarations each, plus a root `main.lig` that imports the last [`LAYER_WIDTH`]
+/// modules. Module `i` imports up to three earlier modules: `i - LAYER_WIDTH` (its
+/// predecessor in the same component), `i / 2` (a shared library) and one at random,
+/// so the import graph is a DAG with both long chains (about `modules / LAYER_WIDTH`
+/// modules deep) and wide levels (about `LAYER_WIDTH` modules that can be checked at
+/// the same time), and every module is reachable from the root. Every declaration
+/// does a little arithmetic work (a short recursive helper, records, lists, a union
+/// match, a refinement). The same `seed` gives the same files. Returns
+/// `(relative path, text)` pairs.
 pub fn large_config(modules: usize, decls: usize, seed: u64) -> Vec<(String, String)> {
+    config_of_shape(modules, decls, seed, Shape::Wide)
+}
+
+/// The same modules and declarations as [`large_config`], in the import graph it
+/// had before: module `i` always imports `i - 1` (besides `i / 2` and one at random),
+/// and the root imports the last four modules. The graph is then one chain through
+/// every module, so a module can only be checked after all the modules before it:
+/// kept to measure that a serial graph costs the parallel checker nothing, not as
+/// the typical configuration.
+pub fn chain_config(modules: usize, decls: usize, seed: u64) -> Vec<(String, String)> {
+    config_of_shape(modules, decls, seed, Shape::Chain)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Wide,
+    Chain,
+}
+
+fn config_of_shape(modules: usize, decls: usize, seed: u64, shape: Shape) -> Vec<(String, String)> {
     let modules = modules.max(1);
     let decls = decls.max(1);
     let mut rng = seed ^ 0x9E37_79B9_7F4A_7C15;
@@ -23,7 +51,14 @@ pub fn large_config(modules: usize, decls: usize, seed: u64) -> Vec<(String, Str
     for i in 0..modules {
         let mut imports: Vec<usize> = Vec::new();
         if i > 0 {
-            for cand in [i - 1, i / 2, (next() as usize) % i] {
+            let first = match shape {
+                Shape::Wide => i.checked_sub(LAYER_WIDTH),
+                Shape::Chain => Some(i - 1),
+            };
+            for cand in [first, Some(i / 2), Some((next() as usize) % i)]
+                .into_iter()
+                .flatten()
+            {
                 if !imports.contains(&cand) {
                     imports.push(cand);
                 }
@@ -69,7 +104,13 @@ pub fn large_config(modules: usize, decls: usize, seed: u64) -> Vec<(String, Str
         files.push((format!("gen/m{i}.lig"), s));
     }
     let mut main = String::from("module main;\n");
-    let roots: Vec<usize> = (modules.saturating_sub(4)..modules).collect();
+    // Every module below the last `LAYER_WIDTH` is imported by the one `LAYER_WIDTH`
+    // after it, so importing those reaches every module.
+    let width = match shape {
+        Shape::Wide => LAYER_WIDTH,
+        Shape::Chain => 4,
+    };
+    let roots: Vec<usize> = (modules.saturating_sub(width)..modules).collect();
     for r in &roots {
         main.push_str(&format!("import gen.m{r} as m{r};\n"));
     }
@@ -95,4 +136,68 @@ pub fn small_program(n: u64) -> String {
          export let value = match opt {{ Some(x) => x + f {b}, None => base / {div} }};\n\
          export let record = {{ id = {n}, name = \"p\" ++ \"{n}\", items = [base, {b}, value] }};\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The imports of each generated module (by number) and of the root, read back
+    /// from the text.
+    fn import_graph(files: &[(String, String)]) -> Vec<Vec<usize>> {
+        files
+            .iter()
+            .map(|(_, text)| {
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("import gen.m"))
+                    .map(|rest| {
+                        let n = rest.split(' ').next().unwrap_or_default();
+                        n.parse().unwrap()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Modules on the longest import path ending at each module, and whether each is
+    /// reachable from the root (the last file).
+    fn depth_and_reach(files: &[(String, String)]) -> (usize, Vec<bool>) {
+        let g = import_graph(files);
+        let mut depth = vec![0usize; g.len()];
+        for i in 0..g.len() {
+            depth[i] = 1 + g[i].iter().map(|&j| depth[j]).max().unwrap_or(0);
+        }
+        let mut reach = vec![false; g.len()];
+        let mut stack = vec![g.len() - 1];
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut reach[i], true) {
+                stack.extend(g[i].iter().copied());
+            }
+        }
+        (depth[g.len() - 1], reach)
+    }
+
+    #[test]
+    fn the_large_configuration_is_wide_and_fully_reachable() {
+        for modules in [1, 5, LAYER_WIDTH, 300, 2000] {
+            let files = large_config(modules, 3, 11);
+            assert_eq!(files.len(), modules + 1);
+            let (depth, reach) = depth_and_reach(&files);
+            assert!(reach.iter().all(|r| *r), "{modules} modules");
+            // Chains through the components, lengthened a little by the other two
+            // imports, but nowhere near one module after another.
+            assert!(
+                depth <= 3 * (modules / LAYER_WIDTH) + 20,
+                "{modules}: depth {depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_chain_configuration_is_one_chain() {
+        let files = chain_config(200, 3, 11);
+        let (depth, reach) = depth_and_reach(&files);
+        assert!(reach.iter().all(|r| *r));
+        assert_eq!(depth, 201);
+    }
 }
