@@ -20,6 +20,12 @@ type Compute<K, V> = dyn Fn(&K, &Step<'_, K, V>) -> Result<V, Error> + Send + Sy
 /// memo lookups to rayon costs more than doing them.
 const PARALLEL_FROM: usize = 8;
 
+/// Fewer stale keys than this, found among keys that are otherwise current, are
+/// brought up to date on the calling thread. After a small edit most of them are
+/// unchanged after a lookup or two (their input sets only share a bit with the changed
+/// key), and a rayon fan-out costs more than that, most of all on a busy machine.
+const STALE_PARALLEL_FROM: usize = 32;
+
 /// The multiply-rotate hash rustc and salsa use for their query maps (FxHash).
 ///
 /// Checking an unchanged build is a few thousand memo lookups and nothing else, so the
@@ -115,8 +121,8 @@ impl InputSet {
 fn bit_of<K: Hash>(key: &K) -> u8 {
     let mut hasher = FxHasher::default();
     key.hash(&mut hasher);
-    // The top byte, which the multiply of the last word mixes best.
-    (hasher.finish() >> 56) as u8
+    // The top bits, which the multiply of the last word mixes best.
+    ((hasher.finish() >> 56) as usize % INPUT_BITS) as u8
 }
 
 /// What the engine knows about one key.
@@ -282,15 +288,7 @@ where
 
     /// The values of `keys`, fetched in parallel when the engine is parallel.
     pub fn get_all(&self, keys: &[K]) -> Vec<Result<V, Error>> {
-        let fetched: Vec<(Result<V, Error>, InputSet)> = if self.engine.parallel && keys.len() > 1 {
-            keys.par_iter()
-                .map(|k| self.engine.fetch_tracked(k, Some(self.chain)))
-                .collect()
-        } else {
-            keys.iter()
-                .map(|k| self.engine.fetch_tracked(k, Some(self.chain)))
-                .collect()
-        };
+        let fetched = self.engine.fetch_many(keys, Some(self.chain));
         let mut deps = self.deps.lock();
         deps.0.extend(keys.iter().cloned());
         let mut values = Vec::with_capacity(fetched.len());
@@ -376,11 +374,10 @@ where
 
     /// The current values of `keys`, computed in parallel when the engine is parallel.
     pub fn get_all(&self, keys: &[K]) -> Vec<Result<V, Error>> {
-        if self.parallel {
-            keys.par_iter().map(|k| self.fetch(k, None)).collect()
-        } else {
-            keys.iter().map(|k| self.fetch(k, None)).collect()
-        }
+        self.fetch_many(keys, None)
+            .into_iter()
+            .map(|(value, _)| value)
+            .collect()
     }
 
     /// How many times a step function has run, over the engine's life.
@@ -433,6 +430,94 @@ where
                 Err(error) => (Err(error), InputSet::of(key)),
             },
         }
+    }
+
+    /// The values of `keys` with their input sets, in order. Keys already current are
+    /// read on the calling thread; the others are brought up to date in parallel when
+    /// the engine is parallel and there are enough of them. After a small change most
+    /// keys are current, and a parallel fan-out over lookups of a few tens of
+    /// nanoseconds costs more than the lookups.
+    fn fetch_many(
+        &self,
+        keys: &[K],
+        chain: Option<&Chain<'_, K>>,
+    ) -> Vec<(Result<V, Error>, InputSet)> {
+        if !self.parallel || keys.len() < 2 {
+            return keys.iter().map(|k| self.fetch_tracked(k, chain)).collect();
+        }
+        let mut found: Vec<Option<(Result<V, Error>, InputSet)>> = Vec::with_capacity(keys.len());
+        let mut stale = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            if mostly_stale(stale.len(), i) {
+                stale.extend(i..keys.len());
+                found.resize_with(keys.len(), || None);
+                break;
+            }
+            match self.lookup(key, |memo| (memo.value.clone(), memo.inputs())) {
+                Ok(current) => found.push(Some(current)),
+                Err(_) => {
+                    found.push(None);
+                    stale.push(i);
+                }
+            }
+        }
+        let fetch = |&i: &usize| (i, self.fetch_tracked(&keys[i], chain));
+        let fetched: Vec<_> = if stale.len() >= STALE_PARALLEL_FROM {
+            stale.par_iter().map(fetch).collect()
+        } else {
+            stale.iter().map(fetch).collect()
+        };
+        for (i, result) in fetched {
+            found[i] = Some(result);
+        }
+        // Every slot is filled: a current key above, a stale one just now.
+        found.into_iter().flatten().collect()
+    }
+
+    /// The union of the input sets of `deps` if none of them changed after revision
+    /// `verified_at`, bringing them up to date; `None` if one did (or is part of a cycle
+    /// through `link`). Like [`fetch_many`](Self::fetch_many), only the dependencies
+    /// that are not already current are checked in parallel.
+    fn unchanged_since(
+        &self,
+        deps: &[K],
+        verified_at: u64,
+        link: &Chain<'_, K>,
+    ) -> Option<InputSet> {
+        // `Some(its input set)` for a dependency that did not change.
+        let unchanged = |dep: &K| match self.changed_at(dep, Some(link)) {
+            Some((at, inputs)) if at <= verified_at => Some(inputs),
+            _ => None,
+        };
+        if !self.parallel || deps.len() < PARALLEL_FROM {
+            return deps.iter().try_fold(InputSet::default(), |acc, dep| {
+                unchanged(dep).map(|i| acc.union(i))
+            });
+        }
+        let mut inputs = InputSet::default();
+        let mut stale: Vec<&K> = Vec::new();
+        for (i, dep) in deps.iter().enumerate() {
+            if mostly_stale(stale.len(), i) {
+                stale.extend(&deps[i..]);
+                break;
+            }
+            match self.lookup(dep, |memo| (memo.changed_at, memo.inputs())) {
+                Ok((at, _)) if at > verified_at => return None,
+                Ok((_, more)) => inputs = inputs.union(more),
+                Err(_) => stale.push(dep),
+            }
+        }
+        let rest = if stale.len() >= STALE_PARALLEL_FROM {
+            stale
+                .par_iter()
+                .map(|dep| unchanged(dep))
+                .try_reduce(InputSet::default, |a, b| Some(a.union(b)))
+        } else {
+            stale.iter().try_fold(InputSet::default(), |acc, dep| {
+                unchanged(dep).map(|i| acc.union(i))
+            })
+        };
+        rest.map(|more| inputs.union(more))
     }
 
     /// Whether `memo` is known to be current in this revision without looking at its
@@ -515,21 +600,7 @@ where
                 return Ok(Arc::clone(memo));
             }
             let link = Chain { key, parent: chain };
-            // `Some(its input set)` for a dependency that did not change.
-            let unchanged = |dep: &K| match self.changed_at(dep, Some(&link)) {
-                Some((at, inputs)) if at <= verified_at => Some(inputs),
-                _ => None,
-            };
-            let all_unchanged = if self.parallel && memo.deps.len() >= PARALLEL_FROM {
-                memo.deps
-                    .par_iter()
-                    .map(unchanged)
-                    .try_reduce(InputSet::default, |a, b| Some(a.union(b)))
-            } else {
-                memo.deps.iter().try_fold(InputSet::default(), |acc, dep| {
-                    unchanged(dep).map(|i| acc.union(i))
-                })
-            };
+            let all_unchanged = self.unchanged_since(&memo.deps, verified_at, &link);
             if let Some(inputs) = all_unchanged {
                 // The dependencies may read other keys now than when this memo was
                 // computed; its set must cover them before it counts as verified.
@@ -573,6 +644,14 @@ where
             .insert(key.clone(), Arc::clone(&memo));
         memo
     }
+}
+
+/// Whether a scan that found `stale` keys needing work among the first `seen` should
+/// stop looking one by one and hand the rest to rayon: a from-scratch build finds every
+/// key stale and loses only the first few lookups to this test (the remaining keys are
+/// more than [`STALE_PARALLEL_FROM`] when there are enough to be worth a fan-out).
+fn mostly_stale(stale: usize, seen: usize) -> bool {
+    stale >= PARALLEL_FROM && stale * 4 > seen
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
