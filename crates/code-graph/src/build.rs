@@ -368,6 +368,10 @@ fn run<E: Exec>(
     // Phase 2: module trees, sequential (cheap: no parsing unless `#[path]` leaves the
     // listed directories).
     let phase = Instant::now();
+    let krates: Vec<Arc<str>> = targets
+        .iter()
+        .map(|t| Arc::from(t.namespace.as_str()))
+        .collect();
     let mut walker = Walker {
         root: &root,
         slots: &mut slots,
@@ -379,6 +383,7 @@ fn run<E: Exec>(
         diagnostics: &mut diagnostics,
         interner,
         counters: &counters,
+        krates: &krates,
     };
     let mut crates = Vec::new();
     for (ti, t) in targets.iter().enumerate() {
@@ -408,8 +413,8 @@ fn run<E: Exec>(
             kind: NodeKind::Crate,
             name: t.namespace.clone(),
             path: t.namespace.clone(),
-            krate: t.namespace.clone(),
-            file: Some(file),
+            krate: Arc::clone(&krates[ti]),
+            file: Some(Arc::from(file)),
             line: 0,
             attrs: inner,
             detail: Some(t.package.clone()),
@@ -440,9 +445,7 @@ fn run<E: Exec>(
 
     // Phase 3: nodes and local edges of every module instance, in parallel.
     let phase = Instant::now();
-    let parts = exec.map(&instances, &|inst| {
-        assemble(inst, &targets[inst.target].namespace)
-    });
+    let parts = exec.map(&instances, &|inst| assemble(inst, &krates[inst.target]));
     timings.assemble = phase.elapsed();
 
     // Phase 4: scopes, member tables, then every path site resolved in parallel.
@@ -482,20 +485,14 @@ fn run<E: Exec>(
         resolver.kinds.extend_from_slice(&part.kinds);
         let scope = resolver.scopes.entry(part.module).or_default();
         for (name, kind, id) in part.scope_items {
-            scope.items.entry(name).or_default().push((kind, id));
+            push_few(&mut scope.items, name, (kind, id));
         }
         for (name, path) in part.uses {
-            scope.uses.entry(name).or_default().push(path);
+            push_few(&mut scope.uses, name, path);
         }
         scope.globs.extend(part.globs);
         for (owner, name, kind, id) in part.members {
-            resolver
-                .members
-                .entry(owner)
-                .or_default()
-                .entry(name)
-                .or_default()
-                .push((kind, id));
+            push_few(resolver.members.entry(owner).or_default(), name, (kind, id));
         }
         impls.extend(part.impls);
         node_lists.push(part.nodes);
@@ -524,7 +521,7 @@ fn run<E: Exec>(
         let target = impl_targets.get(&imp.id).copied().flatten();
         if let (Some(target), Some(members)) = (target, resolver.members.get(&imp.id)) {
             for (name, list) in members {
-                for (kind, id) in list {
+                for (kind, id) in list.iter() {
                     additions.push((target, name, *kind, *id));
                 }
             }
@@ -534,13 +531,11 @@ fn run<E: Exec>(
     // same-named candidates comes first does not depend on a map's iteration order.
     exec.sort_by(&mut additions, |a, b| (a.0, a.1, a.3).cmp(&(b.0, b.1, b.3)));
     for (target, name, kind, id) in additions {
-        resolver
-            .members
-            .entry(target)
-            .or_default()
-            .entry(name)
-            .or_default()
-            .push((kind, id));
+        push_few(
+            resolver.members.entry(target).or_default(),
+            name,
+            (kind, id),
+        );
     }
     let resolved = exec.map(&pending, &|p: &Pending<'_>| {
         resolver.pending(p, &impl_targets)
@@ -569,6 +564,7 @@ fn run<E: Exec>(
     type_ids.sort_unstable();
     type_ids.dedup();
     let mut type_nodes = Vec::with_capacity(type_ids.len());
+    let no_crate: Arc<str> = Arc::from("");
     for id in type_ids {
         if let Some(text) = texts.remove(&id) {
             type_nodes.push(Node {
@@ -576,7 +572,7 @@ fn run<E: Exec>(
                 kind: NodeKind::Type,
                 name: text.clone(),
                 path: text,
-                krate: String::new(),
+                krate: no_crate.clone(),
                 file: None,
                 line: 0,
                 attrs: Vec::new(),
@@ -611,7 +607,7 @@ fn run<E: Exec>(
         for n in in_order {
             match seen.get(&n.id) {
                 Some(&at) => diagnostics.push(Diagnostic {
-                    file: n.file.clone().unwrap_or_default(),
+                    file: n.file.as_deref().unwrap_or_default().to_owned(),
                     line: n.line,
                     column: 0,
                     kind: DiagnosticKind::DuplicateId,
@@ -713,7 +709,7 @@ fn node_order<E: Exec>(lists: &[Vec<Node>], crates: &[CrateInfo], exec: &E) -> V
     let mut keys: Vec<NodeKey> = Vec::with_capacity(lists.iter().map(Vec::len).sum());
     let mut unknown = false;
     for (list, at, n) in all() {
-        let rank = match names.binary_search(&n.krate.as_str()) {
+        let rank = match names.binary_search(&&*n.krate) {
             Ok(r) => r as u32,
             Err(_) => {
                 unknown = true;
@@ -853,7 +849,7 @@ struct Instance {
     target: usize,
     module: NodeId,
     path: String,
-    file: String,
+    file: Arc<str>,
     facts: Arc<FileFacts>,
     /// Child indices from the file's top level down to an inline module's items.
     inline_path: Vec<usize>,
@@ -884,6 +880,8 @@ struct Walker<'a> {
     diagnostics: &'a mut Vec<Diagnostic>,
     interner: &'a dyn TypeInterner,
     counters: &'a Counters,
+    /// Each target's namespace, shared by all of its nodes.
+    krates: &'a [Arc<str>],
 }
 
 impl Walker<'_> {
@@ -959,7 +957,7 @@ impl Walker<'_> {
             target: ctx.target,
             module: id,
             path: qpath.to_owned(),
-            file: file_rel.clone(),
+            file: Arc::from(file_rel.as_str()),
             facts: facts.clone(),
             inline_path: inline_path.clone(),
         };
@@ -1038,8 +1036,8 @@ impl Walker<'_> {
                 kind: NodeKind::Module,
                 name,
                 path: mpath,
-                krate: ctx.namespace.to_owned(),
-                file: Some(file_rel.clone()),
+                krate: Arc::clone(&self.krates[ctx.target]),
+                file: Some(Arc::from(file_rel.as_str())),
                 line,
                 attrs: node_attrs,
                 detail: None,
@@ -1229,12 +1227,29 @@ fn join_path(parent: &str, name: &str) -> String {
     path
 }
 
-fn assemble<'a>(inst: &'a Instance, namespace: &str) -> Part<'a> {
+/// (nodes, edges) that `items` and their children make, at most: the part's vectors are
+/// sized once from it instead of grown by doubling (each growth copies every node made
+/// so far).
+fn capacity(items: &[ItemFact]) -> (usize, usize) {
+    items.iter().fold((0, 0), |(nodes, edges), it| {
+        let (n, e) = if it.kind == NodeKind::Module {
+            // An inline module is an instance of its own; its items are not made here.
+            (0, 0)
+        } else {
+            capacity(&it.children)
+        };
+        (nodes + 1 + n, edges + 1 + it.types.len() + e)
+    })
+}
+
+fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
+    let items = flatten(inst.items());
+    let (nodes, edges) = capacity(inst.items());
     let mut part = Part {
         module: inst.module,
-        nodes: Vec::new(),
-        kinds: Vec::new(),
-        edges: Vec::new(),
+        nodes: Vec::with_capacity(nodes),
+        kinds: Vec::with_capacity(nodes),
+        edges: Vec::with_capacity(edges),
         pending: Vec::new(),
         scope_items: Vec::new(),
         uses: Vec::new(),
@@ -1244,7 +1259,7 @@ fn assemble<'a>(inst: &'a Instance, namespace: &str) -> Part<'a> {
         opaque_calls: 0,
     };
     let mut ordinals = Ordinals::new();
-    for item in flatten(inst.items()) {
+    for item in items {
         let ordinal = ordinals.next(item.kind, &item.name);
         if item.kind == NodeKind::Module {
             // The walker made the node; only the name goes into the scope.
@@ -1254,7 +1269,7 @@ fn assemble<'a>(inst: &'a Instance, namespace: &str) -> Part<'a> {
         }
         let ctx = EmitCtx {
             inst,
-            namespace,
+            krate,
             parent: inst.module,
             parent_kind: NodeKind::Module,
             parent_path: &inst.path,
@@ -1291,7 +1306,7 @@ fn flatten(items: &[ItemFact]) -> Vec<&ItemFact> {
 
 struct EmitCtx<'a> {
     inst: &'a Instance,
-    namespace: &'a str,
+    krate: &'a Arc<str>,
     parent: NodeId,
     parent_kind: NodeKind,
     parent_path: &'a str,
@@ -1361,7 +1376,7 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
     if !item.children.is_empty() {
         let child_ctx = EmitCtx {
             inst: ctx.inst,
-            namespace: ctx.namespace,
+            krate: ctx.krate,
             parent: id,
             parent_kind: item.kind,
             parent_path: &path,
@@ -1379,8 +1394,8 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
         kind: item.kind,
         name: item.name.clone(),
         path,
-        krate: ctx.namespace.to_owned(),
-        file: Some(ctx.inst.file.clone()),
+        krate: Arc::clone(ctx.krate),
+        file: Some(Arc::clone(&ctx.inst.file)),
         line: item.line,
         attrs: item.attrs.clone(),
         detail: item.detail.clone(),
@@ -1406,17 +1421,45 @@ fn kind_ok(kind: NodeKind, want: Want) -> bool {
     }
 }
 
+/// The values under one map key, in insertion order. Nearly every name has exactly one
+/// item (or use, or member) behind it, so the first is held inline and only a second
+/// allocates: a `Vec` per name was one heap allocation (and one free) per scope entry
+/// and per member, thousands per build.
+struct Few<T> {
+    first: T,
+    more: Vec<T>,
+}
+
+impl<T> Few<T> {
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        std::iter::once(&self.first).chain(self.more.iter())
+    }
+}
+
+/// Appends `value` to the values under `key`.
+fn push_few<K: std::hash::Hash + Eq, T>(map: &mut FastMap<K, Few<T>>, key: K, value: T) {
+    match map.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().more.push(value),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(Few {
+                first: value,
+                more: Vec::new(),
+            });
+        }
+    }
+}
+
 #[derive(Default)]
 struct Scope<'a> {
-    items: FastMap<&'a str, Vec<(NodeKind, NodeId)>>,
-    uses: FastMap<&'a str, Vec<&'a [String]>>,
+    items: FastMap<&'a str, Few<(NodeKind, NodeId)>>,
+    uses: FastMap<&'a str, Few<&'a [String]>>,
     globs: Vec<&'a [String]>,
     parent: Option<NodeId>,
     root: NodeId,
 }
 
 /// Name -> the (kind, ID) of every member with that name.
-type Members<'a> = FastMap<&'a str, Vec<(NodeKind, NodeId)>>;
+type Members<'a> = FastMap<&'a str, Few<(NodeKind, NodeId)>>;
 
 struct Resolver<'a> {
     scopes: FastMap<NodeId, Scope<'a>>,
@@ -1540,7 +1583,7 @@ impl Resolver<'_> {
             }
         }
         if let Some(paths) = scope.uses.get(name) {
-            for p in paths {
+            for p in paths.iter() {
                 if let Some(id) = self.resolve_in(module, p, want, q) {
                     return Some(id);
                 }

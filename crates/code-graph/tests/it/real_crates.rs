@@ -129,8 +129,7 @@ fn check_against_independent_count(dir: &Path) {
         .map(|c| c.name.as_str())
         .collect();
     let in_src = |n: &&code_graph::Node| {
-        src_crates.contains(&n.krate.as_str())
-            && n.file.as_deref().is_some_and(|f| f.starts_with("src/"))
+        src_crates.contains(&&*n.krate) && n.file.as_deref().is_some_and(|f| f.starts_with("src/"))
     };
     for (kind, name) in [
         (NodeKind::Function, "function"),
