@@ -189,8 +189,12 @@ impl<K, V> Memo<K, V> {
 /// input changes, asking for a key re-checks its recorded dependencies, deepest first,
 /// and re-runs a step only when one of them changed; a re-run whose result equals the
 /// previous one leaves the step's `changed_at` alone, so its dependents are not re-run
-/// (early cutoff). Dependencies of one step are checked in parallel (rayon), and
-/// [`Step::get_all`] fetches independent keys in parallel.
+/// (early cutoff). A memo none of whose possible inputs changed since its last check is
+/// current without that walk (each memo keeps a small lossy set of the keys it depends
+/// on), so a small edit costs about one lookup per step that read something, not a walk
+/// of the whole graph. Stale dependencies of one step are checked in parallel (rayon),
+/// and [`Step::get_all`] fetches independent keys in parallel, when there are enough
+/// of them to be worth a fan-out.
 ///
 /// Step functions must be deterministic functions of what they read: two threads may
 /// race to compute the same key (the engine does not block one on the other, which
