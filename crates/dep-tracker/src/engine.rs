@@ -466,7 +466,7 @@ where
             }
         }
         let fetch = |&i: &usize| (i, self.fetch_tracked(&keys[i], chain));
-        let fetched: Vec<_> = if stale.len() >= STALE_PARALLEL_FROM {
+        let fetched: Vec<_> = if stale.len() > 1 && worth_a_fan_out(stale.len(), keys.len()) {
             stale.par_iter().map(fetch).collect()
         } else {
             stale.iter().map(fetch).collect()
@@ -511,7 +511,7 @@ where
                 Err(_) => stale.push(dep),
             }
         }
-        let rest = if stale.len() >= STALE_PARALLEL_FROM {
+        let rest = if stale.len() >= PARALLEL_FROM && worth_a_fan_out(stale.len(), deps.len()) {
             stale
                 .par_iter()
                 .map(|dep| unchanged(dep))
@@ -652,10 +652,15 @@ where
 
 /// Whether a scan that found `stale` keys needing work among the first `seen` should
 /// stop looking one by one and hand the rest to rayon: a from-scratch build finds every
-/// key stale and loses only the first few lookups to this test (the remaining keys are
-/// more than [`STALE_PARALLEL_FROM`] when there are enough to be worth a fan-out).
+/// key stale and loses only the first few lookups to this test.
 fn mostly_stale(stale: usize, seen: usize) -> bool {
     stale >= PARALLEL_FROM && stale * 4 > seen
+}
+
+/// Whether `stale` keys out of `total` should be brought up to date in parallel: when
+/// they are most of the keys (a build, not a check), or many in absolute terms.
+fn worth_a_fan_out(stale: usize, total: usize) -> bool {
+    stale * 4 > total || stale >= STALE_PARALLEL_FROM
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
