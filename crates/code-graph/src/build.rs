@@ -716,8 +716,33 @@ fn node_order<E: Exec>(lists: &[Vec<Node>], crates: &[CrateInfo], exec: &E) -> V
                 u32::MAX
             }
         };
+        // Paths of one crate all start with `namespace::` (the crate node's path is the
+        // namespace itself), so that prefix says nothing about their order.
+        let rest = if n.krate.is_empty() {
+            Some(n.path.as_str())
+        } else if n.path == *n.krate {
+            Some("")
+        } else {
+            n.path
+                .strip_prefix(&*n.krate)
+                .and_then(|r| r.strip_prefix("::"))
+        };
+        let head = match rest {
+            Some(rest) => {
+                let mut b = [0u8; 8];
+                let take = rest.len().min(8);
+                b[..take].copy_from_slice(&rest.as_bytes()[..take]);
+                u64::from_be_bytes(b)
+            }
+            None => {
+                // Not built that way; the comparison without heads stays right.
+                unknown = true;
+                0
+            }
+        };
         keys.push(NodeKey {
             rank,
+            head,
             start: arena.len() as u32,
             len: n.path.len() as u32,
             kind: n.kind,
@@ -746,14 +771,9 @@ fn node_order<E: Exec>(lists: &[Vec<Node>], crates: &[CrateInfo], exec: &E) -> V
         });
     } else {
         exec.sort_by(&mut keys, |a: &NodeKey, b: &NodeKey| {
-            (a.rank, path(a), a.kind, a.id, a.list, a.at).cmp(&(
-                b.rank,
-                path(b),
-                b.kind,
-                b.id,
-                b.list,
-                b.at,
-            ))
+            (a.rank, a.head).cmp(&(b.rank, b.head)).then_with(|| {
+                (path(a), a.kind, a.id, a.list, a.at).cmp(&(path(b), b.kind, b.id, b.list, b.at))
+            })
         });
     }
     keys.into_iter().map(|k| (k.list, k.at)).collect()
@@ -763,6 +783,10 @@ fn node_order<E: Exec>(lists: &[Vec<Node>], crates: &[CrateInfo], exec: &E) -> V
 #[derive(Clone, Copy)]
 struct NodeKey {
     rank: u32,
+    /// The first 8 bytes of the path after its crate's `namespace::` prefix, big-endian,
+    /// zero-padded: it orders two keys whenever it differs (a path that ends first is
+    /// the smaller one), so most comparisons never read the path buffer.
+    head: u64,
     start: u32,
     len: u32,
     kind: NodeKind,
