@@ -54,7 +54,7 @@ const BUILD_REAL: BenchSpec = BenchSpec {
 const PER_FILE: BenchSpec = BenchSpec {
     crate_name: "code-graph",
     bench: "per-file",
-    description: "Single-thread processing of the generated crate's files; one op = one byte.",
+    description: "Single-thread processing of the generated crate's files; one op = one byte. The three variants are timed in interleaved rounds (quick: 15, median).",
     baseline: "syn-parse",
     seed_target: Some("end-to-end >= 0.8x bare syn::parse_file (issue 8)"),
 };
@@ -311,41 +311,47 @@ pub fn bench(suite: &mut Suite) {
         }
     }
 
-    // Per-file cost on one thread: parse only, parse + extract, whole build.
+    // Per-file cost on one thread: parse only, parse + extract, whole build. One sample
+    // is one pass over the crate (about 0.1 s), so three samples taken one variant after
+    // the other let a single preempted pass move a median; the three variants are timed
+    // in interleaved rounds instead (rotating which goes first), and each gets the median
+    // of its rounds.
     let sources = synthetic.sources();
     let total: u64 = sources.iter().map(|s| s.len() as u64).sum();
-    suite.measure_task(
-        &PER_FILE,
-        "syn-parse",
-        1,
-        || (),
-        |()| {
-            for s in &sources {
-                let _ = code_graph::parse_only(s);
-            }
-            total
-        },
-    );
-    suite.measure_task(
-        &PER_FILE,
-        "extract",
-        1,
-        || (),
-        |()| {
-            let interner = LocalInterner::new();
-            for s in &sources {
-                let _ = code_graph::extract_only(s, &interner);
-            }
-            total
-        },
-    );
-    suite.measure_task(
-        &PER_FILE,
-        "build",
-        1,
-        || (),
-        |()| build_bytes(&dirs, &BuildOptions::sequential()).0,
-    );
+    let parse = || {
+        for s in &sources {
+            let _ = std::hint::black_box(code_graph::parse_only(s));
+        }
+        total
+    };
+    let extract = || {
+        let interner = LocalInterner::new();
+        for s in &sources {
+            let _ = std::hint::black_box(code_graph::extract_only(s, &interner));
+        }
+        total
+    };
+    let build = || build_bytes(&dirs, &BuildOptions::sequential()).0;
+    let variants: [(&str, &dyn Fn() -> u64); 3] = [
+        ("syn-parse", &parse),
+        ("extract", &extract),
+        ("build", &build),
+    ];
+    let rounds = mode.pick(1, 15, 41);
+    let mut rates = vec![Vec::with_capacity(rounds); variants.len()];
+    for round in 0..rounds {
+        for k in 0..variants.len() {
+            let v = (round + k) % variants.len();
+            let start = std::time::Instant::now();
+            let bytes = (variants[v].1)();
+            rates[v].push(bytes as f64 / start.elapsed().as_secs_f64().max(1e-9));
+        }
+    }
+    for ((name, _), rates) in variants.iter().zip(&rates) {
+        if let Some(m) = bench_harness::Measurement::from_samples(rates) {
+            suite.record(&PER_FILE, name, 1, m);
+        }
+    }
 
     // ID allocation.
     let ops = mode.pick(20_000, 2_000_000, 10_000_000);
