@@ -173,33 +173,29 @@ impl<T> OrderedRwLock<T> {
 
     /// Shared access, checking the lock order in debug builds.
     pub(crate) fn read(&self) -> Result<RankedGuard<std::sync::RwLockReadGuard<'_, T>>> {
-        #[cfg(debug_assertions)]
-        enter(self.rank, self.name);
-        match self.inner.read() {
-            Ok(guard) => Ok(RankedGuard {
-                #[cfg(debug_assertions)]
-                rank: self.rank,
-                guard,
-            }),
-            Err(_) => {
-                #[cfg(debug_assertions)]
-                leave(self.rank);
-                Err(self.poisoned())
-            }
-        }
+        self.ranked(|lock| lock.read().ok())
     }
 
     /// Exclusive access, checking the lock order in debug builds.
     pub(crate) fn write(&self) -> Result<RankedGuard<std::sync::RwLockWriteGuard<'_, T>>> {
+        self.ranked(|lock| lock.write().ok())
+    }
+
+    /// Takes the rank, then the lock through `take` (`None` when it is poisoned), and
+    /// gives the rank back if the lock cannot be had.
+    fn ranked<'a, G>(
+        &'a self,
+        take: impl FnOnce(&'a RwLock<T>) -> Option<G>,
+    ) -> Result<RankedGuard<G>> {
         #[cfg(debug_assertions)]
         enter(self.rank, self.name);
-        match self.inner.write() {
-            Ok(guard) => Ok(RankedGuard {
+        match take(&self.inner) {
+            Some(guard) => Ok(RankedGuard {
                 #[cfg(debug_assertions)]
                 rank: self.rank,
                 guard,
             }),
-            Err(_) => {
+            None => {
                 #[cfg(debug_assertions)]
                 leave(self.rank);
                 Err(self.poisoned())
