@@ -107,17 +107,14 @@ fn load_large(files: Vec<(String, String)>) -> Program {
         .unwrap_or_else(|e| panic!("generated configuration: {e}"))
 }
 
-/// Measures every benchmark of issue 9.
-pub fn bench(suite: &mut Suite) {
-    let (modules, decls) = suite.mode().pick((20, 10), (2000, 50), (2000, 50));
-    let program = Arc::new(load_large(generate::large_config(modules, decls, 2024)));
-    let variants: [(&str, bool, usize); 4] = [
-        ("sequential", false, 1),
-        ("parallel", true, 1),
-        ("parallel", true, 2),
-        ("parallel", true, 8),
-    ];
-    for (name, parallel, workers) in variants {
+/// One whole type check of `program` per op, for each (variant, parallel, workers).
+fn measure_typecheck(
+    suite: &mut Suite,
+    spec: &BenchSpec,
+    program: &Arc<Program>,
+    variants: &[(&str, bool, usize)],
+) {
+    for &(name, parallel, workers) in variants {
         let strategy = if parallel {
             Strategy::Parallel
         } else {
@@ -125,7 +122,7 @@ pub fn bench(suite: &mut Suite) {
         };
         let p = program.clone();
         suite.measure_task(
-            &CHECK_LARGE,
+            spec,
             name,
             workers,
             || engine(parallel, workers, 0),
@@ -138,27 +135,21 @@ pub fn bench(suite: &mut Suite) {
             },
         );
     }
+}
+
+/// Measures every benchmark of issue 9.
+pub fn bench(suite: &mut Suite) {
+    let (modules, decls) = suite.mode().pick((20, 10), (2000, 50), (2000, 50));
+    let program = Arc::new(load_large(generate::large_config(modules, decls, 2024)));
+    let variants: [(&str, bool, usize); 4] = [
+        ("sequential", false, 1),
+        ("parallel", true, 1),
+        ("parallel", true, 2),
+        ("parallel", true, 8),
+    ];
+    measure_typecheck(suite, &CHECK_LARGE, &program, &variants);
     let chain = Arc::new(load_large(generate::chain_config(modules, decls, 2024)));
-    for (name, parallel, workers) in [variants[0], variants[2]] {
-        let strategy = if parallel {
-            Strategy::Parallel
-        } else {
-            Strategy::Sequential
-        };
-        let p = chain.clone();
-        suite.measure_task(
-            &CHECK_CHAIN,
-            name,
-            workers,
-            || engine(parallel, workers, 0),
-            |e| {
-                if let Err(err) = e.typecheck_with(&p, strategy) {
-                    panic!("typecheck: {err}");
-                }
-                1
-            },
-        );
-    }
+    measure_typecheck(suite, &CHECK_CHAIN, &chain, &[variants[0], variants[2]]);
     drop(chain);
     for (name, parallel, workers) in variants {
         let strategy = if parallel {
