@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::ast::*;
 use crate::error::Error;
+use crate::stdlib::{self, Builtin, Fail, Host};
 use crate::sync::{Arc, AtomicBool, AtomicU64, OnceLock, Ordering, Weak};
 
 /// A value produced by evaluation.
@@ -50,6 +51,24 @@ enum FnRepr {
         module: Weak<ModuleRuntime>,
     },
     Ctor(Arc<str>),
+    /// A built-in with the arguments it has been given so far (fewer than its arity).
+    Builtin(Builtin, Arc<Vec<Value>>),
+    /// A constructor whose payload type has refinements, checked in `module` (the
+    /// module declaring the union).
+    CheckedCtor {
+        name: Arc<str>,
+        payload: Arc<TypeExpr>,
+        module: Weak<ModuleRuntime>,
+    },
+    /// A function that entered a type with refinements in its parameter or result:
+    /// calls check both. The type is read in `module` (where it was written).
+    Checked {
+        inner: Box<Value>,
+        param: Arc<TypeExpr>,
+        result: Arc<TypeExpr>,
+        env: Env,
+        module: Weak<ModuleRuntime>,
+    },
 }
 
 impl fmt::Debug for Function {
@@ -69,6 +88,11 @@ impl PartialEq for Value {
     fn eq(&self, other: &Self) -> bool {
         value_eq(self, other).unwrap_or(false)
     }
+}
+
+/// Structural equality; `None` when a function is compared.
+pub(crate) fn values_equal(a: &Value, b: &Value) -> Option<bool> {
+    value_eq(a, b)
 }
 
 fn value_eq(a: &Value, b: &Value) -> Option<bool> {
@@ -317,6 +341,61 @@ pub(crate) struct AliasDef {
     owner: Option<String>,
 }
 
+/// A constructor as the evaluator needs it.
+#[derive(Clone)]
+struct CtorDef {
+    has_payload: bool,
+    /// The payload's type and the module declaring it, when that type has
+    /// refinements to check on construction.
+    refined: Option<(Arc<TypeExpr>, Weak<ModuleRuntime>)>,
+}
+
+/// Whether `te` (read in a module with these aliases and imports) has a `where`
+/// anywhere, looking through aliases. Conservative (true) past 64 alias levels.
+fn has_refinement(
+    te: &TypeExpr,
+    aliases: &HashMap<String, AliasDef>,
+    imports: &HashMap<String, Arc<ModuleRuntime>>,
+    depth: usize,
+) -> bool {
+    if depth > 64 {
+        return true;
+    }
+    match te {
+        TypeExpr::Refine(..) => true,
+        TypeExpr::Var(_) => false,
+        TypeExpr::Record(fs) => fs
+            .iter()
+            .any(|(_, t)| has_refinement(t, aliases, imports, depth + 1)),
+        TypeExpr::Fun(a, b) => {
+            has_refinement(a, aliases, imports, depth + 1)
+                || has_refinement(b, aliases, imports, depth + 1)
+        }
+        TypeExpr::Named(name, args, _) => {
+            if args
+                .iter()
+                .any(|a| has_refinement(a, aliases, imports, depth + 1))
+            {
+                return true;
+            }
+            match aliases.get(name) {
+                None => false,
+                Some(AliasDef {
+                    body, owner: None, ..
+                }) => has_refinement(body, aliases, imports, depth + 1),
+                Some(AliasDef {
+                    body,
+                    owner: Some(o),
+                    ..
+                }) => match imports.get(o) {
+                    Some(rt) => has_refinement(body, &rt.aliases, &rt.imports, depth + 1),
+                    None => true,
+                },
+            }
+        }
+    }
+}
+
 /// The run-time form of one module: its top-level cells and its imports.
 pub(crate) struct ModuleRuntime {
     pub(crate) file: String,
@@ -326,7 +405,7 @@ pub(crate) struct ModuleRuntime {
     /// first; the value never changes afterwards.
     cells: Vec<OnceLock<Result<Value, Error>>>,
     imports: HashMap<String, Arc<ModuleRuntime>>,
-    ctors: HashMap<String, bool>,
+    ctors: HashMap<String, CtorDef>,
     aliases: HashMap<String, AliasDef>,
     /// The root module's output lists these names (exports, or everything).
     pub(crate) exported: Vec<usize>,
@@ -341,8 +420,8 @@ impl ModuleRuntime {
         let mut aliases = HashMap::new();
         let mut import_map = HashMap::new();
         for (imp, rt) in module.imports.iter().zip(imports) {
-            for (name, has_payload) in &rt.exported_ctors() {
-                ctors.insert(name.clone(), *has_payload);
+            for (name, def) in rt.exported_ctors() {
+                ctors.insert(name, def);
             }
             for (name, (params, body)) in rt.exported_aliases() {
                 aliases.insert(
@@ -358,11 +437,7 @@ impl ModuleRuntime {
         }
         for td in &module.types {
             match &td.body {
-                TypeBody::Union(vs) => {
-                    for v in vs {
-                        ctors.insert(v.name.clone(), v.payload.is_some());
-                    }
-                }
+                TypeBody::Union(_) => {}
                 TypeBody::Alias(body) => {
                     aliases.insert(
                         td.name.clone(),
@@ -376,39 +451,63 @@ impl ModuleRuntime {
             }
         }
         let all = crate::types::exports_all(module);
-        Arc::new(ModuleRuntime {
-            file: file.to_owned(),
-            index: module
-                .lets
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (l.name.clone(), i))
-                .collect(),
-            decls: module.lets.clone(),
-            cells: module.lets.iter().map(|_| OnceLock::new()).collect(),
-            imports: import_map,
-            ctors,
-            aliases,
-            exported: module
-                .lets
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| all || l.exported)
-                .map(|(i, _)| i)
-                .collect(),
-            exported_types: module
-                .types
-                .iter()
-                .filter(|t| all || t.exported)
-                .map(|t| t.name.clone())
-                .collect(),
+        Arc::new_cyclic(|me| {
+            for td in &module.types {
+                let TypeBody::Union(vs) = &td.body else {
+                    continue;
+                };
+                for v in vs {
+                    let refined = v
+                        .payload
+                        .as_ref()
+                        .filter(|p| has_refinement(p, &aliases, &import_map, 0))
+                        .map(|p| (Arc::new(p.clone()), me.clone()));
+                    ctors.insert(
+                        v.name.clone(),
+                        CtorDef {
+                            has_payload: v.payload.is_some(),
+                            refined,
+                        },
+                    );
+                }
+            }
+            ModuleRuntime {
+                file: file.to_owned(),
+                index: module
+                    .lets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (l.name.clone(), i))
+                    .collect(),
+                decls: module.lets.clone(),
+                cells: module.lets.iter().map(|_| OnceLock::new()).collect(),
+                imports: import_map,
+                ctors,
+                aliases,
+                exported: module
+                    .lets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| all || l.exported)
+                    .map(|(i, _)| i)
+                    .collect(),
+                exported_types: module
+                    .types
+                    .iter()
+                    .filter(|t| all || t.exported)
+                    .map(|t| t.name.clone())
+                    .collect(),
+            }
         })
     }
 
-    fn exported_ctors(&self) -> Vec<(String, bool)> {
+    fn exported_ctors(&self) -> Vec<(String, CtorDef)> {
         // Constructors travel with their union; the checker already restricted what
         // is visible, so the runtime may simply offer all of its own.
-        self.ctors.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        self.ctors
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     fn exported_aliases(&self) -> Vec<(String, (Vec<String>, TypeExpr))> {
@@ -464,6 +563,21 @@ impl Limits {
     /// Steps counted so far (approximate while threads are still running).
     pub(crate) fn steps(&self) -> u64 {
         self.steps.load(Ordering::Relaxed)
+    }
+}
+
+/// The evaluator as the standard library sees it: calls made at `span`.
+struct CtxHost<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    span: Span,
+}
+
+impl Host for CtxHost<'_, '_> {
+    fn call(&mut self, f: &Value, arg: Value) -> Result<Value, Error> {
+        self.ctx.apply(f.clone(), arg, self.span)
+    }
+    fn charge(&mut self, n: u64) -> Result<(), Error> {
+        self.ctx.charge(n, self.span)
     }
 }
 
@@ -557,10 +671,13 @@ impl<'a> Ctx<'a> {
             .get_or_init(|| {
                 let d = module.decls[i].clone();
                 let v = self.eval(&d.value, &Env::default(), module)?;
-                if let Some(ann) = &d.ann {
-                    self.check_refinements(&v, ann, &Env::default(), module, d.value.span)?;
+                match &d.ann {
+                    Some(ann) => {
+                        let what = format!("`{}`", d.name);
+                        self.enter_type(v, ann, &Env::default(), module, d.value.span, &what)
+                    }
+                    None => Ok(v),
                 }
-                Ok(v)
             })
             .clone();
         self.binding = saved.0;
@@ -605,7 +722,59 @@ impl<'a> Ctx<'a> {
         if let Some(&i) = module.index.get(name) {
             return self.force(module, i);
         }
+        if let Some(b) = Builtin::lookup(name) {
+            return Ok(Value::Function(Function(FnRepr::Builtin(
+                b,
+                Arc::new(Vec::new()),
+            ))));
+        }
         self.fail(span, format!("unknown variable `{name}`"))
+    }
+
+    /// Counts `n` steps of built-in work against the step limit.
+    fn charge(&mut self, n: u64, span: Span) -> Result<(), Error> {
+        if n == 0 {
+            return Ok(());
+        }
+        let total = self
+            .limits
+            .steps
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
+        if total > self.limits.max_steps {
+            return Err(Error::StepLimit {
+                limit: self.limits.max_steps,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            });
+        }
+        let timed_out = self.limits.cancelled.load(Ordering::Relaxed)
+            || self
+                .limits
+                .timeout
+                .is_some_and(|t| self.limits.start.elapsed() > t);
+        if timed_out {
+            self.limits.cancelled.store(true, Ordering::Relaxed);
+            return Err(Error::EvaluationTimeout {
+                after_ms: self.limits.timeout.map_or(0, |t| t.as_millis() as u64),
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            });
+        }
+        Ok(())
+    }
+
+    fn run_builtin(&mut self, b: Builtin, args: &[Value], span: Span) -> Result<Value, Error> {
+        let mut host = CtxHost { ctx: self, span };
+        match stdlib::call(b, args, &mut host) {
+            Ok(v) => Ok(v),
+            Err(Fail::Err(e)) => Err(e),
+            Err(Fail::Msg(m)) => self.fail(span, format!("`{}`: {m}", b.name())),
+        }
     }
 
     fn eval_inner(
@@ -623,8 +792,20 @@ impl<'a> Ctx<'a> {
             ExprKind::Str(s) => Value::Str(Arc::from(s.as_str())),
             ExprKind::Var(n) => self.lookup(n, env, module, span)?,
             ExprKind::Ctor(n) => match module.ctors.get(n) {
-                Some(true) => Value::Function(Function(FnRepr::Ctor(Arc::from(n.as_str())))),
-                Some(false) => Value::Ctor(Arc::from(n.as_str()), None),
+                Some(CtorDef {
+                    has_payload: true,
+                    refined: Some((payload, owner)),
+                }) => Value::Function(Function(FnRepr::CheckedCtor {
+                    name: Arc::from(n.as_str()),
+                    payload: payload.clone(),
+                    module: owner.clone(),
+                })),
+                Some(CtorDef {
+                    has_payload: true, ..
+                }) => Value::Function(Function(FnRepr::Ctor(Arc::from(n.as_str())))),
+                Some(CtorDef {
+                    has_payload: false, ..
+                }) => Value::Ctor(Arc::from(n.as_str()), None),
                 None => return self.fail(span, format!("unknown constructor `{n}`")),
             },
             ExprKind::List(items) => {
@@ -677,9 +858,10 @@ impl<'a> Ctx<'a> {
                 self.apply(fv, av, span)?
             }
             ExprKind::Let(name, ann, value, body) => {
-                let v = self.eval(value, env, module)?;
+                let mut v = self.eval(value, env, module)?;
                 if let Some(a) = ann {
-                    self.check_refinements(&v, a, env, module, value.span)?;
+                    let what = format!("`{name}`");
+                    v = self.enter_type(v, a, env, module, value.span, &what)?;
                 }
                 let env2 = env.push(name, v);
                 self.eval(body, &env2, module)?
@@ -729,7 +911,65 @@ impl<'a> Ctx<'a> {
                 (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
                 (_, other) => return self.fail(span, format!("bad operand {other}")),
             },
+            ExprKind::Interp(parts) => self.interp(parts, env, module, span)?,
+            ExprKind::Update(target, fields) => self.update(target, fields, env, module, span)?,
         })
+    }
+
+    /// `"a ${e} b"`. Kept out of `eval_inner` so that its stack frame, which every
+    /// level of recursion pays for, stays small.
+    #[inline(never)]
+    fn interp(
+        &mut self,
+        parts: &[Expr],
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+    ) -> Result<Value, Error> {
+        let mut out = String::new();
+        for p in parts {
+            let v = self.eval(p, env, module)?;
+            let mut host = CtxHost {
+                ctx: self,
+                span: p.span,
+            };
+            match stdlib::to_text(&v, &mut host) {
+                Ok(t) => out.push_str(&t),
+                Err(Fail::Err(e)) => return Err(e),
+                Err(Fail::Msg(m)) => return self.fail(p.span, m),
+            }
+            if out.len() > stdlib::MAX_BUILT {
+                return self.fail(span, "value too large: an interpolated string");
+            }
+        }
+        Ok(Value::Str(Arc::from(out)))
+    }
+
+    /// `{ r | a = e }`.
+    #[inline(never)]
+    fn update(
+        &mut self,
+        target: &Expr,
+        fields: &[(String, Expr)],
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+    ) -> Result<Value, Error> {
+        let base = self.eval(target, env, module)?;
+        let Value::Record(fs) = &base else {
+            return self.fail(
+                span,
+                format!("`{{ ... | }}` on {base}, which is not a record"),
+            );
+        };
+        let mut out = (**fs).clone();
+        for (n, e) in fields {
+            let v = self.eval(e, env, module)?;
+            if out.insert(n.clone(), v).is_none() {
+                return self.fail(e.span, format!("record has no field `{n}` to replace"));
+            }
+        }
+        Ok(Value::Record(Arc::new(out)))
     }
 
     fn apply(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
@@ -748,14 +988,64 @@ impl<'a> Ctx<'a> {
                         "the module defining this function is no longer loaded",
                     );
                 };
-                if let Some(a) = &lambda.ann {
-                    self.check_refinements(&arg, a, env, &module, span)?;
-                }
+                let arg = match &lambda.ann {
+                    Some(a) => {
+                        let what = format!("argument `{}`", lambda.param);
+                        self.enter_type(arg, a, env, &module, span, &what)?
+                    }
+                    None => arg,
+                };
                 let env2 = env.push(&lambda.param, arg);
                 let saved = std::mem::replace(&mut self.file, module.file.clone());
                 let r = self.eval(&lambda.body, &env2, &module);
                 self.file = saved;
                 r
+            }
+            _ => self.apply_other(f, arg, span),
+        }
+    }
+
+    /// Applying a built-in, a checked constructor or a checked function (out of
+    /// `apply`, whose frame every level of recursion pays for).
+    #[inline(never)]
+    fn apply_other(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
+        match &f {
+            Value::Function(Function(FnRepr::Builtin(b, given))) => {
+                let mut args = Vec::with_capacity(given.len() + 1);
+                args.extend(given.iter().cloned());
+                args.push(arg);
+                if args.len() < b.arity() {
+                    return Ok(Value::Function(Function(FnRepr::Builtin(
+                        *b,
+                        Arc::new(args),
+                    ))));
+                }
+                self.run_builtin(*b, &args, span)
+            }
+            Value::Function(Function(FnRepr::CheckedCtor {
+                name,
+                payload,
+                module,
+            })) => {
+                if let Some(owner) = module.upgrade() {
+                    let what = format!("the payload of `{name}`");
+                    self.check_refinements(&arg, payload, &Env::default(), &owner, span, &what)?;
+                }
+                Ok(Value::Ctor(name.clone(), Some(Arc::new(arg))))
+            }
+            Value::Function(Function(FnRepr::Checked {
+                inner,
+                param,
+                result,
+                env,
+                module,
+            })) => {
+                let Some(owner) = module.upgrade() else {
+                    return self.apply((**inner).clone(), arg, span);
+                };
+                let arg = self.enter_type(arg, param, env, &owner, span, "the argument")?;
+                let r = self.apply((**inner).clone(), arg, span)?;
+                self.enter_type(r, result, env, &owner, span, "the result")
             }
             other => self.fail(span, format!("{other} is not a function")),
         }
@@ -827,6 +1117,10 @@ impl<'a> Ctx<'a> {
                 })
             }
             (BinOp::And, Bool(_), Bool(b)) | (BinOp::Or, Bool(_), Bool(b)) => Bool(*b),
+            (BinOp::Merge, _, _) => match stdlib::merge(&l, &r) {
+                Ok(v) => v,
+                Err(m) => return self.fail(span, m),
+            },
             _ => {
                 return self.fail(
                     span,
@@ -836,8 +1130,62 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// `v` entering the type `ty`: checks its refinements and returns it, wrapped when
+    /// it is a function whose parameter or result type has refinements (so that every
+    /// call is checked).
+    fn enter_type(
+        &mut self,
+        v: Value,
+        ty: &TypeExpr,
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+        what: &str,
+    ) -> Result<Value, Error> {
+        match ty {
+            TypeExpr::Fun(a, b) if matches!(v, Value::Function(_)) => {
+                let refined = has_refinement(ty, &module.aliases, &module.imports, 0);
+                if !refined {
+                    return Ok(v);
+                }
+                Ok(Value::Function(Function(FnRepr::Checked {
+                    inner: Box::new(v),
+                    param: Arc::new((**a).clone()),
+                    result: Arc::new((**b).clone()),
+                    env: env.clone(),
+                    module: Arc::downgrade(module),
+                })))
+            }
+            TypeExpr::Named(name, args, _) if matches!(v, Value::Function(_)) => {
+                let Some(alias) = module.aliases.get(name) else {
+                    return Ok(v);
+                };
+                let map: HashMap<&str, &TypeExpr> = alias
+                    .params
+                    .iter()
+                    .map(|p| p.as_str())
+                    .zip(args.iter())
+                    .collect();
+                let body = substitute_type_expr(&alias.body, &map);
+                match &alias.owner {
+                    None => self.enter_type(v, &body, &Env::default(), module, span, what),
+                    Some(imp) => match module.imports.get(imp).cloned() {
+                        Some(owner) => {
+                            self.enter_type(v, &body, &Env::default(), &owner, span, what)
+                        }
+                        None => Ok(v),
+                    },
+                }
+            }
+            _ => {
+                self.check_refinements(&v, ty, env, module, span, what)?;
+                Ok(v)
+            }
+        }
+    }
+
     /// Checks the `where` predicates of `ty` (looking through aliases, records and
-    /// lists) against `v`.
+    /// lists) against `v`; `what` says what `v` is, for the error.
     fn check_refinements(
         &mut self,
         v: &Value,
@@ -845,6 +1193,21 @@ impl<'a> Ctx<'a> {
         env: &Env,
         module: &Arc<ModuleRuntime>,
         span: Span,
+        what: &str,
+    ) -> Result<(), Error> {
+        self.check_named(v, ty, env, module, span, what, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_named(
+        &mut self,
+        v: &Value,
+        ty: &TypeExpr,
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+        what: &str,
+        named: Option<&str>,
     ) -> Result<(), Error> {
         match ty {
             TypeExpr::Var(_) | TypeExpr::Fun(..) => Ok(()),
@@ -852,31 +1215,38 @@ impl<'a> Ctx<'a> {
                 if let Value::Record(fs) = v {
                     for (n, t) in fields {
                         if let Some(fv) = fs.get(n) {
-                            self.check_refinements(fv, t, env, module, span)?;
+                            let inner = format!("field `{n}` of {what}");
+                            self.check_named(fv, t, env, module, span, &inner, None)?;
                         }
                     }
                 }
                 Ok(())
             }
             TypeExpr::Refine(base, pred) => {
-                self.check_refinements(v, base, env, module, span)?;
+                self.check_named(v, base, env, module, span, what, named)?;
                 let p = self.eval(pred, env, module)?;
                 match self.apply(p, v.clone(), pred.span)? {
                     Value::Bool(true) => Ok(()),
-                    _ => self.fail(
-                        span,
-                        format!(
-                            "{v} does not satisfy the refinement `where` at {}:{}",
-                            pred.span.line, pred.span.col
-                        ),
-                    ),
+                    _ => {
+                        let of = named.map(|n| format!(" of `{n}`")).unwrap_or_default();
+                        let place = format!("declared at {}:{}", module.file, pred.span.line);
+                        self.fail(
+                            span,
+                            format!(
+                                "{what} {} does not satisfy the refinement{of} `{}` ({place})",
+                                short(v),
+                                crate::printer::predicate_text(pred)
+                            ),
+                        )
+                    }
                 }
             }
             TypeExpr::Named(name, args, _) => {
                 if name == "List" {
                     if let (Value::List(xs), Some(elem)) = (v, args.first()) {
-                        for x in xs.iter() {
-                            self.check_refinements(x, elem, env, module, span)?;
+                        for (i, x) in xs.iter().enumerate() {
+                            let inner = format!("element {i} of {what}");
+                            self.check_named(x, elem, env, module, span, &inner, None)?;
                         }
                     }
                     return Ok(());
@@ -892,17 +1262,35 @@ impl<'a> Ctx<'a> {
                     .collect();
                 let body = substitute_type_expr(&alias.body, &map);
                 match &alias.owner {
-                    None => self.check_refinements(v, &body, &Env::default(), module, span),
+                    None => {
+                        self.check_named(v, &body, &Env::default(), module, span, what, Some(name))
+                    }
                     Some(imp) => match module.imports.get(imp).cloned() {
-                        Some(owner) => {
-                            self.check_refinements(v, &body, &Env::default(), &owner, span)
-                        }
+                        Some(owner) => self.check_named(
+                            v,
+                            &body,
+                            &Env::default(),
+                            &owner,
+                            span,
+                            what,
+                            Some(name),
+                        ),
                         None => Ok(()),
                     },
                 }
             }
         }
     }
+}
+
+/// A value for an error message: at most about 80 characters.
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= 80 {
+        return text;
+    }
+    let cut: String = text.chars().take(77).collect();
+    format!("{cut}...")
 }
 
 fn substitute_type_expr(t: &TypeExpr, map: &HashMap<&str, &TypeExpr>) -> TypeExpr {
@@ -957,6 +1345,14 @@ fn bind_pattern(p: &Pattern, v: &Value, env: &mut Env) -> bool {
                 Some(fv) => bind_pattern(p, fv, env),
                 None => false,
             })
+        }
+        (Pattern::ListRest(ps, rest), Value::List(xs)) => {
+            ps.len() <= xs.len()
+                && ps
+                    .iter()
+                    .zip(xs.iter())
+                    .all(|(p, x)| bind_pattern(p, x, env))
+                && bind_pattern(rest, &Value::List(Arc::new(xs[ps.len()..].to_vec())), env)
         }
         (Pattern::List(ps), Value::List(xs)) => {
             ps.len() == xs.len()

@@ -57,6 +57,7 @@ mod parser;
 mod printer;
 mod program;
 mod scheduler;
+mod stdlib;
 mod sync;
 mod types;
 

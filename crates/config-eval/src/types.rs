@@ -612,7 +612,7 @@ impl Checker<'_> {
             }
         }
         for (pred, t) in type_preds {
-            let pt = self.infer(&pred)?;
+            let pt = self.infer_pred(&pred, &t)?;
             let want = Type::Fun(Box::new(t), Box::new(Type::Bool));
             self.unify(&want, &pt, pred.span)?;
             self.settle(&[], true)?;
@@ -680,11 +680,28 @@ impl Checker<'_> {
         })?;
         let preds = std::mem::replace(&mut self.deferred_preds, saved);
         for (pred, pt) in preds {
-            let found = self.infer(&pred)?;
+            let found = self.infer_pred(&pred, &pt)?;
             let want = Type::Fun(Box::new(pt), Box::new(Type::Bool));
             self.unify(&want, &found, pred.span)?;
         }
         Ok(t)
+    }
+
+    /// The type of a refinement predicate on `subject`: a lambda's parameter is given
+    /// the subject's type before its body is checked, so the predicate of a record
+    /// type may read the record's fields (`{ lo: Integer, hi: Integer } where x.lo <= x.hi`).
+    fn infer_pred(&mut self, pred: &Expr, subject: &Type) -> Result<Type, Error> {
+        let ExprKind::Lambda(l) = &pred.kind else {
+            return self.infer(pred);
+        };
+        if l.ann.is_some() {
+            return self.infer(pred);
+        }
+        self.locals
+            .push((l.param.clone(), Scheme::mono(subject.clone())));
+        let body = self.infer(&l.body);
+        self.locals.pop();
+        Ok(Type::Fun(Box::new(subject.clone()), Box::new(body?)))
     }
 
     fn lookup_var(&mut self, name: &str, span: Span) -> Result<Type, Error> {
@@ -698,7 +715,30 @@ impl Checker<'_> {
         if self.imports.contains_key(name) {
             return self.error(span, format!("`{name}` is a module; use `{name}.member`"));
         }
+        if let Some(b) = crate::stdlib::Builtin::lookup(name) {
+            return self.builtin_type(b, span);
+        }
         self.error(span, format!("unknown variable `{name}`"))
+    }
+
+    /// A fresh instance of a built-in's type, with its constraint pending.
+    fn builtin_type(&mut self, b: crate::stdlib::Builtin, span: Span) -> Result<Type, Error> {
+        let te = crate::parser::parse_type(b.signature()).map_err(|e| Error::Type {
+            file: self.file.to_owned(),
+            line: span.line,
+            col: span.col,
+            message: format!("built-in `{}`: {}", b.name(), e.message),
+        })?;
+        let mut vars = HashMap::new();
+        let t = self.convert(&te, &mut vars, true)?;
+        if let (Some(c), Some(a)) = (b.constraint(), vars.get("a")) {
+            let class = match c {
+                crate::stdlib::Constraint::Sized => Class::Concat,
+                crate::stdlib::Constraint::Ordered => Class::Ordered,
+            };
+            self.pending.push((a.clone(), class, span));
+        }
+        Ok(t)
     }
 
     fn is_module(&self, name: &str) -> bool {
@@ -849,6 +889,23 @@ impl Checker<'_> {
                 }
                 result
             }
+            ExprKind::Binary(BinOp::Merge, l, r) => {
+                let lt = self.infer(l)?;
+                let rt = self.infer(r)?;
+                let (Type::Record(a), Type::Record(b)) = (self.shallow(&lt), self.shallow(&rt))
+                else {
+                    let (ls, rs) = (self.resolve(&lt), self.resolve(&rt));
+                    return self.error(
+                        span,
+                        format!("`&` merges two records of known types, found {ls} and {rs}"),
+                    );
+                };
+                let mut out = a;
+                for (n, t) in b {
+                    out.insert(n, t);
+                }
+                Type::Record(out)
+            }
             ExprKind::Binary(op, l, r) => {
                 let lt = self.infer(l)?;
                 let rt = self.infer(r)?;
@@ -878,6 +935,40 @@ impl Checker<'_> {
                         lt
                     }
                 }
+            }
+            ExprKind::Interp(parts) => {
+                for p in parts {
+                    let t = self.infer(p)?;
+                    if let Type::Fun(..) = self.shallow(&t) {
+                        return self.error(p.span, "a function cannot be put in a string");
+                    }
+                }
+                Type::Str
+            }
+            ExprKind::Update(target, fields) => {
+                let t = self.infer(target)?;
+                let Type::Record(fs) = self.shallow(&t) else {
+                    let shown = self.resolve(&t);
+                    return self.error(
+                        target.span,
+                        format!("`{{ r | ... }}` needs a record of a known type, found {shown}; annotate it"),
+                    );
+                };
+                for (n, e) in fields {
+                    let Some(ft) = fs.get(n).cloned() else {
+                        let names: Vec<&str> = fs.keys().map(|s| s.as_str()).collect();
+                        return self.error(
+                            e.span,
+                            format!(
+                                "record has no field `{n}` to replace (it has: {})",
+                                names.join(", ")
+                            ),
+                        );
+                    };
+                    let et = self.infer(e)?;
+                    self.unify(&ft, &et, e.span)?;
+                }
+                t
             }
             ExprKind::Unary(op, x) => {
                 let t = self.infer(x)?;
@@ -923,6 +1014,15 @@ impl Checker<'_> {
                     self.pattern(it, &elem, span)?;
                 }
                 Ok(())
+            }
+            Pattern::ListRest(items, rest) => {
+                let elem = self.fresh();
+                let list = Type::List(Box::new(elem.clone()));
+                self.unify(t, &list, span)?;
+                for it in items {
+                    self.pattern(it, &elem, span)?;
+                }
+                self.pattern(rest, &list, span)
             }
             Pattern::Ctor(name, payload, pspan) => {
                 let (result, pt) = self.ctor_type(name, *pspan)?;
@@ -995,8 +1095,14 @@ pub(crate) fn free_globals(e: &Expr, bound: &mut Vec<String>, out: &mut HashSet<
         ExprKind::Var(n) if !bound.contains(n) => {
             out.insert(n.clone());
         }
-        ExprKind::List(xs) => xs.iter().for_each(|x| free_globals(x, bound, out)),
+        ExprKind::List(xs) | ExprKind::Interp(xs) => {
+            xs.iter().for_each(|x| free_globals(x, bound, out))
+        }
         ExprKind::Record(fs) => fs.iter().for_each(|(_, x)| free_globals(x, bound, out)),
+        ExprKind::Update(r, fs) => {
+            free_globals(r, bound, out);
+            fs.iter().for_each(|(_, x)| free_globals(x, bound, out));
+        }
         ExprKind::Field(x, _) | ExprKind::Unary(_, x) => free_globals(x, bound, out),
         ExprKind::Lambda(l) => {
             if let Some(a) = &l.ann {
@@ -1062,6 +1168,10 @@ pub(crate) fn pattern_vars(p: &Pattern, out: &mut Vec<String>) {
         Pattern::Ctor(_, Some(p), _) => pattern_vars(p, out),
         Pattern::Record(fs, _) => fs.iter().for_each(|(_, p)| pattern_vars(p, out)),
         Pattern::List(ps) => ps.iter().for_each(|p| pattern_vars(p, out)),
+        Pattern::ListRest(ps, rest) => {
+            ps.iter().for_each(|p| pattern_vars(p, out));
+            pattern_vars(rest, out);
+        }
         _ => {}
     }
 }
