@@ -91,8 +91,8 @@ pub(crate) fn print_module(m: &Module) -> String {
     out
 }
 
-/// A refinement predicate as text for error messages: the body of the implicit
-/// subject form `\x -> body`, else the whole expression.
+/// A refinement predicate as text for error messages: a lambda's body (its parameter
+/// is the subject, `x` in the implicit form), else the whole expression.
 pub(crate) fn predicate_text(pred: &Expr) -> String {
     let mut out = String::new();
     match &pred.kind {

@@ -343,7 +343,7 @@ fn merge_sort(
 pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Value, Fail> {
     let arg = |i: usize| -> Result<&Value, Fail> {
         args.get(i)
-            .ok_or_else(|| Fail::Msg(format!("`{}` is missing an argument", b.name())))
+            .ok_or_else(|| Fail::Msg(format!("missing an argument")))
     };
     Ok(match b {
         Builtin::Length => match arg(0)? {
@@ -352,7 +352,11 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
                 host.charge(s.len() as u64 / 64)?;
                 Value::Int(s.chars().count() as i64)
             }
-            other => return Err(Fail::Msg(format!("`length` of {other}"))),
+            other => {
+                return Err(Fail::Msg(format!(
+                    "expected a string or a list, found {other}"
+                )))
+            }
         },
         Builtin::Map => {
             let f = arg(0)?;
@@ -403,7 +407,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
         }
         Builtin::Range => {
             let (Value::Int(a), Value::Int(b)) = (arg(0)?, arg(1)?) else {
-                return Err(Fail::Msg("`range` takes two integers".into()));
+                return Err(Fail::Msg("expected two integers".into()));
             };
             let n = if b > a { b.abs_diff(*a) } else { 0 };
             too_big(usize::try_from(n).unwrap_or(usize::MAX))?;
@@ -458,9 +462,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
             let sep = string(arg(0)?)?;
             let s = string(arg(1)?)?;
             if sep.is_empty() {
-                return Err(Fail::Msg(
-                    "`split` needs a separator that is not empty".into(),
-                ));
+                return Err(Fail::Msg("the separator must not be empty".into()));
             }
             host.charge(s.len() as u64 / 16 + 1)?;
             Value::List(Arc::new(
@@ -502,9 +504,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
             let from = string(arg(1)?)?;
             let to = string(arg(2)?)?;
             if from.is_empty() {
-                return Err(Fail::Msg(
-                    "`replace` needs a pattern that is not empty".into(),
-                ));
+                return Err(Fail::Msg("the text to replace must not be empty".into()));
             }
             let count = s.matches(from).count();
             let size = s.len().saturating_add(count.saturating_mul(to.len()));
@@ -527,7 +527,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
         }
         Builtin::ToFloat => match arg(0)? {
             Value::Int(i) => Value::Float(*i as f64),
-            other => return Err(Fail::Msg(format!("`toFloat` of {other}"))),
+            other => return Err(Fail::Msg(format!("expected an integer, found {other}"))),
         },
         Builtin::Truncate => match arg(0)? {
             Value::Float(f)
@@ -537,11 +537,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
             {
                 Value::Int(f.trunc() as i64)
             }
-            other => {
-                return Err(Fail::Msg(format!(
-                    "`truncate`: {other} does not fit in an Integer"
-                )))
-            }
+            other => return Err(Fail::Msg(format!("{other} does not fit in an Integer"))),
         },
         Builtin::ParseInteger => {
             let s = string(arg(0)?)?;
@@ -549,9 +545,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
                 Ok(i) => Value::Int(i),
                 Err(_) => {
                     let shown: String = s.chars().take(40).collect();
-                    return Err(Fail::Msg(format!(
-                        "`parseInteger`: \"{shown}\" is not an integer"
-                    )));
+                    return Err(Fail::Msg(format!("\"{shown}\" is not an integer")));
                 }
             }
         }
@@ -561,9 +555,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
                 Ok(f) if f.is_finite() => Value::Float(f),
                 _ => {
                     let shown: String = s.chars().take(40).collect();
-                    return Err(Fail::Msg(format!(
-                        "`parseFloat`: \"{shown}\" is not a finite number"
-                    )));
+                    return Err(Fail::Msg(format!("\"{shown}\" is not a finite number")));
                 }
             }
         }
