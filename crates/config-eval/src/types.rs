@@ -1526,25 +1526,53 @@ impl Checker<'_> {
                 let body = body?;
                 self.fun(pt, body)
             }
-            ExprKind::App(f, a) => {
-                let ft = self.infer(f)?;
-                let at = self.infer(a)?;
-                let r = self.fresh();
-                let want = self.fun(at, r);
-                let fr = self.find(ft);
-                match self.node(fr).clone() {
-                    Node::Fun(param, _) => {
-                        self.unify(param, at, a.span)?;
-                        self.unify(ft, want, span)?;
-                    }
-                    Node::Var(_) => self.unify(ft, want, span)?,
-                    _ => {
-                        let shown = self.show(fr);
-                        return self
-                            .error(f.span, format!("a value of type {shown} is not a function"));
+            ExprKind::App(..) => {
+                // The whole spine `f a1 ... an` at once, so that too many arguments
+                // are reported against the function's arity.
+                let mut args = Vec::new();
+                let mut head = e;
+                while let ExprKind::App(f, a) = &head.kind {
+                    args.push(&**a);
+                    head = f;
+                }
+                args.reverse();
+                let mut ft = self.infer(head)?;
+                for (i, a) in args.iter().enumerate() {
+                    let at = self.infer(a)?;
+                    let fr = self.find(ft);
+                    match self.node(fr).clone() {
+                        Node::Fun(param, result) => {
+                            self.unify(param, at, a.span)?;
+                            ft = result;
+                        }
+                        Node::Var(_) => {
+                            let r = self.fresh();
+                            let want = self.fun(at, r);
+                            self.unify(ft, want, a.span)?;
+                            ft = r;
+                        }
+                        _ if i == 0 => {
+                            let shown = self.show(fr);
+                            return self.error(
+                                head.span,
+                                format!("a value of type {shown} is not a function"),
+                            );
+                        }
+                        _ => {
+                            let shown = self.show(fr);
+                            return self.error(
+                                a.span,
+                                format!(
+                                    "{} expects {i} argument{}, given {} (after {i} the result is {shown}, not a function)",
+                                    callee_name(head),
+                                    if i == 1 { "" } else { "s" },
+                                    args.len()
+                                ),
+                            );
+                        }
                     }
                 }
-                r
+                ft
             }
             ExprKind::Let(name, ann, value, body) => {
                 self.level += 1;
@@ -1771,6 +1799,18 @@ impl Checker<'_> {
                 )
             }
         }
+    }
+}
+
+/// How an error names the function at the head of an application.
+fn callee_name(head: &Expr) -> String {
+    match &head.kind {
+        ExprKind::Var(n) | ExprKind::Ctor(n) => format!("`{n}`"),
+        ExprKind::Field(t, f) => match &t.kind {
+            ExprKind::Var(m) => format!("`{m}.{f}`"),
+            _ => format!("`.{f}`"),
+        },
+        _ => "this function".into(),
     }
 }
 
