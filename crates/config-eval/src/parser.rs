@@ -944,6 +944,15 @@ impl Parser {
             if params.is_empty() {
                 return self.unexpected("a parameter name");
             }
+            // The origin's `\x : T -> e`: one parameter, a type without a top-level
+            // arrow (parenthesise a function type).
+            if self.is_sym(":") && params.len() == 1 && params[0].1.is_none() {
+                self.bump();
+                self.enter()?;
+                let t = self.ty_app();
+                self.leave();
+                params[0].1 = Some(t?);
+            }
             self.expect_sym("->")?;
             let mut body = self.expr()?;
             for (param, ann) in params.into_iter().rev() {
