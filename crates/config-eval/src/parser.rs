@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use crate::ast::*;
 
+/// The level of comparison operators in [`Parser::peek_binop`].
+const CMP: usize = 2;
+
 /// How deeply brackets, lambdas, `let`, `if`, `match` and unary operators may nest.
 pub(crate) const MAX_NESTING: usize = 200;
 /// How deep the finished syntax tree of one declaration may be.
@@ -1027,42 +1030,46 @@ impl Parser {
         self.binary(0)
     }
 
-    fn binary(&mut self, level: usize) -> Result<Expr, SyntaxError> {
-        const CMP: usize = 2;
-        const LEVELS: &[&[(&str, BinOp)]] = &[
-            &[("||", BinOp::Or)],
-            &[("&&", BinOp::And)],
-            &[
-                ("==", BinOp::Eq),
-                ("!=", BinOp::Ne),
-                ("<=", BinOp::Le),
-                (">=", BinOp::Ge),
-                ("<", BinOp::Lt),
-                (">", BinOp::Gt),
-            ],
-            &[("&", BinOp::Merge)],
-            &[("++", BinOp::Concat), ("+", BinOp::Add), ("-", BinOp::Sub)],
-            &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
+    /// The binary operator at the cursor and its level (higher binds tighter).
+    fn peek_binop(&self) -> Option<(usize, BinOp)> {
+        const OPS: &[(&str, usize, BinOp)] = &[
+            ("||", 0, BinOp::Or),
+            ("&&", 1, BinOp::And),
+            ("==", CMP, BinOp::Eq),
+            ("!=", CMP, BinOp::Ne),
+            ("<=", CMP, BinOp::Le),
+            (">=", CMP, BinOp::Ge),
+            ("<", CMP, BinOp::Lt),
+            (">", CMP, BinOp::Gt),
+            ("&", 3, BinOp::Merge),
+            ("++", 4, BinOp::Concat),
+            ("+", 4, BinOp::Add),
+            ("-", 4, BinOp::Sub),
+            ("*", 5, BinOp::Mul),
+            ("/", 5, BinOp::Div),
+            ("%", 5, BinOp::Rem),
         ];
-        if level == LEVELS.len() {
-            return self.unary();
-        }
-        let mut lhs = self.binary(level + 1)?;
-        let mut links = 0;
-        // For a chain of orderings `a < b <= c`: the last operand, to repeat.
-        let mut chained: Option<Expr> = None;
-        loop {
-            let span = self.span();
-            let op = LEVELS[level]
+        match self.peek() {
+            Tok::Sym(s) => OPS
                 .iter()
-                .find(|(s, _)| self.is_sym(s))
-                .map(|(_, op)| *op);
-            let Some(op) = op else {
-                self.chain -= links;
-                return Ok(lhs);
-            };
+                .find(|(o, _, _)| o == s)
+                .map(|(_, level, op)| (*level, *op)),
+            _ => None,
+        }
+    }
+
+    /// Operators of level `min` and above, by precedence climbing: one frame per
+    /// operator level actually used, so nested brackets cost little stack.
+    fn binary(&mut self, min: usize) -> Result<Expr, SyntaxError> {
+        let mut lhs = self.unary()?;
+        let mut links = 0;
+        while let Some((level, op)) = self.peek_binop() {
+            if level < min {
+                break;
+            }
             self.link()?;
             links += 1;
+            let span = self.span();
             self.bump();
             let rhs = self.binary(level + 1)?;
             if level != CMP {
@@ -1072,46 +1079,51 @@ impl Parser {
                 };
                 continue;
             }
-            let ordering = matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
-            // `a <= x <= b` (the origin's samples write ranges so) means
-            // `a <= x && x <= b`; equality does not chain.
-            lhs = match chained.take() {
-                None => Expr {
-                    kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs.clone())),
-                    span,
-                },
-                Some(middle) => {
-                    let next = Expr {
-                        kind: ExprKind::Binary(op, Box::new(middle), Box::new(rhs.clone())),
-                        span,
-                    };
-                    Expr {
-                        kind: ExprKind::Binary(BinOp::And, Box::new(lhs), Box::new(next)),
-                        span,
-                    }
-                }
-            };
-            let more = LEVELS[CMP]
-                .iter()
-                .find(|(s, _)| self.is_sym(s))
-                .map(|(_, o)| *o);
-            match more {
-                None => {
-                    self.chain -= links;
-                    return Ok(lhs);
-                }
-                Some(next) => {
-                    let next_ordering =
-                        matches!(next, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
-                    if !(ordering && next_ordering) {
-                        return self.unexpected(
-                            "an operator other than a comparison (comparisons do not chain, except `<`, `<=`, `>`, `>=`)",
-                        );
-                    }
-                    chained = Some(rhs);
-                }
-            }
+            lhs = self.comparison(lhs, op, rhs, span, &mut links)?;
         }
+        self.chain -= links;
+        Ok(lhs)
+    }
+
+    /// `lhs op rhs`, then any further orderings: `a <= x <= b` (the origin's samples
+    /// write ranges so) means `a <= x && x <= b`; equality does not chain.
+    fn comparison(
+        &mut self,
+        lhs: Expr,
+        op: BinOp,
+        rhs: Expr,
+        span: Span,
+        links: &mut usize,
+    ) -> Result<Expr, SyntaxError> {
+        let ordering = |op: BinOp| matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
+        let mut out = Expr {
+            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs.clone())),
+            span,
+        };
+        let (mut prev_op, mut middle) = (op, rhs);
+        while let Some((CMP, next)) = self.peek_binop() {
+            if !(ordering(prev_op) && ordering(next)) {
+                return self.unexpected(
+                    "an operator other than a comparison (comparisons do not chain, except `<`, `<=`, `>`, `>=`)",
+                );
+            }
+            self.link()?;
+            *links += 1;
+            let span = self.span();
+            self.bump();
+            let rhs = self.binary(CMP + 1)?;
+            let step = Expr {
+                kind: ExprKind::Binary(next, Box::new(middle), Box::new(rhs.clone())),
+                span,
+            };
+            out = Expr {
+                kind: ExprKind::Binary(BinOp::And, Box::new(out), Box::new(step)),
+                span,
+            };
+            prev_op = next;
+            middle = rhs;
+        }
+        Ok(out)
     }
 
     fn unary(&mut self) -> Result<Expr, SyntaxError> {
@@ -1162,6 +1174,19 @@ impl Parser {
         Ok(f)
     }
 
+    /// `e, e, ...` up to the closing `close` (consumed).
+    fn comma_exprs(&mut self, close: &str) -> Result<Vec<Expr>, SyntaxError> {
+        let mut out = Vec::new();
+        loop {
+            out.push(self.expr()?);
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        self.expect_sym(close)?;
+        Ok(out)
+    }
+
     /// An argument in parentheses: `()`, `(e)` (with any `.field`s after it) or
     /// `(a, b, ...)`, which passes each as an argument.
     fn call_args(&mut self) -> Result<Vec<Expr>, SyntaxError> {
@@ -1175,19 +1200,10 @@ impl Parser {
         }
         self.enter()?;
         let saved = std::mem::replace(&mut self.no_record_arg, false);
-        let mut args = Vec::new();
-        let r = (|| {
-            loop {
-                args.push(self.expr()?);
-                if !self.eat_sym(",") {
-                    break;
-                }
-            }
-            self.expect_sym(")")
-        })();
+        let r = self.comma_exprs(")");
         self.no_record_arg = saved;
         self.leave();
-        r?;
+        let mut args = r?;
         if args.len() == 1 {
             let e = args.pop().map_or(
                 Expr {
@@ -1632,6 +1648,76 @@ mod tests {
             .map(|t| matches!(t.body, TypeBody::Union(_)))
             .collect();
         assert_eq!(kinds, vec![false, true, true, true, false]);
+    }
+
+    #[test]
+    fn merge_binds_tighter_than_comparison_and_orderings_chain() {
+        assert_eq!(expr_of("a & b == c"), expr_of("(a & b) == c"));
+        assert_eq!(expr_of("a & b ++ c"), expr_of("a & (b ++ c)"));
+        assert_eq!(expr_of("1 <= x < 9"), expr_of("1 <= x && x < 9"));
+        assert_eq!(
+            expr_of("a < b <= c > d"),
+            expr_of("(a < b && b <= c) && c > d")
+        );
+        assert_eq!(expr_of("f(a, b)"), expr_of("f a b"));
+        assert_eq!(expr_of("f(a)(b).c"), expr_of("f a (b.c)"));
+        let e = parse_module("let x = 1 == 2 == 3;").unwrap_err();
+        assert!(e.message.contains("do not chain"), "{}", e.message);
+        let e = parse_module("let x = 1 < 2 == true;").unwrap_err();
+        assert!(e.message.contains("do not chain"), "{}", e.message);
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_parses_on_a_main_thread_stack() {
+        // The engine parses on threads with big stacks; `format_source` parses on the
+        // caller's, typically a main thread's 8 MiB. Every form of nesting, up to the
+        // limit, must fit there, and one level more is an error.
+        let run = || {
+            let depth = MAX_NESTING - 2;
+            let parens = format!("let x = {}1{};", "(".repeat(depth), ")".repeat(depth));
+            assert!(parse_module(&parens).is_ok());
+            let half = depth / 2;
+            let calls = format!("let x = {}1{};", "f (".repeat(half), ")".repeat(half));
+            assert!(parse_module(&calls).is_ok());
+            let interp = format!("let x = {}1{};", "\"${".repeat(half), "}\"".repeat(half));
+            assert!(parse_module(&interp).is_ok());
+            let deep = MAX_NESTING + 1;
+            let too_deep = format!("let x = {}1{};", "\"${".repeat(deep), "}\"".repeat(deep));
+            let e = parse_module(&too_deep).unwrap_err();
+            assert!(e.message.contains("too deep"), "{}", e.message);
+            let too_deep = format!("let x = {}1{};", "(".repeat(deep), ")".repeat(deep));
+            assert!(parse_module(&too_deep).is_err());
+        };
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn implicit_subject_and_payload_forms() {
+        let m = parse_module("type P = Integer where x > 0;\ntype Q = Integer where isOk;\ntype O = Some Integer | None;\ntype L = [Int];").unwrap();
+        let TypeBody::Alias(TypeExpr::Refine(_, p)) = &m.types[0].body else {
+            panic!("{:?}", m.types[0].body)
+        };
+        assert!(matches!(&p.kind, ExprKind::Lambda(l) if l.param == "x"));
+        let TypeBody::Alias(TypeExpr::Refine(_, q)) = &m.types[1].body else {
+            panic!("{:?}", m.types[1].body)
+        };
+        assert!(matches!(&q.kind, ExprKind::Var(n) if n == "isOk"));
+        assert!(
+            matches!(&m.types[2].body, TypeBody::Union(vs) if vs.len() == 2 && vs[0].payload.is_some())
+        );
+        assert_eq!(
+            m.types[3].body,
+            TypeBody::Alias(TypeExpr::Named(
+                "List".into(),
+                vec![TypeExpr::Named("Integer".into(), vec![], Span::default())],
+                Span::default()
+            ))
+        );
     }
 
     #[test]

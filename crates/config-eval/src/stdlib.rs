@@ -301,12 +301,15 @@ fn less(a: &Value, b: &Value) -> Result<bool, Fail> {
     })
 }
 
+/// A fallible "strictly less" relation that may call back into the evaluator.
+type LessFn<'a> = dyn FnMut(&mut dyn Host, &Value, &Value) -> Result<bool, Fail> + 'a;
+
 /// A stable merge sort with a fallible comparison (`less`), so that a failing or
 /// inconsistent comparison cannot panic the way `sort_by` may.
 fn merge_sort(
     xs: Vec<Value>,
     host: &mut dyn Host,
-    less: &mut dyn FnMut(&mut dyn Host, &Value, &Value) -> Result<bool, Fail>,
+    less: &mut LessFn<'_>,
 ) -> Result<Vec<Value>, Fail> {
     let mut items = xs;
     let n = items.len();
@@ -343,7 +346,7 @@ fn merge_sort(
 pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Value, Fail> {
     let arg = |i: usize| -> Result<&Value, Fail> {
         args.get(i)
-            .ok_or_else(|| Fail::Msg(format!("missing an argument")))
+            .ok_or_else(|| Fail::Msg("missing an argument".into()))
     };
     Ok(match b {
         Builtin::Length => match arg(0)? {

@@ -1432,6 +1432,124 @@ impl Checker<'_> {
         }
     }
 
+    /// An application, its whole spine `f a1 ... an` at once, so that too many
+    /// arguments are reported against the function's arity. Out of `infer`, whose
+    /// stack frame every level of nesting pays for.
+    #[inline(never)]
+    fn infer_app(&mut self, e: &Expr) -> Result<Ty, Error> {
+        // The whole spine `f a1 ... an` at once, so that too many arguments
+        // are reported against the function's arity.
+        let mut args = Vec::new();
+        let mut head = e;
+        while let ExprKind::App(f, a) = &head.kind {
+            args.push(&**a);
+            head = f;
+        }
+        args.reverse();
+        let mut ft = self.infer(head)?;
+        for (i, a) in args.iter().enumerate() {
+            let at = self.infer(a)?;
+            let fr = self.find(ft);
+            match self.node(fr).clone() {
+                Node::Fun(param, result) => {
+                    self.unify(param, at, a.span)?;
+                    ft = result;
+                }
+                Node::Var(_) => {
+                    let r = self.fresh();
+                    let want = self.fun(at, r);
+                    self.unify(ft, want, a.span)?;
+                    ft = r;
+                }
+                _ if i == 0 => {
+                    let shown = self.show(fr);
+                    return self.error(
+                        head.span,
+                        format!("a value of type {shown} is not a function"),
+                    );
+                }
+                _ => {
+                    let shown = self.show(fr);
+                    return self.error(
+                                a.span,
+                                format!(
+                                    "{} expects {i} argument{}, given {} (after {i} the result is {shown}, not a function)",
+                                    callee_name(head),
+                                    if i == 1 { "" } else { "s" },
+                                    args.len()
+                                ),
+                            );
+                }
+            }
+        }
+        Ok(ft)
+    }
+
+    /// `"a ${e} b"`: any part but a function.
+    #[inline(never)]
+    fn infer_interp(&mut self, parts: &[Expr]) -> Result<Ty, Error> {
+        for p in parts {
+            let t = self.infer(p)?;
+            let r = self.find(t);
+            if let Node::Fun(..) = self.node(r) {
+                return self.error(p.span, "a function cannot be put in a string");
+            }
+        }
+        Ok(STR)
+    }
+
+    /// `{ r | f = e }`: `r`'s type, each replaced field at its type.
+    #[inline(never)]
+    fn infer_update(&mut self, target: &Expr, fields: &[(String, Expr)]) -> Result<Ty, Error> {
+        let t = self.infer(target)?;
+        let Some(fs) = self.record_fields(t) else {
+            let shown = self.show(t);
+            return self.error(
+                target.span,
+                format!(
+                    "`{{ r | ... }}` needs a record of a known type, found {shown}; annotate it"
+                ),
+            );
+        };
+        for (n, e) in fields {
+            let Ok(i) = fs.binary_search_by(|(f, _)| f.as_str().cmp(n)) else {
+                let names: Vec<&str> = fs.iter().map(|(n, _)| n.as_str()).collect();
+                return self.error(
+                    e.span,
+                    format!(
+                        "record has no field `{n}` to replace (it has: {})",
+                        names.join(", ")
+                    ),
+                );
+            };
+            let et = self.infer(e)?;
+            self.unify(fs[i].1, et, e.span)?;
+        }
+        Ok(t)
+    }
+
+    /// `a & b`: the fields of both records, `b`'s type where both have a field.
+    #[inline(never)]
+    fn infer_merge(&mut self, l: &Expr, r: &Expr, span: Span) -> Result<Ty, Error> {
+        let lt = self.infer(l)?;
+        let rt = self.infer(r)?;
+        let (Some(a), Some(b)) = (self.record_fields(lt), self.record_fields(rt)) else {
+            let shown = self.show_all(&[lt, rt]);
+            return self.error(
+                span,
+                format!(
+                    "`&` merges two records of known types, found {} and {}",
+                    shown[0], shown[1]
+                ),
+            );
+        };
+        let mut out: BTreeMap<String, Ty> = a.iter().cloned().collect();
+        for (n, t) in b.iter() {
+            out.insert(n.clone(), *t);
+        }
+        Ok(self.alloc(Node::Record(out.into_iter().collect())))
+    }
+
     fn infer(&mut self, e: &Expr) -> Result<Ty, Error> {
         self.tick(1)?;
         let span = e.span;
@@ -1526,54 +1644,7 @@ impl Checker<'_> {
                 let body = body?;
                 self.fun(pt, body)
             }
-            ExprKind::App(..) => {
-                // The whole spine `f a1 ... an` at once, so that too many arguments
-                // are reported against the function's arity.
-                let mut args = Vec::new();
-                let mut head = e;
-                while let ExprKind::App(f, a) = &head.kind {
-                    args.push(&**a);
-                    head = f;
-                }
-                args.reverse();
-                let mut ft = self.infer(head)?;
-                for (i, a) in args.iter().enumerate() {
-                    let at = self.infer(a)?;
-                    let fr = self.find(ft);
-                    match self.node(fr).clone() {
-                        Node::Fun(param, result) => {
-                            self.unify(param, at, a.span)?;
-                            ft = result;
-                        }
-                        Node::Var(_) => {
-                            let r = self.fresh();
-                            let want = self.fun(at, r);
-                            self.unify(ft, want, a.span)?;
-                            ft = r;
-                        }
-                        _ if i == 0 => {
-                            let shown = self.show(fr);
-                            return self.error(
-                                head.span,
-                                format!("a value of type {shown} is not a function"),
-                            );
-                        }
-                        _ => {
-                            let shown = self.show(fr);
-                            return self.error(
-                                a.span,
-                                format!(
-                                    "{} expects {i} argument{}, given {} (after {i} the result is {shown}, not a function)",
-                                    callee_name(head),
-                                    if i == 1 { "" } else { "s" },
-                                    args.len()
-                                ),
-                            );
-                        }
-                    }
-                }
-                ft
-            }
+            ExprKind::App(..) => self.infer_app(e)?,
             ExprKind::Let(name, ann, value, body) => {
                 self.level += 1;
                 let vt = self.infer(value).and_then(|vt| match ann {
@@ -1610,60 +1681,9 @@ impl Checker<'_> {
                 }
                 result
             }
-            ExprKind::Interp(parts) => {
-                for p in parts {
-                    let t = self.infer(p)?;
-                    let r = self.find(t);
-                    if let Node::Fun(..) = self.node(r) {
-                        return self.error(p.span, "a function cannot be put in a string");
-                    }
-                }
-                STR
-            }
-            ExprKind::Update(target, fields) => {
-                let t = self.infer(target)?;
-                let Some(fs) = self.record_fields(t) else {
-                    let shown = self.show(t);
-                    return self.error(
-                        target.span,
-                        format!("`{{ r | ... }}` needs a record of a known type, found {shown}; annotate it"),
-                    );
-                };
-                for (n, e) in fields {
-                    let Ok(i) = fs.binary_search_by(|(f, _)| f.as_str().cmp(n)) else {
-                        let names: Vec<&str> = fs.iter().map(|(n, _)| n.as_str()).collect();
-                        return self.error(
-                            e.span,
-                            format!(
-                                "record has no field `{n}` to replace (it has: {})",
-                                names.join(", ")
-                            ),
-                        );
-                    };
-                    let et = self.infer(e)?;
-                    self.unify(fs[i].1, et, e.span)?;
-                }
-                t
-            }
-            ExprKind::Binary(BinOp::Merge, l, r) => {
-                let lt = self.infer(l)?;
-                let rt = self.infer(r)?;
-                let (Some(a), Some(b)) = (self.record_fields(lt), self.record_fields(rt)) else {
-                    let shown = self.show_all(&[lt, rt]);
-                    return self.error(
-                        span,
-                        format!(
-                            "`&` merges two records of known types, found {} and {}",
-                            shown[0], shown[1]
-                        ),
-                    );
-                };
-                let mut out: BTreeMap<String, Ty> = a.iter().cloned().collect();
-                for (n, t) in b.iter() {
-                    out.insert(n.clone(), *t);
-                }
-                self.alloc(Node::Record(out.into_iter().collect()))
-            }
+            ExprKind::Interp(parts) => self.infer_interp(parts)?,
+            ExprKind::Update(target, fields) => self.infer_update(target, fields)?,
+            ExprKind::Binary(BinOp::Merge, l, r) => self.infer_merge(l, r, span)?,
             ExprKind::Binary(op, l, r) => {
                 let lt = self.infer(l)?;
                 let rt = self.infer(r)?;
