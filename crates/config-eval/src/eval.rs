@@ -55,20 +55,27 @@ enum FnRepr {
     Builtin(Builtin, Arc<Vec<Value>>),
     /// A constructor whose payload type has refinements, checked in `module` (the
     /// module declaring the union).
-    CheckedCtor {
-        name: Arc<str>,
-        payload: Arc<TypeExpr>,
-        module: Weak<ModuleRuntime>,
-    },
+    CheckedCtor(Arc<CheckedCtor>),
     /// A function that entered a type with refinements in its parameter or result:
-    /// calls check both. The type is read in `module` (where it was written).
-    Checked {
-        inner: Box<Value>,
-        param: Arc<TypeExpr>,
-        result: Arc<TypeExpr>,
-        env: Env,
-        module: Weak<ModuleRuntime>,
-    },
+    /// calls check both.
+    Checked(Arc<CheckedFn>),
+}
+
+// Behind an `Arc` so that `Value` stays small: every level of evaluation keeps
+// several values on the stack.
+struct CheckedCtor {
+    name: Arc<str>,
+    payload: TypeExpr,
+    module: Weak<ModuleRuntime>,
+}
+
+/// The type is read in `module`, where it was written, with `env` in scope.
+struct CheckedFn {
+    inner: Value,
+    param: TypeExpr,
+    result: TypeExpr,
+    env: Env,
+    module: Weak<ModuleRuntime>,
 }
 
 impl fmt::Debug for Function {
@@ -539,6 +546,8 @@ pub(crate) struct Limits {
     timeout: Option<Duration>,
     max_steps: u64,
     max_depth: usize,
+    /// Largest string (bytes) or list (elements) an operation may build.
+    max_value_size: usize,
     steps: AtomicU64,
     /// Set by the first thread that notices the deadline; the others stop at their
     /// next checkpoint.
@@ -549,12 +558,21 @@ pub(crate) struct Limits {
 const CHECK_EVERY: u64 = 256;
 
 impl Limits {
-    pub(crate) fn new(timeout: Option<Duration>, max_steps: u64, max_depth: usize) -> Self {
+    /// Limits of an evaluation whose time started at `start` (the timeout also
+    /// covers the type check before it).
+    pub(crate) fn new(
+        start: Instant,
+        timeout: Option<Duration>,
+        max_steps: u64,
+        max_depth: usize,
+        max_value_size: usize,
+    ) -> Self {
         Limits {
-            start: Instant::now(),
+            start,
             timeout,
             max_steps,
             max_depth,
+            max_value_size,
             steps: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
         }
@@ -578,6 +596,9 @@ impl Host for CtxHost<'_, '_> {
     }
     fn charge(&mut self, n: u64) -> Result<(), Error> {
         self.ctx.charge(n, self.span)
+    }
+    fn check_size(&mut self, what: &str, size: usize) -> Result<(), Error> {
+        self.ctx.check_size(self.span, what, size)
     }
 }
 
@@ -618,6 +639,25 @@ impl<'a> Ctx<'a> {
             line: span.line,
             col: span.col,
             message: message.into(),
+        })
+    }
+
+    /// Fails with [`Error::ValueTooLarge`] when an operation would build a `what` of
+    /// `size` (bytes of a string, elements of a list or record) above the limit;
+    /// called before allocating.
+    pub(crate) fn check_size(&self, span: Span, what: &str, size: usize) -> Result<(), Error> {
+        if size <= self.limits.max_value_size {
+            return Ok(());
+        }
+        Err(Error::ValueTooLarge {
+            file: self.file.clone(),
+            binding: self.binding.clone(),
+            line: span.line,
+            col: span.col,
+            message: format!(
+                "{what} of {size} would exceed the limit of {}",
+                self.limits.max_value_size
+            ),
         })
     }
 
@@ -673,7 +713,7 @@ impl<'a> Ctx<'a> {
                 let v = self.eval(&d.value, &Env::default(), module)?;
                 match &d.ann {
                     Some(ann) => {
-                        let what = format!("`{}`", d.name);
+                        let what = What::Binding(&d.name);
                         self.enter_type(v, ann, &Env::default(), module, d.value.span, &what)
                     }
                     None => Ok(v),
@@ -795,11 +835,11 @@ impl<'a> Ctx<'a> {
                 Some(CtorDef {
                     has_payload: true,
                     refined: Some((payload, owner)),
-                }) => Value::Function(Function(FnRepr::CheckedCtor {
+                }) => Value::Function(Function(FnRepr::CheckedCtor(Arc::new(CheckedCtor {
                     name: Arc::from(n.as_str()),
-                    payload: payload.clone(),
+                    payload: (**payload).clone(),
                     module: owner.clone(),
-                })),
+                })))),
                 Some(CtorDef {
                     has_payload: true, ..
                 }) => Value::Function(Function(FnRepr::Ctor(Arc::from(n.as_str())))),
@@ -860,8 +900,7 @@ impl<'a> Ctx<'a> {
             ExprKind::Let(name, ann, value, body) => {
                 let mut v = self.eval(value, env, module)?;
                 if let Some(a) = ann {
-                    let what = format!("`{name}`");
-                    v = self.enter_type(v, a, env, module, value.span, &what)?;
+                    v = self.enter_type(v, a, env, module, value.span, &What::Binding(name))?;
                 }
                 let env2 = env.push(name, v);
                 self.eval(body, &env2, module)?
@@ -938,9 +977,7 @@ impl<'a> Ctx<'a> {
                 Err(Fail::Err(e)) => return Err(e),
                 Err(Fail::Msg(m)) => return self.fail(p.span, m),
             }
-            if out.len() > stdlib::MAX_BUILT {
-                return self.fail(span, "value too large: an interpolated string");
-            }
+            self.check_size(span, "a string", out.len())?;
         }
         Ok(Value::Str(Arc::from(out)))
     }
@@ -990,7 +1027,7 @@ impl<'a> Ctx<'a> {
                 };
                 let arg = match &lambda.ann {
                     Some(a) => {
-                        let what = format!("argument `{}`", lambda.param);
+                        let what = What::Argument(&lambda.param);
                         self.enter_type(arg, a, env, &module, span, &what)?
                     }
                     None => arg,
@@ -1022,30 +1059,21 @@ impl<'a> Ctx<'a> {
                 }
                 self.run_builtin(*b, &args, span)
             }
-            Value::Function(Function(FnRepr::CheckedCtor {
-                name,
-                payload,
-                module,
-            })) => {
-                if let Some(owner) = module.upgrade() {
-                    let what = format!("the payload of `{name}`");
-                    self.check_refinements(&arg, payload, &Env::default(), &owner, span, &what)?;
+            Value::Function(Function(FnRepr::CheckedCtor(c))) => {
+                if let Some(owner) = c.module.upgrade() {
+                    let what = What::Payload(&c.name);
+                    self.check_refinements(&arg, &c.payload, &Env::default(), &owner, span, &what)?;
                 }
-                Ok(Value::Ctor(name.clone(), Some(Arc::new(arg))))
+                Ok(Value::Ctor(c.name.clone(), Some(Arc::new(arg))))
             }
-            Value::Function(Function(FnRepr::Checked {
-                inner,
-                param,
-                result,
-                env,
-                module,
-            })) => {
-                let Some(owner) = module.upgrade() else {
-                    return self.apply((**inner).clone(), arg, span);
+            Value::Function(Function(FnRepr::Checked(c))) => {
+                let Some(owner) = c.module.upgrade() else {
+                    return self.apply(c.inner.clone(), arg, span);
                 };
-                let arg = self.enter_type(arg, param, env, &owner, span, "the argument")?;
-                let r = self.apply((**inner).clone(), arg, span)?;
-                self.enter_type(r, result, env, &owner, span, "the result")
+                let arg =
+                    self.enter_type(arg, &c.param, &c.env, &owner, span, &What::TheArgument)?;
+                let r = self.apply(c.inner.clone(), arg, span)?;
+                self.enter_type(r, &c.result, &c.env, &owner, span, &What::TheResult)
             }
             other => self.fail(span, format!("{other} is not a function")),
         }
@@ -1084,12 +1112,14 @@ impl<'a> Ctx<'a> {
             (BinOp::Div, Float(a), Float(b)) => Float(a / b),
             (BinOp::Rem, Float(a), Float(b)) => Float(a % b),
             (BinOp::Concat, Str(a), Str(b)) => {
+                self.check_size(span, "a string", a.len().saturating_add(b.len()))?;
                 let mut s = String::with_capacity(a.len() + b.len());
                 s.push_str(a);
                 s.push_str(b);
                 Str(Arc::from(s))
             }
             (BinOp::Concat, List(a), List(b)) => {
+                self.check_size(span, "a list", a.len().saturating_add(b.len()))?;
                 let mut v = Vec::with_capacity(a.len() + b.len());
                 v.extend(a.iter().cloned());
                 v.extend(b.iter().cloned());
@@ -1140,7 +1170,7 @@ impl<'a> Ctx<'a> {
         env: &Env,
         module: &Arc<ModuleRuntime>,
         span: Span,
-        what: &str,
+        what: &What<'_>,
     ) -> Result<Value, Error> {
         match ty {
             TypeExpr::Fun(a, b) if matches!(v, Value::Function(_)) => {
@@ -1148,13 +1178,15 @@ impl<'a> Ctx<'a> {
                 if !refined {
                     return Ok(v);
                 }
-                Ok(Value::Function(Function(FnRepr::Checked {
-                    inner: Box::new(v),
-                    param: Arc::new((**a).clone()),
-                    result: Arc::new((**b).clone()),
-                    env: env.clone(),
-                    module: Arc::downgrade(module),
-                })))
+                Ok(Value::Function(Function(FnRepr::Checked(Arc::new(
+                    CheckedFn {
+                        inner: v,
+                        param: (**a).clone(),
+                        result: (**b).clone(),
+                        env: env.clone(),
+                        module: Arc::downgrade(module),
+                    },
+                )))))
             }
             TypeExpr::Named(name, args, _) if matches!(v, Value::Function(_)) => {
                 let Some(alias) = module.aliases.get(name) else {
@@ -1193,7 +1225,7 @@ impl<'a> Ctx<'a> {
         env: &Env,
         module: &Arc<ModuleRuntime>,
         span: Span,
-        what: &str,
+        what: &What<'_>,
     ) -> Result<(), Error> {
         self.check_named(v, ty, env, module, span, what, None)
     }
@@ -1206,7 +1238,7 @@ impl<'a> Ctx<'a> {
         env: &Env,
         module: &Arc<ModuleRuntime>,
         span: Span,
-        what: &str,
+        what: &What<'_>,
         named: Option<&str>,
     ) -> Result<(), Error> {
         match ty {
@@ -1215,7 +1247,7 @@ impl<'a> Ctx<'a> {
                 if let Value::Record(fs) = v {
                     for (n, t) in fields {
                         if let Some(fv) = fs.get(n) {
-                            let inner = format!("field `{n}` of {what}");
+                            let inner = What::Field(n, what);
                             self.check_named(fv, t, env, module, span, &inner, None)?;
                         }
                     }
@@ -1245,7 +1277,7 @@ impl<'a> Ctx<'a> {
                 if name == "List" {
                     if let (Value::List(xs), Some(elem)) = (v, args.first()) {
                         for (i, x) in xs.iter().enumerate() {
-                            let inner = format!("element {i} of {what}");
+                            let inner = What::Element(i, what);
                             self.check_named(x, elem, env, module, span, &inner, None)?;
                         }
                     }
@@ -1279,6 +1311,32 @@ impl<'a> Ctx<'a> {
                     },
                 }
             }
+        }
+    }
+}
+
+/// What entered a refined type, for the message of a violation; rendered only then.
+#[derive(Clone, Copy)]
+enum What<'a> {
+    Binding(&'a str),
+    Argument(&'a str),
+    Payload(&'a str),
+    TheArgument,
+    TheResult,
+    Field(&'a str, &'a What<'a>),
+    Element(usize, &'a What<'a>),
+}
+
+impl fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            What::Binding(n) => write!(f, "`{n}`"),
+            What::Argument(n) => write!(f, "argument `{n}`"),
+            What::Payload(n) => write!(f, "the payload of `{n}`"),
+            What::TheArgument => write!(f, "the argument"),
+            What::TheResult => write!(f, "the result"),
+            What::Field(n, w) => write!(f, "field `{n}` of {w}"),
+            What::Element(i, w) => write!(f, "element {i} of {w}"),
         }
     }
 }
@@ -1409,6 +1467,17 @@ mod tests {
         assert_eq!(value_eq(&f, &f), None);
         assert!(f != f.clone());
         assert!(matches!(f.to_json(), Err(Error::Serialise { .. })));
+    }
+
+    #[test]
+    fn values_stay_small() {
+        // Every level of evaluation keeps several values on the stack: the recursion
+        // limit's stack budget assumes they stay at four words.
+        assert!(
+            std::mem::size_of::<Value>() <= 32,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
     }
 
     #[test]

@@ -893,10 +893,12 @@ impl Parser {
             Tok::Sym("{") => {
                 self.bump();
                 let mut fields = Vec::new();
+                // A set beside the list: the duplicate check is linear in the fields.
+                let mut seen = std::collections::HashSet::new();
                 while !self.is_sym("}") {
                     let fspan = self.span();
                     let name = self.field_name()?;
-                    if fields.iter().any(|(n, _)| *n == name) {
+                    if !seen.insert(name.clone()) {
                         return err(fspan, format!("field `{name}` appears twice"));
                     }
                     self.expect_sym(":")?;
@@ -1225,6 +1227,7 @@ impl Parser {
                 | Tok::Int(_)
                 | Tok::Float(_)
                 | Tok::Str(_)
+                | Tok::Interp(_)
                 | Tok::Kw("true")
                 | Tok::Kw("false")
                 | Tok::Sym("(")

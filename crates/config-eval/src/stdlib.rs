@@ -240,6 +240,9 @@ pub(crate) trait Host {
     fn call(&mut self, f: &Value, arg: Value) -> Result<Value, Error>;
     /// Counts `n` evaluation steps against the step limit.
     fn charge(&mut self, n: u64) -> Result<(), Error>;
+    /// Fails when building a `what` (`"a list"`, `"a string"`) of `size` elements or
+    /// bytes would pass the value-size limit.
+    fn check_size(&mut self, what: &str, size: usize) -> Result<(), Error>;
 }
 
 /// Why a built-in failed: a message for the caller's position, or an error that
@@ -278,7 +281,8 @@ fn boolean(v: Value, what: &str) -> Result<bool, Fail> {
     }
 }
 
-fn too_big(n: usize) -> Result<(), Fail> {
+fn too_big(host: &mut dyn Host, what: &str, n: usize) -> Result<(), Fail> {
+    host.check_size(what, n)?;
     if n > MAX_BUILT {
         return Err(Fail::Msg(format!(
             "value too large: {n} elements or bytes (the limit for one built-in result is {MAX_BUILT})"
@@ -400,7 +404,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
             for xs in xss.iter() {
                 total = total.saturating_add(list(xs)?.len());
             }
-            too_big(total)?;
+            too_big(host, "a list", total)?;
             host.charge(total as u64 + xss.len() as u64)?;
             let mut out = Vec::with_capacity(total);
             for xs in xss.iter() {
@@ -413,7 +417,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
                 return Err(Fail::Msg("expected two integers".into()));
             };
             let n = if b > a { b.abs_diff(*a) } else { 0 };
-            too_big(usize::try_from(n).unwrap_or(usize::MAX))?;
+            too_big(host, "a list", usize::try_from(n).unwrap_or(usize::MAX))?;
             host.charge(n)?;
             Value::List(Arc::new((*a..*b).map(Value::Int).collect()))
         }
@@ -481,7 +485,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
                     .saturating_add(string(x)?.len())
                     .saturating_add(sep.len());
             }
-            too_big(total)?;
+            too_big(host, "a string", total)?;
             host.charge(total as u64 / 16 + xs.len() as u64)?;
             let mut out = String::with_capacity(total);
             for (i, x) in xs.iter().enumerate() {
@@ -511,7 +515,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
             }
             let count = s.matches(from).count();
             let size = s.len().saturating_add(count.saturating_mul(to.len()));
-            too_big(size)?;
+            too_big(host, "a string", size)?;
             host.charge(size as u64 / 16)?;
             str_value(s.replace(from, to))
         }
@@ -583,7 +587,7 @@ pub(crate) fn to_text(v: &Value, host: &mut dyn Host) -> Result<String, Fail> {
                 return Err(Fail::Msg("a function cannot be turned into text".into()));
             }
             let text = other.to_string();
-            too_big(text.len())?;
+            too_big(host, "a string", text.len())?;
             host.charge(text.len() as u64 / 16)?;
             Ok(text)
         }

@@ -2123,6 +2123,29 @@ mod tests {
     }
 
     #[test]
+    fn a_passed_deadline_stops_type_checking() {
+        let mut src = String::new();
+        for i in 0..2_000 {
+            src.push_str(&format!("let x{i} = [1, 2, 3];\n"));
+        }
+        let limits = CheckLimits {
+            max_steps: u64::MAX,
+            deadline: Some((Instant::now(), Duration::from_millis(5))),
+        };
+        let e = check_module_with(
+            "t.lig",
+            &parse_module(&src).unwrap(),
+            &HashMap::new(),
+            limits,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.lig: timed out after 5 ms while type checking"
+        );
+    }
+
+    #[test]
     fn messages_about_huge_types_are_bounded() {
         let src = format!("{}let bad: Integer = r;\n", doubling(60));
         let e = check(&src).unwrap_err().to_string();
