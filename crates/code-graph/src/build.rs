@@ -302,12 +302,22 @@ fn run<E: Exec>(
     if targets.is_empty() {
         return Err(CodeGraphError::NoTargets { path: root });
     }
-    for t in &mut targets {
-        t.root = std::fs::canonicalize(&t.root).map_err(|source| CodeGraphError::Io {
-            path: t.root.clone(),
-            source,
-        })?;
-    }
+    targets.retain_mut(|t| match std::fs::canonicalize(&t.root) {
+        Ok(c) => {
+            t.root = c;
+            true
+        }
+        Err(e) => {
+            diagnostics.push(Diagnostic {
+                file: rel(&root, &t.root),
+                line: 0,
+                column: 0,
+                kind: DiagnosticKind::ReadError,
+                message: format!("target `{}`: {e}; skipped", t.namespace),
+            });
+            false
+        }
+    });
     targets.sort_by(|a, b| a.namespace.cmp(&b.namespace));
     targets.dedup_by(|a, b| a.namespace == b.namespace);
     let mut files = list_files(&packages, &targets);
