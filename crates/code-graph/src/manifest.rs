@@ -369,11 +369,11 @@ fn package(
                 }
             }
         }
-        let declared = toml
+        let declared: Vec<&toml::Table> = toml
             .get(key)
             .and_then(toml::Value::as_array)
             .map(|a| a.iter().filter_map(toml::Value::as_table).collect())
-            .unwrap_or_else(Vec::new);
+            .unwrap_or_default();
         for t in declared {
             let tname = match (string(t, "name"), string(t, "path")) {
                 (Some(n), _) => n.to_owned(),
