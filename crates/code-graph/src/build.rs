@@ -388,6 +388,9 @@ fn run<E: Exec>(
         used: FastSet::default(),
         mounted: FastMap::default(),
         aliases: Vec::new(),
+        macro_bodies: FastMap::default(),
+        expanding: 0,
+        unexpanded: 0,
         instances: Vec::new(),
         module_nodes: Vec::new(),
         module_edges: Vec::new(),
@@ -436,6 +439,7 @@ fn run<E: Exec>(
     let Walker {
         used,
         aliases,
+        unexpanded,
         instances,
         module_nodes,
         module_edges,
@@ -676,6 +680,7 @@ fn run<E: Exec>(
         unreachable_files: unreachable,
         ..ParseMetrics::default()
     };
+    metrics.macro_invocations_skipped = unexpanded;
     for facts in slots.values().flatten() {
         metrics.macro_invocations_skipped += facts.macro_invocations;
         metrics.items_in_bodies += facts.items_in_bodies;
@@ -906,6 +911,7 @@ struct ModDecl {
     path_attr: Option<String>,
     cfg_paths: Vec<String>,
     include: bool,
+    invoke: Option<String>,
 }
 
 /// A module's place in a tree: whose items, mounted where.
@@ -936,6 +942,17 @@ impl Instance {
     }
 }
 
+/// How deep fixed-body macro expansions may nest.
+const MAX_EXPANSION_DEPTH: u32 = 16;
+
+/// Where a fixed-body macro's items are: a file's facts and the path to the macro fact.
+#[derive(Clone)]
+struct MacroBody {
+    facts: Arc<FileFacts>,
+    inline_path: Vec<usize>,
+    file: PathBuf,
+}
+
 struct Walker<'a> {
     root: &'a Path,
     slots: &'a mut FastMap<PathBuf, Option<Arc<FileFacts>>>,
@@ -946,6 +963,12 @@ struct Walker<'a> {
     mounted: FastMap<PathBuf, NodeId>,
     /// Module -> the module that holds its items (see `mounted`).
     aliases: Vec<(NodeId, NodeId)>,
+    /// (target, name) -> a fixed-body `macro_rules!` seen so far in the walk.
+    macro_bodies: FastMap<(usize, String), MacroBody>,
+    /// Fixed-body expansions being mounted, one inside another.
+    expanding: u32,
+    /// `name!()` invocations with no fixed-body macro of that name before them.
+    unexpanded: u64,
     instances: Vec<Instance>,
     module_nodes: Vec<Node>,
     module_edges: Vec<Edge>,
@@ -1064,14 +1087,66 @@ impl Walker<'_> {
                     path_attr: m.path_attr.clone(),
                     cfg_paths: m.cfg_paths.clone(),
                     include: m.include,
+                    invoke: m.invoke.clone(),
                 })
             })
             .collect();
+        // The fixed-body macros this module defines, for invocations that follow.
+        for (i, it) in instance.items().iter().enumerate() {
+            if it.kind == NodeKind::Macro && !it.children.is_empty() {
+                let mut p = inline_path.clone();
+                p.push(i);
+                self.macro_bodies.insert(
+                    (ctx.target, it.name.clone()),
+                    MacroBody {
+                        facts: facts.clone(),
+                        inline_path: p,
+                        file: ctx.file.to_owned(),
+                    },
+                );
+            }
+        }
         self.instances.push(instance);
         let mut ordinals: FastMap<String, u32> = FastMap::default();
+        let mut invocations: FastMap<String, u32> = FastMap::default();
         for decl in modules {
             if decl.include {
                 self.mount_include(ctx, &file_rel, &decl, (id, id_parent), qpath, ancestors);
+                continue;
+            }
+            if let Some(name) = &decl.invoke {
+                let nth = invocations.entry(name.clone()).or_insert(0);
+                let key = item_id(id_parent, NodeKind::Macro, &format!("{name}!()"), *nth);
+                *nth += 1;
+                let body = self.macro_bodies.get(&(ctx.target, name.clone())).cloned();
+                match body {
+                    // Bounded: a fixed body that invokes itself would never end.
+                    Some(b) if self.expanding < MAX_EXPANSION_DEPTH => {
+                        self.expanding += 1;
+                        // The items are written in the macro's file (their nodes say
+                        // so), but `mod` and `#[path]` in them are found from the
+                        // invocation's place, as rustc does.
+                        let body_ctx = MountCtx {
+                            target: ctx.target,
+                            namespace: ctx.namespace,
+                            file: &b.file,
+                            file_dir: ctx.file_dir,
+                            crate_root: ctx.crate_root,
+                        };
+                        self.mount_items(
+                            &body_ctx,
+                            &b.facts,
+                            b.inline_path.clone(),
+                            (id, key),
+                            qpath,
+                            child_dir.clone(),
+                            in_inline,
+                            ancestors,
+                        );
+                        self.expanding -= 1;
+                    }
+                    _ => self.unexpanded += 1,
+                }
                 continue;
             }
             let name = decl.name;
@@ -1466,8 +1541,13 @@ fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
     };
     let mut ordinals = Ordinals::new();
     for item in items {
-        if item.module.as_ref().is_some_and(|m| m.include) {
-            // An `include!`: the walker mounted its file's items into this module.
+        if item
+            .module
+            .as_ref()
+            .is_some_and(|m| m.include || m.invoke.is_some())
+        {
+            // An `include!` or a fixed macro's invocation: the walker mounted those
+            // items into this module as an instance of their own.
             continue;
         }
         let ordinal = ordinals.next(item.kind, &item.name);
@@ -1607,7 +1687,8 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
     if item.kind == NodeKind::Trait {
         owner = Owner::Trait(id);
     }
-    if !item.children.is_empty() {
+    // A macro's children are its fixed expansion, mounted where it is invoked.
+    if !item.children.is_empty() && item.kind != NodeKind::Macro {
         let child_ctx = EmitCtx {
             inst: ctx.inst,
             krate: ctx.krate,

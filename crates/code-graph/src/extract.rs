@@ -82,6 +82,10 @@ pub(crate) struct ModFact {
     /// Not a module at all: an item-position `include!("file.rs")`, whose file's items
     /// belong to the enclosing module (`path_attr` holds the path).
     pub(crate) include: bool,
+    /// Not a module at all: `name!()` with no tokens, the invocation of a crate's own
+    /// `macro_rules!` whose `()` arm expands to fixed items (serde's `crate_root!()`);
+    /// those items belong to the enclosing module.
+    pub(crate) invoke: Option<String>,
 }
 
 #[derive(Debug)]
@@ -196,6 +200,43 @@ fn cfg_paths(list: &[syn::Attribute]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The expansion of a `macro_rules!` arm `() => { ... }`, if the macro has one: with
+/// nothing to match, it expands to the same tokens wherever it is invoked.
+fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<proc_macro2::TokenStream> {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = rules.clone().into_iter().collect();
+    let mut i = 0;
+    while i + 3 < tokens.len() + 1 {
+        let (
+            TokenTree::Group(matcher),
+            Some(TokenTree::Punct(eq)),
+            Some(TokenTree::Punct(gt)),
+            Some(TokenTree::Group(body)),
+        ) = (
+            &tokens[i],
+            tokens.get(i + 1),
+            tokens.get(i + 2),
+            tokens.get(i + 3),
+        )
+        else {
+            return None;
+        };
+        if eq.as_char() != '=' || gt.as_char() != '>' {
+            return None;
+        }
+        // With no metavariables in the matcher, a `$` in the expansion (a nested
+        // `macro_rules!`) is passed through as written: the expansion is fixed.
+        if matcher.stream().is_empty() {
+            return Some(body.stream());
+        }
+        i += 4;
+        if matches!(tokens.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// Parses a token stream as a sequence of items.
@@ -386,12 +427,25 @@ impl Extractor<'_> {
                 fact
             }
             Item::Macro(m) => match &m.ident {
-                Some(ident) => ItemFact::new(
-                    NodeKind::Macro,
-                    ident.to_string(),
-                    line_of(ident.span()),
-                    attrs(&m.attrs),
-                ),
+                Some(ident) => {
+                    let mut fact = ItemFact::new(
+                        NodeKind::Macro,
+                        ident.to_string(),
+                        line_of(ident.span()),
+                        attrs(&m.attrs),
+                    );
+                    // A `() => { items }` arm with no metavariables expands to the same
+                    // items wherever it is invoked: they are kept (as the macro's
+                    // children, never emitted under it) for the invocations to mount.
+                    if let Some(body) = fixed_expansion(&m.mac.tokens) {
+                        if let Ok(items) = syn::parse::Parser::parse2(parse_items, body) {
+                            let mut children = Vec::new();
+                            self.items_into(&items, &mut children);
+                            fact.children = children;
+                        }
+                    }
+                    fact
+                }
                 None => return self.item_macro(&m.mac),
             },
             Item::Mod(m) => {
@@ -406,6 +460,7 @@ impl Extractor<'_> {
                     path_attr: path_attr(&m.attrs),
                     cfg_paths: cfg_paths(&m.attrs),
                     include: false,
+                    invoke: None,
                 });
                 if let Some((_, items)) = &m.content {
                     let mut children = Vec::new();
@@ -678,6 +733,7 @@ impl Extractor<'_> {
                     path_attr: Some(lit.value()),
                     cfg_paths: Vec::new(),
                     include: true,
+                    invoke: None,
                 });
                 return Some(fact);
             }
@@ -703,6 +759,18 @@ impl Extractor<'_> {
                 }
                 return Some(group);
             }
+        } else if mac.tokens.is_empty() {
+            // `name!()`: maybe a fixed-body `macro_rules!` of this crate; the module
+            // tree walk knows the crate's macros and mounts the items (or counts it).
+            let mut fact = ItemFact::new(NodeKind::Module, String::new(), line, Vec::new());
+            fact.module = Some(ModFact {
+                inline: false,
+                path_attr: None,
+                cfg_paths: Vec::new(),
+                include: false,
+                invoke: Some(name),
+            });
+            return Some(fact);
         } else if let Ok(items) = syn::parse::Parser::parse2(parse_items, mac.tokens.clone()) {
             if !items.is_empty() {
                 self.items_into(&items, &mut group.children);
@@ -772,10 +840,25 @@ impl Extractor<'_> {
             items: Vec::new(),
         };
         c.visit_block(block);
-        fact.opaque_calls += c.opaque;
-        let items = std::mem::take(&mut c.items);
-        self.in_bodies += count(&items);
+        let opaque = c.opaque;
+        let found = std::mem::take(&mut c.items);
+        fact.opaque_calls += opaque;
+        let items = self.body_items(found);
         fact.children.extend(items);
+    }
+
+    /// Items found in a body, without the `include!`s and `name!()` invocations, which
+    /// only a module can mount (they are counted as skipped macro invocations).
+    fn body_items(&mut self, mut items: Vec<ItemFact>) -> Vec<ItemFact> {
+        let before = items.len();
+        items.retain(|f| {
+            !f.module
+                .as_ref()
+                .is_some_and(|m| m.include || m.invoke.is_some())
+        });
+        self.macros += (before - items.len()) as u64;
+        self.in_bodies += count(&items);
+        items
     }
 
     /// Items declared inside a const or static initialiser (`const _: () = { impl ...
@@ -789,8 +872,8 @@ impl Extractor<'_> {
             items: Vec::new(),
         };
         c.visit_expr(expr);
-        let items = std::mem::take(&mut c.items);
-        self.in_bodies += count(&items);
+        let found = std::mem::take(&mut c.items);
+        let items = self.body_items(found);
         fact.children.extend(items);
     }
 }

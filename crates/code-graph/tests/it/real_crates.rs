@@ -35,14 +35,31 @@ fn this_workspace_parallel_equals_sequential() {
 }
 
 /// Counts items the plain way: every file under `src`, a syn visitor that enters
-/// function bodies, and macro invocations whose tokens parse as items (for `cfg_if!`,
-/// the items of each brace-delimited arm).
+/// function bodies, macro invocations whose tokens parse as items (for `cfg_if!`, the
+/// items of each brace-delimited arm), and the `() => { ... }` arm of a `macro_rules!`.
 #[derive(Default)]
-struct Counter(BTreeMap<&'static str, usize>);
+struct Counter {
+    counts: BTreeMap<&'static str, usize>,
+    /// Macros invoked as `name!()` at item position somewhere.
+    invoked: std::collections::BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct Invoked(std::collections::BTreeSet<String>);
+
+impl<'ast> Visit<'ast> for Invoked {
+    fn visit_item_macro(&mut self, i: &'ast syn::ItemMacro) {
+        if i.ident.is_none() && i.mac.tokens.is_empty() {
+            if let Some(s) = i.mac.path.segments.last() {
+                self.0.insert(s.ident.to_string());
+            }
+        }
+    }
+}
 
 impl Counter {
     fn bump(&mut self, kind: &'static str) {
-        *self.0.entry(kind).or_default() += 1;
+        *self.counts.entry(kind).or_default() += 1;
     }
 
     fn items_of(&mut self, tokens: proc_macro2::TokenStream) -> bool {
@@ -134,6 +151,29 @@ impl<'ast> Visit<'ast> for Counter {
     fn visit_item_macro(&mut self, i: &'ast syn::ItemMacro) {
         if i.ident.is_none() {
             self.macro_items(&i.mac);
+            return;
+        }
+        // A `macro_rules!` with a `() => { ... }` arm invoked as `name!()`: its items,
+        // as if invoked once (serde_core defines `crate_root!` so and invokes it once).
+        let invoked = i
+            .ident
+            .as_ref()
+            .is_some_and(|n| self.invoked.contains(&n.to_string()));
+        if !invoked {
+            return;
+        }
+        let tokens: Vec<proc_macro2::TokenTree> = i.mac.tokens.clone().into_iter().collect();
+        for w in tokens.windows(4) {
+            if let (proc_macro2::TokenTree::Group(m), proc_macro2::TokenTree::Group(body)) =
+                (&w[0], &w[3])
+            {
+                if m.stream().is_empty()
+                    && matches!(&w[1], proc_macro2::TokenTree::Punct(p) if p.as_char() == '=')
+                {
+                    self.items_of(body.stream());
+                    return;
+                }
+            }
         }
     }
     fn visit_stmt_macro(&mut self, s: &'ast syn::StmtMacro) {
@@ -191,7 +231,7 @@ fn check_against_independent_count(dir: &Path) {
         .filter(|d| d.kind == DiagnosticKind::Unreachable)
         .map(|d| d.file.as_str())
         .collect();
-    let mut counter = Counter::default();
+    let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir.join("src")) {
         let entry = entry.unwrap();
         let rel = entry
@@ -202,7 +242,21 @@ fn check_against_independent_count(dir: &Path) {
             .replace('\\', "/");
         if entry.path().extension().is_some_and(|x| x == "rs") && !skipped.contains(&rel.as_str()) {
             let text = std::fs::read_to_string(entry.path()).unwrap();
-            counter.visit_file(&syn::parse_file(&text).unwrap());
+            files.push(syn::parse_file(&text).unwrap());
+        }
+    }
+    // First pass: the macros invoked as `name!()` at item position.
+    let mut invoked = Invoked::default();
+    for f in &files {
+        invoked.visit_file(f);
+    }
+    let mut counter = Counter {
+        invoked: invoked.0,
+        ..Counter::default()
+    };
+    for f in &files {
+        {
+            counter.visit_file(f);
         }
     }
     // Only the library and binaries live under `src`; count their namespaces only (a
@@ -226,7 +280,7 @@ fn check_against_independent_count(dir: &Path) {
         (NodeKind::Module, "module"),
     ] {
         let graph_count = g.nodes_of(kind).filter(in_src).count();
-        let expected = counter.0.get(name).copied().unwrap_or(0);
+        let expected = counter.counts.get(name).copied().unwrap_or(0);
         assert_eq!(graph_count, expected, "{}: {name}", dir.display());
     }
     eprintln!(
@@ -255,4 +309,43 @@ fn registry_crates_parse_and_counts_agree() {
         });
         check_against_independent_count(&dir);
     }
+}
+
+#[test]
+fn registry_crates_with_macro_declared_modules_are_reached() {
+    // parking_lot_core (under parking_lot, a dependency of this crate) declares its
+    // platform modules inside `cfg_if!`, each with `#[path]`; serde_core (under serde)
+    // declares its whole public tree inside `crate_root!()`.
+    let dir = registry_crate("parking_lot_core-")
+        .expect("parking_lot_core: not in the local cargo registry (run `cargo fetch`)");
+    let g = build(&dir, &BuildOptions::parallel(2)).unwrap();
+    let imps = g
+        .nodes_of(NodeKind::Module)
+        .filter(|n| n.path == "parking_lot_core::thread_parker::imp")
+        .count();
+    assert!(imps >= 5, "{imps} `imp` modules");
+    let unreachable: Vec<_> = g
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::Unreachable)
+        .collect();
+    assert!(unreachable.is_empty(), "{unreachable:?}");
+    assert!(g
+        .find(
+            NodeKind::Struct,
+            "parking_lot_core::thread_parker::imp::ThreadParker"
+        )
+        .is_some());
+
+    let dir = registry_crate("serde_core-")
+        .expect("serde_core: not in the local cargo registry (run `cargo fetch`)");
+    let g = build(&dir, &BuildOptions::parallel(2)).unwrap();
+    for (kind, path) in [
+        (NodeKind::Trait, "serde_core::de::Deserializer"),
+        (NodeKind::Trait, "serde_core::ser::Serializer"),
+        (NodeKind::Module, "serde_core::private"),
+    ] {
+        assert!(g.find(kind, path).is_some(), "{path}");
+    }
+    assert_eq!(g.metrics.unreachable_files, 0, "{:?}", g.diagnostics);
 }
