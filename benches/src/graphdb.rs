@@ -413,6 +413,7 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
         node_cache_capacity: 64,
         edge_cache_capacity: 64,
         checkpoint_after_frames: 256,
+        ..Config::default()
     };
     let err = |e: graphdb_core::GraphError| e.to_string();
     let mut db = GraphDB::open(&path, config.clone()).map_err(err)?;

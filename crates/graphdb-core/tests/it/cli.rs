@@ -30,7 +30,7 @@ fn s(p: &Path) -> &str {
 /// A database whose values CSV can express, with deleted nodes (so ids have gaps) and
 /// text that needs quoting.
 fn build(path: &Path, csv_safe: bool) {
-    let mut db = GraphDB::open(
+    let mut db = GraphDB::create(
         path,
         Config {
             sync_mode: SyncMode::Off,

@@ -37,5 +37,6 @@ pub(crate) fn small_config() -> Config {
         node_cache_capacity: 8,
         edge_cache_capacity: 8,
         checkpoint_after_frames: 64,
+        ..Config::default()
     }
 }
