@@ -860,7 +860,10 @@ impl GraphDB {
             self.log.settle(false)
         };
         if let Err(e) = outcome {
-            self.refuse_writes(format!("the log write after commit {} failed: {e}", info.commit_ts));
+            self.refuse_writes(format!(
+                "the log write after commit {} failed: {e}",
+                info.commit_ts
+            ));
             if full {
                 return Err(GraphError::CommitNotDurable(e.to_string()));
             }

@@ -119,9 +119,9 @@ pub use page::{FORMAT_VERSION, PAGE_SIZE};
 pub use pager::PagerStats;
 pub use storage::{FileStorage, MemStorage, Storage};
 pub use traverse::{Bfs, Components, Snapshot};
-pub use wal::{LogEnd, RecoveryReport, LOG_FORMAT_VERSION};
 pub use txn::WriteTxn;
 pub use types::{
     Direction, Edge, EdgeId, Node, NodeId, PageId, Properties, PropertyValue, RecordPointer, TxId,
     MAX_LIST_DEPTH,
 };
+pub use wal::{LogEnd, RecoveryReport, LOG_FORMAT_VERSION};

@@ -147,7 +147,9 @@ impl Pager {
         let meta = Meta::read(&header)?;
         let logged: std::collections::HashSet<PageId> =
             self.wal.logged_pages()?.into_iter().collect();
-        let missing = (0..meta.page_count).filter(|id| !logged.contains(id)).count();
+        let missing = (0..meta.page_count)
+            .filter(|id| !logged.contains(id))
+            .count();
         if missing > 0 {
             return Err(refuse(format!(
                 "{missing} of its {} pages are only in the lost main file",

@@ -213,7 +213,6 @@ impl<T> OrderedRwLock<T> {
         }
     }
 
-
     /// Exclusive access without locking, for `&mut self` paths that run after a commit
     /// point and must not fail: the guarded value is used even if a thread panicked while
     /// holding the lock. Only for values that are updated in whole steps (a map entry

@@ -521,8 +521,7 @@ impl Wal {
                     break;
                 }
                 let c = frame_crc(crc, fh, page);
-                if c != get_u32(fh, 24) || (v2 && frame_self_crc(fh, page) != get_u32(fh, 28))
-                {
+                if c != get_u32(fh, 24) || (v2 && frame_self_crc(fh, page) != get_u32(fh, 28)) {
                     break;
                 }
                 crc = c;
@@ -577,13 +576,9 @@ impl Wal {
                 report.dropped_bytes = (cut - end) as u64;
                 report.dropped_transactions = commits;
                 report.end = if commits > 0 {
-                    LogEnd::DamagedFrame {
-                        offset: end as u64,
-                    }
+                    LogEnd::DamagedFrame { offset: end as u64 }
                 } else {
-                    LogEnd::TornTail {
-                        offset: end as u64,
-                    }
+                    LogEnd::TornTail { offset: end as u64 }
                 };
                 if strict && commits > 0 {
                     return Err(strict_refusal(&report));
@@ -811,8 +806,11 @@ mod tests {
         wal.append_commit(&[(21, &page(7))], 7).unwrap();
         assert!(wal.read_page(20, &mut buf).unwrap() && buf[0] == 6);
         flush(&wal);
-        let (wal3, rec) =
-            Wal::open(Arc::new(mem.crash_image(1, Some(FRAME_SIZE as usize))), false).unwrap();
+        let (wal3, rec) = Wal::open(
+            Arc::new(mem.crash_image(1, Some(FRAME_SIZE as usize))),
+            false,
+        )
+        .unwrap();
         assert_eq!(rec.transactions_replayed, 2);
         assert!(!wal3.read_page(20, &mut buf).unwrap());
         assert!(!wal3.read_page(21, &mut buf).unwrap());
@@ -913,7 +911,10 @@ mod tests {
         bytes[commit_field..commit_field + 8].fill(0);
         mem.overwrite(bytes);
         let (_, rec) = Wal::open(Arc::new(mem.clone()), false).unwrap();
-        assert_eq!((rec.transactions_replayed, rec.dropped_bytes), (0, FRAME_SIZE));
+        assert_eq!(
+            (rec.transactions_replayed, rec.dropped_bytes),
+            (0, FRAME_SIZE)
+        );
         assert!(mem.snapshot()[WAL_HEADER as usize..]
             .iter()
             .take(FRAME_SIZE as usize)

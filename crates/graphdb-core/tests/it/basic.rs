@@ -339,7 +339,10 @@ fn failed_fsync_stops_writes_and_reopen_recovers_synced_state() {
     assert!(matches!(err, GraphError::CommitNotDurable(_)), "{err}");
     // Not published: no snapshot of this handle sees the failed commit.
     assert!(db.get_nodes_by_label("lost").unwrap().is_empty());
-    assert!(matches!(db.health(), graphdb_core::Health::WritesRefused { .. }));
+    assert!(matches!(
+        db.health(),
+        graphdb_core::Health::WritesRefused { .. }
+    ));
     assert!(matches!(
         db.begin_write_txn().map(|_| ()),
         Err(GraphError::Closed(_))

@@ -202,7 +202,10 @@ fn damaged_log_recovers_a_committed_prefix() {
         let report = db.recovery_report().clone();
         // Dropped committed transactions are never silent: the check says so.
         let got = if report.lost_committed_data() {
-            assert!(!db.check().unwrap().is_ok(), "{what}: check ok after {report}");
+            assert!(
+                !db.check().unwrap().is_ok(),
+                "{what}: check ok after {report}"
+            );
             read_data(&db).unwrap()
         } else {
             read_state(&db).unwrap()

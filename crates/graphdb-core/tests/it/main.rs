@@ -10,11 +10,13 @@ mod cli;
 mod concurrency;
 mod corruption;
 mod crash;
+mod faults;
 mod index;
 mod isolation;
 mod journal;
 mod model;
 mod mvcc;
+mod recovery;
 mod traversal;
 
 use std::sync::Arc;
