@@ -17,6 +17,8 @@ mod journal;
 mod model;
 mod mvcc;
 mod recovery;
+#[cfg(feature = "tools")]
+mod stress;
 mod traversal;
 
 use std::sync::Arc;
