@@ -1,3 +1,6 @@
+//! Basic engine behaviour: round trips, reopening, the file lock, failed syncs and
+//! vacuum.
+
 use graphdb_core::{
     Config, Direction, Edge, GraphDB, GraphError, Node, PropertyValue, MAX_LIST_DEPTH,
 };
