@@ -440,6 +440,8 @@ pub(crate) struct Limits {
     timeout: Option<Duration>,
     max_steps: u64,
     max_depth: usize,
+    /// Largest string (bytes) or list (elements) an operation may build.
+    max_value_size: usize,
     steps: AtomicU64,
     /// Set by the first thread that notices the deadline; the others stop at their
     /// next checkpoint.
@@ -450,12 +452,21 @@ pub(crate) struct Limits {
 const CHECK_EVERY: u64 = 256;
 
 impl Limits {
-    pub(crate) fn new(timeout: Option<Duration>, max_steps: u64, max_depth: usize) -> Self {
+    /// Limits of an evaluation whose time started at `start` (the timeout also
+    /// covers the type check before it).
+    pub(crate) fn new(
+        start: Instant,
+        timeout: Option<Duration>,
+        max_steps: u64,
+        max_depth: usize,
+        max_value_size: usize,
+    ) -> Self {
         Limits {
-            start: Instant::now(),
+            start,
             timeout,
             max_steps,
             max_depth,
+            max_value_size,
             steps: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
         }
@@ -504,6 +515,25 @@ impl<'a> Ctx<'a> {
             line: span.line,
             col: span.col,
             message: message.into(),
+        })
+    }
+
+    /// Fails with [`Error::ValueTooLarge`] when an operation would build a `what` of
+    /// `size` (bytes of a string, elements of a list or record) above the limit;
+    /// called before allocating.
+    pub(crate) fn check_size(&self, span: Span, what: &str, size: usize) -> Result<(), Error> {
+        if size <= self.limits.max_value_size {
+            return Ok(());
+        }
+        Err(Error::ValueTooLarge {
+            file: self.file.clone(),
+            binding: self.binding.clone(),
+            line: span.line,
+            col: span.col,
+            message: format!(
+                "{what} of {size} would exceed the limit of {}",
+                self.limits.max_value_size
+            ),
         })
     }
 
@@ -794,12 +824,14 @@ impl<'a> Ctx<'a> {
             (BinOp::Div, Float(a), Float(b)) => Float(a / b),
             (BinOp::Rem, Float(a), Float(b)) => Float(a % b),
             (BinOp::Concat, Str(a), Str(b)) => {
+                self.check_size(span, "a string", a.len().saturating_add(b.len()))?;
                 let mut s = String::with_capacity(a.len() + b.len());
                 s.push_str(a);
                 s.push_str(b);
                 Str(Arc::from(s))
             }
             (BinOp::Concat, List(a), List(b)) => {
+                self.check_size(span, "a list", a.len().saturating_add(b.len()))?;
                 let mut v = Vec::with_capacity(a.len() + b.len());
                 v.extend(a.iter().cloned());
                 v.extend(b.iter().cloned());

@@ -570,10 +570,12 @@ impl Parser {
             Tok::Sym("{") => {
                 self.bump();
                 let mut fields = Vec::new();
+                // A set beside the list: the duplicate check is linear in the fields.
+                let mut seen = std::collections::HashSet::new();
                 while !self.is_sym("}") {
                     let fspan = self.span();
                     let name = self.ident()?;
-                    if fields.iter().any(|(n, _)| *n == name) {
+                    if !seen.insert(name.clone()) {
                         return err(fspan, format!("field `{name}` appears twice"));
                     }
                     self.expect_sym(":")?;
@@ -875,10 +877,12 @@ impl Parser {
                 self.bump();
                 self.enter()?;
                 let mut fields: Vec<(String, Expr)> = Vec::new();
+                // A set beside the list: the duplicate check is linear in the fields.
+                let mut seen = std::collections::HashSet::new();
                 while !self.is_sym("}") {
                     let fspan = self.span();
                     let name = self.ident()?;
-                    if fields.iter().any(|(n, _)| *n == name) {
+                    if !seen.insert(name.clone()) {
                         return err(fspan, format!("field `{name}` appears twice"));
                     }
                     self.expect_sym("=")?;

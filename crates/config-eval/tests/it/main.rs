@@ -5,6 +5,7 @@
 // shared between tests are covered here).
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "cli")]
 mod cli;
 mod corpus;
 mod imports;
