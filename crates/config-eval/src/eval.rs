@@ -59,6 +59,8 @@ enum FnRepr {
     /// A function that entered a type with refinements in its parameter or result:
     /// calls check both.
     Checked(Arc<CheckedFn>),
+    /// A type class method with the arguments given so far.
+    Method(Arc<MethodCall>),
 }
 
 // Behind an `Arc` so that `Value` stays small: every level of evaluation keeps
@@ -357,6 +359,115 @@ struct CtorDef {
     refined: Option<(Arc<TypeExpr>, Weak<ModuleRuntime>)>,
 }
 
+/// An instance at run time: which values it is for, and its methods' code.
+struct InstanceRt {
+    class: Arc<str>,
+    head: RtHead,
+    methods: HashMap<String, Expr>,
+    /// The module declaring the instance, where its methods are evaluated.
+    module: Weak<ModuleRuntime>,
+}
+
+/// The values an instance is for.
+#[derive(Debug, PartialEq)]
+enum RtHead {
+    Unit,
+    Bool,
+    Int,
+    Float,
+    Str,
+    List,
+    /// A union, by its constructors.
+    Ctors(Arc<Vec<String>>),
+    /// A record type, by its field names (sorted).
+    Fields(Vec<String>),
+}
+
+impl RtHead {
+    fn matches(&self, v: &Value) -> bool {
+        match (self, v) {
+            (RtHead::Unit, Value::Unit)
+            | (RtHead::Bool, Value::Bool(_))
+            | (RtHead::Int, Value::Int(_))
+            | (RtHead::Float, Value::Float(_))
+            | (RtHead::Str, Value::Str(_))
+            | (RtHead::List, Value::List(_)) => true,
+            (RtHead::Ctors(cs), Value::Ctor(n, _)) => cs.iter().any(|c| c.as_str() == &**n),
+            (RtHead::Fields(fs), Value::Record(r)) => {
+                fs.len() == r.len() && fs.iter().zip(r.keys()).all(|(a, b)| a == b)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The head of an instance's type, looking through aliases.
+fn rt_head(
+    te: &TypeExpr,
+    aliases: &HashMap<String, AliasDef>,
+    imports: &HashMap<String, Arc<ModuleRuntime>>,
+    unions: &HashMap<String, Arc<Vec<String>>>,
+    depth: usize,
+) -> Option<RtHead> {
+    if depth > 64 {
+        return None;
+    }
+    match te {
+        TypeExpr::Refine(base, _) => rt_head(base, aliases, imports, unions, depth + 1),
+        TypeExpr::Record(fs) => {
+            let mut names: Vec<String> = fs.iter().map(|(n, _)| n.clone()).collect();
+            names.sort();
+            Some(RtHead::Fields(names))
+        }
+        TypeExpr::Named(name, _, _) => Some(match name.as_str() {
+            "Unit" => RtHead::Unit,
+            "Bool" => RtHead::Bool,
+            "Integer" => RtHead::Int,
+            "Float" => RtHead::Float,
+            "String" => RtHead::Str,
+            "List" => RtHead::List,
+            _ => {
+                if let Some(cs) = unions.get(name) {
+                    return Some(RtHead::Ctors(cs.clone()));
+                }
+                let alias = aliases.get(name)?;
+                return match &alias.owner {
+                    None => rt_head(&alias.body, aliases, imports, unions, depth + 1),
+                    Some(o) => {
+                        let rt = imports.get(o)?;
+                        rt_head(&alias.body, &rt.aliases, &rt.imports, &rt.unions, depth + 1)
+                    }
+                };
+            }
+        }),
+        TypeExpr::Var(_) | TypeExpr::Fun(..) => None,
+    }
+}
+
+/// The index of a method's first argument whose type is the class variable `param`.
+fn dispatch_index(sig: &TypeExpr, param: &str) -> usize {
+    let mut cur = sig;
+    let mut i = 0;
+    while let TypeExpr::Fun(a, rest) = cur {
+        if matches!(&**a, TypeExpr::Var(v) if v == param) {
+            return i;
+        }
+        cur = rest;
+        i += 1;
+    }
+    0
+}
+
+/// A type class method waiting for the argument that selects its instance.
+struct MethodCall {
+    name: String,
+    class: Arc<str>,
+    dispatch: usize,
+    args: Vec<Value>,
+    /// The module where the method was named: its instances are the candidates.
+    module: Weak<ModuleRuntime>,
+}
+
 /// Whether `te` (read in a module with these aliases and imports) has a `where`
 /// anywhere, looking through aliases. Conservative (true) past 64 alias levels.
 fn has_refinement(
@@ -414,6 +525,12 @@ pub(crate) struct ModuleRuntime {
     imports: HashMap<String, Arc<ModuleRuntime>>,
     ctors: HashMap<String, CtorDef>,
     aliases: HashMap<String, AliasDef>,
+    /// Type class methods in scope: name to (class, index of the dispatching argument).
+    methods: HashMap<String, (Arc<str>, usize)>,
+    /// Instances visible here: the imports' and this module's.
+    instances: Vec<Arc<InstanceRt>>,
+    /// Unions in scope (own and imported): their constructors, for instance heads.
+    unions: HashMap<String, Arc<Vec<String>>>,
     /// The root module's output lists these names (exports, or everything).
     pub(crate) exported: Vec<usize>,
     exported_types: std::collections::HashSet<String>,
@@ -426,9 +543,23 @@ impl ModuleRuntime {
         let mut ctors = HashMap::new();
         let mut aliases = HashMap::new();
         let mut import_map = HashMap::new();
+        let mut methods = HashMap::new();
+        let mut instances: Vec<Arc<InstanceRt>> = Vec::new();
+        let mut unions: HashMap<String, Arc<Vec<String>>> = HashMap::new();
         for (imp, rt) in module.imports.iter().zip(imports) {
             for (name, def) in rt.exported_ctors() {
                 ctors.insert(name, def);
+            }
+            for (name, m) in &rt.methods {
+                methods.insert(name.clone(), m.clone());
+            }
+            for i in &rt.instances {
+                if !instances.iter().any(|j| Arc::ptr_eq(i, j)) {
+                    instances.push(i.clone());
+                }
+            }
+            for (name, cs) in &rt.unions {
+                unions.entry(name.clone()).or_insert_with(|| cs.clone());
             }
             for (name, (params, body)) in rt.exported_aliases() {
                 aliases.insert(
@@ -442,9 +573,20 @@ impl ModuleRuntime {
             }
             import_map.insert(imp.alias.clone(), rt);
         }
+        for c in &module.classes {
+            let class: Arc<str> = c.name.as_str().into();
+            for (name, sig) in &c.methods {
+                methods.insert(name.clone(), (class.clone(), dispatch_index(sig, &c.param)));
+            }
+        }
         for td in &module.types {
             match &td.body {
-                TypeBody::Union(_) => {}
+                TypeBody::Union(vs) => {
+                    unions.insert(
+                        td.name.clone(),
+                        Arc::new(vs.iter().map(|v| v.name.clone()).collect()),
+                    );
+                }
                 TypeBody::Alias(body) => {
                     aliases.insert(
                         td.name.clone(),
@@ -459,6 +601,17 @@ impl ModuleRuntime {
         }
         let all = crate::types::exports_all(module);
         Arc::new_cyclic(|me| {
+            for inst in &module.instances {
+                let Some(head) = rt_head(&inst.ty, &aliases, &import_map, &unions, 0) else {
+                    continue;
+                };
+                instances.push(Arc::new(InstanceRt {
+                    class: inst.class.as_str().into(),
+                    head,
+                    methods: inst.methods.iter().cloned().collect(),
+                    module: me.clone(),
+                }));
+            }
             for td in &module.types {
                 let TypeBody::Union(vs) = &td.body else {
                     continue;
@@ -491,6 +644,9 @@ impl ModuleRuntime {
                 imports: import_map,
                 ctors,
                 aliases,
+                methods,
+                instances,
+                unions,
                 exported: module
                     .lets
                     .iter()
@@ -761,6 +917,17 @@ impl<'a> Ctx<'a> {
         }
         if let Some(&i) = module.index.get(name) {
             return self.force(module, i);
+        }
+        if let Some((class, dispatch)) = module.methods.get(name) {
+            return Ok(Value::Function(Function(FnRepr::Method(Arc::new(
+                MethodCall {
+                    name: name.to_owned(),
+                    class: class.clone(),
+                    dispatch: *dispatch,
+                    args: Vec::new(),
+                    module: Arc::downgrade(module),
+                },
+            )))));
         }
         if let Some(b) = Builtin::lookup(name) {
             return Ok(Value::Function(Function(FnRepr::Builtin(
@@ -1042,6 +1209,53 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A method given one more argument: once the dispatching argument is there, the
+    /// instance for its value is found and its implementation applied to everything.
+    fn call_method(&mut self, m: &MethodCall, arg: Value, span: Span) -> Result<Value, Error> {
+        let mut args = m.args.clone();
+        args.push(arg);
+        if args.len() <= m.dispatch {
+            return Ok(Value::Function(Function(FnRepr::Method(Arc::new(
+                MethodCall {
+                    name: m.name.clone(),
+                    class: m.class.clone(),
+                    dispatch: m.dispatch,
+                    args,
+                    module: m.module.clone(),
+                },
+            )))));
+        }
+        let Some(here) = m.module.upgrade() else {
+            return self.fail(span, "the module naming this method is no longer loaded");
+        };
+        let selector = &args[m.dispatch];
+        let inst = here
+            .instances
+            .iter()
+            .find(|i| i.class == m.class && i.head.matches(selector))
+            .cloned();
+        let Some(inst) = inst else {
+            return self.fail(
+                span,
+                format!("no instance of `{}` for {}", m.class, short(selector)),
+            );
+        };
+        let (Some(code), Some(owner)) = (inst.methods.get(&m.name), inst.module.upgrade()) else {
+            return self.fail(
+                span,
+                format!("the instance of `{}` lacks `{}`", m.class, m.name),
+            );
+        };
+        let saved = std::mem::replace(&mut self.file, owner.file.clone());
+        let f = self.eval(code, &Env::default(), &owner);
+        self.file = saved;
+        let mut f = f?;
+        for a in args {
+            f = self.apply(f, a, span)?;
+        }
+        Ok(f)
+    }
+
     /// Applying a built-in, a checked constructor or a checked function (out of
     /// `apply`, whose frame every level of recursion pays for).
     #[inline(never)]
@@ -1066,6 +1280,7 @@ impl<'a> Ctx<'a> {
                 }
                 Ok(Value::Ctor(c.name.clone(), Some(Arc::new(arg))))
             }
+            Value::Function(Function(FnRepr::Method(m))) => self.call_method(m, arg, span),
             Value::Function(Function(FnRepr::Checked(c))) => {
                 let Some(owner) = c.module.upgrade() else {
                     return self.apply(c.inner.clone(), arg, span);

@@ -38,6 +38,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::ast::*;
+
+mod classes;
 use crate::error::Error;
 use crate::sync::Arc;
 
@@ -196,6 +198,10 @@ pub(crate) struct ModuleTypes {
     pub(crate) ctors: HashMap<String, CtorInfo>,
     /// Steps the check of this module took (see [`CheckLimits::max_steps`]).
     pub(crate) steps: u64,
+    /// Exported type classes.
+    pub(crate) classes: HashMap<String, Arc<classes::ClassInfo>>,
+    /// Every instance visible in the module (its own and its imports').
+    pub(crate) instances: Vec<classes::InstanceHead>,
 }
 
 /// Bounds on one module's type check.
@@ -330,6 +336,8 @@ struct Checker<'a> {
     globals: HashMap<String, Binding>,
     locals: Vec<(String, Binding)>,
     deferred_preds: Vec<(Expr, Ty)>,
+    /// Type classes, instances and the method uses waiting for an instance.
+    tc: classes::ClassEnv,
 }
 
 /// Type-checks `module` given the checked modules it imports (by alias).
@@ -369,6 +377,7 @@ pub(crate) fn check_module_with(
         globals: HashMap::new(),
         locals: Vec::new(),
         deferred_preds: Vec::new(),
+        tc: classes::ClassEnv::default(),
     };
     let mut out = c.module(module)?;
     out.steps = c.steps;
@@ -1185,6 +1194,7 @@ impl Checker<'_> {
                 }
             }
         }
+        self.declare_classes(m, &imports)?;
         // Type-level refinement predicates are checked after the values they may use.
         let type_preds = std::mem::take(&mut self.deferred_preds);
 
@@ -1273,9 +1283,11 @@ impl Checker<'_> {
             self.unify(want, pt, pred.span)?;
             self.settle(&[], true)?;
         }
+        self.check_instances(m)?;
 
         let all = exports_all(m);
         let mut out = ModuleTypes::default();
+        self.export_classes(m, all, &mut out);
         for l in &m.lets {
             if all || l.exported {
                 if let Some(b) = self.globals.get(&l.name).copied() {
@@ -1393,6 +1405,9 @@ impl Checker<'_> {
         }
         if let Some(b) = self.globals.get(name).copied() {
             return self.instantiate(b);
+        }
+        if let Some(t) = self.method_type(name, span)? {
+            return Ok(t);
         }
         if self.imports.contains_key(name) {
             return self.error(span, format!("`{name}` is a module; use `{name}.member`"));

@@ -139,3 +139,42 @@ fn the_printer_round_trips_the_new_forms() {
     assert_eq!(printed, again);
     assert!(printed.contains("export type O"), "{printed}");
 }
+
+#[test]
+fn type_classes_cross_modules() {
+    let lib = "export typeclass Show 'a where show : 'a -> String;\ninstance Show Integer where show = \\n -> \"#\" ++ toString n;\nexport let bracket = \\v -> \"[\" ++ show v ++ \"]\";";
+    let files = [
+        ("lib.lig", lib),
+        (
+            "main.lig",
+            "import lib;\ntype Port = { port: Integer };\ninstance Show Port where show = \\p -> \"port \" ++ toString p.port;\nlet a = show 3;\nlet b = show { port = 80 };\nlet c = lib.bracket 4;",
+        ),
+    ];
+    assert_eq!(
+        json(&files),
+        serde_json::json!({"a": "#3", "b": "port 80", "c": "[#4]"})
+    );
+    // An instance the importer declares is checked against the imported class.
+    let files = [
+        ("lib.lig", lib),
+        (
+            "main.lig",
+            "import lib;\ninstance Show Integer where show = \\n -> \"dup\";",
+        ),
+    ];
+    let err = eval_both(&files).unwrap_err().to_string();
+    assert!(
+        err.contains("`Show` already has an instance for Integer"),
+        "{err}"
+    );
+    // A use at a known type without an instance is a type error in the importer.
+    let files = [
+        ("lib.lig", lib),
+        ("main.lig", "import lib;\nlet x = show true;"),
+    ];
+    let err = eval_both(&files).unwrap_err().to_string();
+    assert!(
+        err.contains("main.lig:2:9: type error: no instance of `Show` for Bool"),
+        "{err}"
+    );
+}
