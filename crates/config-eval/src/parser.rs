@@ -723,7 +723,10 @@ impl Parser {
         for (t, at) in &self.toks[self.pos..] {
             match t {
                 Tok::Sym("=>") => {
-                    return err(*at, "constrained instances (`C 'a => ...`) are not supported")
+                    return err(
+                        *at,
+                        "constrained instances (`C 'a => ...`) are not supported",
+                    )
                 }
                 Tok::Kw("where") | Tok::Sym(";") | Tok::Eof => break,
                 _ => {}
