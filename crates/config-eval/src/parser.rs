@@ -448,6 +448,12 @@ impl Parser {
                 self.bump();
                 Ok(s)
             }
+            // A keyword names a field too (`{ type = "service" }`, `r.type`), as in
+            // the origin's grammar and samples.
+            Tok::Kw(k) => {
+                self.bump();
+                Ok(k.to_owned())
+            }
             _ => self.unexpected("a field name"),
         }
     }
@@ -713,13 +719,20 @@ impl Parser {
     /// After `instance`: `Class Type where (method = expr ;)*`.
     fn instance_decl(&mut self, span: Span) -> Result<InstanceDecl, SyntaxError> {
         let class = self.upper()?;
-        let ty = self.ty_app()?;
-        if self.is_sym("=>") {
-            return err(
-                self.span(),
-                "constrained instances (`C 'a => ...`) are not supported",
-            );
+        // A constraint (`Eq 'a => ...`, in or out of parentheses) before `where`.
+        for (t, at) in &self.toks[self.pos..] {
+            match t {
+                Tok::Sym("=>") => {
+                    return err(
+                        *at,
+                        "constrained instances (`C 'a => ...`) are not supported",
+                    )
+                }
+                Tok::Kw("where") | Tok::Sym(";") | Tok::Eof => break,
+                _ => {}
+            }
         }
+        let ty = self.ty_app()?;
         self.expect_kw("where")?;
         let mut methods: Vec<(String, Expr)> = Vec::new();
         while matches!(self.peek(), Tok::Ident(_)) && matches!(self.peek_at(1), Tok::Sym("=")) {
@@ -1253,6 +1266,10 @@ impl Parser {
                     self.bump();
                     s
                 }
+                Tok::Kw(k) => {
+                    self.bump();
+                    k.to_owned()
+                }
                 _ => return self.unexpected("a field name"),
             };
             e = Expr {
@@ -1368,8 +1385,10 @@ impl Parser {
     /// After `{`: `a = 1, b = 2` (a record) or `r | a = 1` (an update), up to `}`.
     fn record_body(&mut self) -> Result<ExprKind, SyntaxError> {
         let literal = self.is_sym("}")
-            || (matches!(self.peek(), Tok::Ident(_) | Tok::Upper(_) | Tok::Str(_))
-                && matches!(self.peek_at(1), Tok::Sym("=")));
+            || (matches!(
+                self.peek(),
+                Tok::Ident(_) | Tok::Upper(_) | Tok::Str(_) | Tok::Kw(_)
+            ) && matches!(self.peek_at(1), Tok::Sym("=")));
         let base = if literal {
             None
         } else {

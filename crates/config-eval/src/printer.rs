@@ -271,7 +271,8 @@ fn expr(out: &mut String, e: &Expr) {
         ExprKind::Field(t, f) => {
             expr(out, t);
             out.push('.');
-            field(out, f);
+            // Only names are read with `.`; keywords included.
+            out.push_str(f);
         }
         ExprKind::Lambda(l) => {
             out.push_str("(\\");

@@ -1252,7 +1252,7 @@ impl Checker<'_> {
             }
             for (k, &i) in scc.iter().enumerate() {
                 let l = &m.lets[i];
-                let t = self.infer(&l.value);
+                let t = self.infer_annotated(&l.value, l.ann.as_ref(), l.span);
                 let t = match t {
                     Ok(t) => t,
                     Err(e) => {
@@ -1378,6 +1378,26 @@ impl Checker<'_> {
         Ok(self.fun(subject, body))
     }
 
+    /// The type of a bound value: an annotated lambda is checked against its
+    /// annotation, so that its parameters' types are known in its body
+    /// (`let name: Service -> String = \s -> s.name;`); anything else is inferred (the
+    /// caller unifies it with the annotation).
+    fn infer_annotated(
+        &mut self,
+        value: &Expr,
+        ann: Option<&TypeExpr>,
+        span: Span,
+    ) -> Result<Ty, Error> {
+        match (ann, &value.kind) {
+            (Some(a), ExprKind::Lambda(_)) => {
+                let at = self.annotation(a, span)?;
+                self.check_against(value, at)?;
+                Ok(at)
+            }
+            _ => self.infer(value),
+        }
+    }
+
     /// A fresh instance of a built-in's type, with its constraint pending.
     fn builtin_type(&mut self, b: crate::stdlib::Builtin, span: Span) -> Result<Ty, Error> {
         let te = crate::parser::parse_type(b.signature()).map_err(|e| Error::Type {
@@ -1462,19 +1482,23 @@ impl Checker<'_> {
         }
         args.reverse();
         let mut ft = self.infer(head)?;
+        // Arguments other than lambdas first, then the lambdas against the parameter
+        // types that the others fixed: in `map (\s -> s.name) services` the lambda's
+        // parameter is known to be a record by the time its body reads a field.
+        let mut lambdas = Vec::new();
         for (i, a) in args.iter().enumerate() {
-            let at = self.infer(a)?;
             let fr = self.find(ft);
-            match self.node(fr).clone() {
+            let param = match self.node(fr).clone() {
                 Node::Fun(param, result) => {
-                    self.unify(param, at, a.span)?;
                     ft = result;
+                    param
                 }
                 Node::Var(_) => {
-                    let r = self.fresh();
-                    let want = self.fun(at, r);
+                    let (p, r) = (self.fresh(), self.fresh());
+                    let want = self.fun(p, r);
                     self.unify(ft, want, a.span)?;
                     ft = r;
+                    p
                 }
                 _ if i == 0 => {
                     let shown = self.show(fr);
@@ -1486,16 +1510,25 @@ impl Checker<'_> {
                 _ => {
                     let shown = self.show(fr);
                     return self.error(
-                                a.span,
-                                format!(
-                                    "{} expects {i} argument{}, given {} (after {i} the result is {shown}, not a function)",
-                                    callee_name(head),
-                                    if i == 1 { "" } else { "s" },
-                                    args.len()
-                                ),
-                            );
+                        a.span,
+                        format!(
+                            "{} expects {i} argument{}, given {} (after {i} the result is {shown}, not a function)",
+                            callee_name(head),
+                            if i == 1 { "" } else { "s" },
+                            args.len()
+                        ),
+                    );
                 }
+            };
+            if matches!(a.kind, ExprKind::Lambda(_)) {
+                lambdas.push((*a, param));
+                continue;
             }
+            let at = self.infer(a)?;
+            self.unify(param, at, a.span)?;
+        }
+        for (a, param) in lambdas {
+            self.check_against(a, param)?;
         }
         Ok(ft)
     }
@@ -1662,14 +1695,16 @@ impl Checker<'_> {
             ExprKind::App(..) => self.infer_app(e)?,
             ExprKind::Let(name, ann, value, body) => {
                 self.level += 1;
-                let vt = self.infer(value).and_then(|vt| match ann {
-                    Some(a) => {
-                        let at = self.annotation(a, span)?;
-                        self.unify(at, vt, value.span)?;
-                        Ok(vt)
-                    }
-                    None => Ok(vt),
-                });
+                let vt = self
+                    .infer_annotated(value, ann.as_ref(), span)
+                    .and_then(|vt| match ann {
+                        Some(a) => {
+                            let at = self.annotation(a, span)?;
+                            self.unify(at, vt, value.span)?;
+                            Ok(vt)
+                        }
+                        None => Ok(vt),
+                    });
                 self.level -= 1;
                 let b = self.generalize(vt?, false)?;
                 self.locals.push((name.clone(), b));

@@ -237,9 +237,9 @@ impl Checker<'_> {
     }
 
     /// Checks `e` against the type `want`, giving the parameters of a lambda their
-    /// types from `want` first, so that a method's body may read the fields of a
-    /// record instance's argument.
-    fn check_against(&mut self, e: &Expr, want: Ty) -> Result<(), Error> {
+    /// types from `want` first, so that a lambda's body may read the fields of a
+    /// record argument (a method of a record instance, a function passed to `map`).
+    pub(super) fn check_against(&mut self, e: &Expr, want: Ty) -> Result<(), Error> {
         if let ExprKind::Lambda(l) = &e.kind {
             let r = self.find(want);
             if let (None, Node::Fun(p, res)) = (&l.ann, self.node(r).clone()) {

@@ -178,3 +178,60 @@ fn type_classes_cross_modules() {
         "{err}"
     );
 }
+
+/// The `.lig` files of the README's worked example (fenced blocks whose first line is
+/// `-- path.lig`), and the JSON it shows.
+fn readme_example() -> (Vec<(String, String)>, serde_json::Value) {
+    let readme = include_str!("../../README.md");
+    let mut files = Vec::new();
+    let mut json = None;
+    let mut blocks = readme.split("```");
+    // Odd pieces are fenced blocks: `lang\nbody`.
+    blocks.next();
+    while let (Some(block), _) = (blocks.next(), blocks.next()) {
+        let (lang, body) = block.split_once('\n').unwrap_or((block, ""));
+        let first = body.lines().next().unwrap_or("");
+        if lang == "text" && first.starts_with("-- ") && first.ends_with(".lig") {
+            files.push((first[3..].to_owned(), body.to_owned()));
+        } else if lang == "json" && json.is_none() {
+            json = Some(serde_json::from_str(body).unwrap());
+        }
+    }
+    (
+        files,
+        json.expect("the README shows the output as a json block"),
+    )
+}
+
+#[test]
+fn the_readme_worked_example_evaluates_to_what_it_shows() {
+    let (files, expected) = readme_example();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(json(&refs), expected);
+    // The two errors it shows.
+    let readme = include_str!("../../README.md");
+    let broken: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, s)| (p.clone(), s.replace("(Tcp 6379)", "(Tcp 70000)")))
+        .collect();
+    let refs: Vec<(&str, &str)> = broken
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .collect();
+    let err = eval_both(&refs).unwrap_err().to_string();
+    assert!(readme.contains(&format!("error: {err}")), "{err}");
+    let broken: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, s)| (p.clone(), s.replace("0 services;", "0 services 1;")))
+        .collect();
+    let refs: Vec<(&str, &str)> = broken
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .collect();
+    let err = eval_both(&refs).unwrap_err().to_string();
+    assert!(readme.contains(&format!("error: {err}")), "{err}");
+}
