@@ -60,7 +60,7 @@ fn failures_name_file_and_line_and_compare_as_multisets() {
     assert_eq!(lines, vec![5, 6]);
     let shown = report.failures[0].to_string();
     assert!(shown.starts_with("demo.metta:5: "), "{shown}");
-    assert!(shown.contains("expected [a, a] but got [a, b]"), "{shown}");
+    assert!(shown.contains("Expected: [a, a] Got: [a, b]"), "{shown}");
 }
 
 #[test]
