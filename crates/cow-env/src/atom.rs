@@ -138,11 +138,7 @@ impl Atom {
     pub fn vars(&self) -> Vec<Arc<str>> {
         fn walk(atom: &Atom, out: &mut Vec<Arc<str>>) {
             match atom {
-                Atom::Var(name) => {
-                    if !out.contains(name) {
-                        out.push(name.clone());
-                    }
-                }
+                Atom::Var(name) if !out.contains(name) => out.push(name.clone()),
                 Atom::Expr(items) => items.iter().for_each(|i| walk(i, out)),
                 _ => {}
             }

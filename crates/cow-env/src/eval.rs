@@ -46,11 +46,41 @@ pub const ASSERTIONS: &[&str] = &[
 /// Names the interpreter handles itself (special forms and operations on spaces and
 /// states), for the runner's "unknown name" warning.
 pub(crate) const FORM_NAMES: &[&str] = &[
-    "if", "let", "let*", "superpose", "collapse", "quote", "noeval", "eval", "chain",
-    "unify", "case", "switch", "match", "empty", "add-atom", "remove-atom", "get-atoms",
-    "new-space", "bind!", "import!", "new-state", "get-state", "change-state!", "nop",
-    "get-type", "pragma!", "println!", "trace!", "if-decons-expr", "foldl-atom",
-    "map-atom", "filter-atom", "Error", "get-doc", "help!",
+    "if",
+    "let",
+    "let*",
+    "superpose",
+    "collapse",
+    "quote",
+    "noeval",
+    "eval",
+    "chain",
+    "unify",
+    "case",
+    "switch",
+    "match",
+    "empty",
+    "add-atom",
+    "remove-atom",
+    "get-atoms",
+    "new-space",
+    "bind!",
+    "import!",
+    "new-state",
+    "get-state",
+    "change-state!",
+    "nop",
+    "get-type",
+    "pragma!",
+    "println!",
+    "trace!",
+    "if-decons-expr",
+    "foldl-atom",
+    "map-atom",
+    "filter-atom",
+    "Error",
+    "get-doc",
+    "help!",
 ];
 
 /// Evaluates atoms against the spaces it owns: `&self` is the environment it was made
@@ -239,7 +269,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
             return atom.clone();
         }
         match atom {
-            Atom::Sym(name) => self.tokens.get(name).cloned().unwrap_or_else(|| atom.clone()),
+            Atom::Sym(name) => self
+                .tokens
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| atom.clone()),
             Atom::Expr(items) => Atom::expr(
                 items
                     .iter()
@@ -257,8 +291,17 @@ impl<E: RuleEnvironment> Interpreter<E> {
                 Some(value) => Atom::expr(vec![Atom::sym("State"), self.show_states(value)]),
                 None => atom.clone(),
             },
-            Atom::Expr(items) if items.iter().any(|i| matches!(i, Atom::State(_) | Atom::Expr(_))) => {
-                Atom::expr(items.iter().map(|i| self.show_states(i)).collect::<Vec<_>>())
+            Atom::Expr(items)
+                if items
+                    .iter()
+                    .any(|i| matches!(i, Atom::State(_) | Atom::Expr(_))) =>
+            {
+                Atom::expr(
+                    items
+                        .iter()
+                        .map(|i| self.show_states(i))
+                        .collect::<Vec<_>>(),
+                )
             }
             _ => atom.clone(),
         }
@@ -409,7 +452,12 @@ impl<E: RuleEnvironment> Interpreter<E> {
             .collect())
     }
 
-    fn resume(&mut self, frame: Frame<E>, results: Vec<Res>, depth: usize) -> Result<Step<E>, Error> {
+    fn resume(
+        &mut self,
+        frame: Frame<E>,
+        results: Vec<Res>,
+        depth: usize,
+    ) -> Result<Step<E>, Error> {
         match frame {
             Frame::Merge(bindings) => Ok(Step::Done(
                 results
@@ -441,7 +489,12 @@ impl<E: RuleEnvironment> Interpreter<E> {
     }
 
     /// Evaluates the atoms of `todo` after the `direct` results.
-    fn concat(&self, mut todo: VecDeque<(Atom, Bindings)>, direct: Vec<Res>, whole: &Atom) -> Step<E> {
+    fn concat(
+        &self,
+        mut todo: VecDeque<(Atom, Bindings)>,
+        direct: Vec<Res>,
+        whole: &Atom,
+    ) -> Step<E> {
         match todo.pop_front() {
             None => Step::Done(direct),
             Some((atom, bindings)) if todo.is_empty() && direct.is_empty() => {
@@ -511,7 +564,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
         if index == 0 {
             return true;
         }
-        match args.sig.as_ref().and_then(|(ty, _)| types::function_parts(ty)) {
+        match args
+            .sig
+            .as_ref()
+            .and_then(|(ty, _)| types::function_parts(ty))
+        {
             Some((params, _)) => match params.get(index - 1) {
                 Some(expected) => !types::is_unevaluated_type(expected, item),
                 None => true,
@@ -585,6 +642,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
         let mut todo = VecDeque::new();
         let mut direct = std::mem::take(&mut args.errors);
         let combos: Vec<Combo> = args.pending.drain(..).collect();
+        let keep_rhs = args
+            .sig
+            .as_ref()
+            .and_then(|(ty, _)| types::function_parts(ty))
+            .is_some_and(|(_, ret)| ret.as_sym() == Some("Atom"));
         for combo in combos {
             let expr = if combo.bindings.is_empty() {
                 Atom::expr(combo.values)
@@ -597,7 +659,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     continue;
                 }
             }
-            self.call(expr, combo.bindings, &mut todo, &mut direct)?;
+            self.call(expr, combo.bindings, keep_rhs, &mut todo, &mut direct)?;
         }
         self.check_size(todo.len() + direct.len(), &args.whole)?;
         Ok(self.concat(todo, direct, &args.whole))
@@ -623,17 +685,25 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     .first()
                     .cloned()
                     .unwrap_or_else(|| Atom::sym(UNDEFINED));
-                return Some(types::bad_arg_type(whole, i + 1, &bindings.apply(expected), &shown));
+                return Some(types::bad_arg_type(
+                    whole,
+                    i + 1,
+                    &bindings.apply(expected),
+                    &shown,
+                ));
             }
         }
         None
     }
 
     /// Applies an evaluated expression: the grounded operation, or the rules.
+    /// `keep_rhs`: the function's declared return type is `Atom`, so the right sides of
+    /// its rules are results as written.
     fn call(
         &mut self,
         expr: Atom,
         bindings: Bindings,
+        keep_rhs: bool,
         todo: &mut VecDeque<(Atom, Bindings)>,
         direct: &mut Vec<Res>,
     ) -> Result<(), Error> {
@@ -653,6 +723,8 @@ impl<E: RuleEnvironment> Interpreter<E> {
         self.rewrite(&expr, &bindings, todo);
         if todo.len() == before {
             direct.push((expr, bindings));
+        } else if keep_rhs {
+            direct.extend(todo.drain(before..));
         }
         Ok(())
     }
@@ -737,7 +809,10 @@ impl<E: RuleEnvironment> Interpreter<E> {
             ("noeval", [x]) => done(x.clone()),
             ("empty", []) => Step::Done(Vec::new()),
             ("superpose", [Atom::Expr(options)]) => {
-                let todo = options.iter().map(|o| (o.clone(), Bindings::new())).collect();
+                let todo = options
+                    .iter()
+                    .map(|o| (o.clone(), Bindings::new()))
+                    .collect();
                 self.concat(todo, Vec::new(), whole)
             }
             ("collapse", [inner]) => {
@@ -765,14 +840,17 @@ impl<E: RuleEnvironment> Interpreter<E> {
                             _ if c.is_error() => direct.push((c, b)),
                             _ => {
                                 let types = me.infer_types(&c);
-                                let fits = types.iter().any(|t| {
-                                    matches!(t.as_sym(), Some("Bool") | Some(UNDEFINED))
-                                }) || matches!(c, Atom::Var(_));
+                                let fits = types
+                                    .iter()
+                                    .any(|t| matches!(t.as_sym(), Some("Bool") | Some(UNDEFINED)))
+                                    || matches!(c, Atom::Var(_));
                                 let error = if fits {
                                     expr_of("if", &[c, then.clone(), otherwise.clone()])
                                 } else {
-                                    let shown =
-                                        types.first().cloned().unwrap_or_else(|| Atom::sym(UNDEFINED));
+                                    let shown = types
+                                        .first()
+                                        .cloned()
+                                        .unwrap_or_else(|| Atom::sym(UNDEFINED));
                                     types::bad_arg_type(&whole2, 1, &Atom::sym("Bool"), &shown)
                                 };
                                 direct.push((error, b));
@@ -811,7 +889,12 @@ impl<E: RuleEnvironment> Interpreter<E> {
                             ])
                         };
                         Step::Tail(
-                            Atom::expr(vec![Atom::sym("let"), pattern.clone(), value.clone(), inner]),
+                            Atom::expr(vec![
+                                Atom::sym("let"),
+                                pattern.clone(),
+                                value.clone(),
+                                inner,
+                            ]),
                             Bindings::new(),
                         )
                     }
@@ -875,7 +958,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
                         if let Some(step) = self.special_eval(items, x, depth)? {
                             return Ok(Some(step));
                         }
-                        self.call(x.clone(), Bindings::new(), &mut todo, &mut direct)?;
+                        self.call(x.clone(), Bindings::new(), false, &mut todo, &mut direct)?;
                     }
                     other => direct.push((other.clone(), Bindings::new())),
                 }
@@ -884,7 +967,10 @@ impl<E: RuleEnvironment> Interpreter<E> {
             }
             ("match", [space, pattern, template]) => {
                 let Some(space) = self.space_index(space, depth)? else {
-                    return Ok(Some(done(stdlib::error(whole, Atom::string("match expects a space")))));
+                    return Ok(Some(done(stdlib::error(
+                        whole,
+                        Atom::string("match expects a space"),
+                    ))));
                 };
                 let vars = whole.vars();
                 let todo = self
@@ -896,7 +982,10 @@ impl<E: RuleEnvironment> Interpreter<E> {
             }
             ("add-atom" | "remove-atom", [space, atom]) => {
                 let Some(space) = self.space_index(space, depth)? else {
-                    return Ok(Some(done(stdlib::error(whole, Atom::string("expects a space")))));
+                    return Ok(Some(done(stdlib::error(
+                        whole,
+                        Atom::string("expects a space"),
+                    ))));
                 };
                 let atom = self.resolve_tokens(atom);
                 if head == "add-atom" {
@@ -909,7 +998,10 @@ impl<E: RuleEnvironment> Interpreter<E> {
             }
             ("get-atoms", [space]) => {
                 let Some(space) = self.space_index(space, depth)? else {
-                    return Ok(Some(done(stdlib::error(whole, Atom::string("expects a space")))));
+                    return Ok(Some(done(stdlib::error(
+                        whole,
+                        Atom::string("expects a space"),
+                    ))));
                 };
                 Step::Done(
                     self.spaces[space]
@@ -1019,8 +1111,17 @@ impl<E: RuleEnvironment> Interpreter<E> {
             }
             ("if-decons-expr", [list, h, t, then, otherwise]) => {
                 let list = match list {
-                    Atom::Expr(_) if needs_eval(list) && !matches!(list.as_expr(), Some([Atom::Int(_) | Atom::Float(_) | Atom::Str(_), ..])) => {
-                        self.nested_atoms(list, depth)?.into_iter().next().unwrap_or_else(unit)
+                    Atom::Expr(_)
+                        if needs_eval(list)
+                            && !matches!(
+                                list.as_expr(),
+                                Some([Atom::Int(_) | Atom::Float(_) | Atom::Str(_), ..])
+                            ) =>
+                    {
+                        self.nested_atoms(list, depth)?
+                            .into_iter()
+                            .next()
+                            .unwrap_or_else(unit)
                     }
                     other => other.clone(),
                 };
@@ -1076,7 +1177,12 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     self.check_size(next.len(), whole)?;
                     combos = next;
                 }
-                Step::Done(combos.into_iter().map(|c| (Atom::expr(c), Bindings::new())).collect())
+                Step::Done(
+                    combos
+                        .into_iter()
+                        .map(|c| (Atom::expr(c), Bindings::new()))
+                        .collect(),
+                )
             }
             (name, _) if name.starts_with("assert") && ASSERTIONS.contains(&name) => {
                 match self.assertion(name, args, whole, depth)? {
@@ -1090,7 +1196,12 @@ impl<E: RuleEnvironment> Interpreter<E> {
     }
 
     /// `eval` of a special form: one step is the form itself.
-    fn special_eval(&mut self, items: &Arc<[Atom]>, x: &Atom, depth: usize) -> Result<Option<Step<E>>, Error> {
+    fn special_eval(
+        &mut self,
+        items: &Arc<[Atom]>,
+        x: &Atom,
+        depth: usize,
+    ) -> Result<Option<Step<E>>, Error> {
         match &items[0] {
             Atom::Sym(head) if FORM_NAMES.contains(&&**head) || ASSERTIONS.contains(&&**head) => {
                 self.special(head, items, x, depth)
@@ -1102,7 +1213,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
     fn list_arg(&mut self, list: &Atom, depth: usize) -> Result<Atom, Error> {
         let head_is_data = matches!(list.as_expr(), Some([first, ..]) if !matches!(first, Atom::Sym(_) | Atom::Expr(_)));
         if needs_eval(list) && !head_is_data {
-            Ok(self.nested_atoms(list, depth)?.into_iter().next().unwrap_or_else(unit))
+            Ok(self
+                .nested_atoms(list, depth)?
+                .into_iter()
+                .next()
+                .unwrap_or_else(unit))
         } else {
             Ok(list.clone())
         }
@@ -1116,10 +1231,21 @@ impl<E: RuleEnvironment> Interpreter<E> {
         }
     }
 
-    fn import(&mut self, target: &Atom, file: &Atom, whole: &Atom, depth: usize) -> Result<Atom, Error> {
+    fn import(
+        &mut self,
+        target: &Atom,
+        file: &Atom,
+        whole: &Atom,
+        depth: usize,
+    ) -> Result<Atom, Error> {
         let name = match file {
             Atom::Sym(s) | Atom::Str(s) => s.to_string(),
-            _ => return Ok(stdlib::error(whole, Atom::string("import! expects a module name"))),
+            _ => {
+                return Ok(stdlib::error(
+                    whole,
+                    Atom::string("import! expects a module name"),
+                ))
+            }
         };
         if matches!(name.as_str(), "stdlib" | "top" | "corelib") {
             return Ok(unit());
@@ -1180,7 +1306,13 @@ impl<E: RuleEnvironment> Interpreter<E> {
         outcome.map(|()| unit())
     }
 
-    fn assertion(&mut self, name: &str, args: &[Atom], whole: &Atom, depth: usize) -> Result<Option<Atom>, Error> {
+    fn assertion(
+        &mut self,
+        name: &str,
+        args: &[Atom],
+        whole: &Atom,
+        depth: usize,
+    ) -> Result<Option<Atom>, Error> {
         let with_msg = name.ends_with("Msg");
         let base = name.trim_end_matches("Msg");
         let (args, message) = if with_msg {
@@ -1248,7 +1380,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     return Ok(Some(unit()));
                 }
                 let list = |atoms: &[Atom]| {
-                    atoms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    atoms
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 let mut text = format!("\nExpected: [{}]\nGot: [{}]", list(&want), list(&got));
                 if !missed.is_empty() {

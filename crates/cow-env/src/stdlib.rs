@@ -9,12 +9,46 @@ use crate::Atom;
 
 /// Every name [`call`] handles, for the runner's "unknown name" warning.
 pub(crate) const GROUNDED_NAMES: &[&str] = &[
-    "==", "!=", "not", "and", "or", "xor", "<", ">", "<=", ">=", "+", "-", "*", "/", "%",
-    "car-atom", "cdr-atom", "cons-atom", "decons-atom", "size-atom", "index-atom",
-    "min-atom", "max-atom", "sort-strings", "id", "get-metatype", "repr", "parse",
-    "format-args", "pow-math", "sqrt-math", "abs-math", "floor-math", "ceil-math",
-    "round-math", "trunc-math", "unique-atom", "union-atom", "intersection-atom",
-    "subtraction-atom", "concat-string",
+    "==",
+    "not",
+    "and",
+    "or",
+    "xor",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "car-atom",
+    "cdr-atom",
+    "cons-atom",
+    "decons-atom",
+    "size-atom",
+    "index-atom",
+    "min-atom",
+    "max-atom",
+    "sort-strings",
+    "id",
+    "get-metatype",
+    "repr",
+    "parse",
+    "format-args",
+    "pow-math",
+    "sqrt-math",
+    "abs-math",
+    "floor-math",
+    "ceil-math",
+    "round-math",
+    "trunc-math",
+    "unique-atom",
+    "union-atom",
+    "intersection-atom",
+    "subtraction-atom",
+    "concat-string",
 ];
 
 pub(crate) fn error(call: &Atom, message: Atom) -> Atom {
@@ -46,7 +80,6 @@ pub(crate) fn call(op: &str, args: &[Atom], call: &Atom) -> Option<Vec<Atom>> {
     let one = |a: Atom| Some(vec![a]);
     match (op, args) {
         ("==", [a, b]) => one(Atom::bool(a == b)),
-        ("!=", [a, b]) => one(Atom::bool(a != b)),
         ("not", [a]) => one(Atom::bool(!truth(a)?)),
         ("and" | "or" | "xor", [a, b]) => {
             let (a, b) = (truth(a)?, truth(b)?);
@@ -67,7 +100,10 @@ pub(crate) fn call(op: &str, args: &[Atom], call: &Atom) -> Option<Vec<Atom>> {
         }
         ("+" | "-" | "*" | "/" | "%", [a, b]) => one(arithmetic(op, a, b, call)?),
         ("pow-math", [a, b]) => one(Atom::Float(number(a)?.powf(number(b)?))),
-        ("sqrt-math" | "abs-math" | "floor-math" | "ceil-math" | "round-math" | "trunc-math", [a]) => {
+        (
+            "sqrt-math" | "abs-math" | "floor-math" | "ceil-math" | "round-math" | "trunc-math",
+            [a],
+        ) => {
             if let (Atom::Int(i), "abs-math") = (a, op) {
                 return one(Atom::Int(i.checked_abs()?));
             }
@@ -144,7 +180,9 @@ pub(crate) fn call(op: &str, args: &[Atom], call: &Atom) -> Option<Vec<Atom>> {
                 }
             }
             texts.sort();
-            one(Atom::expr(texts.into_iter().map(Atom::Str).collect::<Vec<_>>()))
+            one(Atom::expr(
+                texts.into_iter().map(Atom::Str).collect::<Vec<_>>(),
+            ))
         }
         ("unique-atom", [list]) => {
             let mut out: Vec<Atom> = Vec::new();
@@ -211,18 +249,16 @@ pub(crate) fn call(op: &str, args: &[Atom], call: &Atom) -> Option<Vec<Atom>> {
 fn arithmetic(op: &str, a: &Atom, b: &Atom, call: &Atom) -> Option<Atom> {
     if let (Atom::Int(x), Atom::Int(y)) = (a, b) {
         let (x, y) = (*x, *y);
+        // Integers wrap on overflow, as in the reference interpreter.
         let value = match op {
-            "+" => x.checked_add(y),
-            "-" => x.checked_sub(y),
-            "*" => x.checked_mul(y),
-            "/" | "%" if y == 0 => return Some(error_text(call, "division by zero")),
-            "/" => x.checked_div(y),
-            _ => x.checked_rem(y),
+            "+" => x.wrapping_add(y),
+            "-" => x.wrapping_sub(y),
+            "*" => x.wrapping_mul(y),
+            "/" | "%" if y == 0 => return Some(error(call, Atom::sym("DivisionByZero"))),
+            "/" => x.wrapping_div(y),
+            _ => x.wrapping_rem(y),
         };
-        return Some(match value {
-            Some(v) => Atom::Int(v),
-            None => error_text(call, "integer overflow"),
-        });
+        return Some(Atom::Int(value));
     }
     let (x, y) = (number(a)?, number(b)?);
     Some(Atom::Float(match op {

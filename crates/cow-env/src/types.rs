@@ -8,7 +8,6 @@
 //! consistently across the arguments of one application.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::unify::{rename, Bindings};
 use crate::Atom;
@@ -57,7 +56,10 @@ const BUILTIN_TYPES: &[(&str, &str)] = &[
     ("get-atoms", "(-> SpaceType Atom)"),
     ("new-state", "(-> $tnso (StateMonad $tnso))"),
     ("get-state", "(-> (StateMonad $tgso) $tgso)"),
-    ("change-state!", "(-> (StateMonad $tcso) $tcso (StateMonad $tcso))"),
+    (
+        "change-state!",
+        "(-> (StateMonad $tcso) $tcso (StateMonad $tcso))",
+    ),
     ("Error", "(-> Atom Atom ErrorType)"),
     ("repr", "(-> Atom String)"),
     ("parse", "(-> String Atom)"),
@@ -250,7 +252,7 @@ pub(crate) fn infer(
     }
 }
 
-/// A name shared by all atoms of one type error.
+/// `(Error call (BadArgType index expected actual))`.
 pub(crate) fn bad_arg_type(call: &Atom, index: usize, expected: &Atom, actual: &Atom) -> Atom {
     Atom::expr(vec![
         Atom::sym("Error"),
@@ -271,12 +273,6 @@ pub(crate) fn wrong_arity(call: &Atom) -> Atom {
         call.clone(),
         Atom::sym("IncorrectNumberOfArguments"),
     ])
-}
-
-/// The names of the type variables of a type, for renaming.
-#[allow(dead_code)]
-pub(crate) fn type_vars(ty: &Atom) -> Vec<Arc<str>> {
-    ty.vars()
 }
 
 #[cfg(test)]
