@@ -537,6 +537,29 @@ impl<E: RuleEnvironment> Interpreter<E> {
                 }
             }
         }
+        // Fast path: nothing to evaluate (the arguments are symbols, numbers, strings,
+        // variables or `()`), so apply at once without an argument frame.
+        if !items.iter().any(needs_eval) {
+            let mut todo = VecDeque::new();
+            let mut direct = Vec::new();
+            if let Some(sig) = &sig {
+                if let Some(error) = self.check_args(sig, &atom, &atom) {
+                    return Ok(done(error));
+                }
+            }
+            let keep_rhs = sig
+                .as_ref()
+                .and_then(|(ty, _)| types::function_parts(ty))
+                .is_some_and(|(_, ret)| ret.as_sym() == Some("Atom"));
+            self.call(
+                atom.clone(),
+                Bindings::new(),
+                keep_rhs,
+                &mut todo,
+                &mut direct,
+            )?;
+            return Ok(self.concat(todo, direct, &atom));
+        }
         let mut pending = VecDeque::with_capacity(1);
         pending.push_back(Combo {
             values: Vec::with_capacity(items.len()),
@@ -679,6 +702,12 @@ impl<E: RuleEnvironment> Interpreter<E> {
             if types::is_unevaluated_type(expected, arg) {
                 continue;
             }
+            // Fast path: a literal against a plain type name needs no inference.
+            if let (Some(name), Some(literal)) = (expected.as_sym(), types::literal_type(arg)) {
+                if name == literal || name == UNDEFINED || name == "Atom" || name == "Grounded" {
+                    continue;
+                }
+            }
             let actual = self.infer_types(arg);
             if !types::check_arg(expected, arg, &actual, &mut bindings) {
                 let shown = actual
@@ -745,7 +774,12 @@ impl<E: RuleEnvironment> Interpreter<E> {
                 if !bindings.unify(&rule.lhs, expr) {
                     continue;
                 }
-                let rhs = rename(&bindings.apply(&rule.rhs), self.fresh, &mut HashMap::new());
+                let rhs = bindings.apply(&rule.rhs);
+                let rhs = if rhs.is_ground() {
+                    rhs
+                } else {
+                    rename(&rhs, self.fresh, &mut HashMap::new())
+                };
                 todo.push_back((rhs, outer.clone()));
             } else {
                 let mut names = HashMap::new();
@@ -1183,6 +1217,52 @@ impl<E: RuleEnvironment> Interpreter<E> {
                         .map(|c| (Atom::expr(c), Bindings::new()))
                         .collect(),
                 )
+            }
+            ("unique", [inner]) => {
+                let mut out: Vec<Res> = Vec::new();
+                for (a, b) in self.nested(inner, depth)? {
+                    if !out.iter().any(|(x, _)| *x == a) {
+                        out.push((a, b));
+                    }
+                }
+                Step::Done(out)
+            }
+            ("union" | "intersection" | "subtraction", [left, right]) => {
+                let left = self.nested_atoms(left, depth)?;
+                let mut right = self.nested_atoms(right, depth)?;
+                let mut out = Vec::new();
+                for a in left {
+                    let found = right.iter().position(|r| *r == a);
+                    match (head, found) {
+                        ("union", _) => out.push(a),
+                        ("intersection", Some(i)) => {
+                            right.remove(i);
+                            out.push(a);
+                        }
+                        ("subtraction", Some(i)) => {
+                            right.remove(i);
+                        }
+                        ("subtraction", None) => out.push(a),
+                        _ => {}
+                    }
+                }
+                if head == "union" {
+                    out.extend(right);
+                }
+                Step::Done(out.into_iter().map(|a| (a, Bindings::new())).collect())
+            }
+            ("sealed", [Atom::Expr(keep), body]) => {
+                // Every variable of `body` not listed in `keep` gets a fresh name.
+                let keep: Vec<Atom> = keep.to_vec();
+                self.fresh += 1;
+                let mut names: HashMap<Arc<str>, Atom> = keep
+                    .iter()
+                    .filter_map(|v| match v {
+                        Atom::Var(name) => Some((name.clone(), v.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                done(rename(body, self.fresh, &mut names))
             }
             (name, _) if name.starts_with("assert") && ASSERTIONS.contains(&name) => {
                 match self.assertion(name, args, whole, depth)? {

@@ -103,6 +103,16 @@ pub(crate) fn metatype(atom: &Atom) -> &'static str {
     }
 }
 
+/// The type name of a literal (`Number`, `String`, `Bool`), without allocating.
+pub(crate) fn literal_type(atom: &Atom) -> Option<&'static str> {
+    match atom {
+        Atom::Int(_) | Atom::Float(_) => Some("Number"),
+        Atom::Str(_) => Some("String"),
+        Atom::Sym(s) if &**s == "True" || &**s == "False" => Some("Bool"),
+        _ => None,
+    }
+}
+
 /// The parameter types and return type of a function type `(-> A1 .. An R)`.
 pub(crate) fn function_parts(ty: &Atom) -> Option<(&[Atom], &Atom)> {
     match ty.as_expr() {

@@ -6,14 +6,17 @@ and through cow-env (the `metta_results` example), and compares the results of e
 `!` form as multisets, up to the names of variables. It is a developer tool, not a
 `cargo test`: without the reference it says so and exits 2.
 
-    python3 crates/cow-env/tests/metta_diff.py [FILE.metta ...]
+    python3 crates/cow-env/tests/metta_diff.py [--each] [FILE.metta ...]
 
 With no files it checks every .metta file in crates/cow-env/tests/metta. Exit status:
 0 when every compared form agrees, 1 when one differs, 2 when the reference is not
 installed or the build fails.
 
 The reference stops a file at the first `!` form whose result is an `(Error ...)` atom;
-forms after that point are reported as not compared.
+forms after that point are reported as not compared. With `--each` the reference runs
+the file once per `!` form instead, with the earlier `!` forms wrapped in
+`(collapse ...)` so that their effects happen but their errors do not stop it (slower:
+one reference run per form).
 """
 
 import collections
@@ -91,6 +94,72 @@ def reference_lines(path):
     return lines, note
 
 
+def atom_end(text, pos):
+    """The index just after the atom that starts at or after `pos`."""
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    depth, quoted, escaped = 0, False, False
+    while pos < len(text):
+        c = text[pos]
+        if quoted:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                quoted = False
+                if depth == 0:
+                    return pos + 1
+        elif c == '"':
+            quoted = True
+        elif c == ";":
+            while pos < len(text) and text[pos] != "\n":
+                pos += 1
+            continue
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+        elif c.isspace() and depth == 0:
+            return pos
+        pos += 1
+    return pos
+
+
+def reference_each(path, count):
+    """One reference run per `!` form: earlier forms are wrapped, the last line kept."""
+    with open(path) as f:
+        text = f.read()
+    forms = []
+    for m in re.finditer(r"(?m)^[ \t]*!", text):
+        start = m.end()
+        forms.append((m.start(), start, atom_end(text, start)))
+    lines = []
+    for k in range(min(count, len(forms))):
+        pieces, last = [], 0
+        for i, (bang, start, end) in enumerate(forms[: k + 1]):
+            pieces.append(text[last:bang])
+            form = text[start:end]
+            if i < k:
+                pieces.append("!(let $__ (collapse " + form + ") ())")
+            else:
+                pieces.append("!" + form + "\n")
+            last = end
+        tmp = os.path.join(os.path.dirname(path), ".metta_diff_probe.metta")
+        with open(tmp, "w") as f:
+            f.write("".join(pieces))
+        try:
+            got, note = reference_lines(tmp)
+        finally:
+            os.remove(tmp)
+        if got is None:
+            return lines, note
+        lines.append(got[k] if len(got) > k else "(no output)")
+    return lines, ""
+
+
 def our_lines(binary, path):
     proc = subprocess.run([binary, path], capture_output=True, text=True, timeout=TIMEOUT)
     rows = []
@@ -114,6 +183,8 @@ def main(argv):
         return 2
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     binary = os.path.join(target, "release", "examples", "metta_results")
+    each = "--each" in argv
+    argv = [a for a in argv if a != "--each"]
     files = argv or sorted(
         os.path.join(HERE, "metta", f)
         for f in os.listdir(os.path.join(HERE, "metta"))
@@ -122,8 +193,8 @@ def main(argv):
     total = agree = asserts = asserts_agree = not_compared = 0
     for path in files:
         path = os.path.abspath(path)
-        ref, note = reference_lines(path)
         ours = our_lines(binary, path)
+        ref, note = reference_each(path, len(ours)) if each else reference_lines(path)
         name = os.path.relpath(path, ROOT)
         if ref is None:
             print("%s: reference %s; %d forms not compared" % (name, note, len(ours)))
