@@ -6,6 +6,7 @@
 
 mod concurrency;
 mod context;
+mod cycles;
 mod engine;
 mod graph;
 mod modules;
