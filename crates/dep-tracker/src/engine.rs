@@ -218,6 +218,8 @@ struct FrameState<K> {
     waiters: Vec<Arc<Frame<K>>>,
     /// Set when this frame was found on a cycle: the cycle, and so its value.
     cycle: Option<Vec<String>>,
+    /// Threads parked on `finished` (frames or not).
+    sleepers: usize,
 }
 
 fn lock<T>(mutex: &StdMutex<T>) -> StdGuard<'_, T> {
@@ -238,6 +240,7 @@ impl<K> Frame<K> {
                 finished: false,
                 waiters: Vec::new(),
                 cycle: None,
+                sleepers: 0,
             }),
             finished: StdCondvar::new(),
         }
@@ -250,7 +253,7 @@ impl<K> Frame<K> {
     fn finish(&self) {
         let mut state = lock(&self.state);
         state.finished = true;
-        let parked = !state.waiters.is_empty();
+        let parked = state.sleepers > 0;
         state.waiters.clear();
         drop(state);
         if parked {
@@ -262,10 +265,12 @@ impl<K> Frame<K> {
     fn wait(&self) {
         let mut state = lock(&self.state);
         while !state.finished {
+            state.sleepers += 1;
             state = self
                 .finished
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.sleepers -= 1;
         }
     }
 }

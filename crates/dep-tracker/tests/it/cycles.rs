@@ -80,14 +80,21 @@ fn an_unchanged_input_keeps_the_cycle_and_runs_little() {
     assert_eq!(engine.get(&"c"), Err(cycle(&["a", "b", "a"])));
     // The cycle is checked again (its memos depend on every input), but its unchanged
     // error stops there: `c` does not run again.
-    assert!(engine.executions() - before <= 2, "{}", engine.executions() - before);
+    assert!(
+        engine.executions() - before <= 2,
+        "{}",
+        engine.executions() - before
+    );
 }
 
 fn write(dir: &Path, module: &str, text: &str) {
     std::fs::write(dir.join(format!("{module}.mod")), text).unwrap();
 }
 
-fn fresh_module(dir: &Path, module: &str) -> Result<std::collections::BTreeMap<String, i64>, Error> {
+fn fresh_module(
+    dir: &Path,
+    module: &str,
+) -> Result<std::collections::BTreeMap<String, i64>, Error> {
     let mut engine = lang::engine();
     lang::load_dir(&mut engine, dir).unwrap();
     lang::exec(&engine, module)
@@ -100,9 +107,17 @@ fn modules_example_main_stops_importing_report_and_the_cycle_errors_go() {
         let dir = dir.path();
         write(dir, "config", "# settings\nlet base = 10\nlet scale = 3\n");
         write(dir, "math", "import config\nlet double = config.base + config.base\nlet triple = double + config.base\n");
-        write(dir, "report", "import math\nimport config\nlet total = math.triple + config.scale\n");
+        write(
+            dir,
+            "report",
+            "import math\nimport config\nlet total = math.triple + config.scale\n",
+        );
         write(dir, "extra", "let unrelated = 42\n");
-        write(dir, "main", "import report\nimport extra\nlet answer = report.total + extra.unrelated\n");
+        write(
+            dir,
+            "main",
+            "import report\nimport extra\nlet answer = report.total + extra.unrelated\n",
+        );
         let mut engine = lang::engine();
         engine.set_parallel(parallel);
         lang::load_dir(&mut engine, dir).unwrap();

@@ -7,6 +7,7 @@
 mod concurrency;
 mod context;
 mod cycles;
+mod differential;
 mod engine;
 mod graph;
 mod modules;
