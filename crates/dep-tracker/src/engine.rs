@@ -217,7 +217,7 @@ struct FrameState<K> {
     /// Frames parked until this one finishes; they wait for it like its parent does.
     waiters: Vec<Arc<Frame<K>>>,
     /// Set when this frame was found on a cycle: the cycle, and so its value.
-    cycle: Option<Vec<String>>,
+    cycle: Option<Arc<[String]>>,
     /// Threads parked on `finished` (frames or not).
     sleepers: usize,
 }
@@ -246,7 +246,7 @@ impl<K> Frame<K> {
         }
     }
 
-    fn cycle(&self) -> Option<Vec<String>> {
+    fn cycle(&self) -> Option<Arc<[String]>> {
         lock(&self.state).cycle.clone()
     }
 
@@ -281,7 +281,7 @@ enum Demanded<K, V> {
     Current(Arc<Memo<K, V>>),
     /// The key is being brought up to date by a frame that waits for the asker: a
     /// cycle. Carries the cycle (dependency order, first key repeated at the end).
-    Cycle(Vec<String>),
+    Cycle(Arc<[String]>),
     /// The native stack budget ran out; the request resumes the asker later.
     Suspended,
     /// Another frame is bringing the key up to date and the asker chose not to wait.
@@ -398,7 +398,6 @@ struct Batch<K> {
     keys: Vec<K>,
     next: StdAtomicUsize,
     parent: Option<Arc<Frame<K>>>,
-    revision: u64,
 }
 
 /// Everything the engine shares with its helper jobs.
@@ -831,7 +830,7 @@ where
         running: &Arc<Frame<K>>,
         asker: Option<&Arc<Frame<K>>>,
         verifying: bool,
-    ) -> Option<Vec<String>> {
+    ) -> Option<Arc<[String]>> {
         if let Some(asker) = asker {
             let waits = lock(&self.waits);
             if let Some(path) = waiting_path(asker, running) {
@@ -841,7 +840,7 @@ where
                     for frame in &path {
                         let mut state = lock(&frame.state);
                         if state.cycle.is_none() {
-                            state.cycle = Some(cycle.clone());
+                            state.cycle = Some(Arc::clone(&cycle));
                         }
                     }
                 }
@@ -937,7 +936,7 @@ where
                         Some(cycle)
                             if old.value
                                 != Err(Error::Cycle {
-                                    cycle: cycle.clone(),
+                                    cycle: Arc::clone(&cycle),
                                 }) =>
                         {
                             Arc::new(Memo::new(
@@ -1101,7 +1100,6 @@ where
             keys: stale,
             next: StdAtomicUsize::new(0),
             parent: asker.cloned(),
-            revision: self.revision,
         });
         let helpers = helpers.min(batch.keys.len() - 1);
         *lock(&self.helpers.live) += helpers;
@@ -1144,7 +1142,8 @@ where
     /// A helper job's loop: takes keys from `batch` and brings each up to date as a
     /// request of its own, skipping keys another frame has.
     fn help(self: &Arc<Self>, batch: &Batch<K>) {
-        while self.revision == batch.revision {
+        // `set_input` waits for every helper to end, so the revision is fixed here.
+        loop {
             let i = batch.next.fetch_add(1, Ordering::Relaxed);
             let Some(key) = batch.keys.get(i) else {
                 return;
@@ -1202,7 +1201,7 @@ fn waiting_path<K>(asker: &Arc<Frame<K>>, target: &Arc<Frame<K>>) -> Option<Vec<
 /// The cycle through `path` (each frame asks for the next, the last asks for the
 /// first), named from its member with the smallest `Debug` form and closed by
 /// repeating it, so every member reports the same cycle wherever it was entered.
-fn canonical_cycle<K: Debug>(path: &[Arc<Frame<K>>]) -> Vec<String> {
+fn canonical_cycle<K: Debug>(path: &[Arc<Frame<K>>]) -> Arc<[String]> {
     let names: Vec<String> = path.iter().map(|f| format!("{:?}", f.key)).collect();
     let start = names
         .iter()
@@ -1217,7 +1216,7 @@ fn canonical_cycle<K: Debug>(path: &[Arc<Frame<K>>]) -> Vec<String> {
     if let Some(first) = cycle.first().cloned() {
         cycle.push(first);
     }
-    cycle
+    cycle.into()
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

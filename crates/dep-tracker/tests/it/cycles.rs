@@ -6,9 +6,7 @@ use std::path::Path;
 
 use dep_tracker::{Engine, Error};
 
-#[allow(dead_code)]
-#[path = "../../examples/modules/lang.rs"]
-mod lang;
+use crate::modules::lang;
 
 fn cycle(names: &[&str]) -> Error {
     Error::Cycle {

@@ -34,7 +34,7 @@ fn plan(node: u8, prog: i64, nodes: u8, vals: u8) -> (Vec<Key>, bool, bool) {
             }
         })
         .collect();
-    let panics = p % 23 == 7 && node % 2 == 0;
+    let panics = p % 23 == 7 && node.is_multiple_of(2);
     let lossy = (p >> 2) & 1 == 1;
     (keys, panics, lossy)
 }
@@ -108,7 +108,7 @@ struct Scratch<'a> {
     vals: u8,
     done: HashMap<Key, Result<i64, Error>>,
     stack: Vec<Key>,
-    members: HashMap<Key, Vec<String>>,
+    members: HashMap<Key, Arc<[String]>>,
 }
 
 impl Scratch<'_> {
@@ -134,8 +134,9 @@ impl Scratch<'_> {
                 .cloned()
                 .collect();
             cycle.push(cycle[0].clone());
+            let cycle: Arc<[String]> = cycle.into();
             for k in &self.stack[pos..] {
-                self.members.entry(*k).or_insert_with(|| cycle.clone());
+                self.members.entry(*k).or_insert_with(|| Arc::clone(&cycle));
             }
             return Err(Error::Cycle { cycle });
         }
@@ -144,7 +145,7 @@ impl Scratch<'_> {
         self.stack.pop();
         let result = match self.members.get(&key) {
             Some(cycle) => Err(Error::Cycle {
-                cycle: cycle.clone(),
+                cycle: Arc::clone(cycle),
             }),
             None => result,
         };
@@ -334,7 +335,7 @@ fn the_a_b_src_pipeline_in_differential_form() {
     // Node 0 reads Val(0) then Node 1 when the program says so; node 1 reads node 0.
     // Program words: 2 reads, codes (Val 0 = 0b1), (Node 1 = 0b10); 1 read, code Node 0.
     let two_reads = 2 | (1 << 3) | (2 << 10);
-    let one_read = 1 | (0 << 3);
+    let one_read = 1; // one read, code 0: Node(0)
     differential(
         true,
         2,

@@ -9,6 +9,7 @@ mod context;
 mod cycles;
 mod differential;
 mod engine;
+mod engine_threads;
 mod graph;
 mod modules;
 mod props;
