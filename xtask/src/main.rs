@@ -5,9 +5,15 @@
 //! - `stress`: runs the `stress` program: long concurrent runs with integrity checks.
 //! - `features`: tests every crate with each of its migration features on and off, and
 //!   runs loom models where a crate has them.
+//! - `package`: packages each library crate and builds and runs its README example in a
+//!   fresh crate outside the workspace (see `package.rs`).
+
+mod package;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod graphdb_stress;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
@@ -24,7 +30,11 @@ commands:
              --threads N        worker threads (default 8)
              --crate NAME       only this crate (repeatable)
              --seed N           replay a run
+             --mode crash|corrupt|all  graphdb's kill and file-damage harness
   features   test each crate with each migration feature on and off, and run loom models
+             --crate NAME       only this crate (repeatable)
+  package    cargo package each library crate, then build and run its README example
+             in a fresh crate outside the workspace
              --crate NAME       only this crate (repeatable)
 ";
 
@@ -59,6 +69,7 @@ fn run(args: &[String]) -> Result<(), XtaskError> {
         "bench" => bench(&parse_bench(rest)?),
         "stress" => stress(&parse_stress(rest)?),
         "features" => features(&parse_features(rest)?),
+        "package" => package::package(&package::parse_package(rest)?),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -82,6 +93,8 @@ struct StressArgs {
     threads: Option<String>,
     crates: Vec<String>,
     seed: Option<String>,
+    /// The graphdb crash/corruption harness instead of the concurrent stress program.
+    mode: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Default)]
@@ -158,6 +171,7 @@ fn parse_stress(args: &[String]) -> Result<StressArgs, XtaskError> {
             "--threads" => out.threads = Some(check_threads(&value()?)?),
             "--crate" => out.crates.push(value()?),
             "--seed" => out.seed = Some(value()?),
+            "--mode" => out.mode = Some(value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -268,6 +282,9 @@ fn bench(args: &BenchArgs) -> Result<(), XtaskError> {
 }
 
 fn stress(args: &StressArgs) -> Result<(), XtaskError> {
+    if graphdb_stress::wanted(args) {
+        return graphdb_stress::run(args);
+    }
     let mut command = cargo();
     command.args([
         "run",

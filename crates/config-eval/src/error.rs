@@ -90,6 +90,51 @@ pub enum Error {
         /// Column.
         col: u32,
     },
+    /// Type checking took more steps than [`Config::max_check_steps`](crate::Config)
+    /// allows.
+    #[error("{file}: type checking exceeded its limit of {limit} steps")]
+    CheckLimit {
+        /// The module being checked.
+        file: String,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The configured timeout passed outside evaluation (while reading, parsing, type
+    /// checking or writing the result).
+    #[error("{file}: timed out after {after_ms} ms while {phase}")]
+    Timeout {
+        /// The timeout, in milliseconds.
+        after_ms: u64,
+        /// The file being worked on.
+        file: String,
+        /// What was being done: `parsing`, `type checking`, `writing the result`.
+        phase: String,
+    },
+    /// An operation would build a string, list or record larger than
+    /// [`Config::max_value_size`](crate::Config) allows.
+    #[error("{file}:{line}:{col}: value too large in `{binding}`: {message}")]
+    ValueTooLarge {
+        /// The module.
+        file: String,
+        /// The top-level binding being evaluated.
+        binding: String,
+        /// Line.
+        line: u32,
+        /// Column.
+        col: u32,
+        /// What would have been built, and the limit.
+        message: String,
+    },
+    /// A module file is larger than [`Config::max_input_size`](crate::Config) allows.
+    #[error("{path}: input too large: {size} bytes, the limit is {limit}")]
+    InputTooLarge {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
     /// An imported module does not exist.
     #[error("{file}:{line}:{col}: import `{path}` not found")]
     ImportNotFound {
@@ -163,6 +208,10 @@ impl Error {
         matches!(
             self,
             Error::EvaluationTimeout { .. }
+                | Error::Timeout { .. }
+                | Error::CheckLimit { .. }
+                | Error::ValueTooLarge { .. }
+                | Error::InputTooLarge { .. }
                 | Error::StepLimit { .. }
                 | Error::RecursionLimit { .. }
         )
