@@ -181,7 +181,7 @@ fn the_depth_limit_is_configurable_and_deep_recursion_fits_the_default() {
         matches!(err, Error::DepthExceeded { limit: 500, .. }),
         "{err}"
     );
-    assert!(DEFAULT_MAX_DEPTH >= 30_000);
+    const { assert!(DEFAULT_MAX_DEPTH >= 30_000) };
     // 20,000 levels on a test thread's 2 MiB stack: the recursion is not on it.
     let mut deep = Interpreter::new(env);
     let got = deep.eval(&parse_atom("(down 20000)").unwrap()).unwrap();
