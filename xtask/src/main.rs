@@ -5,6 +5,10 @@
 //! - `stress`: runs the `stress` program: long concurrent runs with integrity checks.
 //! - `features`: tests every crate with each of its migration features on and off, and
 //!   runs loom models where a crate has them.
+//! - `package`: packages each library crate and builds and runs its README example in a
+//!   fresh crate outside the workspace (see `package.rs`).
+
+mod package;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -25,6 +29,9 @@ commands:
              --crate NAME       only this crate (repeatable)
              --seed N           replay a run
   features   test each crate with each migration feature on and off, and run loom models
+             --crate NAME       only this crate (repeatable)
+  package    cargo package each library crate, then build and run its README example
+             in a fresh crate outside the workspace
              --crate NAME       only this crate (repeatable)
 ";
 
@@ -59,6 +66,7 @@ fn run(args: &[String]) -> Result<(), XtaskError> {
         "bench" => bench(&parse_bench(rest)?),
         "stress" => stress(&parse_stress(rest)?),
         "features" => features(&parse_features(rest)?),
+        "package" => package::package(&package::parse_package(rest)?),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

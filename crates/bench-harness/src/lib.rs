@@ -34,6 +34,7 @@
 
 pub mod report;
 pub mod sweep;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

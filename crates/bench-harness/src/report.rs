@@ -203,6 +203,9 @@ pub fn render_table(records: &[Record], crate_name: &str, bench: &str) -> String
     let variants = ordered_unique(rows.iter().map(|r| r.variant.clone()));
     let find =
         |variant: &str, t: usize| rows.iter().find(|r| r.variant == variant && r.threads == t);
+    // Where the baseline was measured only at 1 thread (a sequential "before"), the
+    // ratio is taken against that figure and the cell says so.
+    let mut against_one_thread = false;
     let mut out = String::new();
     let _ = write!(out, "| variant |");
     for t in &threads {
@@ -222,11 +225,17 @@ pub fn render_table(records: &[Record], crate_name: &str, bench: &str) -> String
         };
         let _ = write!(out, "| {label} |");
         for &t in &threads {
-            match (find(variant, t), find(&first.baseline, t)) {
+            let own_base = find(&first.baseline, t);
+            let (base, suffix) = match own_base {
+                Some(base) => (Some(base), ""),
+                None => (find(&first.baseline, 1), " vs 1 thr"),
+            };
+            match (find(variant, t), base) {
                 (Some(r), Some(base)) if base.ops_per_sec > 0.0 && *variant != first.baseline => {
+                    against_one_thread |= own_base.is_none();
                     let _ = write!(
                         out,
-                        " {} ({:.2}x) |",
+                        " {} ({:.2}x{suffix}) |",
                         format_rate(r.ops_per_sec),
                         r.ops_per_sec / base.ops_per_sec
                     );
@@ -251,6 +260,14 @@ pub fn render_table(records: &[Record], crate_name: &str, bench: &str) -> String
             }
         }
     }
+    if against_one_thread {
+        let _ = writeln!(
+            out,
+            "\n`vs 1 thr`: the baseline `{}` was measured only at 1 thread; the ratio is \
+             against its 1-thread figure.",
+            first.baseline
+        );
+    }
     out
 }
 
@@ -267,7 +284,8 @@ pub fn render_markdown(header: &Header, records: &[Record], charts: bool) -> Str
     let _ = writeln!(
         out,
         "Cells are median operations per second over all threads, with the ratio to the \
-         baseline variant at the same thread count; `max/1 thr` is a variant's throughput at \
+         baseline variant at the same thread count (`vs 1 thr`: at its 1-thread figure, where \
+         the baseline ran only at 1 thread); `max/1 thr` is a variant's throughput at \
          its highest thread count over its own 1-thread figure (1.0 means no collapse).\n"
     );
     let mut current_crate = String::new();
@@ -512,13 +530,38 @@ mod tests {
 
     #[test]
     fn missing_points_are_dashes() {
-        let records = vec![record("mutex", 1, 1e3), record("boxcar", 2, 2e3)];
+        let records = vec![record("mutex", 2, 1e3), record("boxcar", 1, 2e3)];
         let table = render_table(&records, "demo", "push");
         assert!(
-            table.contains("| mutex (baseline) | 1.0 k | - | - |"),
+            table.contains("| mutex (baseline) | - | 1.0 k | - |"),
             "{table}"
         );
-        assert!(table.contains("| boxcar | - | 2.0 k | - |"), "{table}");
+        assert!(table.contains("| boxcar | 2.0 k | - | - |"), "{table}");
+        assert!(!table.contains("vs 1 thr"), "{table}");
+    }
+
+    #[test]
+    fn a_baseline_measured_only_at_one_thread_still_gives_every_cell_a_ratio() {
+        let records = vec![
+            record("mutex", 1, 2.0),
+            record("boxcar", 1, 1.8),
+            record("boxcar", 2, 3.5),
+            record("boxcar", 8, 3.8),
+        ];
+        let table = render_table(&records, "demo", "push");
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[2], "| mutex (baseline) | 2.0 | - | - | - |");
+        assert_eq!(
+            lines[3],
+            "| boxcar | 1.8 (0.90x) | 3.5 (1.75x vs 1 thr) | 3.8 (1.90x vs 1 thr) | 2.11 |"
+        );
+        assert!(
+            table.ends_with(
+                "`vs 1 thr`: the baseline `mutex` was measured only at 1 thread; \
+                 the ratio is against its 1-thread figure.\n"
+            ),
+            "{table}"
+        );
     }
 
     #[test]

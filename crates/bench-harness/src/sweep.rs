@@ -1,8 +1,8 @@
 //! Running a closure on N threads and summarising the samples.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+use crate::sync::{AtomicBool, Barrier, Ordering};
 
 /// How long each measurement runs. Pick one with [`SweepConfig::for_mode`].
 #[derive(Debug, Clone, PartialEq)]
@@ -323,7 +323,7 @@ pub fn share_of(total: u64, threads: usize, index: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU64;
+    use crate::sync::AtomicU64;
 
     #[test]
     fn median_of_odd_and_even_sample_counts() {

@@ -14,7 +14,7 @@ use crate::eval::{Ctx, Limits, ModuleRuntime, Value};
 use crate::program::{load, split_root, Program, Source};
 use crate::scheduler::{Priority, TaskId, WorkQueue};
 use crate::sync::{Arc, AtomicU64, Ordering};
-use crate::types::{check_module, ModuleTypes};
+use crate::types::{check_module_with, CheckLimits, ModuleTypes};
 
 /// Stack size of the engine's worker threads. Evaluation recurses on the syntax tree
 /// and on function calls; [`Config::max_depth`] bounds the recursion, and this stack
@@ -40,6 +40,11 @@ pub struct Config {
     pub max_steps: u64,
     /// Deepest nesting of evaluations (recursion) before [`Error::RecursionLimit`].
     pub max_depth: usize,
+    /// Most type-checking steps per module (expressions visited, unification pairs,
+    /// type nodes traversed or copied) before [`Error::CheckLimit`]. Checking is
+    /// linear in the size of the program, so the default is far above what real
+    /// configurations take.
+    pub max_check_steps: u64,
     /// Programs with fewer top-level declarations than this run sequentially even in
     /// parallel mode: below it, the fork-join overhead costs more than it saves.
     pub parallel_threshold: usize,
@@ -54,6 +59,7 @@ impl Default for Config {
             timeout: None,
             max_steps: u64::MAX,
             max_depth: 20_000,
+            max_check_steps: 100_000_000,
             parallel_threshold: 64,
         }
     }
@@ -272,6 +278,16 @@ impl Engine {
         }
     }
 
+    fn check_limits(&self) -> CheckLimits {
+        CheckLimits {
+            max_steps: self.config.max_check_steps,
+            deadline: self
+                .config
+                .timeout
+                .map(|t| (std::time::Instant::now() + t, t)),
+        }
+    }
+
     fn count(&self, strategy: Strategy) {
         let c = match strategy {
             Strategy::Sequential => &self.sequential_runs,
@@ -316,7 +332,7 @@ impl Engine {
         for (i, m) in program.modules.iter().enumerate() {
             let t = self.cache.typed_or(keys[i], || {
                 let imports = Self::import_map(program, i, |j| out.get(j).cloned());
-                check_module(&m.file, &m.ast, &imports).map(Arc::new)
+                check_module_with(&m.file, &m.ast, &imports, self.check_limits()).map(Arc::new)
             })?;
             out.push(t);
         }
@@ -341,6 +357,7 @@ impl Engine {
         }
         let mut ids: Vec<TaskId> = Vec::with_capacity(program.modules.len());
         let mut submit_error = None;
+        let limits = self.check_limits();
         self.pool.scope(|s| {
             for _ in 0..self.workers {
                 let q = queue.clone();
@@ -360,7 +377,7 @@ impl Engine {
                     let t = cache.typed_or(key, || {
                         let imports = Self::import_map(&program, i, |j| env.get(j));
                         let m = &program.modules[i];
-                        check_module(&m.file, &m.ast, &imports).map(Arc::new)
+                        check_module_with(&m.file, &m.ast, &imports, limits).map(Arc::new)
                     })?;
                     env.publish(i, t);
                     Ok(())

@@ -90,6 +90,26 @@ pub enum Error {
         /// Column.
         col: u32,
     },
+    /// Type checking took more steps than [`Config::max_check_steps`](crate::Config)
+    /// allows.
+    #[error("{file}: type checking exceeded its limit of {limit} steps")]
+    CheckLimit {
+        /// The module being checked.
+        file: String,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The configured timeout passed outside evaluation (while reading, parsing, type
+    /// checking or writing the result).
+    #[error("{file}: timed out after {after_ms} ms while {phase}")]
+    Timeout {
+        /// The timeout, in milliseconds.
+        after_ms: u64,
+        /// The file being worked on.
+        file: String,
+        /// What was being done: `parsing`, `type checking`, `writing the result`.
+        phase: String,
+    },
     /// An imported module does not exist.
     #[error("{file}:{line}:{col}: import `{path}` not found")]
     ImportNotFound {
@@ -163,6 +183,8 @@ impl Error {
         matches!(
             self,
             Error::EvaluationTimeout { .. }
+                | Error::Timeout { .. }
+                | Error::CheckLimit { .. }
                 | Error::StepLimit { .. }
                 | Error::RecursionLimit { .. }
         )

@@ -1,0 +1,3 @@
+//! xtask's integration tests: the workspace's tidy checks, which `cargo test` runs.
+
+mod tidy;
