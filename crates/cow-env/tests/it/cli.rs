@@ -47,9 +47,18 @@ fn help_and_version_are_answered_not_read_as_files() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&[][..], &["--no-such-flag", "x.metta"], &["--env", "nope", "x.metta"]] {
+    for args in [
+        &[][..],
+        &["--no-such-flag", "x.metta"],
+        &["--env", "nope", "x.metta"],
+    ] {
         let out = metta_run(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         assert!(out.stdout.is_empty(), "{args:?}");
         assert!(!text(&out.stderr).is_empty(), "{args:?}");
     }

@@ -7,6 +7,7 @@
 mod cli;
 mod concurrency;
 mod contract;
+mod downstream;
 mod metta_files;
 mod parallel;
 mod parser_errors;
