@@ -14,13 +14,13 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bench_harness::{BenchSpec, Budget, Measurement, Mode, Suite};
 use cow_env::{
-    parse_atom, Atom, Environment, Interpreter, LockedEnvironment, MutexEnvironment, Rule,
-    PathMapTrie, RuleEnvironment, RwLockEnvironment, RwLockWriteHitKind,
+    parse_atom, Atom, Environment, Interpreter, LockedEnvironment, MutexEnvironment, PathMapTrie,
+    Rule, RuleEnvironment, RwLockEnvironment, RwLockWriteHitKind,
 };
 use parking_lot::RwLock;
 use rand::Rng;
@@ -334,9 +334,7 @@ fn metta_run_binary() -> Result<PathBuf, String> {
 /// Runs `command` once: its wall time and stdout, or why it failed.
 fn time_run(command: &mut Command) -> Result<(Duration, String), String> {
     let started = Instant::now();
-    let output = command
-        .output()
-        .map_err(|e| format!("{command:?}: {e}"))?;
+    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
     let elapsed = started.elapsed();
     if !output.status.success() {
         return Err(format!(
@@ -345,7 +343,10 @@ fn time_run(command: &mut Command) -> Result<(Duration, String), String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    Ok((elapsed, String::from_utf8_lossy(&output.stdout).into_owned()))
+    Ok((
+        elapsed,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
 }
 
 /// The result lines of a run (`[a, b]` per `!` form) in a form that compares equal when
@@ -416,7 +417,9 @@ pub fn bench_against_reference(suite: &mut Suite) {
         .map(|o| o.status.success())
         .unwrap_or(false);
     let reference_note = match (reference, mode) {
-        (false, _) => Some("the reference `metta` is not installed (pip install hyperon): only metta-run measured"),
+        (false, _) => Some(
+            "the reference `metta` is not installed (pip install hyperon): only metta-run measured",
+        ),
         (true, Mode::Smoke) => Some("smoke mode: the reference `metta` is not run"),
         (true, _) => None,
     };
@@ -478,30 +481,38 @@ pub fn bench_against_reference(suite: &mut Suite) {
                 .unwrap_or("the reference `metta` failed")
                 .to_string(),
         };
+        let Some(our_m) = Measurement::from_samples(&our_rates) else {
+            continue;
+        };
+        let their_m = theirs
+            .as_ref()
+            .and_then(|(rates, _)| Measurement::from_samples(rates));
+        // The cells of the report are runs per second; the times are in the description.
+        let times = match &their_m {
+            Some(their_m) => {
+                let line = format!(
+                    "metta {:.3} s, metta-run {:.4} s: {:.0}x",
+                    their_m.ns_per_op() / 1e9,
+                    our_m.ns_per_op() / 1e9,
+                    their_m.ns_per_op() / our_m.ns_per_op()
+                );
+                eprintln!("cow-env: {}: {line}", program.bench);
+                line
+            }
+            None => format!("metta-run {:.4} s", our_m.ns_per_op() / 1e9),
+        };
         let spec = BenchSpec {
             crate_name: "cow-env",
             bench: program.bench,
             description: leak(format!(
-                "One run of benches/metta/{} as a process ({}); {agreement}.",
+                "One run of benches/metta/{} as a process ({}); median {times}; {agreement}.",
                 program.file, program.what
             )),
             baseline: "metta",
             seed_target: Some(program.target),
         };
-        let Some(our_m) = Measurement::from_samples(&our_rates) else {
-            continue;
-        };
-        if let Some((their_rates, _)) = &theirs {
-            if let Some(their_m) = Measurement::from_samples(their_rates) {
-                eprintln!(
-                    "cow-env: {}: metta {:.3} s, metta-run {:.4} s: {:.0}x",
-                    program.bench,
-                    their_m.ns_per_op() / 1e9,
-                    our_m.ns_per_op() / 1e9,
-                    their_m.ns_per_op() / our_m.ns_per_op()
-                );
-                suite.record(&spec, "metta", 1, their_m);
-            }
+        if let Some(their_m) = their_m {
+            suite.record(&spec, "metta", 1, their_m);
         }
         suite.record(&spec, "metta-run", 1, our_m);
     }

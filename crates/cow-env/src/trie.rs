@@ -245,7 +245,8 @@ pub struct Trie<V> {
 /// byte of their edge, every child edge non-empty) and the number of values under it.
 #[derive(Clone)]
 struct Node<V> {
-    edge: Box<[u8]>,
+    /// Shared, so that copying a node on write does not copy its edge.
+    edge: Arc<[u8]>,
     value: Option<V>,
     children: Vec<Arc<Node<V>>>,
     count: usize,
