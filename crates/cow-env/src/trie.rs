@@ -238,18 +238,31 @@ pub(crate) fn count_under<V: Value, M: TrieMap<V>>(map: &M, prefix: &[u8]) -> us
 /// nodes on one path, union and difference skip shared subtries. Only this crate builds
 /// one; it appears in the public API only inside [`Atoms`].
 pub struct Trie<V> {
+    /// `None` when empty. The root sits at the empty path.
     root: Option<Arc<Node<V>>>,
 }
 
-/// One node: the bytes of the edge into it, its value, its children (sorted by the first
-/// byte of their edge, every child edge non-empty) and the number of values under it.
-#[derive(Clone)]
+/// The label of an edge (never empty) and the node it leads to. The label lives in the
+/// parent, not in the node, so that a union or a split can hang an existing node under a
+/// new label without copying it.
+type Edge<V> = (Arc<[u8]>, Arc<Node<V>>);
+
+/// One node: its value, its edges (sorted by the first byte of their label, which is
+/// unique among siblings) and the number of values in its subtrie.
 struct Node<V> {
-    /// Shared, so that copying a node on write does not copy its edge.
-    edge: Arc<[u8]>,
     value: Option<V>,
-    children: Vec<Arc<Node<V>>>,
+    children: Vec<Edge<V>>,
     count: usize,
+}
+
+impl<V: Clone> Clone for Node<V> {
+    fn clone(&self) -> Self {
+        Node {
+            value: self.value.clone(),
+            children: self.children.clone(),
+            count: self.count,
+        }
+    }
 }
 
 impl<V> Clone for Trie<V> {
@@ -272,74 +285,73 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
+/// Where a walk stands in a trie: `pending` more label bytes, then `node` (at `node`
+/// itself when `pending` is empty).
+type Position<'a, V> = (&'a [u8], &'a Node<V>);
+
 impl<V: Clone> Node<V> {
-    fn leaf(edge: &[u8], value: V) -> Arc<Self> {
+    fn leaf(value: V) -> Arc<Self> {
         Arc::new(Node {
-            edge: edge.into(),
             value: Some(value),
             children: Vec::new(),
             count: 1,
         })
     }
 
-    fn child_index(&self, byte: u8) -> Result<usize, usize> {
-        self.children.binary_search_by_key(&byte, |c| c.edge[0])
-    }
-
-    fn child(&self, byte: u8) -> Option<&Arc<Node<V>>> {
-        self.child_index(byte).ok().map(|i| &self.children[i])
-    }
-
-    fn recount(&mut self) {
-        self.count = usize::from(self.value.is_some())
-            + self.children.iter().map(|c| c.count).sum::<usize>();
-    }
-
-    /// The same subtrie with its edge replaced (children shared).
-    fn with_edge(node: &Arc<Node<V>>, edge: &[u8]) -> Arc<Node<V>> {
+    /// A valueless node with one edge.
+    fn above(label: &[u8], node: &Arc<Node<V>>) -> Arc<Self> {
         Arc::new(Node {
-            edge: edge.into(),
-            value: node.value.clone(),
-            children: node.children.clone(),
+            value: None,
+            children: vec![(label.into(), node.clone())],
             count: node.count,
         })
     }
 
-    /// Inserts under this node; `key` starts where the node's edge starts.
+    fn child_index(&self, byte: u8) -> Result<usize, usize> {
+        self.children
+            .binary_search_by_key(&byte, |(label, _)| label[0])
+    }
+
+    fn child(&self, byte: u8) -> Option<&Edge<V>> {
+        self.child_index(byte).ok().map(|i| &self.children[i])
+    }
+
+    /// Inserts `value` at `key` below `node`.
     fn insert(node: &mut Arc<Node<V>>, key: &[u8], value: V) -> Option<V> {
-        let common = common_prefix(&node.edge, key);
-        if common < node.edge.len() {
-            // Split the edge: a new node for the common part, the old node below it.
-            let lower = Node::with_edge(node, &node.edge[common..]);
-            let mut upper = Node {
-                edge: key[..common].into(),
-                value: None,
-                children: vec![lower],
-                count: 0,
-            };
-            if common == key.len() {
-                upper.value = Some(value);
-            } else {
-                let leaf = Node::leaf(&key[common..], value);
-                let at = upper.child_index(key[common]).unwrap_or_else(|i| i);
-                upper.children.insert(at, leaf);
-            }
-            upper.recount();
-            *node = Arc::new(upper);
-            return None;
-        }
-        let rest = &key[common..];
         let this = Arc::make_mut(node);
-        let old = if rest.is_empty() {
-            this.value.replace(value)
-        } else {
-            match this.child_index(rest[0]) {
-                Ok(i) => Node::insert(&mut this.children[i], rest, value),
+        let old = match key.first() {
+            None => this.value.replace(value),
+            Some(&byte) => match this.child_index(byte) {
                 Err(i) => {
-                    this.children.insert(i, Node::leaf(rest, value));
+                    this.children.insert(i, (key.into(), Node::leaf(value)));
                     None
                 }
-            }
+                Ok(i) => {
+                    let (label, child) = &mut this.children[i];
+                    let common = common_prefix(label, key);
+                    if common == label.len() {
+                        Node::insert(child, &key[common..], value)
+                    } else {
+                        // Split the edge: a new node at the common part, the old child
+                        // below it under the rest of the label (not copied).
+                        let mut middle = Node {
+                            value: None,
+                            children: vec![(label[common..].into(), child.clone())],
+                            count: child.count + 1,
+                        };
+                        let rest = &key[common..];
+                        if rest.is_empty() {
+                            middle.value = Some(value);
+                        } else {
+                            let at = middle.child_index(rest[0]).unwrap_or_else(|i| i);
+                            middle.children.insert(at, (rest.into(), Node::leaf(value)));
+                        }
+                        *label = key[..common].into();
+                        *child = Arc::new(middle);
+                        None
+                    }
+                }
+            },
         };
         if old.is_none() {
             this.count += 1;
@@ -347,213 +359,176 @@ impl<V: Clone> Node<V> {
         old
     }
 
-    fn get<'a>(mut node: &'a Arc<Node<V>>, mut key: &[u8]) -> Option<&'a V> {
+    fn get<'a>(mut node: &'a Node<V>, mut key: &[u8]) -> Option<&'a V> {
         loop {
-            let rest = key.strip_prefix(&*node.edge)?;
-            if rest.is_empty() {
+            let Some(&byte) = key.first() else {
                 return node.value.as_ref();
-            }
-            node = node.child(rest[0])?;
-            key = rest;
+            };
+            let (label, child) = node.child(byte)?;
+            key = key.strip_prefix(&**label)?;
+            node = child;
         }
     }
 
-    /// Removes the value at `key` (which must be present, so that no node is copied for
-    /// nothing); whether the node is now empty.
-    fn remove(node: &mut Arc<Node<V>>, key: &[u8]) -> (Option<V>, bool) {
+    /// Removes the value at `key` below `node`; the caller has checked that it is there,
+    /// so that no node is copied for nothing.
+    fn remove(node: &mut Arc<Node<V>>, key: &[u8]) -> Option<V> {
         let this = Arc::make_mut(node);
-        let rest = &key[this.edge.len()..];
-        let old = if rest.is_empty() {
-            this.value.take()
-        } else {
-            let Ok(i) = this.child_index(rest[0]) else {
-                return (None, false);
-            };
-            let (old, emptied) = Node::remove(&mut this.children[i], rest);
-            if emptied {
-                this.children.remove(i);
+        let old = match key.first() {
+            None => this.value.take(),
+            Some(&byte) => {
+                let i = this.child_index(byte).ok()?;
+                let (label, child) = &mut this.children[i];
+                let old = Node::remove(child, &key[label.len()..]);
+                // Keep the trie compressed: an empty child goes, a valueless child with
+                // one edge is replaced by that edge, the labels joined.
+                if child.value.is_none() {
+                    match child.children.len() {
+                        0 => {
+                            this.children.remove(i);
+                        }
+                        1 => {
+                            let (below, grandchild) = child.children[0].clone();
+                            let mut joined = label.to_vec();
+                            joined.extend_from_slice(&below);
+                            this.children[i] = (joined.into(), grandchild);
+                        }
+                        _ => {}
+                    }
+                }
+                old
             }
-            old
         };
         if old.is_some() {
             this.count -= 1;
         }
-        // Keep the trie compressed: an empty node goes, a valueless node with one child
-        // absorbs it.
-        if this.value.is_none() && this.children.len() == 1 {
-            let child = this.children.remove(0);
-            let mut edge = this.edge.to_vec();
-            edge.extend_from_slice(&child.edge);
-            this.edge = edge.into();
-            this.value = child.value.clone();
-            this.children = child.children.clone();
-        }
-        let emptied = this.value.is_none() && this.children.is_empty();
-        (old, emptied)
+        old
     }
 
-    /// Finds the node covering `prefix`, and the part of its edge below `prefix`.
-    fn find_prefix<'a>(
-        mut node: &'a Arc<Node<V>>,
-        mut prefix: &'a [u8],
-    ) -> Option<(&'a Arc<Node<V>>, &'a [u8])> {
+    /// Moves `position` down by `label`; `None` when the trie has no path there.
+    fn descend<'a>(position: Position<'a, V>, label: &[u8]) -> Option<Position<'a, V>> {
+        let (mut pending, mut node) = position;
+        let mut label = label;
         loop {
-            let common = common_prefix(&node.edge, prefix);
-            if common == prefix.len() {
-                return Some((node, &node.edge[common..]));
+            if !pending.is_empty() {
+                let common = common_prefix(pending, label);
+                if common == label.len() {
+                    return Some((&pending[common..], node));
+                }
+                if common < pending.len() {
+                    return None;
+                }
+                label = &label[common..];
             }
-            if common < node.edge.len() {
-                return None;
-            }
-            prefix = &prefix[common..];
-            node = node.child(prefix[0])?;
+            let Some(&byte) = label.first() else {
+                return Some((&[], node));
+            };
+            let (edge, child) = node.child(byte)?;
+            pending = edge;
+            node = child;
         }
     }
 
-    /// Visits every value under `node`; `path` holds the path down to the node, its own
-    /// edge excluded, and `skip` bytes of the edge are left out.
-    fn visit(node: &Node<V>, skip: usize, path: &mut Vec<u8>, f: &mut dyn FnMut(&[u8], &V)) {
-        let len = path.len();
-        path.extend_from_slice(&node.edge[skip..]);
+    /// Visits every value of the subtrie under `node`, `path` being the path to it.
+    fn visit(node: &Node<V>, path: &mut Vec<u8>, f: &mut dyn FnMut(&[u8], &V)) {
         if let Some(value) = &node.value {
             f(path, value);
         }
-        for child in &node.children {
-            Node::visit(child, 0, path, f);
+        for (label, child) in &node.children {
+            let len = path.len();
+            path.extend_from_slice(label);
+            Node::visit(child, path, f);
+            path.truncate(len);
         }
-        path.truncate(len);
     }
 
     fn join(a: &Arc<Node<V>>, b: &Arc<Node<V>>) -> Arc<Node<V>> {
         if Arc::ptr_eq(a, b) {
             return a.clone();
         }
-        let common = common_prefix(&a.edge, &b.edge);
-        if common < a.edge.len() && common < b.edge.len() {
-            let lower_a = Node::with_edge(a, &a.edge[common..]);
-            let lower_b = Node::with_edge(b, &b.edge[common..]);
-            let mut children = vec![lower_a, lower_b];
-            children.sort_by_key(|c| c.edge[0]);
-            return Arc::new(Node {
-                edge: a.edge[..common].into(),
-                value: None,
-                count: a.count + b.count,
-                children,
-            });
-        }
-        if common == a.edge.len() && common == b.edge.len() {
-            let mut joined = Node {
-                edge: a.edge.clone(),
-                value: a.value.clone().or_else(|| b.value.clone()),
-                children: Vec::with_capacity(a.children.len().max(b.children.len())),
-                count: 0,
-            };
-            let (mut i, mut j) = (0, 0);
-            while i < a.children.len() || j < b.children.len() {
-                let next_a = a.children.get(i).map(|c| c.edge[0]);
-                let next_b = b.children.get(j).map(|c| c.edge[0]);
-                match (next_a, next_b) {
-                    (Some(x), Some(y)) if x == y => {
-                        joined
-                            .children
-                            .push(Node::join(&a.children[i], &b.children[j]));
-                        i += 1;
-                        j += 1;
-                    }
-                    (Some(x), Some(y)) if x < y => {
-                        joined.children.push(a.children[i].clone());
-                        i += 1;
-                    }
-                    (Some(_), None) => {
-                        joined.children.push(a.children[i].clone());
-                        i += 1;
-                    }
-                    _ => {
-                        joined.children.push(b.children[j].clone());
-                        j += 1;
-                    }
+        let mut joined = Node {
+            value: a.value.clone().or_else(|| b.value.clone()),
+            children: Vec::with_capacity(a.children.len().max(b.children.len())),
+            count: 0,
+        };
+        let (mut i, mut j) = (0, 0);
+        while i < a.children.len() || j < b.children.len() {
+            let next_a = a.children.get(i).map(|(label, _)| label[0]);
+            let next_b = b.children.get(j).map(|(label, _)| label[0]);
+            match (next_a, next_b) {
+                (Some(x), Some(y)) if x == y => {
+                    joined
+                        .children
+                        .push(Node::join_edges(&a.children[i], &b.children[j]));
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x < y => {
+                    joined.children.push(a.children[i].clone());
+                    i += 1;
+                }
+                (Some(_), None) => {
+                    joined.children.push(a.children[i].clone());
+                    i += 1;
+                }
+                _ => {
+                    joined.children.push(b.children[j].clone());
+                    j += 1;
                 }
             }
-            joined.recount();
-            return Arc::new(joined);
         }
-        // One edge is a proper prefix of the other: the longer goes below the shorter.
-        let (short, long, short_is_a) = if common == a.edge.len() {
-            (a, b, true)
-        } else {
-            (b, a, false)
-        };
-        let below = Node::with_edge(long, &long.edge[common..]);
-        let mut joined = Node::clone(short);
-        match joined.child_index(below.edge[0]) {
-            Ok(i) => {
-                let child = &joined.children[i];
-                joined.children[i] = if short_is_a {
-                    Node::join(child, &below)
-                } else {
-                    Node::join(&below, child)
-                };
-            }
-            Err(i) => joined.children.insert(i, below),
-        }
-        joined.recount();
+        joined.count = usize::from(joined.value.is_some())
+            + joined.children.iter().map(|(_, c)| c.count).sum::<usize>();
         Arc::new(joined)
     }
 
-    /// Walks the values of `a` (from `ao` bytes into its edge) that are not in `b` (from
-    /// `bo` bytes into its edge); both positions are at the same path. `path` is the
-    /// path down to that position.
-    fn missing(
-        a: &Node<V>,
-        ao: usize,
-        b: &Node<V>,
-        bo: usize,
-        path: &mut Vec<u8>,
-        sink: &mut dyn Sink<V>,
-    ) {
-        if ao == 0 && bo == 0 && std::ptr::eq(a, b) {
+    /// The union of two sibling edges whose labels start with the same byte.
+    fn join_edges((la, ca): &Edge<V>, (lb, cb): &Edge<V>) -> Edge<V> {
+        let common = common_prefix(la, lb);
+        if common == la.len() && common == lb.len() {
+            return (la.clone(), Node::join(ca, cb));
+        }
+        if common == la.len() {
+            return (la.clone(), Node::join(ca, &Node::above(&lb[common..], cb)));
+        }
+        if common == lb.len() {
+            return (lb.clone(), Node::join(&Node::above(&la[common..], ca), cb));
+        }
+        // The labels diverge after `common` bytes: a new node there holds both.
+        let mut children = vec![
+            (la[common..].into(), ca.clone()),
+            (lb[common..].into(), cb.clone()),
+        ];
+        children.sort_by_key(|(label, _): &Edge<V>| label[0]);
+        let node = Node {
+            value: None,
+            children,
+            count: ca.count + cb.count,
+        };
+        (la[..common].into(), Arc::new(node))
+    }
+
+    /// Reports the values under `a` whose path is not in the other trie, where `b` is
+    /// the other trie's position at `a`'s path (`path`).
+    fn missing(a: &Node<V>, b: Position<'_, V>, path: &mut Vec<u8>, sink: &mut dyn Sink<V>) {
+        let (pending, b_node) = b;
+        if pending.is_empty() && std::ptr::eq(a, b_node) {
             return;
         }
-        let (ar, br) = (&a.edge[ao..], &b.edge[bo..]);
-        let common = common_prefix(ar, br);
-        if common < ar.len() && common < br.len() {
-            sink.whole(a, ao, path);
-            return;
-        }
-        let len = path.len();
-        if common == ar.len() {
-            path.extend_from_slice(ar);
-            if let Some(value) = &a.value {
-                // b has a value here only when its edge ends here too.
-                if common < br.len() || b.value.is_none() {
-                    sink.one(path, value);
-                }
-            }
-            for child in &a.children {
-                if common < br.len() {
-                    if child.edge[0] == br[common] {
-                        Node::missing(child, 0, b, bo + common, path, sink);
-                    } else {
-                        sink.whole(child, 0, path);
-                    }
-                } else {
-                    match b.child(child.edge[0]) {
-                        Some(other) => Node::missing(child, 0, other, 0, path, sink),
-                        None => sink.whole(child, 0, path),
-                    }
-                }
-            }
-        } else {
-            // b's edge ends inside a's: continue in b's child on a's next byte.
-            match b.child(ar[common]) {
-                Some(other) => {
-                    path.extend_from_slice(&ar[..common]);
-                    Node::missing(a, ao + common, other, 0, path, sink);
-                }
-                None => sink.whole(a, ao, path),
+        if let Some(value) = &a.value {
+            if !pending.is_empty() || b_node.value.is_none() {
+                sink.one(path, value);
             }
         }
-        path.truncate(len);
+        for (label, child) in &a.children {
+            let len = path.len();
+            path.extend_from_slice(label);
+            match Node::descend(b, label) {
+                Some(position) => Node::missing(child, position, path, sink),
+                None => sink.whole(child, path),
+            }
+            path.truncate(len);
+        }
     }
 }
 
@@ -561,7 +536,7 @@ impl<V: Clone> Node<V> {
 /// other side.
 trait Sink<V> {
     fn one(&mut self, path: &[u8], value: &V);
-    fn whole(&mut self, node: &Node<V>, skip: usize, path: &mut Vec<u8>);
+    fn whole(&mut self, node: &Node<V>, path: &mut Vec<u8>);
 }
 
 struct Counter(usize);
@@ -570,7 +545,7 @@ impl<V> Sink<V> for Counter {
     fn one(&mut self, _: &[u8], _: &V) {
         self.0 += 1;
     }
-    fn whole(&mut self, node: &Node<V>, _: usize, _: &mut Vec<u8>) {
+    fn whole(&mut self, node: &Node<V>, _: &mut Vec<u8>) {
         self.0 += node.count;
     }
 }
@@ -581,8 +556,8 @@ impl<V: Clone> Sink<V> for Visitor<'_, V> {
     fn one(&mut self, path: &[u8], value: &V) {
         (self.0)(path, value);
     }
-    fn whole(&mut self, node: &Node<V>, skip: usize, path: &mut Vec<u8>) {
-        Node::visit(node, skip, path, self.0);
+    fn whole(&mut self, node: &Node<V>, path: &mut Vec<u8>) {
+        Node::visit(node, path, self.0);
     }
 }
 
@@ -596,20 +571,21 @@ impl<V: Value> TrieMap<V> for Trie<V> {
     }
 
     fn set_val(&mut self, path: &[u8], value: V) -> Option<V> {
-        match &mut self.root {
-            Some(root) => Node::insert(root, path, value),
-            None => {
-                self.root = Some(Node::leaf(path, value));
-                None
-            }
-        }
+        let root = self.root.get_or_insert_with(|| {
+            Arc::new(Node {
+                value: None,
+                children: Vec::new(),
+                count: 0,
+            })
+        });
+        Node::insert(root, path, value)
     }
 
     fn remove_val(&mut self, path: &[u8]) -> Option<V> {
         self.get_val(path)?;
         let root = self.root.as_mut()?;
-        let (old, emptied) = Node::remove(root, path);
-        if emptied {
+        let old = Node::remove(root, path);
+        if root.count == 0 {
             self.root = None;
         }
         old
@@ -622,15 +598,14 @@ impl<V: Value> TrieMap<V> for Trie<V> {
     fn count_prefix(&self, prefix: &[u8]) -> usize {
         self.root
             .as_ref()
-            .and_then(|root| Node::find_prefix(root, prefix))
-            .map_or(0, |(node, _)| node.count)
+            .and_then(|root| Node::descend((&[], root), prefix))
+            .map_or(0, |(_, node)| node.count)
     }
 
     fn visit_prefix(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8], &V)) {
         let Some(root) = &self.root else { return };
-        if let Some((node, below)) = Node::find_prefix(root, prefix) {
-            let skip = node.edge.len() - below.len();
-            Node::visit(node, skip, &mut Vec::new(), f);
+        if let Some((pending, node)) = Node::descend((&[], root), prefix) {
+            Node::visit(node, &mut pending.to_vec(), f);
         }
     }
 
@@ -647,7 +622,7 @@ impl<V: Value> TrieMap<V> for Trie<V> {
     fn count_missing_in(&self, other: &Self) -> usize {
         let mut counter = Counter(0);
         match (&self.root, &other.root) {
-            (Some(a), Some(b)) => Node::missing(a, 0, b, 0, &mut Vec::new(), &mut counter),
+            (Some(a), Some(b)) => Node::missing(a, (&[], b), &mut Vec::new(), &mut counter),
             (Some(a), None) => counter.0 = a.count,
             (None, _) => {}
         }
@@ -657,13 +632,12 @@ impl<V: Value> TrieMap<V> for Trie<V> {
     fn visit_missing_in(&self, other: &Self, f: &mut dyn FnMut(&[u8], &V)) {
         let mut visitor = Visitor(f);
         match (&self.root, &other.root) {
-            (Some(a), Some(b)) => Node::missing(a, 0, b, 0, &mut Vec::new(), &mut visitor),
-            (Some(a), None) => Node::visit(a, 0, &mut Vec::new(), visitor.0),
+            (Some(a), Some(b)) => Node::missing(a, (&[], b), &mut Vec::new(), &mut visitor),
+            (Some(a), None) => Node::visit(a, &mut Vec::new(), visitor.0),
             (None, _) => {}
         }
     }
 }
-
 // ---------------------------------------------------------------------------------------
 // PathMap as a backend.
 
@@ -893,14 +867,13 @@ mod tests {
         let (Some(j), Some(b)) = (&joined.root, &base.root) else {
             panic!("both tries hold values");
         };
-        // The base's root (edge "r") was split off by the forks' first writes, but its
-        // 200 children are the base's own nodes, not copies.
-        let joined_r = j.child(b'r').unwrap();
-        assert_eq!(&*b.edge, b"r");
+        // The subtrie of the 200 base paths (edge "r") is the base's own node in the
+        // union: neither the forks' writes nor the union copied it.
+        let (label, joined_r) = j.child(b'r').unwrap();
+        let (base_label, base_r) = b.child(b'r').unwrap();
+        assert_eq!((&**label, &**base_label), (&b"r"[..], &b"r"[..]));
+        assert!(Arc::ptr_eq(joined_r, base_r));
         assert_eq!(joined_r.children.len(), 200);
-        for (x, y) in joined_r.children.iter().zip(&b.children) {
-            assert!(Arc::ptr_eq(x, y));
-        }
     }
 
     type Model = BTreeMap<Vec<u8>, u8>;
