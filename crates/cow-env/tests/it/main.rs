@@ -4,6 +4,7 @@
 // Tests may unwrap (the workspace rules allow it); a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "cli")]
 mod cli;
 mod concurrency;
 mod contract;

@@ -103,6 +103,7 @@ fn plain_bang_forms_record_their_results() {
     assert_eq!(report.outputs[0].1.len(), 2);
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
     let dir = std::env::temp_dir().join(format!("cow-env-bin-{}", std::process::id()));
