@@ -101,7 +101,7 @@ fn fixture(variant: Variant, nodes: u64, sync_mode: SyncMode) -> Fixture {
         ..Config::default()
     };
     let db = ok(
-        ConcurrentGraphDB::open_with_variant(dir.path().join("g.db"), config, variant),
+        ConcurrentGraphDB::create(dir.path().join("g.db"), config, variant),
         "open",
     );
     let mut tx = ok(db.begin_transaction(), "begin");

@@ -3,17 +3,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
 use rayon::prelude::*;
 
 use crate::cache::{hash_of, ConcurrentCache, TierStats};
 use crate::error::Error;
 use crate::eval::{Ctx, Limits, ModuleRuntime, Value};
-use crate::program::{load, split_root, Program, Source};
+use crate::program::{load, split_root, LoadLimits, Program, Source};
 use crate::scheduler::{Priority, TaskId, WorkQueue};
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicU64, DashMap, Ordering};
 use crate::types::{check_module_with, CheckLimits, ModuleTypes};
 
 /// Stack size of the engine's worker threads. Evaluation recurses on the syntax tree
@@ -32,11 +31,15 @@ pub struct Config {
     pub worker_threads: usize,
     /// Entries per cache tier (parsed, typed, evaluated modules); 0 turns caching off.
     pub cache_size: usize,
-    /// Stop evaluating after this long and return [`Error::EvaluationTimeout`].
+    /// Stop after this long. It covers each call as a whole: [`Engine::load`]
+    /// (reading and parsing, [`Error::Timeout`]), and [`Engine::eval`] or
+    /// [`Engine::typecheck`] (type checking, [`Error::Timeout`], then evaluation,
+    /// [`Error::EvaluationTimeout`]). `None` turns it off. Default: 60 seconds.
     pub timeout: Option<Duration>,
     /// Stop after this many evaluation steps (expression visits) with
     /// [`Error::StepLimit`]. Counted per thread and published every 256 steps, so the
-    /// limit is exact to within 256 steps per worker.
+    /// limit is exact to within 256 steps per worker. Default: 1,000,000,000 (a few
+    /// seconds to a minute of work).
     pub max_steps: u64,
     /// Deepest nesting of evaluations (recursion) before [`Error::RecursionLimit`].
     pub max_depth: usize,
@@ -45,6 +48,12 @@ pub struct Config {
     /// linear in the size of the program, so the default is far above what real
     /// configurations take.
     pub max_check_steps: u64,
+    /// Largest string (in bytes) or list (in elements) an evaluation may build,
+    /// before [`Error::ValueTooLarge`]. Default: 16 MiB (16,777,216).
+    pub max_value_size: usize,
+    /// Largest module file (in bytes) [`Engine::load`] reads, before
+    /// [`Error::InputTooLarge`]. Default: 64 MiB.
+    pub max_input_size: u64,
     /// Programs with fewer top-level declarations than this run sequentially even in
     /// parallel mode: below it, the fork-join overhead costs more than it saves.
     pub parallel_threshold: usize,
@@ -56,10 +65,12 @@ impl Default for Config {
             parallel: cfg!(feature = "parallel-default"),
             worker_threads: 0,
             cache_size: 4096,
-            timeout: None,
-            max_steps: u64::MAX,
+            timeout: Some(Duration::from_secs(60)),
+            max_steps: 1_000_000_000,
             max_depth: 20_000,
             max_check_steps: 100_000_000,
+            max_value_size: 16 << 20,
+            max_input_size: 64 << 20,
             parallel_threshold: 64,
         }
     }
@@ -131,6 +142,11 @@ impl Engine {
         if config.max_depth == 0 {
             return Err(Error::Config("max_depth must be at least 1".into()));
         }
+        if config.timeout == Some(Duration::ZERO) {
+            return Err(Error::Config(
+                "a timeout of 0 would stop everything; use None to turn it off".into(),
+            ));
+        }
         let workers = match config.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -188,8 +204,9 @@ impl Engine {
         let (dir, root) = split_root(path)?;
         // Parsing recurses (boundedly); the pool's threads have the stack for it
         // whatever thread the caller is on.
+        let limits = self.load_limits();
         self.pool
-            .install(|| load(&Source::Dir(dir), &root, &self.cache))
+            .install(|| load(&Source::Dir(dir), &root, &self.cache, &limits))
     }
 
     /// Loads a program from in-memory files (`(relative path, text)`), starting at
@@ -199,8 +216,9 @@ impl Engine {
             .iter()
             .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
             .collect();
+        let limits = self.load_limits();
         self.pool
-            .install(|| load(&Source::Memory(map), root, &self.cache))
+            .install(|| load(&Source::Memory(map), root, &self.cache, &limits))
     }
 
     /// Type-checks and evaluates one self-contained module given as text.
@@ -235,30 +253,32 @@ impl Engine {
 
     /// Type-checks with an explicit strategy.
     pub fn typecheck_with(&self, program: &Program, strategy: Strategy) -> Result<(), Error> {
+        let started = Instant::now();
         self.count(strategy);
         let keys = Self::module_keys(program);
         match strategy {
             Strategy::Sequential => self
                 .pool
-                .install(|| self.check_sequential(program, &keys).map(|_| ())),
-            Strategy::Parallel => self.check_parallel(program, &keys).map(|_| ()),
+                .install(|| self.check_sequential(program, &keys, started).map(|_| ())),
+            Strategy::Parallel => self.check_parallel(program, &keys, started).map(|_| ()),
         }
     }
 
     /// Type-checks and evaluates with an explicit strategy.
     pub fn eval_with(&self, program: &Program, strategy: Strategy) -> Result<Value, Error> {
+        let started = Instant::now();
         self.count(strategy);
         let keys = Self::module_keys(program);
         match strategy {
             // Checking and evaluating in one visit to the pool: a small program's run
             // costs one hand-off to a big-stack worker, not one per phase.
             Strategy::Sequential => self.pool.install(|| {
-                self.check_sequential(program, &keys)?;
-                self.evaluate(program, &keys, strategy)
+                self.check_sequential(program, &keys, started)?;
+                self.evaluate(program, &keys, strategy, started)
             }),
             Strategy::Parallel => {
-                self.check_parallel(program, &keys)?;
-                self.evaluate(program, &keys, strategy)
+                self.check_parallel(program, &keys, started)?;
+                self.evaluate(program, &keys, strategy, started)
             }
         }
     }
@@ -268,23 +288,29 @@ impl Engine {
     /// unchecked program it is still memory-safe and never panics, but a type fault
     /// shows up as a confusing evaluation error instead of a type error.
     pub fn evaluate_with(&self, program: &Program, strategy: Strategy) -> Result<Value, Error> {
+        let started = Instant::now();
         self.count(strategy);
         let keys = Self::module_keys(program);
         match strategy {
             Strategy::Sequential => self
                 .pool
-                .install(|| self.evaluate(program, &keys, strategy)),
-            Strategy::Parallel => self.evaluate(program, &keys, strategy),
+                .install(|| self.evaluate(program, &keys, strategy, started)),
+            Strategy::Parallel => self.evaluate(program, &keys, strategy, started),
         }
     }
 
-    fn check_limits(&self) -> CheckLimits {
+    /// The type checker's limits for a call that started at `started`.
+    fn check_limits(&self, started: Instant) -> CheckLimits {
         CheckLimits {
             max_steps: self.config.max_check_steps,
-            deadline: self
-                .config
-                .timeout
-                .map(|t| (std::time::Instant::now() + t, t)),
+            deadline: self.config.timeout.map(|t| (started + t, t)),
+        }
+    }
+
+    fn load_limits(&self) -> LoadLimits {
+        LoadLimits {
+            max_input_size: self.config.max_input_size,
+            deadline: self.config.timeout.map(|t| (Instant::now() + t, t)),
         }
     }
 
@@ -327,12 +353,14 @@ impl Engine {
         &self,
         program: &Program,
         keys: &[u64],
+        started: Instant,
     ) -> Result<Vec<Arc<ModuleTypes>>, Error> {
+        let limits = self.check_limits(started);
         let mut out: Vec<Arc<ModuleTypes>> = Vec::with_capacity(keys.len());
         for (i, m) in program.modules.iter().enumerate() {
             let t = self.cache.typed_or(keys[i], || {
                 let imports = Self::import_map(program, i, |j| out.get(j).cloned());
-                check_module_with(&m.file, &m.ast, &imports, self.check_limits()).map(Arc::new)
+                check_module_with(&m.file, &m.ast, &imports, limits).map(Arc::new)
             })?;
             out.push(t);
         }
@@ -345,6 +373,7 @@ impl Engine {
         &self,
         program: &Program,
         keys: &[u64],
+        started: Instant,
     ) -> Result<Vec<Arc<ModuleTypes>>, Error> {
         let env = Arc::new(ConcurrentTypeEnvironment::default());
         let queue: Arc<WorkQueue<()>> = Arc::new(WorkQueue::new());
@@ -357,7 +386,7 @@ impl Engine {
         }
         let mut ids: Vec<TaskId> = Vec::with_capacity(program.modules.len());
         let mut submit_error = None;
-        let limits = self.check_limits();
+        let limits = self.check_limits(started);
         self.pool.scope(|s| {
             for _ in 0..self.workers {
                 let q = queue.clone();
@@ -434,12 +463,15 @@ impl Engine {
         program: &Program,
         keys: &[u64],
         strategy: Strategy,
+        started: Instant,
     ) -> Result<Value, Error> {
         let (rts, fresh) = self.runtimes(program, keys);
         let limits = Limits::new(
+            started,
             self.config.timeout,
             self.config.max_steps,
             self.config.max_depth,
+            self.config.max_value_size,
         );
         let outcome = match strategy {
             Strategy::Sequential => {

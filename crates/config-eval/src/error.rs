@@ -110,6 +110,31 @@ pub enum Error {
         /// What was being done: `parsing`, `type checking`, `writing the result`.
         phase: String,
     },
+    /// An operation would build a string, list or record larger than
+    /// [`Config::max_value_size`](crate::Config) allows.
+    #[error("{file}:{line}:{col}: value too large in `{binding}`: {message}")]
+    ValueTooLarge {
+        /// The module.
+        file: String,
+        /// The top-level binding being evaluated.
+        binding: String,
+        /// Line.
+        line: u32,
+        /// Column.
+        col: u32,
+        /// What would have been built, and the limit.
+        message: String,
+    },
+    /// A module file is larger than [`Config::max_input_size`](crate::Config) allows.
+    #[error("{path}: input too large: {size} bytes, the limit is {limit}")]
+    InputTooLarge {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
     /// An imported module does not exist.
     #[error("{file}:{line}:{col}: import `{path}` not found")]
     ImportNotFound {
@@ -185,6 +210,8 @@ impl Error {
             Error::EvaluationTimeout { .. }
                 | Error::Timeout { .. }
                 | Error::CheckLimit { .. }
+                | Error::ValueTooLarge { .. }
+                | Error::InputTooLarge { .. }
                 | Error::StepLimit { .. }
                 | Error::RecursionLimit { .. }
         )

@@ -2,7 +2,9 @@
 //! rooted at one directory (or an in-memory map of files).
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::ast::{Import, ImportPath, Module};
 use crate::cache::{hash_of, ConcurrentCache};
@@ -17,6 +19,48 @@ pub(crate) enum Source {
     Dir(PathBuf),
     /// Files by relative path, for tests, benchmarks and embedding.
     Memory(HashMap<String, String>),
+}
+
+/// Bounds on loading a program.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoadLimits {
+    /// Largest file read, in bytes.
+    pub(crate) max_input_size: u64,
+    /// When to stop with [`Error::Timeout`], and the timeout it came from.
+    pub(crate) deadline: Option<(Instant, Duration)>,
+}
+
+impl LoadLimits {
+    fn check_time(&self, file: &str) -> Result<(), Error> {
+        match self.deadline {
+            Some((deadline, after)) if Instant::now() >= deadline => Err(Error::Timeout {
+                after_ms: after.as_millis().min(u64::MAX as u128) as u64,
+                file: file.to_owned(),
+                phase: "parsing".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Decodes `bytes` as UTF-8; invalid input is a syntax error at the line and column
+/// (in characters, 1-based) of the first bad byte.
+pub(crate) fn decode_utf8(file: &str, bytes: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let good = &bytes[..at];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // The prefix is valid UTF-8, so this counts characters.
+        let col = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        Error::Syntax {
+            file: file.to_owned(),
+            line: line as u32,
+            col: col as u32,
+            message: format!("invalid UTF-8 (byte 0x{:02x})", bytes[at]),
+        }
+    })
 }
 
 /// One loaded module.
@@ -107,9 +151,18 @@ fn resolve_path(imp: &Import, from: &str) -> Result<String, Error> {
 
 impl Source {
     /// Reads `rel`; `Ok(None)` if it does not exist.
-    fn read(&self, rel: &str) -> Result<Option<String>, Error> {
+    fn read(&self, rel: &str, limits: &LoadLimits) -> Result<Option<String>, Error> {
         match self {
-            Source::Memory(files) => Ok(files.get(rel).cloned()),
+            Source::Memory(files) => match files.get(rel) {
+                Some(text) if text.len() as u64 > limits.max_input_size => {
+                    Err(Error::InputTooLarge {
+                        path: rel.to_owned(),
+                        size: text.len() as u64,
+                        limit: limits.max_input_size,
+                    })
+                }
+                other => Ok(other.cloned()),
+            },
             Source::Dir(root) => {
                 let path = root.join(rel);
                 if !path.exists() {
@@ -129,7 +182,26 @@ impl Source {
                         path: format!("{} (a link to {})", rel, canon.display()),
                     });
                 }
-                std::fs::read_to_string(&canon).map(Some).map_err(io)
+                let file = std::fs::File::open(&canon).map_err(io)?;
+                let size = file.metadata().map_err(io)?.len();
+                let too_large = |size| Error::InputTooLarge {
+                    path: path.display().to_string(),
+                    size,
+                    limit: limits.max_input_size,
+                };
+                if size > limits.max_input_size {
+                    return Err(too_large(size));
+                }
+                // Read one byte past the limit: a file that grew since its metadata
+                // was read is still caught.
+                let mut bytes = Vec::with_capacity(size as usize);
+                file.take(limits.max_input_size.saturating_add(1))
+                    .read_to_end(&mut bytes)
+                    .map_err(io)?;
+                if bytes.len() as u64 > limits.max_input_size {
+                    return Err(too_large(bytes.len() as u64));
+                }
+                decode_utf8(rel, bytes).map(Some)
             }
         }
     }
@@ -154,8 +226,13 @@ struct Frame {
 }
 
 /// Loads `root` and, depth first without recursion, everything it imports.
-pub(crate) fn load(source: &Source, root: &str, cache: &ConcurrentCache) -> Result<Program, Error> {
-    let src = source.read(root)?.ok_or_else(|| Error::Io {
+pub(crate) fn load(
+    source: &Source,
+    root: &str,
+    cache: &ConcurrentCache,
+    limits: &LoadLimits,
+) -> Result<Program, Error> {
+    let src = source.read(root, limits)?.ok_or_else(|| Error::Io {
         path: match source {
             Source::Dir(d) => d.join(root).display().to_string(),
             Source::Memory(_) => root.to_owned(),
@@ -185,7 +262,8 @@ pub(crate) fn load(source: &Source, root: &str, cache: &ConcurrentCache) -> Resu
                 cycle.push(rel);
                 return Err(Error::ImportCycle { cycle });
             }
-            let Some(text) = source.read(&rel)? else {
+            limits.check_time(&rel)?;
+            let Some(text) = source.read(&rel, limits)? else {
                 return Err(Error::ImportNotFound {
                     file: from,
                     line: imp.span.line,
@@ -214,6 +292,7 @@ pub(crate) fn load(source: &Source, root: &str, cache: &ConcurrentCache) -> Resu
             }
         }
     }
+    limits.check_time(root)?;
     let declarations = modules.iter().map(|m| m.ast.lets.len()).sum();
     Ok(Program {
         modules,
@@ -249,6 +328,21 @@ mod tests {
             alias: "a".into(),
             span: Span::default(),
         }
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_its_line_and_column() {
+        let e = decode_utf8("m.lig", b"let a = 1;\nlet \xc3\xa9\xff = 2;".to_vec()).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Syntax {
+                file: "m.lig".into(),
+                line: 2,
+                col: 6,
+                message: "invalid UTF-8 (byte 0xff)".into(),
+            }
+        );
+        assert!(decode_utf8("m.lig", b"ok".to_vec()).is_ok());
     }
 
     #[test]

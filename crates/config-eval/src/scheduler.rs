@@ -25,10 +25,8 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use dashmap::DashMap;
-
 use crate::error::Error;
-use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, DashMap, Mutex, Ordering};
 
 /// Identifies a task of one queue.
 pub type TaskId = u64;

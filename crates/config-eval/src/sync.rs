@@ -11,6 +11,10 @@ pub(crate) use parking_lot::{Condvar, Mutex};
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub(crate) use std::sync::{Arc, OnceLock, Weak};
 
+/// The sharded concurrent map of the parallel type environment and of the seed's
+/// polling queue; imported from here like every other synchronisation type.
+pub(crate) use dashmap::DashMap;
+
 #[cfg(loom)]
 pub(crate) use loom_shim::{Condvar, Mutex};
 

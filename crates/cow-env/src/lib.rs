@@ -73,15 +73,17 @@ mod parser;
 mod rule;
 mod runner;
 mod space;
+mod stdlib;
 mod sync;
 mod trie;
+mod types;
 mod unify;
 
 pub use atom::Atom;
 pub use cache::RuleList;
 pub use environment::{Environment, RuleEnvironment, PATTERN_CACHE_CAPACITY};
 pub use error::Error;
-pub use eval::{eval_parallel, Interpreter, DEFAULT_MAX_DEPTH, DEFAULT_MAX_RESULTS};
+pub use eval::{eval_parallel, Interpreter, ASSERTIONS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_RESULTS};
 pub use locked::{LockedEnvironment, MutexEnvironment, RwLockEnvironment};
 pub use parser::{parse_atom, parse_program, TopLevel};
 pub use rule::{Rule, RuleId, RuleKey};

@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sync_mode,
         ..Config::default()
     };
-    let db = ConcurrentGraphDB::open_with_variant(dir.path().join("g.db"), config, variant)?;
+    let db = ConcurrentGraphDB::create(dir.path().join("g.db"), config, variant)?;
     let end = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let total: u64 = std::thread::scope(|s| {

@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sync_mode: SyncMode::Off,
         ..Config::default()
     };
-    let db = ConcurrentGraphDB::open_with_variant(dir.path().join("g.db"), config, variant)?;
+    let db = ConcurrentGraphDB::create(dir.path().join("g.db"), config, variant)?;
     let mut tx = db.begin_transaction()?;
     for i in 0..NODES {
         let node = Node::new()

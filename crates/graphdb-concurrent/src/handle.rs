@@ -157,18 +157,25 @@ pub struct ConcurrentGraphDB {
 }
 
 impl ConcurrentGraphDB {
-    /// Opens (or creates) the database at `path` with the default [`Variant`].
+    /// Opens the database at `path` with the default [`Variant`] (see
+    /// [`GraphDB::open`]: a path with no database is an error unless
+    /// [`Config::create_if_missing`] is set).
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Self> {
         Self::open_with_variant(path, config, Variant::default())
     }
 
-    /// Opens (or creates) the database at `path` with the given variant.
+    /// Opens the database at `path` with the given variant.
     pub fn open_with_variant(
         path: impl AsRef<Path>,
         config: Config,
         variant: Variant,
     ) -> Result<Self> {
         Ok(Self::from_db(GraphDB::open(path, config)?, variant))
+    }
+
+    /// Creates a new database at `path` (see [`GraphDB::create`]) with the given variant.
+    pub fn create(path: impl AsRef<Path>, config: Config, variant: Variant) -> Result<Self> {
+        Ok(Self::from_db(GraphDB::create(path, config)?, variant))
     }
 
     /// Shares an engine that is already open.

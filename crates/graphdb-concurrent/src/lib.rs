@@ -37,7 +37,7 @@
 //!
 //! # fn main() -> Result<(), graphdb_concurrent::Error> {
 //! let dir = tempfile::tempdir().map_err(graphdb_core::GraphError::from)?;
-//! let db = ConcurrentGraphDB::open_with_variant(dir.path().join("g.db"), Config::default(), Variant::Phase3)?;
+//! let db = ConcurrentGraphDB::create(dir.path().join("g.db"), Config::default(), Variant::Phase3)?;
 //!
 //! let mut tx = db.begin_transaction()?;
 //! let alice = tx.add_node(Node::new().with_label("Person").with_property("name", "Alice"))?;

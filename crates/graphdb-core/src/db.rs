@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::cache::RecordCache;
 use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_NODE};
 use crate::error::{GraphError, Result};
-use crate::pager::{Pager, PagerStats};
+use crate::pager::{OpenMode, Pager, PagerStats};
 use crate::records::{RecordStore, MAX_ID};
 use crate::storage::{FileStorage, Storage};
 use crate::sync::{AtomicBool, AtomicU64, OrderedMutex, Ordering, Rank};
@@ -15,7 +15,7 @@ use crate::types::{
     validate_properties, Direction, Edge, EdgeId, Node, NodeId, PageId, PropertyValue,
     RecordPointer, TxId,
 };
-use crate::wal::LogShared;
+use crate::wal::{LogShared, RecoveryReport};
 
 /// When a commit's log frames are forced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,30 @@ pub enum SyncMode {
     Off,
 }
 
+/// Whether a handle is fully usable: what failed after a commit point, if anything. See
+/// the contract on [`GraphDB::commit_transaction`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Health {
+    /// Everything works.
+    Ok,
+    /// A checkpoint failed while writing the main file. Every commit is safe in the log;
+    /// reads and commits go on, and the next checkpoint (automatic, explicit or at close)
+    /// retries it.
+    CheckpointPending {
+        /// The failure, in words.
+        reason: String,
+    },
+    /// A write or sync of the log failed. Every acknowledged commit is as durable as its
+    /// sync mode promised; reads go on; every write, commit and checkpoint fails with
+    /// [`GraphError::Closed`] until the database is reopened (reopening recovers exactly
+    /// what the log holds).
+    WritesRefused {
+        /// The failure, in words.
+        reason: String,
+    },
+}
+
 /// Options for [`GraphDB::open`].
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,6 +73,15 @@ pub struct Config {
     pub edge_cache_capacity: usize,
     /// The log is folded into the main file when it holds this many frames after a commit.
     pub checkpoint_after_frames: u64,
+    /// [`GraphDB::open`] creates a new database when neither the file nor its log exists
+    /// (default `false`: opening a path that holds no database is an error, so a typo
+    /// never creates an empty database). An empty or missing file beside a log that is
+    /// not empty is never treated as new, whatever this says.
+    pub create_if_missing: bool,
+    /// Refuse to open when recovery would drop committed transactions found past a
+    /// damaged log frame (default `false`: drop them and say so in the
+    /// [`RecoveryReport`]). The files are left untouched, so they can be salvaged first.
+    pub strict_recovery: bool,
 }
 
 impl Default for Config {
@@ -59,6 +92,8 @@ impl Default for Config {
             node_cache_capacity: 100_000,
             edge_cache_capacity: 100_000,
             checkpoint_after_frames: 4096,
+            create_if_missing: false,
+            strict_recovery: false,
         }
     }
 }
@@ -165,14 +200,16 @@ pub struct GraphDB {
     next_node_id: AtomicU64,
     next_edge_id: AtomicU64,
     pending: HashMap<TxId, TxState>,
-    recovered_txs: u64,
-    recovery_dropped_bytes: u64,
+    /// What recovery did at open.
+    recovery: RecoveryReport,
     /// Lookups answered from an index and by a full scan (for tests and tools).
     pub(crate) index_lookups: AtomicU64,
     pub(crate) scan_lookups: AtomicU64,
     closed: bool,
     /// Set when an fsync of the log failed: the handle refuses writes from then on.
     failed: AtomicBool,
+    /// What failed after a commit point, if anything (see [`GraphDB::health`]).
+    health: Health,
 }
 
 /// The newest version of `id` visible at `snapshot_ts`, plus whether it is the head.
@@ -244,48 +281,98 @@ struct AdjDelta {
 }
 
 impl GraphDB {
-    /// Opens the database at `path` (its log is `path` + `-wal`), creating both if the
-    /// file does not exist, and recovers every commit the log holds.
+    /// Opens the database at `path` (its log is `path` + `-wal`) and recovers every commit
+    /// the log holds; [`recovery_report`](GraphDB::recovery_report) says what recovery
+    /// did. A path with neither file is [`GraphError::NotFound`] unless
+    /// [`Config::create_if_missing`] is set; a missing or empty file beside a log that is
+    /// not empty is rebuilt from the log when the log holds every page, and is otherwise
+    /// a [`GraphError::Corruption`] naming both files (never a new, empty database).
     ///
     /// The handle holds an exclusive advisory lock on the file until it is dropped: a
     /// second `open` of the same file, from this process or another, fails with
     /// [`GraphError::InUse`] instead of letting two pagers overwrite each other's pages.
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<GraphDB> {
+        let create = config.create_if_missing;
+        GraphDB::open_path(path.as_ref(), config, create)
+    }
+
+    /// Creates a new database at `path`; fails if a database file or a log that is not
+    /// empty is already there.
+    pub fn create(path: impl AsRef<Path>, config: Config) -> Result<GraphDB> {
         let path = path.as_ref();
+        for p in [path.to_path_buf(), wal_path(path)] {
+            if std::fs::metadata(&p).map(|m| m.len() > 0).unwrap_or(false) {
+                return Err(GraphError::InvalidArgument(format!(
+                    "{} already exists",
+                    p.display()
+                )));
+            }
+        }
+        GraphDB::open_path(path, config, true)
+    }
+
+    fn open_path(path: &Path, config: Config, create: bool) -> Result<GraphDB> {
+        let log = wal_path(path);
+        let log_len = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let main_existed = path.exists();
+        if !main_existed && log_len == 0 && !create {
+            return Err(GraphError::NotFound(path.display().to_string()));
+        }
         let main = FileStorage::open(path)?;
         // The lock goes before recovery: recovery writes the main file.
         if !main.try_lock_exclusive()? {
             return Err(GraphError::InUse(path.display().to_string()));
         }
-        let wal = FileStorage::open(&wal_path(path))?;
-        let mut db = GraphDB::open_with_storage(Arc::new(main), Arc::new(wal), config)?;
-        db.path = Some(path.to_path_buf());
-        Ok(db)
-    }
-
-    /// Creates a new database at `path`; fails if a non-empty file is already there.
-    pub fn create(path: impl AsRef<Path>, config: Config) -> Result<GraphDB> {
-        let path = path.as_ref();
-        if std::fs::metadata(path)
-            .map(|m| m.len() > 0)
-            .unwrap_or(false)
-        {
-            return Err(GraphError::InvalidArgument(format!(
-                "{} already exists",
-                path.display()
-            )));
+        let wal = FileStorage::open(&log)?;
+        let mode = OpenMode {
+            create,
+            strict: config.strict_recovery,
+            main_name: path.display().to_string(),
+            log_name: log.display().to_string(),
+        };
+        match GraphDB::open_storage(Arc::new(main), Arc::new(wal), config, &mode) {
+            Ok(mut db) => {
+                db.path = Some(path.to_path_buf());
+                Ok(db)
+            }
+            Err(e) => {
+                if !main_existed {
+                    // Leave the directory as it was: the file was only made to be locked.
+                    let _ = std::fs::remove_file(path);
+                    if log_len == 0 {
+                        let _ = std::fs::remove_file(&log);
+                    }
+                }
+                Err(e)
+            }
         }
-        GraphDB::open(path, config)
     }
 
     /// Opens a database over any [`Storage`] pair (main file, log): tests use
-    /// [`MemStorage`](crate::MemStorage) to simulate crashes.
+    /// [`MemStorage`](crate::MemStorage) to simulate crashes. When both are empty a new
+    /// database is initialised in them; an empty main storage beside a log that is not
+    /// empty is treated as [`open`](GraphDB::open) treats a missing file.
     pub fn open_with_storage(
         main: Arc<dyn Storage>,
         wal: Arc<dyn Storage>,
         config: Config,
     ) -> Result<GraphDB> {
-        let (pager, recovery) = Pager::open(main, wal, config.page_cache_pages)?;
+        let mode = OpenMode {
+            create: true,
+            strict: config.strict_recovery,
+            main_name: "main storage".into(),
+            log_name: "log storage".into(),
+        };
+        GraphDB::open_storage(main, wal, config, &mode)
+    }
+
+    fn open_storage(
+        main: Arc<dyn Storage>,
+        wal: Arc<dyn Storage>,
+        config: Config,
+        mode: &OpenMode,
+    ) -> Result<GraphDB> {
+        let (pager, recovery) = Pager::open(main, wal, config.page_cache_pages, mode)?;
         let meta = pager.meta().clone();
         let log = pager.log();
         Ok(GraphDB {
@@ -307,14 +394,20 @@ impl GraphDB {
             next_node_id: AtomicU64::new(meta.next_node_id),
             next_edge_id: AtomicU64::new(meta.next_edge_id),
             pending: HashMap::new(),
-            recovered_txs: recovery.committed_txs,
-            recovery_dropped_bytes: recovery.dropped_bytes,
+            recovery,
             index_lookups: AtomicU64::new(0),
             scan_lookups: AtomicU64::new(0),
             closed: false,
             failed: AtomicBool::new(false),
+            health: Health::Ok,
             config,
         })
+    }
+
+    /// What recovery did when this handle opened the database: transactions and frames
+    /// replayed, and what was dropped after the replayed prefix and why.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     /// The path given to [`open`](GraphDB::open), if any.
@@ -399,7 +492,7 @@ impl GraphDB {
                     let ts = pager.committed_meta().last_commit_ts;
                     pager.commit(ts.max(1))?;
                     self.commit_seq.fetch_add(1, Ordering::AcqRel);
-                    self.sync()?;
+                    self.sync_after_maintenance()?;
                 }
                 Ok(v)
             }
@@ -515,9 +608,13 @@ impl GraphDB {
             return Err(GraphError::Closed("the database was closed".into()));
         }
         if self.failed.load(Ordering::Acquire) || self.log.has_failed() {
-            return Err(GraphError::Closed(
-                "a log sync failed; reopen the database to recover".into(),
-            ));
+            let why = match &self.health {
+                Health::WritesRefused { reason } => reason.clone(),
+                _ => "a write or sync of the log failed".into(),
+            };
+            return Err(GraphError::Closed(format!(
+                "{why}; reopen the database to recover"
+            )));
         }
         Ok(())
     }
@@ -711,17 +808,44 @@ impl GraphDB {
     /// Commits `tx_id`: checks for write-write conflicts (first committer wins), writes the
     /// new versions, logs them and syncs according to the [`SyncMode`]. Returns the commit
     /// timestamp. A read-only transaction commits without I/O and returns the current
-    /// timestamp. On any error before the log write nothing of the transaction is
-    /// applied and it is closed. If the fsync itself fails the transaction is already
-    /// visible but may not survive a crash; the handle then refuses every further write
-    /// with [`GraphError::Closed`] until the database is reopened.
+    /// timestamp.
+    ///
+    /// # The commit contract
+    ///
+    /// - **`Ok(ts)`** means the transaction is committed: visible to every snapshot at or
+    ///   after `ts`, and durable as the sync mode promises. Under [`SyncMode::Full`] its
+    ///   log frames were written and `fsync`ed before the call returned, so it survives
+    ///   a crash or power cut. Under [`SyncMode::Batched`] and [`SyncMode::Off`] it is
+    ///   applied (and, for `Off`, written to the log file unless that write failed, see
+    ///   below); a crash may lose it whole, never part of it.
+    /// - **`Err(_)`** means nothing of the transaction was applied: no snapshot of this
+    ///   handle sees any of it, and it is closed (begin a new one to retry). That holds
+    ///   for every error, with one exception that no storage engine can avoid:
+    ///   [`GraphError::CommitNotDurable`] under `SyncMode::Full` says the log write or
+    ///   `fsync` of this very commit failed. The transaction is then not visible in this
+    ///   handle, which refuses every later write, but its frames may or may not have
+    ///   reached the disk, so after reopening it may be present or not (as in SQLite or
+    ///   PostgreSQL after a failed `fsync`). Do not retry it blindly on a new handle:
+    ///   read first.
+    /// - Work that runs *after* the commit point never changes the result: writing the
+    ///   log under `Off`/`Batched`, the checkpoint that folds a full log into the main
+    ///   file (with its file growth), cache upkeep. If it fails, the commit still
+    ///   returns `Ok`, and the handle records the failure in [`health`](GraphDB::health):
+    ///   [`Health::CheckpointPending`] (a checkpoint failed; commits and reads go on and
+    ///   the next checkpoint retries it) or [`Health::WritesRefused`] (a log write or
+    ///   sync failed; reads go on, and every later write, commit or checkpoint fails
+    ///   with [`GraphError::Closed`] naming the cause until the database is reopened,
+    ///   which recovers exactly what the log holds).
     pub fn commit_transaction(&mut self, tx_id: TxId) -> Result<u64> {
-        let info = self.commit_deferred(tx_id)?;
+        let full = self.config.sync_mode == SyncMode::Full;
+        // Under `Full` the commit is published only once it is durable, so a failed
+        // fsync leaves it invisible (see the contract above).
+        let info = self.commit_inner(tx_id, !full)?;
         if info.seq == 0 {
             return Ok(info.commit_ts);
         }
         let sync_now = {
-            let state = self.wal_sync.get_mut()?;
+            let state = self.wal_sync.get_mut_recovered();
             state.unsynced += 1;
             match self.config.sync_mode {
                 SyncMode::Full => true,
@@ -729,13 +853,25 @@ impl GraphDB {
                 SyncMode::Off => false,
             }
         };
-        if sync_now {
-            self.sync_commits_upto(info.seq)?;
+        let outcome = if sync_now {
+            self.sync_commits_upto(info.seq)
         } else {
             // Not synced, but in the file: a killed process keeps the commit.
-            self.log.settle(false)?;
+            self.log.settle(false)
+        };
+        if let Err(e) = outcome {
+            self.refuse_writes(format!(
+                "the log write after commit {} failed: {e}",
+                info.commit_ts
+            ));
+            if full {
+                return Err(GraphError::CommitNotDurable(e.to_string()));
+            }
         }
-        self.maybe_checkpoint()?;
+        if full {
+            self.commit_ts.store(info.commit_ts, Ordering::Release);
+        }
+        self.maybe_checkpoint();
         Ok(info.commit_ts)
     }
 
@@ -745,8 +881,15 @@ impl GraphDB {
     /// or a [`LogSync::sync`] begun after this call returned ([`LogSync::flush`] puts it
     /// in the file without syncing; checkpoint, `sync`, `close` and drop also write it).
     /// This is the building block of group commit. `seq` is 0 for a read-only
-    /// transaction.
+    /// transaction. An error means nothing of the transaction was applied.
     pub fn commit_deferred(&mut self, tx_id: TxId) -> Result<CommitInfo> {
+        self.commit_inner(tx_id, true)
+    }
+
+    /// Applies the transaction to the pager and queues its log frames (the commit point
+    /// for `Off` and `Batched`); publishes its timestamp when `publish`. Every error is
+    /// returned before anything is applied; nothing after the queueing can fail.
+    fn commit_inner(&mut self, tx_id: TxId, publish: bool) -> Result<CommitInfo> {
         self.check_open()?;
         let state = self
             .pending
@@ -774,16 +917,19 @@ impl GraphDB {
                 return Err(e);
             }
         };
-        self.commit_ts.store(commit_ts, Ordering::Release);
+        // The commit point: from here on nothing fails.
+        if publish {
+            self.commit_ts.store(commit_ts, Ordering::Release);
+        }
         let seq = self.commit_seq.fetch_add(1, Ordering::AcqRel) + 1;
         for id in &touched_nodes {
-            self.node_cache.remove_mut(*id)?;
+            self.node_cache.remove_mut(*id);
         }
         for id in &touched_edges {
-            self.edge_cache.remove_mut(*id)?;
+            self.edge_cache.remove_mut(*id);
         }
         if self.tracking_enabled.load(Ordering::Acquire) {
-            self.recent_dirty_pages.get_mut()?.extend(pages);
+            self.recent_dirty_pages.get_mut_recovered().extend(pages);
         }
         Ok(CommitInfo {
             commit_ts,
@@ -791,6 +937,38 @@ impl GraphDB {
             touched_nodes,
             touched_edges,
         })
+    }
+
+    /// Syncs a maintenance commit (index change, vacuum). These are applied at once; a
+    /// failed sync leaves the handle refusing writes, as for a transaction's commit.
+    fn sync_after_maintenance(&mut self) -> Result<()> {
+        if let Err(e) = self.sync() {
+            self.refuse_writes(format!("the log sync of a maintenance commit failed: {e}"));
+            return Err(GraphError::CommitNotDurable(e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Puts the handle into [`Health::WritesRefused`].
+    fn refuse_writes(&mut self, reason: String) {
+        self.failed.store(true, Ordering::Release);
+        if !matches!(self.health, Health::WritesRefused { .. }) {
+            self.health = Health::WritesRefused { reason };
+        }
+    }
+
+    /// Whether the handle is fully usable, and if not, why and what still works (see
+    /// the contract on [`commit_transaction`](GraphDB::commit_transaction)).
+    pub fn health(&self) -> Health {
+        if matches!(self.health, Health::WritesRefused { .. }) {
+            return self.health.clone();
+        }
+        if self.failed.load(Ordering::Acquire) || self.log.has_failed() {
+            return Health::WritesRefused {
+                reason: "a write or sync of the log failed".into(),
+            };
+        }
+        self.health.clone()
     }
 
     /// Makes every commit up to sequence number `seq` durable. Takes `&self` so that
@@ -828,23 +1006,51 @@ impl GraphDB {
         self.sync_commits_upto(self.commit_seq.load(Ordering::Acquire))
     }
 
-    fn maybe_checkpoint(&mut self) -> Result<()> {
-        if self.pager.get_mut()?.wal_frames() >= self.config.checkpoint_after_frames {
-            self.checkpoint()?;
+    /// The checkpoint a commit runs when the log is full: after the commit point, so its
+    /// failure only changes [`health`](GraphDB::health).
+    fn maybe_checkpoint(&mut self) {
+        let due = self
+            .pager
+            .get_mut()
+            .map(|p| p.wal_frames() >= self.config.checkpoint_after_frames);
+        if due.unwrap_or(false) {
+            // The error is kept in the health state (see `checkpoint`).
+            let _ = self.checkpoint();
         }
-        Ok(())
     }
 
     /// Folds the log into the main file and empties it. Open write transactions are not
     /// affected (their writes are still only in memory).
+    ///
+    /// A failure leaves every commit safe in the log. If it failed while writing the main
+    /// file, [`health`](GraphDB::health) is [`Health::CheckpointPending`] and the next
+    /// checkpoint retries it; if the log itself could not be synced or reset, it is
+    /// [`Health::WritesRefused`].
     pub fn checkpoint(&mut self) -> Result<()> {
         self.check_open()?;
-        self.pager.get_mut()?.checkpoint()?;
-        let seq = self.commit_seq.load(Ordering::Acquire);
-        let state = self.wal_sync.get_mut()?;
-        state.synced_seq = seq;
-        state.unsynced = 0;
-        Ok(())
+        let result = self.pager.get_mut()?.checkpoint();
+        match result {
+            Ok(()) => {
+                if matches!(self.health, Health::CheckpointPending { .. }) {
+                    self.health = Health::Ok;
+                }
+                let seq = self.commit_seq.load(Ordering::Acquire);
+                let state = self.wal_sync.get_mut_recovered();
+                state.synced_seq = seq;
+                state.unsynced = 0;
+                Ok(())
+            }
+            Err(e) => {
+                if self.log.has_failed() {
+                    self.refuse_writes(format!("checkpoint failed in the log: {e}"));
+                } else if !matches!(self.health, Health::WritesRefused { .. }) {
+                    self.health = Health::CheckpointPending {
+                        reason: e.to_string(),
+                    };
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Frees every record version that no snapshot at or after `oldest_snapshot_ts` (nor
@@ -867,7 +1073,7 @@ impl GraphDB {
                     let ts = pager.committed_meta().last_commit_ts;
                     pager.commit(ts.max(1))?;
                     self.commit_seq.fetch_add(1, Ordering::AcqRel);
-                    self.sync()?;
+                    self.sync_after_maintenance()?;
                 }
                 Ok(stats)
             }
@@ -1217,9 +1423,27 @@ impl GraphDB {
     /// chain (ids, kinds, commit order), adjacency symmetry (each live edge in both
     /// endpoints' lists and nothing else there) and leaked pages or records. Problems are
     /// collected in the report; `Err` only for a poisoned lock.
+    ///
+    /// A database whose recovery dropped committed transactions (see
+    /// [`RecoveryReport::lost_committed_data`]) is never reported ok: the report lists
+    /// that as a problem, whatever the pages say.
     pub fn check(&self) -> Result<crate::CheckReport> {
-        let mut pager = self.pager.lock()?;
-        crate::check::run(&mut pager)
+        let mut report = {
+            let mut pager = self.pager.lock()?;
+            crate::check::run(&mut pager)?
+        };
+        if self.recovery.lost_committed_data() {
+            report.problems.insert(
+                0,
+                format!(
+                    "recovery dropped {} committed transactions ({} bytes) of the log: {}",
+                    self.recovery.dropped_transactions,
+                    self.recovery.dropped_bytes,
+                    self.recovery.end
+                ),
+            );
+        }
+        Ok(report)
     }
 
     /// Starts recording the pages each commit writes.
@@ -1246,8 +1470,8 @@ impl GraphDB {
             free_pages: pager.meta().free_count,
             wal_frames: pager.wal_frames(),
             commit_ts: self.current_commit_ts(),
-            recovered_txs: self.recovered_txs,
-            recovery_dropped_bytes: self.recovery_dropped_bytes,
+            recovered_txs: self.recovery.transactions_replayed,
+            recovery_dropped_bytes: self.recovery.dropped_bytes,
         })
     }
 

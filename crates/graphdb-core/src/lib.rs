@@ -50,7 +50,7 @@
 //!
 //! # fn main() -> Result<(), graphdb_core::GraphError> {
 //! let dir = tempfile::tempdir()?;
-//! let mut db = GraphDB::open(dir.path().join("g.db"), Config::default())?;
+//! let mut db = GraphDB::create(dir.path().join("g.db"), Config::default())?;
 //! db.create_index(IndexDef::property("Person", "name"))?;
 //! let mut tx = db.begin_write_txn()?;
 //! let alice = tx.add_node(Node::new().with_label("Person").with_property("name", "Alice"))?;
@@ -109,7 +109,9 @@ mod types;
 mod wal;
 
 pub use check::CheckReport;
-pub use db::{wal_path, CommitInfo, Config, DbStats, GraphDB, LogSync, SyncMode, VacuumStats};
+pub use db::{
+    wal_path, CommitInfo, Config, DbStats, GraphDB, Health, LogSync, SyncMode, VacuumStats,
+};
 pub use error::{GraphError, Result};
 pub use index::{compare_values, IndexDef};
 pub use lookup::LookupStats;
@@ -122,3 +124,4 @@ pub use types::{
     Direction, Edge, EdgeId, Node, NodeId, PageId, Properties, PropertyValue, RecordPointer, TxId,
     MAX_LIST_DEPTH,
 };
+pub use wal::{LogEnd, RecoveryReport, LOG_FORMAT_VERSION};

@@ -99,6 +99,16 @@ impl<T> OrderedMutex<T> {
             GraphError::corrupt(format!("{name} lock poisoned by a panicking thread"), None)
         })
     }
+
+    /// Exclusive access without locking, for `&mut self` paths that run after a commit
+    /// point and must not fail: the guarded value is used even if a thread panicked while
+    /// holding the lock. Only for values that are updated in whole steps (a map entry
+    /// inserted or removed, a list extended), which a panic cannot leave half-done.
+    pub(crate) fn get_mut_recovered(&mut self) -> &mut T {
+        self.inner
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl<T> Deref for OrderedGuard<'_, T> {
@@ -203,12 +213,14 @@ impl<T> OrderedRwLock<T> {
         }
     }
 
-    /// Exclusive access without locking, for `&mut self` paths.
-    pub(crate) fn get_mut(&mut self) -> Result<&mut T> {
-        let name = self.name;
-        self.inner.get_mut().map_err(|_| {
-            GraphError::corrupt(format!("{name} lock poisoned by a panicking thread"), None)
-        })
+    /// Exclusive access without locking, for `&mut self` paths that run after a commit
+    /// point and must not fail: the guarded value is used even if a thread panicked while
+    /// holding the lock. Only for values that are updated in whole steps (a map entry
+    /// inserted or removed, a list extended), which a panic cannot leave half-done.
+    pub(crate) fn get_mut_recovered(&mut self) -> &mut T {
+        self.inner
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -229,3 +229,207 @@ fn deep_values_built_by_recursion_print_serialise_and_drop() {
     let deeper = e.eval_str(&format!("{mk}let x = mk 100000;"));
     assert!(matches!(deeper, Err(Error::RecursionLimit { .. })));
 }
+
+/// `let f = \x -> { a = x, b = x };` applied `n` times: as a tree, the type of the
+/// result has 2^n leaves.
+fn doubling(n: usize) -> String {
+    let mut call = "1".to_owned();
+    for _ in 0..n {
+        call = format!("f ({call})");
+    }
+    // Only `ok` is exported: the value of `r`, shared in memory, would print as
+    // 2^60 leaves.
+    format!(
+        "let f = \\x -> {{ a = x, b = x }};\nlet r = {call};\nlet leaf = r.a.b.a.b;\nexport let ok = true;\n"
+    )
+}
+
+#[test]
+fn the_doubling_family_type_checks_at_60_applications_within_a_small_step_budget() {
+    // A budget of 100,000 type-checking steps: an exponential checker stops with the
+    // limit error (it would need about 2^60), a linear one needs a few thousand.
+    for parallel in [false, true] {
+        let e = Engine::new(Config {
+            parallel,
+            worker_threads: 2,
+            parallel_threshold: 0,
+            max_check_steps: 100_000,
+            ..Config::default()
+        })
+        .unwrap();
+        let p = e
+            .load_files(&[("main.lig", &doubling(60))], "main.lig")
+            .unwrap();
+        e.typecheck(&p).unwrap();
+        let v = e.eval(&p).unwrap();
+        assert_eq!(v.to_json().unwrap(), serde_json::json!({"ok": true}));
+    }
+    let e = Engine::new(Config {
+        max_check_steps: 500,
+        ..Config::default()
+    })
+    .unwrap();
+    let err = e.eval_str(&doubling(60)).unwrap_err();
+    assert_eq!(
+        err,
+        Error::CheckLimit {
+            file: "main.lig".into(),
+            limit: 500
+        }
+    );
+    assert!(err
+        .to_string()
+        .contains("type checking exceeded its limit of 500 steps"));
+}
+
+#[test]
+fn doubling_a_string_60_times_is_value_too_large_by_default() {
+    let mut call = "s".to_owned();
+    for _ in 0..60 {
+        call = format!("d ({call})");
+    }
+    let src = format!("let s = \"ab\";\nlet d = \\x -> x ++ x;\nlet big = {call};\n");
+    for parallel in [false, true] {
+        let e = Engine::new(Config {
+            parallel,
+            parallel_threshold: 0,
+            ..Config::default()
+        })
+        .unwrap();
+        let err = e.eval_str(&src).unwrap_err();
+        assert!(matches!(err, Error::ValueTooLarge { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("main.lig:2:") && msg.contains("value too large in `big`"),
+            "{msg}"
+        );
+        assert!(msg.contains("a string of 33554432"), "{msg}");
+    }
+    // The same for lists.
+    let src = format!(
+        "let s = [1, 2];\nlet d = \\(x : List Integer) -> x ++ x;\nlet big = {};\n",
+        call
+    );
+    let err = Engine::new(Config::default())
+        .unwrap()
+        .eval_str(&src)
+        .unwrap_err();
+    assert!(err.to_string().contains("a list of 33554432"), "{err}");
+    // The limit is a setting.
+    let small = Engine::new(Config {
+        max_value_size: 8,
+        ..Config::default()
+    })
+    .unwrap();
+    let err = small
+        .eval_str("let x = \"abcde\" ++ \"fghij\";")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a string of 10 would exceed the limit of 8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_terminating_recursion_ends_with_the_default_limits() {
+    let e = Engine::new(Config::default()).unwrap();
+    for src in [
+        "let loop = \\x -> loop x;\nlet y = loop 1;\n",
+        "let loop = \\x -> 1 + loop (x + 1);\nlet y = loop 1;\n",
+        "let loop = \\x -> if x > 0 then loop (x - 1) else loop (x + 1);\nlet y = loop 5;\n",
+    ] {
+        let err = e.eval_str(src).unwrap_err();
+        assert!(
+            matches!(err, Error::RecursionLimit { limit: 20_000, .. }),
+            "{src}: {err}"
+        );
+        assert!(err.to_string().contains("while evaluating `y`"), "{err}");
+    }
+}
+
+#[test]
+fn a_record_of_100000_fields_checks_evaluates_and_rejects_a_duplicate() {
+    let fields: Vec<String> = (0..100_000).map(|i| format!("f{i} = {i}")).collect();
+    let src = format!(
+        "let r = {{ {} }};\nlet last = r.f99999;\n",
+        fields.join(", ")
+    );
+    let e = Engine::new(Config::default()).unwrap();
+    let v = e.eval_str(&src).unwrap().to_json().unwrap();
+    assert_eq!(v["last"], 99_999);
+    assert_eq!(v["r"].as_object().unwrap().len(), 100_000);
+    let dup = format!("let r = {{ {}, f0 = 1 }};\n", fields.join(", "));
+    let err = e.eval_str(&dup).unwrap_err();
+    assert!(
+        err.to_string().contains("field `f0` appears twice"),
+        "{err}"
+    );
+    // Record types too.
+    let tys: Vec<String> = (0..100_000).map(|i| format!("f{i}: Integer")).collect();
+    let src = format!(
+        "type Big = {{ {}, f5: Integer }};\nlet x = 1;\n",
+        tys.join(", ")
+    );
+    let err = e.eval_str(&src).unwrap_err();
+    assert!(
+        err.to_string().contains("field `f5` appears twice"),
+        "{err}"
+    );
+}
+
+#[test]
+fn input_files_larger_than_the_limit_are_refused() {
+    let e = Engine::new(Config {
+        max_input_size: 64,
+        ..Config::default()
+    })
+    .unwrap();
+    let big = format!("let x = \"{}\";", "a".repeat(100));
+    let err = e.load_files(&[("main.lig", &big)], "main.lig").unwrap_err();
+    assert_eq!(
+        err,
+        Error::InputTooLarge {
+            path: "main.lig".into(),
+            size: big.len() as u64,
+            limit: 64
+        }
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("lib.lig"), &big).unwrap();
+    std::fs::write(tmp.path().join("main.lig"), "import lib;\nlet y = lib.x;").unwrap();
+    let err = e.load(&tmp.path().join("main.lig")).unwrap_err();
+    let want = format!(
+        "lib.lig: input too large: {} bytes, the limit is 64",
+        big.len()
+    );
+    assert!(err.to_string().contains(&want), "{err}");
+}
+
+#[test]
+fn invalid_utf8_names_the_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("lib.lig"),
+        b"let a = 1;\nlet b = \"x\xffy\";\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("main.lig"), "import lib;\nlet y = lib.a;").unwrap();
+    let e = Engine::new(Config::default()).unwrap();
+    let err = e.load(&tmp.path().join("main.lig")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "lib.lig:2:11: syntax error: invalid UTF-8 (byte 0xff)"
+    );
+}
+
+#[test]
+fn the_default_configuration_has_every_limit_on() {
+    let c = Config::default();
+    assert_eq!(c.timeout, Some(Duration::from_secs(60)));
+    assert!(c.max_steps < u64::MAX);
+    assert!(c.max_depth <= 100_000);
+    assert!(c.max_check_steps < u64::MAX);
+    assert!(c.max_value_size < usize::MAX);
+    assert!(c.max_input_size < u64::MAX);
+}

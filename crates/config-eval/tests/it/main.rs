@@ -5,9 +5,11 @@
 // shared between tests are covered here).
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "cli")]
 mod cli;
 mod corpus;
 mod imports;
+mod language;
 mod limits;
 mod props;
 mod scheduler;

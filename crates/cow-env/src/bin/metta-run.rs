@@ -1,8 +1,9 @@
 //! `metta-run`: runs `.metta` files and checks their assertions.
 //!
 //! The results of each `!` form go to stdout, one line per form (`[r1, r2]`, as the
-//! reference interpreter prints them; `--locations` prefixes `FILE:LINE: `). Failed
-//! assertions, errors and the closing `N passed, N failed` line go to stderr. Exit
+//! reference interpreter prints them; `--locations` prefixes `FILE:LINE: `). Warnings
+//! (a `!` call of an unknown name, once per name), failed assertions, errors and the
+//! closing `N passed, N failed` line go to stderr. Exit
 //! status: 0 when every assertion passed and nothing failed, 1 when an assertion failed
 //! or a file could not be read, parsed or evaluated, 2 on a usage error. A closed stdout
 //! (`metta-run f.metta | head -1`) ends the run quietly with status 0.
@@ -78,6 +79,9 @@ fn run(args: &Args, out: &mut impl Write) -> io::Result<Tally> {
                     writeln!(out, "[{}]", shown.join(", "))?;
                 }
                 out.flush()?;
+                for (line, warning) in &report.warnings {
+                    eprintln!("warning: {}:{line}: {warning}", file.display());
+                }
                 for failure in &report.failures {
                     eprintln!("FAIL {failure}");
                 }

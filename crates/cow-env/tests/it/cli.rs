@@ -88,6 +88,19 @@ fn results_go_to_stdout_and_failures_to_stderr() {
     assert!(stderr.contains(&format!("FAIL {bad}:1: ")), "{stderr}");
     assert!(stderr.contains("1 passed, 1 failed"), "{stderr}");
 
+    // Every assert* form counts, an unknown one as a failure; an unknown name warns.
+    let asserts = write(
+        &dir,
+        "asserts.metta",
+        "!(assertEqualMsg 1 2 \"one is not two\")\n!(assertNoSuchThing 1)\n!(no-such-function 3)\n",
+    );
+    let out = metta_run(&[&asserts]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("0 passed, 2 failed"), "{stderr}");
+    assert!(stderr.contains("warning: "), "{stderr}");
+    assert!(stderr.contains("no-such-function"), "{stderr}");
+
     let missing = dir.join("missing.metta").display().to_string();
     let out = metta_run(&[&missing]);
     assert_eq!(out.status.code(), Some(1));

@@ -14,7 +14,12 @@ fn default_variant_follows_the_feature() {
     };
     assert_eq!(Variant::default(), expected);
     let dir = tempfile::tempdir().unwrap();
-    let db = ConcurrentGraphDB::open(dir.path().join("g.db"), Config::default()).unwrap();
+    let db = ConcurrentGraphDB::create(
+        dir.path().join("g.db"),
+        Config::default(),
+        Variant::default(),
+    )
+    .unwrap();
     assert_eq!(db.variant(), expected);
     let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
     assert_eq!(names, ["mutex", "rwlock", "phase3"]);
@@ -131,7 +136,7 @@ fn close_fails_while_other_handles_exist() {
     for variant in Variant::ALL {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
-        let db = ConcurrentGraphDB::open_with_variant(&path, Config::default(), variant).unwrap();
+        let db = ConcurrentGraphDB::create(&path, Config::default(), variant).unwrap();
         let ids = seed_nodes(&db, 3, 1);
         let other = db.clone();
         assert_eq!(db.handle_count(), 2);

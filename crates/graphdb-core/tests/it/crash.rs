@@ -19,6 +19,7 @@ fn open_mem(main: &MemStorage, wal: &MemStorage, mode: SyncMode, checkpoint: u64
         node_cache_capacity: 4,
         edge_cache_capacity: 4,
         checkpoint_after_frames: checkpoint,
+        ..Config::default()
     };
     GraphDB::open_with_storage(Arc::new(main.clone()), Arc::new(wal.clone()), config).unwrap()
 }
@@ -149,6 +150,7 @@ fn crash_child_entry() {
     };
     let config = Config {
         checkpoint_after_frames: 24,
+        create_if_missing: true,
         ..Config::default()
     };
     let mut db = GraphDB::open(&path, config).unwrap();

@@ -67,6 +67,7 @@ fn open(main: &MemStorage, wal: &MemStorage) -> GraphDB {
         node_cache_capacity: 4,
         edge_cache_capacity: 4,
         checkpoint_after_frames: 40,
+        ..Config::default()
     };
     GraphDB::open_with_storage(Arc::new(main.clone()), Arc::new(wal.clone()), config).unwrap()
 }
@@ -325,7 +326,7 @@ fn index_survives_reopen_of_a_real_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");
     {
-        let mut db = GraphDB::open(&path, Config::default()).unwrap();
+        let mut db = GraphDB::create(&path, Config::default()).unwrap();
         db.create_index(IndexDef::property("P", "k")).unwrap();
         let mut tx = db.begin_write_txn().unwrap();
         for i in 0..50i64 {

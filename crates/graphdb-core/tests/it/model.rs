@@ -120,6 +120,7 @@ fn open(main: &MemStorage, wal: &MemStorage) -> GraphDB {
         node_cache_capacity: 4,
         edge_cache_capacity: 4,
         checkpoint_after_frames: 40,
+        ..Config::default()
     };
     GraphDB::open_with_storage(Arc::new(main.clone()), Arc::new(wal.clone()), config).unwrap()
 }
