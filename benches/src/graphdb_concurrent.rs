@@ -223,7 +223,7 @@ pub fn bench(suite: &mut Suite) {
         }
     }
 
-    let f = fixture(Variant::Phase3, nodes, SyncMode::Off);
+    let f = fixture(Variant::LockFreeReads, nodes, SyncMode::Off);
     for &t in &threads {
         let n = f.nodes;
         suite.measure(
@@ -245,7 +245,7 @@ pub fn bench(suite: &mut Suite) {
     }
     drop(f);
 
-    for variant in [Variant::RwLock, Variant::Phase3] {
+    for variant in [Variant::RwLock, Variant::LockFreeReads] {
         let f = fixture(variant, 100, SyncMode::Full);
         for &t in &threads {
             suite.measure(
