@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use bench_harness::{BenchSpec, Budget, Suite};
+use graphdb_core::engine::Engine;
 use graphdb_core::{Config, Direction, Edge, GraphDB, Node, PropertyValue, SyncMode};
 use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection};
@@ -93,7 +94,7 @@ fn build_dataset(nodes: u64) -> Dataset {
             sync_mode: SyncMode::Off,
             ..Config::default()
         };
-        let mut db = expect(GraphDB::open(&path, config), "open");
+        let mut db = expect(GraphDB::create(&path, config), "open");
         for chunk in (1..=nodes).collect::<Vec<_>>().chunks(5_000) {
             let mut tx = expect(db.begin_write_txn(), "begin");
             for i in chunk {
@@ -307,7 +308,7 @@ fn bench_inserts(suite: &mut Suite) {
                     sync_mode: mode,
                     ..Config::default()
                 };
-                let db = expect(GraphDB::open(dir.path().join("w.db"), config), "open");
+                let db = expect(GraphDB::create(dir.path().join("w.db"), config), "open");
                 (Mutex::new(db), dir)
             },
             |(db, _), _, i| {
@@ -413,9 +414,10 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
         node_cache_capacity: 64,
         edge_cache_capacity: 64,
         checkpoint_after_frames: 256,
+        ..Config::default()
     };
     let err = |e: graphdb_core::GraphError| e.to_string();
-    let mut db = GraphDB::open(&path, config.clone()).map_err(err)?;
+    let mut db = GraphDB::create(&path, config.clone()).map_err(err)?;
     {
         let mut tx = db.begin_write_txn().map_err(err)?;
         for _ in 0..2 {
@@ -643,7 +645,7 @@ fn build_lookup_data(nodes: u64) -> LookupData {
         .map(|_| (rng.gen_range(0..100), rng.gen_bool(0.01)))
         .collect();
     for path in [&plain, &with_index] {
-        let mut db = expect(GraphDB::open(path, config.clone()), "open");
+        let mut db = expect(GraphDB::create(path, config.clone()), "open");
         let mut tx = expect(db.begin_write_txn(), "begin");
         for (i, (age, vip)) in rows.iter().enumerate() {
             let mut n = Node::new()
@@ -861,7 +863,7 @@ fn build_graph_data(nodes: u64) -> GraphData {
         ..Config::default()
     };
     {
-        let mut db = expect(GraphDB::open(&path, config.clone()), "open");
+        let mut db = expect(GraphDB::create(&path, config.clone()), "open");
         let mut tx = expect(db.begin_write_txn(), "begin");
         for i in 1..=nodes {
             expect(tx.add_node(Node::new().with_property("i", i as i64)), "add");
@@ -1034,7 +1036,7 @@ fn bench_import(suite: &mut Suite) {
         || {
             let dir = temp_dir();
             let db = expect(
-                GraphDB::open(dir.path().join("i.db"), Config::default()),
+                GraphDB::create(dir.path().join("i.db"), Config::default()),
                 "open",
             );
             (db, dir)
@@ -1123,7 +1125,7 @@ fn bench_indexed_insert(suite: &mut Suite) {
                     sync_mode: SyncMode::Off,
                     ..Config::default()
                 };
-                let mut db = expect(GraphDB::open(dir.path().join("w.db"), config), "open");
+                let mut db = expect(GraphDB::create(dir.path().join("w.db"), config), "open");
                 if indexed {
                     for def in [
                         graphdb_core::IndexDef::label("Person"),

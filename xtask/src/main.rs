@@ -13,6 +13,8 @@ mod package;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod graphdb_stress;
+
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
@@ -28,6 +30,7 @@ commands:
              --threads N        worker threads (default 8)
              --crate NAME       only this crate (repeatable)
              --seed N           replay a run
+             --mode crash|corrupt|all  graphdb's kill and file-damage harness
   features   test each crate with each migration feature on and off, and run loom models
              --crate NAME       only this crate (repeatable)
   package    cargo package each library crate, then build and run its README example
@@ -90,6 +93,8 @@ struct StressArgs {
     threads: Option<String>,
     crates: Vec<String>,
     seed: Option<String>,
+    /// The graphdb crash/corruption harness instead of the concurrent stress program.
+    mode: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Default)]
@@ -166,6 +171,7 @@ fn parse_stress(args: &[String]) -> Result<StressArgs, XtaskError> {
             "--threads" => out.threads = Some(check_threads(&value()?)?),
             "--crate" => out.crates.push(value()?),
             "--seed" => out.seed = Some(value()?),
+            "--mode" => out.mode = Some(value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -276,6 +282,9 @@ fn bench(args: &BenchArgs) -> Result<(), XtaskError> {
 }
 
 fn stress(args: &StressArgs) -> Result<(), XtaskError> {
+    if graphdb_stress::wanted(args) {
+        return graphdb_stress::run(args);
+    }
     let mut command = cargo();
     command.args([
         "run",

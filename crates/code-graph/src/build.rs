@@ -302,12 +302,22 @@ fn run<E: Exec>(
     if targets.is_empty() {
         return Err(CodeGraphError::NoTargets { path: root });
     }
-    for t in &mut targets {
-        t.root = std::fs::canonicalize(&t.root).map_err(|source| CodeGraphError::Io {
-            path: t.root.clone(),
-            source,
-        })?;
-    }
+    targets.retain_mut(|t| match std::fs::canonicalize(&t.root) {
+        Ok(c) => {
+            t.root = c;
+            true
+        }
+        Err(e) => {
+            diagnostics.push(Diagnostic {
+                file: rel(&root, &t.root),
+                line: 0,
+                column: 0,
+                kind: DiagnosticKind::ReadError,
+                message: format!("target `{}`: {e}; skipped", t.namespace),
+            });
+            false
+        }
+    });
     targets.sort_by(|a, b| a.namespace.cmp(&b.namespace));
     targets.dedup_by(|a, b| a.namespace == b.namespace);
     let mut files = list_files(&packages, &targets);
@@ -376,6 +386,11 @@ fn run<E: Exec>(
         root: &root,
         slots: &mut slots,
         used: FastSet::default(),
+        mounted: FastMap::default(),
+        aliases: Vec::new(),
+        macro_bodies: FastMap::default(),
+        expanding: 0,
+        unexpanded: 0,
         instances: Vec::new(),
         module_nodes: Vec::new(),
         module_edges: Vec::new(),
@@ -407,6 +422,7 @@ fn run<E: Exec>(
             true,
             &mut ancestors,
             id,
+            id,
         );
         walker.module_nodes.push(Node {
             id,
@@ -422,6 +438,8 @@ fn run<E: Exec>(
     }
     let Walker {
         used,
+        aliases,
+        unexpanded,
         instances,
         module_nodes,
         module_edges,
@@ -459,6 +477,9 @@ fn run<E: Exec>(
         kinds: Vec::new(),
         members: FastMap::default(),
         crates: FastMap::default(),
+        methods: FastMap::default(),
+        lib_targets: targets.iter().map(|t| t.lib_name.is_some()).collect(),
+        aliases: aliases.into_iter().collect(),
     };
     for t in &targets {
         if let Some(lib) = &t.lib_name {
@@ -495,12 +516,23 @@ fn run<E: Exec>(
             push_few(resolver.members.entry(owner).or_default(), name, (kind, id));
         }
         impls.extend(part.impls);
+        for (name, id) in part.methods {
+            resolver
+                .methods
+                .entry(name)
+                .or_default()
+                .push((part.target, id));
+        }
         node_lists.push(part.nodes);
         edges.extend(part.edges);
         pending.extend(part.pending);
         opaque_calls += part.opaque_calls;
     }
     exec.sort_stable_by_key(&mut resolver.kinds, |(id, _)| *id);
+    for list in resolver.methods.values_mut() {
+        list.sort_unstable();
+        list.dedup();
+    }
     // Methods of an impl become members of the type the impl is for, so `Type::f` and
     // `Self::f` resolve; the impls are visited in a sorted order so the member lists
     // (and which of two same-named candidates wins) do not depend on scheduling.
@@ -509,9 +541,9 @@ fn run<E: Exec>(
         .map(&impls, &|i: &ImplSite<'_>| {
             (
                 i.id,
-                i.self_path
-                    .as_ref()
-                    .and_then(|p| resolver.resolve(i.module, p, Want::Namespace)),
+                i.self_path.as_ref().and_then(|p| {
+                    resolver.resolve_scoped(i.module, i.locals.as_deref(), p, Want::Namespace)
+                }),
             )
         })
         .into_iter()
@@ -541,11 +573,14 @@ fn run<E: Exec>(
         resolver.pending(p, &impl_targets)
     });
     let mut calls_resolved = 0;
+    let mut calls_ambiguous = 0;
     let mut calls_unresolved = opaque_calls;
-    for (p, r) in pending.iter().zip(resolved) {
+    for (p, (r, ambiguous)) in pending.iter().zip(resolved) {
         if matches!(p, Pending::Call { .. }) {
             if r.is_some() {
                 calls_resolved += 1;
+            } else if ambiguous {
+                calls_ambiguous += 1;
             } else {
                 calls_unresolved += 1;
             }
@@ -640,13 +675,15 @@ fn run<E: Exec>(
         type_interner_hits: hits,
         type_interner_misses: misses,
         calls_resolved,
+        calls_ambiguous,
         calls_unresolved,
         unreachable_files: unreachable,
         ..ParseMetrics::default()
     };
+    metrics.macro_invocations_skipped = unexpanded;
     for facts in slots.values().flatten() {
         metrics.macro_invocations_skipped += facts.macro_invocations;
-        metrics.items_in_bodies_skipped += facts.items_in_bodies;
+        metrics.items_in_bodies += facts.items_in_bodies;
     }
     // Counted in arrays indexed by kind, then named: one map entry per kind, not one
     // string allocation per node and edge.
@@ -864,14 +901,27 @@ fn join_components(p: &Path) -> String {
         .join("/")
 }
 
-/// A `mod` item of a module being mounted: (index, name, line, attributes, inline,
-/// `#[path]`).
-type ModDecl = (usize, String, u32, Vec<String>, bool, Option<String>);
+/// A `mod` item (or an item-position `include!`) of a module being mounted.
+struct ModDecl {
+    index: usize,
+    name: String,
+    line: u32,
+    attrs: Vec<String>,
+    inline: bool,
+    path_attr: Option<String>,
+    cfg_paths: Vec<String>,
+    include: bool,
+    invoke: Option<String>,
+}
 
 /// A module's place in a tree: whose items, mounted where.
 struct Instance {
     target: usize,
     module: NodeId,
+    /// The parent in the IDs of this instance's items: the module itself, or, for a
+    /// second file mounted into the same module (an `include!`, another `cfg_attr` path
+    /// arm), a key of its own, so same-named items of the two files get distinct IDs.
+    id_parent: NodeId,
     path: String,
     file: Arc<str>,
     facts: Arc<FileFacts>,
@@ -892,10 +942,33 @@ impl Instance {
     }
 }
 
+/// How deep fixed-body macro expansions may nest.
+const MAX_EXPANSION_DEPTH: u32 = 16;
+
+/// Where a fixed-body macro's items are: a file's facts and the path to the macro fact.
+#[derive(Clone)]
+struct MacroBody {
+    facts: Arc<FileFacts>,
+    inline_path: Vec<usize>,
+    file: PathBuf,
+}
+
 struct Walker<'a> {
     root: &'a Path,
     slots: &'a mut FastMap<PathBuf, Option<Arc<FileFacts>>>,
     used: FastSet<PathBuf>,
+    /// File -> the module it was first mounted as. A file's items exist once: a later
+    /// mount (another target's `mod common;`, a second `#[path]`) becomes a module node
+    /// with a `mounts` edge to this one.
+    mounted: FastMap<PathBuf, NodeId>,
+    /// Module -> the module that holds its items (see `mounted`).
+    aliases: Vec<(NodeId, NodeId)>,
+    /// (target, name) -> a fixed-body `macro_rules!` seen so far in the walk.
+    macro_bodies: FastMap<(usize, String), MacroBody>,
+    /// Fixed-body expansions being mounted, one inside another.
+    expanding: u32,
+    /// `name!()` invocations with no fixed-body macro of that name before them.
+    unexpanded: u64,
     instances: Vec<Instance>,
     module_nodes: Vec<Node>,
     module_edges: Vec<Edge>,
@@ -921,10 +994,12 @@ impl Walker<'_> {
         mod_rs: bool,
         ancestors: &mut Vec<PathBuf>,
         crate_root: NodeId,
+        id_parent: NodeId,
     ) -> Vec<String> {
         self.used.insert(file.to_owned());
         if !self.slots.contains_key(file) {
-            // Reached only through `#[path]` outside the listed directories.
+            // Reached only through `#[path]` or `include!` outside the listed
+            // directories.
             let p = parse_one(file, self.root, self.interner, self.counters);
             self.diagnostics.extend(p.diagnostic);
             self.slots.insert(file.to_owned(), p.facts);
@@ -932,6 +1007,18 @@ impl Walker<'_> {
         let Some(facts) = self.slots.get(file).cloned().flatten() else {
             return Vec::new();
         };
+        if let Some(first) = self.mounted.get(file) {
+            if *first != id {
+                self.module_edges.push(Edge {
+                    from: id,
+                    kind: EdgeKind::Mounts,
+                    to: *first,
+                });
+                self.aliases.push((id, *first));
+            }
+            return facts.inner_attrs.clone();
+        }
+        self.mounted.insert(file.to_owned(), id);
         let file_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let child_dir = if mod_rs {
             file_dir.clone()
@@ -954,7 +1041,7 @@ impl Walker<'_> {
             &ctx,
             &facts,
             Vec::new(),
-            id,
+            (id, id_parent),
             qpath,
             child_dir,
             false,
@@ -970,7 +1057,7 @@ impl Walker<'_> {
         ctx: &MountCtx<'_>,
         facts: &Arc<FileFacts>,
         inline_path: Vec<usize>,
-        id: NodeId,
+        (id, id_parent): (NodeId, NodeId),
         qpath: &str,
         child_dir: PathBuf,
         in_inline: bool,
@@ -980,6 +1067,7 @@ impl Walker<'_> {
         let instance = Instance {
             target: ctx.target,
             module: id,
+            id_parent,
             path: qpath.to_owned(),
             file: Arc::from(file_rel.as_str()),
             facts: facts.clone(),
@@ -990,23 +1078,81 @@ impl Walker<'_> {
             .iter()
             .enumerate()
             .filter_map(|(i, it)| {
-                it.module.as_ref().map(|m| {
-                    (
-                        i,
-                        it.name.clone(),
-                        it.line,
-                        it.attrs.clone(),
-                        m.inline,
-                        m.path_attr.clone(),
-                    )
+                it.module.as_ref().map(|m| ModDecl {
+                    index: i,
+                    name: it.name.clone(),
+                    line: it.line,
+                    attrs: it.attrs.clone(),
+                    inline: m.inline,
+                    path_attr: m.path_attr.clone(),
+                    cfg_paths: m.cfg_paths.clone(),
+                    include: m.include,
+                    invoke: m.invoke.clone(),
                 })
             })
             .collect();
+        // The fixed-body macros this module defines, for invocations that follow.
+        for (i, it) in instance.items().iter().enumerate() {
+            if it.kind == NodeKind::Macro && !it.children.is_empty() {
+                let mut p = inline_path.clone();
+                p.push(i);
+                self.macro_bodies.insert(
+                    (ctx.target, it.name.clone()),
+                    MacroBody {
+                        facts: facts.clone(),
+                        inline_path: p,
+                        file: ctx.file.to_owned(),
+                    },
+                );
+            }
+        }
         self.instances.push(instance);
         let mut ordinals: FastMap<String, u32> = FastMap::default();
-        for (idx, name, line, attrs, inline, path_attr) in modules {
+        let mut invocations: FastMap<String, u32> = FastMap::default();
+        for decl in modules {
+            if decl.include {
+                self.mount_include(ctx, &file_rel, &decl, (id, id_parent), qpath, ancestors);
+                continue;
+            }
+            if let Some(name) = &decl.invoke {
+                let nth = invocations.entry(name.clone()).or_insert(0);
+                let key = item_id(id_parent, NodeKind::Macro, &format!("{name}!()"), *nth);
+                *nth += 1;
+                let body = self.macro_bodies.get(&(ctx.target, name.clone())).cloned();
+                match body {
+                    // Bounded: a fixed body that invokes itself would never end.
+                    Some(b) if self.expanding < MAX_EXPANSION_DEPTH => {
+                        self.expanding += 1;
+                        // The items are written in the macro's file (their nodes say
+                        // so), but `mod` and `#[path]` in them are found from the
+                        // invocation's place, as rustc does.
+                        let body_ctx = MountCtx {
+                            target: ctx.target,
+                            namespace: ctx.namespace,
+                            file: &b.file,
+                            file_dir: ctx.file_dir,
+                            crate_root: ctx.crate_root,
+                        };
+                        self.mount_items(
+                            &body_ctx,
+                            &b.facts,
+                            b.inline_path.clone(),
+                            (id, key),
+                            qpath,
+                            child_dir.clone(),
+                            in_inline,
+                            ancestors,
+                        );
+                        self.expanding -= 1;
+                    }
+                    _ => self.unexpanded += 1,
+                }
+                continue;
+            }
+            let name = decl.name;
+            let line = decl.line;
             let ord = ordinals.entry(name.clone()).or_insert(0);
-            let mid = item_id(id, NodeKind::Module, &name, *ord);
+            let mid = item_id(id_parent, NodeKind::Module, &name, *ord);
             *ord += 1;
             let mpath = format!("{qpath}::{name}");
             self.parents.insert(mid, (Some(id), ctx.crate_root));
@@ -1015,33 +1161,49 @@ impl Walker<'_> {
                 kind: EdgeKind::Contains,
                 to: mid,
             });
-            let mut node_attrs = attrs;
-            if inline {
-                let dir = child_dir.join(path_attr.as_deref().unwrap_or(&name));
+            let mut node_attrs = decl.attrs;
+            if decl.inline {
+                let dir = child_dir.join(decl.path_attr.as_deref().unwrap_or(&name));
                 let mut p = inline_path.clone();
-                p.push(idx);
-                self.mount_items(ctx, facts, p, mid, &mpath, dir, true, ancestors);
-            } else if let Some(found) = self.find_module_file(
-                ctx, &file_rel, &name, line, path_attr, &child_dir, in_inline,
-            ) {
-                let (path, mod_rs) = found;
-                if ancestors.contains(&path) {
-                    let chain: Vec<String> = ancestors
-                        .iter()
-                        .chain(std::iter::once(&path))
-                        .map(|p| rel(self.root, p))
-                        .collect();
-                    self.diagnostics.push(Diagnostic {
-                        file: file_rel.clone(),
-                        line,
-                        column: 0,
-                        kind: DiagnosticKind::ModuleCycle,
-                        message: format!(
-                            "`mod {name}` would include a file that is already its own ancestor ({}); skipped",
-                            chain.join(" -> ")
-                        ),
-                    });
-                } else {
+                p.push(decl.index);
+                self.mount_items(ctx, facts, p, (mid, mid), &mpath, dir, true, ancestors);
+            } else {
+                let found = self.find_module_files(
+                    ctx,
+                    &file_rel,
+                    &name,
+                    line,
+                    decl.path_attr,
+                    &decl.cfg_paths,
+                    &child_dir,
+                    in_inline,
+                );
+                for (k, (path, mod_rs)) in found.into_iter().enumerate() {
+                    if ancestors.contains(&path) {
+                        let chain: Vec<String> = ancestors
+                            .iter()
+                            .chain(std::iter::once(&path))
+                            .map(|p| rel(self.root, p))
+                            .collect();
+                        self.diagnostics.push(Diagnostic {
+                            file: file_rel.clone(),
+                            line,
+                            column: 0,
+                            kind: DiagnosticKind::ModuleCycle,
+                            message: format!(
+                                "`mod {name}` would include a file that is already its own ancestor ({}); skipped",
+                                chain.join(" -> ")
+                            ),
+                        });
+                        continue;
+                    }
+                    // The first file's items hang off the module's own key; each further
+                    // `cfg_attr` arm gets a key of its own.
+                    let arm_parent = if k == 0 {
+                        mid
+                    } else {
+                        item_id(mid, NodeKind::Module, &rel(self.root, &path), 0)
+                    };
                     let inner = self.mount_file(
                         ctx.target,
                         ctx.namespace,
@@ -1051,8 +1213,13 @@ impl Walker<'_> {
                         mod_rs,
                         ancestors,
                         ctx.crate_root,
+                        arm_parent,
                     );
-                    node_attrs.extend(inner);
+                    for a in inner {
+                        if !node_attrs.contains(&a) {
+                            node_attrs.push(a);
+                        }
+                    }
                 }
             }
             self.module_nodes.push(Node {
@@ -1069,26 +1236,102 @@ impl Walker<'_> {
         }
     }
 
-    /// The file of `mod name;`, and whether it behaves as a `mod.rs` (its children live
-    /// in its own directory). Reports a diagnostic and returns `None` when there is none.
+    /// An item-position `include!("file.rs")`: the file's items join module `id`.
+    fn mount_include(
+        &mut self,
+        ctx: &MountCtx<'_>,
+        file_rel: &str,
+        decl: &ModDecl,
+        (id, id_parent): (NodeId, NodeId),
+        qpath: &str,
+        ancestors: &mut Vec<PathBuf>,
+    ) {
+        let written = decl.path_attr.clone().unwrap_or_default();
+        // `include!` paths are relative to the file that holds the invocation.
+        let path = match std::fs::canonicalize(ctx.file_dir.join(&written)) {
+            Ok(p) if p.is_file() => p,
+            _ => {
+                self.diagnostics.push(Diagnostic {
+                    file: file_rel.to_owned(),
+                    line: decl.line,
+                    column: 0,
+                    kind: DiagnosticKind::MissingModule,
+                    message: format!("`include!(\"{written}\")`: no such file; skipped"),
+                });
+                return;
+            }
+        };
+        if ancestors.contains(&path) {
+            self.diagnostics.push(Diagnostic {
+                file: file_rel.to_owned(),
+                line: decl.line,
+                column: 0,
+                kind: DiagnosticKind::ModuleCycle,
+                message: format!(
+                    "`include!(\"{written}\")` would include one of its own ancestors; skipped"
+                ),
+            });
+            return;
+        }
+        let key = item_id(
+            id_parent,
+            NodeKind::Module,
+            &format!("include!({written})"),
+            0,
+        );
+        self.mount_file(
+            ctx.target,
+            ctx.namespace,
+            &path,
+            id,
+            qpath,
+            true,
+            ancestors,
+            ctx.crate_root,
+            key,
+        );
+    }
+
+    /// The files of `mod name;`, each with whether it behaves as a `mod.rs` (its
+    /// children live in its own directory): every `cfg_attr` path arm that exists, then
+    /// the `#[path]` file or the default one. Reports what is missing.
     #[allow(clippy::too_many_arguments)]
-    fn find_module_file(
+    fn find_module_files(
         &mut self,
         ctx: &MountCtx<'_>,
         file_rel: &str,
         name: &str,
         line: u32,
         path_attr: Option<String>,
+        cfg_paths: &[String],
         child_dir: &Path,
         in_inline: bool,
-    ) -> Option<(PathBuf, bool)> {
-        let candidates: Vec<(PathBuf, bool)> = match &path_attr {
-            // A `#[path]` file is always treated like a `mod.rs`; outside inline
-            // modules the path is relative to the declaring file's directory.
-            Some(p) => {
-                let base = if in_inline { child_dir } else { ctx.file_dir };
-                vec![(base.join(p), true)]
+    ) -> Vec<(PathBuf, bool)> {
+        // A `#[path]` file is always treated like a `mod.rs`; outside inline modules the
+        // path is relative to the declaring file's directory.
+        let base = if in_inline { child_dir } else { ctx.file_dir };
+        let mut out: Vec<(PathBuf, bool)> = Vec::new();
+        for p in cfg_paths {
+            match std::fs::canonicalize(base.join(p)) {
+                Ok(c) if c.is_file() => {
+                    if !out.iter().any(|(q, _)| *q == c) {
+                        out.push((c, true));
+                    }
+                }
+                _ => self.diagnostics.push(Diagnostic {
+                    file: file_rel.to_owned(),
+                    line,
+                    column: 0,
+                    kind: DiagnosticKind::MissingModule,
+                    message: format!(
+                        "module `{name}`: `cfg_attr` path {} has no file; that arm skipped",
+                        rel(self.root, &base.join(p))
+                    ),
+                }),
             }
+        }
+        let candidates: Vec<(PathBuf, bool)> = match &path_attr {
+            Some(p) => vec![(base.join(p), true)],
             None => vec![
                 (child_dir.join(format!("{name}.rs")), false),
                 (child_dir.join(name).join("mod.rs"), true),
@@ -1111,18 +1354,22 @@ impl Walker<'_> {
         }
         match existing.first() {
             Some((p, mod_rs)) => match std::fs::canonicalize(p) {
-                Ok(c) => Some((c, *mod_rs)),
-                Err(e) => {
-                    self.diagnostics.push(Diagnostic {
-                        file: file_rel.to_owned(),
-                        line,
-                        column: 0,
-                        kind: DiagnosticKind::ReadError,
-                        message: format!("module `{name}`: {e}"),
-                    });
-                    None
+                Ok(c) => {
+                    if !out.iter().any(|(q, _)| *q == c) {
+                        out.push((c, *mod_rs));
+                    }
                 }
+                Err(e) => self.diagnostics.push(Diagnostic {
+                    file: file_rel.to_owned(),
+                    line,
+                    column: 0,
+                    kind: DiagnosticKind::ReadError,
+                    message: format!("module `{name}`: {e}"),
+                }),
             },
+            // With a `cfg_attr` arm found, the default file is only the fallback when no
+            // predicate holds; its absence is normal.
+            None if !out.is_empty() => {}
             None => {
                 let looked: Vec<String> =
                     candidates.iter().map(|(p, _)| rel(self.root, p)).collect();
@@ -1136,9 +1383,9 @@ impl Walker<'_> {
                         looked.join(" and ")
                     ),
                 });
-                None
             }
         }
+        out
     }
 }
 
@@ -1155,6 +1402,7 @@ struct MountCtx<'a> {
 /// into a node.
 struct Part<'a> {
     module: NodeId,
+    target: usize,
     nodes: Vec<Node>,
     /// (ID, kind) of every node in `nodes`, gathered while they are made (reading
     /// them back later would touch every node again, long out of cache).
@@ -1167,12 +1415,16 @@ struct Part<'a> {
     /// (owner, name, kind, id): variants of enums, items of traits and impls.
     members: Vec<(NodeId, &'a str, NodeKind, NodeId)>,
     impls: Vec<ImplSite<'a>>,
+    /// (name, ID) of inherent methods and trait-declared methods: the candidates of a
+    /// method call resolved by name.
+    methods: Vec<(&'a str, NodeId)>,
     opaque_calls: u64,
 }
 
 struct ImplSite<'a> {
     id: NodeId,
     module: NodeId,
+    locals: Option<Arc<[NodeId]>>,
     self_path: Option<&'a [String]>,
 }
 
@@ -1201,7 +1453,10 @@ enum Pending<'a> {
     Call {
         from: NodeId,
         module: NodeId,
+        /// The caller's target (index into the build's targets).
+        target: usize,
         owner: Owner,
+        locals: Option<Arc<[NodeId]>>,
         callee: &'a Callee,
     },
 }
@@ -1271,6 +1526,7 @@ fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
     let (nodes, edges) = capacity(inst.items());
     let mut part = Part {
         module: inst.module,
+        target: inst.target,
         nodes: Vec::with_capacity(nodes),
         kinds: Vec::with_capacity(nodes),
         edges: Vec::with_capacity(edges),
@@ -1280,14 +1536,24 @@ fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
         globs: Vec::new(),
         members: Vec::new(),
         impls: Vec::new(),
+        methods: Vec::new(),
         opaque_calls: 0,
     };
     let mut ordinals = Ordinals::new();
     for item in items {
+        if item
+            .module
+            .as_ref()
+            .is_some_and(|m| m.include || m.invoke.is_some())
+        {
+            // An `include!` or a fixed macro's invocation: the walker mounted those
+            // items into this module as an instance of their own.
+            continue;
+        }
         let ordinal = ordinals.next(item.kind, &item.name);
         if item.kind == NodeKind::Module {
             // The walker made the node; only the name goes into the scope.
-            let id = item_id(inst.module, NodeKind::Module, &item.name, ordinal);
+            let id = item_id(inst.id_parent, NodeKind::Module, &item.name, ordinal);
             part.scope_items.push((&item.name, NodeKind::Module, id));
             continue;
         }
@@ -1295,9 +1561,11 @@ fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
             inst,
             krate,
             parent: inst.module,
+            id_parent: inst.id_parent,
             parent_kind: NodeKind::Module,
             parent_path: &inst.path,
             owner: Owner::None,
+            locals: None,
         };
         let id = emit(&ctx, item, ordinal, &mut part);
         if item.kind == NodeKind::Use {
@@ -1332,14 +1600,29 @@ struct EmitCtx<'a> {
     inst: &'a Instance,
     krate: &'a Arc<str>,
     parent: NodeId,
+    /// The parent in the item's ID key (see [`Instance::id_parent`]).
+    id_parent: NodeId,
+    /// The enclosing functions that declare items in their bodies, outermost first:
+    /// where a name in a body is looked up before the module.
+    locals: Option<Arc<[NodeId]>>,
     parent_kind: NodeKind,
     parent_path: &'a str,
     owner: Owner,
 }
 
 fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part<'a>) -> NodeId {
-    let id = item_id(ctx.parent, item.kind, &item.name, ordinal);
+    let id = item_id(ctx.id_parent, item.kind, &item.name, ordinal);
     let path = join_path(ctx.parent_path, &item.name);
+    let is_fn = matches!(item.kind, NodeKind::Function | NodeKind::Method);
+    // A function with items in its body is a scope of its own for its body (and for
+    // the bodies of those items).
+    let locals = if is_fn && !item.children.is_empty() {
+        let mut l: Vec<NodeId> = ctx.locals.as_deref().unwrap_or_default().to_vec();
+        l.push(id);
+        Some(Arc::from(l))
+    } else {
+        ctx.locals.clone()
+    };
     let (from, kind, to) = match (ctx.parent_kind, item.kind) {
         (NodeKind::Impl | NodeKind::Trait, _) => (ctx.parent, EdgeKind::Defines, id),
         (_, NodeKind::Field) => (id, EdgeKind::FieldOf, ctx.parent),
@@ -1349,9 +1632,13 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
     part.edges.push(Edge { from, kind, to });
     if matches!(
         ctx.parent_kind,
-        NodeKind::Impl | NodeKind::Trait | NodeKind::Enum
+        NodeKind::Impl | NodeKind::Trait | NodeKind::Enum | NodeKind::Function | NodeKind::Method
     ) {
         part.members.push((ctx.parent, &item.name, item.kind, id));
+    }
+    if item.kind == NodeKind::Method && matches!(item.detail.as_deref(), Some("inherent" | "trait"))
+    {
+        part.methods.push((&item.name, id));
     }
     for (k, t) in &item.types {
         part.edges.push(Edge {
@@ -1364,7 +1651,9 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
         part.pending.push(Pending::Call {
             from: id,
             module: ctx.inst.module,
+            target: ctx.inst.target,
             owner: ctx.owner.clone(),
+            locals: locals.clone(),
             callee,
         });
     }
@@ -1383,6 +1672,7 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
         part.impls.push(ImplSite {
             id,
             module: ctx.inst.module,
+            locals: locals.clone(),
             self_path: imp.self_path.as_deref(),
         });
         if let Some(tp) = &imp.trait_path {
@@ -1397,14 +1687,17 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
     if item.kind == NodeKind::Trait {
         owner = Owner::Trait(id);
     }
-    if !item.children.is_empty() {
+    // A macro's children are its fixed expansion, mounted where it is invoked.
+    if !item.children.is_empty() && item.kind != NodeKind::Macro {
         let child_ctx = EmitCtx {
             inst: ctx.inst,
             krate: ctx.krate,
             parent: id,
+            id_parent: id,
             parent_kind: item.kind,
             parent_path: &path,
             owner,
+            locals,
         };
         let mut ordinals = Ordinals::new();
         for child in &item.children {
@@ -1494,7 +1787,110 @@ struct Resolver<'a> {
     members: FastMap<NodeId, Members<'a>>,
     /// Library crate names -> crate node.
     crates: FastMap<String, NodeId>,
+    /// Method name -> (target, ID) of every inherent or trait-declared method of that
+    /// name, sorted.
+    methods: FastMap<&'a str, Vec<(usize, NodeId)>>,
+    /// Which targets are libraries (their methods can be called from other targets).
+    lib_targets: Vec<bool>,
+    /// Module -> the module holding its items (a file mounted twice).
+    aliases: FastMap<NodeId, NodeId>,
 }
+
+/// Method names that std gives nearly every value (`Clone`, `Iterator`, collections,
+/// `Option`, `Result`, I/O): a call `x.len()` on a receiver of unknown type most likely
+/// means std's, even when the crate defines a `len` of its own, so such a call is left
+/// unresolved rather than linked by its name alone.
+const STD_METHODS: &[&str] = &[
+    "and_then",
+    "as_bytes",
+    "as_mut",
+    "as_ptr",
+    "as_ref",
+    "as_slice",
+    "as_str",
+    "borrow",
+    "borrow_mut",
+    "chars",
+    "clear",
+    "clone",
+    "cloned",
+    "cmp",
+    "collect",
+    "contains",
+    "contains_key",
+    "copied",
+    "count",
+    "default",
+    "deref",
+    "deref_mut",
+    "drain",
+    "drop",
+    "entry",
+    "enumerate",
+    "eq",
+    "err",
+    "expect",
+    "extend",
+    "filter",
+    "filter_map",
+    "find",
+    "first",
+    "flush",
+    "fmt",
+    "fold",
+    "from",
+    "get",
+    "get_mut",
+    "hash",
+    "insert",
+    "into",
+    "into_iter",
+    "is_empty",
+    "is_err",
+    "is_none",
+    "is_ok",
+    "is_some",
+    "iter",
+    "iter_mut",
+    "join",
+    "last",
+    "len",
+    "lock",
+    "map",
+    "map_err",
+    "max",
+    "min",
+    "ne",
+    "next",
+    "ok",
+    "ok_or",
+    "or_else",
+    "parse",
+    "partial_cmp",
+    "pop",
+    "push",
+    "push_str",
+    "read",
+    "remove",
+    "rev",
+    "send",
+    "skip",
+    "sort",
+    "split",
+    "take",
+    "to_owned",
+    "to_string",
+    "to_vec",
+    "trim",
+    "unwrap",
+    "unwrap_or",
+    "unwrap_or_default",
+    "unwrap_or_else",
+    "write",
+    "write_all",
+    "write_str",
+    "zip",
+];
 
 /// Bounds one resolution: glob imports can form cycles (`a` globs `b`, `b` globs `a`),
 /// so every (module, name) is looked up at most once per query, and the work is capped.
@@ -1519,6 +1915,65 @@ impl Resolver<'_> {
             .map(|(_, kind)| kind)
     }
 
+    /// Resolves `segs` from a body: first among the items of the enclosing functions
+    /// (innermost first), then from the module.
+    fn resolve_scoped(
+        &self,
+        module: NodeId,
+        locals: Option<&[NodeId]>,
+        segs: &[String],
+        want: Want,
+    ) -> Option<NodeId> {
+        if let (Some(locals), Some(first)) = (locals, segs.first()) {
+            let w = if segs.len() == 1 {
+                want
+            } else {
+                Want::Namespace
+            };
+            for f in locals.iter().rev() {
+                if let Some(found) = self.member(*f, first, w) {
+                    let mut q = Query {
+                        seen: Vec::new(),
+                        budget: 512,
+                    };
+                    let mut cur = found;
+                    for (i, seg) in segs[1..].iter().enumerate() {
+                        let w = if i + 2 == segs.len() {
+                            want
+                        } else {
+                            Want::Namespace
+                        };
+                        cur = self.step(cur, seg, w, &mut q)?;
+                    }
+                    return Some(cur);
+                }
+            }
+        }
+        self.resolve(module, segs, want)
+    }
+
+    /// A method call `x.name()` by its name alone: the one inherent or trait-declared
+    /// method of that name in the caller's target or a library. Returns the method, or
+    /// whether several could be meant.
+    fn method_by_name(&self, target: usize, name: &str) -> (Option<NodeId>, bool) {
+        if STD_METHODS.binary_search(&name).is_ok() {
+            return (None, false);
+        }
+        let Some(list) = self.methods.get(name) else {
+            return (None, false);
+        };
+        let mut found = None;
+        for (t, id) in list {
+            if *t == target || self.lib_targets.get(*t).copied().unwrap_or(false) {
+                if found.is_some() {
+                    return (None, true);
+                }
+                found = Some(*id);
+            }
+        }
+        (found, false)
+    }
+
     fn resolve(&self, module: NodeId, segs: &[String], want: Want) -> Option<NodeId> {
         let mut q = Query {
             seen: Vec::new(),
@@ -1538,6 +1993,7 @@ impl Resolver<'_> {
             return None;
         }
         q.budget -= 1;
+        let module = self.aliases.get(&module).copied().unwrap_or(module);
         let scope = self.scopes.get(&module)?;
         let first = segs.first()?;
         let (start, rest) = match first.as_str() {
@@ -1595,6 +2051,7 @@ impl Resolver<'_> {
     }
 
     fn lookup(&self, module: NodeId, name: &str, want: Want, q: &mut Query) -> Option<NodeId> {
+        let module = self.aliases.get(&module).copied().unwrap_or(module);
         let key = (module, name_hash(name));
         if q.seen.contains(&key) {
             return None;
@@ -1632,11 +2089,13 @@ impl Resolver<'_> {
             .map(|(_, id)| *id)
     }
 
+    /// The edge a pending path site makes, if it resolves, and whether a call could
+    /// mean several methods (an ambiguous call, counted apart from unresolved ones).
     fn pending(
         &self,
         p: &Pending<'_>,
         impl_targets: &FastMap<NodeId, Option<NodeId>>,
-    ) -> Option<Edge> {
+    ) -> (Option<Edge>, bool) {
         match p {
             Pending::Implements {
                 from,
@@ -1647,12 +2106,13 @@ impl Resolver<'_> {
                 let to = self
                     .resolve(*module, path, Want::Namespace)
                     .filter(|id| self.kind(*id) == Some(NodeKind::Trait))
-                    .or(*fallback)?;
-                Some(Edge {
+                    .or(*fallback);
+                let edge = to.map(|to| Edge {
                     from: *from,
                     kind: EdgeKind::Implements,
                     to,
-                })
+                });
+                (edge, false)
             }
             Pending::Import {
                 from,
@@ -1661,17 +2121,20 @@ impl Resolver<'_> {
                 glob,
             } => {
                 let want = if *glob { Want::Namespace } else { Want::Any };
-                let to = self.resolve(*module, path, want).filter(|to| to != from)?;
-                Some(Edge {
+                let to = self.resolve(*module, path, want).filter(|to| to != from);
+                let edge = to.map(|to| Edge {
                     from: *from,
                     kind: EdgeKind::Imports,
                     to,
-                })
+                });
+                (edge, false)
             }
             Pending::Call {
                 from,
                 module,
+                target,
                 owner,
+                locals,
                 callee,
             } => {
                 let via_self = |name: &str| -> Option<NodeId> {
@@ -1687,21 +2150,29 @@ impl Resolver<'_> {
                         }),
                     }
                 };
-                let to = match callee {
-                    Callee::SelfMethod(name) => via_self(name),
+                let (to, ambiguous) = match callee {
+                    Callee::SelfMethod(name) => match via_self(name) {
+                        Some(id) => (Some(id), false),
+                        None => self.method_by_name(*target, name),
+                    },
+                    Callee::Method(name) => self.method_by_name(*target, name),
                     Callee::Path(segs) if segs.len() == 2 && segs[0] == "Self" => {
-                        via_self(&segs[1])
+                        (via_self(&segs[1]), false)
                     }
-                    Callee::Path(segs) => self.resolve(*module, segs, Want::Value),
-                }
-                .filter(|id| {
+                    Callee::Path(segs) => (
+                        self.resolve_scoped(*module, locals.as_deref(), segs, Want::Value),
+                        false,
+                    ),
+                };
+                let to = to.filter(|id| {
                     matches!(self.kind(*id), Some(NodeKind::Function | NodeKind::Method))
-                })?;
-                Some(Edge {
+                });
+                let edge = to.map(|to| Edge {
                     from: *from,
                     kind: EdgeKind::Calls,
                     to,
-                })
+                });
+                (edge, ambiguous)
             }
         }
     }

@@ -25,16 +25,6 @@ pub enum CodeGraphError {
         /// The directory given.
         path: PathBuf,
     },
-    /// A `Cargo.toml` could not be read as the TOML subset this crate understands.
-    #[error("{path}:{line}: {message}")]
-    Manifest {
-        /// The manifest.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
     /// The manifests name no target (no `src/lib.rs`, no `src/main.rs`, no `[[bin]]`...).
     #[error("{path}: no library, binary, test, example or bench target found")]
     NoTargets {

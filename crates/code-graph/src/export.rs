@@ -106,13 +106,17 @@ pub fn summary(graph: &CodeGraph) -> String {
     }
     let _ = writeln!(
         out,
-        "type interner: {} hits, {} misses; calls: {} resolved, {} unresolved",
-        m.type_interner_hits, m.type_interner_misses, m.calls_resolved, m.calls_unresolved
+        "type interner: {} hits, {} misses; calls: {} resolved, {} ambiguous, {} unresolved",
+        m.type_interner_hits,
+        m.type_interner_misses,
+        m.calls_resolved,
+        m.calls_ambiguous,
+        m.calls_unresolved
     );
     let _ = writeln!(
         out,
-        "skipped: {} item macro invocation(s), {} item(s) in bodies, {} unreachable file(s), {} parse error(s)",
-        m.macro_invocations_skipped, m.items_in_bodies_skipped, m.unreachable_files, m.parse_errors
+        "{} item(s) in bodies; skipped: {} item macro invocation(s), {} unreachable file(s), {} parse error(s)",
+        m.items_in_bodies, m.macro_invocations_skipped, m.unreachable_files, m.parse_errors
     );
     let t = &m.timings;
     let secs = t.total.as_secs_f64().max(1e-9);

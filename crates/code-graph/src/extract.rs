@@ -22,7 +22,8 @@ pub(crate) struct FileFacts {
     pub(crate) items: Vec<ItemFact>,
     /// Item-position macro invocations found anywhere in the file's items.
     pub(crate) macro_invocations: u64,
-    /// Items nested in function bodies.
+    /// Items nested in function bodies (they are in `items`, as children of their
+    /// function).
     pub(crate) items_in_bodies: u64,
 }
 
@@ -75,6 +76,16 @@ pub(crate) struct ModFact {
     pub(crate) inline: bool,
     /// The `#[path = "..."]` value, if any.
     pub(crate) path_attr: Option<String>,
+    /// The paths of `#[cfg_attr(pred, path = "...")]`, in source order: every arm is
+    /// followed, and the module's attributes say under which `cfg` each applies.
+    pub(crate) cfg_paths: Vec<String>,
+    /// Not a module at all: an item-position `include!("file.rs")`, whose file's items
+    /// belong to the enclosing module (`path_attr` holds the path).
+    pub(crate) include: bool,
+    /// Not a module at all: `name!()` with no tokens, the invocation of a crate's own
+    /// `macro_rules!` whose `()` arm expands to fixed items (serde's `crate_root!()`);
+    /// those items belong to the enclosing module.
+    pub(crate) invoke: Option<String>,
 }
 
 #[derive(Debug)]
@@ -93,6 +104,9 @@ pub(crate) enum Callee {
     Path(Vec<String>),
     /// `self.name(...)`.
     SelfMethod(String),
+    /// `value.name(...)` on any receiver other than `self`: resolved by the method name
+    /// alone, when exactly one method of the graph can be meant.
+    Method(String),
 }
 
 #[derive(Debug)]
@@ -122,7 +136,8 @@ pub(crate) fn extract_file(
                 in_bodies: 0,
                 buf: std::cell::Cell::new(String::new()),
             };
-            let items = file.items.iter().filter_map(|i| x.item(i)).collect();
+            let mut items = Vec::new();
+            x.items_into(&file.items, &mut items);
             Ok(FileFacts {
                 inner_attrs: attrs(&file.attrs),
                 items,
@@ -159,6 +174,119 @@ fn line_of(span: proc_macro2::Span) -> u32 {
 
 fn path_segments(path: &syn::Path) -> Vec<String> {
     path.segments.iter().map(|s| s.ident.to_string()).collect()
+}
+
+/// The `path = "..."` values of `#[cfg_attr(pred, ..., path = "...")]` attributes.
+fn cfg_paths(list: &[syn::Attribute]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in list.iter().filter(|a| a.path().is_ident("cfg_attr")) {
+        let parsed = a.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+        );
+        let Ok(metas) = parsed else { continue };
+        // The first element is the predicate; the rest are the attributes it switches.
+        for m in metas.iter().skip(1) {
+            if let syn::Meta::NameValue(nv) = m {
+                if nv.path.is_ident("path") {
+                    if let syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) = &nv.value
+                    {
+                        out.push(s.value());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The expansion of a `macro_rules!` arm `() => { ... }`, if the macro has one: with
+/// nothing to match, it expands to the same tokens wherever it is invoked.
+fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<proc_macro2::TokenStream> {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = rules.clone().into_iter().collect();
+    let mut i = 0;
+    while i + 3 < tokens.len() + 1 {
+        let (
+            TokenTree::Group(matcher),
+            Some(TokenTree::Punct(eq)),
+            Some(TokenTree::Punct(gt)),
+            Some(TokenTree::Group(body)),
+        ) = (
+            &tokens[i],
+            tokens.get(i + 1),
+            tokens.get(i + 2),
+            tokens.get(i + 3),
+        )
+        else {
+            return None;
+        };
+        if eq.as_char() != '=' || gt.as_char() != '>' {
+            return None;
+        }
+        // With no metavariables in the matcher, a `$` in the expansion (a nested
+        // `macro_rules!`) is passed through as written: the expansion is fixed.
+        if matcher.stream().is_empty() {
+            return Some(body.stream());
+        }
+        i += 4;
+        if matches!(tokens.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Parses a token stream as a sequence of items.
+fn parse_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<syn::Item>> {
+    let mut items = Vec::new();
+    while !input.is_empty() {
+        items.push(input.parse()?);
+    }
+    Ok(items)
+}
+
+/// Parses a token stream as a sequence of impl items.
+fn parse_impl_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<syn::ImplItem>> {
+    let mut items = Vec::new();
+    while !input.is_empty() {
+        items.push(input.parse()?);
+    }
+    Ok(items)
+}
+
+/// One arm of `cfg_if!`: its predicate (`None` for the final `else`) and its tokens.
+type CfgArm = (Option<String>, proc_macro2::TokenStream);
+
+/// `if #[cfg(p)] { ... } else if #[cfg(q)] { ... } else { ... }`, the input of
+/// `cfg_if!`.
+fn parse_cfg_if(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<CfgArm>> {
+    let mut arms = Vec::new();
+    loop {
+        input.parse::<syn::Token![if]>()?;
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        let pred = attrs
+            .iter()
+            .find(|a| a.path().is_ident("cfg"))
+            .and_then(|a| a.meta.require_list().ok())
+            .map(|l| crate::normalize::normalize_tokens(l.tokens.clone()));
+        let content;
+        syn::braced!(content in input);
+        arms.push((pred, content.parse()?));
+        if input.is_empty() {
+            return Ok(arms);
+        }
+        input.parse::<syn::Token![else]>()?;
+        if input.peek(syn::Token![if]) {
+            continue;
+        }
+        let content;
+        syn::braced!(content in input);
+        arms.push((None, content.parse()?));
+        return Ok(arms);
+    }
 }
 
 fn path_attr(list: &[syn::Attribute]) -> Option<String> {
@@ -284,7 +412,7 @@ impl Extractor<'_> {
                     attrs(&c.attrs),
                 );
                 fact.types.push((EdgeKind::UsesType, self.ty(&c.ty)));
-                self.count_body_expr(&c.expr);
+                self.expr_items(&c.expr, &mut fact);
                 fact
             }
             Item::Static(s) => {
@@ -295,19 +423,30 @@ impl Extractor<'_> {
                     attrs(&s.attrs),
                 );
                 fact.types.push((EdgeKind::UsesType, self.ty(&s.ty)));
+                self.expr_items(&s.expr, &mut fact);
                 fact
             }
             Item::Macro(m) => match &m.ident {
-                Some(ident) => ItemFact::new(
-                    NodeKind::Macro,
-                    ident.to_string(),
-                    line_of(ident.span()),
-                    attrs(&m.attrs),
-                ),
-                None => {
-                    self.macros += 1;
-                    return None;
+                Some(ident) => {
+                    let mut fact = ItemFact::new(
+                        NodeKind::Macro,
+                        ident.to_string(),
+                        line_of(ident.span()),
+                        attrs(&m.attrs),
+                    );
+                    // A `() => { items }` arm with no metavariables expands to the same
+                    // items wherever it is invoked: they are kept (as the macro's
+                    // children, never emitted under it) for the invocations to mount.
+                    if let Some(body) = fixed_expansion(&m.mac.tokens) {
+                        if let Ok(items) = syn::parse::Parser::parse2(parse_items, body) {
+                            let mut children = Vec::new();
+                            self.items_into(&items, &mut children);
+                            fact.children = children;
+                        }
+                    }
+                    fact
                 }
+                None => return self.item_macro(&m.mac),
             },
             Item::Mod(m) => {
                 let mut fact = ItemFact::new(
@@ -319,9 +458,14 @@ impl Extractor<'_> {
                 fact.module = Some(ModFact {
                     inline: m.content.is_some(),
                     path_attr: path_attr(&m.attrs),
+                    cfg_paths: cfg_paths(&m.attrs),
+                    include: false,
+                    invoke: None,
                 });
                 if let Some((_, items)) = &m.content {
-                    fact.children = items.iter().filter_map(|i| self.item(i)).collect();
+                    let mut children = Vec::new();
+                    self.items_into(items, &mut children);
+                    fact.children = children;
                 }
                 fact
             }
@@ -492,45 +636,153 @@ impl Extractor<'_> {
             trait_type,
         });
         for ii in &i.items {
-            use syn::ImplItem;
-            match ii {
-                ImplItem::Fn(f) => {
-                    let mut m = ItemFact::new(
-                        NodeKind::Method,
-                        f.sig.ident.to_string(),
-                        line_of(f.sig.ident.span()),
-                        attrs(&f.attrs),
-                    );
-                    m.detail = Some(flavour.into());
-                    self.signature(&f.sig, &mut m);
-                    self.body(&f.block, &mut m);
-                    fact.children.push(m);
-                }
-                ImplItem::Const(c) => {
-                    let mut m = ItemFact::new(
-                        NodeKind::Const,
-                        c.ident.to_string(),
-                        line_of(c.ident.span()),
-                        attrs(&c.attrs),
-                    );
-                    m.types.push((EdgeKind::UsesType, self.ty(&c.ty)));
-                    fact.children.push(m);
-                }
-                ImplItem::Type(t) => {
-                    let mut m = ItemFact::new(
-                        NodeKind::TypeAlias,
-                        t.ident.to_string(),
-                        line_of(t.ident.span()),
-                        attrs(&t.attrs),
-                    );
-                    m.types.push((EdgeKind::UsesType, self.ty(&t.ty)));
-                    fact.children.push(m);
-                }
-                ImplItem::Macro(_) => self.macros += 1,
-                _ => {}
-            }
+            self.impl_item(ii, flavour, &mut fact.children);
         }
         fact
+    }
+
+    fn impl_item(&mut self, ii: &syn::ImplItem, flavour: &str, out: &mut Vec<ItemFact>) {
+        use syn::ImplItem;
+        match ii {
+            ImplItem::Fn(f) => {
+                let mut m = ItemFact::new(
+                    NodeKind::Method,
+                    f.sig.ident.to_string(),
+                    line_of(f.sig.ident.span()),
+                    attrs(&f.attrs),
+                );
+                m.detail = Some(flavour.into());
+                self.signature(&f.sig, &mut m);
+                self.body(&f.block, &mut m);
+                out.push(m);
+            }
+            ImplItem::Const(c) => {
+                let mut m = ItemFact::new(
+                    NodeKind::Const,
+                    c.ident.to_string(),
+                    line_of(c.ident.span()),
+                    attrs(&c.attrs),
+                );
+                m.types.push((EdgeKind::UsesType, self.ty(&c.ty)));
+                self.expr_items(&c.expr, &mut m);
+                out.push(m);
+            }
+            ImplItem::Type(t) => {
+                let mut m = ItemFact::new(
+                    NodeKind::TypeAlias,
+                    t.ident.to_string(),
+                    line_of(t.ident.span()),
+                    attrs(&t.attrs),
+                );
+                m.types.push((EdgeKind::UsesType, self.ty(&t.ty)));
+                out.push(m);
+            }
+            ImplItem::Macro(m) => {
+                // A macro in an impl whose tokens are impl items (`fn`s, consts) passes
+                // them through as far as this graph can tell.
+                match syn::parse::Parser::parse2(parse_impl_items, m.mac.tokens.clone()) {
+                    Ok(items) if !items.is_empty() => {
+                        for ii in &items {
+                            self.impl_item(ii, flavour, out);
+                        }
+                    }
+                    _ => self.macros += 1,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Items from the top level of a file, a module, a macro or a body, with
+    /// transparent groups (a `use` list, an `extern` block, a macro's items) spliced in.
+    fn items_into(&mut self, items: &[syn::Item], out: &mut Vec<ItemFact>) {
+        for i in items {
+            if let Some(fact) = self.item(i) {
+                if fact.detail.as_deref() == Some(GROUP) {
+                    out.extend(fact.children);
+                } else {
+                    out.push(fact);
+                }
+            }
+        }
+    }
+
+    /// An item-position macro invocation with no name: `include!("file.rs")`,
+    /// `cfg_if! { ... }`, or any macro whose tokens parse as items (`cfg_rt! { mod x; }`),
+    /// whose items are taken as if written in place. Anything else is counted as a
+    /// skipped invocation.
+    fn item_macro(&mut self, mac: &syn::Macro) -> Option<ItemFact> {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let line = mac
+            .path
+            .segments
+            .last()
+            .map_or(0, |s| line_of(s.ident.span()));
+        let mut group = ItemFact::new(NodeKind::Use, String::new(), line, Vec::new());
+        group.detail = Some(GROUP.to_owned());
+        if name == "include" {
+            if let Ok(lit) = syn::parse2::<syn::LitStr>(mac.tokens.clone()) {
+                let mut fact = ItemFact::new(NodeKind::Module, String::new(), line, Vec::new());
+                fact.module = Some(ModFact {
+                    inline: false,
+                    path_attr: Some(lit.value()),
+                    cfg_paths: Vec::new(),
+                    include: true,
+                    invoke: None,
+                });
+                return Some(fact);
+            }
+        } else if name == "cfg_if" {
+            if let Ok(arms) = syn::parse::Parser::parse2(parse_cfg_if, mac.tokens.clone()) {
+                let mut before: Vec<String> = Vec::new();
+                for (pred, tokens) in arms {
+                    let Ok(items) = syn::parse::Parser::parse2(parse_items, tokens) else {
+                        self.macros += 1;
+                        continue;
+                    };
+                    let cfg = match &pred {
+                        Some(p) if before.is_empty() => format!("cfg({p})"),
+                        Some(p) => format!("cfg(all({p}, not(any({}))))", before.join(", ")),
+                        None => format!("cfg(not(any({})))", before.join(", ")),
+                    };
+                    before.extend(pred);
+                    let start = group.children.len();
+                    self.items_into(&items, &mut group.children);
+                    for f in &mut group.children[start..] {
+                        f.attrs.insert(0, cfg.clone());
+                    }
+                }
+                return Some(group);
+            }
+        } else if mac.tokens.is_empty() {
+            // `name!()`: maybe a fixed-body `macro_rules!` of this crate; the module
+            // tree walk knows the crate's macros and mounts the items (or counts it).
+            let mut fact = ItemFact::new(NodeKind::Module, String::new(), line, Vec::new());
+            fact.module = Some(ModFact {
+                inline: false,
+                path_attr: None,
+                cfg_paths: Vec::new(),
+                include: false,
+                invoke: Some(name),
+            });
+            return Some(fact);
+        } else if let Ok(items) = syn::parse::Parser::parse2(parse_items, mac.tokens.clone()) {
+            if !items.is_empty() {
+                self.items_into(&items, &mut group.children);
+                let tag = format!("macro({name})");
+                for f in &mut group.children {
+                    f.attrs.insert(0, tag.clone());
+                }
+                return Some(group);
+            }
+        }
+        self.macros += 1;
+        None
     }
 
     fn signature(&self, sig: &syn::Signature, fact: &mut ItemFact) {
@@ -582,25 +834,52 @@ impl Extractor<'_> {
 
     fn body(&mut self, block: &syn::Block, fact: &mut ItemFact) {
         let mut c = CallCollector {
+            x: self,
             calls: &mut fact.calls,
             opaque: 0,
-            nested: 0,
+            items: Vec::new(),
         };
         c.visit_block(block);
-        fact.opaque_calls += c.opaque;
-        self.in_bodies += c.nested;
+        let opaque = c.opaque;
+        let found = std::mem::take(&mut c.items);
+        fact.opaque_calls += opaque;
+        let items = self.body_items(found);
+        fact.children.extend(items);
     }
 
-    fn count_body_expr(&mut self, expr: &syn::Expr) {
+    /// Items found in a body, without the `include!`s and `name!()` invocations, which
+    /// only a module can mount (they are counted as skipped macro invocations).
+    fn body_items(&mut self, mut items: Vec<ItemFact>) -> Vec<ItemFact> {
+        let before = items.len();
+        items.retain(|f| {
+            !f.module
+                .as_ref()
+                .is_some_and(|m| m.include || m.invoke.is_some())
+        });
+        self.macros += (before - items.len()) as u64;
+        self.in_bodies += count(&items);
+        items
+    }
+
+    /// Items declared inside a const or static initialiser (`const _: () = { impl ...
+    /// };`), as children of the const or static; calls there belong to no function.
+    fn expr_items(&mut self, expr: &syn::Expr, fact: &mut ItemFact) {
         let mut calls = Vec::new();
         let mut c = CallCollector {
+            x: self,
             calls: &mut calls,
             opaque: 0,
-            nested: 0,
+            items: Vec::new(),
         };
         c.visit_expr(expr);
-        self.in_bodies += c.nested;
+        let found = std::mem::take(&mut c.items);
+        let items = self.body_items(found);
+        fact.children.extend(items);
     }
+}
+
+fn count(items: &[ItemFact]) -> u64 {
+    items.iter().map(|i| 1 + count(&i.children)).sum()
 }
 
 /// The `detail` of a transparent group (a `use` item's bindings, an `extern` block's
@@ -656,13 +935,33 @@ fn use_tree(
     }
 }
 
-struct CallCollector<'a> {
+struct CallCollector<'a, 'x> {
+    x: &'a mut Extractor<'x>,
     calls: &'a mut Vec<Callee>,
+    /// Call sites with no name to resolve: a closure or a field called (`(self.f)(x)`).
     opaque: u64,
-    nested: u64,
+    /// Items declared in the body, extracted as children of the function.
+    items: Vec<ItemFact>,
 }
 
-impl<'ast> Visit<'ast> for CallCollector<'_> {
+/// `a, b, c` or `a; n` (the forms of `vec![]`, `assert!()`, `format!()` arguments).
+fn parse_macro_exprs(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<syn::Expr>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        out.push(input.parse()?);
+        if input.is_empty() {
+            break;
+        }
+        if input.peek(syn::Token![;]) {
+            input.parse::<syn::Token![;]>()?;
+        } else {
+            input.parse::<syn::Token![,]>()?;
+        }
+    }
+    Ok(out)
+}
+
+impl<'ast> Visit<'ast> for CallCollector<'_, '_> {
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         match &*call.func {
             syn::Expr::Path(p) if p.qself.is_none() => {
@@ -678,14 +977,49 @@ impl<'ast> Visit<'ast> for CallCollector<'_> {
             syn::Expr::Path(p) if p.path.is_ident("self") => {
                 self.calls.push(Callee::SelfMethod(call.method.to_string()));
             }
-            _ => self.opaque += 1,
+            _ => self.calls.push(Callee::Method(call.method.to_string())),
         }
         syn::visit::visit_expr_method_call(self, call);
     }
 
-    fn visit_item(&mut self, _item: &'ast syn::Item) {
-        // Items nested in bodies are out of scope: counted, not descended into, so their
-        // calls are not charged to the enclosing function.
-        self.nested += 1;
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // The arguments of `assert!(f())`, `vec![g(); n]`, `format!("{}", h())` are
+        // expressions: their calls are this function's calls. Token soups that are not
+        // expressions (`quote!`, custom syntaxes) contribute nothing.
+        if let Ok(exprs) = syn::parse::Parser::parse2(parse_macro_exprs, mac.tokens.clone()) {
+            for e in &exprs {
+                self.visit_expr(e);
+            }
+        }
+    }
+
+    fn visit_stmt_macro(&mut self, stmt: &'ast syn::StmtMacro) {
+        // In a block, `m! { ... }` is a statement; when its tokens are items rather than
+        // expressions (`thread_local! { static X: ... }`, `cfg_if! { ... }`) they are
+        // the body's items.
+        let mac = &stmt.mac;
+        if let Ok(exprs) = syn::parse::Parser::parse2(parse_macro_exprs, mac.tokens.clone()) {
+            for e in &exprs {
+                self.visit_expr(e);
+            }
+            return;
+        }
+        let name = mac.path.segments.last().map(|s| s.ident.to_string());
+        let items_like = name.as_deref() == Some("cfg_if")
+            || syn::parse::Parser::parse2(parse_items, mac.tokens.clone())
+                .is_ok_and(|i| !i.is_empty());
+        if items_like {
+            if let Some(group) = self.x.item_macro(mac) {
+                self.items.extend(group.children);
+            }
+        }
+    }
+
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        // Items nested in bodies get nodes of their own, children of the function; their
+        // bodies are collected on their own, so their calls are not charged to the
+        // enclosing function.
+        self.x
+            .items_into(std::slice::from_ref(item), &mut self.items);
     }
 }

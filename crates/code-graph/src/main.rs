@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Err(e) => {
             bar.finish_and_clear();
             eprintln!("code-graph: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(1);
         }
     };
     bar.finish_and_clear();
@@ -78,7 +78,7 @@ fn main() -> ExitCode {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("code-graph: {e}");
-                return ExitCode::from(2);
+                return ExitCode::from(1);
             }
         },
         Format::Dot => to_dot(&graph),
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         eprintln!("code-graph: writing output: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     if !matches!(args.format, Format::Summary) && !graph.diagnostics.is_empty() {
         eprintln!(

@@ -135,14 +135,17 @@ pub enum EdgeKind {
     UsesType,
     /// Use to the item it names, when the path resolves in the graph.
     Imports,
-    /// Function or method to a function or method it calls, when the callee path
-    /// resolves in the graph.
+    /// Function or method to a function or method it calls: the callee path resolves
+    /// in the graph, or the method name names exactly one method of the graph.
     Calls,
+    /// Module to the module that holds its file's items: a file mounted a second time
+    /// (by another target's `mod common;`, or a second `#[path]`) is not copied.
+    Mounts,
 }
 
 impl EdgeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EdgeKind; 11] = [
+    pub const ALL: [EdgeKind; 12] = [
         EdgeKind::Contains,
         EdgeKind::Defines,
         EdgeKind::Implements,
@@ -154,6 +157,7 @@ impl EdgeKind {
         EdgeKind::UsesType,
         EdgeKind::Imports,
         EdgeKind::Calls,
+        EdgeKind::Mounts,
     ];
 
     /// The name used in JSON and DOT.
@@ -170,6 +174,7 @@ impl EdgeKind {
             EdgeKind::UsesType => "uses-type",
             EdgeKind::Imports => "imports",
             EdgeKind::Calls => "calls",
+            EdgeKind::Mounts => "mounts",
         }
     }
 }
@@ -281,15 +286,20 @@ pub struct ParseMetrics {
     pub type_interner_hits: u64,
     /// Type-interner lookups that inserted (= distinct type texts seen).
     pub type_interner_misses: u64,
-    /// Item-position macro invocations (`foo! { ... }` outside bodies): their expansion
-    /// is out of scope, so any items they would define are not in the graph.
+    /// Item-position macro invocations (`foo! { ... }` outside bodies) whose tokens are
+    /// not items (and not `cfg_if!` or `include!`): their expansion is out of scope, so
+    /// any items they would define are not in the graph.
     pub macro_invocations_skipped: u64,
-    /// Items nested inside function bodies, not in the graph.
-    pub items_in_bodies_skipped: u64,
+    /// Items declared inside function bodies (and const or static initialisers); they
+    /// are in the graph, children of their function.
+    pub items_in_bodies: u64,
     /// Call sites whose callee resolved to a function or method of the graph.
     pub calls_resolved: u64,
-    /// Call sites whose callee did not resolve (external, local variable, method on a
-    /// value of unknown type).
+    /// Method calls whose name alone could mean several methods of the graph: no edge.
+    pub calls_ambiguous: u64,
+    /// Call sites whose callee did not resolve (external, local variable, closure, a
+    /// std method name on a value of unknown type). Every call site is counted once in
+    /// `calls_resolved`, `calls_ambiguous` or here.
     pub calls_unresolved: u64,
     /// `.rs` files no module tree reaches.
     pub unreachable_files: u64,

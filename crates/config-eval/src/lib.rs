@@ -16,7 +16,11 @@
 //! as the sequential path; the tests check that on every corpus file and on generated
 //! programs.
 //!
-//! What this crate deliberately does not do: type classes, row polymorphism (a
+//! The language has a standard library (lists, strings, conversions), string
+//! interpolation, record update and merge, list patterns with a rest, refinement types
+//! checked wherever a value enters them, and type classes.
+//!
+//! What this crate deliberately does not do: row polymorphism (a
 //! record parameter whose fields are read needs an annotation), exhaustiveness checks
 //! for `match` (a value no arm accepts is an evaluation error), lazy evaluation, I/O
 //! from inside programs, network imports, or async: the work is CPU-bound and the
@@ -68,6 +72,7 @@ mod parser;
 mod printer;
 mod program;
 mod scheduler;
+mod stdlib;
 mod sync;
 mod types;
 

@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let variant = match args.get(1).map(String::as_str) {
         Some("mutex") => Variant::Mutex,
         Some("rwlock") => Variant::RwLock,
-        _ => Variant::Phase3,
+        _ => Variant::LockFreeReads,
     };
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1.0);
@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sync_mode: SyncMode::Off,
         ..Config::default()
     };
-    let db = ConcurrentGraphDB::open_with_variant(dir.path().join("g.db"), config, variant)?;
+    let db = ConcurrentGraphDB::create(dir.path().join("g.db"), config, variant)?;
     let mut tx = db.begin_transaction()?;
     for i in 0..NODES {
         let node = Node::new()

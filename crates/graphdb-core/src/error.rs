@@ -57,6 +57,19 @@ pub enum GraphError {
     /// the log and the handle refuses further writes until it is reopened.
     #[error("database unusable: {0}")]
     Closed(String),
+    /// Under [`SyncMode::Full`](crate::SyncMode::Full), the log write or `fsync` of this
+    /// commit failed. The transaction is not visible in this handle, which refuses every
+    /// later write; whether it reached the disk is unknown until the database is reopened
+    /// (see the contract on
+    /// [`Engine::commit_transaction`](crate::engine::Engine::commit_transaction)(crate::engine::Engine::commit_transaction)).
+    #[error("commit not durable (the log write or sync failed; outcome known only after reopening): {0}")]
+    CommitNotDurable(String),
+    /// No database exists at the path given to [`GraphDB::open`](crate::GraphDB::open)
+    /// (neither the file nor its log); create one with
+    /// [`GraphDB::create`](crate::GraphDB::create) or
+    /// [`Config::create_if_missing`](crate::Config::create_if_missing).
+    #[error("no database at {0}")]
+    NotFound(String),
     /// Another handle, in this process or another one, has the database file open:
     /// [`GraphDB::open`](crate::GraphDB::open) takes an exclusive lock on it so two pagers
     /// never write the same file.

@@ -794,9 +794,20 @@ mod tests {
     use std::sync::Arc;
 
     fn pager() -> Pager {
-        Pager::open(Arc::new(MemStorage::new()), Arc::new(MemStorage::new()), 64)
-            .unwrap()
-            .0
+        let mode = crate::pager::OpenMode {
+            create: true,
+            strict: false,
+            main_name: "main".into(),
+            log_name: "log".into(),
+        };
+        Pager::open(
+            Arc::new(MemStorage::new()),
+            Arc::new(MemStorage::new()),
+            64,
+            &mode,
+        )
+        .unwrap()
+        .0
     }
 
     #[test]

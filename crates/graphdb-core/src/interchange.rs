@@ -748,6 +748,21 @@ fn props_to_json(p: &Properties) -> serde_json::Value {
     )
 }
 
+/// A node as the JSON object [`export_jsonl`] writes for it.
+pub fn node_to_json(n: &Node) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "node", "id": n.id, "labels": n.labels, "properties": props_to_json(&n.properties),
+    })
+}
+
+/// An edge as the JSON object [`export_jsonl`] writes for it.
+pub fn edge_to_json(e: &Edge) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "edge", "id": e.id, "source": e.source, "target": e.target,
+        "type": e.edge_type, "properties": props_to_json(&e.properties),
+    })
+}
+
 /// Writes every node, then every edge, visible at `snapshot_ts` as one JSON object per
 /// line: `{"kind":"node","id":1,"labels":[..],"properties":{..}}` and
 /// `{"kind":"edge","id":7,"source":1,"target":2,"type":"KNOWS","properties":{..}}`.
@@ -757,18 +772,11 @@ pub fn export_jsonl(db: &GraphDB, snapshot_ts: u64, out: &mut dyn Write) -> Resu
     let mut w = BufWriter::new(out);
     let nodes = db.scan_nodes(snapshot_ts, |_| true)?;
     for n in &nodes {
-        let obj = serde_json::json!({
-            "kind": "node", "id": n.id, "labels": n.labels, "properties": props_to_json(&n.properties),
-        });
-        writeln!(w, "{obj}")?;
+        writeln!(w, "{}", node_to_json(n))?;
     }
     let edges = db.scan_edges(snapshot_ts)?;
     for e in &edges {
-        let obj = serde_json::json!({
-            "kind": "edge", "id": e.id, "source": e.source, "target": e.target,
-            "type": e.edge_type, "properties": props_to_json(&e.properties),
-        });
-        writeln!(w, "{obj}")?;
+        writeln!(w, "{}", edge_to_json(e))?;
     }
     w.flush()?;
     Ok(Counts {

@@ -11,7 +11,7 @@ use crate::error::{GraphError, Result};
 use crate::page::{self, new_page, next_of, set_next, Meta, PageBuf, PageType, PAGE_SIZE};
 use crate::storage::Storage;
 use crate::types::PageId;
-use crate::wal::{LogShared, Recovery, Wal};
+use crate::wal::{LogShared, RecoveryReport, Wal};
 
 /// Counters for benchmarks and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -44,17 +44,40 @@ pub(crate) struct Pager {
     main_len: u64,
 }
 
+/// How [`Pager::open`] treats what it finds.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenMode {
+    /// Initialise a new database when the main file and the log are both empty.
+    pub(crate) create: bool,
+    /// Refuse to drop committed transactions found past damage in the log.
+    pub(crate) strict: bool,
+    /// The main file and the log as named in messages.
+    pub(crate) main_name: String,
+    pub(crate) log_name: String,
+}
+
 impl Pager {
-    /// Opens (or initialises, when both are empty) a database over `main` and `wal`,
-    /// recovering the committed prefix of the log.
+    /// Opens a database over `main` and `wal`, recovering the committed prefix of the log;
+    /// initialises a new one when both are empty and `mode.create` says so.
+    ///
+    /// An empty main file beside a log that is not empty is never a new database: if the
+    /// log holds an image of every page (it was never checkpointed, or later commits
+    /// rewrote every page), the main file is rebuilt from it; otherwise the open fails
+    /// with a `Corruption` error naming both files.
     pub(crate) fn open(
         main: Arc<dyn Storage>,
         wal: Arc<dyn Storage>,
         cache_pages: usize,
-    ) -> Result<(Pager, Recovery)> {
+        mode: &OpenMode,
+    ) -> Result<(Pager, RecoveryReport)> {
         let cap = NonZeroUsize::new(cache_pages.max(8)).unwrap_or(NonZeroUsize::MIN);
         let main_len = main.len()?;
-        if main_len == 0 {
+        let wal_len = wal.len()?;
+        let mut rebuild = false;
+        if main_len == 0 && wal_len == 0 {
+            if !mode.create {
+                return Err(GraphError::NotFound(mode.main_name.clone()));
+            }
             // A new database: the header page goes straight to the main file, synced,
             // before any log exists, so a crash here leaves either nothing or a valid
             // empty database.
@@ -64,14 +87,18 @@ impl Pager {
             page::seal(&mut p, 0);
             main.write_at(&p[..], 0)?;
             main.sync()?;
-            wal.set_len(0)?;
+        } else if main_len == 0 {
+            rebuild = true;
         } else if main_len % PAGE_SIZE as u64 != 0 {
             return Err(GraphError::corrupt(
-                format!("main file length {main_len} is not a multiple of the page size"),
+                format!(
+                    "main file {} length {main_len} is not a multiple of the page size",
+                    mode.main_name
+                ),
                 None,
             ));
         }
-        let (wal, recovery) = Wal::open(wal)?;
+        let (wal, mut recovery) = Wal::open(wal, mode.strict)?;
         let main_len = main.len()?;
         let mut pager = Pager {
             main_len,
@@ -83,12 +110,53 @@ impl Pager {
             committed_meta: Meta::fresh(),
             stats: PagerStats::default(),
         };
+        if rebuild {
+            pager.check_rebuildable(mode)?;
+            recovery.rebuilt_main_file = true;
+        }
         let mut header: PageBuf = Box::new([0u8; PAGE_SIZE]);
         pager.load(0, &mut header)?;
         let meta = Meta::read(&header)?;
         pager.meta = meta.clone();
         pager.committed_meta = meta;
+        if rebuild || pager.wal.is_old_format(&recovery) {
+            // Put every logged page in place now: a rebuilt main file must not depend on
+            // the log any longer, and an old-format log must not get new-format frames.
+            pager.checkpoint()?;
+        }
         Ok((pager, recovery))
+    }
+
+    /// Whether the log holds an image of every page of the database (the header page's
+    /// newest image says how many there are), so an empty main file can be rebuilt.
+    fn check_rebuildable(&mut self, mode: &OpenMode) -> Result<()> {
+        let refuse = |why: String| {
+            GraphError::corrupt(
+                format!(
+                    "main file {} is missing or empty but its log {} is not: {why}; \
+                     refusing to treat it as a new database",
+                    mode.main_name, mode.log_name
+                ),
+                None,
+            )
+        };
+        let mut header: PageBuf = Box::new([0u8; PAGE_SIZE]);
+        if !self.wal.read_page(0, &mut header)? {
+            return Err(refuse("the log holds no committed transaction".into()));
+        }
+        let meta = Meta::read(&header)?;
+        let logged: std::collections::HashSet<PageId> =
+            self.wal.logged_pages()?.into_iter().collect();
+        let missing = (0..meta.page_count)
+            .filter(|id| !logged.contains(id))
+            .count();
+        if missing > 0 {
+            return Err(refuse(format!(
+                "{missing} of its {} pages are only in the lost main file",
+                meta.page_count
+            )));
+        }
+        Ok(())
     }
 
     /// Reads a committed page image from the log or the main file and verifies it.

@@ -12,7 +12,16 @@ use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::types::PageId;
 
 const WAL_MAGIC: &[u8; 8] = b"GDBWAL\0\x01";
-const WAL_VERSION: u32 = 1;
+/// The log format this build writes. Version 2 added a second checksum to every frame
+/// header (bytes 28..32): a CRC-32 of the frame's first 24 header bytes (page id, commit
+/// timestamp, salt) and its page image alone, not chained to the frames before it. It
+/// lets recovery tell a damaged frame followed by intact committed frames (committed data
+/// dropped) from a torn or stale tail, and a frame whose salt was damaged from one of an
+/// older log generation.
+pub const LOG_FORMAT_VERSION: u32 = 2;
+/// Version 1 logs (chained checksums only) are still replayed; the pager then folds them
+/// into the main file at once, so the next log generation is written in version 2.
+const OLDEST_LOG_VERSION: u32 = 1;
 pub(crate) const WAL_HEADER: u64 = 32;
 const FRAME_HEADER: usize = 32;
 pub(crate) const FRAME_SIZE: u64 = (FRAME_HEADER + PAGE_SIZE) as u64;
@@ -106,7 +115,7 @@ fn fresh_salt(previous: u64) -> u64 {
 fn header_bytes(salt: u64) -> ([u8; WAL_HEADER as usize], u32) {
     let mut h = [0u8; WAL_HEADER as usize];
     h[0..8].copy_from_slice(WAL_MAGIC);
-    put_u32(&mut h, 8, WAL_VERSION);
+    put_u32(&mut h, 8, LOG_FORMAT_VERSION);
     put_u32(&mut h, 12, PAGE_SIZE as u32);
     put_u64(&mut h, 16, salt);
     let crc = crc32fast::hash(&h[0..24]);
@@ -121,13 +130,127 @@ fn frame_crc(prev: u32, header: &[u8], page: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// What recovery found in the log.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Recovery {
-    pub(crate) committed_txs: u64,
-    pub(crate) committed_frames: u64,
-    /// Bytes after the committed prefix that were dropped (torn or uncommitted frames).
-    pub(crate) dropped_bytes: u64,
+/// The frame's own checksum (log format 2): its first 24 header bytes and its page, not
+/// chained, so one frame can be verified without the frames before it.
+fn frame_self_crc(header: &[u8], page: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&header[0..24]);
+    h.update(page);
+    h.finalize()
+}
+
+/// Why recovery stopped replaying the log where it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogEnd {
+    /// The log ended cleanly: after the last committed frame there is nothing, zeros, or
+    /// frames of an older log generation.
+    Clean,
+    /// Frames after the last commit belong to a transaction whose commit frame never
+    /// reached the disk, or the last frame was only partly written: what a crash during a
+    /// commit leaves. No intact committed frame follows.
+    TornTail {
+        /// Byte offset of the first frame not replayed.
+        offset: u64,
+    },
+    /// A frame at `offset` failed its checksum (or had a damaged salt) and at least one
+    /// intact commit frame of this log generation lies after it: committed transactions
+    /// were dropped.
+    DamagedFrame {
+        /// Byte offset of the damaged frame.
+        offset: u64,
+    },
+    /// The log header failed its checksum; frames after it could not be trusted.
+    DamagedHeader,
+}
+
+impl std::fmt::Display for LogEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogEnd::Clean => write!(f, "the log ended cleanly"),
+            LogEnd::TornTail { offset } => write!(
+                f,
+                "torn or uncommitted frames from byte {offset} (an interrupted commit)"
+            ),
+            LogEnd::DamagedFrame { offset } => write!(
+                f,
+                "damaged frame at byte {offset} followed by intact committed frames"
+            ),
+            LogEnd::DamagedHeader => write!(f, "the log header is damaged"),
+        }
+    }
+}
+
+/// What recovery found in the log when the database was opened
+/// ([`GraphDB::recovery_report`](crate::GraphDB::recovery_report)).
+///
+/// Replay stops at the first frame that fails its checks: everything after it is
+/// dropped, because log transactions must be applied in order. A torn tail after a crash
+/// is normal (the commit being written was never acknowledged); committed transactions
+/// found intact *after* a damaged frame are not, and [`lost_committed_data`] says so.
+/// With [`Config::strict_recovery`](crate::Config::strict_recovery) the open fails
+/// instead of dropping them, and leaves both files untouched.
+///
+/// [`lost_committed_data`]: RecoveryReport::lost_committed_data
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Log frames (page images) replayed.
+    pub frames_replayed: u64,
+    /// Committed log transactions replayed.
+    pub transactions_replayed: u64,
+    /// Bytes after the replayed prefix that were dropped (and zeroed).
+    pub dropped_bytes: u64,
+    /// Intact commit frames of this log generation found after the point where replay
+    /// stopped: committed transactions that were dropped.
+    pub dropped_transactions: u64,
+    /// Why replay stopped.
+    pub end: LogEnd,
+    /// The main file was missing or empty and was rebuilt from a log that held every
+    /// page of the database.
+    pub rebuilt_main_file: bool,
+    /// The log's format version as found (0 for an empty log).
+    pub log_version: u32,
+}
+
+impl Default for RecoveryReport {
+    fn default() -> Self {
+        RecoveryReport {
+            frames_replayed: 0,
+            transactions_replayed: 0,
+            dropped_bytes: 0,
+            dropped_transactions: 0,
+            end: LogEnd::Clean,
+            rebuilt_main_file: false,
+            log_version: 0,
+        }
+    }
+}
+
+impl RecoveryReport {
+    /// Whether recovery dropped committed transactions (damage in the log, not a torn
+    /// tail).
+    pub fn lost_committed_data(&self) -> bool {
+        self.dropped_transactions > 0 || matches!(self.end, LogEnd::DamagedFrame { .. })
+    }
+}
+
+impl std::fmt::Display for RecoveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recovery: replayed {} transactions ({} frames); dropped {} bytes and {} committed transactions; {}",
+            self.transactions_replayed,
+            self.frames_replayed,
+            self.dropped_bytes,
+            self.dropped_transactions,
+            self.end
+        )?;
+        if self.rebuilt_main_file {
+            write!(f, "; main file rebuilt from the log")?;
+        }
+        Ok(())
+    }
 }
 
 impl LogState {
@@ -184,6 +307,8 @@ impl LogState {
             put_u64(&mut fh, 16, self.salt);
             crc = frame_crc(crc, &fh, &page[..]);
             put_u32(&mut fh, 24, crc);
+            let own = frame_self_crc(&fh, &page[..]);
+            put_u32(&mut fh, 28, own);
             self.encoded.extend_from_slice(&fh);
             self.encoded.extend_from_slice(&page[..]);
             self.index
@@ -221,6 +346,56 @@ impl LogState {
         }
         Some((at, buf))
     }
+}
+
+/// Scans the frame slots from `from` to the end of the log for frames that verify on
+/// their own (version 2 checksum) with salt `salt` (any salt when `None`: then the most
+/// common one). Returns how many of them are commit frames, and the byte offset just past
+/// the last frame with that salt (verified or not).
+fn intact_commits_after(all: &[u8], from: usize, salt: Option<u64>) -> (u64, usize) {
+    let mut counts: HashMap<u64, u64> = HashMap::new();
+    let mut at = from;
+    let mut found = Vec::new();
+    while at + FRAME_SIZE as usize <= all.len() {
+        let fh = &all[at..at + FRAME_HEADER];
+        let page = &all[at + FRAME_HEADER..at + FRAME_SIZE as usize];
+        let frame_salt = get_u64(fh, 16);
+        let intact = frame_salt != 0 && frame_self_crc(fh, page) == get_u32(fh, 28);
+        if intact {
+            found.push((frame_salt, get_u64(fh, 8) != 0));
+            *counts.entry(frame_salt).or_default() += 1;
+        }
+        at += FRAME_SIZE as usize;
+    }
+    let salt = match salt {
+        Some(s) => s,
+        None => match counts.into_iter().max_by_key(|(_, n)| *n) {
+            Some((s, _)) => s,
+            None => return (0, from),
+        },
+    };
+    let commits = found.iter().filter(|(s, c)| *s == salt && *c).count() as u64;
+    let mut cut = from;
+    let mut at = from;
+    while at + FRAME_HEADER <= all.len() {
+        if get_u64(all, at + 16) == salt {
+            cut = at + FRAME_SIZE as usize;
+        }
+        at += FRAME_SIZE as usize;
+    }
+    (commits, cut)
+}
+
+fn strict_refusal(report: &RecoveryReport) -> GraphError {
+    GraphError::corrupt(
+        format!(
+            "strict recovery refused to open: {} committed transactions ({} bytes) lie past \
+             the point where the log stops verifying ({}); nothing was changed, so the \
+             files can be salvaged first",
+            report.dropped_transactions, report.dropped_bytes, report.end
+        ),
+        None,
+    )
 }
 
 impl LogShared {
@@ -291,26 +466,51 @@ impl LogShared {
 }
 
 impl Wal {
-    /// Opens the log and recovers its committed prefix. A missing or damaged log header
-    /// means no frame after the last checkpoint ever became durable under it, so the log is
-    /// reset to empty.
-    pub(crate) fn open(storage: Arc<dyn Storage>) -> Result<(Wal, Recovery)> {
+    /// Opens the log and recovers its committed prefix.
+    ///
+    /// An empty or all-zero log is a fresh one. A log whose header is damaged is dropped
+    /// only when no intact commit frame follows it (nothing committed is lost); otherwise,
+    /// like a damaged frame followed by intact commits, the report says how many committed
+    /// transactions are dropped, and `strict` refuses to drop them: the open fails and the
+    /// file is left as it was.
+    pub(crate) fn open(storage: Arc<dyn Storage>, strict: bool) -> Result<(Wal, RecoveryReport)> {
         let len = storage.len()?;
         let mut all = vec![0u8; len as usize];
         storage.read_at(&mut all, 0)?;
         let mut st = LogState::new(len);
-        let header_ok = all.len() >= WAL_HEADER as usize
-            && &all[0..8] == WAL_MAGIC
-            && get_u32(&all, 8) == WAL_VERSION
+        let mut report = RecoveryReport::default();
+        let magic_ok = all.len() >= WAL_HEADER as usize && &all[0..8] == WAL_MAGIC;
+        let header_ok = magic_ok
             && get_u32(&all, 12) == PAGE_SIZE as u32
             && get_u32(&all, 24) == crc32fast::hash(&all[0..24]);
-        let mut recovery = Recovery::default();
+        let version = if header_ok { get_u32(&all, 8) } else { 0 };
+        if header_ok && !(OLDEST_LOG_VERSION..=LOG_FORMAT_VERSION).contains(&version) {
+            return Err(GraphError::corrupt(
+                format!(
+                    "the log has format version {version}; this build reads versions \
+                     {OLDEST_LOG_VERSION} to {LOG_FORMAT_VERSION}"
+                ),
+                None,
+            ));
+        }
         if !header_ok {
-            recovery.dropped_bytes = len;
+            if all.iter().any(|b| *b != 0) {
+                // Without the header there is no salt to chain from. Count the commit
+                // frames that verify on their own: those are committed transactions.
+                let (commits, _) = intact_commits_after(&all, WAL_HEADER as usize, None);
+                report.end = LogEnd::DamagedHeader;
+                report.dropped_bytes = len;
+                report.dropped_transactions = commits;
+                if strict && commits > 0 {
+                    return Err(strict_refusal(&report));
+                }
+            }
             st.reset(&*storage)?;
         } else {
+            report.log_version = version;
             st.salt = get_u64(&all, 16);
             st.last_crc = get_u32(&all, 24);
+            let v2 = version >= 2;
             let mut at = WAL_HEADER as usize;
             let mut crc = st.last_crc;
             let mut pending: Vec<(PageId, u64)> = Vec::new();
@@ -321,7 +521,7 @@ impl Wal {
                     break;
                 }
                 let c = frame_crc(crc, fh, page);
-                if c != get_u32(fh, 24) {
+                if c != get_u32(fh, 24) || (v2 && frame_self_crc(fh, page) != get_u32(fh, 28)) {
                     break;
                 }
                 crc = c;
@@ -329,8 +529,8 @@ impl Wal {
                 at += FRAME_SIZE as usize;
                 if get_u64(fh, 8) != 0 {
                     // A commit frame: everything up to here is one whole log transaction.
-                    recovery.committed_txs += 1;
-                    recovery.committed_frames += pending.len() as u64;
+                    report.transactions_replayed += 1;
+                    report.frames_replayed += pending.len() as u64;
                     st.frames += pending.len() as u64;
                     for (id, off) in pending.drain(..) {
                         st.index.insert(id, off);
@@ -339,23 +539,58 @@ impl Wal {
                     st.last_crc = crc;
                 }
             }
-            // Frames of this generation after the committed prefix are torn or belong to
-            // a transaction that never committed. Zero them (keeping the file's length,
-            // which is preallocated space) so none can ever be chained onto later frames.
-            // Frames with another salt are left alone: they can never verify.
+            // What lies after the committed prefix: intact commit frames of this
+            // generation mean committed data is being dropped (a damaged frame before
+            // them); anything else of this generation is a torn or unfinished commit.
+            // Frames of an older generation (another salt, verifying on their own) and
+            // zeros are preallocated space, not damage.
             let end = st.end as usize;
-            let mut cut = end;
-            while cut + FRAME_HEADER <= all.len() && get_u64(&all, cut + 16) == st.salt {
-                cut += FRAME_SIZE as usize;
+            let (commits, cut) = if v2 {
+                intact_commits_after(&all, end, Some(st.salt))
+            } else {
+                (0, end)
+            };
+            let mut cut = cut.max(end);
+            if v2 && end + FRAME_SIZE as usize <= all.len() {
+                // A slot right after the prefix that is neither zeros nor a frame that
+                // verifies on its own (a stale one of an older generation) is a torn or
+                // damaged frame, whatever its salt field now says.
+                let fh = &all[end..end + FRAME_HEADER];
+                let page = &all[end + FRAME_HEADER..end + FRAME_SIZE as usize];
+                let zero = all[end..end + FRAME_SIZE as usize].iter().all(|b| *b == 0);
+                if !zero && frame_self_crc(fh, page) != get_u32(fh, 28) {
+                    cut = cut.max(end + FRAME_SIZE as usize);
+                }
             }
+            // Version 1 frames cannot be verified alone: drop this generation's tail.
+            let mut c = cut;
+            while c + FRAME_HEADER <= all.len() && get_u64(&all, c + 16) == st.salt {
+                c += FRAME_SIZE as usize;
+            }
+            cut = cut.max(c);
             if cut == end && all.len() > end && all.len() < end + FRAME_HEADER {
                 cut = all.len();
             }
             let cut = cut.min(all.len());
             if cut > end {
-                recovery.dropped_bytes = (cut - end) as u64;
+                report.dropped_bytes = (cut - end) as u64;
+                report.dropped_transactions = commits;
+                report.end = if commits > 0 {
+                    LogEnd::DamagedFrame { offset: end as u64 }
+                } else {
+                    LogEnd::TornTail { offset: end as u64 }
+                };
+                if strict && commits > 0 {
+                    return Err(strict_refusal(&report));
+                }
+                // Zero the dropped frames (keeping the file's length, which is
+                // preallocated space) so none can ever be chained onto later frames.
                 storage.write_at(&vec![0u8; cut - end], st.end)?;
                 storage.sync()?;
+            }
+            if !v2 && st.frames == 0 {
+                // Nothing to replay: start a version 2 generation now.
+                st.reset(&*storage)?;
             }
         }
         let shared = Arc::new(LogShared {
@@ -363,7 +598,13 @@ impl Wal {
             state: Mutex::new(st),
             done: Condvar::new(),
         });
-        Ok((Wal { shared }, recovery))
+        Ok((Wal { shared }, report))
+    }
+
+    /// Whether the log's header is of an older format (its frames must be folded into the
+    /// main file before anything is appended).
+    pub(crate) fn is_old_format(&self, report: &RecoveryReport) -> bool {
+        report.log_version != 0 && report.log_version < LOG_FORMAT_VERSION && self.frames() > 0
     }
 
     /// The state shared with group-commit handles.
@@ -385,7 +626,13 @@ impl Wal {
                 "log reset with commits not yet written".into(),
             ));
         }
-        st.reset(&*self.shared.storage)
+        let result = st.reset(&*self.shared.storage);
+        if result.is_err() {
+            // The new header may or may not be on disk: frames chained to either salt
+            // could be lost, so nothing more is appended to this log.
+            st.failed = true;
+        }
+        result
     }
 
     /// Appends one transaction's pages, the last carrying the commit, to the pending
@@ -496,7 +743,7 @@ mod tests {
     #[test]
     fn recovery_keeps_committed_and_drops_torn_tail() {
         let mem = MemStorage::new();
-        let (mut wal, _) = Wal::open(Arc::new(mem.clone())).unwrap();
+        let (mut wal, _) = Wal::open(Arc::new(mem.clone()), false).unwrap();
         let (a, b) = (page(1), page(2));
         wal.append_commit(&[(1, &a), (2, &b)], 1).unwrap();
         wal.sync().unwrap();
@@ -505,15 +752,15 @@ mod tests {
         flush(&wal);
         // The second commit was never synced and only half of it reached the disk.
         let crashed = mem.crash_image(1, Some(FRAME_SIZE as usize / 2));
-        let (wal2, rec) = Wal::open(Arc::new(crashed)).unwrap();
-        assert_eq!(rec.committed_txs, 1);
+        let (wal2, rec) = Wal::open(Arc::new(crashed), false).unwrap();
+        assert_eq!(rec.transactions_replayed, 1);
         assert!(rec.dropped_bytes > 0);
         let mut buf = page(0);
         assert!(wal2.read_page(1, &mut buf).unwrap());
         assert_eq!(buf[0], 1);
         // With the whole write on disk both commits are back.
-        let (wal3, rec) = Wal::open(Arc::new(mem.crash_image(1, None))).unwrap();
-        assert_eq!(rec.committed_txs, 2);
+        let (wal3, rec) = Wal::open(Arc::new(mem.crash_image(1, None)), false).unwrap();
+        assert_eq!(rec.transactions_replayed, 2);
         assert!(wal3.read_page(1, &mut buf).unwrap());
         assert_eq!(buf[0], 3);
     }
@@ -521,7 +768,7 @@ mod tests {
     #[test]
     fn pending_commits_are_read_from_memory_and_merged_into_one_write() {
         let mem = MemStorage::new();
-        let (mut wal, _) = Wal::open(Arc::new(mem.clone())).unwrap();
+        let (mut wal, _) = Wal::open(Arc::new(mem.clone()), false).unwrap();
         let syncs = mem.sync_count();
         let ops = mem.unsynced_ops();
         for ts in 1..=5u8 {
@@ -547,8 +794,8 @@ mod tests {
         wal.sync().unwrap();
         wal.sync().unwrap();
         assert_eq!(mem.sync_count() - syncs, 1);
-        let (wal2, rec) = Wal::open(Arc::new(mem.crash_image(0, None))).unwrap();
-        assert_eq!((rec.committed_txs, rec.committed_frames), (2, 7));
+        let (wal2, rec) = Wal::open(Arc::new(mem.crash_image(0, None)), false).unwrap();
+        assert_eq!((rec.transactions_replayed, rec.frames_replayed), (2, 7));
         assert!(wal2.read_page(1, &mut buf).unwrap());
         assert_eq!(buf[0], 5);
         assert!(wal2.read_page(15, &mut buf).unwrap());
@@ -559,9 +806,12 @@ mod tests {
         wal.append_commit(&[(21, &page(7))], 7).unwrap();
         assert!(wal.read_page(20, &mut buf).unwrap() && buf[0] == 6);
         flush(&wal);
-        let (wal3, rec) =
-            Wal::open(Arc::new(mem.crash_image(1, Some(FRAME_SIZE as usize)))).unwrap();
-        assert_eq!(rec.committed_txs, 2);
+        let (wal3, rec) = Wal::open(
+            Arc::new(mem.crash_image(1, Some(FRAME_SIZE as usize))),
+            false,
+        )
+        .unwrap();
+        assert_eq!(rec.transactions_replayed, 2);
         assert!(!wal3.read_page(20, &mut buf).unwrap());
         assert!(!wal3.read_page(21, &mut buf).unwrap());
         assert!(wal3.read_page(1, &mut buf).unwrap());
@@ -596,7 +846,7 @@ mod tests {
         }
         let mem = MemStorage::new();
         let slow = Arc::new(Slow(mem.clone(), false.into()));
-        let (wal, _) = Wal::open(slow.clone()).unwrap();
+        let (wal, _) = Wal::open(slow.clone(), false).unwrap();
         let wal = std::sync::Mutex::new(wal);
         let shared = Arc::clone(wal.lock().unwrap().shared());
         let base = mem.sync_count();
@@ -618,7 +868,7 @@ mod tests {
             }
         });
         // Every commit is durable, and waiting committers shared fsyncs.
-        let (wal2, _) = Wal::open(Arc::new(mem.crash_image(0, None))).unwrap();
+        let (wal2, _) = Wal::open(Arc::new(mem.crash_image(0, None)), false).unwrap();
         let mut buf = page(0);
         for ts in 1..=80u64 {
             assert!(wal2.read_page(ts, &mut buf).unwrap(), "page {ts} lost");
@@ -642,7 +892,7 @@ mod tests {
     #[test]
     fn reset_reuses_space_and_old_frames_never_return() {
         let mem = MemStorage::new();
-        let (mut wal, _) = Wal::open(Arc::new(mem.clone())).unwrap();
+        let (mut wal, _) = Wal::open(Arc::new(mem.clone()), false).unwrap();
         let a = page(1);
         wal.append_commit(&[(1, &a), (2, &a)], 1).unwrap();
         wal.sync().unwrap();
@@ -650,18 +900,21 @@ mod tests {
         assert!(len >= PREALLOCATE);
         wal.reset().unwrap();
         assert_eq!(mem.len().unwrap(), len, "reset keeps the allocated space");
-        let (wal2, rec) = Wal::open(Arc::new(mem.clone())).unwrap();
-        assert_eq!((rec.committed_txs, wal2.frames()), (0, 0));
+        let (wal2, rec) = Wal::open(Arc::new(mem.clone()), false).unwrap();
+        assert_eq!((rec.transactions_replayed, wal2.frames()), (0, 0));
         // An uncommitted frame of the current generation is zeroed by recovery.
-        let (mut wal3, _) = Wal::open(Arc::new(mem.clone())).unwrap();
+        let (mut wal3, _) = Wal::open(Arc::new(mem.clone()), false).unwrap();
         wal3.append_commit(&[(3, &a)], 2).unwrap();
         flush(&wal3);
         let mut bytes = mem.snapshot();
         let commit_field = (WAL_HEADER + 8) as usize;
         bytes[commit_field..commit_field + 8].fill(0);
         mem.overwrite(bytes);
-        let (_, rec) = Wal::open(Arc::new(mem.clone())).unwrap();
-        assert_eq!((rec.committed_txs, rec.dropped_bytes), (0, FRAME_SIZE));
+        let (_, rec) = Wal::open(Arc::new(mem.clone()), false).unwrap();
+        assert_eq!(
+            (rec.transactions_replayed, rec.dropped_bytes),
+            (0, FRAME_SIZE)
+        );
         assert!(mem.snapshot()[WAL_HEADER as usize..]
             .iter()
             .take(FRAME_SIZE as usize)
@@ -672,8 +925,8 @@ mod tests {
     fn garbage_log_is_treated_as_empty() {
         let mem = MemStorage::new();
         mem.overwrite(vec![0xAB; 5000]);
-        let (wal, rec) = Wal::open(Arc::new(mem)).unwrap();
-        assert_eq!(rec.committed_txs, 0);
+        let (wal, rec) = Wal::open(Arc::new(mem), false).unwrap();
+        assert_eq!(rec.transactions_replayed, 0);
         assert_eq!(wal.frames(), 0);
     }
 }

@@ -97,11 +97,54 @@ fn empty_directory_missing_path_and_targetless_crate_are_errors() {
     let bare = crate_dir("bare", &[]);
     let e = build(bare.path(), &BuildOptions::default()).unwrap_err();
     assert!(matches!(e, CodeGraphError::NoTargets { .. }), "{e}");
+}
 
+#[test]
+fn unreadable_manifest_is_reported_and_the_layout_used() {
     let bad = tempfile::tempdir().unwrap();
-    write_tree(bad.path(), &[("Cargo.toml", "[package\nname = \"x\"\n")]);
-    let e = build(bad.path(), &BuildOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("Cargo.toml:1"), "{e}");
+    write_tree(
+        bad.path(),
+        &[
+            ("Cargo.toml", "[package\nname = \"x\"\n"),
+            ("src/lib.rs", "pub fn f() {}\n"),
+        ],
+    );
+    let g = build(bad.path(), &BuildOptions::default()).unwrap();
+    let d: Vec<_> = g
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::Manifest)
+        .collect();
+    assert_eq!(d.len(), 1, "{:?}", g.diagnostics);
+    assert_eq!(d[0].file, "Cargo.toml");
+    assert!(d[0].message.contains("line 1"), "{}", d[0].message);
+    // Named after the directory, built from `src/lib.rs`.
+    assert_eq!(g.crates.len(), 1);
+    assert!(g.nodes_of(NodeKind::Function).any(|n| n.name == "f"));
+}
+
+#[test]
+fn manifests_that_the_old_reader_rejected_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tree(
+        dir.path(),
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\n  \"crates/*\",\n]\n[workspace.metadata]\nx = { a = [\n 1,\n 2 ] }\n",
+            ),
+            (
+                "crates/one/Cargo.toml",
+                "[package]\nname = \"one\"\ndescription = \"\"\"\nmulti\nline\"\"\"\n[[example]]\nname = \"demo\"\n",
+            ),
+            ("crates/one/src/lib.rs", "pub fn lib_fn() {}\n"),
+            ("crates/one/examples/demo/main.rs", "fn main() {}\n"),
+        ],
+    );
+    let g = build(dir.path(), &BuildOptions::default()).unwrap();
+    let names: Vec<_> = g.crates.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["one", "one[example:demo]"]);
+    assert!(g.diagnostics.is_empty(), "{:?}", g.diagnostics);
 }
 
 #[test]

@@ -42,7 +42,8 @@ fn writes_json_dot_and_summary() {
 fn bad_path_is_a_clear_error() {
     let empty = tempfile::tempdir().unwrap();
     let out = bin().arg(empty.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    // A build that cannot be done is a failure of the work (1), not a usage error (2).
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("no Cargo.toml"), "{err}");
 }

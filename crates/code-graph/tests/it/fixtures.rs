@@ -90,6 +90,10 @@ fn fixture() -> (tempfile::TempDir, CodeGraph) {
             ("src/odd/child.rs", "pub fn child_fn() {}\n"),
             ("src/inline/deeper.rs", "pub fn deep() {}\n"),
             ("src/orphan.rs", "pub fn lost() {}\n"),
+            // Two test targets share `tests/common/mod.rs`: its items exist once.
+            ("tests/common/mod.rs", "pub fn setup() {}\n"),
+            ("tests/a.rs", "mod common;\nfn t() { common::setup() }\n"),
+            ("tests/b.rs", "mod common;\nfn t() { common::setup() }\n"),
             (
                 "src/main.rs",
                 "fn main() { fixture::entry(fixture::shapes::Circle::new(1.0)); }\n",
@@ -158,6 +162,25 @@ fn every_node_kind_is_present() {
     let mut area = flavours("area");
     area.sort();
     assert_eq!(area, vec!["trait", "trait-impl"]);
+}
+
+#[test]
+fn a_file_shared_by_targets_exists_once() {
+    let (_d, g) = fixture();
+    let setups: Vec<_> = g
+        .nodes_of(NodeKind::Function)
+        .filter(|n| n.name == "setup")
+        .collect();
+    assert_eq!(setups.len(), 1, "{setups:?}");
+    let setup = setups[0].id;
+    let a_common = id(&g, NodeKind::Module, "fixture[test:a]::common");
+    let b_common = id(&g, NodeKind::Module, "fixture[test:b]::common");
+    assert!(g.has_edge(b_common, EdgeKind::Mounts, a_common));
+    // Calls from both targets reach the one copy.
+    let ta = id(&g, NodeKind::Function, "fixture[test:a]::t");
+    let tb = id(&g, NodeKind::Function, "fixture[test:b]::t");
+    assert!(g.has_edge(ta, EdgeKind::Calls, setup));
+    assert!(g.has_edge(tb, EdgeKind::Calls, setup));
 }
 
 #[test]
@@ -280,11 +303,16 @@ fn attributes_macros_and_skips_are_recorded() {
     let krate = g.find(NodeKind::Crate, "fixture").unwrap();
     assert_eq!(krate.attrs, vec!["allow(dead_code)"]);
     id(&g, NodeKind::Macro, "fixture::twice");
-    // `some_macro! { struct Hidden; }` is counted, its item is not modelled.
-    assert!(g.find(NodeKind::Struct, "fixture::Hidden").is_none());
-    assert_eq!(g.metrics.macro_invocations_skipped, 1);
-    // `fn local` inside `entry` is out of scope and counted.
-    assert_eq!(g.metrics.items_in_bodies_skipped, 1);
+    // `some_macro! { struct Hidden; }`: the tokens are items, so the item is taken as
+    // written, tagged with the macro it came through.
+    let hidden = id(&g, NodeKind::Struct, "fixture::Hidden");
+    assert_eq!(g.node(hidden).unwrap().attrs, vec!["macro(some_macro)"]);
+    assert_eq!(g.metrics.macro_invocations_skipped, 0);
+    // `fn local` inside `entry` is a child of `entry`.
+    let entry = id(&g, NodeKind::Function, "fixture::entry");
+    let local = id(&g, NodeKind::Function, "fixture::entry::local");
+    assert!(g.has_edge(entry, EdgeKind::Contains, local));
+    assert_eq!(g.metrics.items_in_bodies, 1);
     assert_eq!(g.metrics.parse_errors, 0);
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod determinism;
 mod fixtures;
 mod golden;
+mod macros;
 mod real_crates;
 
 use std::path::Path;

@@ -34,41 +34,166 @@ fn this_workspace_parallel_equals_sequential() {
         .is_some());
 }
 
-/// Counts items the plain way: every file under `src`, a syn visitor that does not
-/// enter function bodies.
+/// Counts items the plain way: every file under `src`, a syn visitor that enters
+/// function bodies, macro invocations whose tokens parse as items (for `cfg_if!`, the
+/// items of each brace-delimited arm), and the `() => { ... }` arm of a `macro_rules!`.
 #[derive(Default)]
-struct Counter(BTreeMap<&'static str, usize>);
+struct Counter {
+    counts: BTreeMap<&'static str, usize>,
+    /// Macros invoked as `name!()` at item position somewhere.
+    invoked: std::collections::BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct Invoked(std::collections::BTreeSet<String>);
+
+impl<'ast> Visit<'ast> for Invoked {
+    fn visit_item_macro(&mut self, i: &'ast syn::ItemMacro) {
+        if i.ident.is_none() && i.mac.tokens.is_empty() {
+            if let Some(s) = i.mac.path.segments.last() {
+                self.0.insert(s.ident.to_string());
+            }
+        }
+    }
+}
+
+impl Counter {
+    fn bump(&mut self, kind: &'static str) {
+        *self.counts.entry(kind).or_default() += 1;
+    }
+
+    fn items_of(&mut self, tokens: proc_macro2::TokenStream) -> bool {
+        let parser = |input: syn::parse::ParseStream<'_>| {
+            let mut v: Vec<syn::Item> = Vec::new();
+            while !input.is_empty() {
+                v.push(input.parse()?);
+            }
+            Ok(v)
+        };
+        match syn::parse::Parser::parse2(parser, tokens) {
+            Ok(items) if !items.is_empty() => {
+                for i in &items {
+                    self.visit_item(i);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn macro_items(&mut self, mac: &syn::Macro) {
+        if mac.path.is_ident("cfg_if") {
+            for tt in mac.tokens.clone() {
+                if let proc_macro2::TokenTree::Group(g) = tt {
+                    if g.delimiter() == proc_macro2::Delimiter::Brace {
+                        self.items_of(g.stream());
+                    }
+                }
+            }
+        } else {
+            self.items_of(mac.tokens.clone());
+        }
+    }
+}
+
+fn are_exprs(tokens: proc_macro2::TokenStream) -> bool {
+    let parser = |input: syn::parse::ParseStream<'_>| {
+        while !input.is_empty() {
+            input.parse::<syn::Expr>()?;
+            if input.is_empty() {
+                break;
+            }
+            if input.peek(syn::Token![;]) {
+                input.parse::<syn::Token![;]>()?;
+            } else {
+                input.parse::<syn::Token![,]>()?;
+            }
+        }
+        Ok(())
+    };
+    syn::parse::Parser::parse2(parser, tokens).is_ok()
+}
 
 impl<'ast> Visit<'ast> for Counter {
-    fn visit_item_fn(&mut self, _: &'ast syn::ItemFn) {
-        *self.0.entry("function").or_default() += 1;
+    fn visit_item_fn(&mut self, i: &'ast syn::ItemFn) {
+        self.bump("function");
+        syn::visit::visit_item_fn(self, i);
     }
     fn visit_foreign_item_fn(&mut self, _: &'ast syn::ForeignItemFn) {
-        *self.0.entry("function").or_default() += 1;
+        self.bump("function");
     }
-    fn visit_impl_item_fn(&mut self, _: &'ast syn::ImplItemFn) {
-        *self.0.entry("method").or_default() += 1;
+    fn visit_impl_item_fn(&mut self, i: &'ast syn::ImplItemFn) {
+        self.bump("method");
+        syn::visit::visit_impl_item_fn(self, i);
     }
-    fn visit_trait_item_fn(&mut self, _: &'ast syn::TraitItemFn) {
-        *self.0.entry("method").or_default() += 1;
+    fn visit_trait_item_fn(&mut self, i: &'ast syn::TraitItemFn) {
+        self.bump("method");
+        syn::visit::visit_trait_item_fn(self, i);
     }
     fn visit_item_struct(&mut self, _: &'ast syn::ItemStruct) {
-        *self.0.entry("struct").or_default() += 1;
+        self.bump("struct");
     }
     fn visit_item_enum(&mut self, _: &'ast syn::ItemEnum) {
-        *self.0.entry("enum").or_default() += 1;
+        self.bump("enum");
     }
     fn visit_item_trait(&mut self, i: &'ast syn::ItemTrait) {
-        *self.0.entry("trait").or_default() += 1;
+        self.bump("trait");
         syn::visit::visit_item_trait(self, i);
     }
     fn visit_item_impl(&mut self, i: &'ast syn::ItemImpl) {
-        *self.0.entry("impl").or_default() += 1;
+        self.bump("impl");
         syn::visit::visit_item_impl(self, i);
     }
     fn visit_item_mod(&mut self, i: &'ast syn::ItemMod) {
-        *self.0.entry("module").or_default() += 1;
+        self.bump("module");
         syn::visit::visit_item_mod(self, i);
+    }
+    fn visit_item_macro(&mut self, i: &'ast syn::ItemMacro) {
+        if i.ident.is_none() {
+            self.macro_items(&i.mac);
+            return;
+        }
+        // A `macro_rules!` with a `() => { ... }` arm invoked as `name!()`: its items,
+        // as if invoked once (serde_core defines `crate_root!` so and invokes it once).
+        let invoked = i
+            .ident
+            .as_ref()
+            .is_some_and(|n| self.invoked.contains(&n.to_string()));
+        if !invoked {
+            return;
+        }
+        let tokens: Vec<proc_macro2::TokenTree> = i.mac.tokens.clone().into_iter().collect();
+        for w in tokens.windows(4) {
+            if let (proc_macro2::TokenTree::Group(m), proc_macro2::TokenTree::Group(body)) =
+                (&w[0], &w[3])
+            {
+                if m.stream().is_empty()
+                    && matches!(&w[1], proc_macro2::TokenTree::Punct(p) if p.as_char() == '=')
+                {
+                    self.items_of(body.stream());
+                    return;
+                }
+            }
+        }
+    }
+    fn visit_stmt_macro(&mut self, s: &'ast syn::StmtMacro) {
+        if !are_exprs(s.mac.tokens.clone()) {
+            self.macro_items(&s.mac);
+        }
+    }
+    fn visit_impl_item_macro(&mut self, i: &'ast syn::ImplItemMacro) {
+        let parser = |input: syn::parse::ParseStream<'_>| {
+            let mut v: Vec<syn::ImplItem> = Vec::new();
+            while !input.is_empty() {
+                v.push(input.parse()?);
+            }
+            Ok(v)
+        };
+        if let Ok(items) = syn::parse::Parser::parse2(parser, i.mac.tokens.clone()) {
+            for ii in &items {
+                self.visit_impl_item(ii);
+            }
+        }
     }
 }
 
@@ -106,7 +231,7 @@ fn check_against_independent_count(dir: &Path) {
         .filter(|d| d.kind == DiagnosticKind::Unreachable)
         .map(|d| d.file.as_str())
         .collect();
-    let mut counter = Counter::default();
+    let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir.join("src")) {
         let entry = entry.unwrap();
         let rel = entry
@@ -117,7 +242,21 @@ fn check_against_independent_count(dir: &Path) {
             .replace('\\', "/");
         if entry.path().extension().is_some_and(|x| x == "rs") && !skipped.contains(&rel.as_str()) {
             let text = std::fs::read_to_string(entry.path()).unwrap();
-            counter.visit_file(&syn::parse_file(&text).unwrap());
+            files.push(syn::parse_file(&text).unwrap());
+        }
+    }
+    // First pass: the macros invoked as `name!()` at item position.
+    let mut invoked = Invoked::default();
+    for f in &files {
+        invoked.visit_file(f);
+    }
+    let mut counter = Counter {
+        invoked: invoked.0,
+        ..Counter::default()
+    };
+    for f in &files {
+        {
+            counter.visit_file(f);
         }
     }
     // Only the library and binaries live under `src`; count their namespaces only (a
@@ -141,7 +280,7 @@ fn check_against_independent_count(dir: &Path) {
         (NodeKind::Module, "module"),
     ] {
         let graph_count = g.nodes_of(kind).filter(in_src).count();
-        let expected = counter.0.get(name).copied().unwrap_or(0);
+        let expected = counter.counts.get(name).copied().unwrap_or(0);
         assert_eq!(graph_count, expected, "{}: {name}", dir.display());
     }
     eprintln!(
@@ -155,7 +294,8 @@ fn check_against_independent_count(dir: &Path) {
 
 #[test]
 fn registry_crates_parse_and_counts_agree() {
-    let mut checked = 0;
+    // These are dependencies of this workspace, so `cargo test` has put them in the
+    // registry; a missing one means the check did not run, which is a failure.
     for name in [
         "serde_core-",
         "rayon-",
@@ -164,13 +304,48 @@ fn registry_crates_parse_and_counts_agree() {
         "syn-",
         "regex-syntax-",
     ] {
-        match registry_crate(name) {
-            Some(dir) => {
-                check_against_independent_count(&dir);
-                checked += 1;
-            }
-            None => eprintln!("{name}: not in the local cargo registry; run `cargo fetch`"),
-        }
+        let dir = registry_crate(name).unwrap_or_else(|| {
+            panic!("{name}: not in the local cargo registry (run `cargo fetch`)")
+        });
+        check_against_independent_count(&dir);
     }
-    eprintln!("{checked} registry crate(s) checked");
+}
+
+#[test]
+fn registry_crates_with_macro_declared_modules_are_reached() {
+    // parking_lot_core (under parking_lot, a dependency of this crate) declares its
+    // platform modules inside `cfg_if!`, each with `#[path]`; serde_core (under serde)
+    // declares its whole public tree inside `crate_root!()`.
+    let dir = registry_crate("parking_lot_core-")
+        .expect("parking_lot_core: not in the local cargo registry (run `cargo fetch`)");
+    let g = build(&dir, &BuildOptions::parallel(2)).unwrap();
+    let imps = g
+        .nodes_of(NodeKind::Module)
+        .filter(|n| n.path == "parking_lot_core::thread_parker::imp")
+        .count();
+    assert!(imps >= 5, "{imps} `imp` modules");
+    let unreachable: Vec<_> = g
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::Unreachable)
+        .collect();
+    assert!(unreachable.is_empty(), "{unreachable:?}");
+    assert!(g
+        .find(
+            NodeKind::Struct,
+            "parking_lot_core::thread_parker::imp::ThreadParker"
+        )
+        .is_some());
+
+    let dir = registry_crate("serde_core-")
+        .expect("serde_core: not in the local cargo registry (run `cargo fetch`)");
+    let g = build(&dir, &BuildOptions::parallel(2)).unwrap();
+    for (kind, path) in [
+        (NodeKind::Trait, "serde_core::de::Deserializer"),
+        (NodeKind::Trait, "serde_core::ser::Serializer"),
+        (NodeKind::Module, "serde_core::private"),
+    ] {
+        assert!(g.find(kind, path).is_some(), "{path}");
+    }
+    assert_eq!(g.metrics.unreachable_files, 0, "{:?}", g.diagnostics);
 }

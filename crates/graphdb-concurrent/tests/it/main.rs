@@ -28,8 +28,7 @@ pub fn open_with(variant: Variant, sync_mode: SyncMode) -> (TempDir, ConcurrentG
         sync_mode,
         ..Config::default()
     };
-    let db =
-        ConcurrentGraphDB::open_with_variant(dir.path().join("g.db"), config, variant).unwrap();
+    let db = ConcurrentGraphDB::create(dir.path().join("g.db"), config, variant).unwrap();
     (dir, db)
 }
 

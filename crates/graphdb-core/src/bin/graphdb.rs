@@ -1,13 +1,16 @@
 //! `graphdb`: create, import into, export, inspect, traverse and maintain a graphdb-core
 //! database from the command line.
 //!
-//! Exit codes: 0 success; 1 the operation failed (I/O, a damaged file, a conflict);
-//! 2 the command line is wrong (clap's own code); 3 input data was rejected (a malformed
-//! import file, data the chosen export format cannot express); 4 a node or edge does not
-//! exist; 5 `check` found problems.
+//! Results go to standard output, errors and progress to standard error. Every command
+//! that opens a database prints the recovery report to standard error first.
+//!
+//! Exit codes: 0 success; 1 the work failed (I/O, a damaged file, a rejected import, a
+//! missing node, `check` found problems or recovery dropped committed data); 2 the
+//! command line is wrong. A closed standard output (`graphdb ... | head -1`) ends the
+//! command quietly with 0.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -23,6 +26,10 @@ use indicatif::{ProgressBar, ProgressStyle};
     about = "An embedded graph database on one file"
 )]
 struct Cli {
+    /// Refuse to open a database whose recovery would drop committed transactions found
+    /// past a damaged log frame (the files are left untouched for salvage).
+    #[arg(long, global = true)]
+    strict: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,7 +97,8 @@ enum Command {
     },
     /// Counts, pages, log and indexes.
     Stats { db: PathBuf },
-    /// Check the whole file; exit code 5 if anything is wrong.
+    /// Check the whole file; exit code 1 if anything is wrong, including committed
+    /// transactions that recovery had to drop.
     Check { db: PathBuf },
     /// Print one node or edge as JSON.
     Get {
@@ -163,7 +171,8 @@ enum IndexAction {
     List { db: PathBuf },
 }
 
-/// A failure with the exit code it maps to.
+/// A failure with the exit code it maps to (1 the work failed, 2 usage); code 0 with no
+/// message is a closed standard output, which ends the command quietly.
 struct Failure {
     code: u8,
     message: String,
@@ -171,15 +180,7 @@ struct Failure {
 
 impl From<GraphError> for Failure {
     fn from(e: GraphError) -> Self {
-        let code = match &e {
-            GraphError::Import { .. } => 3,
-            GraphError::NodeNotFound(_) | GraphError::EdgeNotFound(_) => 4,
-            _ => 1,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
+        fail(1, e.to_string())
     }
 }
 
@@ -199,82 +200,39 @@ fn fail(code: u8, message: impl Into<String>) -> Failure {
     }
 }
 
+/// A write to standard output failed: a closed pipe ends quietly, anything else fails.
+fn output_error(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        fail(0, "")
+    } else {
+        fail(1, format!("cannot write output: {e}"))
+    }
+}
+
 /// An open database. `GraphDB::open` holds an exclusive lock on the file for as long as
 /// the handle lives, so two `graphdb` processes never write the same file at once.
 struct Locked {
     db: GraphDB,
 }
 
-fn config() -> Config {
+fn config(strict: bool) -> Config {
     Config {
         sync_mode: SyncMode::Full,
+        strict_recovery: strict,
         ..Config::default()
     }
 }
 
-/// Opens an existing database (never creates one by accident).
-fn open(path: &Path) -> Result<Locked, Failure> {
-    if !path.is_file() {
-        return Err(fail(1, format!("no database at {}", path.display())));
-    }
-    let db = GraphDB::open(path, config())?;
+/// Opens an existing database (never creates one by accident) and prints what recovery
+/// did to standard error.
+fn open(path: &Path, strict: bool) -> Result<Locked, Failure> {
+    let db = GraphDB::open(path, config(strict))?;
+    eprintln!("graphdb: {}", db.recovery_report());
     Ok(Locked { db })
 }
 
-fn json_node(n: &graphdb_core::Node) -> String {
-    let labels: Vec<String> = n.labels.iter().map(|l| quote(l)).collect();
-    format!(
-        "{{\"id\":{},\"labels\":[{}],\"properties\":{{{}}}}}",
-        n.id,
-        labels.join(","),
-        format_props(&n.properties)
-    )
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn format_value(v: &graphdb_core::PropertyValue) -> String {
-    use graphdb_core::PropertyValue as V;
-    match v {
-        V::Null => "null".into(),
-        V::Bool(b) => b.to_string(),
-        V::Int(i) => i.to_string(),
-        V::Float(f) if f.is_finite() => format!("{f:?}"),
-        V::Float(f) => format!("{{\"$f64_bits\":{}}}", f.to_bits()),
-        V::String(s) => quote(s),
-        V::Bytes(b) => format!(
-            "{{\"$bytes\":\"{}\"}}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        ),
-        V::List(items) => format!(
-            "[{}]",
-            items.iter().map(format_value).collect::<Vec<_>>().join(",")
-        ),
-    }
-}
-
-fn format_props(p: &graphdb_core::Properties) -> String {
-    p.iter()
-        .map(|(k, v)| format!("{}:{}", quote(k), format_value(v)))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 fn progress_bar(quiet: bool) -> ProgressBar {
-    if quiet {
+    if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
@@ -292,8 +250,9 @@ fn import(
     edges: &[PathBuf],
     jsonl: Option<&Path>,
     quiet: bool,
+    strict: bool,
 ) -> Result<interchange::Counts, Failure> {
-    let mut h = open(db)?;
+    let mut h = open(db, strict)?;
     let bar = progress_bar(quiet);
     let mut tick = |n: u64| bar.set_position(n);
     let counts = match jsonl {
@@ -316,14 +275,15 @@ fn import(
 fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let say = |out: &mut dyn Write, text: String| -> Result<(), Failure> {
-        writeln!(out, "{text}").map_err(|e| fail(1, format!("cannot write output: {e}")))
+        writeln!(out, "{text}").map_err(output_error)
     };
+    let strict = cli.strict;
     match cli.command {
         Command::Create { db } => {
             if db.exists() {
                 return Err(fail(1, format!("{} already exists", db.display())));
             }
-            GraphDB::create(&db, config())?.close()?;
+            GraphDB::create(&db, config(strict))?.close()?;
             say(&mut out, format!("created {}", db.display()))?;
         }
         Command::Import {
@@ -336,11 +296,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if jsonl.is_none() && nodes.is_empty() {
                 return Err(fail(2, "import needs --nodes (and --edges) or --jsonl"));
             }
-            let created = !db.exists();
+            let created = !db.exists() && !graphdb_core::wal_path(&db).exists();
             if created {
-                GraphDB::create(&db, config())?.close()?;
+                GraphDB::create(&db, config(strict))?.close()?;
             }
-            let result = import(&db, &nodes, &edges, jsonl.as_deref(), quiet);
+            let result = import(&db, &nodes, &edges, jsonl.as_deref(), quiet, strict);
             if result.is_err() && created {
                 // The database did not exist before: leave nothing behind either.
                 let _ = std::fs::remove_file(graphdb_core::wal_path(&db));
@@ -357,19 +317,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             format,
             out: target,
         } => {
-            let h = open(&db)?;
+            let h = open(&db, strict)?;
             let ts = h.db.current_commit_ts();
             let counts = match format {
-                Format::Csv => interchange::export_csv(&h.db, ts, &target).map_err(|e| {
-                    let code = if matches!(e, GraphError::InvalidArgument(_)) {
-                        3
-                    } else {
-                        1
-                    };
-                    fail(code, e.to_string())
-                })?,
+                Format::Csv => interchange::export_csv(&h.db, ts, &target)?,
                 Format::Jsonl if target.as_os_str() == "-" => {
-                    interchange::export_jsonl(&h.db, ts, &mut out)?
+                    match interchange::export_jsonl(&h.db, ts, &mut out) {
+                        Err(GraphError::Io(e)) => return Err(output_error(e)),
+                        other => other?,
+                    }
                 }
                 Format::Jsonl => {
                     let mut file = File::create(&target)
@@ -383,11 +339,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             eprintln!("exported {} nodes and {} edges", counts.nodes, counts.edges);
         }
         Command::Stats { db } => {
-            let h = open(&db)?;
+            let h = open(&db, strict)?;
             let s = h.db.stats()?;
             let snap = h.db.snapshot();
-            let nodes = h.db.scan_nodes(snap.ts(), |_| true)?.len();
-            let edges = h.db.scan_edges(snap.ts())?.len();
+            let nodes = snap.all_nodes()?.len();
+            let edges = snap.all_edges()?.len();
             say(&mut out, format!("nodes {nodes}"))?;
             say(&mut out, format!("edges {edges}"))?;
             say(
@@ -402,7 +358,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Check { db } => {
-            let h = open(&db)?;
+            let h = open(&db, strict)?;
             let r = h.db.check()?;
             say(
                 &mut out,
@@ -415,30 +371,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 say(&mut out, format!("problem: {p}"))?;
             }
             if !r.is_ok() {
-                return Err(fail(5, format!("{} problems found", r.problems.len())));
+                return Err(fail(1, format!("{} problems found", r.problems.len())));
             }
             say(&mut out, "ok".into())?;
         }
         Command::Get { db, kind, id } => {
-            let h = open(&db)?;
+            let h = open(&db, strict)?;
             match kind {
                 Kind::Node => {
                     let n = h.db.get_node(id)?.ok_or(GraphError::NodeNotFound(id))?;
-                    say(&mut out, json_node(&n))?;
+                    say(&mut out, interchange::node_to_json(&n).to_string())?;
                 }
                 Kind::Edge => {
                     let e = h.db.load_edge(id)?;
-                    say(
-                        &mut out,
-                        format!(
-                            "{{\"id\":{},\"source\":{},\"target\":{},\"type\":{},\"properties\":{{{}}}}}",
-                            e.id,
-                            e.source,
-                            e.target,
-                            quote(&e.edge_type),
-                            format_props(&e.properties)
-                        ),
-                    )?;
+                    say(&mut out, interchange::edge_to_json(&e).to_string())?;
                 }
             }
         }
@@ -448,7 +394,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             direction,
             edge_type,
         } => {
-            let h = open(&db)?;
+            let h = open(&db, strict)?;
             for (e, n) in
                 h.db.snapshot()
                     .edges(node, direction.into(), edge_type.as_deref())?
@@ -463,7 +409,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             direction,
             edge_type,
         } => {
-            let h = open(&db)?;
+            let h = open(&db, strict)?;
             let snap = h.db.snapshot();
             for step in snap.bfs(start, direction.into(), edge_type.as_deref(), depth)? {
                 let (n, d) = step?;
@@ -477,7 +423,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             direction,
             edge_type,
         } => {
-            let h = open(&db)?;
+            let h = open(&db, strict)?;
             match h
                 .db
                 .snapshot()
@@ -496,7 +442,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 label,
                 property,
             } => {
-                let mut h = open(&db)?;
+                let mut h = open(&db, strict)?;
                 let def = IndexDef { label, property };
                 let n =
                     h.db.create_index(def.clone())
@@ -509,21 +455,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 label,
                 property,
             } => {
-                let mut h = open(&db)?;
+                let mut h = open(&db, strict)?;
                 let def = IndexDef { label, property };
                 h.db.drop_index(&def).map_err(invalid_index_is_usage)?;
                 h.db.close()?;
                 say(&mut out, format!("dropped index {def}"))?;
             }
             IndexAction::List { db } => {
-                let h = open(&db)?;
+                let h = open(&db, strict)?;
                 for i in h.db.indexes()? {
                     say(&mut out, i.to_string())?;
                 }
             }
         },
         Command::Vacuum { db } => {
-            let mut h = open(&db)?;
+            let mut h = open(&db, strict)?;
             // The lock guarantees no other process holds a snapshot of this file.
             let s = h.db.vacuum(u64::MAX)?;
             h.db.close()?;
@@ -536,7 +482,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             )?;
         }
         Command::Checkpoint { db } => {
-            let mut h = open(&db)?;
+            let mut h = open(&db, strict)?;
             h.db.checkpoint()?;
             h.db.close()?;
             say(&mut out, "checkpointed".into())?;
@@ -549,6 +495,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.code == 0 => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("graphdb: {}", f.message);
             ExitCode::from(f.code)

@@ -1,3 +1,7 @@
+//! Basic engine behaviour: round trips, reopening, the file lock, failed syncs and
+//! vacuum.
+
+use graphdb_core::engine::Engine;
 use graphdb_core::{
     Config, Direction, Edge, GraphDB, GraphError, Node, PropertyValue, MAX_LIST_DEPTH,
 };
@@ -25,7 +29,7 @@ fn round_trip_through_reopen_on_disk() {
     let path = dir.path().join("g.db");
     let (a, b, e);
     {
-        let mut db = GraphDB::open(&path, Config::default()).unwrap();
+        let mut db = GraphDB::create(&path, Config::default()).unwrap();
         let mut tx = db.begin_write_txn().unwrap();
         a = tx.add_node(all_kinds()).unwrap();
         b = tx.add_node(Node::new().with_label("Other")).unwrap();
@@ -72,7 +76,7 @@ fn round_trip_through_reopen_on_disk() {
 fn a_second_open_of_the_same_file_is_refused_until_the_first_handle_drops() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");
-    let mut first = GraphDB::open(&path, Config::default()).unwrap();
+    let mut first = GraphDB::create(&path, Config::default()).unwrap();
     let mut tx = first.begin_write_txn().unwrap();
     let id = tx.add_node(Node::new().with_label("Kept")).unwrap();
     tx.commit().unwrap();
@@ -335,7 +339,14 @@ fn failed_fsync_stops_writes_and_reopen_recovers_synced_state() {
     wal.fail.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut tx = db.begin_write_txn().unwrap();
     tx.add_node(Node::new().with_label("lost")).unwrap();
-    assert!(matches!(tx.commit(), Err(GraphError::Io(_))));
+    let err = tx.commit().unwrap_err();
+    assert!(matches!(err, GraphError::CommitNotDurable(_)), "{err}");
+    // Not published: no snapshot of this handle sees the failed commit.
+    assert!(db.get_nodes_by_label("lost").unwrap().is_empty());
+    assert!(matches!(
+        db.health(),
+        graphdb_core::Health::WritesRefused { .. }
+    ));
     assert!(matches!(
         db.begin_write_txn().map(|_| ()),
         Err(GraphError::Closed(_))

@@ -1,6 +1,7 @@
 //! The `graphdb` binary: export and import round-trip exactly (CSV and JSON lines), a
 //! malformed file is reported with its line and changes nothing, and the exit codes.
 
+use graphdb_core::engine::Engine;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -30,7 +31,7 @@ fn s(p: &Path) -> &str {
 /// A database whose values CSV can express, with deleted nodes (so ids have gaps) and
 /// text that needs quoting.
 fn build(path: &Path, csv_safe: bool) {
-    let mut db = GraphDB::open(
+    let mut db = GraphDB::create(
         path,
         Config {
             sync_mode: SyncMode::Off,
@@ -228,7 +229,7 @@ fn jsonl_round_trips_every_value_and_csv_refuses_what_it_cannot_say() {
         "--out",
         s(&d("x")),
     ]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("JSON lines"));
 }
 
@@ -245,7 +246,7 @@ fn malformed_import_names_file_and_line_and_changes_nothing() {
     )
     .unwrap();
     let out = graphdb(&["import", s(&d("a.db")), "--nodes", s(&nodes), "-q"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         err.contains("n.csv:3:") && err.contains("not an integer"),
@@ -263,7 +264,7 @@ fn malformed_import_names_file_and_line_and_changes_nothing() {
         std::fs::write(&nodes, text).unwrap();
         let out = graphdb(&["import", s(&d("a.db")), "--nodes", s(&nodes), "-q"]);
         let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(out.status.code(), Some(3), "{text:?}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{text:?}: {err}");
         assert!(err.contains(place) && err.contains(why), "{text:?}: {err}");
     }
     // Good nodes, then an edge to an unknown id on line 3: nothing of either file stays.
@@ -279,7 +280,7 @@ fn malformed_import_names_file_and_line_and_changes_nothing() {
         s(&edges),
         "-q",
     ]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("e.csv:3:"));
     let jl = d("bad.jsonl");
     std::fs::write(
@@ -288,12 +289,12 @@ fn malformed_import_names_file_and_line_and_changes_nothing() {
     )
     .unwrap();
     let out = graphdb(&["import", s(&d("a.db")), "--jsonl", s(&jl), "-q"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:2: not JSON"));
 
     // A failed import into a database that did not exist leaves no file behind.
     let out = graphdb(&["import", s(&d("new.db")), "--jsonl", s(&jl), "-q"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(1));
     assert!(!d("new.db").exists() && !d("new.db-wal").exists());
 
     ok(&["export", s(&d("a.db")), "--out", s(&d("after.jsonl"))]);
@@ -349,8 +350,8 @@ fn commands_answer_and_exit_codes_say_what_went_wrong() {
     ok(&["vacuum", db]);
     ok(&["checkpoint", db]);
     assert!(ok(&["check", db]).ends_with("ok\n"));
-    assert_eq!(graphdb(&["get", db, "node", "99"]).status.code(), Some(4));
-    assert_eq!(graphdb(&["bfs", db, "99"]).status.code(), Some(4));
+    assert_eq!(graphdb(&["get", db, "node", "99"]).status.code(), Some(1));
+    assert_eq!(graphdb(&["bfs", db, "99"]).status.code(), Some(1));
     assert_eq!(graphdb(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(graphdb(&["bfs", db, "not-a-number"]).status.code(), Some(2));
 
@@ -365,9 +366,111 @@ fn commands_answer_and_exit_codes_say_what_went_wrong() {
     let out = graphdb(&["check", db]);
     assert_eq!(
         out.status.code(),
-        Some(5),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("checksum"));
+}
+
+/// A database on disk whose commits all live in the log (never checkpointed).
+fn logged_db(dir: &Path, commits: i64) -> PathBuf {
+    let path = dir.join("l.db");
+    let mut db = GraphDB::create(
+        &path,
+        Config {
+            checkpoint_after_frames: 1_000_000,
+            sync_mode: SyncMode::Off,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let mut prev = None;
+    for i in 0..commits {
+        let mut tx = db.begin_write_txn().unwrap();
+        let n = tx.add_node(Node::new().with_property("i", i)).unwrap();
+        if let Some(p) = prev {
+            tx.add_edge(Edge::new(p, n, "NEXT")).unwrap();
+        }
+        prev = Some(n);
+        tx.commit().unwrap();
+    }
+    drop(db);
+    path
+}
+
+#[test]
+fn every_command_prints_the_recovery_report_and_check_fails_on_dropped_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = logged_db(dir.path(), 5);
+    let out = graphdb(&["stats", s(&path)]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("recovery: replayed 5 transactions"), "{err}");
+    // The salt of the first log frame, damaged: every commit after it is dropped.
+    let log = graphdb_core::wal_path(&path);
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes[32 + 18] ^= 0x01;
+    std::fs::write(&log, &bytes).unwrap();
+    let strict = graphdb(&["check", "--strict", s(&path)]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("strict recovery"));
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        bytes,
+        "strict changed the log"
+    );
+    let out = graphdb(&["check", s(&path)]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout} {stderr}");
+    assert!(stderr.contains("5 committed transactions"), "{stderr}");
+    assert!(!stdout.contains("\nok"), "{stdout}");
+}
+
+#[test]
+fn check_of_an_empty_main_file_beside_a_log_never_says_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = logged_db(dir.path(), 4);
+    let mut db = GraphDB::open(&path, Config::default()).unwrap();
+    db.checkpoint().unwrap();
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.add_node(Node::new()).unwrap();
+    tx.commit().unwrap();
+    drop(db);
+    std::fs::File::create(&path).unwrap();
+    let out = graphdb(&["check", s(&path)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("l.db-wal"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ok"));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_and_help_and_version_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = logged_db(dir.path(), 3000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_graphdb"))
+        // Far more than a pipe buffer holds, so the writer meets the closed pipe.
+        .args(["export", s(&path), "--format", "jsonl", "--out", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 4];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for flag in ["--help", "--version"] {
+        assert_eq!(graphdb(&[flag]).status.code(), Some(0));
+    }
+    let json = ok(&["get", s(&path), "node", "2"]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["properties"]["i"], 1);
 }

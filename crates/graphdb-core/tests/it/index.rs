@@ -2,6 +2,7 @@
 //! vacuum, reopen and power cuts against a plain model, with an old snapshot held
 //! throughout), plus focused tests of range lookups and of "no scan with an index".
 
+use graphdb_core::engine::Engine;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -67,6 +68,7 @@ fn open(main: &MemStorage, wal: &MemStorage) -> GraphDB {
         node_cache_capacity: 4,
         edge_cache_capacity: 4,
         checkpoint_after_frames: 40,
+        ..Config::default()
     };
     GraphDB::open_with_storage(Arc::new(main.clone()), Arc::new(wal.clone()), config).unwrap()
 }
@@ -325,7 +327,7 @@ fn index_survives_reopen_of_a_real_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");
     {
-        let mut db = GraphDB::open(&path, Config::default()).unwrap();
+        let mut db = GraphDB::create(&path, Config::default()).unwrap();
         db.create_index(IndexDef::property("P", "k")).unwrap();
         let mut tx = db.begin_write_txn().unwrap();
         for i in 0..50i64 {

@@ -100,6 +100,7 @@ fn power_cut_anywhere_across_checkpoints() {
         node_cache_capacity: 2,
         edge_cache_capacity: 2,
         checkpoint_after_frames: 12,
+        ..Config::default()
     };
     let mut db = GraphDB::open_with_storage(main, wal, config.clone()).unwrap();
     let mut states: Vec<State> = vec![read_state(&db).unwrap()];

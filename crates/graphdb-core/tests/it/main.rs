@@ -10,11 +10,15 @@ mod cli;
 mod concurrency;
 mod corruption;
 mod crash;
+mod faults;
 mod index;
 mod isolation;
 mod journal;
 mod model;
 mod mvcc;
+mod recovery;
+#[cfg(feature = "tools")]
+mod stress;
 mod traversal;
 
 use std::sync::Arc;
@@ -37,5 +41,6 @@ pub(crate) fn small_config() -> Config {
         node_cache_capacity: 8,
         edge_cache_capacity: 8,
         checkpoint_after_frames: 64,
+        ..Config::default()
     }
 }

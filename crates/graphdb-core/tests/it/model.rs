@@ -1,6 +1,7 @@
 //! Model-based property test: random operations against the engine and a plain in-memory
 //! model, with commits, aborts, reopenings and simulated power cuts in between.
 
+use graphdb_core::engine::Engine;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -120,6 +121,7 @@ fn open(main: &MemStorage, wal: &MemStorage) -> GraphDB {
         node_cache_capacity: 4,
         edge_cache_capacity: 4,
         checkpoint_after_frames: 40,
+        ..Config::default()
     };
     GraphDB::open_with_storage(Arc::new(main.clone()), Arc::new(wal.clone()), config).unwrap()
 }
