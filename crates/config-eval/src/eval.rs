@@ -531,6 +531,8 @@ pub(crate) struct ModuleRuntime {
     instances: Vec<Arc<InstanceRt>>,
     /// Unions in scope (own and imported): their constructors, for instance heads.
     unions: HashMap<String, Arc<Vec<String>>>,
+    /// Values imported unqualified (`import lib { a }`): the module and the binding.
+    selected: HashMap<String, (Arc<ModuleRuntime>, usize)>,
     /// The root module's output lists these names (exports, or everything).
     pub(crate) exported: Vec<usize>,
     exported_types: std::collections::HashSet<String>,
@@ -599,6 +601,14 @@ impl ModuleRuntime {
                 }
             }
         }
+        let mut selected = HashMap::new();
+        for s in &module.selected {
+            if let Some(rt) = import_map.get(&s.import) {
+                if let Some(&i) = rt.index.get(&s.name) {
+                    selected.insert(s.local.clone(), (rt.clone(), i));
+                }
+            }
+        }
         let all = crate::types::exports_all(module);
         Arc::new_cyclic(|me| {
             for inst in &module.instances {
@@ -647,6 +657,7 @@ impl ModuleRuntime {
                 methods,
                 instances,
                 unions,
+                selected,
                 exported: module
                     .lets
                     .iter()
@@ -917,6 +928,10 @@ impl<'a> Ctx<'a> {
         }
         if let Some(&i) = module.index.get(name) {
             return self.force(module, i);
+        }
+        if let Some((rt, i)) = module.selected.get(name) {
+            let rt = rt.clone();
+            return self.force(&rt, *i);
         }
         if let Some((class, dispatch)) = module.methods.get(name) {
             return Ok(Value::Function(Function(FnRepr::Method(Arc::new(

@@ -254,3 +254,53 @@ fn exporting_only_a_class_hides_the_rest() {
         "{err}"
     );
 }
+
+#[test]
+fn selective_imports_bind_names_unqualified() {
+    let strings = "export let concat = \\a b -> a ++ b;\nexport let parts = \\s -> split \",\" s;\nexport type Pair = { l: Integer, r: Integer };";
+    let files = [
+        ("std/string.lig", strings),
+        ("util.lig", "export let twice = \\x -> x * 2;"),
+        (
+            "main.lig",
+            "import \"std.string\" { concat, parts as pieces, Pair };\nimport { twice as dbl } from util;\nlet a = concat \"x\" \"y\";\nlet b = pieces \"p,q\";\nlet c = dbl 21;\nlet d: Pair = { l = 1, r = 2 };\nlet e = string.concat \"q\" \"r\";",
+        ),
+    ];
+    assert_eq!(
+        json(&files),
+        serde_json::json!({"a": "xy", "b": ["p", "q"], "c": 42, "d": {"l": 1, "r": 2}, "e": "qr"})
+    );
+    for (main, expected) in [
+        (
+            "import \"std.string\" { nothere };",
+            "module `string` does not export `nothere`",
+        ),
+        (
+            "import \"std.string\" { concat };\nlet concat = 1;",
+            "`concat` is both imported and defined",
+        ),
+        (
+            "import \"std.string\" { Pair as P };",
+            "a type or class cannot be renamed on import",
+        ),
+        (
+            "import \"std.string\" { Missing };",
+            "does not export a type or class `Missing`",
+        ),
+        (
+            "import { concat } \"std.string\";",
+            "expected `from` after the imported names",
+        ),
+    ] {
+        let files = [("std/string.lig", strings), ("main.lig", main)];
+        let err = eval_both(&files).unwrap_err().to_string();
+        assert!(err.contains(expected), "{main}: {err}");
+    }
+    let src = "import lib.net as n { port, host as h };\nlet x = port;";
+    let printed = format_source(src).unwrap();
+    assert_eq!(
+        printed,
+        "import lib.net as n { port, host as h };\nlet x = port;\n"
+    );
+    assert_eq!(format_source(&printed).unwrap(), printed);
+}
