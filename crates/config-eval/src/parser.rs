@@ -1142,6 +1142,10 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, SyntaxError> {
+        // The origin's literals may carry a sign: `+5` is `5`.
+        if self.is_sym("+") && matches!(self.peek_at(1), Tok::Int(_) | Tok::Float(_)) {
+            self.bump();
+        }
         let span = self.span();
         let op = if self.is_sym("-") {
             Some(UnOp::Neg)
@@ -1444,6 +1448,10 @@ impl Parser {
                 Tok::Int(n) => Ok(Pattern::Int(-n)),
                 _ => err(span, "expected an integer after `-` in a pattern"),
             },
+            Tok::Sym("+") => match self.bump() {
+                Tok::Int(n) => Ok(Pattern::Int(n)),
+                _ => err(span, "expected an integer after `+` in a pattern"),
+            },
             Tok::Str(s) => Ok(Pattern::Str(s)),
             Tok::Kw("true") => Ok(Pattern::Bool(true)),
             Tok::Kw("false") => Ok(Pattern::Bool(false)),
@@ -1624,6 +1632,11 @@ mod tests {
     fn precedence_and_associativity() {
         assert_eq!(expr_of("1 + 2 * 3"), expr_of("1 + (2 * 3)"));
         assert_eq!(expr_of("1 - 2 - 3"), expr_of("(1 - 2) - 3"));
+        assert_eq!(expr_of("+5 + +2.5"), expr_of("5 + 2.5"));
+        assert_eq!(
+            expr_of("match x { +1 => 0, _ => 1 }"),
+            expr_of("match x { 1 => 0, _ => 1 }")
+        );
         assert_eq!(expr_of("f a b"), expr_of("(f a) b"));
         assert_eq!(expr_of("a || b && c"), expr_of("a || (b && c)"));
         assert_eq!(expr_of("f r.a"), expr_of("f (r.a)"));

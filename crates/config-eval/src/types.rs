@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use crate::ast::*;
 
 mod classes;
+mod fields;
 use crate::error::Error;
 use crate::sync::Arc;
 
@@ -233,7 +234,9 @@ enum Class {
 /// Whether a module exports `name` given its export flags: a module without any
 /// `export` exports everything.
 pub(crate) fn exports_all(m: &Module) -> bool {
-    !m.lets.iter().any(|l| l.exported) && !m.types.iter().any(|t| t.exported)
+    !m.lets.iter().any(|l| l.exported)
+        && !m.types.iter().any(|t| t.exported)
+        && !m.classes.iter().any(|c| c.exported)
 }
 
 /// A type in a checker's arena.
@@ -338,6 +341,8 @@ struct Checker<'a> {
     deferred_preds: Vec<(Expr, Ty)>,
     /// Type classes, instances and the method uses waiting for an instance.
     tc: classes::ClassEnv,
+    /// Field reads waiting for their record type.
+    fields: fields::FieldReads,
 }
 
 /// Type-checks `module` given the checked modules it imports (by alias).
@@ -378,6 +383,7 @@ pub(crate) fn check_module_with(
         locals: Vec::new(),
         deferred_preds: Vec::new(),
         tc: classes::ClassEnv::default(),
+        fields: fields::FieldReads::default(),
     };
     let mut out = c.module(module)?;
     out.steps = c.steps;
@@ -1272,6 +1278,7 @@ impl Checker<'_> {
                 }
             }
             self.level -= 1;
+            self.resolve_fields(false)?;
             for (k, &i) in scc.iter().enumerate() {
                 let b = self.generalize(tys[k], true)?;
                 self.globals.insert(m.lets[i].name.clone(), b);
@@ -1664,10 +1671,7 @@ impl Checker<'_> {
                 }
                 let r = self.find(t);
                 if let Node::Var(_) = self.node(r) {
-                    return self.error(
-                        span,
-                        format!("cannot tell which record `.{field}` reads; annotate the parameter, e.g. `\\(r : {{ {field}: Integer }}) -> ...`"),
-                    );
+                    return Ok(self.defer_field(r, field, span));
                 }
                 let shown = self.show(r);
                 return self.error(

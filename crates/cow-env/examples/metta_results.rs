@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use cow_env::{parse_program, Environment, Interpreter, RuleEnvironment};
+use cow_env::{parse_program, Environment, Interpreter};
 
 fn main() -> ExitCode {
     let Some(file) = std::env::args().nth(1) else {

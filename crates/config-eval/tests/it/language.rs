@@ -235,3 +235,22 @@ fn the_readme_worked_example_evaluates_to_what_it_shows() {
     let err = eval_both(&refs).unwrap_err().to_string();
     assert!(readme.contains(&format!("error: {err}")), "{err}");
 }
+
+#[test]
+fn exporting_only_a_class_hides_the_rest() {
+    let lib = "export typeclass Show 'a where show : 'a -> String;\ninstance Show Integer where show = \\n -> toString n;\nlet hidden = 1;";
+    let files = [
+        ("lib.lig", lib),
+        ("main.lig", "import lib;\nlet a = show 2;"),
+    ];
+    assert_eq!(json(&files), serde_json::json!({"a": "2"}));
+    let files = [
+        ("lib.lig", lib),
+        ("main.lig", "import lib;\nlet b = lib.hidden;"),
+    ];
+    let err = eval_both(&files).unwrap_err().to_string();
+    assert!(
+        err.contains("module `lib` does not export `hidden`"),
+        "{err}"
+    );
+}

@@ -103,6 +103,7 @@ fn plain_bang_forms_record_their_results() {
     assert_eq!(report.outputs[0].1.len(), 2);
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
     let dir = std::env::temp_dir().join(format!("cow-env-bin-{}", std::process::id()));
@@ -119,13 +120,13 @@ fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
         .arg(&bad)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stdout.contains(&format!("FAIL {}:3: ", bad.display())),
-        "{stdout}"
+        stderr.contains(&format!("FAIL {}:3: ", bad.display())),
+        "{stderr}"
     );
-    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+    assert!(stderr.contains("1 passed, 1 failed"), "{stderr}");
 
     let good = files().into_iter().next().unwrap();
     let ok = std::process::Command::new(env!("CARGO_BIN_EXE_metta-run"))
@@ -135,7 +136,7 @@ fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
     assert!(
         ok.status.success(),
         "{}",
-        String::from_utf8_lossy(&ok.stdout)
+        String::from_utf8_lossy(&ok.stderr)
     );
     let usage = std::process::Command::new(env!("CARGO_BIN_EXE_metta-run"))
         .output()
