@@ -332,8 +332,43 @@ fn feature_names(manifest: &str) -> Vec<String> {
     names
 }
 
-/// The cargo invocations that test one crate with its features on and off.
-fn feature_matrix(krate: &str, features: &[String]) -> Vec<Vec<String>> {
+/// The features a manifest's `default = [...]` turns on (one line or several).
+fn default_features(manifest: &str) -> Vec<String> {
+    let mut in_features = false;
+    let mut list: Option<String> = None;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if let Some(text) = list.as_mut() {
+            text.push_str(line);
+        } else if line.starts_with('[') {
+            in_features = line == "[features]";
+            continue;
+        } else if in_features {
+            if let Some((name, value)) = line.split_once('=') {
+                if name.trim().trim_matches('"') == "default" {
+                    list = Some(value.trim().to_string());
+                }
+            }
+        }
+        if let Some(text) = &list {
+            if text.contains(']') {
+                return text
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(',')
+                    .map(|f| f.trim().trim_matches('"').to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect();
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// The cargo invocations that test one crate with its features on and off: with none,
+/// with each alone, with all of them, and with the defaults. A run whose feature set
+/// equals an earlier run's (`--no-default-features --features tools` when the default is
+/// `tools`, the defaults when they are empty) is left out: it would test the same build.
+fn feature_matrix(krate: &str, features: &[String], defaults: &[String]) -> Vec<Vec<String>> {
     let base = |extra: &[&str]| {
         let mut args: Vec<String> = ["test", "-p", krate]
             .iter()
@@ -342,31 +377,49 @@ fn feature_matrix(krate: &str, features: &[String]) -> Vec<Vec<String>> {
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
-    let mut runs = vec![base(&["--no-default-features"])];
-    for feature in features.iter().filter(|f| *f != "default" && *f != "loom") {
-        runs.push(base(&["--no-default-features", "--features", feature]));
-    }
+    type Set = std::collections::BTreeSet<String>;
+    let set_of = |names: &[&String]| -> Set { names.iter().map(|s| s.to_string()).collect() };
+    let with_defaults = |names: &[&String]| -> Set {
+        defaults
+            .iter()
+            .chain(names.iter().copied())
+            .cloned()
+            .collect()
+    };
+    let mut runs: Vec<(Set, Vec<String>)> = Vec::new();
+    let mut add = |set: Set, args: Vec<String>| {
+        if !runs.iter().any(|(seen, _)| *seen == set) {
+            runs.push((set, args));
+        }
+    };
+    add(Set::new(), base(&["--no-default-features"]));
     let migrations: Vec<&String> = features
         .iter()
         .filter(|f| *f != "default" && *f != "loom")
         .collect();
+    for feature in &migrations {
+        add(
+            set_of(&[feature]),
+            base(&["--no-default-features", "--features", feature]),
+        );
+    }
     if migrations.len() > 1 {
         let all = migrations
             .iter()
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        runs.push(base(&["--features", &all]));
+        add(with_defaults(&migrations), base(&["--features", &all]));
     }
     if features.iter().any(|f| f == "default") {
-        runs.push(base(&[]));
+        add(with_defaults(&[]), base(&[]));
     }
-    runs
+    runs.into_iter().map(|(_, args)| args).collect()
 }
 
 fn features(args: &FeaturesArgs) -> Result<(), XtaskError> {
     let crates_dir = workspace_root().join("crates");
-    let mut crates: Vec<(String, Vec<String>)> = std::fs::read_dir(&crates_dir)
+    let mut crates: Vec<(String, Vec<String>, Vec<String>)> = std::fs::read_dir(&crates_dir)
         .map_err(|e| XtaskError::Failed(format!("{}: {e}", crates_dir.display())))?
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -374,23 +427,24 @@ fn features(args: &FeaturesArgs) -> Result<(), XtaskError> {
             Some((
                 entry.file_name().to_string_lossy().into_owned(),
                 feature_names(&manifest),
+                default_features(&manifest),
             ))
         })
-        .filter(|(name, _)| args.crates.is_empty() || args.crates.contains(name))
+        .filter(|(name, _, _)| args.crates.is_empty() || args.crates.contains(name))
         .collect();
     crates.sort();
     if let Some(unknown) = args
         .crates
         .iter()
-        .find(|c| !crates.iter().any(|(n, _)| n == *c))
+        .find(|c| !crates.iter().any(|(n, _, _)| n == *c))
     {
         return Err(XtaskError::Usage(format!("unknown crate `{unknown}`")));
     }
-    for (krate, names) in &crates {
+    for (krate, names, defaults) in &crates {
         if names.is_empty() {
             continue;
         }
-        for run in feature_matrix(krate, names) {
+        for run in feature_matrix(krate, names, defaults) {
             run_step(&format!("cargo {}", run.join(" ")), cargo().args(&run))?;
         }
         if names.iter().any(|f| f == "loom") {
@@ -420,7 +474,7 @@ fn features(args: &FeaturesArgs) -> Result<(), XtaskError> {
     }
     eprintln!(
         "xtask: features: {} crate(s) with features tested",
-        crates.iter().filter(|(_, f)| !f.is_empty()).count()
+        crates.iter().filter(|(_, f, _)| !f.is_empty()).count()
     );
     Ok(())
 }
@@ -499,7 +553,7 @@ mod tests {
 
     #[test]
     fn every_migration_feature_is_tested_on_and_off() {
-        let runs = feature_matrix("g", &strings(&["rwlock-optimization", "loom"]));
+        let runs = feature_matrix("g", &strings(&["rwlock-optimization", "loom"]), &[]);
         let joined: Vec<String> = runs.iter().map(|r| r.join(" ")).collect();
         assert_eq!(
             joined,
@@ -508,7 +562,64 @@ mod tests {
                 "test -p g --no-default-features --features rwlock-optimization"
             ]
         );
-        let runs = feature_matrix("g", &strings(&["default", "a", "b"]));
-        assert_eq!(runs.len(), 5);
+        let runs = feature_matrix("g", &strings(&["default", "a", "b"]), &strings(&["a"]));
+        // none, a, b, a+b; the default (a) is the `a` run again.
+        assert_eq!(runs.len(), 4);
+    }
+
+    #[test]
+    fn runs_that_would_build_the_same_features_are_left_out() {
+        let joined =
+            |runs: Vec<Vec<String>>| -> Vec<String> { runs.iter().map(|r| r.join(" ")).collect() };
+        // `default = ["tools"]`: the default run is the `tools` run again.
+        assert_eq!(
+            joined(feature_matrix(
+                "c",
+                &strings(&["default", "tools"]),
+                &strings(&["tools"])
+            )),
+            [
+                "test -p c --no-default-features",
+                "test -p c --no-default-features --features tools"
+            ]
+        );
+        // `default = []`: the default run is the no-feature run again.
+        assert_eq!(
+            joined(feature_matrix(
+                "d",
+                &strings(&["default", "log", "loom"]),
+                &[]
+            )),
+            [
+                "test -p d --no-default-features",
+                "test -p d --no-default-features --features log"
+            ]
+        );
+        // `default = ["cli"]` with a migration switch: all four sets differ but the
+        // default one, which equals `cli` alone.
+        assert_eq!(
+            joined(feature_matrix(
+                "e",
+                &strings(&["default", "cli", "fast", "loom"]),
+                &strings(&["cli"])
+            )),
+            [
+                "test -p e --no-default-features",
+                "test -p e --no-default-features --features cli",
+                "test -p e --no-default-features --features fast",
+                "test -p e --features cli,fast"
+            ]
+        );
+    }
+
+    #[test]
+    fn default_features_are_read_from_one_or_several_lines() {
+        let one =
+            "[package]\nname = \"x\"\n[features]\ndefault = [\"cli\", \"rwlock\"] # on\ncli = []\n";
+        assert_eq!(default_features(one), ["cli", "rwlock"]);
+        let several = "[features]\ndefault = [\n  \"a\",\n  \"b\",\n]\na = []\nb = []\n";
+        assert_eq!(default_features(several), ["a", "b"]);
+        assert!(default_features("[features]\ndefault = []\n").is_empty());
+        assert!(default_features("[dependencies]\ndefault = [\"x\"]\n").is_empty());
     }
 }
