@@ -68,6 +68,7 @@ mod interner;
 mod manifest;
 mod model;
 mod normalize;
+mod scan;
 mod sync;
 
 pub use build::{build, BuildMode, BuildOptions, InternerChoice, Progress, ProgressFn};
