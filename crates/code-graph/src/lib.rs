@@ -73,7 +73,10 @@ mod sync;
 
 pub use build::{build, BuildMode, BuildOptions, InternerChoice, Progress, ProgressFn};
 pub use error::{CodeGraphError, Diagnostic, DiagnosticKind};
-pub use export::{summary, to_dot, to_json, SCHEMA_VERSION};
+pub use export::{
+    filter, summary, to_dot, to_json, write_compact, write_json, write_node_link, Filter,
+    SCHEMA_VERSION,
+};
 pub use id::{NodeId, SeedIdAllocator};
 pub use interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
 pub use model::{
