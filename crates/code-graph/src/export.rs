@@ -13,7 +13,7 @@ use crate::model::{CodeGraph, CrateInfo, Edge, EdgeKind, Node, NodeKind, ParseMe
 
 /// The version of the JSON schema written by [`to_json`]. It changes whenever a field is
 /// renamed, removed or changes meaning; adding a field does not change it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct JsonGraph<'a> {

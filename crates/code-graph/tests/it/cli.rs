@@ -21,7 +21,7 @@ fn writes_json_dot_and_summary() {
     assert!(status.success());
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     assert_eq!(json["metrics"]["calls_resolved"], 1);
 
     let dot = bin()
