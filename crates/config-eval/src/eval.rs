@@ -1301,6 +1301,27 @@ impl<'a> Ctx<'a> {
     /// `apply`, whose frame every level of recursion pays for).
     #[inline(never)]
     fn apply_other(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
+        // These calls put more frames on the stack than a closure call does; they count
+        // as that many more levels, so the recursion limit still comes before the end
+        // of the stack when a refined function or a method recurses.
+        const EXTRA: usize = 2;
+        self.depth += EXTRA;
+        let r = if self.depth > self.limits.max_depth {
+            Err(Error::RecursionLimit {
+                limit: self.limits.max_depth,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            })
+        } else {
+            self.apply_special(f, arg, span)
+        };
+        self.depth -= EXTRA;
+        r
+    }
+
+    fn apply_special(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
         match &f {
             Value::Function(Function(FnRepr::Builtin(b, given))) => {
                 let mut args = Vec::with_capacity(given.len() + 1);

@@ -884,7 +884,18 @@ impl Parser {
     }
 
     fn ty_inner(&mut self) -> Result<TypeExpr, SyntaxError> {
-        let base = self.ty_fun()?;
+        let mut base = self.ty_fun()?;
+        // Class constraints in an annotation (`Ord 'a => 'a -> 'a -> 'a`, the origin's
+        // form) are accepted and dropped: the checker resolves every method use itself.
+        while self.is_sym("=>") {
+            let constraint =
+                matches!(&base, TypeExpr::Named(n, args, _) if n != "List" && !args.is_empty());
+            if !constraint {
+                return self.unexpected("a type (a constraint before `=>` is `Class 'a`)");
+            }
+            self.bump();
+            base = self.ty_fun()?;
+        }
         if !self.eat_kw("where") {
             return Ok(base);
         }
@@ -1680,6 +1691,8 @@ mod tests {
         assert_eq!(expr_of("1 + 2 * 3"), expr_of("1 + (2 * 3)"));
         assert_eq!(expr_of("1 - 2 - 3"), expr_of("(1 - 2) - 3"));
         assert_eq!(expr_of("+5 + +2.5"), expr_of("5 + 2.5"));
+        let m = parse_module("let m : Num 'a => Ord 'a => 'a -> 'a = \\x -> x;").unwrap();
+        assert!(matches!(m.lets[0].ann, Some(TypeExpr::Fun(..))));
         assert_eq!(
             expr_of("match x { +1 => 0, _ => 1 }"),
             expr_of("match x { 1 => 0, _ => 1 }")

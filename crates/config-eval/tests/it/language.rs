@@ -304,3 +304,19 @@ fn selective_imports_bind_names_unqualified() {
     );
     assert_eq!(format_source(&printed).unwrap(), printed);
 }
+
+#[test]
+fn deep_recursion_through_refined_functions_and_methods_meets_the_limit() {
+    // Each of these calls puts more on the stack than a plain closure call; the
+    // recursion limit must still come first (a stack overflow would abort the test).
+    let refined = "type Port = Integer where x >= 1024;\nlet f: Integer -> Port = \\n -> if n == 0 then 1024 else f (n - 1);\nlet y = f 1000000;";
+    let method = "typeclass Sz 'a where sz : 'a -> Integer;\ninstance Sz Integer where sz = \\n -> if n == 0 then 0 else 1 + sz (n - 1);\nlet y = sz 1000000;";
+    let builtin = "let deep = \\n -> if n == 0 then [] else map (\\x -> x) (deep (n - 1));\nlet y = deep 1000000;";
+    for src in [refined, method, builtin] {
+        let err = eval_both(&[("main.lig", src)]).unwrap_err().to_string();
+        assert!(err.contains("recursion limit of 20000"), "{src}: {err}");
+    }
+    // Within the limit they work.
+    let ok = "type Port = Integer where x >= 1024;\nlet f: Integer -> Port = \\n -> if n == 0 then 1024 else f (n - 1);\nlet y = f 100;";
+    assert_eq!(json(&[("main.lig", ok)]), serde_json::json!({"y": 1024}));
+}
