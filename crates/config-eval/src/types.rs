@@ -41,6 +41,7 @@ use crate::ast::*;
 
 mod classes;
 mod fields;
+mod selective;
 use crate::error::Error;
 use crate::sync::Arc;
 
@@ -343,6 +344,8 @@ struct Checker<'a> {
     tc: classes::ClassEnv,
     /// Field reads waiting for their record type.
     fields: fields::FieldReads,
+    /// Values imported unqualified.
+    selected: selective::SelectedNames,
 }
 
 /// Type-checks `module` given the checked modules it imports (by alias).
@@ -384,6 +387,7 @@ pub(crate) fn check_module_with(
         deferred_preds: Vec::new(),
         tc: classes::ClassEnv::default(),
         fields: fields::FieldReads::default(),
+        selected: selective::SelectedNames::default(),
     };
     let mut out = c.module(module)?;
     out.steps = c.steps;
@@ -1201,6 +1205,7 @@ impl Checker<'_> {
             }
         }
         self.declare_classes(m, &imports)?;
+        self.declare_selected(m, &imports)?;
         // Type-level refinement predicates are checked after the values they may use.
         let type_preds = std::mem::take(&mut self.deferred_preds);
 
@@ -1432,6 +1437,9 @@ impl Checker<'_> {
         }
         if let Some(b) = self.globals.get(name).copied() {
             return self.instantiate(b);
+        }
+        if let Some(t) = self.selected_type(name)? {
+            return Ok(t);
         }
         if let Some(t) = self.method_type(name, span)? {
             return Ok(t);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::cache::VersionCache;
 use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_NODE};
 use crate::error::{GraphError, Result};
-use crate::pager::{OpenMode, Pager, PagerStats};
+use crate::pager::{CacheSizing, OpenMode, Pager, PagerStats};
 use crate::records::{RecordStore, MAX_ID};
 use crate::storage::{FileStorage, Storage};
 use crate::sync::{AtomicBool, AtomicU64, OrderedMutex, Ordering, Rank};
@@ -65,8 +65,13 @@ pub enum Health {
 pub struct Config {
     /// Durability of commits.
     pub sync_mode: SyncMode,
-    /// Pages the pager keeps cached (8 KiB each).
+    /// Pages the pager keeps cached (8 KiB each); 0 (the default) sizes the cache from
+    /// the file: twice the database's pages at open and after each checkpoint (room to
+    /// grow), at least 4096 pages (32 MiB), at most `page_cache_budget_bytes`.
     pub page_cache_pages: usize,
+    /// The most memory an automatically sized page cache may hold (default 1 GiB).
+    /// Pages are cached as they are read, so a small database never uses it all.
+    pub page_cache_budget_bytes: u64,
     /// Newest node versions kept decoded in the node cache.
     pub node_cache_capacity: usize,
     /// Newest edge versions kept decoded in the edge cache.
@@ -88,7 +93,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             sync_mode: SyncMode::Full,
-            page_cache_pages: 4096,
+            page_cache_pages: 0,
+            page_cache_budget_bytes: 1 << 30,
             node_cache_capacity: 100_000,
             edge_cache_capacity: 100_000,
             checkpoint_after_frames: 4096,
@@ -372,7 +378,8 @@ impl GraphDB {
         config: Config,
         mode: &OpenMode,
     ) -> Result<GraphDB> {
-        let (pager, recovery) = Pager::open(main, wal, config.page_cache_pages, mode)?;
+        let sizing = CacheSizing::of(&config);
+        let (pager, recovery) = Pager::open(main, wal, sizing, mode)?;
         let meta = pager.meta().clone();
         let log = pager.log();
         Ok(GraphDB {
