@@ -263,17 +263,39 @@ impl Value {
     /// The value as JSON: records become objects, lists arrays, `()` `null`, `None`
     /// the string `"None"` and `Some(x)` the object `{"Some": x}`. Functions and
     /// non-finite floats cannot be written and give [`Error::Serialise`].
+    ///
+    /// At most [`Value::MAX_JSON_VALUES`] JSON values are written: a value shares its
+    /// parts in memory (a record holding the same list twice holds it once), and JSON
+    /// repeats them, so a small value can have an exponentially large JSON form.
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
-        self.json_at(0)
+        self.to_json_within(Self::MAX_JSON_VALUES)
     }
 
-    fn json_at(&self, depth: usize) -> Result<serde_json::Value, Error> {
+    /// The default bound of [`Value::to_json`] on the number of JSON values written.
+    pub const MAX_JSON_VALUES: u64 = 1 << 22;
+
+    /// [`Value::to_json`] with at most `max_values` JSON values (numbers, strings,
+    /// arrays, objects, ... each count one); more is [`Error::Serialise`].
+    pub fn to_json_within(&self, max_values: u64) -> Result<serde_json::Value, Error> {
+        let mut budget = max_values;
+        self.json_at(0, &mut budget)
+    }
+
+    fn json_at(&self, depth: usize, budget: &mut u64) -> Result<serde_json::Value, Error> {
         use serde_json::Value as J;
         if depth > MAX_PRINT_DEPTH {
             return Err(Error::Serialise {
                 message: format!("the value is nested deeper than {MAX_PRINT_DEPTH} levels"),
             });
         }
+        if *budget == 0 {
+            return Err(Error::Serialise {
+                message: "the result has too many JSON values (parts it shares in memory \
+                          are repeated in JSON)"
+                    .into(),
+            });
+        }
+        *budget -= 1;
         let d = depth + 1;
         Ok(match self {
             Value::Unit => J::Null,
@@ -288,18 +310,22 @@ impl Value {
                 }
             },
             Value::Str(s) => J::String(s.to_string()),
-            Value::List(xs) => J::Array(xs.iter().map(|x| x.json_at(d)).collect::<Result<_, _>>()?),
+            Value::List(xs) => J::Array(
+                xs.iter()
+                    .map(|x| x.json_at(d, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Record(fs) => {
                 let mut m = serde_json::Map::new();
                 for (k, v) in fs.iter() {
-                    m.insert(k.clone(), v.json_at(d)?);
+                    m.insert(k.clone(), v.json_at(d, budget)?);
                 }
                 J::Object(m)
             }
             Value::Ctor(n, None) => J::String(n.to_string()),
             Value::Ctor(n, Some(p)) => {
                 let mut m = serde_json::Map::new();
-                m.insert(n.to_string(), p.json_at(d)?);
+                m.insert(n.to_string(), p.json_at(d, budget)?);
                 J::Object(m)
             }
             Value::Function(_) => {
@@ -531,6 +557,8 @@ pub(crate) struct ModuleRuntime {
     instances: Vec<Arc<InstanceRt>>,
     /// Unions in scope (own and imported): their constructors, for instance heads.
     unions: HashMap<String, Arc<Vec<String>>>,
+    /// Values imported unqualified (`import lib { a }`): the module and the binding.
+    selected: HashMap<String, (Arc<ModuleRuntime>, usize)>,
     /// The root module's output lists these names (exports, or everything).
     pub(crate) exported: Vec<usize>,
     exported_types: std::collections::HashSet<String>,
@@ -599,6 +627,14 @@ impl ModuleRuntime {
                 }
             }
         }
+        let mut selected = HashMap::new();
+        for s in &module.selected {
+            if let Some(rt) = import_map.get(&s.import) {
+                if let Some(&i) = rt.index.get(&s.name) {
+                    selected.insert(s.local.clone(), (rt.clone(), i));
+                }
+            }
+        }
         let all = crate::types::exports_all(module);
         Arc::new_cyclic(|me| {
             for inst in &module.instances {
@@ -647,6 +683,7 @@ impl ModuleRuntime {
                 methods,
                 instances,
                 unions,
+                selected,
                 exported: module
                     .lets
                     .iter()
@@ -917,6 +954,10 @@ impl<'a> Ctx<'a> {
         }
         if let Some(&i) = module.index.get(name) {
             return self.force(module, i);
+        }
+        if let Some((rt, i)) = module.selected.get(name) {
+            let rt = rt.clone();
+            return self.force(&rt, *i);
         }
         if let Some((class, dispatch)) = module.methods.get(name) {
             return Ok(Value::Function(Function(FnRepr::Method(Arc::new(
@@ -1260,6 +1301,27 @@ impl<'a> Ctx<'a> {
     /// `apply`, whose frame every level of recursion pays for).
     #[inline(never)]
     fn apply_other(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
+        // These calls put more frames on the stack than a closure call does; they count
+        // as that many more levels, so the recursion limit still comes before the end
+        // of the stack when a refined function or a method recurses.
+        const EXTRA: usize = 2;
+        self.depth += EXTRA;
+        let r = if self.depth > self.limits.max_depth {
+            Err(Error::RecursionLimit {
+                limit: self.limits.max_depth,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            })
+        } else {
+            self.apply_special(f, arg, span)
+        };
+        self.depth -= EXTRA;
+        r
+    }
+
+    fn apply_special(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
         match &f {
             Value::Function(Function(FnRepr::Builtin(b, given))) => {
                 let mut args = Vec::with_capacity(given.len() + 1);

@@ -547,14 +547,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     return Ok(done(error));
                 }
             }
-            let keep_rhs = sig
-                .as_ref()
-                .and_then(|(ty, _)| types::function_parts(ty))
-                .is_some_and(|(_, ret)| ret.as_sym() == Some("Atom"));
+            let ret = return_type(sig.as_ref());
             self.call(
                 atom.clone(),
                 Bindings::new(),
-                keep_rhs,
+                ret.as_ref(),
                 &mut todo,
                 &mut direct,
             )?;
@@ -665,11 +662,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
         let mut todo = VecDeque::new();
         let mut direct = std::mem::take(&mut args.errors);
         let combos: Vec<Combo> = args.pending.drain(..).collect();
-        let keep_rhs = args
-            .sig
-            .as_ref()
-            .and_then(|(ty, _)| types::function_parts(ty))
-            .is_some_and(|(_, ret)| ret.as_sym() == Some("Atom"));
+        let ret = return_type(args.sig.as_ref());
         for combo in combos {
             let expr = if combo.bindings.is_empty() {
                 Atom::expr(combo.values)
@@ -682,7 +675,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     continue;
                 }
             }
-            self.call(expr, combo.bindings, keep_rhs, &mut todo, &mut direct)?;
+            self.call(expr, combo.bindings, ret.as_ref(), &mut todo, &mut direct)?;
         }
         self.check_size(todo.len() + direct.len(), &args.whole)?;
         Ok(self.concat(todo, direct, &args.whole))
@@ -726,20 +719,20 @@ impl<E: RuleEnvironment> Interpreter<E> {
     }
 
     /// Applies an evaluated expression: the grounded operation, or the rules.
-    /// `keep_rhs`: the function's declared return type is `Atom`, so the right sides of
-    /// its rules are results as written.
+    /// `ret`: the function's declared return type. A result is evaluated further unless
+    /// that type is `Atom`.
     fn call(
         &mut self,
         expr: Atom,
         bindings: Bindings,
-        keep_rhs: bool,
+        ret: Option<&Atom>,
         todo: &mut VecDeque<(Atom, Bindings)>,
         direct: &mut Vec<Res>,
     ) -> Result<(), Error> {
         if let Some([Atom::Sym(op), rest @ ..]) = expr.as_expr() {
             if let Some(values) = stdlib::call(op, rest, &expr) {
                 for value in values {
-                    if needs_eval(&value) && !value.is_error() {
+                    if needs_eval(&value) && !value.is_error() && !kept_as_is(ret) {
                         todo.push_back((value, bindings.clone()));
                     } else {
                         direct.push((value, bindings.clone()));
@@ -752,8 +745,15 @@ impl<E: RuleEnvironment> Interpreter<E> {
         self.rewrite(&expr, &bindings, todo);
         if todo.len() == before {
             direct.push((expr, bindings));
-        } else if keep_rhs {
-            direct.extend(todo.drain(before..));
+        } else if ret.is_some() {
+            let produced: Vec<(Atom, Bindings)> = todo.drain(before..).collect();
+            for (value, b) in produced {
+                if kept_as_is(ret) {
+                    direct.push((value, b));
+                } else {
+                    todo.push_back((value, b));
+                }
+            }
         }
         Ok(())
     }
@@ -949,6 +949,13 @@ impl<E: RuleEnvironment> Interpreter<E> {
                 });
                 self.eval_then(value, k, depth)?
             }
+            ("if-equal", [a, b, then, otherwise]) => {
+                if a == b {
+                    Step::Tail(then.clone(), Bindings::new())
+                } else {
+                    Step::Tail(otherwise.clone(), Bindings::new())
+                }
+            }
             ("unify", [a, b, then, otherwise]) => {
                 let mut bindings = Bindings::new();
                 if bindings.unify(a, b) {
@@ -992,7 +999,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
                         if let Some(step) = self.special_eval(items, x, depth)? {
                             return Ok(Some(step));
                         }
-                        self.call(x.clone(), Bindings::new(), false, &mut todo, &mut direct)?;
+                        self.call(x.clone(), Bindings::new(), None, &mut todo, &mut direct)?;
                     }
                     other => direct.push((other.clone(), Bindings::new())),
                 }
@@ -1218,6 +1225,33 @@ impl<E: RuleEnvironment> Interpreter<E> {
                         .collect(),
                 )
             }
+            ("get-doc", [space, atom]) => {
+                let Some(space) = self.space_index(space, depth)? else {
+                    return Ok(Some(done(stdlib::error(
+                        whole,
+                        Atom::string("get-doc expects a space"),
+                    ))));
+                };
+                Step::Done(
+                    self.documentation(space, atom)
+                        .into_iter()
+                        .map(|d| (d, Bindings::new()))
+                        .collect(),
+                )
+            }
+            ("help!", [atom]) => {
+                let space = self.self_space;
+                let lines = match self.documentation(space, atom).first() {
+                    Some(doc) => help_lines(doc),
+                    None => vec![format!("No documentation found for {atom}")],
+                };
+                let mut out = std::io::stdout().lock();
+                for line in lines {
+                    // A closed stdout is not the program's failure.
+                    let _ = writeln!(out, "{line}");
+                }
+                done(unit())
+            }
             ("unique", [inner]) => {
                 let mut out: Vec<Res> = Vec::new();
                 for (a, b) in self.nested(inner, depth)? {
@@ -1288,6 +1322,96 @@ impl<E: RuleEnvironment> Interpreter<E> {
             }
             _ => Ok(None),
         }
+    }
+
+    /// `get-doc`: the `(@doc-formal ...)` atom documenting `atom` in `space`, built
+    /// from its `(@doc ...)` atom and its type.
+    fn documentation(&mut self, space: usize, atom: &Atom) -> Vec<Atom> {
+        let ty = self
+            .infer_in(atom, space)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Atom::sym(UNDEFINED));
+        let (desc, params, ret) = (
+            Atom::var("__desc"),
+            Atom::var("__params"),
+            Atom::var("__ret"),
+        );
+        let function_doc = Atom::expr(vec![
+            Atom::sym("@doc"),
+            atom.clone(),
+            desc.clone(),
+            Atom::expr(vec![Atom::sym("@params"), params.clone()]),
+            ret.clone(),
+        ]);
+        let atom_doc = Atom::expr(vec![Atom::sym("@doc"), atom.clone(), desc.clone()]);
+        let formal = |kind: &str, ty: &Atom, desc: &Atom| {
+            vec![
+                Atom::sym("@doc-formal"),
+                Atom::expr(vec![Atom::sym("@item"), atom.clone()]),
+                Atom::expr(vec![Atom::sym("@kind"), Atom::sym(kind)]),
+                Atom::expr(vec![Atom::sym("@type"), ty.clone()]),
+                desc.clone(),
+            ]
+        };
+        let is_function = types::function_parts(&ty).is_some();
+        if !is_function {
+            if let Some(b) = self.query(space, &atom_doc).into_iter().next() {
+                return vec![Atom::expr(formal("atom", &ty, &b.apply(&desc)))];
+            }
+        }
+        let Some(b) = self.query(space, &function_doc).into_iter().next() else {
+            return Vec::new();
+        };
+        let param_docs: Vec<Atom> = b
+            .apply(&params)
+            .as_expr()
+            .map(<[Atom]>::to_vec)
+            .unwrap_or_default();
+        let undefined = Atom::sym(UNDEFINED);
+        let (param_types, ret_type): (Vec<Atom>, Atom) = match types::function_parts(&ty) {
+            Some((ps, r)) => (ps.to_vec(), r.clone()),
+            None => (vec![undefined.clone(); param_docs.len()], undefined.clone()),
+        };
+        let described: Vec<Atom> = param_docs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let text = p
+                    .as_expr()
+                    .and_then(|x| x.get(1))
+                    .cloned()
+                    .unwrap_or_else(unit);
+                Atom::expr(vec![
+                    Atom::sym("@param"),
+                    Atom::expr(vec![
+                        Atom::sym("@type"),
+                        param_types
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| undefined.clone()),
+                    ]),
+                    Atom::expr(vec![Atom::sym("@desc"), text]),
+                ])
+            })
+            .collect();
+        let ret_text = b
+            .apply(&ret)
+            .as_expr()
+            .and_then(|x| x.get(1))
+            .cloned()
+            .unwrap_or_else(unit);
+        let mut items = formal("function", &ty, &b.apply(&desc));
+        items.push(Atom::expr(vec![
+            Atom::sym("@params"),
+            Atom::expr(described),
+        ]));
+        items.push(Atom::expr(vec![
+            Atom::sym("@return"),
+            Atom::expr(vec![Atom::sym("@type"), ret_type]),
+            Atom::expr(vec![Atom::sym("@desc"), ret_text]),
+        ]));
+        vec![Atom::expr(items)]
     }
 
     fn list_arg(&mut self, list: &Atom, depth: usize) -> Result<Atom, Error> {
@@ -1478,6 +1602,67 @@ impl<E: RuleEnvironment> Interpreter<E> {
             _ => Ok(None),
         }
     }
+}
+
+/// The declared return type of a signature.
+fn return_type(sig: Option<&(Atom, bool)>) -> Option<Atom> {
+    sig.and_then(|(ty, _)| types::function_parts(ty))
+        .map(|(_, ret)| ret.clone())
+}
+
+/// Whether a result of a function with return type `ret` is returned as it is (the
+/// reference interpreter does not evaluate a result of type `Atom`).
+fn kept_as_is(ret: Option<&Atom>) -> bool {
+    ret.and_then(Atom::as_sym) == Some("Atom")
+}
+
+fn text_of(atom: &Atom) -> String {
+    match atom {
+        Atom::Str(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The lines `help!` prints for a `(@doc-formal ...)` atom.
+fn help_lines(doc: &Atom) -> Vec<String> {
+    let field = |a: &Atom, i: usize| {
+        a.as_expr()
+            .and_then(|x| x.get(i))
+            .cloned()
+            .unwrap_or_else(unit)
+    };
+    let items = doc.as_expr().unwrap_or(&[]);
+    let item = items.get(1).map(|a| field(a, 1)).unwrap_or_else(unit);
+    let kind = items.get(2).map(|a| field(a, 1)).unwrap_or_else(unit);
+    let ty = items.get(3).map(|a| field(a, 1)).unwrap_or_else(unit);
+    let desc = items
+        .get(4)
+        .map(|a| text_of(&field(a, 1)))
+        .unwrap_or_default();
+    if kind.as_sym() != Some("function") || items.len() < 7 {
+        let label = if kind.as_sym() == Some("function") {
+            "Function"
+        } else {
+            "Atom"
+        };
+        return vec![format!("{label} {item}: {ty} {desc}")];
+    }
+    let mut lines = vec![
+        format!("Function {item}: {ty} {desc}"),
+        "Parameters:".to_owned(),
+    ];
+    for param in field(&items[5], 1).as_expr().unwrap_or(&[]) {
+        let ptype = field(&field(param, 1), 1);
+        let pdesc = text_of(&field(&field(param, 2), 1));
+        lines.push(format!("  (type {ptype}) {pdesc}"));
+    }
+    let ret = &items[6];
+    lines.push(format!(
+        "Return: (type {}) {}",
+        field(&field(ret, 1), 1),
+        text_of(&field(&field(ret, 2), 1))
+    ));
+    lines
 }
 
 /// Whether two atoms are equal (`alpha`: up to a renaming of variables).
