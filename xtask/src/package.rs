@@ -3,7 +3,8 @@
 //! For each library crate it
 //! 1. runs `cargo package` (with the crate's workspace dependencies in the same call, so
 //!    cargo resolves them from the packages it has just made, not from crates.io): the
-//!    manifest is publishable, every path dependency has a version, the files are there;
+//!    manifest is publishable, every path dependency has a version, and the package
+//!    carries both licence files and its README;
 //! 2. unpacks the `.crate` file into a scratch folder in the system's temporary directory,
 //!    outside the workspace, so neither the workspace's `.cargo/config.toml` (its
 //!    rustflags) nor its `[workspace]` tables apply;
@@ -12,7 +13,12 @@
 //!    and builds and runs it.
 //!
 //! `cargo package --no-verify` is used because step 3 compiles the packaged sources
-//! itself, outside the workspace, which is what a user of the crate does. The fresh
+//! itself, outside the workspace, which is what a user of the crate does (cargo's own
+//! verification builds with the configuration of the folder it starts in, so the
+//! workspace's `.cargo/config.toml` would apply).
+//! `--allow-dirty` packages the working tree as it is, so the check runs before a commit
+//! too. Offline use works when `CARGO_NET_OFFLINE=true` and the registry cache holds the
+//! workspace's dependencies. The fresh
 //! crates copy the workspace's `Cargo.lock` (same dependency versions, nothing new to
 //! download) and share one target folder, `target/package-check`, so the dependencies
 //! are compiled once. Every crate is checked even when an earlier one fails; the summary
@@ -205,12 +211,16 @@ fn check_crate(krate: &str, root: &Path, target: &Path, scratch: &Path) -> Outco
             Err(e) => return fail(outcome, e),
         }
     }
-    outcome.package = Step::Ok;
     let own_dir = unpacked
         .iter()
         .find(|(n, _)| n == krate)
         .map(|(_, d)| d.clone())
         .unwrap_or_default();
+    let missing = missing_package_files(&own_dir);
+    if !missing.is_empty() {
+        return fail(outcome, format!("the package lacks {}", missing.join(", ")));
+    }
+    outcome.package = Step::Ok;
 
     // 3. A fresh crate that runs the README example.
     outcome.build = Step::Failed;
@@ -364,6 +374,17 @@ fn unpack(name: &str, target: &Path, into: &Path) -> Result<PathBuf, String> {
             dir.display()
         ))
     }
+}
+
+/// The files every published crate must carry: both licence texts (the crates are
+/// `MIT OR Apache-2.0`) and the README that crates.io shows.
+const REQUIRED_FILES: [&str; 3] = ["LICENSE-MIT", "LICENSE-APACHE", "README.md"];
+
+fn missing_package_files(unpacked: &Path) -> Vec<&'static str> {
+    REQUIRED_FILES
+        .into_iter()
+        .filter(|name| !unpacked.join(name).is_file())
+        .collect()
 }
 
 /// The version of a workspace crate, from `cargo pkgid`.
@@ -577,6 +598,18 @@ mod tests {
         let plain = fresh_manifest("graphdb-concurrent", "let x = 1;", &unpacked);
         assert!(!plain.contains("tempfile"));
         assert!(!plain.contains("[dependencies]\ngraphdb-core"));
+    }
+
+    #[test]
+    fn a_package_without_its_licence_files_is_named() {
+        let dir = std::env::temp_dir().join(format!("xtask-package-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("README.md"), "# x\n").unwrap();
+        fs::write(dir.join("LICENSE-MIT"), "MIT\n").unwrap();
+        assert_eq!(missing_package_files(&dir), ["LICENSE-APACHE"]);
+        fs::write(dir.join("LICENSE-APACHE"), "Apache\n").unwrap();
+        assert!(missing_package_files(&dir).is_empty());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

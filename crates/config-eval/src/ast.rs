@@ -49,6 +49,44 @@ pub(crate) struct Module {
     pub(crate) imports: Vec<Import>,
     pub(crate) types: Vec<TypeDecl>,
     pub(crate) lets: Vec<Arc<LetDecl>>,
+    /// `typeclass` declarations.
+    pub(crate) classes: Vec<ClassDecl>,
+    /// `instance` declarations.
+    pub(crate) instances: Vec<InstanceDecl>,
+    /// Names imported unqualified: `import lib { a, b as c };`.
+    pub(crate) selected: Vec<Selected>,
+}
+
+/// One name of a selective import: `name` of the import bound to `alias`, known here
+/// as `local`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Selected {
+    pub(crate) import: String,
+    pub(crate) name: String,
+    pub(crate) local: String,
+    pub(crate) span: Span,
+}
+
+/// `typeclass Eq 'a where eq : 'a -> 'a -> Bool;`: one class over one type variable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ClassDecl {
+    pub(crate) name: String,
+    pub(crate) param: String,
+    /// Method names and signatures, in declaration order.
+    pub(crate) methods: Vec<(String, TypeExpr)>,
+    pub(crate) exported: bool,
+    pub(crate) span: Span,
+}
+
+/// `instance Eq Integer where eq = \x y -> x == y;`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct InstanceDecl {
+    pub(crate) class: String,
+    /// The instance's type (a built-in, a union or an alias of a record).
+    pub(crate) ty: TypeExpr,
+    /// Method implementations, in declaration order.
+    pub(crate) methods: Vec<(String, Expr)>,
+    pub(crate) span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -133,6 +171,8 @@ pub(crate) enum BinOp {
     Ge,
     And,
     Or,
+    /// `a & b`: record merge, `b`'s fields win.
+    Merge,
 }
 
 impl BinOp {
@@ -152,6 +192,7 @@ impl BinOp {
             BinOp::Ge => ">=",
             BinOp::And => "&&",
             BinOp::Or => "||",
+            BinOp::Merge => "&",
         }
     }
 }
@@ -190,6 +231,10 @@ pub(crate) enum ExprKind {
     Match(Box<Expr>, Vec<Arm>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Unary(UnOp, Box<Expr>),
+    /// `"a ${e} b"`: the parts in order; string literals and interpolated expressions.
+    Interp(Vec<Expr>),
+    /// `{ r | a = 1 }`: `r` with some fields replaced.
+    Update(Box<Expr>, Vec<(String, Expr)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -210,4 +255,6 @@ pub(crate) enum Pattern {
     Ctor(String, Option<Box<Pattern>>, Span),
     Record(Vec<(String, Pattern)>, Span),
     List(Vec<Pattern>),
+    /// `[a, b, ...rest]`: at least the listed items, the rest bound to a list.
+    ListRest(Vec<Pattern>, Box<Pattern>),
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::ast::*;
 use crate::error::Error;
+use crate::stdlib::{self, Builtin, Fail, Host};
 use crate::sync::{Arc, AtomicBool, AtomicU64, OnceLock, Ordering, Weak};
 
 /// A value produced by evaluation.
@@ -50,6 +51,33 @@ enum FnRepr {
         module: Weak<ModuleRuntime>,
     },
     Ctor(Arc<str>),
+    /// A built-in with the arguments it has been given so far (fewer than its arity).
+    Builtin(Builtin, Arc<Vec<Value>>),
+    /// A constructor whose payload type has refinements, checked in `module` (the
+    /// module declaring the union).
+    CheckedCtor(Arc<CheckedCtor>),
+    /// A function that entered a type with refinements in its parameter or result:
+    /// calls check both.
+    Checked(Arc<CheckedFn>),
+    /// A type class method with the arguments given so far.
+    Method(Arc<MethodCall>),
+}
+
+// Behind an `Arc` so that `Value` stays small: every level of evaluation keeps
+// several values on the stack.
+struct CheckedCtor {
+    name: Arc<str>,
+    payload: TypeExpr,
+    module: Weak<ModuleRuntime>,
+}
+
+/// The type is read in `module`, where it was written, with `env` in scope.
+struct CheckedFn {
+    inner: Value,
+    param: TypeExpr,
+    result: TypeExpr,
+    env: Env,
+    module: Weak<ModuleRuntime>,
 }
 
 impl fmt::Debug for Function {
@@ -69,6 +97,11 @@ impl PartialEq for Value {
     fn eq(&self, other: &Self) -> bool {
         value_eq(self, other).unwrap_or(false)
     }
+}
+
+/// Structural equality; `None` when a function is compared.
+pub(crate) fn values_equal(a: &Value, b: &Value) -> Option<bool> {
+    value_eq(a, b)
 }
 
 fn value_eq(a: &Value, b: &Value) -> Option<bool> {
@@ -230,17 +263,39 @@ impl Value {
     /// The value as JSON: records become objects, lists arrays, `()` `null`, `None`
     /// the string `"None"` and `Some(x)` the object `{"Some": x}`. Functions and
     /// non-finite floats cannot be written and give [`Error::Serialise`].
+    ///
+    /// At most [`Value::MAX_JSON_VALUES`] JSON values are written: a value shares its
+    /// parts in memory (a record holding the same list twice holds it once), and JSON
+    /// repeats them, so a small value can have an exponentially large JSON form.
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
-        self.json_at(0)
+        self.to_json_within(Self::MAX_JSON_VALUES)
     }
 
-    fn json_at(&self, depth: usize) -> Result<serde_json::Value, Error> {
+    /// The default bound of [`Value::to_json`] on the number of JSON values written.
+    pub const MAX_JSON_VALUES: u64 = 1 << 22;
+
+    /// [`Value::to_json`] with at most `max_values` JSON values (numbers, strings,
+    /// arrays, objects, ... each count one); more is [`Error::Serialise`].
+    pub fn to_json_within(&self, max_values: u64) -> Result<serde_json::Value, Error> {
+        let mut budget = max_values;
+        self.json_at(0, &mut budget)
+    }
+
+    fn json_at(&self, depth: usize, budget: &mut u64) -> Result<serde_json::Value, Error> {
         use serde_json::Value as J;
         if depth > MAX_PRINT_DEPTH {
             return Err(Error::Serialise {
                 message: format!("the value is nested deeper than {MAX_PRINT_DEPTH} levels"),
             });
         }
+        if *budget == 0 {
+            return Err(Error::Serialise {
+                message: "the result has too many JSON values (parts it shares in memory \
+                          are repeated in JSON)"
+                    .into(),
+            });
+        }
+        *budget -= 1;
         let d = depth + 1;
         Ok(match self {
             Value::Unit => J::Null,
@@ -255,18 +310,22 @@ impl Value {
                 }
             },
             Value::Str(s) => J::String(s.to_string()),
-            Value::List(xs) => J::Array(xs.iter().map(|x| x.json_at(d)).collect::<Result<_, _>>()?),
+            Value::List(xs) => J::Array(
+                xs.iter()
+                    .map(|x| x.json_at(d, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Record(fs) => {
                 let mut m = serde_json::Map::new();
                 for (k, v) in fs.iter() {
-                    m.insert(k.clone(), v.json_at(d)?);
+                    m.insert(k.clone(), v.json_at(d, budget)?);
                 }
                 J::Object(m)
             }
             Value::Ctor(n, None) => J::String(n.to_string()),
             Value::Ctor(n, Some(p)) => {
                 let mut m = serde_json::Map::new();
-                m.insert(n.to_string(), p.json_at(d)?);
+                m.insert(n.to_string(), p.json_at(d, budget)?);
                 J::Object(m)
             }
             Value::Function(_) => {
@@ -317,6 +376,170 @@ pub(crate) struct AliasDef {
     owner: Option<String>,
 }
 
+/// A constructor as the evaluator needs it.
+#[derive(Clone)]
+struct CtorDef {
+    has_payload: bool,
+    /// The payload's type and the module declaring it, when that type has
+    /// refinements to check on construction.
+    refined: Option<(Arc<TypeExpr>, Weak<ModuleRuntime>)>,
+}
+
+/// An instance at run time: which values it is for, and its methods' code.
+struct InstanceRt {
+    class: Arc<str>,
+    head: RtHead,
+    methods: HashMap<String, Expr>,
+    /// The module declaring the instance, where its methods are evaluated.
+    module: Weak<ModuleRuntime>,
+}
+
+/// The values an instance is for.
+#[derive(Debug, PartialEq)]
+enum RtHead {
+    Unit,
+    Bool,
+    Int,
+    Float,
+    Str,
+    List,
+    /// A union, by its constructors.
+    Ctors(Arc<Vec<String>>),
+    /// A record type, by its field names (sorted).
+    Fields(Vec<String>),
+}
+
+impl RtHead {
+    fn matches(&self, v: &Value) -> bool {
+        match (self, v) {
+            (RtHead::Unit, Value::Unit)
+            | (RtHead::Bool, Value::Bool(_))
+            | (RtHead::Int, Value::Int(_))
+            | (RtHead::Float, Value::Float(_))
+            | (RtHead::Str, Value::Str(_))
+            | (RtHead::List, Value::List(_)) => true,
+            (RtHead::Ctors(cs), Value::Ctor(n, _)) => cs.iter().any(|c| c.as_str() == &**n),
+            (RtHead::Fields(fs), Value::Record(r)) => {
+                fs.len() == r.len() && fs.iter().zip(r.keys()).all(|(a, b)| a == b)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The head of an instance's type, looking through aliases.
+fn rt_head(
+    te: &TypeExpr,
+    aliases: &HashMap<String, AliasDef>,
+    imports: &HashMap<String, Arc<ModuleRuntime>>,
+    unions: &HashMap<String, Arc<Vec<String>>>,
+    depth: usize,
+) -> Option<RtHead> {
+    if depth > 64 {
+        return None;
+    }
+    match te {
+        TypeExpr::Refine(base, _) => rt_head(base, aliases, imports, unions, depth + 1),
+        TypeExpr::Record(fs) => {
+            let mut names: Vec<String> = fs.iter().map(|(n, _)| n.clone()).collect();
+            names.sort();
+            Some(RtHead::Fields(names))
+        }
+        TypeExpr::Named(name, _, _) => Some(match name.as_str() {
+            "Unit" => RtHead::Unit,
+            "Bool" => RtHead::Bool,
+            "Integer" => RtHead::Int,
+            "Float" => RtHead::Float,
+            "String" => RtHead::Str,
+            "List" => RtHead::List,
+            _ => {
+                if let Some(cs) = unions.get(name) {
+                    return Some(RtHead::Ctors(cs.clone()));
+                }
+                let alias = aliases.get(name)?;
+                return match &alias.owner {
+                    None => rt_head(&alias.body, aliases, imports, unions, depth + 1),
+                    Some(o) => {
+                        let rt = imports.get(o)?;
+                        rt_head(&alias.body, &rt.aliases, &rt.imports, &rt.unions, depth + 1)
+                    }
+                };
+            }
+        }),
+        TypeExpr::Var(_) | TypeExpr::Fun(..) => None,
+    }
+}
+
+/// The index of a method's first argument whose type is the class variable `param`.
+fn dispatch_index(sig: &TypeExpr, param: &str) -> usize {
+    let mut cur = sig;
+    let mut i = 0;
+    while let TypeExpr::Fun(a, rest) = cur {
+        if matches!(&**a, TypeExpr::Var(v) if v == param) {
+            return i;
+        }
+        cur = rest;
+        i += 1;
+    }
+    0
+}
+
+/// A type class method waiting for the argument that selects its instance.
+struct MethodCall {
+    name: String,
+    class: Arc<str>,
+    dispatch: usize,
+    args: Vec<Value>,
+    /// The module where the method was named: its instances are the candidates.
+    module: Weak<ModuleRuntime>,
+}
+
+/// Whether `te` (read in a module with these aliases and imports) has a `where`
+/// anywhere, looking through aliases. Conservative (true) past 64 alias levels.
+fn has_refinement(
+    te: &TypeExpr,
+    aliases: &HashMap<String, AliasDef>,
+    imports: &HashMap<String, Arc<ModuleRuntime>>,
+    depth: usize,
+) -> bool {
+    if depth > 64 {
+        return true;
+    }
+    match te {
+        TypeExpr::Refine(..) => true,
+        TypeExpr::Var(_) => false,
+        TypeExpr::Record(fs) => fs
+            .iter()
+            .any(|(_, t)| has_refinement(t, aliases, imports, depth + 1)),
+        TypeExpr::Fun(a, b) => {
+            has_refinement(a, aliases, imports, depth + 1)
+                || has_refinement(b, aliases, imports, depth + 1)
+        }
+        TypeExpr::Named(name, args, _) => {
+            if args
+                .iter()
+                .any(|a| has_refinement(a, aliases, imports, depth + 1))
+            {
+                return true;
+            }
+            match aliases.get(name) {
+                None => false,
+                Some(AliasDef {
+                    body, owner: None, ..
+                }) => has_refinement(body, aliases, imports, depth + 1),
+                Some(AliasDef {
+                    body,
+                    owner: Some(o),
+                    ..
+                }) => match imports.get(o) {
+                    Some(rt) => has_refinement(body, &rt.aliases, &rt.imports, depth + 1),
+                    None => true,
+                },
+            }
+        }
+    }
+}
+
 /// The run-time form of one module: its top-level cells and its imports.
 pub(crate) struct ModuleRuntime {
     pub(crate) file: String,
@@ -326,8 +549,16 @@ pub(crate) struct ModuleRuntime {
     /// first; the value never changes afterwards.
     cells: Vec<OnceLock<Result<Value, Error>>>,
     imports: HashMap<String, Arc<ModuleRuntime>>,
-    ctors: HashMap<String, bool>,
+    ctors: HashMap<String, CtorDef>,
     aliases: HashMap<String, AliasDef>,
+    /// Type class methods in scope: name to (class, index of the dispatching argument).
+    methods: HashMap<String, (Arc<str>, usize)>,
+    /// Instances visible here: the imports' and this module's.
+    instances: Vec<Arc<InstanceRt>>,
+    /// Unions in scope (own and imported): their constructors, for instance heads.
+    unions: HashMap<String, Arc<Vec<String>>>,
+    /// Values imported unqualified (`import lib { a }`): the module and the binding.
+    selected: HashMap<String, (Arc<ModuleRuntime>, usize)>,
     /// The root module's output lists these names (exports, or everything).
     pub(crate) exported: Vec<usize>,
     exported_types: std::collections::HashSet<String>,
@@ -340,9 +571,23 @@ impl ModuleRuntime {
         let mut ctors = HashMap::new();
         let mut aliases = HashMap::new();
         let mut import_map = HashMap::new();
+        let mut methods = HashMap::new();
+        let mut instances: Vec<Arc<InstanceRt>> = Vec::new();
+        let mut unions: HashMap<String, Arc<Vec<String>>> = HashMap::new();
         for (imp, rt) in module.imports.iter().zip(imports) {
-            for (name, has_payload) in &rt.exported_ctors() {
-                ctors.insert(name.clone(), *has_payload);
+            for (name, def) in rt.exported_ctors() {
+                ctors.insert(name, def);
+            }
+            for (name, m) in &rt.methods {
+                methods.insert(name.clone(), m.clone());
+            }
+            for i in &rt.instances {
+                if !instances.iter().any(|j| Arc::ptr_eq(i, j)) {
+                    instances.push(i.clone());
+                }
+            }
+            for (name, cs) in &rt.unions {
+                unions.entry(name.clone()).or_insert_with(|| cs.clone());
             }
             for (name, (params, body)) in rt.exported_aliases() {
                 aliases.insert(
@@ -356,12 +601,19 @@ impl ModuleRuntime {
             }
             import_map.insert(imp.alias.clone(), rt);
         }
+        for c in &module.classes {
+            let class: Arc<str> = c.name.as_str().into();
+            for (name, sig) in &c.methods {
+                methods.insert(name.clone(), (class.clone(), dispatch_index(sig, &c.param)));
+            }
+        }
         for td in &module.types {
             match &td.body {
                 TypeBody::Union(vs) => {
-                    for v in vs {
-                        ctors.insert(v.name.clone(), v.payload.is_some());
-                    }
+                    unions.insert(
+                        td.name.clone(),
+                        Arc::new(vs.iter().map(|v| v.name.clone()).collect()),
+                    );
                 }
                 TypeBody::Alias(body) => {
                     aliases.insert(
@@ -375,40 +627,87 @@ impl ModuleRuntime {
                 }
             }
         }
+        let mut selected = HashMap::new();
+        for s in &module.selected {
+            if let Some(rt) = import_map.get(&s.import) {
+                if let Some(&i) = rt.index.get(&s.name) {
+                    selected.insert(s.local.clone(), (rt.clone(), i));
+                }
+            }
+        }
         let all = crate::types::exports_all(module);
-        Arc::new(ModuleRuntime {
-            file: file.to_owned(),
-            index: module
-                .lets
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (l.name.clone(), i))
-                .collect(),
-            decls: module.lets.clone(),
-            cells: module.lets.iter().map(|_| OnceLock::new()).collect(),
-            imports: import_map,
-            ctors,
-            aliases,
-            exported: module
-                .lets
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| all || l.exported)
-                .map(|(i, _)| i)
-                .collect(),
-            exported_types: module
-                .types
-                .iter()
-                .filter(|t| all || t.exported)
-                .map(|t| t.name.clone())
-                .collect(),
+        Arc::new_cyclic(|me| {
+            for inst in &module.instances {
+                let Some(head) = rt_head(&inst.ty, &aliases, &import_map, &unions, 0) else {
+                    continue;
+                };
+                instances.push(Arc::new(InstanceRt {
+                    class: inst.class.as_str().into(),
+                    head,
+                    methods: inst.methods.iter().cloned().collect(),
+                    module: me.clone(),
+                }));
+            }
+            for td in &module.types {
+                let TypeBody::Union(vs) = &td.body else {
+                    continue;
+                };
+                for v in vs {
+                    let refined = v
+                        .payload
+                        .as_ref()
+                        .filter(|p| has_refinement(p, &aliases, &import_map, 0))
+                        .map(|p| (Arc::new(p.clone()), me.clone()));
+                    ctors.insert(
+                        v.name.clone(),
+                        CtorDef {
+                            has_payload: v.payload.is_some(),
+                            refined,
+                        },
+                    );
+                }
+            }
+            ModuleRuntime {
+                file: file.to_owned(),
+                index: module
+                    .lets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (l.name.clone(), i))
+                    .collect(),
+                decls: module.lets.clone(),
+                cells: module.lets.iter().map(|_| OnceLock::new()).collect(),
+                imports: import_map,
+                ctors,
+                aliases,
+                methods,
+                instances,
+                unions,
+                selected,
+                exported: module
+                    .lets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| all || l.exported)
+                    .map(|(i, _)| i)
+                    .collect(),
+                exported_types: module
+                    .types
+                    .iter()
+                    .filter(|t| all || t.exported)
+                    .map(|t| t.name.clone())
+                    .collect(),
+            }
         })
     }
 
-    fn exported_ctors(&self) -> Vec<(String, bool)> {
+    fn exported_ctors(&self) -> Vec<(String, CtorDef)> {
         // Constructors travel with their union; the checker already restricted what
         // is visible, so the runtime may simply offer all of its own.
-        self.ctors.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        self.ctors
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     fn exported_aliases(&self) -> Vec<(String, (Vec<String>, TypeExpr))> {
@@ -478,6 +777,27 @@ impl Limits {
     }
 }
 
+/// The evaluator as the standard library sees it: calls made at `span`.
+struct CtxHost<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    span: Span,
+}
+
+impl Host for CtxHost<'_, '_> {
+    fn call(&mut self, f: &Value, arg: Value) -> Result<Value, Error> {
+        self.ctx.apply(f.clone(), arg, self.span)
+    }
+    fn charge(&mut self, n: u64) -> Result<(), Error> {
+        self.ctx.charge(n, self.span)
+    }
+    fn check_size(&mut self, what: &str, size: usize) -> Result<(), Error> {
+        self.ctx.check_size(self.span, what, size)
+    }
+    fn size_limit(&self) -> usize {
+        self.ctx.limits.max_value_size
+    }
+}
+
 /// One thread's evaluation state.
 pub(crate) struct Ctx<'a> {
     limits: &'a Limits,
@@ -506,6 +826,14 @@ impl<'a> Ctx<'a> {
             file: String::new(),
             forcing: Vec::new(),
         }
+    }
+
+    /// An error about a value, shown short. Out of line: its formatting would
+    /// otherwise enlarge the frame of `eval_inner`, which every level of recursion pays.
+    #[cold]
+    #[inline(never)]
+    fn fail_value<T>(&self, span: Span, before: &str, v: &Value, after: &str) -> Result<T, Error> {
+        self.fail(span, format!("{before}{}{after}", short(v)))
     }
 
     fn fail<T>(&self, span: Span, message: impl Into<String>) -> Result<T, Error> {
@@ -587,10 +915,13 @@ impl<'a> Ctx<'a> {
             .get_or_init(|| {
                 let d = module.decls[i].clone();
                 let v = self.eval(&d.value, &Env::default(), module)?;
-                if let Some(ann) = &d.ann {
-                    self.check_refinements(&v, ann, &Env::default(), module, d.value.span)?;
+                match &d.ann {
+                    Some(ann) => {
+                        let what = What::Binding(&d.name);
+                        self.enter_type(v, ann, &Env::default(), module, d.value.span, &what)
+                    }
+                    None => Ok(v),
                 }
-                Ok(v)
             })
             .clone();
         self.binding = saved.0;
@@ -635,7 +966,74 @@ impl<'a> Ctx<'a> {
         if let Some(&i) = module.index.get(name) {
             return self.force(module, i);
         }
+        if let Some((rt, i)) = module.selected.get(name) {
+            let rt = rt.clone();
+            return self.force(&rt, *i);
+        }
+        if let Some((class, dispatch)) = module.methods.get(name) {
+            return Ok(Value::Function(Function(FnRepr::Method(Arc::new(
+                MethodCall {
+                    name: name.to_owned(),
+                    class: class.clone(),
+                    dispatch: *dispatch,
+                    args: Vec::new(),
+                    module: Arc::downgrade(module),
+                },
+            )))));
+        }
+        if let Some(b) = Builtin::lookup(name) {
+            return Ok(Value::Function(Function(FnRepr::Builtin(
+                b,
+                Arc::new(Vec::new()),
+            ))));
+        }
         self.fail(span, format!("unknown variable `{name}`"))
+    }
+
+    /// Counts `n` steps of built-in work against the step limit.
+    fn charge(&mut self, n: u64, span: Span) -> Result<(), Error> {
+        if n == 0 {
+            return Ok(());
+        }
+        let total = self
+            .limits
+            .steps
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
+        if total > self.limits.max_steps {
+            return Err(Error::StepLimit {
+                limit: self.limits.max_steps,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            });
+        }
+        let timed_out = self.limits.cancelled.load(Ordering::Relaxed)
+            || self
+                .limits
+                .timeout
+                .is_some_and(|t| self.limits.start.elapsed() > t);
+        if timed_out {
+            self.limits.cancelled.store(true, Ordering::Relaxed);
+            return Err(Error::EvaluationTimeout {
+                after_ms: self.limits.timeout.map_or(0, |t| t.as_millis() as u64),
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            });
+        }
+        Ok(())
+    }
+
+    fn run_builtin(&mut self, b: Builtin, args: &[Value], span: Span) -> Result<Value, Error> {
+        let mut host = CtxHost { ctx: self, span };
+        match stdlib::call(b, args, &mut host) {
+            Ok(v) => Ok(v),
+            Err(Fail::Err(e)) => Err(e),
+            Err(Fail::Msg(m)) => self.fail(span, format!("`{}`: {m}", b.name())),
+        }
     }
 
     fn eval_inner(
@@ -653,8 +1051,20 @@ impl<'a> Ctx<'a> {
             ExprKind::Str(s) => Value::Str(Arc::from(s.as_str())),
             ExprKind::Var(n) => self.lookup(n, env, module, span)?,
             ExprKind::Ctor(n) => match module.ctors.get(n) {
-                Some(true) => Value::Function(Function(FnRepr::Ctor(Arc::from(n.as_str())))),
-                Some(false) => Value::Ctor(Arc::from(n.as_str()), None),
+                Some(CtorDef {
+                    has_payload: true,
+                    refined: Some((payload, owner)),
+                }) => Value::Function(Function(FnRepr::CheckedCtor(Arc::new(CheckedCtor {
+                    name: Arc::from(n.as_str()),
+                    payload: (**payload).clone(),
+                    module: owner.clone(),
+                })))),
+                Some(CtorDef {
+                    has_payload: true, ..
+                }) => Value::Function(Function(FnRepr::Ctor(Arc::from(n.as_str())))),
+                Some(CtorDef {
+                    has_payload: false, ..
+                }) => Value::Ctor(Arc::from(n.as_str()), None),
                 None => return self.fail(span, format!("unknown constructor `{n}`")),
             },
             ExprKind::List(items) => {
@@ -689,10 +1099,7 @@ impl<'a> Ctx<'a> {
                         None => return self.fail(span, format!("record has no field `{field}`")),
                     },
                     other => {
-                        return self.fail(
-                            span,
-                            format!("`.{field}` on {other}, which is not a record"),
-                        )
+                        return self.fail_value(span, "", other, &field_note(field));
                     }
                 }
             }
@@ -707,9 +1114,9 @@ impl<'a> Ctx<'a> {
                 self.apply(fv, av, span)?
             }
             ExprKind::Let(name, ann, value, body) => {
-                let v = self.eval(value, env, module)?;
+                let mut v = self.eval(value, env, module)?;
                 if let Some(a) = ann {
-                    self.check_refinements(&v, a, env, module, value.span)?;
+                    v = self.enter_type(v, a, env, module, value.span, &What::Binding(name))?;
                 }
                 let env2 = env.push(name, v);
                 self.eval(body, &env2, module)?
@@ -717,7 +1124,7 @@ impl<'a> Ctx<'a> {
             ExprKind::If(c, t, f) => match self.eval(c, env, module)? {
                 Value::Bool(true) => self.eval(t, env, module)?,
                 Value::Bool(false) => self.eval(f, env, module)?,
-                other => return self.fail(c.span, format!("`if` needs a Bool, found {other}")),
+                other => return self.fail_value(c.span, "`if` needs a Bool, found ", &other, ""),
             },
             ExprKind::Match(scrutinee, arms) => {
                 let v = self.eval(scrutinee, env, module)?;
@@ -731,14 +1138,18 @@ impl<'a> Ctx<'a> {
                             Value::Bool(true) => {}
                             Value::Bool(false) => continue,
                             other => {
-                                return self
-                                    .fail(g.span, format!("a guard must be a Bool, found {other}"))
+                                return self.fail_value(
+                                    g.span,
+                                    "a guard must be a Bool, found ",
+                                    &other,
+                                    "",
+                                )
                             }
                         }
                     }
                     return self.eval(&arm.body, &env2, module);
                 }
-                return self.fail(span, format!("no arm of this `match` accepts {v}"));
+                return self.fail_value(span, "no arm of this `match` accepts ", &v, "");
             }
             ExprKind::Binary(op, l, r) => {
                 let lv = self.eval(l, env, module)?;
@@ -757,9 +1168,65 @@ impl<'a> Ctx<'a> {
                     None => return self.fail(span, "integer overflow in negation"),
                 },
                 (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
-                (_, other) => return self.fail(span, format!("bad operand {other}")),
+                (_, other) => return self.fail_value(span, "bad operand ", &other, ""),
             },
+            ExprKind::Interp(parts) => self.interp(parts, env, module, span)?,
+            ExprKind::Update(target, fields) => self.update(target, fields, env, module, span)?,
         })
+    }
+
+    /// `"a ${e} b"`. Kept out of `eval_inner` so that its stack frame, which every
+    /// level of recursion pays for, stays small.
+    #[inline(never)]
+    fn interp(
+        &mut self,
+        parts: &[Expr],
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+    ) -> Result<Value, Error> {
+        let mut out = String::new();
+        for p in parts {
+            let v = self.eval(p, env, module)?;
+            let mut host = CtxHost {
+                ctx: self,
+                span: p.span,
+            };
+            match stdlib::to_text(&v, &mut host) {
+                Ok(t) => out.push_str(&t),
+                Err(Fail::Err(e)) => return Err(e),
+                Err(Fail::Msg(m)) => return self.fail(p.span, m),
+            }
+            self.check_size(span, "a string", out.len())?;
+        }
+        Ok(Value::Str(Arc::from(out)))
+    }
+
+    /// `{ r | a = e }`.
+    #[inline(never)]
+    fn update(
+        &mut self,
+        target: &Expr,
+        fields: &[(String, Expr)],
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+    ) -> Result<Value, Error> {
+        let base = self.eval(target, env, module)?;
+        let Value::Record(fs) = &base else {
+            return self.fail(
+                span,
+                format!("`{{ ... | }}` on {}, which is not a record", short(&base)),
+            );
+        };
+        let mut out = (**fs).clone();
+        for (n, e) in fields {
+            let v = self.eval(e, env, module)?;
+            if out.insert(n.clone(), v).is_none() {
+                return self.fail(e.span, format!("record has no field `{n}` to replace"));
+            }
+        }
+        Ok(Value::Record(Arc::new(out)))
     }
 
     fn apply(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
@@ -778,16 +1245,126 @@ impl<'a> Ctx<'a> {
                         "the module defining this function is no longer loaded",
                     );
                 };
-                if let Some(a) = &lambda.ann {
-                    self.check_refinements(&arg, a, env, &module, span)?;
-                }
+                let arg = match &lambda.ann {
+                    Some(a) => {
+                        let what = What::Argument(&lambda.param);
+                        self.enter_type(arg, a, env, &module, span, &what)?
+                    }
+                    None => arg,
+                };
                 let env2 = env.push(&lambda.param, arg);
                 let saved = std::mem::replace(&mut self.file, module.file.clone());
                 let r = self.eval(&lambda.body, &env2, &module);
                 self.file = saved;
                 r
             }
-            other => self.fail(span, format!("{other} is not a function")),
+            _ => self.apply_other(f, arg, span),
+        }
+    }
+
+    /// A method given one more argument: once the dispatching argument is there, the
+    /// instance for its value is found and its implementation applied to everything.
+    fn call_method(&mut self, m: &MethodCall, arg: Value, span: Span) -> Result<Value, Error> {
+        let mut args = m.args.clone();
+        args.push(arg);
+        if args.len() <= m.dispatch {
+            return Ok(Value::Function(Function(FnRepr::Method(Arc::new(
+                MethodCall {
+                    name: m.name.clone(),
+                    class: m.class.clone(),
+                    dispatch: m.dispatch,
+                    args,
+                    module: m.module.clone(),
+                },
+            )))));
+        }
+        let Some(here) = m.module.upgrade() else {
+            return self.fail(span, "the module naming this method is no longer loaded");
+        };
+        let selector = &args[m.dispatch];
+        let inst = here
+            .instances
+            .iter()
+            .find(|i| i.class == m.class && i.head.matches(selector))
+            .cloned();
+        let Some(inst) = inst else {
+            return self.fail(
+                span,
+                format!("no instance of `{}` for {}", m.class, short(selector)),
+            );
+        };
+        let (Some(code), Some(owner)) = (inst.methods.get(&m.name), inst.module.upgrade()) else {
+            return self.fail(
+                span,
+                format!("the instance of `{}` lacks `{}`", m.class, m.name),
+            );
+        };
+        let saved = std::mem::replace(&mut self.file, owner.file.clone());
+        let f = self.eval(code, &Env::default(), &owner);
+        self.file = saved;
+        let mut f = f?;
+        for a in args {
+            f = self.apply(f, a, span)?;
+        }
+        Ok(f)
+    }
+
+    /// Applying a built-in, a checked constructor or a checked function (out of
+    /// `apply`, whose frame every level of recursion pays for).
+    #[inline(never)]
+    fn apply_other(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
+        // These calls put more frames on the stack than a closure call does; they count
+        // as that many more levels, so the recursion limit still comes before the end
+        // of the stack when a refined function or a method recurses.
+        const EXTRA: usize = 2;
+        self.depth += EXTRA;
+        let r = if self.depth > self.limits.max_depth {
+            Err(Error::RecursionLimit {
+                limit: self.limits.max_depth,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            })
+        } else {
+            self.apply_special(f, arg, span)
+        };
+        self.depth -= EXTRA;
+        r
+    }
+
+    fn apply_special(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
+        match &f {
+            Value::Function(Function(FnRepr::Builtin(b, given))) => {
+                let mut args = Vec::with_capacity(given.len() + 1);
+                args.extend(given.iter().cloned());
+                args.push(arg);
+                if args.len() < b.arity() {
+                    return Ok(Value::Function(Function(FnRepr::Builtin(
+                        *b,
+                        Arc::new(args),
+                    ))));
+                }
+                self.run_builtin(*b, &args, span)
+            }
+            Value::Function(Function(FnRepr::CheckedCtor(c))) => {
+                if let Some(owner) = c.module.upgrade() {
+                    let what = What::Payload(&c.name);
+                    self.check_refinements(&arg, &c.payload, &Env::default(), &owner, span, &what)?;
+                }
+                Ok(Value::Ctor(c.name.clone(), Some(Arc::new(arg))))
+            }
+            Value::Function(Function(FnRepr::Method(m))) => self.call_method(m, arg, span),
+            Value::Function(Function(FnRepr::Checked(c))) => {
+                let Some(owner) = c.module.upgrade() else {
+                    return self.apply(c.inner.clone(), arg, span);
+                };
+                let arg =
+                    self.enter_type(arg, &c.param, &c.env, &owner, span, &What::TheArgument)?;
+                let r = self.apply(c.inner.clone(), arg, span)?;
+                self.enter_type(r, &c.result, &c.env, &owner, span, &What::TheResult)
+            }
+            other => self.fail(span, format!("{} is not a function", short(other))),
         }
     }
 
@@ -849,7 +1426,10 @@ impl<'a> Ctx<'a> {
                     _ => None,
                 };
                 let Some(ord) = ord else {
-                    return self.fail(span, format!("cannot order {l} and {r}"));
+                    return self.fail(
+                        span,
+                        format!("cannot order {} and {}", short(&l), short(&r)),
+                    );
                 };
                 Bool(match op {
                     BinOp::Lt => ord.is_lt(),
@@ -859,17 +1439,82 @@ impl<'a> Ctx<'a> {
                 })
             }
             (BinOp::And, Bool(_), Bool(b)) | (BinOp::Or, Bool(_), Bool(b)) => Bool(*b),
+            (BinOp::Merge, _, _) => match stdlib::merge(&l, &r) {
+                Ok(v) => v,
+                Err(m) => return self.fail(span, m),
+            },
             _ => {
                 return self.fail(
                     span,
-                    format!("`{}` cannot combine {l} and {r}", op.symbol()),
+                    format!(
+                        "`{}` cannot combine {} and {}",
+                        op.symbol(),
+                        short(&l),
+                        short(&r)
+                    ),
                 )
             }
         })
     }
 
+    /// `v` entering the type `ty`: checks its refinements and returns it, wrapped when
+    /// it is a function whose parameter or result type has refinements (so that every
+    /// call is checked).
+    fn enter_type(
+        &mut self,
+        v: Value,
+        ty: &TypeExpr,
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+        what: &What<'_>,
+    ) -> Result<Value, Error> {
+        match ty {
+            TypeExpr::Fun(a, b) if matches!(v, Value::Function(_)) => {
+                let refined = has_refinement(ty, &module.aliases, &module.imports, 0);
+                if !refined {
+                    return Ok(v);
+                }
+                Ok(Value::Function(Function(FnRepr::Checked(Arc::new(
+                    CheckedFn {
+                        inner: v,
+                        param: (**a).clone(),
+                        result: (**b).clone(),
+                        env: env.clone(),
+                        module: Arc::downgrade(module),
+                    },
+                )))))
+            }
+            TypeExpr::Named(name, args, _) if matches!(v, Value::Function(_)) => {
+                let Some(alias) = module.aliases.get(name) else {
+                    return Ok(v);
+                };
+                let map: HashMap<&str, &TypeExpr> = alias
+                    .params
+                    .iter()
+                    .map(|p| p.as_str())
+                    .zip(args.iter())
+                    .collect();
+                let body = substitute_type_expr(&alias.body, &map);
+                match &alias.owner {
+                    None => self.enter_type(v, &body, &Env::default(), module, span, what),
+                    Some(imp) => match module.imports.get(imp).cloned() {
+                        Some(owner) => {
+                            self.enter_type(v, &body, &Env::default(), &owner, span, what)
+                        }
+                        None => Ok(v),
+                    },
+                }
+            }
+            _ => {
+                self.check_refinements(&v, ty, env, module, span, what)?;
+                Ok(v)
+            }
+        }
+    }
+
     /// Checks the `where` predicates of `ty` (looking through aliases, records and
-    /// lists) against `v`.
+    /// lists) against `v`; `what` says what `v` is, for the error.
     fn check_refinements(
         &mut self,
         v: &Value,
@@ -877,6 +1522,21 @@ impl<'a> Ctx<'a> {
         env: &Env,
         module: &Arc<ModuleRuntime>,
         span: Span,
+        what: &What<'_>,
+    ) -> Result<(), Error> {
+        self.check_named(v, ty, env, module, span, what, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_named(
+        &mut self,
+        v: &Value,
+        ty: &TypeExpr,
+        env: &Env,
+        module: &Arc<ModuleRuntime>,
+        span: Span,
+        what: &What<'_>,
+        named: Option<&str>,
     ) -> Result<(), Error> {
         match ty {
             TypeExpr::Var(_) | TypeExpr::Fun(..) => Ok(()),
@@ -884,31 +1544,38 @@ impl<'a> Ctx<'a> {
                 if let Value::Record(fs) = v {
                     for (n, t) in fields {
                         if let Some(fv) = fs.get(n) {
-                            self.check_refinements(fv, t, env, module, span)?;
+                            let inner = What::Field(n, what);
+                            self.check_named(fv, t, env, module, span, &inner, None)?;
                         }
                     }
                 }
                 Ok(())
             }
             TypeExpr::Refine(base, pred) => {
-                self.check_refinements(v, base, env, module, span)?;
+                self.check_named(v, base, env, module, span, what, named)?;
                 let p = self.eval(pred, env, module)?;
                 match self.apply(p, v.clone(), pred.span)? {
                     Value::Bool(true) => Ok(()),
-                    _ => self.fail(
-                        span,
-                        format!(
-                            "{v} does not satisfy the refinement `where` at {}:{}",
-                            pred.span.line, pred.span.col
-                        ),
-                    ),
+                    _ => {
+                        let of = named.map(|n| format!(" of `{n}`")).unwrap_or_default();
+                        let place = format!("declared at {}:{}", module.file, pred.span.line);
+                        self.fail(
+                            span,
+                            format!(
+                                "{what} {} does not satisfy the refinement{of} `{}` ({place})",
+                                short(v),
+                                crate::printer::predicate_text(pred)
+                            ),
+                        )
+                    }
                 }
             }
             TypeExpr::Named(name, args, _) => {
                 if name == "List" {
                     if let (Value::List(xs), Some(elem)) = (v, args.first()) {
-                        for x in xs.iter() {
-                            self.check_refinements(x, elem, env, module, span)?;
+                        for (i, x) in xs.iter().enumerate() {
+                            let inner = What::Element(i, what);
+                            self.check_named(x, elem, env, module, span, &inner, None)?;
                         }
                     }
                     return Ok(());
@@ -924,17 +1591,99 @@ impl<'a> Ctx<'a> {
                     .collect();
                 let body = substitute_type_expr(&alias.body, &map);
                 match &alias.owner {
-                    None => self.check_refinements(v, &body, &Env::default(), module, span),
+                    None => {
+                        self.check_named(v, &body, &Env::default(), module, span, what, Some(name))
+                    }
                     Some(imp) => match module.imports.get(imp).cloned() {
-                        Some(owner) => {
-                            self.check_refinements(v, &body, &Env::default(), &owner, span)
-                        }
+                        Some(owner) => self.check_named(
+                            v,
+                            &body,
+                            &Env::default(),
+                            &owner,
+                            span,
+                            what,
+                            Some(name),
+                        ),
                         None => Ok(()),
                     },
                 }
             }
         }
     }
+}
+
+/// What entered a refined type, for the message of a violation; rendered only then.
+#[derive(Clone, Copy)]
+enum What<'a> {
+    Binding(&'a str),
+    Argument(&'a str),
+    Payload(&'a str),
+    TheArgument,
+    TheResult,
+    Field(&'a str, &'a What<'a>),
+    Element(usize, &'a What<'a>),
+}
+
+impl fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            What::Binding(n) => write!(f, "`{n}`"),
+            What::Argument(n) => write!(f, "argument `{n}`"),
+            What::Payload(n) => write!(f, "the payload of `{n}`"),
+            What::TheArgument => write!(f, "the argument"),
+            What::TheResult => write!(f, "the result"),
+            What::Field(n, w) => write!(f, "field `{n}` of {w}"),
+            What::Element(i, w) => write!(f, "element {i} of {w}"),
+        }
+    }
+}
+
+/// A value for an error message: at most about 80 characters.
+/// The message tail of a field read on a value that is not a record.
+#[cold]
+#[inline(never)]
+fn field_note(field: &str) -> String {
+    format!(" is not a record (reading `.{field}`)")
+}
+
+pub(crate) fn short(v: &Value) -> String {
+    let (text, complete) = capped_text(v, 400);
+    if complete && text.chars().count() <= 80 {
+        return text;
+    }
+    let cut: String = text.chars().take(77).collect();
+    format!("{cut}...")
+}
+
+/// The value as `--format text` prints it, but at most `cap` bytes: a value shares its
+/// parts in memory and the text repeats them, so a small value can have an
+/// exponentially long text. Whether the text is complete comes second.
+pub(crate) fn capped_text(v: &Value, cap: usize) -> (String, bool) {
+    struct Capped {
+        out: String,
+        cap: usize,
+    }
+    impl fmt::Write for Capped {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if self.out.len() + s.len() > self.cap {
+                let room = self.cap - self.out.len();
+                let mut cut = room.min(s.len());
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.out.push_str(&s[..cut]);
+                return Err(fmt::Error);
+            }
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+    let mut w = Capped {
+        out: String::new(),
+        cap,
+    };
+    let complete = fmt::write(&mut w, format_args!("{v}")).is_ok();
+    (w.out, complete)
 }
 
 fn substitute_type_expr(t: &TypeExpr, map: &HashMap<&str, &TypeExpr>) -> TypeExpr {
@@ -989,6 +1738,14 @@ fn bind_pattern(p: &Pattern, v: &Value, env: &mut Env) -> bool {
                 Some(fv) => bind_pattern(p, fv, env),
                 None => false,
             })
+        }
+        (Pattern::ListRest(ps, rest), Value::List(xs)) => {
+            ps.len() <= xs.len()
+                && ps
+                    .iter()
+                    .zip(xs.iter())
+                    .all(|(p, x)| bind_pattern(p, x, env))
+                && bind_pattern(rest, &Value::List(Arc::new(xs[ps.len()..].to_vec())), env)
         }
         (Pattern::List(ps), Value::List(xs)) => {
             ps.len() == xs.len()
@@ -1045,6 +1802,17 @@ mod tests {
         assert_eq!(value_eq(&f, &f), None);
         assert!(f != f.clone());
         assert!(matches!(f.to_json(), Err(Error::Serialise { .. })));
+    }
+
+    #[test]
+    fn values_stay_small() {
+        // Every level of evaluation keeps several values on the stack: the recursion
+        // limit's stack budget assumes they stay at four words.
+        assert!(
+            std::mem::size_of::<Value>() <= 32,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
     }
 
     #[test]

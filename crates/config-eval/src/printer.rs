@@ -16,14 +16,30 @@ pub(crate) fn print_module(m: &Module) -> String {
     for imp in &m.imports {
         match &imp.path {
             ImportPath::Dotted(parts) => {
-                let _ = writeln!(out, "import {} as {};", parts.join("."), imp.alias);
+                let _ = write!(out, "import {} as {}", parts.join("."), imp.alias);
             }
             ImportPath::File(path) => {
                 out.push_str("import ");
                 string_lit(&mut out, path);
-                let _ = writeln!(out, " as {};", imp.alias);
+                let _ = write!(out, " as {}", imp.alias);
             }
         }
+        let items: Vec<String> = m
+            .selected
+            .iter()
+            .filter(|s| s.import == imp.alias)
+            .map(|s| {
+                if s.name == s.local {
+                    s.name.clone()
+                } else {
+                    format!("{} as {}", s.name, s.local)
+                }
+            })
+            .collect();
+        if !items.is_empty() {
+            let _ = write!(out, " {{ {} }}", items.join(", "));
+        }
+        out.push_str(";\n");
     }
     for t in &m.types {
         if t.exported {
@@ -52,6 +68,18 @@ pub(crate) fn print_module(m: &Module) -> String {
         }
         out.push_str(";\n");
     }
+    for c in &m.classes {
+        if c.exported {
+            out.push_str("export ");
+        }
+        let _ = write!(out, "typeclass {} '{} where", c.name, c.param);
+        for (name, t) in &c.methods {
+            let _ = write!(out, " {name} : ");
+            type_expr(&mut out, t);
+            out.push(';');
+        }
+        out.push('\n');
+    }
     for l in &m.lets {
         if l.exported {
             out.push_str("export ");
@@ -65,7 +93,66 @@ pub(crate) fn print_module(m: &Module) -> String {
         expr(&mut out, &l.value);
         out.push_str(";\n");
     }
+    for i in &m.instances {
+        let _ = write!(out, "instance {} ", i.class);
+        type_expr(&mut out, &i.ty);
+        out.push_str(" where");
+        for (name, e) in &i.methods {
+            let _ = write!(out, " {name} = ");
+            expr(&mut out, e);
+            out.push(';');
+        }
+        out.push('\n');
+    }
     out
+}
+
+/// A refinement predicate as text for error messages: a lambda's body (its parameter
+/// is the subject, `x` in the implicit form), else the whole expression.
+pub(crate) fn predicate_text(pred: &Expr) -> String {
+    let mut out = String::new();
+    match &pred.kind {
+        ExprKind::Lambda(l) if l.ann.is_none() => expr(&mut out, &l.body),
+        _ => expr(&mut out, pred),
+    }
+    if out.starts_with('(') && out.ends_with(')') && balanced_inside(&out) {
+        out = out[1..out.len() - 1].to_owned();
+    }
+    out
+}
+
+/// Whether the parentheses of `s` without its first and last character still balance.
+fn balanced_inside(s: &str) -> bool {
+    let mut depth = 0i64;
+    for c in s[1..s.len() - 1].chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// A field name as written: bare when it is a name, else a string.
+fn field(out: &mut String, name: &str) {
+    let bare = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+        && name != "_"
+        && !crate::parser::is_keyword(name);
+    if bare {
+        out.push_str(name);
+    } else {
+        string_lit(out, name);
+    }
 }
 
 fn string_lit(out: &mut String, s: &str) {
@@ -77,6 +164,7 @@ fn string_lit(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
+            '$' => out.push_str("\\$"),
             c => out.push(c),
         }
     }
@@ -93,7 +181,8 @@ fn type_expr(out: &mut String, t: &TypeExpr) {
             out.push('{');
             for (i, (n, t)) in fs.iter().enumerate() {
                 out.push_str(if i == 0 { " " } else { ", " });
-                let _ = write!(out, "{n}: ");
+                field(out, n);
+                out.push_str(": ");
                 type_expr(out, t);
             }
             out.push_str(" }");
@@ -156,14 +245,50 @@ fn expr(out: &mut String, e: &Expr) {
             out.push('{');
             for (i, (n, x)) in fs.iter().enumerate() {
                 out.push_str(if i == 0 { " " } else { ", " });
-                let _ = write!(out, "{n} = ");
+                field(out, n);
+                out.push_str(" = ");
                 expr(out, x);
             }
             out.push_str(" }");
         }
+        ExprKind::Update(r, fs) => {
+            out.push_str("{ ");
+            expr(out, r);
+            out.push_str(" |");
+            for (i, (n, x)) in fs.iter().enumerate() {
+                out.push_str(if i == 0 { " " } else { ", " });
+                field(out, n);
+                out.push_str(" = ");
+                expr(out, x);
+            }
+            out.push_str(" }");
+        }
+        ExprKind::Interp(parts) => {
+            let is_str = |i: usize| matches!(parts.get(i).map(|p| &p.kind), Some(ExprKind::Str(_)));
+            let any_code = (0..parts.len()).any(|i| !is_str(i));
+            out.push('"');
+            for (i, p) in parts.iter().enumerate() {
+                let literal = any_code && !(i > 0 && is_str(i - 1)) && !is_str(i + 1);
+                match &p.kind {
+                    ExprKind::Str(text) if literal => {
+                        let mut lit = String::new();
+                        string_lit(&mut lit, text);
+                        out.push_str(&lit[1..lit.len() - 1]);
+                    }
+                    _ => {
+                        out.push_str("${");
+                        expr(out, p);
+                        out.push('}');
+                    }
+                }
+            }
+            out.push('"');
+        }
         ExprKind::Field(t, f) => {
             expr(out, t);
-            let _ = write!(out, ".{f}");
+            out.push('.');
+            // Only names are read with `.`; keywords included.
+            out.push_str(f);
         }
         ExprKind::Lambda(l) => {
             out.push_str("(\\");
@@ -266,7 +391,8 @@ fn pattern(out: &mut String, p: &Pattern) {
             out.push('{');
             for (i, (n, p)) in fs.iter().enumerate() {
                 out.push_str(if i == 0 { " " } else { ", " });
-                let _ = write!(out, "{n} = ");
+                field(out, n);
+                out.push_str(" = ");
                 pattern(out, p);
             }
             out.push_str(" }");
@@ -279,6 +405,16 @@ fn pattern(out: &mut String, p: &Pattern) {
                 }
                 pattern(out, p);
             }
+            out.push(']');
+        }
+        Pattern::ListRest(ps, rest) => {
+            out.push('[');
+            for p in ps {
+                pattern(out, p);
+                out.push_str(", ");
+            }
+            out.push_str("...");
+            pattern(out, rest);
             out.push(']');
         }
     }

@@ -38,6 +38,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::ast::*;
+
+mod classes;
+mod fields;
+mod selective;
 use crate::error::Error;
 use crate::sync::Arc;
 
@@ -196,6 +200,10 @@ pub(crate) struct ModuleTypes {
     pub(crate) ctors: HashMap<String, CtorInfo>,
     /// Steps the check of this module took (see [`CheckLimits::max_steps`]).
     pub(crate) steps: u64,
+    /// Exported type classes.
+    pub(crate) classes: HashMap<String, Arc<classes::ClassInfo>>,
+    /// Every instance visible in the module (its own and its imports').
+    pub(crate) instances: Vec<classes::InstanceHead>,
 }
 
 /// Bounds on one module's type check.
@@ -227,7 +235,9 @@ enum Class {
 /// Whether a module exports `name` given its export flags: a module without any
 /// `export` exports everything.
 pub(crate) fn exports_all(m: &Module) -> bool {
-    !m.lets.iter().any(|l| l.exported) && !m.types.iter().any(|t| t.exported)
+    !m.lets.iter().any(|l| l.exported)
+        && !m.types.iter().any(|t| t.exported)
+        && !m.classes.iter().any(|c| c.exported)
 }
 
 /// A type in a checker's arena.
@@ -330,6 +340,12 @@ struct Checker<'a> {
     globals: HashMap<String, Binding>,
     locals: Vec<(String, Binding)>,
     deferred_preds: Vec<(Expr, Ty)>,
+    /// Type classes, instances and the method uses waiting for an instance.
+    tc: classes::ClassEnv,
+    /// Field reads waiting for their record type.
+    fields: fields::FieldReads,
+    /// Values imported unqualified.
+    selected: selective::SelectedNames,
 }
 
 /// Type-checks `module` given the checked modules it imports (by alias).
@@ -369,6 +385,9 @@ pub(crate) fn check_module_with(
         globals: HashMap::new(),
         locals: Vec::new(),
         deferred_preds: Vec::new(),
+        tc: classes::ClassEnv::default(),
+        fields: fields::FieldReads::default(),
+        selected: selective::SelectedNames::default(),
     };
     let mut out = c.module(module)?;
     out.steps = c.steps;
@@ -1185,6 +1204,8 @@ impl Checker<'_> {
                 }
             }
         }
+        self.declare_classes(m, &imports)?;
+        self.declare_selected(m, &imports)?;
         // Type-level refinement predicates are checked after the values they may use.
         let type_preds = std::mem::take(&mut self.deferred_preds);
 
@@ -1242,7 +1263,7 @@ impl Checker<'_> {
             }
             for (k, &i) in scc.iter().enumerate() {
                 let l = &m.lets[i];
-                let t = self.infer(&l.value);
+                let t = self.infer_annotated(&l.value, l.ann.as_ref(), l.span);
                 let t = match t {
                     Ok(t) => t,
                     Err(e) => {
@@ -1262,20 +1283,23 @@ impl Checker<'_> {
                 }
             }
             self.level -= 1;
+            self.resolve_fields(false)?;
             for (k, &i) in scc.iter().enumerate() {
                 let b = self.generalize(tys[k], true)?;
                 self.globals.insert(m.lets[i].name.clone(), b);
             }
         }
         for (pred, t) in type_preds {
-            let pt = self.infer(&pred)?;
+            let pt = self.infer_pred(&pred, t)?;
             let want = self.fun(t, BOOL);
             self.unify(want, pt, pred.span)?;
             self.settle(&[], true)?;
         }
+        self.check_instances(m)?;
 
         let all = exports_all(m);
         let mut out = ModuleTypes::default();
+        self.export_classes(m, all, &mut out);
         for l in &m.lets {
             if all || l.exported {
                 if let Some(b) = self.globals.get(&l.name).copied() {
@@ -1336,9 +1360,72 @@ impl Checker<'_> {
         let preds = std::mem::replace(&mut self.deferred_preds, saved);
         let t = t.map_err(|e| Self::locate(e, file, span))?;
         for (pred, pt) in preds {
-            let found = self.infer(&pred)?;
+            let found = self.infer_pred(&pred, pt)?;
             let want = self.fun(pt, BOOL);
             self.unify(want, found, pred.span)?;
+        }
+        Ok(t)
+    }
+
+    /// The type of a refinement predicate on `subject`: a lambda's parameter is given
+    /// the subject's type before its body is checked, so the predicate of a record
+    /// type may read the record's fields (`{ lo: Integer, hi: Integer } where x.lo <= x.hi`).
+    fn infer_pred(&mut self, pred: &Expr, subject: Ty) -> Result<Ty, Error> {
+        let ExprKind::Lambda(l) = &pred.kind else {
+            return self.infer(pred);
+        };
+        if l.ann.is_some() {
+            return self.infer(pred);
+        }
+        self.locals.push((
+            l.param.clone(),
+            Binding {
+                ty: subject,
+                poly: false,
+            },
+        ));
+        let body = self.infer(&l.body);
+        self.locals.pop();
+        let body = body?;
+        Ok(self.fun(subject, body))
+    }
+
+    /// The type of a bound value: an annotated lambda is checked against its
+    /// annotation, so that its parameters' types are known in its body
+    /// (`let name: Service -> String = \s -> s.name;`); anything else is inferred (the
+    /// caller unifies it with the annotation).
+    fn infer_annotated(
+        &mut self,
+        value: &Expr,
+        ann: Option<&TypeExpr>,
+        span: Span,
+    ) -> Result<Ty, Error> {
+        match (ann, &value.kind) {
+            (Some(a), ExprKind::Lambda(_)) => {
+                let at = self.annotation(a, span)?;
+                self.check_against(value, at)?;
+                Ok(at)
+            }
+            _ => self.infer(value),
+        }
+    }
+
+    /// A fresh instance of a built-in's type, with its constraint pending.
+    fn builtin_type(&mut self, b: crate::stdlib::Builtin, span: Span) -> Result<Ty, Error> {
+        let te = crate::parser::parse_type(b.signature()).map_err(|e| Error::Type {
+            file: self.file.to_owned(),
+            line: span.line,
+            col: span.col,
+            message: format!("built-in `{}`: {}", b.name(), e.message),
+        })?;
+        let mut vars = HashMap::new();
+        let t = self.convert(&te, &mut vars, true)?;
+        if let (Some(c), Some(a)) = (b.constraint(), vars.get("a").copied()) {
+            let class = match c {
+                crate::stdlib::Constraint::Sized => Class::Concat,
+                crate::stdlib::Constraint::Ordered => Class::Ordered,
+            };
+            self.pending.push((a, class, span));
         }
         Ok(t)
     }
@@ -1351,8 +1438,17 @@ impl Checker<'_> {
         if let Some(b) = self.globals.get(name).copied() {
             return self.instantiate(b);
         }
+        if let Some(t) = self.selected_type(name)? {
+            return Ok(t);
+        }
+        if let Some(t) = self.method_type(name, span)? {
+            return Ok(t);
+        }
         if self.imports.contains_key(name) {
             return self.error(span, format!("`{name}` is a module; use `{name}.member`"));
+        }
+        if let Some(b) = crate::stdlib::Builtin::lookup(name) {
+            return self.builtin_type(b, span);
         }
         self.error(span, format!("unknown variable `{name}`"))
     }
@@ -1384,6 +1480,137 @@ impl Checker<'_> {
             Node::Record(fs) => Some(fs.clone()),
             _ => None,
         }
+    }
+
+    /// An application, its whole spine `f a1 ... an` at once, so that too many
+    /// arguments are reported against the function's arity. Out of `infer`, whose
+    /// stack frame every level of nesting pays for.
+    #[inline(never)]
+    fn infer_app(&mut self, e: &Expr) -> Result<Ty, Error> {
+        // The whole spine `f a1 ... an` at once, so that too many arguments
+        // are reported against the function's arity.
+        let mut args = Vec::new();
+        let mut head = e;
+        while let ExprKind::App(f, a) = &head.kind {
+            args.push(&**a);
+            head = f;
+        }
+        args.reverse();
+        let mut ft = self.infer(head)?;
+        // Arguments other than lambdas first, then the lambdas against the parameter
+        // types that the others fixed: in `map (\s -> s.name) services` the lambda's
+        // parameter is known to be a record by the time its body reads a field.
+        let mut lambdas = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let fr = self.find(ft);
+            let param = match self.node(fr).clone() {
+                Node::Fun(param, result) => {
+                    ft = result;
+                    param
+                }
+                Node::Var(_) => {
+                    let (p, r) = (self.fresh(), self.fresh());
+                    let want = self.fun(p, r);
+                    self.unify(ft, want, a.span)?;
+                    ft = r;
+                    p
+                }
+                _ if i == 0 => {
+                    let shown = self.show(fr);
+                    return self.error(
+                        head.span,
+                        format!("a value of type {shown} is not a function"),
+                    );
+                }
+                _ => {
+                    let shown = self.show(fr);
+                    return self.error(
+                        a.span,
+                        format!(
+                            "{} expects {i} argument{}, given {} (after {i} the result is {shown}, not a function)",
+                            callee_name(head),
+                            if i == 1 { "" } else { "s" },
+                            args.len()
+                        ),
+                    );
+                }
+            };
+            if matches!(a.kind, ExprKind::Lambda(_)) {
+                lambdas.push((*a, param));
+                continue;
+            }
+            let at = self.infer(a)?;
+            self.unify(param, at, a.span)?;
+        }
+        for (a, param) in lambdas {
+            self.check_against(a, param)?;
+        }
+        Ok(ft)
+    }
+
+    /// `"a ${e} b"`: any part but a function.
+    #[inline(never)]
+    fn infer_interp(&mut self, parts: &[Expr]) -> Result<Ty, Error> {
+        for p in parts {
+            let t = self.infer(p)?;
+            let r = self.find(t);
+            if let Node::Fun(..) = self.node(r) {
+                return self.error(p.span, "a function cannot be put in a string");
+            }
+        }
+        Ok(STR)
+    }
+
+    /// `{ r | f = e }`: `r`'s type, each replaced field at its type.
+    #[inline(never)]
+    fn infer_update(&mut self, target: &Expr, fields: &[(String, Expr)]) -> Result<Ty, Error> {
+        let t = self.infer(target)?;
+        let Some(fs) = self.record_fields(t) else {
+            let shown = self.show(t);
+            return self.error(
+                target.span,
+                format!(
+                    "`{{ r | ... }}` needs a record of a known type, found {shown}; annotate it"
+                ),
+            );
+        };
+        for (n, e) in fields {
+            let Ok(i) = fs.binary_search_by(|(f, _)| f.as_str().cmp(n)) else {
+                let names: Vec<&str> = fs.iter().map(|(n, _)| n.as_str()).collect();
+                return self.error(
+                    e.span,
+                    format!(
+                        "record has no field `{n}` to replace (it has: {})",
+                        names.join(", ")
+                    ),
+                );
+            };
+            let et = self.infer(e)?;
+            self.unify(fs[i].1, et, e.span)?;
+        }
+        Ok(t)
+    }
+
+    /// `a & b`: the fields of both records, `b`'s type where both have a field.
+    #[inline(never)]
+    fn infer_merge(&mut self, l: &Expr, r: &Expr, span: Span) -> Result<Ty, Error> {
+        let lt = self.infer(l)?;
+        let rt = self.infer(r)?;
+        let (Some(a), Some(b)) = (self.record_fields(lt), self.record_fields(rt)) else {
+            let shown = self.show_all(&[lt, rt]);
+            return self.error(
+                span,
+                format!(
+                    "`&` merges two records of known types, found {} and {}",
+                    shown[0], shown[1]
+                ),
+            );
+        };
+        let mut out: BTreeMap<String, Ty> = a.iter().cloned().collect();
+        for (n, t) in b.iter() {
+            out.insert(n.clone(), *t);
+        }
+        Ok(self.alloc(Node::Record(out.into_iter().collect())))
     }
 
     fn infer(&mut self, e: &Expr) -> Result<Ty, Error> {
@@ -1452,10 +1679,7 @@ impl Checker<'_> {
                 }
                 let r = self.find(t);
                 if let Node::Var(_) = self.node(r) {
-                    return self.error(
-                        span,
-                        format!("cannot tell which record `.{field}` reads; annotate the parameter, e.g. `\\(r : {{ {field}: Integer }}) -> ...`"),
-                    );
+                    return Ok(self.defer_field(r, field, span));
                 }
                 let shown = self.show(r);
                 return self.error(
@@ -1480,36 +1704,19 @@ impl Checker<'_> {
                 let body = body?;
                 self.fun(pt, body)
             }
-            ExprKind::App(f, a) => {
-                let ft = self.infer(f)?;
-                let at = self.infer(a)?;
-                let r = self.fresh();
-                let want = self.fun(at, r);
-                let fr = self.find(ft);
-                match self.node(fr).clone() {
-                    Node::Fun(param, _) => {
-                        self.unify(param, at, a.span)?;
-                        self.unify(ft, want, span)?;
-                    }
-                    Node::Var(_) => self.unify(ft, want, span)?,
-                    _ => {
-                        let shown = self.show(fr);
-                        return self
-                            .error(f.span, format!("a value of type {shown} is not a function"));
-                    }
-                }
-                r
-            }
+            ExprKind::App(..) => self.infer_app(e)?,
             ExprKind::Let(name, ann, value, body) => {
                 self.level += 1;
-                let vt = self.infer(value).and_then(|vt| match ann {
-                    Some(a) => {
-                        let at = self.annotation(a, span)?;
-                        self.unify(at, vt, value.span)?;
-                        Ok(vt)
-                    }
-                    None => Ok(vt),
-                });
+                let vt = self
+                    .infer_annotated(value, ann.as_ref(), span)
+                    .and_then(|vt| match ann {
+                        Some(a) => {
+                            let at = self.annotation(a, span)?;
+                            self.unify(at, vt, value.span)?;
+                            Ok(vt)
+                        }
+                        None => Ok(vt),
+                    });
                 self.level -= 1;
                 let b = self.generalize(vt?, false)?;
                 self.locals.push((name.clone(), b));
@@ -1536,6 +1743,9 @@ impl Checker<'_> {
                 }
                 result
             }
+            ExprKind::Interp(parts) => self.infer_interp(parts)?,
+            ExprKind::Update(target, fields) => self.infer_update(target, fields)?,
+            ExprKind::Binary(BinOp::Merge, l, r) => self.infer_merge(l, r, span)?,
             ExprKind::Binary(op, l, r) => {
                 let lt = self.infer(l)?;
                 let rt = self.infer(r)?;
@@ -1614,6 +1824,15 @@ impl Checker<'_> {
                 }
                 Ok(())
             }
+            Pattern::ListRest(items, rest) => {
+                let elem = self.fresh();
+                let lt = self.list(elem);
+                self.unify(t, lt, span)?;
+                for it in items {
+                    self.pattern(it, elem, span)?;
+                }
+                self.pattern(rest, lt, span)
+            }
             Pattern::Ctor(name, payload, pspan) => {
                 let (result, pt) = self.ctor_type(name, *pspan)?;
                 self.unify(t, result, *pspan)?;
@@ -1665,14 +1884,32 @@ impl Checker<'_> {
     }
 }
 
+/// How an error names the function at the head of an application.
+fn callee_name(head: &Expr) -> String {
+    match &head.kind {
+        ExprKind::Var(n) | ExprKind::Ctor(n) => format!("`{n}`"),
+        ExprKind::Field(t, f) => match &t.kind {
+            ExprKind::Var(m) => format!("`{m}.{f}`"),
+            _ => format!("`.{f}`"),
+        },
+        _ => "this function".into(),
+    }
+}
+
 /// Collects the names an expression reads that are not bound inside it.
 pub(crate) fn free_globals(e: &Expr, bound: &mut Vec<String>, out: &mut HashSet<String>) {
     match &e.kind {
         ExprKind::Var(n) if !bound.contains(n) => {
             out.insert(n.clone());
         }
-        ExprKind::List(xs) => xs.iter().for_each(|x| free_globals(x, bound, out)),
+        ExprKind::List(xs) | ExprKind::Interp(xs) => {
+            xs.iter().for_each(|x| free_globals(x, bound, out))
+        }
         ExprKind::Record(fs) => fs.iter().for_each(|(_, x)| free_globals(x, bound, out)),
+        ExprKind::Update(r, fs) => {
+            free_globals(r, bound, out);
+            fs.iter().for_each(|(_, x)| free_globals(x, bound, out));
+        }
         ExprKind::Field(x, _) | ExprKind::Unary(_, x) => free_globals(x, bound, out),
         ExprKind::Lambda(l) => {
             if let Some(a) = &l.ann {
@@ -1738,6 +1975,10 @@ pub(crate) fn pattern_vars(p: &Pattern, out: &mut Vec<String>) {
         Pattern::Ctor(_, Some(p), _) => pattern_vars(p, out),
         Pattern::Record(fs, _) => fs.iter().for_each(|(_, p)| pattern_vars(p, out)),
         Pattern::List(ps) => ps.iter().for_each(|p| pattern_vars(p, out)),
+        Pattern::ListRest(ps, rest) => {
+            ps.iter().for_each(|p| pattern_vars(p, out));
+            pattern_vars(rest, out);
+        }
         _ => {}
     }
 }

@@ -1,30 +1,35 @@
 //! A small incremental engine: steps record what they read while they run, and after
 //! inputs change only the steps whose inputs really changed run again.
+//!
+//! Bringing a key up to date is a *frame*: the key is claimed in the memo table (single
+//! flight: one frame per key at a time, and a second asker parks until it ends), then
+//! its old memo is verified dependency by dependency or the step runs. Frames nest by
+//! native calls only up to a stack budget; past it, the frames of the request unwind
+//! onto an explicit work stack, keeping their claims, and are resumed from it (see
+//! [`Engine::drive`]), so a chain of any depth needs a bounded native stack. Frames
+//! link to the frame that asked for them, which is how cycles are found: a frame that
+//! asks for a key whose frame (transitively) waits for it closes a cycle.
 
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Debug};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::error::Error;
 use crate::graph::DependencyGraph;
-use crate::sync::{Mutex, Ordering, RwLock, StdAtomicU64};
+use crate::sync::{
+    Ordering, RwLock, StdAtomicBool, StdAtomicU64, StdAtomicUsize, StdCondvar, StdGuard, StdMutex,
+};
 
 /// The function that computes every derived (non-input) key.
 type Compute<K, V> = dyn Fn(&K, &Step<'_, K, V>) -> Result<V, Error> + Send + Sync;
 
-/// Fewer dependencies than this are checked on the calling thread: handing a couple of
-/// memo lookups to rayon costs more than doing them.
-const PARALLEL_FROM: usize = 8;
-
-/// Fewer stale keys than this, found among keys that are otherwise current, are
-/// brought up to date on the calling thread. After a small edit most of them are
-/// unchanged after a lookup or two (their input sets only share a bit with the changed
-/// key), and a rayon fan-out costs more than that, most of all on a busy machine.
-const STALE_PARALLEL_FROM: usize = 32;
+/// Native stack, in bytes, that nested frames may use on one thread before the request
+/// unwinds them onto its explicit work stack. Well under the 2 MiB of a spawned
+/// thread, so a step function has room of its own at any depth.
+const STACK_BUDGET: usize = 256 * 1024;
 
 /// The multiply-rotate hash rustc and salsa use for their query maps (FxHash).
 ///
@@ -64,7 +69,14 @@ impl Hasher for FxHasher {
     }
 }
 
-type MemoMap<K, V> = HashMap<K, Arc<Memo<K, V>>, BuildHasherDefault<FxHasher>>;
+/// One key's entry in the memo table: its latest memo, and the frame bringing it up to
+/// date, if one is running.
+struct Slot<K, V> {
+    memo: Option<Arc<Memo<K, V>>>,
+    running: Option<Arc<Frame<K>>>,
+}
+
+type MemoMap<K, V> = HashMap<K, Slot<K, V>, BuildHasherDefault<FxHasher>>;
 
 /// Number of independently locked parts of the memo table. Every lookup takes a read
 /// lock, which writes the lock's reader count; with one lock, two threads checking a
@@ -75,11 +87,15 @@ const SHARDS: usize = 32;
 #[repr(align(128))]
 struct Shard<K, V>(RwLock<MemoMap<K, V>>);
 
-fn shard_of<K: Hash>(key: &K) -> usize {
+fn hash_of<K: Hash>(key: &K) -> u64 {
     let mut hasher = FxHasher::default();
     key.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn shard_of(hash: u64) -> usize {
     // The high bits: the map uses the low ones for its buckets.
-    (hasher.finish() >> 58) as usize % SHARDS
+    (hash >> 58) as usize % SHARDS
 }
 
 /// Number of bits in an [`InputSet`].
@@ -96,9 +112,12 @@ const RECENT_CHANGES: usize = 16;
 struct InputSet([u64; INPUT_BITS / 64]);
 
 impl InputSet {
-    fn of<K: Hash>(key: &K) -> Self {
+    /// Every bit: a memo whose value involves a cycle is re-checked after any change.
+    const FULL: InputSet = InputSet([u64::MAX; INPUT_BITS / 64]);
+
+    fn of(hash: u64) -> Self {
         let mut set = InputSet::default();
-        set.insert(bit_of(key));
+        set.insert(bit_of(hash));
         set
     }
 
@@ -118,19 +137,17 @@ impl InputSet {
     }
 }
 
-fn bit_of<K: Hash>(key: &K) -> u8 {
-    let mut hasher = FxHasher::default();
-    key.hash(&mut hasher);
+fn bit_of(hash: u64) -> u8 {
     // The top bits, which the multiply of the last word mixes best.
-    ((hasher.finish() >> 56) as usize % INPUT_BITS) as u8
+    ((hash >> 56) as usize % INPUT_BITS) as u8
 }
 
 /// What the engine knows about one key.
 struct Memo<K, V> {
     value: Result<V, Error>,
     /// The keys this step read in its last run, in the order it asked for them
-    /// (possibly repeated). Empty for inputs. This is the buffered log of the engine:
-    /// collected by the step while it runs and published with the memo when it ends.
+    /// (possibly repeated). Empty for inputs. A run that ended in a cycle error keeps
+    /// what it read up to then, the cycle's next member included.
     deps: Vec<K>,
     /// The revision in which `value` last became different from the previous value.
     /// Invariant: `changed_at <= verified_at`.
@@ -139,11 +156,12 @@ struct Memo<K, V> {
     /// inputs, which are current by definition until `set_input` replaces them.
     verified_at: StdAtomicU64,
     /// Every key this value may depend on, transitively, the key itself included: its
-    /// own bit, and the union of its dependencies' sets as of its last run or check.
-    /// It only grows (a check widens it before raising `verified_at`), so a reader
-    /// that sees a `verified_at` also sees at least the set that went with it.
-    /// Invariant: if no key of this set changed after `verified_at`, the value is
-    /// current, which lets a check skip the memo's whole dependency walk.
+    /// own bit, and the union of its dependencies' sets as of its last run or check;
+    /// every bit when the value involves a cycle. It only grows (a check widens it
+    /// before raising `verified_at`), so a reader that sees a `verified_at` also sees
+    /// at least the set that went with it. Invariant: if no key of this set changed
+    /// after `verified_at`, the value is current, which lets a check skip the memo's
+    /// whole dependency walk.
     inputs: [StdAtomicU64; INPUT_BITS / 64],
 }
 
@@ -181,84 +199,286 @@ impl<K, V> Memo<K, V> {
     }
 }
 
-/// An incremental computation over keys `K` producing values `V`.
-///
-/// Inputs are set with [`set_input`](Self::set_input); every other key is computed by
-/// the step function given to [`new`](Self::new), which reads other keys through
-/// [`Step::get`]. The engine remembers each step's result and what it read. After an
-/// input changes, asking for a key re-checks its recorded dependencies, deepest first,
-/// and re-runs a step only when one of them changed; a re-run whose result equals the
-/// previous one leaves the step's `changed_at` alone, so its dependents are not re-run
-/// (early cutoff). A memo none of whose possible inputs changed since its last check is
-/// current without that walk (each memo keeps a small lossy set of the keys it depends
-/// on), so a small edit costs about one lookup per step that read something, not a walk
-/// of the whole graph. Stale dependencies of one step are checked in parallel (rayon),
-/// and [`Step::get_all`] fetches independent keys in parallel, when there are enough
-/// of them to be worth a fan-out.
-///
-/// Step functions must be deterministic functions of what they read: two threads may
-/// race to compute the same key (the engine does not block one on the other, which
-/// inside rayon could deadlock), and both results are equal. A panicking step becomes
-/// [`Error::StepPanicked`] for that step and for the steps that propagate its error;
-/// the engine stays usable.
-pub struct Engine<K, V> {
+/// One key being brought up to date: the claim that makes it run at most once per
+/// revision, the link to the frame that asked for it (cycle detection), and what
+/// parked askers wait on.
+struct Frame<K> {
+    key: K,
+    hash: u64,
+    /// The frame that asked for this key (`None` for a request from outside a step).
+    /// It waits for this frame, whatever thread either runs on.
+    parent: Option<Arc<Frame<K>>>,
+    state: StdMutex<FrameState<K>>,
+    finished: StdCondvar,
+}
+
+struct FrameState<K> {
+    finished: bool,
+    /// Frames parked until this one finishes; they wait for it like its parent does.
+    waiters: Vec<Arc<Frame<K>>>,
+    /// Set when this frame was found on a cycle: the cycle, and so its value.
+    cycle: Option<Arc<[String]>>,
+    /// Threads parked on `finished` (frames or not).
+    sleepers: usize,
+}
+
+fn lock<T>(mutex: &StdMutex<T>) -> StdGuard<'_, T> {
+    // Every guarded value is valid after any single operation on it, and no user code
+    // runs under these guards.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<K> Frame<K> {
+    fn new(key: K, hash: u64, parent: Option<Arc<Frame<K>>>) -> Self {
+        Frame {
+            key,
+            hash,
+            parent,
+            state: StdMutex::new(FrameState {
+                finished: false,
+                waiters: Vec::new(),
+                cycle: None,
+                sleepers: 0,
+            }),
+            finished: StdCondvar::new(),
+        }
+    }
+
+    fn cycle(&self) -> Option<Arc<[String]>> {
+        lock(&self.state).cycle.clone()
+    }
+
+    fn finish(&self) {
+        let mut state = lock(&self.state);
+        state.finished = true;
+        let parked = state.sleepers > 0;
+        state.waiters.clear();
+        drop(state);
+        if parked {
+            self.finished.notify_all();
+        }
+    }
+
+    /// Parks the calling thread until the frame has finished.
+    fn wait(&self) {
+        let mut state = lock(&self.state);
+        while !state.finished {
+            state.sleepers += 1;
+            state = self
+                .finished
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.sleepers -= 1;
+        }
+    }
+}
+
+/// How [`Engine::demand`] answers.
+enum Demanded<K, V> {
+    /// The key's memo, current in this revision.
+    Current(Arc<Memo<K, V>>),
+    /// The key is being brought up to date by a frame that waits for the asker: a
+    /// cycle. Carries the cycle (dependency order, first key repeated at the end).
+    Cycle(Arc<[String]>),
+    /// The native stack budget ran out; the request resumes the asker later.
+    Suspended,
+    /// Another frame is bringing the key up to date and the asker chose not to wait.
+    Busy,
+}
+
+/// What a request's explicit work stack holds.
+enum Work<K> {
+    /// Bring `key` up to date for `parent`.
+    Demand {
+        key: K,
+        parent: Option<Arc<Frame<K>>>,
+    },
+    /// Run a claimed frame again from its start (verifying first if `verify`).
+    Resume { frame: Arc<Frame<K>>, verify: bool },
+}
+
+/// One call into the engine from outside a step (or one helper's share of a batch):
+/// frames that had to unwind past the stack budget, and the key they need first.
+struct Request<K> {
+    /// Frames unwound by a suspension, innermost first.
+    unwound: RefCell<Vec<Work<K>>>,
+    /// The key whose demand hit the budget, for the frame that asked.
+    needed: RefCell<Option<Work<K>>>,
+}
+
+impl<K> Request<K> {
+    fn new() -> Self {
+        Request {
+            unwound: RefCell::new(Vec::new()),
+            needed: RefCell::new(None),
+        }
+    }
+}
+
+thread_local! {
+    /// (frames running natively on this thread, stack address when the first began).
+    static NATIVE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+#[inline(never)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Counts a frame running natively on this thread while alive.
+struct NativeFrame;
+
+impl NativeFrame {
+    fn enter() -> NativeFrame {
+        NATIVE.with(|native| {
+            let (depth, base) = native.get();
+            let base = if depth == 0 { stack_address() } else { base };
+            native.set((depth + 1, base));
+        });
+        NativeFrame
+    }
+
+    /// Whether frames on this thread already use more native stack than the budget.
+    fn over_budget() -> bool {
+        NATIVE.with(|native| {
+            let (depth, base) = native.get();
+            depth > 0 && base.abs_diff(stack_address()) > STACK_BUDGET
+        })
+    }
+}
+
+impl Drop for NativeFrame {
+    fn drop(&mut self) {
+        NATIVE.with(|native| {
+            let (depth, base) = native.get();
+            native.set((depth.saturating_sub(1), base));
+        });
+    }
+}
+
+/// Counts helper jobs that may still touch the engine, so `&mut self` methods can wait
+/// for them.
+#[derive(Default)]
+struct Helpers {
+    live: StdMutex<usize>,
+    idle: StdCondvar,
+}
+
+impl Helpers {
+    fn wait_idle(&self) {
+        let mut live = lock(&self.live);
+        while *live > 0 {
+            live = self
+                .idle
+                .wait(live)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
+/// Decrements the helper count when a helper job ends, however it ends.
+struct HelperDone(Arc<Helpers>);
+
+impl Drop for HelperDone {
+    fn drop(&mut self) {
+        let mut live = lock(&self.0.live);
+        *live = live.saturating_sub(1);
+        if *live == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+/// Keys a step (or the caller) fetches together; helpers on rayon's pool take keys
+/// from it while the owner does.
+struct Batch<K> {
+    keys: Vec<K>,
+    next: StdAtomicUsize,
+    parent: Option<Arc<Frame<K>>>,
+}
+
+/// Everything the engine shares with its helper jobs.
+struct Inner<K, V> {
     compute: Box<Compute<K, V>>,
-    /// Invariant: a key's memo lives in shard `shard_of(key)` only.
+    /// Invariant: a key's slot lives in shard `shard_of(hash_of(key))` only.
     memos: Box<[Shard<K, V>]>,
     /// Bumped by every `set_input` that changes a value; only `&mut self` changes it,
-    /// so it is fixed while any `get` runs.
+    /// after every helper job has ended, so it is fixed while any frame runs.
     revision: u64,
     /// `(revision, bit_of(key))` of the latest input changes, oldest first, so a check
     /// can tell whether any key of a memo's [`InputSet`] changed since it was verified.
     /// Only `&mut self` changes it. Trimmed, but never below `RECENT_CHANGES + 1`
     /// entries once it has been trimmed.
     changes: Vec<(u64, u8)>,
-    parallel: bool,
+    parallel: StdAtomicBool,
     executions: StdAtomicU64,
+    /// Serialises the cycle check and registration of a parked frame, so that two
+    /// frames closing a cycle from two threads cannot both park.
+    waits: StdMutex<()>,
+    helpers: Arc<Helpers>,
+}
+
+/// An incremental computation over keys `K` producing values `V`.
+///
+/// Inputs are set with [`set_input`](Self::set_input); every other key is computed by
+/// the step function given to [`new`](Self::new), which reads other keys through
+/// [`Step::get`]. The engine remembers each step's result and what it read. After an
+/// input changes, asking for a key re-checks its recorded dependencies, in the order
+/// they were read, and re-runs a step only when one of them changed; a re-run whose
+/// result equals the previous one leaves the step's `changed_at` alone, so its
+/// dependents are not re-run (early cutoff). A memo none of whose possible inputs
+/// changed since its last check is current without that walk (each memo keeps a small
+/// lossy set of the keys it depends on), so a small edit costs about one lookup per
+/// step that read something, not a walk of the whole graph.
+///
+/// - **Single flight.** A key is brought up to date by at most one thread at a time and
+///   its step runs at most once per revision; a second thread that needs it parks
+///   until the first is done.
+/// - **Parallelism.** [`Step::get_all`] and [`Engine::get_all`] hand the keys that are
+///   not current to helper jobs on rayon's global pool while the calling thread works
+///   through them too. Step functions must not block inside rayon themselves (`join`,
+///   `scope`, `par_iter`): a worker blocked there may run engine work that waits for a
+///   step beneath it on the same stack.
+/// - **Depth.** Dependency chains of any length work on any thread: frames nest
+///   natively up to 256 KiB of stack, then continue from an explicit work stack.
+/// - **Cycles.** A step that asks for a key whose computation (transitively) waits for
+///   this step closes a cycle. Every key on the cycle has the value
+///   [`Error::Cycle`], naming the cycle from its member with the smallest `Debug` form,
+///   whatever its step function returned; the step that closed it sees the same error
+///   from [`Step::get`], and steps that read a member see its error like any other.
+///   Such a result records what the step read up to then, and depends on every input;
+///   once the cycle is gone, every key that reported it is recomputed.
+///
+/// Step functions must be deterministic functions of what they read. A panicking step
+/// becomes [`Error::StepPanicked`] for that step and for the steps that propagate its
+/// error; the engine stays usable.
+pub struct Engine<K, V> {
+    inner: Arc<Inner<K, V>>,
 }
 
 impl<K, V> Debug for Engine<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
-            .field("revision", &self.revision)
-            .field("parallel", &self.parallel)
-            .field("executions", &self.executions.load(Ordering::Relaxed))
+            .field("revision", &self.inner.revision)
+            .field("parallel", &self.inner.parallel.load(Ordering::Relaxed))
+            .field("executions", &self.inner.executions.load(Ordering::Relaxed))
             .finish()
-    }
-}
-
-/// The chain of steps that led to the current one, to detect cycles across threads.
-struct Chain<'a, K> {
-    key: &'a K,
-    parent: Option<&'a Chain<'a, K>>,
-}
-
-impl<K: Eq + Debug> Chain<'_, K> {
-    /// The cycle closed by asking for `key` from this chain, if `key` is on it.
-    fn cycle_to(&self, key: &K) -> Option<Vec<String>> {
-        let mut path = Vec::new();
-        let mut link = Some(self);
-        while let Some(chain) = link {
-            path.push(chain.key);
-            if chain.key == key {
-                path.reverse();
-                let mut names: Vec<String> = path.iter().map(|k| format!("{k:?}")).collect();
-                names.push(format!("{key:?}"));
-                return Some(names);
-            }
-            link = chain.parent;
-        }
-        None
     }
 }
 
 /// The handle a step function gets: its key, and access to other keys.
 pub struct Step<'a, K, V> {
-    engine: &'a Engine<K, V>,
-    chain: &'a Chain<'a, K>,
+    engine: &'a Arc<Inner<K, V>>,
+    frame: &'a Arc<Frame<K>>,
+    request: &'a Request<K>,
     /// What this step read so far and the union of their input sets; becomes the
     /// memo's `deps` and `inputs` when the step ends.
-    deps: Mutex<(Vec<K>, InputSet)>,
+    deps: RefCell<(Vec<K>, InputSet)>,
+    /// Set when a read hit the stack budget: the run is discarded and resumed later.
+    suspended: Cell<bool>,
 }
 
 impl<K, V> Debug for Step<'_, K, V>
@@ -266,56 +486,88 @@ where
     K: Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Step").field("key", self.chain.key).finish()
+        f.debug_struct("Step")
+            .field("key", &self.frame.key)
+            .finish()
     }
 }
 
 impl<K, V> Step<'_, K, V>
 where
-    K: Clone + Eq + Hash + Debug + Send + Sync,
-    V: Clone + PartialEq + Send + Sync,
+    K: Clone + Eq + Hash + Debug + Send + Sync + 'static,
+    V: Clone + PartialEq + Send + Sync + 'static,
 {
     /// The key this step computes.
     pub fn key(&self) -> &K {
-        self.chain.key
+        &self.frame.key
     }
 
     /// The value of `key`, recording that this step needs it. An error of `key` (a
     /// failure, a panic, a cycle) comes back as `Err`; propagate it with `?`.
     pub fn get(&self, key: &K) -> Result<V, Error> {
-        let (value, inputs) = self.engine.fetch_tracked(key, Some(self.chain));
-        let mut deps = self.deps.lock();
-        deps.0.push(key.clone());
-        deps.1 = deps.1.union(inputs);
-        value
+        if self.suspended.get() {
+            return Err(self.suspension());
+        }
+        let current = self
+            .engine
+            .lookup(key, hash_of(key), |m| (m.value.clone(), m.inputs()));
+        if let Some((value, inputs)) = current {
+            let mut deps = self.deps.borrow_mut();
+            deps.0.push(key.clone());
+            deps.1 = deps.1.union(inputs);
+            return value;
+        }
+        let demanded = self
+            .engine
+            .demand(key, Some(self.frame), self.request, false, true, false);
+        self.record(key, demanded)
     }
 
-    /// The values of `keys`, fetched in parallel when the engine is parallel.
+    /// The values of `keys`, brought up to date in parallel when the engine is
+    /// parallel and enough of them are not current.
     pub fn get_all(&self, keys: &[K]) -> Vec<Result<V, Error>> {
-        let fetched = self.engine.fetch_many(keys, Some(self.chain));
-        let mut deps = self.deps.lock();
-        deps.0.extend(keys.iter().cloned());
-        let mut values = Vec::with_capacity(fetched.len());
-        for (value, inputs) in fetched {
-            deps.1 = deps.1.union(inputs);
-            values.push(value);
+        if self.suspended.get() {
+            return keys.iter().map(|_| Err(self.suspension())).collect();
         }
-        values
+        let demanded = self.engine.demand_all(keys, Some(self.frame), self.request);
+        keys.iter()
+            .zip(demanded)
+            .map(|(key, d)| self.record(key, d))
+            .collect()
     }
 
     /// An error saying this step failed because of `message`.
     pub fn fail(&self, message: impl Into<String>) -> Error {
         Error::StepFailed {
-            step: format!("{:?}", self.chain.key),
+            step: format!("{:?}", self.frame.key),
             message: message.into(),
         }
+    }
+
+    fn suspension(&self) -> Error {
+        self.fail("suspended: the engine resumes this step when its input is ready")
+    }
+
+    fn record(&self, key: &K, demanded: Demanded<K, V>) -> Result<V, Error> {
+        let (value, inputs) = match demanded {
+            Demanded::Current(memo) => (memo.value.clone(), memo.inputs()),
+            Demanded::Cycle(cycle) => (Err(Error::Cycle { cycle }), InputSet::FULL),
+            Demanded::Suspended | Demanded::Busy => {
+                self.suspended.set(true);
+                return Err(self.suspension());
+            }
+        };
+        let mut deps = self.deps.borrow_mut();
+        deps.0.push(key.clone());
+        deps.1 = deps.1.union(inputs);
+        value
     }
 }
 
 impl<K, V> Engine<K, V>
 where
-    K: Clone + Eq + Hash + Debug + Send + Sync,
-    V: Clone + PartialEq + Send + Sync,
+    K: Clone + Eq + Hash + Debug + Send + Sync + 'static,
+    V: Clone + PartialEq + Send + Sync + 'static,
 {
     /// An engine computing every non-input key with `compute`.
     pub fn new<F>(compute: F) -> Self
@@ -323,29 +575,54 @@ where
         F: Fn(&K, &Step<'_, K, V>) -> Result<V, Error> + Send + Sync + 'static,
     {
         Engine {
-            compute: Box::new(compute),
-            memos: (0..SHARDS)
-                .map(|_| Shard(RwLock::new(MemoMap::default())))
-                .collect(),
-            revision: 0,
-            changes: Vec::new(),
-            parallel: true,
-            executions: StdAtomicU64::new(0),
+            inner: Arc::new(Inner {
+                compute: Box::new(compute),
+                memos: (0..SHARDS)
+                    .map(|_| Shard(RwLock::new(MemoMap::default())))
+                    .collect(),
+                revision: 0,
+                changes: Vec::new(),
+                parallel: StdAtomicBool::new(true),
+                executions: StdAtomicU64::new(0),
+                waits: StdMutex::new(()),
+                helpers: Arc::new(Helpers::default()),
+            }),
         }
     }
 
-    /// Whether to check dependencies and run [`Step::get_all`] in parallel (the
-    /// default). Sequential mode never runs a step twice in one revision, which makes
-    /// [`executions`](Self::executions) exact.
+    /// Whether to fetch [`Step::get_all`]'s keys with helpers on rayon's pool (the
+    /// default). Either way every key's step runs at most once per revision.
     pub fn set_parallel(&mut self, parallel: bool) {
-        self.parallel = parallel;
+        self.inner.parallel.store(parallel, Ordering::Relaxed);
+    }
+
+    /// Exclusive access to the shared state: waits for helper jobs of earlier calls
+    /// that may still hold it (they end as soon as they run).
+    fn inner_mut(&mut self) -> &mut Inner<K, V> {
+        loop {
+            self.inner.helpers.wait_idle();
+            if Arc::get_mut(&mut self.inner).is_some() {
+                break;
+            }
+            // A helper has signalled its end but not yet dropped its handle.
+            std::thread::yield_now();
+        }
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner,
+            None => unreachable!("no helper holds the engine after the wait"),
+        }
     }
 
     /// Sets input `key` to `value`. Returns whether it changed (a new revision starts
     /// only then).
     pub fn set_input(&mut self, key: K, value: V) -> bool {
-        let memos = self.memos[shard_of(&key)].0.get_mut();
-        if let Some(old) = memos.get(&key) {
+        let inner = self.inner_mut();
+        let hash = hash_of(&key);
+        let memos = inner.memos[shard_of(hash)].0.get_mut();
+        if let Some(Slot {
+            memo: Some(old), ..
+        }) = memos.get(&key)
+        {
             if old.deps.is_empty() && old.verified_at.load(Ordering::Relaxed) == u64::MAX {
                 if let Ok(old_value) = &old.value {
                     if *old_value == value {
@@ -354,44 +631,56 @@ where
                 }
             }
         }
-        self.revision += 1;
-        let bit = bit_of(&key);
+        inner.revision += 1;
         let memo = Memo::new(
             Ok(value),
             Vec::new(),
-            self.revision,
+            inner.revision,
             u64::MAX,
-            InputSet::of(&key),
+            InputSet::of(hash),
         );
-        memos.insert(key, Arc::new(memo));
-        if self.changes.len() >= 4 * (RECENT_CHANGES + 1) {
-            self.changes.drain(..2 * (RECENT_CHANGES + 1));
+        memos.insert(
+            key,
+            Slot {
+                memo: Some(Arc::new(memo)),
+                running: None,
+            },
+        );
+        if inner.changes.len() >= 4 * (RECENT_CHANGES + 1) {
+            inner.changes.drain(..2 * (RECENT_CHANGES + 1));
         }
-        self.changes.push((self.revision, bit));
+        let revision = inner.revision;
+        inner.changes.push((revision, bit_of(hash)));
         true
     }
 
     /// The current value of `key`, computing or re-checking what it needs.
     pub fn get(&self, key: &K) -> Result<V, Error> {
-        self.fetch(key, None)
+        if let Some(value) = self.inner.lookup(key, hash_of(key), |m| m.value.clone()) {
+            return value;
+        }
+        match self.inner.drive(key, None, true) {
+            Some(memo) => memo.value.clone(),
+            None => unreachable!("a waiting request always ends with a memo"),
+        }
     }
 
-    /// The current values of `keys`, computed in parallel when the engine is parallel.
+    /// The current values of `keys`, brought up to date in parallel when the engine is
+    /// parallel.
     pub fn get_all(&self, keys: &[K]) -> Vec<Result<V, Error>> {
-        self.fetch_many(keys, None)
-            .into_iter()
-            .map(|(value, _)| value)
-            .collect()
+        self.inner.prefetch(keys, None, None);
+        keys.iter().map(|key| self.get(key)).collect()
     }
 
-    /// How many times a step function has run, over the engine's life.
+    /// How many times a step function has run to completion or to a cycle, over the
+    /// engine's life. Runs cut short by the stack budget (and resumed) are not counted.
     pub fn executions(&self) -> u64 {
-        self.executions.load(Ordering::Relaxed)
+        self.inner.executions.load(Ordering::Relaxed)
     }
 
     /// The current revision: the number of `set_input` calls that changed a value.
     pub fn revision(&self) -> u64 {
-        self.revision
+        self.inner.revision
     }
 
     /// The dependencies recorded by the last run of every step: an edge `a -> b` for
@@ -399,13 +688,13 @@ where
     /// `Debug` form, so the graph (and its DOT export) is the same from run to run.
     pub fn graph(&self) -> DependencyGraph<K> {
         let mut entries = Vec::new();
-        for shard in self.memos.iter() {
+        for shard in self.inner.memos.iter() {
             let memos = shard.0.read();
-            entries.extend(
-                memos
-                    .iter()
-                    .map(|(k, m)| (format!("{k:?}"), k.clone(), Arc::clone(m))),
-            );
+            entries.extend(memos.iter().filter_map(|(k, slot)| {
+                slot.memo
+                    .as_ref()
+                    .map(|m| (format!("{k:?}"), k.clone(), Arc::clone(m)))
+            }));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut graph = DependencyGraph::new();
@@ -423,107 +712,19 @@ where
     pub fn invalidated_by(&self, changed: &[K]) -> Vec<K> {
         self.graph().invalidated(changed)
     }
+}
 
-    /// The value of `key` and its input set, for a step that records reading it.
-    fn fetch_tracked(&self, key: &K, chain: Option<&Chain<'_, K>>) -> (Result<V, Error>, InputSet) {
-        match self.lookup(key, |memo| (memo.value.clone(), memo.inputs())) {
-            Ok(found) => found,
-            Err(existing) => match self.refresh(key, chain, existing) {
-                Ok(memo) => (memo.value.clone(), memo.inputs()),
-                // A cycle error stores no memo; the key itself is all the reader depends on.
-                Err(error) => (Err(error), InputSet::of(key)),
-            },
-        }
-    }
+/// What bringing a frame up to date ended with.
+enum Ran<K, V> {
+    Done(Arc<Memo<K, V>>),
+    Suspended,
+}
 
-    /// The values of `keys` with their input sets, in order. Keys already current are
-    /// read on the calling thread; the others are brought up to date in parallel when
-    /// the engine is parallel and there are enough of them. After a small change most
-    /// keys are current, and a parallel fan-out over lookups of a few tens of
-    /// nanoseconds costs more than the lookups.
-    fn fetch_many(
-        &self,
-        keys: &[K],
-        chain: Option<&Chain<'_, K>>,
-    ) -> Vec<(Result<V, Error>, InputSet)> {
-        if !self.parallel || keys.len() < 2 {
-            return keys.iter().map(|k| self.fetch_tracked(k, chain)).collect();
-        }
-        let mut found: Vec<Option<(Result<V, Error>, InputSet)>> = Vec::with_capacity(keys.len());
-        let mut stale = Vec::new();
-        for (i, key) in keys.iter().enumerate() {
-            if mostly_stale(stale.len(), i) {
-                stale.extend(i..keys.len());
-                found.resize_with(keys.len(), || None);
-                break;
-            }
-            match self.lookup(key, |memo| (memo.value.clone(), memo.inputs())) {
-                Ok(current) => found.push(Some(current)),
-                Err(_) => {
-                    found.push(None);
-                    stale.push(i);
-                }
-            }
-        }
-        let fetch = |&i: &usize| (i, self.fetch_tracked(&keys[i], chain));
-        let fetched: Vec<_> = if stale.len() > 1 && worth_a_fan_out(stale.len(), keys.len()) {
-            stale.par_iter().map(fetch).collect()
-        } else {
-            stale.iter().map(fetch).collect()
-        };
-        for (i, result) in fetched {
-            found[i] = Some(result);
-        }
-        // Every slot is filled: a current key above, a stale one just now.
-        found.into_iter().flatten().collect()
-    }
-
-    /// The union of the input sets of `deps` if none of them changed after revision
-    /// `verified_at`, bringing them up to date; `None` if one did (or is part of a cycle
-    /// through `link`). Like [`fetch_many`](Self::fetch_many), only the dependencies
-    /// that are not already current are checked in parallel.
-    fn unchanged_since(
-        &self,
-        deps: &[K],
-        verified_at: u64,
-        link: &Chain<'_, K>,
-    ) -> Option<InputSet> {
-        // `Some(its input set)` for a dependency that did not change.
-        let unchanged = |dep: &K| match self.changed_at(dep, Some(link)) {
-            Some((at, inputs)) if at <= verified_at => Some(inputs),
-            _ => None,
-        };
-        if !self.parallel || deps.len() < PARALLEL_FROM {
-            return deps.iter().try_fold(InputSet::default(), |acc, dep| {
-                unchanged(dep).map(|i| acc.union(i))
-            });
-        }
-        let mut inputs = InputSet::default();
-        let mut stale: Vec<&K> = Vec::new();
-        for (i, dep) in deps.iter().enumerate() {
-            if mostly_stale(stale.len(), i) {
-                stale.extend(&deps[i..]);
-                break;
-            }
-            match self.lookup(dep, |memo| (memo.changed_at, memo.inputs())) {
-                Ok((at, _)) if at > verified_at => return None,
-                Ok((_, more)) => inputs = inputs.union(more),
-                Err(_) => stale.push(dep),
-            }
-        }
-        let rest = if stale.len() >= PARALLEL_FROM && worth_a_fan_out(stale.len(), deps.len()) {
-            stale
-                .par_iter()
-                .map(|dep| unchanged(dep))
-                .try_reduce(InputSet::default, |a, b| Some(a.union(b)))
-        } else {
-            stale.iter().try_fold(InputSet::default(), |acc, dep| {
-                unchanged(dep).map(|i| acc.union(i))
-            })
-        };
-        rest.map(|more| inputs.union(more))
-    }
-
+impl<K, V> Inner<K, V>
+where
+    K: Clone + Eq + Hash + Debug + Send + Sync + 'static,
+    V: Clone + PartialEq + Send + Sync + 'static,
+{
     /// Whether `memo` is known to be current in this revision without looking at its
     /// dependencies: verified in it, or none of its possible inputs changed since it
     /// was last verified (checked against the latest `RECENT_CHANGES` changes only).
@@ -545,90 +746,234 @@ where
         true
     }
 
-    fn fetch(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Result<V, Error> {
-        match self.lookup(key, |memo| memo.value.clone()) {
-            Ok(value) => value,
-            Err(existing) => self.refresh(key, chain, existing)?.value.clone(),
-        }
-    }
-
-    /// The revision at which `key` last changed, bringing it up to date first; `None`
-    /// when it cannot be brought up to date from here (a cycle through `chain`).
-    /// Also returns the key's input set, which a check of a dependent adds to its own.
-    fn changed_at(&self, key: &K, chain: Option<&Chain<'_, K>>) -> Option<(u64, InputSet)> {
-        match self.lookup(key, |memo| (memo.changed_at, memo.inputs())) {
-            Ok(found) => Some(found),
-            Err(existing) => self
-                .refresh(key, chain, existing)
-                .ok()
-                .map(|memo| (memo.changed_at, memo.inputs())),
-        }
-    }
-
-    /// `Ok(read(memo))` when `key` is already current in this revision, read under the
-    /// map's lock without cloning the memo (the common case of every check after the
-    /// first); otherwise `Err` with the stale memo, if any, for [`refresh`](Self::refresh).
-    /// One map lookup either way.
-    ///
-    /// No cycle check here: a key on the asking chain is still being checked or run, so
-    /// its memo is not current yet, unless another thread finished it meanwhile, and then
-    /// its finished result is the right answer.
-    fn lookup<R>(
-        &self,
-        key: &K,
-        read: impl FnOnce(&Memo<K, V>) -> R,
-    ) -> Result<R, Option<Arc<Memo<K, V>>>> {
-        let memos = self.memos[shard_of(key)].0.read();
+    /// `read(memo)` when `key` is already current, under the shard's read lock.
+    fn lookup<R>(&self, key: &K, hash: u64, read: impl FnOnce(&Arc<Memo<K, V>>) -> R) -> Option<R> {
+        let memos = self.memos[shard_of(hash)].0.read();
         match memos.get(key) {
-            Some(memo) if self.is_current(memo) => Ok(read(memo)),
-            stale => Err(stale.cloned()),
+            Some(Slot {
+                memo: Some(memo), ..
+            }) if self.is_current(memo) => Some(read(memo)),
+            _ => None,
         }
     }
 
-    /// Brings `key`, whose memo was `existing` and not current, up to date in this
-    /// revision and returns its memo. `Err` only for errors that depend on who asked (a
-    /// cycle through the asking chain), which are therefore never stored.
-    fn refresh(
-        &self,
+    /// Brings `key` up to date for the frame `asker` (or for a caller outside any step)
+    /// and returns its memo, or says why not. `verifying`: the asker is checking its
+    /// old dependencies, not running, so a key on a cycle with it only means "changed"
+    /// and marks nothing. `wait`: park while another frame has the key. `force`: go
+    /// ahead even past the stack budget (the request's own entries).
+    fn demand(
+        self: &Arc<Self>,
         key: &K,
-        chain: Option<&Chain<'_, K>>,
-        existing: Option<Arc<Memo<K, V>>>,
-    ) -> Result<Arc<Memo<K, V>>, Error> {
-        if let Some(cycle) = chain.and_then(|c| c.cycle_to(key)) {
-            return Err(Error::Cycle { cycle });
-        }
-        let revision = self.revision;
-        if let Some(memo) = &existing {
-            let verified_at = memo.verified_at.load(Ordering::Acquire);
-            if self.is_current(memo) {
-                return Ok(Arc::clone(memo));
+        asker: Option<&Arc<Frame<K>>>,
+        request: &Request<K>,
+        verifying: bool,
+        wait: bool,
+        force: bool,
+    ) -> Demanded<K, V> {
+        let hash = hash_of(key);
+        loop {
+            if let Some(memo) = self.lookup(key, hash, Arc::clone) {
+                return Demanded::Current(memo);
             }
-            let link = Chain { key, parent: chain };
-            let all_unchanged = self.unchanged_since(&memo.deps, verified_at, &link);
-            if let Some(inputs) = all_unchanged {
-                // The dependencies may read other keys now than when this memo was
-                // computed; its set must cover them before it counts as verified.
-                memo.widen(inputs);
-                memo.verified_at.fetch_max(revision, Ordering::AcqRel);
-                return Ok(Arc::clone(memo));
+            if !force && NativeFrame::over_budget() {
+                *request.needed.borrow_mut() = Some(Work::Demand {
+                    key: key.clone(),
+                    parent: asker.cloned(),
+                });
+                return Demanded::Suspended;
+            }
+            let claimed = {
+                let mut memos = self.memos[shard_of(hash)].0.write();
+                let slot = memos.entry(key.clone()).or_insert(Slot {
+                    memo: None,
+                    running: None,
+                });
+                if let Some(memo) = &slot.memo {
+                    if self.is_current(memo) {
+                        return Demanded::Current(Arc::clone(memo));
+                    }
+                }
+                match &slot.running {
+                    Some(running) => Err(Arc::clone(running)),
+                    None => {
+                        let frame = Arc::new(Frame::new(key.clone(), hash, asker.cloned()));
+                        slot.running = Some(Arc::clone(&frame));
+                        Ok((frame, slot.memo.clone()))
+                    }
+                }
+            };
+            match claimed {
+                Ok((frame, old)) => {
+                    return match self.run(&frame, old, true, request) {
+                        Ran::Done(memo) => Demanded::Current(memo),
+                        Ran::Suspended => Demanded::Suspended,
+                    };
+                }
+                Err(running) => {
+                    if !wait {
+                        return Demanded::Busy;
+                    }
+                    if let Some(cycle) = self.park_or_cycle(&running, asker, verifying) {
+                        return Demanded::Cycle(cycle);
+                    }
+                }
             }
         }
-        Ok(self.execute(key, chain, existing.as_deref()))
     }
 
-    fn execute(
+    /// Either parks until `running` finishes (`None`), or, when `running` waits for
+    /// `asker` (a cycle), returns the cycle without parking, after marking its members
+    /// unless the asker is only verifying.
+    fn park_or_cycle(
         &self,
+        running: &Arc<Frame<K>>,
+        asker: Option<&Arc<Frame<K>>>,
+        verifying: bool,
+    ) -> Option<Arc<[String]>> {
+        if let Some(asker) = asker {
+            let waits = lock(&self.waits);
+            if let Some(path) = waiting_path(asker, running) {
+                drop(waits);
+                let cycle = canonical_cycle(&path);
+                if !verifying {
+                    for frame in &path {
+                        let mut state = lock(&frame.state);
+                        if state.cycle.is_none() {
+                            state.cycle = Some(Arc::clone(&cycle));
+                        }
+                    }
+                }
+                return Some(cycle);
+            }
+            let mut state = lock(&running.state);
+            if state.finished {
+                return None;
+            }
+            state.waiters.push(Arc::clone(asker));
+        }
+        running.wait();
+        None
+    }
+
+    /// Runs the request that brings `key` up to date for `parent` to its end: frames
+    /// nest natively up to the stack budget; a frame that would go deeper unwinds the
+    /// native frames of the request onto `stack` (they keep their claims), and the loop
+    /// continues with the key they need, then resumes them innermost first. `None`
+    /// only when `!wait` and another frame has `key`.
+    fn drive(
+        self: &Arc<Self>,
         key: &K,
-        chain: Option<&Chain<'_, K>>,
-        old: Option<&Memo<K, V>>,
-    ) -> Arc<Memo<K, V>> {
-        let link = Chain { key, parent: chain };
+        parent: Option<Arc<Frame<K>>>,
+        wait: bool,
+    ) -> Option<Arc<Memo<K, V>>> {
+        let request = Request::new();
+        let mut stack = vec![Work::Demand {
+            key: key.clone(),
+            parent,
+        }];
+        while let Some(top) = stack.last() {
+            let outcome = match top {
+                Work::Demand { key, parent } => {
+                    let root = stack.len() == 1;
+                    match self.demand(key, parent.as_ref(), &request, false, wait || !root, true) {
+                        Demanded::Current(memo) => Ran::Done(memo),
+                        Demanded::Suspended => Ran::Suspended,
+                        // Another frame has the request's own key: it finishes it.
+                        Demanded::Busy if root => return None,
+                        // A key needed by an unwound frame closes a cycle: the frame asks
+                        // again when resumed and sees it then.
+                        Demanded::Cycle(_) | Demanded::Busy => {
+                            stack.pop();
+                            continue;
+                        }
+                    }
+                }
+                Work::Resume { frame, verify } => {
+                    let old = self.memos[shard_of(frame.hash)]
+                        .0
+                        .read()
+                        .get(&frame.key)
+                        .and_then(|slot| slot.memo.clone());
+                    let frame = Arc::clone(frame);
+                    self.run(&frame, old, *verify, &request)
+                }
+            };
+            match outcome {
+                Ran::Done(memo) => {
+                    stack.pop();
+                    if stack.is_empty() {
+                        return Some(memo);
+                    }
+                }
+                Ran::Suspended => {
+                    stack.extend(request.unwound.borrow_mut().drain(..).rev());
+                    if let Some(needed) = request.needed.borrow_mut().take() {
+                        stack.push(needed);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Brings the claimed `frame` up to date: verifies `old` dependency by dependency
+    /// (when `verify`), or runs the step. Stores the memo and ends the claim, unless
+    /// the stack budget ran out, in which case the frame is left to the request.
+    fn run(
+        self: &Arc<Self>,
+        frame: &Arc<Frame<K>>,
+        old: Option<Arc<Memo<K, V>>>,
+        verify: bool,
+        request: &Request<K>,
+    ) -> Ran<K, V> {
+        let _native = NativeFrame::enter();
+        if let (Some(old), true) = (&old, verify) {
+            match self.verify(frame, old, request) {
+                Verified::Unchanged(inputs) => {
+                    let memo = match frame.cycle() {
+                        // Found on a cycle while checking: the value is the cycle.
+                        Some(cycle)
+                            if old.value
+                                != Err(Error::Cycle {
+                                    cycle: Arc::clone(&cycle),
+                                }) =>
+                        {
+                            Arc::new(Memo::new(
+                                Err(Error::Cycle { cycle }),
+                                old.deps.clone(),
+                                self.revision,
+                                self.revision,
+                                InputSet::FULL,
+                            ))
+                        }
+                        _ => {
+                            old.widen(inputs);
+                            old.verified_at.fetch_max(self.revision, Ordering::AcqRel);
+                            Arc::clone(old)
+                        }
+                    };
+                    self.finish(frame, &memo);
+                    return Ran::Done(memo);
+                }
+                Verified::Changed => {}
+                Verified::Suspended => {
+                    request.unwound.borrow_mut().push(Work::Resume {
+                        frame: Arc::clone(frame),
+                        verify: true,
+                    });
+                    return Ran::Suspended;
+                }
+            }
+        }
         let step = Step {
             engine: self,
-            chain: &link,
-            deps: Mutex::new((Vec::new(), InputSet::of(key))),
+            frame,
+            request,
+            deps: RefCell::new((Vec::new(), InputSet::of(frame.hash))),
+            suspended: Cell::new(false),
         };
-        self.executions.fetch_add(1, Ordering::Relaxed);
+        let key = &frame.key;
         let value = match catch_unwind(AssertUnwindSafe(|| (self.compute)(key, &step))) {
             Ok(value) => value,
             Err(payload) => Err(Error::StepPanicked {
@@ -636,31 +981,242 @@ where
                 message: panic_message(payload.as_ref()),
             }),
         };
-        let (deps, inputs) = std::mem::take(&mut *step.deps.lock());
-        let changed_at = match old {
+        if step.suspended.get() {
+            request.unwound.borrow_mut().push(Work::Resume {
+                frame: Arc::clone(frame),
+                verify: false,
+            });
+            return Ran::Suspended;
+        }
+        self.executions.fetch_add(1, Ordering::Relaxed);
+        let (deps, mut inputs) = step.deps.into_inner();
+        let value = match frame.cycle() {
+            Some(cycle) => {
+                inputs = InputSet::FULL;
+                Err(Error::Cycle { cycle })
+            }
+            None => value,
+        };
+        let changed_at = match &old {
             Some(old) if old.value == value => old.changed_at,
             _ => self.revision,
         };
         let memo = Arc::new(Memo::new(value, deps, changed_at, self.revision, inputs));
-        self.memos[shard_of(key)]
-            .0
-            .write()
-            .insert(key.clone(), Arc::clone(&memo));
-        memo
+        self.finish(frame, &memo);
+        Ran::Done(memo)
+    }
+
+    /// Stores `memo` for the frame's key, ends the claim and wakes parked askers.
+    fn finish(&self, frame: &Arc<Frame<K>>, memo: &Arc<Memo<K, V>>) {
+        {
+            let mut memos = self.memos[shard_of(frame.hash)].0.write();
+            if let Some(slot) = memos.get_mut(&frame.key) {
+                slot.memo = Some(Arc::clone(memo));
+                slot.running = None;
+            }
+        }
+        frame.finish();
+    }
+
+    /// Whether none of `old`'s dependencies changed after it was last verified,
+    /// checking them in the order they were read and stopping at the first that did
+    /// (the step, run again, would read the same keys up to there).
+    fn verify(
+        self: &Arc<Self>,
+        frame: &Arc<Frame<K>>,
+        old: &Memo<K, V>,
+        request: &Request<K>,
+    ) -> Verified {
+        let verified_at = old.verified_at.load(Ordering::Acquire);
+        let mut inputs = InputSet::of(frame.hash);
+        for dep in &old.deps {
+            match self.demand(dep, Some(frame), request, true, true, false) {
+                Demanded::Current(memo) if memo.changed_at <= verified_at => {
+                    inputs = inputs.union(memo.inputs());
+                }
+                Demanded::Current(_) | Demanded::Cycle(_) | Demanded::Busy => {
+                    return Verified::Changed
+                }
+                Demanded::Suspended => return Verified::Suspended,
+            }
+        }
+        Verified::Unchanged(inputs)
+    }
+
+    /// Brings `keys` up to date, with helper jobs on rayon's pool when the engine is
+    /// parallel and more than one is not current, then answers each in order.
+    fn demand_all(
+        self: &Arc<Self>,
+        keys: &[K],
+        asker: Option<&Arc<Frame<K>>>,
+        request: &Request<K>,
+    ) -> Vec<Demanded<K, V>> {
+        if !self.prefetch(keys, asker, Some(request)) {
+            return keys.iter().map(|_| Demanded::Suspended).collect();
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let demanded = self.demand(key, asker, request, false, true, false);
+            let stop = matches!(demanded, Demanded::Suspended);
+            out.push(demanded);
+            if stop {
+                out.resize_with(keys.len(), || Demanded::Suspended);
+                break;
+            }
+        }
+        out
+    }
+
+    /// When parallel and at least two of `keys` are not current: shares them with
+    /// helper jobs and works through them on this thread too, skipping keys another
+    /// frame has. `false` if this thread's share hit the stack budget (`request`) .
+    fn prefetch(
+        self: &Arc<Self>,
+        keys: &[K],
+        asker: Option<&Arc<Frame<K>>>,
+        request: Option<&Request<K>>,
+    ) -> bool {
+        if !self.parallel.load(Ordering::Relaxed) || keys.len() < 2 {
+            return true;
+        }
+        let workers = rayon::current_num_threads();
+        let helpers = if rayon::current_thread_index().is_some() {
+            workers.saturating_sub(1)
+        } else {
+            workers
+        };
+        if helpers == 0 {
+            return true;
+        }
+        let stale: Vec<K> = keys
+            .iter()
+            .filter(|k| self.lookup(k, hash_of(k), |_| ()).is_none())
+            .cloned()
+            .collect();
+        if stale.len() < 2 {
+            return true;
+        }
+        let batch = Arc::new(Batch {
+            keys: stale,
+            next: StdAtomicUsize::new(0),
+            parent: asker.cloned(),
+        });
+        let helpers = helpers.min(batch.keys.len() - 1);
+        *lock(&self.helpers.live) += helpers;
+        for _ in 0..helpers {
+            let (engine, batch) = (Arc::clone(self), Arc::clone(&batch));
+            let done = HelperDone(Arc::clone(&self.helpers));
+            rayon::spawn(move || {
+                let _done = done;
+                engine.help(&batch);
+                drop(engine);
+            });
+        }
+        let mut ok = true;
+        loop {
+            let i = batch.next.fetch_add(1, Ordering::Relaxed);
+            let Some(key) = batch.keys.get(i) else {
+                break;
+            };
+            match request {
+                Some(request) => {
+                    if let Demanded::Suspended =
+                        self.demand(key, asker, request, false, false, false)
+                    {
+                        ok = false;
+                        break;
+                    }
+                }
+                None => {
+                    if self.lookup(key, hash_of(key), |_| ()).is_none() {
+                        self.drive(key, None, false);
+                    }
+                }
+            }
+        }
+        // Late helpers find nothing left.
+        batch.next.store(batch.keys.len(), Ordering::Relaxed);
+        ok
+    }
+
+    /// A helper job's loop: takes keys from `batch` and brings each up to date as a
+    /// request of its own, skipping keys another frame has.
+    fn help(self: &Arc<Self>, batch: &Batch<K>) {
+        // `set_input` waits for every helper to end, so the revision is fixed here.
+        loop {
+            let i = batch.next.fetch_add(1, Ordering::Relaxed);
+            let Some(key) = batch.keys.get(i) else {
+                return;
+            };
+            if self.lookup(key, hash_of(key), |_| ()).is_none() {
+                self.drive(key, batch.parent.clone(), false);
+            }
+        }
     }
 }
 
-/// Whether a scan that found `stale` keys needing work among the first `seen` should
-/// stop looking one by one and hand the rest to rayon: a from-scratch build finds every
-/// key stale and loses only the first few lookups to this test.
-fn mostly_stale(stale: usize, seen: usize) -> bool {
-    stale >= PARALLEL_FROM && stale * 4 > seen
+/// How verifying a memo's dependencies ended.
+enum Verified {
+    /// None changed; the union of their input sets.
+    Unchanged(InputSet),
+    Changed,
+    Suspended,
 }
 
-/// Whether `stale` keys out of `total` should be brought up to date in parallel: when
-/// they are most of the keys (a build, not a check), or many in absolute terms.
-fn worth_a_fan_out(stale: usize, total: usize) -> bool {
-    stale * 4 > total || stale >= STALE_PARALLEL_FROM
+/// If `target` waits for `asker` (it is an ancestor of it, or parked on a frame that
+/// waits for it, and so on), the frames from `target` to `asker` in the order each
+/// asks for the next. Call with the engine's wait lock held.
+fn waiting_path<K>(asker: &Arc<Frame<K>>, target: &Arc<Frame<K>>) -> Option<Vec<Arc<Frame<K>>>> {
+    // Breadth-first from the asker over "is waited for by" edges: the parent, and the
+    // frames parked on this one.
+    let mut seen: HashSet<*const Frame<K>> = HashSet::new();
+    let mut queue = std::collections::VecDeque::new();
+    // (frame, index of the frame it waits for in `visited`).
+    let mut visited: Vec<(Arc<Frame<K>>, Option<usize>)> = Vec::new();
+    seen.insert(Arc::as_ptr(asker));
+    visited.push((Arc::clone(asker), None));
+    queue.push_back(0usize);
+    while let Some(i) = queue.pop_front() {
+        let frame = Arc::clone(&visited[i].0);
+        if Arc::ptr_eq(&frame, target) {
+            let mut path = Vec::new();
+            let mut at = Some(i);
+            while let Some(j) = at {
+                path.push(Arc::clone(&visited[j].0));
+                at = visited[j].1;
+            }
+            return Some(path);
+        }
+        let waiters = lock(&frame.state).waiters.clone();
+        for next in frame.parent.iter().cloned().chain(waiters) {
+            if seen.insert(Arc::as_ptr(&next)) {
+                visited.push((next, Some(i)));
+                queue.push_back(visited.len() - 1);
+            }
+        }
+    }
+    None
+}
+
+/// The cycle through `path` (each frame asks for the next, the last asks for the
+/// first), named from its member with the smallest `Debug` form and closed by
+/// repeating it, so every member reports the same cycle wherever it was entered.
+fn canonical_cycle<K: Debug>(path: &[Arc<Frame<K>>]) -> Arc<[String]> {
+    let names: Vec<String> = path.iter().map(|f| format!("{:?}", f.key)).collect();
+    let start = names
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.cmp(b.1))
+        .map_or(0, |(i, _)| i);
+    let mut cycle: Vec<String> = names[start..]
+        .iter()
+        .chain(&names[..start])
+        .cloned()
+        .collect();
+    if let Some(first) = cycle.first().cloned() {
+        cycle.push(first);
+    }
+    cycle.into()
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

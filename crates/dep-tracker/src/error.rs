@@ -1,5 +1,7 @@
 //! The crate's one error type.
 
+use std::sync::Arc;
+
 /// Everything that can go wrong in a dependency graph or an incremental build.
 ///
 /// Errors are values a build stores and hands to every step that asked for the failed
@@ -8,11 +10,12 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The dependencies form a cycle. `cycle` names the steps in order, starting and
-    /// ending with the same step (`a -> b -> a`).
+    /// ending with the same step (`a -> b -> a`). Shared, because every member of a
+    /// cycle reports it.
     #[error("dependency cycle: {}", .cycle.join(" -> "))]
     Cycle {
         /// The steps of the cycle, the first repeated at the end.
-        cycle: Vec<String>,
+        cycle: Arc<[String]>,
     },
     /// A step's function panicked. The engine caught the panic; other steps and later
     /// builds are unaffected.

@@ -57,9 +57,11 @@ macro_rules! thread_locals {
 }
 pub(crate) use thread_locals;
 
-/// `std`'s atomic for what no loom model covers: the process-wide step-id counter
+/// `std`'s atomics for what no loom model covers: the process-wide step-id counter
 /// (a `static`) and the engine's counters.
-pub(crate) use std::sync::atomic::AtomicU64 as StdAtomicU64;
+pub(crate) use std::sync::atomic::{
+    AtomicBool as StdAtomicBool, AtomicU64 as StdAtomicU64, AtomicUsize as StdAtomicUsize,
+};
 
 #[cfg(loom)]
 use loom::sync::{Mutex as InnerMutex, MutexGuard as InnerGuard};
@@ -93,6 +95,10 @@ impl<T> Mutex<T> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// `std`'s mutex and condition variable for the engine's in-flight records, which no
+/// loom model covers. Poisoning is handled where they are used.
+pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex, MutexGuard as StdGuard};
 
 use std::sync::{
     RwLock as InnerRwLock, RwLockReadGuard as InnerReadGuard, RwLockWriteGuard as InnerWriteGuard,

@@ -9,6 +9,9 @@
 //!   `cfg` naming `test`), integration tests and the `benches` crate measure and exercise
 //!   raw primitives on purpose (a loom model counts its runs with `std`'s atomic).
 //! - No test is skipped (`ignore` attribute) or passes by panicking (`should_panic`).
+//! - A library crate's README links nowhere outside its package: crates.io and docs.rs
+//!   show the README without the rest of the repository, so a link to `../../docs/x.md`
+//!   is dead there; it must be an absolute URL.
 //!
 //! Each failure names the file and line. The checks read source text with comments and
 //! string literals blanked out, so prose and test data never trip them.
@@ -415,6 +418,53 @@ fn no_test_is_skipped_or_expected_to_panic() {
     report(&violations, "skipped or panic-expecting test(s)");
 }
 
+/// Relative link targets in markdown that leave the file's folder (`](../x)`).
+fn links_leaving_the_folder(markdown: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (index, line) in markdown.lines().enumerate() {
+        for (at, _) in line.match_indices("](") {
+            let target: String = line[at + 2..].chars().take_while(|&c| c != ')').collect();
+            if target.starts_with("../") || target.starts_with("/") {
+                found.push((index + 1, target));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn crate_readmes_link_only_inside_the_package_or_to_urls() {
+    let crates = workspace_root().join("crates");
+    let mut readmes: Vec<PathBuf> = fs::read_dir(&crates)
+        .unwrap_or_else(|e| panic!("{}: {e}", crates.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("README.md"))
+        .filter(|path| path.is_file())
+        .collect();
+    readmes.sort();
+    assert!(!readmes.is_empty(), "no crates/*/README.md found");
+    let mut violations = Vec::new();
+    for readme in readmes {
+        let text =
+            fs::read_to_string(&readme).unwrap_or_else(|e| panic!("{}: {e}", readme.display()));
+        let shown = readme
+            .strip_prefix(workspace_root())
+            .unwrap_or(&readme)
+            .display()
+            .to_string();
+        for (line, target) in links_leaving_the_folder(&text) {
+            violations.push(format!(
+                "{shown}:{line}: links to `{target}`, outside the package: use an absolute \
+                 URL (the repository's, from Cargo.toml)"
+            ));
+        }
+    }
+    report(
+        &violations,
+        "README link(s) that break on crates.io and docs.rs",
+    );
+}
+
 #[test]
 fn the_checks_see_through_comments_and_strings_but_not_code() {
     let code = blank_comments_and_literals(
@@ -459,4 +509,11 @@ fn the_checks_see_through_comments_and_strings_but_not_code() {
     ));
     assert!(!is_checked_for_locks("crates/cow-env/tests/it/main.rs"));
     assert!(!is_checked_for_locks("benches/src/cow_env.rs"));
+
+    assert_eq!(
+        links_leaving_the_folder(
+            "See [a](../../docs/a.md) and [b](https://x/b.md).\n[c](src/c.rs)"
+        ),
+        [(1, "../../docs/a.md".to_string())]
+    );
 }

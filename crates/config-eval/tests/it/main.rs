@@ -9,6 +9,7 @@
 mod cli;
 mod corpus;
 mod imports;
+mod language;
 mod limits;
 mod props;
 mod scheduler;

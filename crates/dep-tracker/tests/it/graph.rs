@@ -13,7 +13,7 @@ fn a_cycle_is_reported_with_its_steps_in_order() {
     let cycle = graph.find_cycle().unwrap();
     assert_eq!(cycle, ["util", "io", "util"]);
     match graph.topological_order() {
-        Err(Error::Cycle { cycle }) => assert_eq!(cycle, ["\"util\"", "\"io\"", "\"util\""]),
+        Err(Error::Cycle { cycle }) => assert_eq!(*cycle, ["\"util\"", "\"io\"", "\"util\""]),
         other => panic!("expected a cycle, got {other:?}"),
     }
     let message = graph.topological_order().unwrap_err().to_string();

@@ -6,7 +6,10 @@
 
 mod concurrency;
 mod context;
+mod cycles;
+mod differential;
 mod engine;
+mod engine_threads;
 mod graph;
 mod modules;
 mod props;

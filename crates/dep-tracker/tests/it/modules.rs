@@ -8,7 +8,7 @@ use dep_tracker::Error;
 // The example's language, shared verbatim; the tests use only part of it.
 #[allow(dead_code)]
 #[path = "../../examples/modules/lang.rs"]
-mod lang;
+pub(crate) mod lang;
 
 fn write(dir: &Path, module: &str, text: &str) {
     std::fs::write(dir.join(format!("{module}.mod")), text).unwrap();

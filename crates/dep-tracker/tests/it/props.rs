@@ -131,7 +131,7 @@ proptest! {
                 for pair in cycle.windows(2) {
                     prop_assert!(edges.contains(&(pair[0], pair[1])));
                 }
-                prop_assert_eq!(names, cycle.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+                prop_assert_eq!(names.to_vec(), cycle.iter().map(|c| c.to_string()).collect::<Vec<_>>());
             }
             (order, cycle) => prop_assert!(false, "disagree: {:?} vs {:?}", order, cycle),
         }
