@@ -793,6 +793,9 @@ impl Host for CtxHost<'_, '_> {
     fn check_size(&mut self, what: &str, size: usize) -> Result<(), Error> {
         self.ctx.check_size(self.span, what, size)
     }
+    fn size_limit(&self) -> usize {
+        self.ctx.limits.max_value_size
+    }
 }
 
 /// One thread's evaluation state.
@@ -823,6 +826,14 @@ impl<'a> Ctx<'a> {
             file: String::new(),
             forcing: Vec::new(),
         }
+    }
+
+    /// An error about a value, shown short. Out of line: its formatting would
+    /// otherwise enlarge the frame of `eval_inner`, which every level of recursion pays.
+    #[cold]
+    #[inline(never)]
+    fn fail_value<T>(&self, span: Span, before: &str, v: &Value, after: &str) -> Result<T, Error> {
+        self.fail(span, format!("{before}{}{after}", short(v)))
     }
 
     fn fail<T>(&self, span: Span, message: impl Into<String>) -> Result<T, Error> {
@@ -1088,10 +1099,7 @@ impl<'a> Ctx<'a> {
                         None => return self.fail(span, format!("record has no field `{field}`")),
                     },
                     other => {
-                        return self.fail(
-                            span,
-                            format!("`.{field}` on {other}, which is not a record"),
-                        )
+                        return self.fail_value(span, "", other, &field_note(field));
                     }
                 }
             }
@@ -1116,7 +1124,7 @@ impl<'a> Ctx<'a> {
             ExprKind::If(c, t, f) => match self.eval(c, env, module)? {
                 Value::Bool(true) => self.eval(t, env, module)?,
                 Value::Bool(false) => self.eval(f, env, module)?,
-                other => return self.fail(c.span, format!("`if` needs a Bool, found {other}")),
+                other => return self.fail_value(c.span, "`if` needs a Bool, found ", &other, ""),
             },
             ExprKind::Match(scrutinee, arms) => {
                 let v = self.eval(scrutinee, env, module)?;
@@ -1130,14 +1138,18 @@ impl<'a> Ctx<'a> {
                             Value::Bool(true) => {}
                             Value::Bool(false) => continue,
                             other => {
-                                return self
-                                    .fail(g.span, format!("a guard must be a Bool, found {other}"))
+                                return self.fail_value(
+                                    g.span,
+                                    "a guard must be a Bool, found ",
+                                    &other,
+                                    "",
+                                )
                             }
                         }
                     }
                     return self.eval(&arm.body, &env2, module);
                 }
-                return self.fail(span, format!("no arm of this `match` accepts {v}"));
+                return self.fail_value(span, "no arm of this `match` accepts ", &v, "");
             }
             ExprKind::Binary(op, l, r) => {
                 let lv = self.eval(l, env, module)?;
@@ -1156,7 +1168,7 @@ impl<'a> Ctx<'a> {
                     None => return self.fail(span, "integer overflow in negation"),
                 },
                 (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
-                (_, other) => return self.fail(span, format!("bad operand {other}")),
+                (_, other) => return self.fail_value(span, "bad operand ", &other, ""),
             },
             ExprKind::Interp(parts) => self.interp(parts, env, module, span)?,
             ExprKind::Update(target, fields) => self.update(target, fields, env, module, span)?,
@@ -1204,7 +1216,7 @@ impl<'a> Ctx<'a> {
         let Value::Record(fs) = &base else {
             return self.fail(
                 span,
-                format!("`{{ ... | }}` on {base}, which is not a record"),
+                format!("`{{ ... | }}` on {}, which is not a record", short(&base)),
             );
         };
         let mut out = (**fs).clone();
@@ -1352,7 +1364,7 @@ impl<'a> Ctx<'a> {
                 let r = self.apply(c.inner.clone(), arg, span)?;
                 self.enter_type(r, &c.result, &c.env, &owner, span, &What::TheResult)
             }
-            other => self.fail(span, format!("{other} is not a function")),
+            other => self.fail(span, format!("{} is not a function", short(other))),
         }
     }
 
@@ -1414,7 +1426,10 @@ impl<'a> Ctx<'a> {
                     _ => None,
                 };
                 let Some(ord) = ord else {
-                    return self.fail(span, format!("cannot order {l} and {r}"));
+                    return self.fail(
+                        span,
+                        format!("cannot order {} and {}", short(&l), short(&r)),
+                    );
                 };
                 Bool(match op {
                     BinOp::Lt => ord.is_lt(),
@@ -1431,7 +1446,12 @@ impl<'a> Ctx<'a> {
             _ => {
                 return self.fail(
                     span,
-                    format!("`{}` cannot combine {l} and {r}", op.symbol()),
+                    format!(
+                        "`{}` cannot combine {} and {}",
+                        op.symbol(),
+                        short(&l),
+                        short(&r)
+                    ),
                 )
             }
         })
@@ -1619,13 +1639,51 @@ impl fmt::Display for What<'_> {
 }
 
 /// A value for an error message: at most about 80 characters.
-fn short(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= 80 {
+/// The message tail of a field read on a value that is not a record.
+#[cold]
+#[inline(never)]
+fn field_note(field: &str) -> String {
+    format!(" is not a record (reading `.{field}`)")
+}
+
+pub(crate) fn short(v: &Value) -> String {
+    let (text, complete) = capped_text(v, 400);
+    if complete && text.chars().count() <= 80 {
         return text;
     }
     let cut: String = text.chars().take(77).collect();
     format!("{cut}...")
+}
+
+/// The value as `--format text` prints it, but at most `cap` bytes: a value shares its
+/// parts in memory and the text repeats them, so a small value can have an
+/// exponentially long text. Whether the text is complete comes second.
+pub(crate) fn capped_text(v: &Value, cap: usize) -> (String, bool) {
+    struct Capped {
+        out: String,
+        cap: usize,
+    }
+    impl fmt::Write for Capped {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if self.out.len() + s.len() > self.cap {
+                let room = self.cap - self.out.len();
+                let mut cut = room.min(s.len());
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.out.push_str(&s[..cut]);
+                return Err(fmt::Error);
+            }
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+    let mut w = Capped {
+        out: String::new(),
+        cap,
+    };
+    let complete = fmt::write(&mut w, format_args!("{v}")).is_ok();
+    (w.out, complete)
 }
 
 fn substitute_type_expr(t: &TypeExpr, map: &HashMap<&str, &TypeExpr>) -> TypeExpr {

@@ -25,6 +25,10 @@ pub const DEFAULT_MAX_DEPTH: usize = 100_000;
 /// Default limit on the number of alternative results of one evaluation.
 pub const DEFAULT_MAX_RESULTS: usize = 100_000;
 
+/// How many nested drivers (for the operands of assertions, states, folds, imports)
+/// may be open at once.
+const MAX_NESTED_DRIVERS: usize = 48;
+
 /// One result: the atom and the bindings of the evaluated atom's variables it needs.
 type Res = (Atom, Bindings);
 
@@ -128,6 +132,7 @@ pub struct Interpreter<E: RuleEnvironment = Environment> {
     fresh: u64,
     type_check_auto: bool,
     file: Option<PathBuf>,
+    nesting: usize,
 }
 
 /// A pending evaluation waiting for the results of a child evaluation.
@@ -213,6 +218,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
             fresh: 0,
             type_check_auto: false,
             file: None,
+            nesting: 0,
         }
     }
 
@@ -441,7 +447,21 @@ impl<E: RuleEnvironment> Interpreter<E> {
 
     /// Evaluates `atom` on a fresh stack (for forms whose operands are rarely deep).
     fn nested(&mut self, atom: &Atom, depth: usize) -> Result<Vec<Res>, Error> {
-        self.run(atom.clone(), depth + 1)
+        // Each nested driver sits on the thread's stack: bound how many can be open at
+        // once, so a recursion through such forms ends with the depth error, not a
+        // stack overflow.
+        if self.nesting >= MAX_NESTED_DRIVERS {
+            return Err(Error::DepthExceeded {
+                limit: self.max_depth.min(depth),
+                atom: shorten(format!(
+                    "{atom} (more than {MAX_NESTED_DRIVERS} nested evaluations of assertion, state, fold or import operands)"
+                )),
+            });
+        }
+        self.nesting += 1;
+        let result = self.run(atom.clone(), depth + 1);
+        self.nesting -= 1;
+        result
     }
 
     fn nested_atoms(&mut self, atom: &Atom, depth: usize) -> Result<Vec<Atom>, Error> {
@@ -762,6 +782,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
     /// `expr`, with the bindings of `expr`'s own variables.
     fn rewrite(&mut self, expr: &Atom, outer: &Bindings, todo: &mut VecDeque<(Atom, Bindings)>) {
         let rules = self.spaces[self.self_space].get_matching_rules(expr);
+        if rules.is_empty() {
+            // Nothing to try: skip the walks over `expr` below (a long data structure
+            // is evaluated level by level, so they would make it quadratic).
+            return;
+        }
         // A ground query shares no variable with any rule, so the rule can be unified as
         // written and only the variables its right side keeps free need fresh names:
         // this skips renaming (and allocating) for every candidate that does not match.
