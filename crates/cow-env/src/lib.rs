@@ -27,7 +27,7 @@
 //! Every field of an [`Environment`] is a persistent trie keyed by the one byte encoding
 //! [`Atom::encode`]. The default backend, [`NativeTrie`], is this crate's own radix trie
 //! and builds on every target with no flags; the seed's `pathmap` crate is available as
-//! [`Environment<PathMapTrie>`](PathMapTrie) with the `pathmap` feature.
+//! `Environment<PathMapTrie>` with the `pathmap` feature.
 //!
 //! ```
 //! use cow_env::{parse_atom, AtomSpace, Environment, Interpreter, RuleEnvironment};
@@ -52,7 +52,7 @@
 //!
 //! Features only add; none changes a type another crate names.
 //!
-//! - `pathmap` (off by default): adds [`PathMapTrie`], so that `Environment<PathMapTrie>`
+//! - `pathmap` (off by default): adds `PathMapTrie`, so that `Environment<PathMapTrie>`
 //!   stores its fields in the `pathmap` crate (the seed's trie). `pathmap` hashes with
 //!   `gxhash`, which does not compile on x86_64 without AES-NI and SSE2, so on x86_64 a
 //!   build with this feature needs `RUSTFLAGS="-C target-feature=+aes,+sse2"` (or the same
