@@ -105,6 +105,7 @@
 //! its record caches are sharded read-mode maps instead of the seed's `Mutex<LruCache>`.
 #![deny(missing_docs)]
 
+mod analytics;
 mod cache;
 mod check;
 mod codec;
@@ -125,6 +126,7 @@ mod txn;
 mod types;
 mod wal;
 
+pub use analytics::Analytics;
 pub use check::CheckReport;
 pub use db::{
     wal_path, CommitInfo, Config, DbStats, GraphDB, Health, LogSync, SyncMode, VacuumStats,
