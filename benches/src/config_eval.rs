@@ -1,14 +1,19 @@
-//! Benchmarks and stress run of `config-eval` (issue 9): sequential against parallel
-//! type check and evaluation of a generated large configuration, a small file in
-//! parallel mode against sequential, and a chain of dependent tasks on the parking
-//! work queue against the seed's 1 ms sleep-polling queue.
+//! Benchmarks and stress run of `config-eval`: sequential against parallel type check
+//! and evaluation of a generated large configuration, a small file in parallel mode
+//! against sequential, a chain of dependent tasks on the parking work queue against
+//! the seed's 1 ms sleep-polling queue (issue 9); our sequential and parallel runs
+//! against Jsonnet on the same configuration, and the type checker on the doubling
+//! family (issue 15).
 
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bench_harness::{
-    measure_task, measure_threads, BenchSpec, Budget, Measurement, Suite, SweepConfig,
+    measure_task, measure_threads, BenchSpec, Budget, Measurement, Record, Suite, SweepConfig,
 };
 use config_eval::{
     generate, Config, Engine, Error, PollingWorkQueue, Priority, Program, Strategy, WorkQueue,
@@ -70,6 +75,43 @@ const CHAIN: BenchSpec = BenchSpec {
                   task. threads = queue workers; quick: median of 7 chains.",
     baseline: "sleep-polling",
     seed_target: Some("issue 9: the 1,000-task chain at least 100x faster than sleep-polling"),
+};
+
+const JSONNET_TARGET: &str = "issue 15: at least 5x Jsonnet's speed";
+
+const VS_JSONNET_SMALL: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "vs-jsonnet-2000",
+    description: "Read, parse, type check (ours), evaluate and write as JSON text the same \
+                  generated configuration, 2,000 service records over 50 modules (smoke: 50 \
+                  over 5), written in this crate's language and in Jsonnet; one op = one \
+                  whole run from files on disk, caching off. Ours runs in-process (threads = \
+                  engine workers; `parallel` has no size threshold); `jsonnet` is the \
+                  `jsonnet` command (Debian package), one process per op, so its figure \
+                  includes starting the process (about 1 ms). The two JSON outputs are \
+                  compared before timing.",
+    baseline: "jsonnet",
+    seed_target: Some(JSONNET_TARGET),
+};
+
+const VS_JSONNET_LARGE: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "vs-jsonnet-20000",
+    description: "As vs-jsonnet-2000 with 20,000 records over 500 modules (smoke: 100 over \
+                  10).",
+    baseline: "jsonnet",
+    seed_target: Some(JSONNET_TARGET),
+};
+
+const DOUBLING: BenchSpec = BenchSpec {
+    crate_name: "config-eval",
+    bench: "typecheck-doubling",
+    description: "Type check of `let f = \\x -> { a = x, b = x };` applied n times to 1 (the \
+                  result's type, printed as a tree, has 2^n leaves); one op = one check of \
+                  the module, caching off. Linear time shows as ops/s x n staying level \
+                  across the variants.",
+    baseline: "n=10",
+    seed_target: None,
 };
 
 const SMALL_SOURCE: &str = "module small;
@@ -183,6 +225,9 @@ pub fn bench(suite: &mut Suite) {
         .load_files(&[("main.lig", SMALL_SOURCE)], "main.lig")
         .unwrap_or_else(|e| panic!("small file: {e}"));
     measure_small_file(suite, &small);
+
+    bench_vs_jsonnet(suite);
+    bench_doubling(suite);
 
     let chain = suite.mode().pick(20u64, 1000, 1000);
     // A whole chain takes milliseconds (parking) or about a second (polling), and on a
@@ -414,4 +459,326 @@ pub fn stress(ctx: &StressContext) -> Result<String, String> {
         c.misses,
         c.evictions
     ))
+}
+
+/// Records `measured` (variant, threads, measurement) for `spec`, each record's
+/// description extended with `note`, and prints them as `Suite::record` would.
+fn record_with_note(
+    suite: &mut Suite,
+    spec: &BenchSpec,
+    measured: &[(String, usize, Measurement)],
+    note: &str,
+) {
+    let records: Vec<Record> = measured
+        .iter()
+        .map(|(variant, threads, m)| {
+            eprintln!(
+                "config-eval/{} {variant:<16} {threads:>3} thr  {:>12.2} ops/s",
+                spec.bench, m.ops_per_sec
+            );
+            let mut r = Record::new(spec, variant, *threads, m);
+            if !note.is_empty() {
+                r.description = format!("{} {note}", r.description);
+            }
+            r
+        })
+        .collect();
+    suite.extend(records);
+}
+
+fn write_tree(dir: &Path, files: &[(String, String)]) {
+    for (path, text) in files {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+        }
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+}
+
+/// A `VmRSS`/`VmHWM`-style line of `/proc/PID/status`, in bytes.
+fn proc_status_bytes(pid: &str, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The `config-eval` binary of the same build profile as this program, built on
+/// first use (it is the library plus clap, both already compiled for this program).
+/// Its peak memory is measured the same way as Jsonnet's: a process of its own.
+fn config_eval_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let bin = dir.join("config-eval");
+    if bin.exists() {
+        return Some(bin);
+    }
+    let profile = match dir.file_name()?.to_str()? {
+        "debug" => "dev",
+        other => other,
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            profile,
+            "-p",
+            "config-eval",
+            "--bin",
+            "config-eval",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    (built && bin.exists()).then_some(bin)
+}
+
+/// Whether the `jsonnet` command runs.
+fn jsonnet_installed() -> bool {
+    Command::new("jsonnet")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `jsonnet main.jsonnet` in `dir`: its output and its peak resident memory
+/// (polled from `/proc` every millisecond while it runs when `poll` is set).
+fn run_jsonnet(dir: &Path, poll: bool) -> Result<(Vec<u8>, Option<u64>), String> {
+    let mut command = Command::new("jsonnet");
+    command.arg("main.jsonnet").current_dir(dir);
+    run_process(command, poll)
+}
+
+/// Runs `command`: its standard output and its peak resident memory (`VmHWM`, polled
+/// from `/proc` every millisecond while it runs when `poll` is set; the last poll
+/// before it exits is the figure, so growth in its last millisecond is missed).
+fn run_process(mut command: Command, poll: bool) -> Result<(Vec<u8>, Option<u64>), String> {
+    let name = format!("{:?}", command.get_program());
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{name}: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or(format!("{name}: no stdout"))?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).map(|_| buf)
+    });
+    let pid = child.id().to_string();
+    let mut peak = None;
+    let status = if poll {
+        loop {
+            if let Some(p) = proc_status_bytes(&pid, "VmHWM:") {
+                peak = Some(p);
+            }
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => return Err(format!("{name}: {e}")),
+            }
+        }
+    } else {
+        child.wait().map_err(|e| format!("{name}: {e}"))?
+    };
+    let out = reader
+        .join()
+        .map_err(|_| format!("{name}: reader panicked"))?
+        .map_err(|e| format!("{name}: {e}"))?;
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        return Err(format!("{name} failed: {err}"));
+    }
+    Ok((out, peak))
+}
+
+/// One whole run of ours: load from `dir`, check, evaluate, write the JSON text.
+fn run_ours(engine: &Engine, dir: &Path) -> String {
+    let program = engine
+        .load(&dir.join("main.lig"))
+        .unwrap_or_else(|e| panic!("load: {e}"));
+    let value = engine
+        .eval(&program)
+        .unwrap_or_else(|e| panic!("eval: {e}"));
+    let json = value.to_json().unwrap_or_else(|e| panic!("json: {e}"));
+    serde_json::to_string(&json).unwrap_or_else(|e| panic!("json: {e}"))
+}
+
+fn megabytes(b: Option<u64>) -> String {
+    b.map_or("n/a".to_owned(), |b| format!("{:.1} MB", b as f64 / 1e6))
+}
+
+/// Our sequential and parallel runs against Jsonnet on the same configurations.
+fn bench_vs_jsonnet(suite: &mut Suite) {
+    let installed = jsonnet_installed();
+    let sizes = [
+        (
+            &VS_JSONNET_SMALL,
+            suite.mode().pick((5, 10), (50, 40), (50, 40)),
+        ),
+        (
+            &VS_JSONNET_LARGE,
+            suite.mode().pick((10, 10), (500, 40), (500, 40)),
+        ),
+    ];
+    let config = suite.config().clone();
+    let binary = config_eval_binary();
+    for (spec, (modules, records)) in sizes {
+        let twin = config_eval::generate::twin_config(modules, records);
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        write_tree(tmp.path(), &twin.ligature);
+        write_tree(tmp.path(), &twin.jsonnet);
+        let variants: [(&str, bool, usize); 2] = [("sequential", false, 1), ("parallel", true, 2)];
+        let mut measured = Vec::new();
+        let mut memory = Vec::new();
+        let mut ours_json = None;
+        for (name, parallel, workers) in variants {
+            let m = measure_task(
+                &config,
+                || engine(parallel, workers, 0),
+                |e| {
+                    std::hint::black_box(run_ours(&e, tmp.path()));
+                    1
+                },
+            );
+            let e = engine(parallel, workers, 0);
+            ours_json.get_or_insert_with(|| run_ours(&e, tmp.path()));
+            let peak = binary.as_ref().and_then(|bin| {
+                let mut command = Command::new(bin);
+                command.args(["eval", "main.lig", "--cache-size", "0"]);
+                if parallel {
+                    command.args(["--parallel", "--parallel-threshold", "0", "--workers"]);
+                    command.arg(workers.to_string());
+                } else {
+                    command.args(["--workers", "1"]);
+                }
+                command.current_dir(tmp.path());
+                run_process(command, true).ok().and_then(|(_, peak)| peak)
+            });
+            measured.push((name.to_owned(), workers, m));
+            memory.push((name, peak));
+        }
+        let mut note = String::new();
+        let mut compared = false;
+        if !installed {
+            note.push_str("Jsonnet: not installed (`apt-get install jsonnet`), so no ratio.");
+        } else {
+            let ours: serde_json::Value = serde_json::from_str(ours_json.as_deref().unwrap_or(""))
+                .unwrap_or(serde_json::Value::Null);
+            let first_run = Instant::now();
+            let checked = run_jsonnet(tmp.path(), true);
+            let first_run = first_run.elapsed();
+            match checked {
+                Err(e) => note.push_str(&format!("Jsonnet did not run: {e}.")),
+                Ok((out, peak)) => {
+                    let theirs: serde_json::Value =
+                        serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
+                    if theirs != ours {
+                        note.push_str("Jsonnet's JSON output differs from ours, so no ratio.");
+                    } else {
+                        // A Jsonnet run of many seconds is timed once (the checked
+                        // run, whose 1 ms memory polling costs nothing at that scale).
+                        let single = first_run > Duration::from_secs(5);
+                        let m = if single {
+                            Measurement::from_samples(&[1.0 / first_run.as_secs_f64()])
+                                .unwrap_or_else(|| panic!("one sample"))
+                        } else {
+                            measure_task(
+                                &config,
+                                || (),
+                                |()| {
+                                    if let Err(e) = run_jsonnet(tmp.path(), false) {
+                                        panic!("{e}");
+                                    }
+                                    1
+                                },
+                            )
+                        };
+                        if single {
+                            note.push_str("Jsonnet timed on one run. ");
+                        }
+                        compared = true;
+                        let base = m.ops_per_sec;
+                        measured.push(("jsonnet".to_owned(), 1, m));
+                        note.push_str("Same JSON output (checked). Peak memory: ");
+                        for (name, p) in &memory {
+                            note.push_str(&format!("{name} {}, ", megabytes(*p)));
+                        }
+                        note.push_str(&format!(
+                            "jsonnet {} (each the peak RSS of one process: the \
+                             `config-eval` binary, the `jsonnet` command).",
+                            megabytes(peak)
+                        ));
+                        for (name, _, mm) in &measured {
+                            if name != "jsonnet" && base > 0.0 {
+                                eprintln!(
+                                    "config-eval/{}: {name} {:.2}x jsonnet's speed",
+                                    spec.bench,
+                                    mm.ops_per_sec / base
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !compared {
+            // Our memory figures are still worth having.
+            for (name, p) in &memory {
+                note.push_str(&format!(
+                    " Peak memory of the `config-eval` binary, {name}: {}.",
+                    megabytes(*p)
+                ));
+            }
+        }
+        eprintln!("config-eval/{}: {note}", spec.bench);
+        record_with_note(suite, spec, &measured, &note);
+    }
+}
+
+/// The type checker on the doubling family: checks per second at 10, 20, 40 and 60
+/// applications.
+fn bench_doubling(suite: &mut Suite) {
+    let config = suite.config().clone();
+    let mut measured = Vec::new();
+    let mut products = Vec::new();
+    for n in [10usize, 20, 40, 60] {
+        let e = engine(false, 1, 0);
+        let p = e
+            .load_files(
+                &[("main.lig", &config_eval::generate::doubling_program(n))],
+                "main.lig",
+            )
+            .unwrap_or_else(|err| panic!("doubling {n}: {err}"));
+        let m = measure_threads(
+            &config,
+            Budget::Duration,
+            1,
+            || (),
+            |_, _, _| {
+                if let Err(err) = e.typecheck_with(&p, Strategy::Sequential) {
+                    panic!("doubling {n}: {err}");
+                }
+            },
+        );
+        let check_steps = e.stats().last_check_steps;
+        products.push(format!(
+            "n={n}: {:.0} ({check_steps} checker steps)",
+            m.ops_per_sec * n as f64
+        ));
+        measured.push((format!("n={n}"), 1, m));
+    }
+    let note = format!(
+        "ops/s x n (and the checker's own step count, which does not depend on the \
+         machine): {}.",
+        products.join(", ")
+    );
+    eprintln!("config-eval/typecheck-doubling: {note}");
+    record_with_note(suite, &DOUBLING, &measured, &note);
 }

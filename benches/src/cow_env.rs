@@ -1,17 +1,26 @@
-//! Benchmarks and stress run of `cow-env` (issue 7): the seed's phase 1C targets on a
-//! 10K-rule environment, for the seed's Mutex-per-field design (`mutex`, the baseline),
-//! its RwLock-per-field design (`rwlock`), and the copy-on-write `Environment` (`cow`).
-//! The locked designs deep-copy all seven fields on the first write after a clone: they
-//! are the seed's full deep copy, measured beside the copy-on-write design.
+//! Benchmarks and stress run of `cow-env`: the seed's phase 1C targets on a 10K-rule
+//! environment, for the seed's Mutex-per-field design (`mutex`, the baseline), its
+//! RwLock-per-field design (`rwlock`), and the copy-on-write `Environment` on its two
+//! storage backends: the crate's own radix trie (`cow`, the default) and the `pathmap`
+//! crate (`cow-pathmap`). The locked designs deep-copy all seven fields on the first
+//! write after a clone: they are the seed's full deep copy, measured beside the
+//! copy-on-write design.
+//!
+//! Then `metta-run` against the reference interpreter `metta` (`pip install hyperon`) on
+//! the same programs (`benches/metta/*.metta`): each is run as a process by both, the
+//! results are compared, and both times and the ratio are reported. Without `metta` on
+//! the `PATH` the reference rows are skipped and the report says it is not installed.
 
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use bench_harness::{BenchSpec, Budget, Suite};
-use cow_env::sync::RwLockWriteHitKind;
+use bench_harness::{BenchSpec, Budget, Measurement, Mode, Suite};
 use cow_env::{
-    parse_atom, Atom, Environment, Interpreter, LockedEnvironment, MutexEnvironment, Rule,
-    RuleEnvironment, RwLockEnvironment,
+    parse_atom, Atom, Environment, Interpreter, LockedEnvironment, MutexEnvironment, PathMapTrie,
+    Rule, RuleEnvironment, RwLockEnvironment, RwLockWriteHitKind,
 };
 use parking_lot::RwLock;
 use rand::Rng;
@@ -221,6 +230,7 @@ pub fn bench(suite: &mut Suite) {
     bench_variant::<MutexEnvironment>(suite, "mutex", n);
     bench_variant::<RwLockEnvironment>(suite, "rwlock", n);
     bench_variant::<Environment>(suite, "cow", n);
+    bench_variant::<Environment<PathMapTrie>>(suite, "cow-pathmap", n);
     // The seed's "after" exactly as written: cache hits under the RwLock's write lock.
     let hot = queries();
     let mut read_threads = suite.threads().to_vec();
@@ -240,6 +250,271 @@ pub fn bench(suite: &mut Suite) {
                 black_box(env.get_matching_rules(q).len());
             },
         );
+    }
+    bench_against_reference(suite);
+}
+
+/// One program of the comparison with the reference interpreter.
+struct Program {
+    /// Benchmark name in the report.
+    bench: &'static str,
+    /// File under `benches/metta/`.
+    file: &'static str,
+    /// What it exercises.
+    what: &'static str,
+    /// The issue's target for `metta-run` against `metta`.
+    target: &'static str,
+}
+
+const PROGRAMS: &[Program] = &[
+    Program {
+        bench: "metta-fib-15",
+        file: "fib15.metta",
+        what: "naive doubly recursive (fib 15)",
+        target: "10x faster than the reference metta",
+    },
+    Program {
+        bench: "metta-fib-20",
+        file: "fib20.metta",
+        what: "naive doubly recursive (fib 20)",
+        target: "100x faster than the reference metta",
+    },
+    Program {
+        bench: "metta-search",
+        file: "search.metta",
+        what: "nondeterministic search: Pythagorean triples up to 13 with superpose and empty",
+        target: "10x faster than the reference metta",
+    },
+    Program {
+        bench: "metta-kb-query",
+        file: "kb.metta",
+        what: "knowledge-base query: 360 facts, 35 nested-match queries",
+        target: "10x faster than the reference metta",
+    },
+    Program {
+        bench: "metta-typed",
+        file: "typed.metta",
+        what: "a program with declared types (cons lists, Peano length, typed helpers)",
+        target: "10x faster than the reference metta",
+    },
+];
+
+fn programs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("metta")
+}
+
+/// Builds `metta-run` with the profile of this benchmark binary and returns its path.
+fn metta_run_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| "benchmark binary has no folder".to_string())?;
+    let profile = if dir.ends_with("release") {
+        "release"
+    } else {
+        "dev"
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--profile", profile, "-p", "cow-env"])
+        .args(["--features", "pathmap", "--bin", "metta-run"])
+        .status()
+        .map_err(|e| format!("building metta-run: {e}"))?;
+    if !status.success() {
+        return Err(format!("building metta-run failed ({status})"));
+    }
+    let binary = dir.join(format!("metta-run{}", std::env::consts::EXE_SUFFIX));
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!("{} not found after building", binary.display()))
+    }
+}
+
+/// Runs `command` once: its wall time and stdout, or why it failed.
+fn time_run(command: &mut Command) -> Result<(Duration, String), String> {
+    let started = Instant::now();
+    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
+    let elapsed = started.elapsed();
+    if !output.status.success() {
+        return Err(format!(
+            "{command:?} exited with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok((
+        elapsed,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
+}
+
+/// The result lines of a run (`[a, b]` per `!` form) in a form that compares equal when
+/// two interpreters agree up to the order of results and of the items of a collapsed
+/// list: each result parsed and printed back, items of expressions sorted.
+fn canonical_results(stdout: &str) -> Vec<Vec<String>> {
+    fn canon(atom: &Atom) -> String {
+        match atom.as_expr() {
+            Some(items) => {
+                let mut parts: Vec<String> = items.iter().map(canon).collect();
+                parts.sort();
+                format!("({})", parts.join(" "))
+            }
+            None => atom.to_string(),
+        }
+    }
+    stdout
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix('[')?.strip_suffix(']'))
+        .map(|inner| {
+            let mut results: Vec<String> = match cow_env::parse_program(&inner.replace(", ", " ")) {
+                Ok(forms) => forms.iter().map(|f| canon(&f.atom)).collect(),
+                Err(_) => vec![inner.to_string()],
+            };
+            results.sort();
+            results
+        })
+        .collect()
+}
+
+/// Times of `samples` runs (at least one), stopping early once `budget` is spent.
+fn sample(
+    mut command: impl FnMut() -> Command,
+    samples: usize,
+    budget: Duration,
+) -> Result<(Vec<f64>, String), String> {
+    let mut rates = Vec::new();
+    let mut stdout = String::new();
+    let started = Instant::now();
+    for i in 0..samples.max(1) {
+        if i > 0 && started.elapsed() > budget {
+            break;
+        }
+        let (elapsed, out) = time_run(&mut command())?;
+        rates.push(1.0 / elapsed.as_secs_f64().max(1e-9));
+        stdout = out;
+    }
+    Ok((rates, stdout))
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// `metta-run` against the reference `metta` on every program of [`PROGRAMS`].
+pub fn bench_against_reference(suite: &mut Suite) {
+    let mode = suite.mode();
+    let binary = match metta_run_binary() {
+        Ok(binary) => binary,
+        Err(e) => {
+            eprintln!("cow-env: metta-run against metta skipped: {e}");
+            return;
+        }
+    };
+    let reference = Command::new("metta")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let reference_note = match (reference, mode) {
+        (false, _) => Some(
+            "the reference `metta` is not installed (pip install hyperon): only metta-run measured",
+        ),
+        (true, Mode::Smoke) => Some("smoke mode: the reference `metta` is not run"),
+        (true, _) => None,
+    };
+    let dir = programs_dir();
+    for program in PROGRAMS {
+        let path = dir.join(program.file);
+        let ours = sample(
+            || {
+                let mut c = Command::new(&binary);
+                c.arg("--quiet").arg(&path);
+                c
+            },
+            mode.pick(1, 10, 20),
+            Duration::from_secs(mode.pick(0, 2, 5)),
+        );
+        let (our_rates, our_out) = match ours {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("cow-env: {}: metta-run failed: {e}", program.bench);
+                continue;
+            }
+        };
+        let theirs = match reference_note {
+            Some(_) => None,
+            None => {
+                // The reference takes seconds to a minute per program: one run in quick
+                // mode, up to three in full mode within a two-minute budget.
+                match sample(
+                    || {
+                        let mut c = Command::new("metta");
+                        c.arg(&path);
+                        c
+                    },
+                    mode.pick(0, 1, 3),
+                    Duration::from_secs(120),
+                ) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        eprintln!("cow-env: {}: metta failed: {e}", program.bench);
+                        None
+                    }
+                }
+            }
+        };
+        let agreement = match &theirs {
+            Some((_, their_out)) if canonical_results(their_out) == canonical_results(&our_out) => {
+                "results agree".to_string()
+            }
+            Some((_, their_out)) => {
+                eprintln!(
+                    "cow-env: {}: results differ\n  metta:     {}\n  metta-run: {}",
+                    program.bench,
+                    their_out.trim().replace('\n', " | "),
+                    our_out.trim().replace('\n', " | ")
+                );
+                "RESULTS DIFFER".to_string()
+            }
+            None => reference_note
+                .unwrap_or("the reference `metta` failed")
+                .to_string(),
+        };
+        let Some(our_m) = Measurement::from_samples(&our_rates) else {
+            continue;
+        };
+        let their_m = theirs
+            .as_ref()
+            .and_then(|(rates, _)| Measurement::from_samples(rates));
+        // The cells of the report are runs per second; the times are in the description.
+        let times = match &their_m {
+            Some(their_m) => {
+                let line = format!(
+                    "metta {:.3} s, metta-run {:.4} s: {:.0}x",
+                    their_m.ns_per_op() / 1e9,
+                    our_m.ns_per_op() / 1e9,
+                    their_m.ns_per_op() / our_m.ns_per_op()
+                );
+                eprintln!("cow-env: {}: {line}", program.bench);
+                line
+            }
+            None => format!("metta-run {:.4} s", our_m.ns_per_op() / 1e9),
+        };
+        let spec = BenchSpec {
+            crate_name: "cow-env",
+            bench: program.bench,
+            description: leak(format!(
+                "One run of benches/metta/{} as a process ({}); median {times}; {agreement}.",
+                program.file, program.what
+            )),
+            baseline: "metta",
+            seed_target: Some(program.target),
+        };
+        if let Some(their_m) = their_m {
+            suite.record(&spec, "metta", 1, their_m);
+        }
+        suite.record(&spec, "metta-run", 1, our_m);
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use bench_harness::{BenchSpec, Budget, Suite};
+use graphdb_core::engine::Engine;
 use graphdb_core::{Config, Direction, Edge, GraphDB, Node, PropertyValue, SyncMode};
 use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection};

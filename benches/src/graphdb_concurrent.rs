@@ -1,5 +1,5 @@
 //! `concurrent_throughput` of graphdb-concurrent (seed 004): read, write and mixed
-//! transactions at every thread count for the `mutex`, `rwlock` and `phase3` handles;
+//! transactions at every thread count for the `mutex`, `rwlock` and `lockfree` handles;
 //! phase-3 reads beside a continuously committing writer; and group commit. The stress
 //! run drives a mixed workload on every variant with integrity checks along the way.
 
@@ -51,8 +51,8 @@ const MIXED: BenchSpec = BenchSpec {
 
 const WITH_WRITER: BenchSpec = BenchSpec {
     crate_name: CRATE,
-    bench: "phase3-reads-with-writer",
-    description: "Phase-3 read transactions (as in read) with no writer, and while one extra thread commits node updates back to back.",
+    bench: "lockfree-reads-with-writer",
+    description: "LockFreeReads read transactions (as in read) with no writer, and while one extra thread commits node updates back to back.",
     baseline: "read-only",
     seed_target: None,
 };
@@ -60,7 +60,7 @@ const WITH_WRITER: BenchSpec = BenchSpec {
 const GROUP_COMMIT: BenchSpec = BenchSpec {
     crate_name: CRATE,
     bench: "group-commit",
-    description: "One write transaction (add_node, commit) with SyncMode::Full, log in a temporary directory on the local disk: rwlock writes and fsyncs under the write lock; phase3 queues its log frames in memory under the lock and, after releasing it, one leader writes and fsyncs each batch for every waiting committer.",
+    description: "One write transaction (add_node, commit) with SyncMode::Full, log in a temporary directory on the local disk: rwlock writes and fsyncs under the write lock; lockfree queues its log frames in memory under the lock and, after releasing it, one leader writes and fsyncs each batch for every waiting committer.",
     baseline: "rwlock",
     seed_target: None,
 };
@@ -223,7 +223,7 @@ pub fn bench(suite: &mut Suite) {
         }
     }
 
-    let f = fixture(Variant::Phase3, nodes, SyncMode::Off);
+    let f = fixture(Variant::LockFreeReads, nodes, SyncMode::Off);
     for &t in &threads {
         let n = f.nodes;
         suite.measure(
@@ -245,7 +245,7 @@ pub fn bench(suite: &mut Suite) {
     }
     drop(f);
 
-    for variant in [Variant::RwLock, Variant::Phase3] {
+    for variant in [Variant::RwLock, Variant::LockFreeReads] {
         let f = fixture(variant, 100, SyncMode::Full);
         for &t in &threads {
             suite.measure(

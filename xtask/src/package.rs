@@ -13,7 +13,12 @@
 //!    and builds and runs it.
 //!
 //! `cargo package --no-verify` is used because step 3 compiles the packaged sources
-//! itself, outside the workspace, which is what a user of the crate does. The fresh
+//! itself, outside the workspace, which is what a user of the crate does (cargo's own
+//! verification builds with the configuration of the folder it starts in, so the
+//! workspace's `.cargo/config.toml` would apply).
+//! `--allow-dirty` packages the working tree as it is, so the check runs before a commit
+//! too. Offline use works when `CARGO_NET_OFFLINE=true` and the registry cache holds the
+//! workspace's dependencies. The fresh
 //! crates copy the workspace's `Cargo.lock` (same dependency versions, nothing new to
 //! download) and share one target folder, `target/package-check`, so the dependencies
 //! are compiled once. Every crate is checked even when an earlier one fails; the summary

@@ -53,6 +53,18 @@ pub(crate) struct Module {
     pub(crate) classes: Vec<ClassDecl>,
     /// `instance` declarations.
     pub(crate) instances: Vec<InstanceDecl>,
+    /// Names imported unqualified: `import lib { a, b as c };`.
+    pub(crate) selected: Vec<Selected>,
+}
+
+/// One name of a selective import: `name` of the import bound to `alias`, known here
+/// as `local`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Selected {
+    pub(crate) import: String,
+    pub(crate) name: String,
+    pub(crate) local: String,
+    pub(crate) span: Span,
 }
 
 /// `typeclass Eq 'a where eq : 'a -> 'a -> Bool;`: one class over one type variable.

@@ -97,6 +97,9 @@ pub struct EngineStats {
     pub parallel_runs: u64,
     /// Evaluation steps of the last evaluation.
     pub last_steps: u64,
+    /// Type-checking steps of the last type check (see [`Config::max_check_steps`]),
+    /// summed over the modules it checked; modules found in the cache count 0.
+    pub last_check_steps: u64,
 }
 
 /// The immutable interfaces of checked modules, shared by the threads of a parallel
@@ -125,6 +128,7 @@ pub struct Engine {
     sequential_runs: AtomicU64,
     parallel_runs: AtomicU64,
     last_steps: AtomicU64,
+    last_check_steps: AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -170,6 +174,7 @@ impl Engine {
             sequential_runs: AtomicU64::new(0),
             parallel_runs: AtomicU64::new(0),
             last_steps: AtomicU64::new(0),
+            last_check_steps: AtomicU64::new(0),
         })
     }
 
@@ -195,6 +200,7 @@ impl Engine {
             sequential_runs: self.sequential_runs.load(Ordering::Relaxed),
             parallel_runs: self.parallel_runs.load(Ordering::Relaxed),
             last_steps: self.last_steps.load(Ordering::Relaxed),
+            last_check_steps: self.last_check_steps.load(Ordering::Relaxed),
         }
     }
 
@@ -357,13 +363,17 @@ impl Engine {
     ) -> Result<Vec<Arc<ModuleTypes>>, Error> {
         let limits = self.check_limits(started);
         let mut out: Vec<Arc<ModuleTypes>> = Vec::with_capacity(keys.len());
+        let mut steps = 0u64;
         for (i, m) in program.modules.iter().enumerate() {
             let t = self.cache.typed_or(keys[i], || {
                 let imports = Self::import_map(program, i, |j| out.get(j).cloned());
-                check_module_with(&m.file, &m.ast, &imports, limits).map(Arc::new)
+                let t = check_module_with(&m.file, &m.ast, &imports, limits)?;
+                steps = steps.saturating_add(t.steps);
+                Ok::<_, Error>(Arc::new(t))
             })?;
             out.push(t);
         }
+        self.last_check_steps.store(steps, Ordering::Relaxed);
         Ok(out)
     }
 
@@ -387,6 +397,7 @@ impl Engine {
         let mut ids: Vec<TaskId> = Vec::with_capacity(program.modules.len());
         let mut submit_error = None;
         let limits = self.check_limits(started);
+        let steps = Arc::new(AtomicU64::new(0));
         self.pool.scope(|s| {
             for _ in 0..self.workers {
                 let q = queue.clone();
@@ -400,13 +411,20 @@ impl Engine {
                 } else {
                     Priority::Normal
                 };
-                let (env, program, cache, key) =
-                    (env.clone(), program.clone(), self.cache.clone(), keys[i]);
+                let (env, program, cache, key, steps) = (
+                    env.clone(),
+                    program.clone(),
+                    self.cache.clone(),
+                    keys[i],
+                    steps.clone(),
+                );
                 let submitted = queue.submit(priority, &deps, move |_| {
                     let t = cache.typed_or(key, || {
                         let imports = Self::import_map(&program, i, |j| env.get(j));
                         let m = &program.modules[i];
-                        check_module_with(&m.file, &m.ast, &imports, limits).map(Arc::new)
+                        let t = check_module_with(&m.file, &m.ast, &imports, limits)?;
+                        steps.fetch_add(t.steps, Ordering::Relaxed);
+                        Ok::<_, Error>(Arc::new(t))
                     })?;
                     env.publish(i, t);
                     Ok(())
@@ -421,6 +439,8 @@ impl Engine {
             }
             queue.close();
         });
+        self.last_check_steps
+            .store(steps.load(Ordering::Relaxed), Ordering::Relaxed);
         if let Some(e) = submit_error {
             return Err(e);
         }

@@ -531,6 +531,8 @@ pub(crate) struct ModuleRuntime {
     instances: Vec<Arc<InstanceRt>>,
     /// Unions in scope (own and imported): their constructors, for instance heads.
     unions: HashMap<String, Arc<Vec<String>>>,
+    /// Values imported unqualified (`import lib { a }`): the module and the binding.
+    selected: HashMap<String, (Arc<ModuleRuntime>, usize)>,
     /// The root module's output lists these names (exports, or everything).
     pub(crate) exported: Vec<usize>,
     exported_types: std::collections::HashSet<String>,
@@ -599,6 +601,14 @@ impl ModuleRuntime {
                 }
             }
         }
+        let mut selected = HashMap::new();
+        for s in &module.selected {
+            if let Some(rt) = import_map.get(&s.import) {
+                if let Some(&i) = rt.index.get(&s.name) {
+                    selected.insert(s.local.clone(), (rt.clone(), i));
+                }
+            }
+        }
         let all = crate::types::exports_all(module);
         Arc::new_cyclic(|me| {
             for inst in &module.instances {
@@ -647,6 +657,7 @@ impl ModuleRuntime {
                 methods,
                 instances,
                 unions,
+                selected,
                 exported: module
                     .lets
                     .iter()
@@ -917,6 +928,10 @@ impl<'a> Ctx<'a> {
         }
         if let Some(&i) = module.index.get(name) {
             return self.force(module, i);
+        }
+        if let Some((rt, i)) = module.selected.get(name) {
+            let rt = rt.clone();
+            return self.force(&rt, *i);
         }
         if let Some((class, dispatch)) = module.methods.get(name) {
             return Ok(Value::Function(Function(FnRepr::Method(Arc::new(
@@ -1260,6 +1275,27 @@ impl<'a> Ctx<'a> {
     /// `apply`, whose frame every level of recursion pays for).
     #[inline(never)]
     fn apply_other(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
+        // These calls put more frames on the stack than a closure call does; they count
+        // as that many more levels, so the recursion limit still comes before the end
+        // of the stack when a refined function or a method recurses.
+        const EXTRA: usize = 2;
+        self.depth += EXTRA;
+        let r = if self.depth > self.limits.max_depth {
+            Err(Error::RecursionLimit {
+                limit: self.limits.max_depth,
+                file: self.file.clone(),
+                binding: self.binding.clone(),
+                line: span.line,
+                col: span.col,
+            })
+        } else {
+            self.apply_special(f, arg, span)
+        };
+        self.depth -= EXTRA;
+        r
+    }
+
+    fn apply_special(&mut self, f: Value, arg: Value, span: Span) -> Result<Value, Error> {
         match &f {
             Value::Function(Function(FnRepr::Builtin(b, given))) => {
                 let mut args = Vec::with_capacity(given.len() + 1);

@@ -41,8 +41,19 @@
 //! # Ok::<(), config_eval::Error>(())
 //! ```
 //!
+//! # Limits
+//!
+//! Every phase is bounded by default: [`Config::default`] sets a timeout (60 s, over
+//! loading, type checking and evaluation), evaluation steps, recursion depth, the
+//! largest string or list a program may build, the largest input file, and type-checking
+//! steps. The type checker shares types (union-find over an arena), so it is linear in
+//! the program even where a type written out would be exponentially large. The limits
+//! and their defaults are listed in `docs/config-eval.md`.
+//!
 //! # Feature flags
 //!
+//! - `cli` (on): builds the `config-eval` binary; the only feature that pulls in clap.
+//!   The library builds and works without it.
 //! - `parallel-default` (off): makes [`Config::default`] choose the parallel engine.
 //!   It is the seed's migration switch; both engines are always compiled and can be
 //!   chosen per call with [`Engine::eval_with`] and [`Strategy`], so one process can

@@ -16,6 +16,9 @@ pub(crate) const MAX_NESTING: usize = 200;
 /// How deep the finished syntax tree of one declaration may be.
 pub(crate) const MAX_AST_DEPTH: usize = 2_000;
 
+/// The names of a selective import: name, local name, where.
+type ImportItems = Vec<(String, String, Span)>;
+
 /// A syntax error: where and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SyntaxError {
@@ -499,6 +502,7 @@ impl Parser {
             lets: Vec::new(),
             classes: Vec::new(),
             instances: Vec::new(),
+            selected: Vec::new(),
         };
         if self.eat_kw("module") {
             let mut parts = vec![self.any_name()?];
@@ -517,7 +521,16 @@ impl Parser {
                 break;
             }
             if self.eat_kw("import") {
-                m.imports.push(self.import(span)?);
+                let (imp, items) = self.import(span)?;
+                for (name, local, at) in items {
+                    m.selected.push(Selected {
+                        import: imp.alias.clone(),
+                        name,
+                        local,
+                        span: at,
+                    });
+                }
+                m.imports.push(imp);
                 continue;
             }
             if matches!(self.peek(), Tok::Ident(w) if w == "typeclass")
@@ -632,8 +645,18 @@ impl Parser {
         Ok(m)
     }
 
-    /// After `import`: a dotted path or a string, then an optional `as name`.
-    fn import(&mut self, span: Span) -> Result<Import, SyntaxError> {
+    /// After `import`: `path ("as" name)? ("{" items "}")?` or `"{" items "}" from
+    /// path`; the import and its selected names (name, local name, where).
+    fn import(&mut self, span: Span) -> Result<(Import, ImportItems), SyntaxError> {
+        let mut items = Vec::new();
+        let selective_first = self.is_sym("{");
+        if selective_first {
+            items = self.import_items()?;
+            if !matches!(self.peek(), Tok::Ident(w) if w == "from") {
+                return self.unexpected("`from` after the imported names");
+            }
+            self.bump();
+        }
         let (path, default_alias) = if let Tok::Str(s) = self.peek().clone() {
             self.bump();
             import_string(&s)
@@ -650,6 +673,9 @@ impl Parser {
         } else {
             default_alias
         };
+        if !selective_first && self.is_sym("{") {
+            items = self.import_items()?;
+        }
         let valid = alias
             .chars()
             .next()
@@ -664,7 +690,28 @@ impl Parser {
         }
         // The origin's samples sometimes leave the `;` out after an import.
         self.eat_sym(";");
-        Ok(Import { path, alias, span })
+        Ok((Import { path, alias, span }, items))
+    }
+
+    /// `{ a, b as c, T }`: the names of a selective import.
+    fn import_items(&mut self) -> Result<ImportItems, SyntaxError> {
+        self.expect_sym("{")?;
+        let mut items = Vec::new();
+        loop {
+            let at = self.span();
+            let name = self.any_name()?;
+            let local = if self.eat_kw("as") {
+                self.any_name()?
+            } else {
+                name.clone()
+            };
+            items.push((name, local, at));
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        self.expect_sym("}")?;
+        Ok(items)
     }
 
     /// After `typeclass`: `Name 'a where (method : type ;)*`.
@@ -837,7 +884,18 @@ impl Parser {
     }
 
     fn ty_inner(&mut self) -> Result<TypeExpr, SyntaxError> {
-        let base = self.ty_fun()?;
+        let mut base = self.ty_fun()?;
+        // Class constraints in an annotation (`Ord 'a => 'a -> 'a -> 'a`, the origin's
+        // form) are accepted and dropped: the checker resolves every method use itself.
+        while self.is_sym("=>") {
+            let constraint =
+                matches!(&base, TypeExpr::Named(n, args, _) if n != "List" && !args.is_empty());
+            if !constraint {
+                return self.unexpected("a type (a constraint before `=>` is `Class 'a`)");
+            }
+            self.bump();
+            base = self.ty_fun()?;
+        }
         if !self.eat_kw("where") {
             return Ok(base);
         }
@@ -1142,6 +1200,10 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, SyntaxError> {
+        // The origin's literals may carry a sign: `+5` is `5`.
+        if self.is_sym("+") && matches!(self.peek_at(1), Tok::Int(_) | Tok::Float(_)) {
+            self.bump();
+        }
         let span = self.span();
         let op = if self.is_sym("-") {
             Some(UnOp::Neg)
@@ -1444,6 +1506,10 @@ impl Parser {
                 Tok::Int(n) => Ok(Pattern::Int(-n)),
                 _ => err(span, "expected an integer after `-` in a pattern"),
             },
+            Tok::Sym("+") => match self.bump() {
+                Tok::Int(n) => Ok(Pattern::Int(n)),
+                _ => err(span, "expected an integer after `+` in a pattern"),
+            },
             Tok::Str(s) => Ok(Pattern::Str(s)),
             Tok::Kw("true") => Ok(Pattern::Bool(true)),
             Tok::Kw("false") => Ok(Pattern::Bool(false)),
@@ -1624,6 +1690,13 @@ mod tests {
     fn precedence_and_associativity() {
         assert_eq!(expr_of("1 + 2 * 3"), expr_of("1 + (2 * 3)"));
         assert_eq!(expr_of("1 - 2 - 3"), expr_of("(1 - 2) - 3"));
+        assert_eq!(expr_of("+5 + +2.5"), expr_of("5 + 2.5"));
+        let m = parse_module("let m : Num 'a => Ord 'a => 'a -> 'a = \\x -> x;").unwrap();
+        assert!(matches!(m.lets[0].ann, Some(TypeExpr::Fun(..))));
+        assert_eq!(
+            expr_of("match x { +1 => 0, _ => 1 }"),
+            expr_of("match x { 1 => 0, _ => 1 }")
+        );
         assert_eq!(expr_of("f a b"), expr_of("(f a) b"));
         assert_eq!(expr_of("a || b && c"), expr_of("a || (b && c)"));
         assert_eq!(expr_of("f r.a"), expr_of("f (r.a)"));

@@ -16,14 +16,30 @@ pub(crate) fn print_module(m: &Module) -> String {
     for imp in &m.imports {
         match &imp.path {
             ImportPath::Dotted(parts) => {
-                let _ = writeln!(out, "import {} as {};", parts.join("."), imp.alias);
+                let _ = write!(out, "import {} as {}", parts.join("."), imp.alias);
             }
             ImportPath::File(path) => {
                 out.push_str("import ");
                 string_lit(&mut out, path);
-                let _ = writeln!(out, " as {};", imp.alias);
+                let _ = write!(out, " as {}", imp.alias);
             }
         }
+        let items: Vec<String> = m
+            .selected
+            .iter()
+            .filter(|s| s.import == imp.alias)
+            .map(|s| {
+                if s.name == s.local {
+                    s.name.clone()
+                } else {
+                    format!("{} as {}", s.name, s.local)
+                }
+            })
+            .collect();
+        if !items.is_empty() {
+            let _ = write!(out, " {{ {} }}", items.join(", "));
+        }
+        out.push_str(";\n");
     }
     for t in &m.types {
         if t.exported {

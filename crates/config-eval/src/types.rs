@@ -40,6 +40,8 @@ use std::time::{Duration, Instant};
 use crate::ast::*;
 
 mod classes;
+mod fields;
+mod selective;
 use crate::error::Error;
 use crate::sync::Arc;
 
@@ -233,7 +235,9 @@ enum Class {
 /// Whether a module exports `name` given its export flags: a module without any
 /// `export` exports everything.
 pub(crate) fn exports_all(m: &Module) -> bool {
-    !m.lets.iter().any(|l| l.exported) && !m.types.iter().any(|t| t.exported)
+    !m.lets.iter().any(|l| l.exported)
+        && !m.types.iter().any(|t| t.exported)
+        && !m.classes.iter().any(|c| c.exported)
 }
 
 /// A type in a checker's arena.
@@ -338,6 +342,10 @@ struct Checker<'a> {
     deferred_preds: Vec<(Expr, Ty)>,
     /// Type classes, instances and the method uses waiting for an instance.
     tc: classes::ClassEnv,
+    /// Field reads waiting for their record type.
+    fields: fields::FieldReads,
+    /// Values imported unqualified.
+    selected: selective::SelectedNames,
 }
 
 /// Type-checks `module` given the checked modules it imports (by alias).
@@ -378,6 +386,8 @@ pub(crate) fn check_module_with(
         locals: Vec::new(),
         deferred_preds: Vec::new(),
         tc: classes::ClassEnv::default(),
+        fields: fields::FieldReads::default(),
+        selected: selective::SelectedNames::default(),
     };
     let mut out = c.module(module)?;
     out.steps = c.steps;
@@ -1195,6 +1205,7 @@ impl Checker<'_> {
             }
         }
         self.declare_classes(m, &imports)?;
+        self.declare_selected(m, &imports)?;
         // Type-level refinement predicates are checked after the values they may use.
         let type_preds = std::mem::take(&mut self.deferred_preds);
 
@@ -1272,6 +1283,7 @@ impl Checker<'_> {
                 }
             }
             self.level -= 1;
+            self.resolve_fields(false)?;
             for (k, &i) in scc.iter().enumerate() {
                 let b = self.generalize(tys[k], true)?;
                 self.globals.insert(m.lets[i].name.clone(), b);
@@ -1425,6 +1437,9 @@ impl Checker<'_> {
         }
         if let Some(b) = self.globals.get(name).copied() {
             return self.instantiate(b);
+        }
+        if let Some(t) = self.selected_type(name)? {
+            return Ok(t);
         }
         if let Some(t) = self.method_type(name, span)? {
             return Ok(t);
@@ -1664,10 +1679,7 @@ impl Checker<'_> {
                 }
                 let r = self.find(t);
                 if let Node::Var(_) = self.node(r) {
-                    return self.error(
-                        span,
-                        format!("cannot tell which record `.{field}` reads; annotate the parameter, e.g. `\\(r : {{ {field}: Integer }}) -> ...`"),
-                    );
+                    return Ok(self.defer_field(r, field, span));
                 }
                 let shown = self.show(r);
                 return self.error(

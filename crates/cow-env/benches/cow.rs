@@ -1,7 +1,8 @@
 //! Criterion micro-benchmarks of the seed's phase 1C targets on a 10K-rule environment:
 //! clone, first write after a clone, union fast path and deep merge, for the seed's
 //! Mutex-per-field design (`mutex`), its RwLock-per-field design (`rwlock`) and the
-//! copy-on-write `Environment` (`cow`). Run with `cargo bench -p cow-env`.
+//! copy-on-write `Environment` (`cow`; with the `pathmap` feature also `cow-pathmap`).
+//! Run with `cargo bench -p cow-env [--features pathmap]`.
 
 use std::hint::black_box;
 
@@ -54,6 +55,8 @@ fn all(c: &mut Criterion) {
     variant::<MutexEnvironment>(c, "mutex");
     variant::<RwLockEnvironment>(c, "rwlock");
     variant::<Environment>(c, "cow");
+    #[cfg(feature = "pathmap")]
+    variant::<Environment<cow_env::PathMapTrie>>(c, "cow-pathmap");
 }
 
 criterion_group! {

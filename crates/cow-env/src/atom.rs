@@ -24,6 +24,12 @@ pub enum Atom {
     Str(Arc<str>),
     /// An expression `(a b c)`.
     Expr(Arc<[Atom]>),
+    /// A space created by `new-space` (or `&self`): an index into the interpreter's
+    /// table of spaces. Only meaningful to the interpreter that made it.
+    Space(u32),
+    /// A mutable state cell created by `new-state`: an index into the interpreter's
+    /// table of states. Only meaningful to the interpreter that made it.
+    State(u32),
 }
 
 impl PartialEq for Atom {
@@ -34,6 +40,7 @@ impl PartialEq for Atom {
             (Atom::Int(a), Atom::Int(b)) => a == b,
             (Atom::Float(a), Atom::Float(b)) => a.to_bits() == b.to_bits(),
             (Atom::Expr(a), Atom::Expr(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Atom::Space(a), Atom::Space(b)) | (Atom::State(a), Atom::State(b)) => a == b,
             _ => false,
         }
     }
@@ -49,6 +56,8 @@ impl Hash for Atom {
             Atom::Int(i) => (2u8, i).hash(state),
             Atom::Float(f) => (3u8, f.to_bits()).hash(state),
             Atom::Str(s) => (4u8, s).hash(state),
+            Atom::Space(id) => (6u8, id).hash(state),
+            Atom::State(id) => (7u8, id).hash(state),
             Atom::Expr(items) => {
                 5u8.hash(state);
                 items.len().hash(state);
@@ -70,6 +79,8 @@ const TAG_INT: u8 = 3;
 const TAG_FLOAT: u8 = 4;
 const TAG_STR: u8 = 5;
 const TAG_EXPR: u8 = 6;
+const TAG_SPACE: u8 = 7;
+const TAG_STATE: u8 = 8;
 
 impl Atom {
     /// A symbol.
@@ -113,6 +124,30 @@ impl Atom {
         }
     }
 
+    /// The unit value `()`.
+    pub fn unit() -> Atom {
+        Atom::expr(Vec::new())
+    }
+
+    /// Whether the atom is an error expression `(Error ...)`.
+    pub fn is_error(&self) -> bool {
+        matches!(self.as_expr(), Some([head, ..]) if head.as_sym() == Some("Error"))
+    }
+
+    /// The variables of the atom, each once, in order of first appearance.
+    pub fn vars(&self) -> Vec<Arc<str>> {
+        fn walk(atom: &Atom, out: &mut Vec<Arc<str>>) {
+            match atom {
+                Atom::Var(name) if !out.contains(name) => out.push(name.clone()),
+                Atom::Expr(items) => items.iter().for_each(|i| walk(i, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
     /// Whether the atom contains no variable.
     pub fn is_ground(&self) -> bool {
         match self {
@@ -139,6 +174,14 @@ impl Atom {
             Atom::Float(f) => {
                 out.push(TAG_FLOAT);
                 out.extend_from_slice(&f.to_bits().to_be_bytes());
+            }
+            Atom::Space(id) => {
+                out.push(TAG_SPACE);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            Atom::State(id) => {
+                out.push(TAG_STATE);
+                out.extend_from_slice(&id.to_be_bytes());
             }
             Atom::Expr(items) => {
                 out.push(TAG_EXPR);
@@ -260,6 +303,8 @@ fn decode_at(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<Atom, Error>
         TAG_STR => Atom::Str(take_text(bytes, pos)?),
         TAG_INT => Atom::Int((take_u64(bytes, pos)? ^ (1 << 63)) as i64),
         TAG_FLOAT => Atom::Float(f64::from_bits(take_u64(bytes, pos)?)),
+        TAG_SPACE => Atom::Space(take_u32(bytes, pos)? as u32),
+        TAG_STATE => Atom::State(take_u32(bytes, pos)? as u32),
         TAG_EXPR => {
             let len = take_u32(bytes, pos)?;
             // Every item takes at least one byte, which bounds the allocation by the
@@ -284,6 +329,8 @@ impl fmt::Display for Atom {
         match self {
             Atom::Sym(s) => f.write_str(s),
             Atom::Var(s) => write!(f, "${s}"),
+            Atom::Space(id) => write!(f, "GroundingSpace-{id}"),
+            Atom::State(id) => write!(f, "(State #{id})"),
             Atom::Int(i) => write!(f, "{i}"),
             Atom::Float(x) => {
                 if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
@@ -339,6 +386,8 @@ mod tests {
                 Atom::Int(1),
             ]),
             Atom::expr(Vec::new()),
+            Atom::Space(3),
+            Atom::State(u32::MAX),
         ];
         for atom in atoms {
             let path = atom.to_path();

@@ -6,8 +6,8 @@
 //! to insert. The clock advances on inserts, not on hits, so a hot entry read by many
 //! threads is written at most once per insert epoch and its cache line stays shared.
 
+use crate::sync::{AtomicU64, Ordering};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::sync::CacheLock;

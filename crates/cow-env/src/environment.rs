@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use pathmap::PathMap;
-
 use crate::cache::{PatternCache, RuleList};
 use crate::lineage::Lineage;
 use crate::rule::{RuleId, RuleRef};
+use crate::trie::private::TrieMap;
+use crate::trie::{NativeTrie, TrieBackend};
 use crate::{trie, Atom, AtomSpace, Error, Rule, RuleKey};
 
 /// The operations of the seed's `Environment`, implemented by the copy-on-write
@@ -42,10 +42,10 @@ pub trait RuleEnvironment: Clone + Send + Sync + Sized + 'static {
     /// Adds the type assertion `(: name ty)`.
     fn add_type(&mut self, name: Atom, ty: Atom);
 
-    /// Joins `atoms` (paths written by [`Atom::encode`]) into the space: each atom not
-    /// already present gets one instance (rules are indexed at once). Paths that do not
-    /// decode to an atom are ignored.
-    fn update_pathmap(&mut self, atoms: &PathMap<()>);
+    /// Joins the atoms of `atoms` (the seed's `update_pathmap`, which took a `PathMap`;
+    /// build one with [`AtomSpace::from_atoms`] or take one with `create_space`): each
+    /// atom not already present gets one instance (rules are indexed at once).
+    fn update_pathmap(&mut self, atoms: &AtomSpace);
 
     /// Sets the number of live instances of each rule atom `(= lhs rhs)`: adds instances
     /// or removes the newest ones. Nothing is changed unless every entry is a rule.
@@ -124,14 +124,14 @@ pub(crate) fn is_type_assertion(atom: &Atom) -> bool {
 
 /// Builds a type index (`encode(name) ++ encode(type)`) from the `(: name type)` atoms of
 /// a space.
-pub(crate) fn build_type_index(btm: &PathMap<()>) -> PathMap<()> {
+pub(crate) fn build_type_index<M: TrieMap<()>>(btm: &M) -> M {
     let prefix = triple_prefix(":");
-    let mut index = trie::fresh();
+    let mut index: M = trie::fresh();
     trie::for_each_under(btm, &prefix, |suffix, _| {
         // A suffix that does not split into two atoms was not written by this crate.
         if let Ok((_, used)) = Atom::decode(suffix) {
             if Atom::decode(&suffix[used..]).is_ok() {
-                index.set_val_at(suffix, ());
+                index.set_val(suffix, ());
             }
         }
     });
@@ -139,7 +139,7 @@ pub(crate) fn build_type_index(btm: &PathMap<()>) -> PathMap<()> {
 }
 
 /// Reads the types of `name` out of a type index.
-pub(crate) fn types_in(index: &PathMap<()>, name: &Atom) -> Vec<Atom> {
+pub(crate) fn types_in<M: TrieMap<()>>(index: &M, name: &Atom) -> Vec<Atom> {
     let mut out = Vec::new();
     trie::for_each_under(index, &name.to_path(), |suffix, _| {
         if let Ok(ty) = Atom::from_path(suffix) {
@@ -164,7 +164,7 @@ fn instance_path(atom_path: &[u8], id: RuleId) -> Vec<u8> {
 
 /// The copy-on-write environment: the design this crate recommends.
 ///
-/// Every field is either a persistent `PathMap` (clone = one reference-count increment,
+/// Every field is either a persistent trie of the backend `B` (clone = one reference-count increment,
 /// a write copies only the nodes on its path) or an `Arc` of a derived structure that a
 /// write replaces instead of copying. `clone()` is therefore O(1), a clone's first write
 /// costs a path copy, and both handles stay isolated.
@@ -184,13 +184,13 @@ fn instance_path(atom_path: &[u8], id: RuleId) -> Vec<u8> {
 /// assert_eq!(merged.get_rule_count(), 3); // the shared rule is counted once
 /// ```
 #[derive(Debug)]
-pub struct Environment {
+pub struct Environment<B: TrieBackend = NativeTrie> {
     /// The persistent fields of the seed (`btm`, `rule_index`, `wildcard_rules`,
     /// `multiplicities`) and the tombstones behind one `Arc`, so that a clone costs one
     /// reference count for all of them. The first write after a clone copies the trie
     /// handles (`Arc::make_mut`), and each trie then copies only the nodes on the path it
     /// writes.
-    tries: Arc<Tries>,
+    tries: Arc<Tries<B>>,
     /// Query key to matching rules. Invariant: its entries agree with this handle's
     /// rules; a handle that writes either clears the affected entries (when it is the
     /// only owner) or swaps in an empty cache (when the cache is shared), never copies it.
@@ -198,35 +198,48 @@ pub struct Environment {
     /// `encode(name) ++ encode(type)` for every `(: name type)` in `btm`, built on first
     /// read. An empty cell is the seed's "dirty" flag: writes that touch types swap in a
     /// new empty cell instead of rebuilding.
-    type_index: Arc<OnceLock<PathMap<()>>>,
+    type_index: Arc<OnceLock<B::Map<()>>>,
     /// Version stamp and recent ancestry, for `union`'s fast paths.
     lineage: Lineage,
 }
 
 /// The persistent part of an [`Environment`]. Every field is a function of
 /// `multiplicities` (all instances) and `tombstones` (removed ones), which only grow.
-#[derive(Debug, Clone)]
-struct Tries {
+#[derive(Debug)]
+struct Tries<B: TrieBackend> {
     /// Every atom with a live instance, keyed by [`Atom::encode`].
-    btm: PathMap<()>,
+    btm: B::Map<()>,
     /// Live rule instances with a symbol head, keyed by `RuleKey::to_path() ++ id` so
     /// that one key's rules sit in one subtrie in instance order.
-    rule_index: PathMap<RuleRef>,
+    rule_index: B::Map<RuleRef>,
     /// Live rule instances without a symbol head, keyed by id.
-    wildcard_rules: PathMap<RuleRef>,
+    wildcard_rules: B::Map<RuleRef>,
     /// One path `encode(atom) ++ id` per instance ever added, of every atom. A rule's
     /// multiplicity is the number of paths under its encoding (the encoding is
     /// prefix-free) less its tombstones.
-    multiplicities: PathMap<()>,
+    multiplicities: B::Map<()>,
     /// One path `encode(atom) ++ id` per removed instance; always a subset of
     /// `multiplicities`.
-    tombstones: PathMap<()>,
+    tombstones: B::Map<()>,
     /// Number of live rule instances: always the number of values in `rule_index` and
     /// `wildcard_rules` together.
     rule_count: usize,
 }
 
-impl Tries {
+impl<B: TrieBackend> Clone for Tries<B> {
+    fn clone(&self) -> Self {
+        Tries {
+            btm: self.btm.clone(),
+            rule_index: self.rule_index.clone(),
+            wildcard_rules: self.wildcard_rules.clone(),
+            multiplicities: self.multiplicities.clone(),
+            tombstones: self.tombstones.clone(),
+            rule_count: self.rule_count,
+        }
+    }
+}
+
+impl<B: TrieBackend> Tries<B> {
     fn live_count(&self, atom_path: &[u8]) -> usize {
         trie::count_under(&self.multiplicities, atom_path)
             .saturating_sub(trie::count_under(&self.tombstones, atom_path))
@@ -237,7 +250,11 @@ impl Tries {
         let mut ids = Vec::new();
         trie::for_each_under(&self.multiplicities, atom_path, |suffix, _| {
             if let Some(id) = RuleId::from_bytes(suffix) {
-                if !self.tombstones.contains(instance_path(atom_path, id)) {
+                if self
+                    .tombstones
+                    .get_val(&instance_path(atom_path, id))
+                    .is_none()
+                {
                     ids.push(id);
                 }
             }
@@ -251,12 +268,9 @@ impl Tries {
             Some(key) => {
                 let mut path = key.to_path();
                 path.extend_from_slice(&id.to_bytes());
-                self.rule_index.remove_val_at(&path, true).is_some()
+                self.rule_index.remove_val(&path).is_some()
             }
-            None => self
-                .wildcard_rules
-                .remove_val_at(id.to_bytes(), true)
-                .is_some(),
+            None => self.wildcard_rules.remove_val(&id.to_bytes()).is_some(),
         };
         if removed {
             self.rule_count -= 1;
@@ -269,11 +283,11 @@ impl Tries {
             Some(key) => {
                 let mut path = key.to_path();
                 path.extend_from_slice(&id.to_bytes());
-                self.rule_index.set_val_at(&path, RuleRef(rule)).is_none()
+                self.rule_index.set_val(&path, RuleRef(rule)).is_none()
             }
             None => self
                 .wildcard_rules
-                .set_val_at(id.to_bytes(), RuleRef(rule))
+                .set_val(&id.to_bytes(), RuleRef(rule))
                 .is_none(),
         };
         if fresh {
@@ -283,7 +297,7 @@ impl Tries {
     }
 }
 
-impl Clone for Environment {
+impl<B: TrieBackend> Clone for Environment<B> {
     fn clone(&self) -> Self {
         Environment {
             tries: self.tries.clone(),
@@ -294,13 +308,26 @@ impl Clone for Environment {
     }
 }
 
-impl Default for Environment {
+impl<B: TrieBackend> Default for Environment<B> {
     fn default() -> Self {
-        Environment::empty()
+        <Self as RuleEnvironment>::empty()
     }
 }
 
 impl Environment {
+    /// An empty environment on the default backend ([`NativeTrie`]); the same as
+    /// [`RuleEnvironment::empty`], callable without naming the backend.
+    pub fn empty() -> Self {
+        <Self as RuleEnvironment>::empty()
+    }
+}
+
+impl<B: TrieBackend> Environment<B> {
+    /// The name of the storage backend (`native`, `pathmap`), for reports.
+    pub fn backend_name(&self) -> &'static str {
+        B::NAME
+    }
+
     fn cache_mut(&mut self) -> Option<&mut PatternCache> {
         Arc::get_mut(&mut self.pattern_cache)
     }
@@ -339,8 +366,8 @@ impl Environment {
         let tries = Arc::make_mut(&mut self.tries);
         tries
             .multiplicities
-            .set_val_at(instance_path(&atom_path, id), ());
-        tries.btm.set_val_at(&atom_path, ());
+            .set_val(&instance_path(&atom_path, id), ());
+        tries.btm.set_val(&atom_path, ());
         if let Some(rule) = rule {
             tries.index(rule.clone(), id);
             self.invalidate_rule(&rule);
@@ -358,15 +385,13 @@ impl Environment {
         let rule = Rule::from_atom(atom);
         let tries = Arc::make_mut(&mut self.tries);
         for &id in ids {
-            tries
-                .tombstones
-                .set_val_at(instance_path(&atom_path, id), ());
+            tries.tombstones.set_val(&instance_path(&atom_path, id), ());
             if let Some(rule) = &rule {
                 tries.unindex(rule, id);
             }
         }
         if tries.live_count(&atom_path) == 0 {
-            tries.btm.remove_val_at(&atom_path, true);
+            tries.btm.remove_val(&atom_path);
         }
         match &rule {
             Some(rule) => self.invalidate_rule(rule),
@@ -375,7 +400,7 @@ impl Environment {
         }
     }
 
-    fn collect_rules(map: &PathMap<RuleRef>, prefix: &[u8], out: &mut Vec<Arc<Rule>>) {
+    fn collect_rules(map: &B::Map<RuleRef>, prefix: &[u8], out: &mut Vec<Arc<Rule>>) {
         trie::for_each_under(map, prefix, |_, rule| out.push(rule.0.clone()));
     }
 
@@ -395,7 +420,7 @@ impl Environment {
         let mut out = Vec::new();
         let tries = &self.tries;
         trie::for_each_under(&tries.multiplicities, &[], |path, _| {
-            if tries.tombstones.contains(path) {
+            if tries.tombstones.get_val(path).is_some() {
                 return;
             }
             if let Some((atom_path, id)) = split_instance(path) {
@@ -411,7 +436,7 @@ impl Environment {
     }
 }
 
-impl RuleEnvironment for Environment {
+impl<B: TrieBackend> RuleEnvironment for Environment<B> {
     fn empty() -> Self {
         Environment {
             tries: Arc::new(Tries {
@@ -453,15 +478,12 @@ impl RuleEnvironment for Environment {
         self.lineage.advance();
     }
 
-    fn update_pathmap(&mut self, atoms: &PathMap<()>) {
-        let mut missing = Vec::new();
-        trie::for_each_under(atoms, &[], |path, _| {
-            if !self.tries.btm.contains(path) {
-                if let Ok(atom) = Atom::from_path(path) {
-                    missing.push(atom);
-                }
-            }
-        });
+    fn update_pathmap(&mut self, atoms: &AtomSpace) {
+        let missing: Vec<Atom> = atoms
+            .atoms()
+            .into_iter()
+            .filter(|atom| self.tries.btm.get_val(&atom.to_path()).is_none())
+            .collect();
         for atom in missing {
             let rule = Rule::from_atom(&atom).map(Arc::new);
             self.insert(&atom, rule);
@@ -552,7 +574,7 @@ impl RuleEnvironment for Environment {
     }
 
     fn create_space(&self) -> AtomSpace {
-        AtomSpace::new(self.tries.btm.clone())
+        AtomSpace::new(B::atoms(&self.tries.btm))
     }
 
     fn ensure_type_index(&self) {
@@ -574,7 +596,7 @@ impl RuleEnvironment for Environment {
         let rule_count = mine.rule_count
             + trie::count_missing(&theirs.rule_index, &mine.rule_index)
             + trie::count_missing(&theirs.wildcard_rules, &mine.wildcard_rules);
-        let mut merged = Tries {
+        let mut merged: Tries<B> = Tries {
             btm: trie::join(&mine.btm, &theirs.btm),
             rule_index: trie::join(&mine.rule_index, &theirs.rule_index),
             wildcard_rules: trie::join(&mine.wildcard_rules, &theirs.wildcard_rules),
@@ -587,8 +609,9 @@ impl RuleEnvironment for Environment {
         // are visited, which for two forks is what they removed since forking.
         let mut revived = Vec::new();
         for (a, b) in [(theirs, mine), (mine, theirs)] {
-            let only_a = a.tombstones.subtract(&b.tombstones);
-            trie::for_each_under(&only_a, &[], |path, _| revived.push(path.to_vec()));
+            trie::for_each_missing(&a.tombstones, &b.tombstones, |path, _| {
+                revived.push(path.to_vec())
+            });
         }
         let mut emptied = Vec::new();
         for path in revived {
@@ -604,7 +627,7 @@ impl RuleEnvironment for Environment {
         }
         for atom_path in emptied {
             if merged.live_count(&atom_path) == 0 {
-                merged.btm.remove_val_at(&atom_path, true);
+                merged.btm.remove_val(&atom_path);
             }
         }
         Environment {

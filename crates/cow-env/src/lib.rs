@@ -23,12 +23,13 @@
 //! expressions (types are recorded and queried with `get-type`, not enforced), collection
 //! of removal tombstones, or grounded spaces other than `&self`.
 //!
-//! The atom trie is the [`pathmap`] crate (built without its default features), and every
-//! insert and lookup uses the one byte encoding [`Atom::encode`]:
+//! Every field of an [`Environment`] is a persistent trie keyed by the one byte encoding
+//! [`Atom::encode`]. The default backend, [`NativeTrie`], is this crate's own radix trie
+//! and builds on every target with no flags; the seed's `pathmap` crate is available as
+//! [`Environment<PathMapTrie>`](PathMapTrie) with the `pathmap` feature.
 //!
 //! ```
-//! use cow_env::{parse_atom, Environment, Interpreter, RuleEnvironment};
-//! use pathmap::PathMap;
+//! use cow_env::{parse_atom, AtomSpace, Environment, Interpreter, RuleEnvironment};
 //!
 //! let mut env = Environment::empty();
 //! for line in ["(= (fib 0) 0)", "(= (fib 1) 1)",
@@ -39,21 +40,26 @@
 //! let mut interp = Interpreter::new(env);
 //! assert_eq!(interp.eval(&parse_atom("(fib 10)").unwrap()).unwrap(), vec![parse_atom("55").unwrap()]);
 //!
-//! // The space is a PathMap keyed by the atom encoding.
-//! let mut atoms = PathMap::<()>::new();
-//! atoms.set_val_at(parse_atom("(= (fib 0) 0)").unwrap().to_path(), ());
+//! // A space snapshot is O(1) too, and spaces join into environments.
 //! assert!(snapshot.create_space().contains(&parse_atom("(= (fib 0) 0)").unwrap()));
-//! assert!(atoms.contains(parse_atom("(= (fib 0) 0)").unwrap().to_path()));
-//! assert_eq!(atoms.get(parse_atom("(= (fib 1) 1)").unwrap().to_path()), None);
+//! let mut other = Environment::empty();
+//! other.update_pathmap(&AtomSpace::from_atoms([parse_atom("(colour sky blue)").unwrap()]));
+//! assert_eq!(other.create_space().len(), 1);
 //! ```
 //!
 //! # Feature flags
 //!
-//! - `rwlock` (default): [`LockedEnvironment`] without a type argument uses
-//!   [`sync::RwLockKind`] (the seed's "after"); without the feature it uses
-//!   [`sync::MutexKind`] (the seed's "before"). Both aliases, [`MutexEnvironment`] and
-//!   [`RwLockEnvironment`], exist either way. The copy-on-write [`Environment`] does not
-//!   depend on the feature.
+//! Features only add; none changes a type another crate names.
+//!
+//! - `pathmap` (off by default): adds [`PathMapTrie`], so that `Environment<PathMapTrie>`
+//!   stores its fields in the `pathmap` crate (the seed's trie). `pathmap` hashes with
+//!   `gxhash`, which does not compile on x86_64 without AES-NI and SSE2, so on x86_64 a
+//!   build with this feature needs `RUSTFLAGS="-C target-feature=+aes,+sse2"` (or the same
+//!   `rustflags` in the user's `.cargo/config.toml`). `Environment` itself (the
+//!   [`NativeTrie`] backend) is the same type with or without the feature.
+//!
+//! [`LockedEnvironment`] without a type argument is `LockedEnvironment<RwLockKind>` (the
+//! seed's "after"); [`MutexEnvironment`] is the seed's "before". Both always exist.
 #![deny(missing_docs)]
 
 mod atom;
@@ -67,18 +73,26 @@ mod parser;
 mod rule;
 mod runner;
 mod space;
-pub mod sync;
+mod stdlib;
+mod sync;
 mod trie;
+mod types;
 mod unify;
 
 pub use atom::Atom;
 pub use cache::RuleList;
 pub use environment::{Environment, RuleEnvironment, PATTERN_CACHE_CAPACITY};
 pub use error::Error;
-pub use eval::{eval_parallel, Interpreter, DEFAULT_MAX_DEPTH, DEFAULT_MAX_RESULTS};
+pub use eval::{eval_parallel, Interpreter, ASSERTIONS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_RESULTS};
 pub use locked::{LockedEnvironment, MutexEnvironment, RwLockEnvironment};
 pub use parser::{parse_atom, parse_program, TopLevel};
 pub use rule::{Rule, RuleId, RuleKey};
 pub use runner::{run_file, run_source, same_multiset, Failure, RunReport};
 pub use space::AtomSpace;
+pub use sync::{
+    FieldLock, LockKind, MutexCell, MutexKind, RwLockCell, RwLockKind, RwLockWriteHitKind,
+};
+#[cfg(feature = "pathmap")]
+pub use trie::PathMapTrie;
+pub use trie::{NativeTrie, TrieBackend};
 pub use unify::{unify, Bindings};

@@ -6,7 +6,7 @@
 //! writes only add instances or tombstones (see `docs/cow-env.md`), a state whose stamp appears in another
 //! handle's history is contained in it, and their union is that other handle.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// How many past states a handle remembers. Older ancestors are forgotten to bound

@@ -13,13 +13,14 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use lru::LruCache;
-use pathmap::PathMap;
 
 use crate::cache::RuleList;
 use crate::environment::{build_type_index, is_type_assertion, types_in, PATTERN_CACHE_CAPACITY};
 use crate::lineage::Lineage;
 use crate::rule::RuleId;
-use crate::sync::{DefaultLock, FieldLock, LockKind, MutexKind, RwLockKind};
+use crate::sync::{FieldLock, LockKind, MutexKind, RwLockKind};
+use crate::trie::private::TrieMap;
+use crate::trie::Trie;
 use crate::{trie, Atom, AtomSpace, Error, Rule, RuleEnvironment, RuleKey};
 
 type Instances = Vec<(RuleId, Arc<Rule>)>;
@@ -33,9 +34,9 @@ pub(crate) struct AtomIds {
 }
 
 /// An environment with one lock per field, generic over the lock family.
-pub struct LockedEnvironment<L: LockKind = DefaultLock> {
+pub struct LockedEnvironment<L: LockKind = RwLockKind> {
     /// Every atom with a live instance, keyed by [`Atom::encode`].
-    btm: Field<L, PathMap<()>>,
+    btm: Field<L, Trie<()>>,
     /// Live rule instances by key, each list sorted by id (ids grow, so appending keeps
     /// it sorted).
     rule_index: Field<L, HashMap<RuleKey, Instances>>,
@@ -47,7 +48,7 @@ pub struct LockedEnvironment<L: LockKind = DefaultLock> {
     /// Query key to matching rules; `lru::LruCache` as in the seed.
     pattern_cache: Field<L, LruCache<Vec<u8>, RuleList>>,
     /// `encode(name) ++ encode(type)` of every type assertion, once built.
-    type_index: Field<L, Option<PathMap<()>>>,
+    type_index: Field<L, Option<Trie<()>>>,
     /// Whether `type_index` is stale.
     type_index_dirty: Field<L, bool>,
     /// Version stamp and recent ancestry, for `union`'s fast paths.
@@ -158,7 +159,7 @@ impl<L: LockKind> LockedEnvironment<L> {
     /// Adds one instance of `atom` (the caller has called `make_owned`).
     fn insert(&mut self, atom: Atom, rule: Option<Arc<Rule>>) {
         let id = RuleId::fresh();
-        owned::<L, _>(&mut self.btm).set_val_at(atom.to_path(), ());
+        owned::<L, _>(&mut self.btm).set_val(&atom.to_path(), ());
         if is_type_assertion(&atom) {
             *owned::<L, _>(&mut self.type_index_dirty) = true;
         }
@@ -192,7 +193,7 @@ impl<L: LockKind> LockedEnvironment<L> {
         ids.removed = merge_ids(&ids.removed, &gone);
         let now_dead = ids.live.is_empty();
         if now_dead {
-            owned::<L, _>(&mut self.btm).remove_val_at(atom.to_path(), true);
+            owned::<L, _>(&mut self.btm).remove_val(&atom.to_path());
         }
         if is_type_assertion(atom) {
             *owned::<L, _>(&mut self.type_index_dirty) = true;
@@ -213,15 +214,15 @@ impl<L: LockKind> LockedEnvironment<L> {
     /// Builds the derived fields from the instance ids.
     fn derived(
         multiplicities: &HashMap<Atom, AtomIds>,
-    ) -> (PathMap<()>, HashMap<RuleKey, Instances>, Instances) {
-        let mut btm = trie::fresh();
+    ) -> (Trie<()>, HashMap<RuleKey, Instances>, Instances) {
+        let mut btm: Trie<()> = trie::fresh();
         let mut index: HashMap<RuleKey, Instances> = HashMap::new();
         let mut wildcard = Instances::new();
         for (atom, ids) in multiplicities {
             if ids.live.is_empty() {
                 continue;
             }
-            btm.set_val_at(atom.to_path(), ());
+            btm.set_val(&atom.to_path(), ());
             if let Some(rule) = Rule::from_atom(atom) {
                 let rule = Arc::new(rule);
                 let list = match rule.key() {
@@ -287,17 +288,14 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
         self.lineage.advance();
     }
 
-    fn update_pathmap(&mut self, atoms: &PathMap<()>) {
+    fn update_pathmap(&mut self, atoms: &AtomSpace) {
         self.make_owned();
         let btm = owned::<L, _>(&mut self.btm).clone();
-        let mut missing = Vec::new();
-        trie::for_each_under(atoms, &[], |path, _| {
-            if !btm.contains(path) {
-                if let Ok(atom) = Atom::from_path(path) {
-                    missing.push(atom);
-                }
-            }
-        });
+        let missing: Vec<Atom> = atoms
+            .atoms()
+            .into_iter()
+            .filter(|atom| btm.get_val(&atom.to_path()).is_none())
+            .collect();
         for atom in missing {
             let rule = Rule::from_atom(&atom).map(Arc::new);
             self.insert(atom, rule);
@@ -423,7 +421,7 @@ impl<L: LockKind> RuleEnvironment for LockedEnvironment<L> {
     }
 
     fn create_space(&self) -> AtomSpace {
-        AtomSpace::new(self.btm.read_with(PathMap::clone))
+        AtomSpace::new(trie::Atoms::Native(self.btm.read_with(Trie::clone)))
     }
 
     fn ensure_type_index(&self) {

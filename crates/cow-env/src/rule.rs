@@ -1,6 +1,6 @@
 //! Rules `(= lhs rhs)`, their index keys, and rule instances.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::Atom;
@@ -117,28 +117,7 @@ impl RuleId {
     }
 }
 
-/// A shared rule as stored in the `PathMap` indexes. Two instances with the same id hold
-/// the same rule, so the lattice join keeps either (the left one).
+/// A shared rule as stored in the trie indexes. Two instances with the same id hold the
+/// same rule, so a union keeps either (the left one).
 #[derive(Debug, Clone)]
 pub(crate) struct RuleRef(pub(crate) Arc<Rule>);
-
-impl pathmap::ring::Lattice for RuleRef {
-    fn pjoin(&self, _other: &Self) -> pathmap::ring::AlgebraicResult<Self> {
-        pathmap::ring::AlgebraicResult::Identity(
-            pathmap::ring::SELF_IDENT | pathmap::ring::COUNTER_IDENT,
-        )
-    }
-
-    fn pmeet(&self, _other: &Self) -> pathmap::ring::AlgebraicResult<Self> {
-        pathmap::ring::AlgebraicResult::Identity(
-            pathmap::ring::SELF_IDENT | pathmap::ring::COUNTER_IDENT,
-        )
-    }
-}
-
-impl pathmap::ring::DistributiveLattice for RuleRef {
-    fn psubtract(&self, _other: &Self) -> pathmap::ring::AlgebraicResult<Self> {
-        // The same id on both sides is the same instance: subtracting removes it.
-        pathmap::ring::AlgebraicResult::None
-    }
-}

@@ -1,12 +1,12 @@
 //! The `.metta` file runner: top-level atoms go into the environment, `!` forms are
-//! evaluated, and the two assertion forms are checked.
+//! evaluated, and every `assert*` form is counted and checked.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::{parse_program, Atom, Error, Interpreter, RuleEnvironment};
+use crate::{parse_program, Atom, Error, Interpreter, RuleEnvironment, ASSERTIONS};
 
 /// One failed assertion or evaluation error, with where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,12 +30,16 @@ impl fmt::Display for Failure {
 pub struct RunReport {
     /// The file.
     pub path: PathBuf,
-    /// Number of `assertEqual` and `assertEqualToResult` forms.
+    /// Number of top-level `!(assert* ...)` forms, known or not (an unknown `assert*`
+    /// head is counted and fails).
     pub assertions: usize,
     /// Failed assertions and evaluation errors, in file order.
     pub failures: Vec<Failure>,
     /// The results of each plain `!` form: its line and its results.
     pub outputs: Vec<(usize, Vec<Atom>)>,
+    /// Warnings that do not fail the run, with their line: a `!` call of a name that is
+    /// neither built in nor defined (each name once).
+    pub warnings: Vec<(usize, String)>,
 }
 
 impl RunReport {
@@ -66,6 +70,11 @@ fn canonical(atom: &Atom, names: &mut HashMap<Arc<str>, Atom>) -> Atom {
     }
 }
 
+/// Whether two atoms are equal up to a consistent renaming of their variables.
+pub(crate) fn alpha_equal(a: &Atom, b: &Atom) -> bool {
+    canonical(a, &mut HashMap::new()) == canonical(b, &mut HashMap::new())
+}
+
 /// Whether two result lists are equal as multisets (up to variable names).
 pub fn same_multiset(actual: &[Atom], expected: &[Atom]) -> bool {
     if actual.len() != expected.len() {
@@ -81,9 +90,14 @@ pub fn same_multiset(actual: &[Atom], expected: &[Atom]) -> bool {
     counts.values().all(|&c| c == 0)
 }
 
-fn show(atoms: &[Atom]) -> String {
-    let items: Vec<String> = atoms.iter().map(Atom::to_string).collect();
-    format!("[{}]", items.join(", "))
+/// The message of a failed assertion: the form and what its error atom says.
+fn describe_failure(form: &Atom, error: &Atom) -> String {
+    let detail = match error.as_expr() {
+        Some([_, _, Atom::Str(text)]) => text.replace('\n', " ").trim().to_owned(),
+        Some([_, _, other]) => other.to_string(),
+        _ => error.to_string(),
+    };
+    format!("{form}: {detail}")
 }
 
 /// Runs the program `text` (labelled `path` in messages) against `env` and returns the
@@ -106,75 +120,83 @@ pub fn run_source<E: RuleEnvironment>(
         }
     })?;
     let mut interp = Interpreter::new(env);
+    interp.set_current_file(path);
     let mut report = RunReport {
         path: path.to_path_buf(),
         ..RunReport::default()
     };
+    let mut warned: Vec<Arc<str>> = Vec::new();
     for form in forms {
-        if !form.bang {
-            interp.env_mut().add_atom(form.atom);
-            continue;
-        }
+        let atom = interp.resolve_tokens(&form.atom);
         let fail = |message: String| Failure {
             path: path.to_path_buf(),
             line: form.line,
             message,
         };
-        let assertion = match form.atom.as_expr() {
-            Some([head, actual, expected]) => match head.as_sym() {
-                Some("assertEqual") => Some((actual, expected, true)),
-                Some("assertEqualToResult") => Some((actual, expected, false)),
-                _ => None,
-            },
+        if !form.bang {
+            if interp.type_check_auto() && interp.infer_types(&atom).is_empty() {
+                report
+                    .failures
+                    .push(fail(format!("{atom} is ill-typed (BadType); not added")));
+                continue;
+            }
+            interp.add_atom(atom);
+            continue;
+        }
+        let head = match atom.as_expr() {
+            Some([Atom::Sym(head), ..]) => Some(head.clone()),
             _ => None,
         };
-        match assertion {
-            Some((actual, expected, evaluate_expected)) => {
-                report.assertions += 1;
-                let got = match interp.eval(actual) {
-                    Ok(got) => got,
-                    Err(e) => {
-                        report
-                            .failures
-                            .push(fail(format!("evaluating {actual}: {e}")));
-                        continue;
-                    }
-                };
-                let want = if evaluate_expected {
-                    match interp.eval(expected) {
-                        Ok(want) => want,
-                        Err(e) => {
-                            report
-                                .failures
-                                .push(fail(format!("evaluating {expected}: {e}")));
-                            continue;
-                        }
-                    }
-                } else {
-                    match expected.as_expr() {
-                        Some(items) => items.to_vec(),
-                        None => {
-                            report.failures.push(fail(format!(
-                                "assertEqualToResult needs a list of results, got {expected}"
-                            )));
-                            continue;
-                        }
-                    }
-                };
-                if !same_multiset(&got, &want) {
-                    report.failures.push(fail(format!(
-                        "{}: expected {} but got {}",
-                        form.atom,
-                        show(&want),
-                        show(&got)
-                    )));
-                }
+        let is_assertion = head.as_deref().is_some_and(|h| h.starts_with("assert"));
+        if is_assertion {
+            report.assertions += 1;
+            let name = head.as_deref().unwrap_or_default();
+            if !ASSERTIONS.contains(&name) {
+                report
+                    .failures
+                    .push(fail(format!("unknown assertion `{name}` in {atom}")));
+                continue;
             }
-            None => match interp.eval(&form.atom) {
-                Ok(results) => report.outputs.push((form.line, results)),
-                Err(e) => report.failures.push(fail(e.to_string())),
-            },
         }
+        if interp.type_check_auto() && interp.infer_types(&atom).is_empty() {
+            let error = Atom::expr(vec![Atom::sym("Error"), atom.clone(), Atom::sym("BadType")]);
+            report.outputs.push((form.line, vec![error]));
+            continue;
+        }
+        let results = match interp.eval(&atom) {
+            Ok(results) => results,
+            Err(e) => {
+                report.failures.push(fail(e.to_string()));
+                continue;
+            }
+        };
+        let results: Vec<Atom> = results.iter().map(|a| interp.show_states(a)).collect();
+        if is_assertion {
+            let errors: Vec<&Atom> = results.iter().filter(|r| r.is_error()).collect();
+            if let Some(first) = errors.first() {
+                report.failures.push(fail(describe_failure(&atom, first)));
+            } else if results.is_empty() {
+                report
+                    .failures
+                    .push(fail(format!("{atom} produced no result")));
+            }
+            continue;
+        }
+        if let Some(name) = head {
+            let unchanged = results.len() == 1 && results[0] == atom;
+            if unchanged
+                && !Interpreter::<E>::is_builtin(&name)
+                && !warned.contains(&name)
+                && !interp.knows(&name)
+            {
+                warned.push(name.clone());
+                report.warnings.push((
+                    form.line,
+                    format!("`{name}` is neither built in nor defined by a rule or a type; {atom} is left as it is"),
+                ));
+            }
+        }
+        report.outputs.push((form.line, results));
     }
     Ok((report, interp.into_env()))
 }

@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use pathmap::PathMap;
-
 use crate::unify::{rename, Bindings};
 use crate::{trie, Atom};
 
@@ -12,12 +10,19 @@ use crate::{trie, Atom};
 /// show through.
 #[derive(Debug, Clone)]
 pub struct AtomSpace {
-    btm: PathMap<()>,
+    btm: trie::Atoms,
 }
 
 impl AtomSpace {
-    pub(crate) fn new(btm: PathMap<()>) -> Self {
+    pub(crate) fn new(btm: trie::Atoms) -> Self {
         AtomSpace { btm }
+    }
+
+    /// A space holding `atoms` (each once).
+    pub fn from_atoms(atoms: impl IntoIterator<Item = Atom>) -> Self {
+        AtomSpace::new(trie::Atoms::from_paths(
+            atoms.into_iter().map(|a| a.to_path()),
+        ))
     }
 
     /// Whether the space holds `atom`.

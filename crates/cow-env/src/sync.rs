@@ -1,6 +1,7 @@
-//! The one place that chooses the locks: the seed's "before" (a `Mutex` per field) and
-//! its "after" (an `RwLock` per field), both as real types so that one benchmark process
-//! measures both.
+//! The one place that chooses the locks and atomics: the seed's "before" (a `Mutex` per
+//! field) and its "after" (an `RwLock` per field), both as real types so that one
+//! benchmark process measures both; the pattern cache's lock; the atomics of the id and
+//! stamp counters and the cache clock. No other module imports a lock or an atomic.
 //!
 //! parking_lot's locks are used because they do not poison: every write the
 //! environments make under a lock is a single insertion or a whole-value replacement, and
@@ -115,15 +116,10 @@ impl LockKind for RwLockWriteHitKind {
     const SHARED_READS: bool = false;
 }
 
-/// The lock of `LockedEnvironment` when none is named: `RwLockKind` with the `rwlock`
-/// feature (on by default), `MutexKind` without it.
-#[cfg(feature = "rwlock")]
-pub type DefaultLock = RwLockKind;
-
-/// The lock of `LockedEnvironment` when none is named: `RwLockKind` with the `rwlock`
-/// feature (on by default), `MutexKind` without it.
-#[cfg(not(feature = "rwlock"))]
-pub type DefaultLock = MutexKind;
-
 /// The reader-writer lock of the copy-on-write environment's pattern cache.
 pub(crate) type CacheLock<T> = parking_lot::RwLock<T>;
+
+/// The atomic integer of the id and stamp counters and of the cache clock.
+pub(crate) use std::sync::atomic::AtomicU64;
+/// Memory orderings for [`AtomicU64`].
+pub(crate) use std::sync::atomic::Ordering;

@@ -18,6 +18,46 @@ impl Bindings {
         Bindings::default()
     }
 
+    /// Whether nothing is bound.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The bindings of both `self` and `other`, or `None` when they disagree on a
+    /// variable.
+    pub fn merge(&self, other: &Bindings) -> Option<Bindings> {
+        if other.map.is_empty() {
+            return Some(self.clone());
+        }
+        if self.map.is_empty() {
+            return Some(other.clone());
+        }
+        let mut out = self.clone();
+        for (name, value) in &other.map {
+            if !out.unify(&Atom::Var(name.clone()), value) {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// The fully resolved values of those of `vars` that are bound here.
+    pub fn restricted(&self, vars: &[Arc<str>]) -> Bindings {
+        let mut out = Bindings::new();
+        if self.map.is_empty() {
+            return out;
+        }
+        for name in vars {
+            if self.map.contains_key(name) {
+                let value = self.apply(&Atom::Var(name.clone()));
+                if value != Atom::Var(name.clone()) {
+                    out.map.insert(name.clone(), value);
+                }
+            }
+        }
+        out
+    }
+
     /// The atom bound to `name`, if any (not resolved further).
     pub fn get(&self, name: &str) -> Option<&Atom> {
         self.map.get(name)
@@ -64,6 +104,9 @@ impl Bindings {
 
     /// Replaces every bound variable of `atom` by its (fully resolved) value.
     pub fn apply(&self, atom: &Atom) -> Atom {
+        if self.map.is_empty() {
+            return atom.clone();
+        }
         match self.walk(atom) {
             Atom::Expr(items) => Atom::expr(
                 items

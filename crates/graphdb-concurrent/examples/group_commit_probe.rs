@@ -3,7 +3,7 @@
 //! database in a temporary directory (or `GRAPHDB_PROBE_DIR`): a quick way to look at
 //! group commit outside the benchmark harness.
 //!
-//! `cargo run --release -p graphdb-concurrent --example group_commit_probe -- phase3 20 2`
+//! `cargo run --release -p graphdb-concurrent --example group_commit_probe -- lockfree 20 2`
 //! (variant, threads, seconds).
 
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let variant = match args.get(1).map(String::as_str) {
         Some("mutex") => Variant::Mutex,
         Some("rwlock") => Variant::RwLock,
-        _ => Variant::Phase3,
+        _ => Variant::LockFreeReads,
     };
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2);

@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let variant = match args.get(1).map(String::as_str) {
         Some("mutex") => Variant::Mutex,
         Some("rwlock") => Variant::RwLock,
-        _ => Variant::Phase3,
+        _ => Variant::LockFreeReads,
     };
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1.0);

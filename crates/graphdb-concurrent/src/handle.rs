@@ -5,46 +5,51 @@ use std::sync::Arc;
 
 use graphdb_core::{CheckReport, Config, Edge, GraphDB, LogSync, Node, SyncMode, TxId};
 
-use crate::cache::VersionCache;
 use crate::error::{Error, Result};
 use crate::sync::{AtomicU64, DbLock, Mutex, MutexGuard, Ordering, RwLock, WriteGuard};
 use crate::txn::ConcurrentTransaction;
+use graphdb_core::engine::{Engine, VersionCache};
 
 /// Which concurrency design a [`ConcurrentGraphDB`] uses. All three are real, tested
-/// types in every build; the `rwlock-optimization` feature only picks
-/// [`Variant::default`].
+/// types in every build, so one benchmark process measures them side by side.
+///
+/// [`Variant::default`] is the best measured design, [`Variant::LockFreeReads`]. The
+/// seed's two designs stay one argument away, and its `rwlock-optimization` feature
+/// still chooses between them: [`Variant::seed_default`] is `RwLock` with the feature and
+/// `Mutex` without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Variant {
-    /// The seed's "before": the engine behind one `Mutex`; every operation is exclusive.
+    /// The seed's "before" (its phase 1): the engine behind one `Mutex`; every operation
+    /// is exclusive.
     Mutex,
-    /// The seed's "after": the engine behind an `RwLock`; reads (including beginning and
-    /// committing a read transaction) take it in read mode, writes in write mode.
+    /// The seed's "after" (its phase 2): the engine behind an `RwLock`; reads (including
+    /// beginning and committing a read transaction) take it in read mode, writes in
+    /// write mode.
     RwLock,
-    /// Beyond the seed: read transactions take their snapshot by an atomic load, read
+    /// Past the seed: read transactions take their snapshot by an atomic load, read
     /// through a sharded cache of `Arc` versions without touching the engine lock, and
-    /// commit without touching anything shared; committers release the lock before the
-    /// fsync so concurrent committers share one (group commit).
-    Phase3,
+    /// commit without touching anything shared; writers go one at a time and release
+    /// the lock before the fsync, so concurrent committers share one (group commit).
+    LockFreeReads,
 }
 
 impl Variant {
     /// Every variant, in the order the benchmark reports them.
-    pub const ALL: [Variant; 3] = [Variant::Mutex, Variant::RwLock, Variant::Phase3];
+    pub const ALL: [Variant; 3] = [Variant::Mutex, Variant::RwLock, Variant::LockFreeReads];
 
     /// The short lowercase name used in benchmark reports and test messages.
     pub fn name(self) -> &'static str {
         match self {
             Variant::Mutex => "mutex",
             Variant::RwLock => "rwlock",
-            Variant::Phase3 => "phase3",
+            Variant::LockFreeReads => "lockfree",
         }
     }
-}
 
-impl Default for Variant {
-    /// `RwLock` with the `rwlock-optimization` feature, `Mutex` without (the seed's
-    /// migration switch).
-    fn default() -> Self {
+    /// The seed's migration switch: `RwLock` with the `rwlock-optimization` feature,
+    /// `Mutex` without.
+    pub fn seed_default() -> Variant {
         if cfg!(feature = "rwlock-optimization") {
             Variant::RwLock
         } else {
@@ -53,12 +58,20 @@ impl Default for Variant {
     }
 }
 
+impl Default for Variant {
+    /// [`Variant::LockFreeReads`], the best measured design (see
+    /// `docs/graphdb-concurrent.md` for the figures).
+    fn default() -> Self {
+        Variant::LockFreeReads
+    }
+}
+
 /// What every handle and transaction of one database shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) db: DbLock,
     pub(crate) variant: Variant,
-    /// The lock-free read path; `Some` only for [`Variant::Phase3`].
+    /// The lock-free read path; `Some` only for [`Variant::LockFreeReads`].
     pub(crate) phase3: Option<Phase3>,
     pub(crate) sync_mode: SyncMode,
 }
@@ -181,7 +194,7 @@ impl ConcurrentGraphDB {
     /// Shares an engine that is already open.
     pub fn from_db(db: GraphDB, variant: Variant) -> Self {
         let sync_mode = db.config().sync_mode;
-        let phase3 = (variant == Variant::Phase3).then(|| Phase3 {
+        let phase3 = (variant == Variant::LockFreeReads).then(|| Phase3 {
             published_ts: AtomicU64::new(db.current_commit_ts()),
             nodes: VersionCache::new(db.config().node_cache_capacity),
             edges: VersionCache::new(db.config().edge_cache_capacity),
@@ -193,7 +206,7 @@ impl ConcurrentGraphDB {
         });
         let db = match variant {
             Variant::Mutex => DbLock::Mutex(Mutex::new(db)),
-            Variant::RwLock | Variant::Phase3 => DbLock::RwLock(RwLock::new(db)),
+            Variant::RwLock | Variant::LockFreeReads => DbLock::RwLock(RwLock::new(db)),
         };
         ConcurrentGraphDB {
             shared: Arc::new(Shared {
@@ -235,7 +248,7 @@ impl ConcurrentGraphDB {
     }
 
     /// Begins a read-only transaction on the newest published snapshot. It takes no lock
-    /// in write mode, ever; in [`Variant::Phase3`] it takes no lock at all (an atomic load).
+    /// in write mode, ever; in [`Variant::LockFreeReads`] it takes no lock at all (an atomic load).
     pub fn begin_read(&self) -> Result<ConcurrentTransaction<'_>> {
         let snapshot_ts = self.current_commit_ts()?;
         Ok(ConcurrentTransaction::new(&self.shared, snapshot_ts, None))

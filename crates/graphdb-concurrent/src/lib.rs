@@ -1,6 +1,6 @@
 //! Concurrent, snapshot-isolated transactions over one shared
-//! [`graphdb_core::GraphDB`]: seed 004's phase 2 (the shared handle moves from `Mutex`
-//! to `RwLock`) and a phase 3 past it whose readers take no lock at all.
+//! [`graphdb_core::GraphDB`]: seed 004's phases 1 and 2 (the shared handle behind a
+//! `Mutex`, then an `RwLock`) and a design past them whose readers take no lock at all.
 //!
 //! [`ConcurrentGraphDB`] is a cheap-to-clone, `Send + Sync` handle; give each thread a
 //! clone. [`ConcurrentTransaction`] is one transaction on it:
@@ -16,7 +16,8 @@
 //! - `Mutex`: the seed's "before", every operation exclusive;
 //! - `RwLock`: the seed's "after", done right: a read transaction takes the lock only in
 //!   read mode, also to begin and never to commit;
-//! - `Phase3`: a read transaction's snapshot is an atomic load, its reads hit a sharded
+//! - `LockFreeReads` (the default, the best measured; the seed's plan calls what comes
+//!   after its two phases "phase 3"): a read transaction's snapshot is an atomic load, its reads hit a sharded
 //!   cache of `Arc` versions without touching the engine lock, its commit touches
 //!   nothing shared; writers go one at a time (a writer gate, then the lock in write
 //!   mode), write their new versions through to the cache, queue their log frames in
@@ -37,7 +38,7 @@
 //!
 //! # fn main() -> Result<(), graphdb_concurrent::Error> {
 //! let dir = tempfile::tempdir().map_err(graphdb_core::GraphError::from)?;
-//! let db = ConcurrentGraphDB::create(dir.path().join("g.db"), Config::default(), Variant::Phase3)?;
+//! let db = ConcurrentGraphDB::create(dir.path().join("g.db"), Config::default(), Variant::LockFreeReads)?;
 //!
 //! let mut tx = db.begin_transaction()?;
 //! let alice = tx.add_node(Node::new().with_label("Person").with_property("name", "Alice"))?;
@@ -73,12 +74,12 @@
 //! # Feature flags
 //!
 //! - `rwlock-optimization` (off by default): the seed's migration switch. It makes
-//!   [`Variant::default`], and so [`ConcurrentGraphDB::open`], use the `RwLock` design
-//!   instead of the `Mutex` one. Every variant stays reachable through
-//!   [`ConcurrentGraphDB::open_with_variant`] either way.
+//!   [`Variant::seed_default`], the seed's choice between its two designs, the `RwLock`
+//!   one instead of the `Mutex` one. [`Variant::default`] (what
+//!   [`ConcurrentGraphDB::open`] uses) is `LockFreeReads` either way, and every variant
+//!   stays reachable through [`ConcurrentGraphDB::open_with_variant`].
 #![deny(missing_docs)]
 
-mod cache;
 mod error;
 mod handle;
 mod sync;
@@ -88,5 +89,6 @@ pub use error::{Error, Result};
 pub use handle::{ConcurrentGraphDB, Variant};
 pub use txn::ConcurrentTransaction;
 
-/// Whether the `rwlock-optimization` feature selected the `RwLock` handle as the default.
+/// Whether the `rwlock-optimization` feature made [`Variant::seed_default`] the `RwLock`
+/// handle (the seed's migration switch).
 pub const RWLOCK_BY_DEFAULT: bool = cfg!(feature = "rwlock-optimization");

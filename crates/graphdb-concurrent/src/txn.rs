@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use graphdb_core::engine::Engine;
 use graphdb_core::{Direction, Edge, EdgeId, GraphDB, Node, NodeId, SyncMode, TxId};
 
 use crate::error::{Error, Result};

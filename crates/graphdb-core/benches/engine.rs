@@ -3,12 +3,13 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use graphdb_core::engine::Engine;
 use graphdb_core::{Config, Direction, Edge, GraphDB, Node, SyncMode};
 
 fn build(dir: &std::path::Path, nodes: u64, config: Config) -> GraphDB {
     let path = dir.join("g.db");
     if !path.exists() {
-        let mut db = GraphDB::open(
+        let mut db = GraphDB::create(
             &path,
             Config {
                 sync_mode: SyncMode::Off,
@@ -79,7 +80,7 @@ fn reads(c: &mut Criterion) {
 
 fn writes(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut db = GraphDB::open(
+    let mut db = GraphDB::create(
         dir.path().join("w.db"),
         Config {
             sync_mode: SyncMode::Off,

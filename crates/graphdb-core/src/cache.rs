@@ -1,24 +1,38 @@
-//! The record caches of [`GraphDB`](crate::GraphDB): newest committed node and edge
-//! versions by id, as `Arc`s, in shards behind reader-writer locks.
+//! The record cache, the one cache of record versions in graphdb-core and in the
+//! concurrent layer above it: a sharded map from id to `Arc`s of up to two committed
+//! versions (the newest and the one before it), each tagged with the span of snapshots
+//! that see it.
 //!
 //! The seed's `Mutex<LruCache>` made every cached read exclusive (an LRU `get` reorders
 //! the list) and cloned the record; two readers on two cores took turns. Here a hit takes
-//! its shard in read mode and clones an `Arc`, so readers share everything they touch but
-//! one lock word per shard (shards sit on their own cache lines) and the record's
-//! reference count. The price is the eviction policy: a full shard drops an arbitrary
-//! entry instead of the least recently used one, because recency bookkeeping is a write
-//! on every read.
+//! its shard in read mode and clones an `Arc`, so readers share everything but one lock
+//! word per shard (shards sit on their own cache lines) and the record's reference
+//! count. The price is the eviction policy: a full shard drops an arbitrary entry instead
+//! of the least recently used one, because recency bookkeeping is a write on every read.
 //!
-//! Invariant (kept by `db.rs`): an entry is the newest committed version of its id, never
-//! a tombstone or an uncommitted write; a commit removes the entries of the ids it
-//! replaced while it holds the engine exclusively.
+//! Invariant: a cached version `{value, begin, end}` is exactly what every snapshot `s`
+//! with `begin <= s < end` sees for that id, and a version with `end = u64::MAX` is the
+//! newest committed version. Only two parties write entries, and neither can race a
+//! commit: the committer (with the engine exclusively) publishes the new version of every
+//! id its commit touched, or closes the span of the old one, *before* it publishes the
+//! commit timestamp to new snapshots; a reader that missed (with the engine shared, so
+//! no commit can slip in) caches the newest version it just read. So a snapshot never
+//! finds a stale version valid, and a snapshot slightly older than the newest commit
+//! still hits the version before it.
+//!
+//! Shard locks are leaves of the lock order: nothing else is locked while one is held.
+//! A panic cannot leave a half-written entry (entries are replaced whole), so a poisoned
+//! shard is still consistent and is used as is.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
-use crate::error::Result;
-use crate::sync::{OrderedRwLock, Rank};
+use crate::sync::RwLock;
+
+/// Shards per cache; small caches get fewer (see `new`).
+const MAX_SHARDS: usize = 64;
+const MIN_PER_SHARD: usize = 16;
 
 /// Ids are dense small integers, so a multiplicative mix is enough and much cheaper than
 /// SipHash on the read path.
@@ -40,27 +54,49 @@ impl Hasher for IdHasher {
     }
 }
 
-type Map<V> = HashMap<u64, Arc<V>, BuildHasherDefault<IdHasher>>;
+type Map<T> = HashMap<u64, Entry<T>, BuildHasherDefault<IdHasher>>;
 
-/// One shard on its own cache lines, so readers of different shards on different cores
-/// do not bounce one line between them.
+struct Version<T> {
+    value: Arc<T>,
+    begin: u64,
+    end: u64,
+}
+
+impl<T> Version<T> {
+    fn sees(&self, snapshot: u64) -> Option<Arc<T>> {
+        (self.begin <= snapshot && snapshot < self.end).then(|| Arc::clone(&self.value))
+    }
+}
+
+struct Entry<T> {
+    cur: Version<T>,
+    prev: Option<Version<T>>,
+}
+
+/// One shard on its own cache lines, so readers of different shards do not bounce the
+/// same line between cores.
 #[repr(align(128))]
-#[derive(Debug)]
-struct Shard<V>(OrderedRwLock<Map<V>>);
+struct Shard<T>(RwLock<Map<T>>);
 
-/// At most this many shards; small caches get fewer, so that each shard still holds a
-/// useful number of entries (a cache of capacity 1 is one shard of one entry).
-const MAX_SHARDS: usize = 64;
-const MIN_PER_SHARD: usize = 64;
-
-#[derive(Debug)]
-pub(crate) struct RecordCache<V> {
-    shards: Box<[Shard<V>]>,
+/// The record cache (see the module docs). Not for users: reached through
+/// [`engine`](crate::engine) by the concurrent layer.
+pub struct VersionCache<T> {
+    shards: Box<[Shard<T>]>,
     per_shard: usize,
 }
 
-impl<V> RecordCache<V> {
-    pub(crate) fn new(rank: Rank, name: &'static str, capacity: usize) -> Self {
+impl<T> std::fmt::Debug for VersionCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionCache")
+            .field("shards", &self.shards.len())
+            .field("per_shard", &self.per_shard)
+            .finish()
+    }
+}
+
+impl<T> VersionCache<T> {
+    /// A cache of about `capacity` ids.
+    pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         let want = (capacity / MIN_PER_SHARD).clamp(1, MAX_SHARDS);
         // A power of two, so the shard of an id is a mask.
@@ -70,43 +106,69 @@ impl<V> RecordCache<V> {
             want.next_power_of_two() / 2
         };
         let shards = (0..count)
-            .map(|_| Shard(OrderedRwLock::new(rank, name, Map::default())))
+            .map(|_| Shard(RwLock::new(Map::default())))
             .collect();
-        RecordCache {
+        VersionCache {
             shards,
             per_shard: (capacity / count).max(1),
         }
     }
 
-    fn shard(&self, id: u64) -> &OrderedRwLock<Map<V>> {
+    fn shard(&self, id: u64) -> &RwLock<Map<T>> {
         // Consecutive ids land in consecutive shards.
         &self.shards[(id as usize) & (self.shards.len() - 1)].0
     }
 
-    /// The cached version of `id`, if any (shard in read mode).
-    pub(crate) fn get(&self, id: u64) -> Result<Option<Arc<V>>> {
-        Ok(self.shard(id).read()?.get(&id).cloned())
+    /// The cached version of `id` that `snapshot` sees, if the cache has it.
+    pub fn get(&self, id: u64, snapshot: u64) -> Option<Arc<T>> {
+        // A panic cannot leave a half-written entry (entries are replaced whole), so a
+        // poisoned shard is still consistent and is used as is.
+        let map = self
+            .shard(id)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let e = map.get(&id)?;
+        e.cur
+            .sees(snapshot)
+            .or_else(|| e.prev.as_ref().and_then(|p| p.sees(snapshot)))
     }
 
-    /// Whether the cached version of `id` passes `test` (shard in read mode, no clone).
-    pub(crate) fn test(&self, id: u64, test: impl FnOnce(&V) -> bool) -> Result<bool> {
-        Ok(self.shard(id).read()?.get(&id).is_some_and(|v| test(v)))
+    /// Caches the newest version of `id`, committed at `begin`, after a miss. The caller
+    /// holds the database lock in read mode (see the module invariant).
+    pub fn insert_head(&self, id: u64, value: Arc<T>, begin: u64) {
+        let mut map = self
+            .shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map.get(&id).is_some_and(|e| e.cur.begin >= begin) {
+            // Another reader cached the same head first.
+            return;
+        }
+        self.put(&mut map, id, value, begin);
     }
 
-    /// Caches `value` as the newest version of `id`, unless `keep_existing` says the entry
-    /// already there is at least as new (a racing reader cached it, or a newer one).
-    pub(crate) fn put(
-        &self,
-        id: u64,
-        value: Arc<V>,
-        keep_existing: impl FnOnce(&V) -> bool,
-    ) -> Result<()> {
-        let mut map = self.shard(id).write()?;
-        if let Some(old) = map.get_mut(&id) {
-            if !keep_existing(old) {
-                *old = value;
-            }
-            return Ok(());
+    /// Publishes the version of `id` that a commit at `commit_ts` just wrote; the one it
+    /// replaces stays cached for older snapshots. The caller holds the database lock in
+    /// write mode and publishes `commit_ts` only afterwards.
+    pub fn publish(&self, id: u64, value: Arc<T>, commit_ts: u64) {
+        let mut map = self
+            .shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.put(&mut map, id, value, commit_ts);
+    }
+
+    fn put(&self, map: &mut Map<T>, id: u64, value: Arc<T>, begin: u64) {
+        let cur = Version {
+            value,
+            begin,
+            end: u64::MAX,
+        };
+        if let Some(e) = map.get_mut(&id) {
+            let mut old = std::mem::replace(&mut e.cur, cur);
+            old.end = old.end.min(begin);
+            e.prev = Some(old);
+            return;
         }
         if map.len() >= self.per_shard {
             // Bounded size without bookkeeping on the read path: drop an arbitrary entry.
@@ -114,37 +176,35 @@ impl<V> RecordCache<V> {
                 map.remove(&victim);
             }
         }
-        map.insert(id, value);
-        Ok(())
+        map.insert(id, Entry { cur, prev: None });
     }
 
-    /// Forgets `id` (a commit replaced or deleted it); the caller has the engine
-    /// exclusively, so no lock is taken.
-    ///
-    /// It cannot fail: it runs after a commit point, and a shard poisoned by a panicking
-    /// reader still holds whole entries, so the entry is removed from it all the same.
-    pub(crate) fn remove_mut(&mut self, id: u64) {
-        let n = self.shards.len();
-        self.shards[(id as usize) & (n - 1)]
-            .0
-            .get_mut_recovered()
-            .remove(&id);
+    /// Closes the span of the newest cached version of `id` at `commit_ts` (the id was
+    /// deleted, or the commit was too large to publish every version). Same locking as
+    /// [`publish`](Self::publish).
+    pub fn end_version(&self, id: u64, commit_ts: u64) {
+        let mut map = self
+            .shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = map.get_mut(&id) {
+            e.cur.end = e.cur.end.min(commit_ts);
+        }
     }
 
     /// Empties the cache.
-    pub(crate) fn clear(&self) -> Result<()> {
+    pub fn clear(&self) {
         for s in self.shards.iter() {
-            s.0.write()?.clear();
+            s.0.write().unwrap_or_else(PoisonError::into_inner).clear();
         }
-        Ok(())
     }
 
-    /// Entries cached.
+    /// Entries currently cached.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.0.read().map_or(0, |m| m.len()))
+            .map(|s| s.0.read().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
     }
 }
@@ -154,30 +214,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bounded_and_newest_kept() {
-        for cap in [1usize, 4, 100, 10_000] {
-            let c = RecordCache::new(Rank::NodeCache, "test cache", cap);
-            for id in 0..(3 * cap as u64 + 10) {
-                c.put(id, Arc::new(id), |_| false).unwrap();
-                // The entry just cached is always there.
-                assert_eq!(c.get(id).unwrap().as_deref(), Some(&id));
-            }
-            assert!(c.len() <= cap.max(1), "capacity {cap}: {}", c.len());
-        }
+    fn spans_decide_visibility() {
+        let c = VersionCache::new(1024);
+        c.insert_head(7, Arc::new("v5"), 5);
+        assert_eq!(c.get(7, 4), None);
+        assert_eq!(c.get(7, 5).as_deref(), Some(&"v5"));
+        assert_eq!(c.get(7, 100).as_deref(), Some(&"v5"));
+        c.end_version(7, 9);
+        c.end_version(8, 9);
+        assert_eq!(c.get(7, 8).as_deref(), Some(&"v5"));
+        assert_eq!(c.get(7, 9), None);
+        c.insert_head(7, Arc::new("v9"), 9);
+        assert_eq!(c.get(7, 9).as_deref(), Some(&"v9"));
+        // The version before the head still serves older snapshots.
+        assert_eq!(c.get(7, 8).as_deref(), Some(&"v5"));
+        assert_eq!(c.get(7, 4), None);
+        // A writer's publish keeps exactly one older version.
+        c.publish(7, Arc::new("v12"), 12);
+        assert_eq!(c.get(7, 11).as_deref(), Some(&"v9"));
+        assert_eq!(c.get(7, 12).as_deref(), Some(&"v12"));
+        assert_eq!(c.get(7, 8), None);
+        // A racing reader cannot put an older head back.
+        c.insert_head(7, Arc::new("v9 again"), 9);
+        assert_eq!(c.get(7, 20).as_deref(), Some(&"v12"));
+        assert_eq!(c.len(), 1);
     }
 
     #[test]
-    fn put_respects_keep_existing_and_remove_forgets() {
-        let mut c = RecordCache::new(Rank::NodeCache, "test cache", 1000);
-        c.put(7, Arc::new(5u64), |_| false).unwrap();
-        // A racing reader with an older version does not replace a newer entry.
-        c.put(7, Arc::new(3u64), |old| *old >= 3).unwrap();
-        assert_eq!(c.get(7).unwrap().as_deref(), Some(&5));
-        assert!(c.test(7, |v| *v == 5).unwrap());
-        c.remove_mut(7);
-        assert_eq!(c.get(7).unwrap(), None);
-        c.put(8, Arc::new(1u64), |_| false).unwrap();
-        c.clear().unwrap();
-        assert_eq!(c.len(), 0);
+    fn size_stays_bounded() {
+        let c = VersionCache::new(128);
+        for id in 0..10_000u64 {
+            c.insert_head(id, Arc::new(id), 1);
+        }
+        assert!(c.len() <= 128, "{}", c.len());
+        // The newest insert is always present.
+        assert_eq!(c.get(9_999, 1).as_deref(), Some(&9_999));
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::RecordCache;
+use crate::cache::VersionCache;
 use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_NODE};
 use crate::error::{GraphError, Result};
 use crate::pager::{OpenMode, Pager, PagerStats};
@@ -26,7 +26,7 @@ pub enum SyncMode {
     /// `fsync` the log once every `commits` commits (and on `sync`, checkpoint and close).
     /// A crash loses at most the last `commits - 1` acknowledged commits, never part of
     /// one. For true group commit (concurrent committers sharing one fsync) use
-    /// [`GraphDB::commit_deferred`] followed by [`GraphDB::sync_commits_upto`].
+    /// [`Engine::commit_deferred`](crate::engine::Engine::commit_deferred) followed by [`Engine::sync_commits_upto`](crate::engine::Engine::sync_commits_upto).
     Batched {
         /// Commits per fsync (1 behaves like `Full`).
         commits: u32,
@@ -37,7 +37,7 @@ pub enum SyncMode {
 }
 
 /// Whether a handle is fully usable: what failed after a commit point, if anything. See
-/// the contract on [`GraphDB::commit_transaction`].
+/// the contract on [`WriteTxn::commit`](crate::WriteTxn::commit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Health {
@@ -99,7 +99,7 @@ impl Default for Config {
 }
 
 /// What a deferred commit returns: its timestamp and its position in the log, for
-/// [`GraphDB::sync_commits_upto`].
+/// [`Engine::sync_commits_upto`](crate::engine::Engine::sync_commits_upto).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {
     /// The commit timestamp; snapshots at or after it see the transaction.
@@ -167,9 +167,9 @@ struct WalSyncState {
 /// The storage engine: one database file plus its write-ahead log.
 ///
 /// Reads take `&self` and lock, in this order and never the other way round, the pager,
-/// then the node cache, then the edge cache, then the dirty-page list, then the log sync
-/// state (debug builds assert it). Writes take `&mut self`: a write transaction's changes
-/// stay in memory until [`commit_transaction`](GraphDB::commit_transaction) turns them
+/// then the dirty-page list, then the log sync state (debug builds assert it); the record
+/// caches' shard locks are leaves, held only to copy an `Arc` in or out. Writes take `&mut self`: a write transaction's changes
+/// stay in memory until [`commit_transaction`](crate::engine::Engine::commit_transaction) turns them
 /// into new record versions, logs the pages and publishes the commit timestamp.
 #[derive(Debug)]
 pub struct GraphDB {
@@ -178,13 +178,13 @@ pub struct GraphDB {
     /// The seed's `pager: Mutex<Pager>`. Outside `&mut self` methods it never holds
     /// uncommitted pages.
     pub(crate) pager: OrderedMutex<Pager>,
-    /// The seed's node cache, sharded behind reader-writer locks (see `cache.rs`).
-    /// Invariant: it holds only the newest committed version of a node (never a
-    /// tombstone, never an uncommitted write); commits evict what they replace. So a
-    /// cached node with `version <= snapshot_ts` is what that snapshot sees.
-    pub(crate) node_cache: RecordCache<Node>,
+    /// The seed's node cache, sharded behind reader-writer locks (see `cache.rs` for its
+    /// invariant). It never holds a tombstone or an uncommitted write: readers cache the
+    /// newest version they read, commits close the span of every version they replace
+    /// before their timestamp is published.
+    pub(crate) node_cache: VersionCache<Node>,
     /// The seed's edge cache, with the node cache's invariant.
-    pub(crate) edge_cache: RecordCache<Edge>,
+    pub(crate) edge_cache: VersionCache<Edge>,
     pub(crate) tracking_enabled: AtomicBool,
     /// Pages written by commits while tracking is on.
     pub(crate) recent_dirty_pages: OrderedMutex<Vec<PageId>>,
@@ -378,8 +378,8 @@ impl GraphDB {
         Ok(GraphDB {
             path: None,
             pager: OrderedMutex::new(Rank::Pager, "pager", pager),
-            node_cache: RecordCache::new(Rank::NodeCache, "node cache", config.node_cache_capacity),
-            edge_cache: RecordCache::new(Rank::EdgeCache, "edge cache", config.edge_cache_capacity),
+            node_cache: VersionCache::new(config.node_cache_capacity),
+            edge_cache: VersionCache::new(config.edge_cache_capacity),
             tracking_enabled: AtomicBool::new(false),
             recent_dirty_pages: OrderedMutex::new(
                 Rank::DirtyPages,
@@ -429,13 +429,13 @@ impl GraphDB {
 
     /// A fresh transaction id (an atomic increment; ids are unique across reopenings
     /// because the next id is persisted with every commit).
-    pub fn allocate_tx_id(&self) -> TxId {
+    pub(crate) fn allocate_tx_id(&self) -> TxId {
         self.next_tx_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Registers a write transaction that reads at `snapshot_ts`. Every write method needs
     /// the transaction registered first. Registering an open id again is an error.
-    pub fn begin_write(&mut self, tx_id: TxId, snapshot_ts: u64) -> Result<()> {
+    pub(crate) fn begin_write(&mut self, tx_id: TxId, snapshot_ts: u64) -> Result<()> {
         self.check_open()?;
         if self.pending.contains_key(&tx_id) {
             return Err(GraphError::InvalidArgument(format!(
@@ -467,14 +467,9 @@ impl GraphDB {
         Ok(crate::WriteTxn::new(self, tx_id, snapshot_ts))
     }
 
-    /// Whether `tx_id` is an open write transaction.
-    pub fn is_write_open(&self, tx_id: TxId) -> bool {
-        self.pending.contains_key(&tx_id)
-    }
-
     /// The snapshot timestamps of the open write transactions (for choosing a vacuum
     /// horizon).
-    pub fn open_write_snapshots(&self) -> Vec<u64> {
+    pub(crate) fn open_write_snapshots(&self) -> Vec<u64> {
         self.pending.values().map(|s| s.snapshot_ts).collect()
     }
 
@@ -520,10 +515,7 @@ impl GraphDB {
 
     /// Whether a committed node is visible at `snapshot_ts` (record headers only).
     pub(crate) fn node_exists_at(&self, node_id: NodeId, snapshot_ts: u64) -> Result<bool> {
-        if self
-            .node_cache
-            .test(node_id, |n| n.version <= snapshot_ts)?
-        {
+        if self.node_cache.get(node_id, snapshot_ts).is_some() {
             return Ok(true);
         }
         let mut pager = self.pager.lock()?;
@@ -635,7 +627,7 @@ impl GraphDB {
     // ----- writes (&mut self) -----
 
     /// Adds a node in transaction `tx_id` and returns its new id. `node.id` is ignored.
-    pub fn add_node_internal(&mut self, mut node: Node, tx_id: TxId) -> Result<NodeId> {
+    pub(crate) fn add_node_internal(&mut self, mut node: Node, tx_id: TxId) -> Result<NodeId> {
         validate_properties(&node.properties)?;
         self.tx(tx_id)?;
         let id = self.next_node_id.fetch_add(1, Ordering::Relaxed);
@@ -657,7 +649,12 @@ impl GraphDB {
     }
 
     /// Replaces the labels and properties of a node visible to `tx_id`.
-    pub fn update_node(&mut self, node_id: NodeId, mut node: Node, tx_id: TxId) -> Result<()> {
+    pub(crate) fn update_node(
+        &mut self,
+        node_id: NodeId,
+        mut node: Node,
+        tx_id: TxId,
+    ) -> Result<()> {
         validate_properties(&node.properties)?;
         let snapshot = self.tx_snapshot(tx_id)?;
         let is_new = match self.tx(tx_id)?.nodes.get(&node_id) {
@@ -686,7 +683,7 @@ impl GraphDB {
     }
 
     /// Deletes a node visible to `tx_id` together with every edge it has in that view.
-    pub fn delete_node(&mut self, node_id: NodeId, tx_id: TxId) -> Result<()> {
+    pub(crate) fn delete_node(&mut self, node_id: NodeId, tx_id: TxId) -> Result<()> {
         let snapshot = self.tx_snapshot(tx_id)?;
         if self
             .get_node_with_snapshot(node_id, snapshot, Some(tx_id))?
@@ -715,7 +712,7 @@ impl GraphDB {
     }
 
     /// Adds an edge between two nodes visible to `tx_id` and returns its id.
-    pub fn add_edge_internal(&mut self, mut edge: Edge, tx_id: TxId) -> Result<EdgeId> {
+    pub(crate) fn add_edge_internal(&mut self, mut edge: Edge, tx_id: TxId) -> Result<EdgeId> {
         validate_properties(&edge.properties)?;
         let snapshot = self.tx_snapshot(tx_id)?;
         for end in [edge.source, edge.target] {
@@ -751,7 +748,12 @@ impl GraphDB {
 
     /// Replaces the type and properties of an edge visible to `tx_id`; its endpoints
     /// cannot change (delete it and add another).
-    pub fn update_edge(&mut self, edge_id: EdgeId, mut edge: Edge, tx_id: TxId) -> Result<()> {
+    pub(crate) fn update_edge(
+        &mut self,
+        edge_id: EdgeId,
+        mut edge: Edge,
+        tx_id: TxId,
+    ) -> Result<()> {
         validate_properties(&edge.properties)?;
         let snapshot = self.tx_snapshot(tx_id)?;
         let current = self
@@ -780,7 +782,7 @@ impl GraphDB {
     }
 
     /// Deletes an edge visible to `tx_id`.
-    pub fn delete_edge(&mut self, edge_id: EdgeId, tx_id: TxId) -> Result<()> {
+    pub(crate) fn delete_edge(&mut self, edge_id: EdgeId, tx_id: TxId) -> Result<()> {
         let snapshot = self.tx_snapshot(tx_id)?;
         if self
             .get_edge_with_snapshot(edge_id, snapshot, Some(tx_id))?
@@ -801,7 +803,7 @@ impl GraphDB {
     }
 
     /// Forgets the transaction's writes. Unknown ids are ignored (rollback is idempotent).
-    pub fn rollback_transaction(&mut self, tx_id: TxId) {
+    pub(crate) fn rollback_transaction(&mut self, tx_id: TxId) {
         self.pending.remove(&tx_id);
     }
 
@@ -810,33 +812,8 @@ impl GraphDB {
     /// timestamp. A read-only transaction commits without I/O and returns the current
     /// timestamp.
     ///
-    /// # The commit contract
-    ///
-    /// - **`Ok(ts)`** means the transaction is committed: visible to every snapshot at or
-    ///   after `ts`, and durable as the sync mode promises. Under [`SyncMode::Full`] its
-    ///   log frames were written and `fsync`ed before the call returned, so it survives
-    ///   a crash or power cut. Under [`SyncMode::Batched`] and [`SyncMode::Off`] it is
-    ///   applied (and, for `Off`, written to the log file unless that write failed, see
-    ///   below); a crash may lose it whole, never part of it.
-    /// - **`Err(_)`** means nothing of the transaction was applied: no snapshot of this
-    ///   handle sees any of it, and it is closed (begin a new one to retry). That holds
-    ///   for every error, with one exception that no storage engine can avoid:
-    ///   [`GraphError::CommitNotDurable`] under `SyncMode::Full` says the log write or
-    ///   `fsync` of this very commit failed. The transaction is then not visible in this
-    ///   handle, which refuses every later write, but its frames may or may not have
-    ///   reached the disk, so after reopening it may be present or not (as in SQLite or
-    ///   PostgreSQL after a failed `fsync`). Do not retry it blindly on a new handle:
-    ///   read first.
-    /// - Work that runs *after* the commit point never changes the result: writing the
-    ///   log under `Off`/`Batched`, the checkpoint that folds a full log into the main
-    ///   file (with its file growth), cache upkeep. If it fails, the commit still
-    ///   returns `Ok`, and the handle records the failure in [`health`](GraphDB::health):
-    ///   [`Health::CheckpointPending`] (a checkpoint failed; commits and reads go on and
-    ///   the next checkpoint retries it) or [`Health::WritesRefused`] (a log write or
-    ///   sync failed; reads go on, and every later write, commit or checkpoint fails
-    ///   with [`GraphError::Closed`] naming the cause until the database is reopened,
-    ///   which recovers exactly what the log holds).
-    pub fn commit_transaction(&mut self, tx_id: TxId) -> Result<u64> {
+    /// The contract is documented on [`WriteTxn::commit`](crate::WriteTxn::commit).
+    pub(crate) fn commit_transaction(&mut self, tx_id: TxId) -> Result<u64> {
         let full = self.config.sync_mode == SyncMode::Full;
         // Under `Full` the commit is published only once it is durable, so a failed
         // fsync leaves it invisible (see the contract above).
@@ -877,12 +854,12 @@ impl GraphDB {
 
     /// Commits `tx_id` without writing or syncing the log, whatever the [`SyncMode`]: the
     /// transaction is visible to new snapshots at once, its log frames wait in memory,
-    /// and it is durable once [`sync_commits_upto`](GraphDB::sync_commits_upto)`(info.seq)`
+    /// and it is durable once [`sync_commits_upto`](crate::engine::Engine::sync_commits_upto)`(info.seq)`
     /// or a [`LogSync::sync`] begun after this call returned ([`LogSync::flush`] puts it
     /// in the file without syncing; checkpoint, `sync`, `close` and drop also write it).
     /// This is the building block of group commit. `seq` is 0 for a read-only
     /// transaction. An error means nothing of the transaction was applied.
-    pub fn commit_deferred(&mut self, tx_id: TxId) -> Result<CommitInfo> {
+    pub(crate) fn commit_deferred(&mut self, tx_id: TxId) -> Result<CommitInfo> {
         self.commit_inner(tx_id, true)
     }
 
@@ -922,11 +899,13 @@ impl GraphDB {
             self.commit_ts.store(commit_ts, Ordering::Release);
         }
         let seq = self.commit_seq.fetch_add(1, Ordering::AcqRel) + 1;
+        // Close the cached spans before the timestamp is published (under `Full`, after
+        // the sync): snapshots older than the commit keep hitting the old versions.
         for id in &touched_nodes {
-            self.node_cache.remove_mut(*id);
+            self.node_cache.end_version(*id, commit_ts);
         }
         for id in &touched_edges {
-            self.edge_cache.remove_mut(*id);
+            self.edge_cache.end_version(*id, commit_ts);
         }
         if self.tracking_enabled.load(Ordering::Acquire) {
             self.recent_dirty_pages.get_mut_recovered().extend(pages);
@@ -958,7 +937,7 @@ impl GraphDB {
     }
 
     /// Whether the handle is fully usable, and if not, why and what still works (see
-    /// the contract on [`commit_transaction`](GraphDB::commit_transaction)).
+    /// the contract on [`WriteTxn::commit`](crate::WriteTxn::commit)).
     pub fn health(&self) -> Health {
         if matches!(self.health, Health::WritesRefused { .. }) {
             return self.health.clone();
@@ -974,7 +953,7 @@ impl GraphDB {
     /// Makes every commit up to sequence number `seq` durable. Takes `&self` so that
     /// committers can release their write access before the fsync; when several wait,
     /// one fsync covers them all.
-    pub fn sync_commits_upto(&self, seq: u64) -> Result<()> {
+    pub(crate) fn sync_commits_upto(&self, seq: u64) -> Result<()> {
         let mut state = self.wal_sync.lock()?;
         if state.synced_seq >= seq {
             return Ok(());
@@ -995,7 +974,7 @@ impl GraphDB {
     /// A handle on the log that syncs (or only writes) every commit made before each call
     /// without any access to the engine: committers of a concurrent layer release their
     /// lock and then share one write and one fsync (group commit).
-    pub fn log_sync(&self) -> LogSync {
+    pub(crate) fn log_sync(&self) -> LogSync {
         LogSync {
             log: Arc::clone(&self.log),
         }
@@ -1103,7 +1082,7 @@ impl GraphDB {
 
     /// The version of a node that a snapshot at `snapshot_ts` sees; with `tx_id`, that
     /// transaction's own uncommitted writes come first.
-    pub fn get_node_with_snapshot(
+    pub(crate) fn get_node_with_snapshot(
         &self,
         node_id: NodeId,
         snapshot_ts: u64,
@@ -1114,10 +1093,10 @@ impl GraphDB {
             .map(Arc::unwrap_or_clone))
     }
 
-    /// Like [`get_node_with_snapshot`](GraphDB::get_node_with_snapshot), but shares the
+    /// Like [`get_node_with_snapshot`](crate::engine::Engine::get_node_with_snapshot), but shares the
     /// cached version instead of cloning it. A cache hit takes one cache shard in read
     /// mode and no exclusive lock, so readers on several threads run in parallel.
-    pub fn get_node_shared(
+    pub(crate) fn get_node_shared(
         &self,
         node_id: NodeId,
         snapshot_ts: u64,
@@ -1130,19 +1109,16 @@ impl GraphDB {
                 None => {}
             }
         }
-        if let Some(n) = self.node_cache.get(node_id)? {
-            if n.version <= snapshot_ts {
-                return Ok(Some(n));
-            }
+        if let Some(n) = self.node_cache.get(node_id, snapshot_ts) {
+            return Ok(Some(n));
         }
         let found = self.read_node_version(node_id, snapshot_ts)?;
         Ok(match found {
             Some((node, head)) => {
                 let node = Arc::new(node);
                 if head {
-                    let v = node.version;
                     self.node_cache
-                        .put(node_id, Arc::clone(&node), |old| old.version >= v)?;
+                        .insert_head(node_id, Arc::clone(&node), node.version);
                 }
                 Some(node)
             }
@@ -1153,7 +1129,7 @@ impl GraphDB {
     /// The committed version of a node visible at `snapshot_ts`, read from the pages
     /// without consulting or filling the node cache, and whether it is the newest version.
     /// A cache kept above the engine (one that hands out `Arc<Node>`) loads through this.
-    pub fn read_node_version(
+    pub(crate) fn read_node_version(
         &self,
         node_id: NodeId,
         snapshot_ts: u64,
@@ -1176,7 +1152,7 @@ impl GraphDB {
     }
 
     /// The version of an edge a snapshot sees (own writes first); `EdgeNotFound` if none.
-    pub fn load_edge_with_snapshot(
+    pub(crate) fn load_edge_with_snapshot(
         &self,
         edge_id: EdgeId,
         snapshot_ts: u64,
@@ -1186,9 +1162,9 @@ impl GraphDB {
             .ok_or(GraphError::EdgeNotFound(edge_id))
     }
 
-    /// Like [`load_edge_with_snapshot`](GraphDB::load_edge_with_snapshot) but `None` for a
+    /// Like [`load_edge_with_snapshot`](crate::engine::Engine::load_edge_with_snapshot) but `None` for a
     /// missing edge.
-    pub fn get_edge_with_snapshot(
+    pub(crate) fn get_edge_with_snapshot(
         &self,
         edge_id: EdgeId,
         snapshot_ts: u64,
@@ -1199,9 +1175,9 @@ impl GraphDB {
             .map(Arc::unwrap_or_clone))
     }
 
-    /// Like [`get_edge_with_snapshot`](GraphDB::get_edge_with_snapshot), but shares the
+    /// Like [`get_edge_with_snapshot`](crate::engine::Engine::get_edge_with_snapshot), but shares the
     /// cached version instead of cloning it (a hit takes no exclusive lock).
-    pub fn get_edge_shared(
+    pub(crate) fn get_edge_shared(
         &self,
         edge_id: EdgeId,
         snapshot_ts: u64,
@@ -1214,19 +1190,16 @@ impl GraphDB {
                 None => {}
             }
         }
-        if let Some(e) = self.edge_cache.get(edge_id)? {
-            if e.version <= snapshot_ts {
-                return Ok(Some(e));
-            }
+        if let Some(e) = self.edge_cache.get(edge_id, snapshot_ts) {
+            return Ok(Some(e));
         }
         let found = self.read_edge_version(edge_id, snapshot_ts)?;
         Ok(match found {
             Some((edge, head)) => {
                 let edge = Arc::new(edge);
                 if head {
-                    let v = edge.version;
                     self.edge_cache
-                        .put(edge_id, Arc::clone(&edge), |old| old.version >= v)?;
+                        .insert_head(edge_id, Arc::clone(&edge), edge.version);
                 }
                 Some(edge)
             }
@@ -1236,7 +1209,7 @@ impl GraphDB {
 
     /// The committed version of an edge visible at `snapshot_ts`, bypassing the edge
     /// cache, and whether it is the newest version.
-    pub fn read_edge_version(
+    pub(crate) fn read_edge_version(
         &self,
         edge_id: EdgeId,
         snapshot_ts: u64,
@@ -1255,7 +1228,7 @@ impl GraphDB {
 
     /// The newest committed versions of several edges, in order; `EdgeNotFound` for the
     /// first missing one.
-    pub fn load_edges_batch(&self, edge_ids: &[EdgeId]) -> Result<Vec<Edge>> {
+    pub(crate) fn load_edges_batch(&self, edge_ids: &[EdgeId]) -> Result<Vec<Edge>> {
         let ts = self.current_commit_ts();
         edge_ids
             .iter()
@@ -1265,7 +1238,7 @@ impl GraphDB {
 
     /// The ids of a node's edges in `direction` as a snapshot (and optionally a write
     /// transaction) sees them; `NodeNotFound` if the node is not visible.
-    pub fn edges_of(
+    pub(crate) fn edges_of(
         &self,
         node_id: NodeId,
         direction: Direction,
@@ -1325,7 +1298,7 @@ impl GraphDB {
     }
 
     /// The nodes at the other end of a node's edges in `direction` (one entry per edge).
-    pub fn neighbors(
+    pub(crate) fn neighbors(
         &self,
         node_id: NodeId,
         direction: Direction,
@@ -1371,7 +1344,11 @@ impl GraphDB {
     }
 
     /// Every node visible at `snapshot_ts` that passes `keep`, in id order.
-    pub fn scan_nodes(&self, snapshot_ts: u64, keep: impl Fn(&Node) -> bool) -> Result<Vec<Node>> {
+    pub(crate) fn scan_nodes(
+        &self,
+        snapshot_ts: u64,
+        keep: impl Fn(&Node) -> bool,
+    ) -> Result<Vec<Node>> {
         let mut pager = self.pager.lock()?;
         let meta = pager.meta().clone();
         let mut rs = RecordStore::new(&mut pager);
@@ -1392,7 +1369,7 @@ impl GraphDB {
     }
 
     /// Every edge visible at `snapshot_ts`, in id order.
-    pub fn scan_edges(&self, snapshot_ts: u64) -> Result<Vec<Edge>> {
+    pub(crate) fn scan_edges(&self, snapshot_ts: u64) -> Result<Vec<Edge>> {
         let mut pager = self.pager.lock()?;
         let meta = pager.meta().clone();
         let mut rs = RecordStore::new(&mut pager);
@@ -1447,17 +1424,17 @@ impl GraphDB {
     }
 
     /// Starts recording the pages each commit writes.
-    pub fn enable_tracking(&self) {
+    pub(crate) fn enable_tracking(&self) {
         self.tracking_enabled.store(true, Ordering::Release);
     }
 
     /// Stops recording written pages.
-    pub fn disable_tracking(&self) {
+    pub(crate) fn disable_tracking(&self) {
         self.tracking_enabled.store(false, Ordering::Release);
     }
 
     /// The pages written by commits since the last call (while tracking was on).
-    pub fn take_recent_dirty_pages(&self) -> Result<Vec<PageId>> {
+    pub(crate) fn take_recent_dirty_pages(&self) -> Result<Vec<PageId>> {
         Ok(std::mem::take(&mut *self.recent_dirty_pages.lock()?))
     }
 
@@ -1478,8 +1455,8 @@ impl GraphDB {
     /// Empties the page, node and edge caches (benchmarks use it to measure cold reads).
     pub fn clear_caches(&self) -> Result<()> {
         self.pager.lock()?.clear_cache();
-        self.node_cache.clear()?;
-        self.edge_cache.clear()?;
+        self.node_cache.clear();
+        self.edge_cache.clear();
         Ok(())
     }
 
@@ -1505,7 +1482,7 @@ impl Drop for GraphDB {
     }
 }
 
-/// Group commit without the engine: see [`GraphDB::log_sync`]. Cheap to clone.
+/// Group commit without the engine: see [`Engine::log_sync`](crate::engine::Engine::log_sync). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LogSync {
     log: Arc<LogShared>,

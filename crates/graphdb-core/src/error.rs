@@ -61,7 +61,7 @@ pub enum GraphError {
     /// commit failed. The transaction is not visible in this handle, which refuses every
     /// later write; whether it reached the disk is unknown until the database is reopened
     /// (see the contract on
-    /// [`GraphDB::commit_transaction`](crate::GraphDB::commit_transaction)).
+    /// [`Engine::commit_transaction`](crate::engine::Engine::commit_transaction)(crate::engine::Engine::commit_transaction)).
     #[error("commit not durable (the log write or sync failed; outcome known only after reopening): {0}")]
     CommitNotDurable(String),
     /// No database exists at the path given to [`GraphDB::open`](crate::GraphDB::open)

@@ -1,49 +1,57 @@
 //! An embedded, crash-safe on-disk graph storage engine: fixed-size checksummed pages, a
-//! write-ahead log with checksummed frames, multi-version records with snapshot reads, and
-//! the seed's phase-1 handle [`GraphDB`] whose read methods take `&self`.
+//! write-ahead log with checksummed frames, multi-version records with snapshot reads,
+//! indexes and traversal.
 //!
-//! A database is one file of 8 KiB pages plus a log file beside it (`<path>-wal`). A
-//! write transaction keeps its changes in memory; `commit_transaction` turns them into new
+//! # The user API
+//!
+//! - **Open or create**: [`GraphDB::create`] makes a new database (a file of 8 KiB pages
+//!   plus a log beside it, `<path>-wal`); [`GraphDB::open`] opens an existing one and
+//!   never creates one unless [`Config::create_if_missing`] says so. The handle takes an
+//!   exclusive advisory lock on the file, so a second handle or process cannot open it
+//!   ([`GraphError::InUse`]).
+//! - **Write transactions** are objects: [`GraphDB::begin_write_txn`] returns a
+//!   [`WriteTxn`] (add, update, delete nodes and edges, read its own writes);
+//!   [`WriteTxn::commit`] documents the commit contract (what `Ok` and each error mean
+//!   under each [`SyncMode`], and the [`Health`] state a failure after the commit point
+//!   leaves).
+//! - **Read transactions** are objects too: [`GraphDB::snapshot`] returns a [`Snapshot`]
+//!   that reads one committed state however many commits follow: nodes, edges, label and
+//!   property lookups, neighbours, breadth-first search ([`Bfs`]), k-hop neighbourhoods,
+//!   shortest paths and weakly connected components. [`GraphDB::get_node`],
+//!   [`GraphDB::get_nodes_by_label`] and [`GraphDB::find_nodes_by_property`] read the
+//!   newest state directly.
+//! - **Indexes** ([`IndexDef`]): label and property indexes (B+trees in the same logged
+//!   pages), created and dropped at run time ([`GraphDB::create_index`]); lookups use
+//!   them when they exist and scan otherwise.
+//! - **Check and recovery**: [`GraphDB::check`] walks the whole file and lists every
+//!   inconsistency; [`GraphDB::recovery_report`] says what recovery did at open
+//!   ([`RecoveryReport`]: transactions replayed, and what was dropped after a damaged or
+//!   torn log frame and why). A database whose recovery dropped committed transactions
+//!   never checks ok, and [`Config::strict_recovery`] refuses to open it instead.
+//! - **Interchange** (feature `tools`): CSV in Neo4j's bulk-import layout and JSON lines,
+//!   and the `graphdb` command-line tool.
+//!
+//! The [`engine`] module holds what a concurrency layer needs (raw transaction ids,
+//! snapshot timestamps, deferred commits with group sync, shared record versions). It
+//! is not for users; `graphdb-concurrent` builds on it.
+//!
+//! # How it works
+//!
+//! A write transaction keeps its changes in memory; its commit turns them into new
 //! record versions (each pointing at the previous version), writes the changed pages to
-//! the log as one checksummed transaction and syncs according to the [`SyncMode`].
-//! Recovery on open keeps every fully logged transaction and drops torn or unfinished
-//! ones; a checkpoint copies logged pages into the main file. Readers ask for the version
-//! visible at a snapshot timestamp, so they never see a partial commit. Every page carries
-//! a checksum, so damaged bytes surface as [`GraphError::Corruption`], and
-//! [`GraphDB::check`] walks the whole file and lists every inconsistency it finds.
-//!
+//! the log as one checksummed log transaction and syncs according to the [`SyncMode`].
+//! Recovery on open replays every whole log transaction up to the first frame that
+//! fails its checks; a checkpoint copies logged pages into the main file. Readers ask
+//! for the version visible at their snapshot, so they never see a partial commit. Every
+//! page carries a checksum, so damaged bytes surface as [`GraphError::Corruption`].
 //! Storage is pluggable ([`Storage`]): [`FileStorage`] for real files, [`MemStorage`] for
 //! tests that simulate power cuts by dropping or tearing unsynced writes.
 //!
-//! Reads of cached records share everything: the node and edge caches are sharded
-//! reader-writer maps of `Arc`s ([`GraphDB::get_node_shared`] hands one out without a
-//! clone), so readers on several cores do not take turns on a mutex. Commits queue their
-//! log frames in memory; a sync writes and fsyncs every queued commit at once, and
-//! [`GraphDB::log_sync`] lets committers of a concurrent layer do that after releasing
-//! their lock, so concurrent committers share one write and one fsync (group commit).
-//!
-//! On top of the records:
-//! - **Indexes** ([`IndexDef`]): persistent label indexes and property indexes (B+trees in
-//!   the same checksummed, logged pages), created and dropped at run time with
-//!   [`GraphDB::create_index`] / [`GraphDB::drop_index`]. [`GraphDB::get_nodes_by_label`],
-//!   [`GraphDB::find_nodes_by_property`] and [`GraphDB::find_nodes_by_property_range`]
-//!   read them when they exist and scan otherwise. Entries are kept for every stored
-//!   version, so an index answers for old snapshots too, and vacuum removes entries with
-//!   the versions that produced them.
-//! - **Traversal** on one snapshot ([`Snapshot`], from [`GraphDB::snapshot`]): neighbours
-//!   by direction and edge type, a streaming breadth-first search with a depth limit
-//!   ([`Bfs`]), shortest paths, k-hop neighbourhoods and weakly connected components.
-//! - **Integrity check**: [`GraphDB::check`] verifies checksums, record pointers, version
-//!   chains, the free and partial-page lists, adjacency symmetry and every index entry
-//!   against the data.
-//! - With the `tools` feature: the `graphdb` command-line tool and `interchange` (CSV in
-//!   Neo4j's bulk-import layout and JSON lines, imported as one transaction).
-//!
 //! What it deliberately does not do: it is not a concurrent handle (share it behind a
 //! lock; the `graphdb-concurrent` crate does), it has no query language or planner (a
-//! lookup uses the index named by its label and key, nothing else), it does not lock the
-//! file against a second process (the `graphdb` tool does), and it does not decide which
-//! snapshots are still in use: [`GraphDB::vacuum`] takes the oldest one from the caller.
+//! lookup uses the index named by its label and key, nothing else), and it does not
+//! decide which snapshots are still in use: [`GraphDB::vacuum`] takes the oldest one
+//! from the caller.
 //!
 //! ```
 //! use graphdb_core::{Config, Direction, Edge, GraphDB, IndexDef, Node, PropertyValue};
@@ -63,15 +71,23 @@
 //! let found = db.find_nodes_by_property("Person", "name", &PropertyValue::from("Bob"))?;
 //! assert_eq!(found[0].id, bob);
 //! assert_eq!(db.lookup_stats().full_scans, 0); // answered from the index
-//! assert_eq!(db.neighbors(alice, Direction::Outgoing, ts, None)?, vec![bob]);
 //! let snap = db.snapshot();
+//! assert_eq!(snap.neighbors(alice, Direction::Outgoing, None)?, vec![bob]);
 //! assert_eq!(snap.shortest_path(alice, carol, Direction::Outgoing, Some("KNOWS"))?,
 //!            Some(vec![alice, bob, carol]));
 //! let reached: Vec<(u64, u32)> = snap.bfs(alice, Direction::Both, None, Some(1))?
 //!     .collect::<Result<_, _>>()?;
 //! assert_eq!(reached, vec![(alice, 0), (bob, 1)]);
-//! // A snapshot taken before the commit sees nothing.
-//! assert!(db.get_node_with_snapshot(alice, ts - 1, None)?.is_none());
+//! // Every commit gets a newer timestamp; deleting a node takes its edges first.
+//! let carols_edges = db.snapshot().edges(carol, Direction::Both, None)?;
+//! let mut tx = db.begin_write_txn()?;
+//! for (edge, _) in carols_edges {
+//!     tx.delete_edge(edge)?;
+//! }
+//! tx.delete_node(carol)?;
+//! assert!(tx.commit()? > ts);
+//! assert!(db.get_node(carol)?.is_none());
+//! assert!(db.recovery_report().transactions_replayed == 0);
 //! assert!(db.check()?.is_ok());
 //! db.close()?;
 //! # Ok(())
@@ -93,6 +109,7 @@ mod cache;
 mod check;
 mod codec;
 mod db;
+pub mod engine;
 mod error;
 mod index;
 #[cfg(feature = "tools")]
@@ -121,7 +138,6 @@ pub use storage::{FileStorage, MemStorage, Storage};
 pub use traverse::{Bfs, Components, Snapshot};
 pub use txn::WriteTxn;
 pub use types::{
-    Direction, Edge, EdgeId, Node, NodeId, PageId, Properties, PropertyValue, RecordPointer, TxId,
-    MAX_LIST_DEPTH,
+    Direction, Edge, EdgeId, Node, NodeId, PageId, Properties, PropertyValue, TxId, MAX_LIST_DEPTH,
 };
 pub use wal::{LogEnd, RecoveryReport, LOG_FORMAT_VERSION};

@@ -191,8 +191,8 @@ impl GraphDB {
                 misses.push(i);
                 continue;
             }
-            match self.node_cache.get(*id)? {
-                Some(n) if n.version <= snapshot_ts => {
+            match self.node_cache.get(*id, snapshot_ts) {
+                Some(n) => {
                     if keep(&n) {
                         found[i] = Some(Node::clone(&n));
                     }
@@ -212,7 +212,7 @@ impl GraphDB {
 
     /// Every node carrying `label` that a snapshot (and optionally a write transaction's
     /// own writes) sees, in id order.
-    pub fn get_nodes_by_label_at(
+    pub(crate) fn get_nodes_by_label_at(
         &self,
         label: &str,
         snapshot_ts: u64,
@@ -229,7 +229,7 @@ impl GraphDB {
     }
 
     /// Every node with `label` whose `key` equals `value` at a snapshot, in id order.
-    pub fn find_nodes_by_property_at(
+    pub(crate) fn find_nodes_by_property_at(
         &self,
         label: &str,
         key: &str,

@@ -1,13 +1,11 @@
 //! The one place that chooses the crate's locks and atomics.
 //!
-//! Every lock of [`GraphDB`](crate::GraphDB) but one is an [`OrderedMutex`] or an
-//! [`OrderedRwLock`] with a rank from the documented lock order (pager, then node cache,
-//! then edge cache, then dirty-page list, then the WAL sync state). The record caches are
-//! sharded: each shard is an `OrderedRwLock` of its cache's rank, and a thread holds at
-//! most one shard of a cache at a time. The exception is the log's state mutex
-//! (`LogShared` in `wal.rs`), a plain [`Mutex`] because group-commit waiters sleep on a
-//! [`Condvar`] with it: it is a leaf below all of them (nothing is locked while it is
-//! held). In debug builds each thread records which ranks it holds and a `debug_assert!`
+//! The engine's locks are [`OrderedMutex`]es with a rank from the documented lock order
+//! (pager, then dirty-page list, then the WAL sync state). Two kinds of plain locks are
+//! leaves below all of them (nothing is locked while one is held): the record cache's
+//! shards (`RwLock`s in `cache.rs`, held only to copy an `Arc` in or out) and the log's
+//! state mutex (`LogShared` in `wal.rs`, a plain [`Mutex`] because group-commit waiters
+//! sleep on a [`Condvar`] with it). In debug builds each thread records which ranks it holds and a `debug_assert!`
 //! fires when a lock is taken while a lock of the same or a later rank is held, so an
 //! ordering mistake shows up in tests instead of as a rare deadlock. A poisoned lock is
 //! reported as [`GraphError::Corruption`]: the thread that panicked may have left the
@@ -25,10 +23,8 @@ pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Rank {
     Pager = 0,
-    NodeCache = 1,
-    EdgeCache = 2,
-    DirtyPages = 3,
-    WalSync = 4,
+    DirtyPages = 1,
+    WalSync = 2,
 }
 
 #[cfg(debug_assertions)]
@@ -131,119 +127,6 @@ impl<T> Drop for OrderedGuard<'_, T> {
     }
 }
 
-/// A reader-writer lock that knows its place in the lock order (the record-cache
-/// shards). Readers share it, so `&self` reads of cached records run in parallel.
-#[derive(Debug)]
-pub(crate) struct OrderedRwLock<T> {
-    #[cfg_attr(not(debug_assertions), allow(dead_code))]
-    rank: Rank,
-    name: &'static str,
-    inner: RwLock<T>,
-}
-
-/// A guard of an [`OrderedRwLock`] (read or write); releases the rank on drop.
-pub(crate) struct RankedGuard<G> {
-    #[cfg(debug_assertions)]
-    rank: Rank,
-    guard: G,
-}
-
-#[cfg(debug_assertions)]
-fn enter(rank: Rank, name: &str) {
-    HELD.with(|held| {
-        debug_assert!(
-            held.get() >> (rank as u32) == 0,
-            "lock order violated: taking {name} while holding a lock of the same or a later rank (held mask {:#b})",
-            held.get()
-        );
-        held.set(held.get() | 1u32 << (rank as u32));
-    });
-}
-
-#[cfg(debug_assertions)]
-fn leave(rank: Rank) {
-    HELD.with(|held| held.set(held.get() & !(1u32 << (rank as u32))));
-}
-
-impl<T> OrderedRwLock<T> {
-    pub(crate) fn new(rank: Rank, name: &'static str, value: T) -> Self {
-        OrderedRwLock {
-            rank,
-            name,
-            inner: RwLock::new(value),
-        }
-    }
-
-    fn poisoned(&self) -> GraphError {
-        GraphError::corrupt(
-            format!("{} lock poisoned by a panicking thread", self.name),
-            None,
-        )
-    }
-
-    /// Shared access, checking the lock order in debug builds.
-    pub(crate) fn read(&self) -> Result<RankedGuard<std::sync::RwLockReadGuard<'_, T>>> {
-        self.ranked(|lock| lock.read().ok())
-    }
-
-    /// Exclusive access, checking the lock order in debug builds.
-    pub(crate) fn write(&self) -> Result<RankedGuard<std::sync::RwLockWriteGuard<'_, T>>> {
-        self.ranked(|lock| lock.write().ok())
-    }
-
-    /// Takes the rank, then the lock through `take` (`None` when it is poisoned), and
-    /// gives the rank back if the lock cannot be had.
-    fn ranked<'a, G>(
-        &'a self,
-        take: impl FnOnce(&'a RwLock<T>) -> Option<G>,
-    ) -> Result<RankedGuard<G>> {
-        #[cfg(debug_assertions)]
-        enter(self.rank, self.name);
-        match take(&self.inner) {
-            Some(guard) => Ok(RankedGuard {
-                #[cfg(debug_assertions)]
-                rank: self.rank,
-                guard,
-            }),
-            None => {
-                #[cfg(debug_assertions)]
-                leave(self.rank);
-                Err(self.poisoned())
-            }
-        }
-    }
-
-    /// Exclusive access without locking, for `&mut self` paths that run after a commit
-    /// point and must not fail: the guarded value is used even if a thread panicked while
-    /// holding the lock. Only for values that are updated in whole steps (a map entry
-    /// inserted or removed, a list extended), which a panic cannot leave half-done.
-    pub(crate) fn get_mut_recovered(&mut self) -> &mut T {
-        self.inner
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl<G: Deref> Deref for RankedGuard<G> {
-    type Target = G::Target;
-    fn deref(&self) -> &G::Target {
-        &self.guard
-    }
-}
-
-impl<G: DerefMut> DerefMut for RankedGuard<G> {
-    fn deref_mut(&mut self) -> &mut G::Target {
-        &mut self.guard
-    }
-}
-
-impl<G> Drop for RankedGuard<G> {
-    fn drop(&mut self) {
-        #[cfg(debug_assertions)]
-        leave(self.rank);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +134,7 @@ mod tests {
     #[test]
     fn in_order_locking_is_accepted() {
         let a = OrderedMutex::new(Rank::Pager, "pager", 1);
-        let b = OrderedMutex::new(Rank::NodeCache, "node cache", 2);
+        let b = OrderedMutex::new(Rank::DirtyPages, "dirty pages", 2);
         let ga = a.lock().unwrap();
         let gb = b.lock().unwrap();
         assert_eq!(*ga + *gb, 3);
@@ -268,7 +151,7 @@ mod tests {
     fn out_of_order_locking_is_caught_in_debug_builds() {
         let outcome = std::thread::spawn(|| {
             let a = OrderedMutex::new(Rank::Pager, "pager", ());
-            let b = OrderedMutex::new(Rank::NodeCache, "node cache", ());
+            let b = OrderedMutex::new(Rank::DirtyPages, "dirty pages", ());
             let _gb = b.lock();
             let _ga = a.lock();
         })

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::db::GraphDB;
 use crate::error::{GraphError, Result};
-use crate::types::{Direction, EdgeId, Node, NodeId, TxId};
+use crate::types::{Direction, Edge, EdgeId, Node, NodeId, PropertyValue, TxId};
 
 /// A read view of the graph at one snapshot timestamp, optionally including one write
 /// transaction's own uncommitted writes. Cheap to create and to copy.
@@ -32,7 +32,7 @@ impl GraphDB {
     }
 
     /// A view at `snapshot_ts`, plus the writes of `tx_id` if given.
-    pub fn snapshot_at(&self, snapshot_ts: u64, tx_id: Option<TxId>) -> Snapshot<'_> {
+    pub(crate) fn snapshot_at(&self, snapshot_ts: u64, tx_id: Option<TxId>) -> Snapshot<'_> {
         Snapshot {
             db: self,
             ts: snapshot_ts,
@@ -78,6 +78,38 @@ impl<'a> Snapshot<'a> {
     /// The node as this view sees it.
     pub fn node(&self, id: NodeId) -> Result<Option<Node>> {
         self.db.get_node_with_snapshot(id, self.ts, self.tx)
+    }
+
+    /// The edge as this view sees it.
+    pub fn edge(&self, id: EdgeId) -> Result<Option<Edge>> {
+        self.db.get_edge_with_snapshot(id, self.ts, self.tx)
+    }
+
+    /// Every committed node this view sees, in id order (a full scan).
+    pub fn all_nodes(&self) -> Result<Vec<Node>> {
+        self.db.scan_nodes(self.ts, |_| true)
+    }
+
+    /// Every committed edge this view sees, in id order (a full scan).
+    pub fn all_edges(&self) -> Result<Vec<Edge>> {
+        self.db.scan_edges(self.ts)
+    }
+
+    /// The nodes with `label` (from a label index when there is one).
+    pub fn nodes_by_label(&self, label: &str) -> Result<Vec<Node>> {
+        self.db.get_nodes_by_label_at(label, self.ts, self.tx)
+    }
+
+    /// The nodes with `label` whose property `key` equals `value` (from a property index
+    /// when there is one).
+    pub fn nodes_by_property(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+    ) -> Result<Vec<Node>> {
+        self.db
+            .find_nodes_by_property_at(label, key, value, self.ts, self.tx)
     }
 
     /// The edges of `node` in `direction`, optionally only those of `edge_type`, as

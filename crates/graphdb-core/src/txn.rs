@@ -80,7 +80,36 @@ impl<'a> WriteTxn<'a> {
             .edges_of(id, direction, self.snapshot_ts, Some(self.tx_id))
     }
 
-    /// Commits; returns the commit timestamp.
+    /// Commits: checks for write-write conflicts (the first committer wins), writes the
+    /// new versions, logs them and syncs according to the [`SyncMode`](crate::SyncMode).
+    /// Returns the commit timestamp; snapshots at or after it see the transaction.
+    ///
+    /// # The commit contract
+    ///
+    /// - **`Ok(ts)`** means the transaction is committed: visible to every snapshot at or
+    ///   after `ts`, and durable as the sync mode promises. Under [`SyncMode::Full`](crate::SyncMode::Full) its
+    ///   log frames were written and `fsync`ed before the call returned, so it survives
+    ///   a crash or power cut. Under [`SyncMode::Batched`](crate::SyncMode::Batched) and [`SyncMode::Off`](crate::SyncMode::Off) it is
+    ///   applied (and, for `Off`, written to the log file unless that write failed, see
+    ///   below); a crash may lose it whole, never part of it.
+    /// - **`Err(_)`** means nothing of the transaction was applied: no snapshot of this
+    ///   handle sees any of it, and it is closed (begin a new one to retry). That holds
+    ///   for every error, with one exception that no storage engine can avoid:
+    ///   [`GraphError::CommitNotDurable`](crate::GraphError::CommitNotDurable) under `SyncMode::Full` says the log write or
+    ///   `fsync` of this very commit failed. The transaction is then not visible in this
+    ///   handle, which refuses every later write, but its frames may or may not have
+    ///   reached the disk, so after reopening it may be present or not (as in SQLite or
+    ///   PostgreSQL after a failed `fsync`). Do not retry it blindly on a new handle:
+    ///   read first.
+    /// - Work that runs *after* the commit point never changes the result: writing the
+    ///   log under `Off`/`Batched`, the checkpoint that folds a full log into the main
+    ///   file (with its file growth), cache upkeep. If it fails, the commit still
+    ///   returns `Ok`, and the handle records the failure in [`health`](GraphDB::health):
+    ///   [`Health::CheckpointPending`](crate::Health::CheckpointPending) (a checkpoint failed; commits and reads go on and
+    ///   the next checkpoint retries it) or [`Health::WritesRefused`](crate::Health::WritesRefused) (a log write or
+    ///   sync failed; reads go on, and every later write, commit or checkpoint fails
+    ///   with [`GraphError::Closed`](crate::GraphError::Closed) naming the cause until the database is reopened,
+    ///   which recovers exactly what the log holds).
     pub fn commit(self) -> Result<u64> {
         let tx = self.tx_id;
         // `Drop` below rolls back an id that is no longer open, which is a no-op.

@@ -16,7 +16,7 @@ pub type PageId = u64;
 /// Where a record version lives: a page and a slot in that page's slot directory.
 /// Encoded on disk as `page << 16 | slot`; 0 means "no record".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RecordPointer {
+pub(crate) struct RecordPointer {
     /// The slotted page holding the record (or its overflow stub).
     pub page: PageId,
     /// The slot in that page.

@@ -167,7 +167,8 @@ impl Checker<'_> {
     }
 
     /// Checks this module's instances (after its top-level bindings, which they may
-    /// use), then that every method use at a known type has an instance.
+    /// use), resolves the field reads still waiting, then checks that every method use
+    /// at a known type has an instance. The last inference of a module happens here.
     pub(super) fn check_instances(&mut self, m: &Module) -> Result<(), Error> {
         for inst in &m.instances {
             let Some(class) = self.tc.classes.get(&inst.class).cloned() else {
@@ -217,6 +218,9 @@ impl Checker<'_> {
             }
             self.tc.instances.push(key);
         }
+        // Every expression of the module has been seen: field reads must have found
+        // their records by now.
+        self.resolve_fields(true)?;
         self.settle(&[], true)?;
         let wanted = std::mem::take(&mut self.tc.wanted);
         for (t, class, span) in wanted {

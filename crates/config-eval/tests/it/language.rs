@@ -235,3 +235,88 @@ fn the_readme_worked_example_evaluates_to_what_it_shows() {
     let err = eval_both(&refs).unwrap_err().to_string();
     assert!(readme.contains(&format!("error: {err}")), "{err}");
 }
+
+#[test]
+fn exporting_only_a_class_hides_the_rest() {
+    let lib = "export typeclass Show 'a where show : 'a -> String;\ninstance Show Integer where show = \\n -> toString n;\nlet hidden = 1;";
+    let files = [
+        ("lib.lig", lib),
+        ("main.lig", "import lib;\nlet a = show 2;"),
+    ];
+    assert_eq!(json(&files), serde_json::json!({"a": "2"}));
+    let files = [
+        ("lib.lig", lib),
+        ("main.lig", "import lib;\nlet b = lib.hidden;"),
+    ];
+    let err = eval_both(&files).unwrap_err().to_string();
+    assert!(
+        err.contains("module `lib` does not export `hidden`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn selective_imports_bind_names_unqualified() {
+    let strings = "export let concat = \\a b -> a ++ b;\nexport let parts = \\s -> split \",\" s;\nexport type Pair = { l: Integer, r: Integer };";
+    let files = [
+        ("std/string.lig", strings),
+        ("util.lig", "export let twice = \\x -> x * 2;"),
+        (
+            "main.lig",
+            "import \"std.string\" { concat, parts as pieces, Pair };\nimport { twice as dbl } from util;\nlet a = concat \"x\" \"y\";\nlet b = pieces \"p,q\";\nlet c = dbl 21;\nlet d: Pair = { l = 1, r = 2 };\nlet e = string.concat \"q\" \"r\";",
+        ),
+    ];
+    assert_eq!(
+        json(&files),
+        serde_json::json!({"a": "xy", "b": ["p", "q"], "c": 42, "d": {"l": 1, "r": 2}, "e": "qr"})
+    );
+    for (main, expected) in [
+        (
+            "import \"std.string\" { nothere };",
+            "module `string` does not export `nothere`",
+        ),
+        (
+            "import \"std.string\" { concat };\nlet concat = 1;",
+            "`concat` is both imported and defined",
+        ),
+        (
+            "import \"std.string\" { Pair as P };",
+            "a type or class cannot be renamed on import",
+        ),
+        (
+            "import \"std.string\" { Missing };",
+            "does not export a type or class `Missing`",
+        ),
+        (
+            "import { concat } \"std.string\";",
+            "expected `from` after the imported names",
+        ),
+    ] {
+        let files = [("std/string.lig", strings), ("main.lig", main)];
+        let err = eval_both(&files).unwrap_err().to_string();
+        assert!(err.contains(expected), "{main}: {err}");
+    }
+    let src = "import lib.net as n { port, host as h };\nlet x = port;";
+    let printed = format_source(src).unwrap();
+    assert_eq!(
+        printed,
+        "import lib.net as n { port, host as h };\nlet x = port;\n"
+    );
+    assert_eq!(format_source(&printed).unwrap(), printed);
+}
+
+#[test]
+fn deep_recursion_through_refined_functions_and_methods_meets_the_limit() {
+    // Each of these calls puts more on the stack than a plain closure call; the
+    // recursion limit must still come first (a stack overflow would abort the test).
+    let refined = "type Port = Integer where x >= 1024;\nlet f: Integer -> Port = \\n -> if n == 0 then 1024 else f (n - 1);\nlet y = f 1000000;";
+    let method = "typeclass Sz 'a where sz : 'a -> Integer;\ninstance Sz Integer where sz = \\n -> if n == 0 then 0 else 1 + sz (n - 1);\nlet y = sz 1000000;";
+    let builtin = "let deep = \\n -> if n == 0 then [] else map (\\x -> x) (deep (n - 1));\nlet y = deep 1000000;";
+    for src in [refined, method, builtin] {
+        let err = eval_both(&[("main.lig", src)]).unwrap_err().to_string();
+        assert!(err.contains("recursion limit of 20000"), "{src}: {err}");
+    }
+    // Within the limit they work.
+    let ok = "type Port = Integer where x >= 1024;\nlet f: Integer -> Port = \\n -> if n == 0 then 1024 else f (n - 1);\nlet y = f 100;";
+    assert_eq!(json(&[("main.lig", ok)]), serde_json::json!({"y": 1024}));
+}

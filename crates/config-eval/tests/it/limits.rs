@@ -261,6 +261,8 @@ fn the_doubling_family_type_checks_at_60_applications_within_a_small_step_budget
             .load_files(&[("main.lig", &doubling(60))], "main.lig")
             .unwrap();
         e.typecheck(&p).unwrap();
+        let steps = e.stats().last_check_steps;
+        assert!(steps > 0 && steps < 100_000, "{steps}");
         let v = e.eval(&p).unwrap();
         assert_eq!(v.to_json().unwrap(), serde_json::json!({"ok": true}));
     }

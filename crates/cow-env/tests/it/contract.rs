@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 
 use cow_env::{
-    Atom, Environment, Error, MutexEnvironment, Rule, RuleEnvironment, RwLockEnvironment,
+    Atom, AtomSpace, Environment, Error, MutexEnvironment, Rule, RuleEnvironment, RwLockEnvironment,
 };
-use pathmap::PathMap;
 
 use crate::{atom, rule};
 
@@ -151,9 +150,7 @@ fn types_and_pathmap_updates<E: RuleEnvironment>() {
     env.ensure_type_index();
     assert_eq!(env.get_type(&atom("a")), vec![atom("A"), atom("B")]);
 
-    let mut incoming = PathMap::<()>::new();
-    incoming.set_val_at(atom("(= (late 1) 5)").to_path(), ());
-    incoming.set_val_at(atom("(: late Fn)").to_path(), ());
+    let incoming = AtomSpace::from_atoms([atom("(= (late 1) 5)"), atom("(: late Fn)")]);
     env.update_pathmap(&incoming);
     assert_eq!(env.get_type(&atom("late")), vec![atom("Fn")]);
     assert_eq!(
@@ -244,6 +241,12 @@ macro_rules! for_each_variant {
         mod cow {
             $( #[test] fn $test() { super::$test::<super::Environment>(); } )*
         }
+        #[cfg(feature = "pathmap")]
+        mod cow_pathmap {
+            $( #[test] fn $test() {
+                super::$test::<cow_env::Environment<cow_env::PathMapTrie>>();
+            } )*
+        }
         mod mutex {
             $( #[test] fn $test() { super::$test::<super::MutexEnvironment>(); } )*
         }
@@ -252,7 +255,7 @@ macro_rules! for_each_variant {
         }
         mod rwlock_write_hit {
             $( #[test] fn $test() {
-                super::$test::<cow_env::LockedEnvironment<cow_env::sync::RwLockWriteHitKind>>();
+                super::$test::<cow_env::LockedEnvironment<cow_env::RwLockWriteHitKind>>();
             } )*
         }
     };
@@ -333,12 +336,11 @@ fn locked_variants_name_their_lock() {
 }
 
 #[test]
-fn the_rwlock_feature_selects_the_default_lock() {
-    let default = cow_env::LockedEnvironment::<cow_env::sync::DefaultLock>::empty();
-    let expected = if cfg!(feature = "rwlock") {
-        "rwlock"
-    } else {
-        "mutex"
-    };
-    assert_eq!(default.lock_name(), expected);
+fn features_do_not_change_the_default_types() {
+    // `LockedEnvironment` and `Environment` name the same types whatever features a
+    // build turns on: one dependent's features cannot change another's types.
+    let default: cow_env::LockedEnvironment = cow_env::LockedEnvironment::empty();
+    assert_eq!(default.lock_name(), "rwlock");
+    assert_eq!(Environment::empty().backend_name(), "native");
+    let _same: Environment<cow_env::NativeTrie> = Environment::empty();
 }

@@ -4,8 +4,11 @@
 // Tests may unwrap (the workspace rules allow it); a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "cli")]
+mod cli;
 mod concurrency;
 mod contract;
+mod downstream;
 mod metta_files;
 mod parallel;
 mod parser_errors;

@@ -60,7 +60,7 @@ fn failures_name_file_and_line_and_compare_as_multisets() {
     assert_eq!(lines, vec![5, 6]);
     let shown = report.failures[0].to_string();
     assert!(shown.starts_with("demo.metta:5: "), "{shown}");
-    assert!(shown.contains("expected [a, a] but got [a, b]"), "{shown}");
+    assert!(shown.contains("Expected: [a, a] Got: [a, b]"), "{shown}");
 }
 
 #[test]
@@ -103,6 +103,7 @@ fn plain_bang_forms_record_their_results() {
     assert_eq!(report.outputs[0].1.len(), 2);
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
     let dir = std::env::temp_dir().join(format!("cow-env-bin-{}", std::process::id()));
@@ -119,13 +120,13 @@ fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
         .arg(&bad)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stdout.contains(&format!("FAIL {}:3: ", bad.display())),
-        "{stdout}"
+        stderr.contains(&format!("FAIL {}:3: ", bad.display())),
+        "{stderr}"
     );
-    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+    assert!(stderr.contains("1 passed, 1 failed"), "{stderr}");
 
     let good = files().into_iter().next().unwrap();
     let ok = std::process::Command::new(env!("CARGO_BIN_EXE_metta-run"))
@@ -135,11 +136,55 @@ fn the_binary_reports_failures_with_file_and_line_and_exits_nonzero() {
     assert!(
         ok.status.success(),
         "{}",
-        String::from_utf8_lossy(&ok.stdout)
+        String::from_utf8_lossy(&ok.stderr)
     );
     let usage = std::process::Command::new(env!("CARGO_BIN_EXE_metta-run"))
         .output()
         .unwrap();
     assert_eq!(usage.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_assert_form_is_counted_and_unknown_heads_fail() {
+    let text = "!(assertEqualMsg 1 2 \"one is not two\")\n!(assertEqual 1 1)\n!(assertSomethingNew 1 1)\n!(assertIncludes (superpose (1 2)) (3))\n";
+    let (report, _) = run_source(Path::new("a.metta"), text, Environment::empty()).unwrap();
+    assert_eq!(report.assertions, 4);
+    let lines: Vec<usize> = report.failures.iter().map(|f| f.line).collect();
+    assert_eq!(lines, vec![1, 3, 4]);
+    assert!(report.failures[0].message.contains("one is not two"));
+    assert!(report.failures[1]
+        .message
+        .contains("unknown assertion `assertSomethingNew`"));
+}
+
+#[test]
+fn a_call_of_an_unknown_name_warns_once() {
+    let text = "(= (known) 1)\n!(mystery 1)\n!(mystery 2)\n!(known)\n!(other)\n!(+ 1 2)\n";
+    let (report, _) = run_source(Path::new("w.metta"), text, Environment::empty()).unwrap();
+    let warned: Vec<usize> = report.warnings.iter().map(|(line, _)| *line).collect();
+    assert_eq!(warned, vec![2, 5], "{:?}", report.warnings);
+    assert!(report.warnings[0].1.contains("mystery"));
+    assert!(report.passed());
+}
+
+#[test]
+fn the_depth_limit_is_configurable_and_deep_recursion_fits_the_default() {
+    use cow_env::{parse_atom, Interpreter, DEFAULT_MAX_DEPTH};
+    let rule = parse_atom("(= (down $n) (if (== $n 0) 0 (+ 1 (down (- $n 1)))))").unwrap();
+    let mut env = Environment::empty();
+    env.add_atom(rule);
+    let mut shallow = Interpreter::new(env.clone()).with_max_depth(500);
+    let err = shallow
+        .eval(&parse_atom("(down 1000)").unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DepthExceeded { limit: 500, .. }),
+        "{err}"
+    );
+    const { assert!(DEFAULT_MAX_DEPTH >= 30_000) };
+    // 20,000 levels on a test thread's 2 MiB stack: the recursion is not on it.
+    let mut deep = Interpreter::new(env);
+    let got = deep.eval(&parse_atom("(down 20000)").unwrap()).unwrap();
+    assert_eq!(got, vec![cow_env::Atom::Int(20_000)]);
 }

@@ -6,23 +6,28 @@ use graphdb_core::{Config, Direction, Edge, GraphError, Node};
 use crate::{open, read_v, seed_nodes, v_of, with_v};
 
 #[test]
-fn default_variant_follows_the_feature() {
-    let expected = if RWLOCK_BY_DEFAULT {
+fn default_variant_is_the_best_measured_and_the_feature_picks_the_seeds() {
+    let seed = if RWLOCK_BY_DEFAULT {
         Variant::RwLock
     } else {
         Variant::Mutex
     };
-    assert_eq!(Variant::default(), expected);
+    assert_eq!(Variant::seed_default(), seed);
+    assert_eq!(Variant::default(), Variant::LockFreeReads);
     let dir = tempfile::tempdir().unwrap();
-    let db = ConcurrentGraphDB::create(
-        dir.path().join("g.db"),
-        Config::default(),
-        Variant::default(),
-    )
-    .unwrap();
-    assert_eq!(db.variant(), expected);
+    let path = dir.path().join("g.db");
+    ConcurrentGraphDB::create(&path, Config::default(), Variant::seed_default())
+        .unwrap()
+        .close()
+        .unwrap();
+    // A user who names no variant gets the default one.
+    let db = ConcurrentGraphDB::open(&path, Config::default()).unwrap();
+    assert_eq!(db.variant(), Variant::default());
+    drop(db);
+    let db = ConcurrentGraphDB::open_with_variant(&path, Config::default(), seed).unwrap();
+    assert_eq!(db.variant(), seed);
     let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
-    assert_eq!(names, ["mutex", "rwlock", "phase3"]);
+    assert_eq!(names, ["mutex", "rwlock", "lockfree"]);
 }
 
 #[test]
@@ -184,7 +189,7 @@ fn handles_are_shared_across_threads() {
 fn phase3_snapshots_keep_their_versions_across_commits() {
     // The phase-3 cache must never hand a version to a snapshot that should not see it,
     // also when the same id is read before and after a series of commits.
-    let (_dir, db) = open(Variant::Phase3);
+    let (_dir, db) = open(Variant::LockFreeReads);
     let ids = seed_nodes(&db, 1, 0);
     let mut old = Vec::new();
     for i in 1..=5 {

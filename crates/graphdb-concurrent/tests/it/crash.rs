@@ -59,7 +59,7 @@ fn verify(image: Image, variant: Variant, seed: u64) {
     }
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{what}: {:?}", report.problems);
-    for n in db.scan_nodes(db.current_commit_ts(), |_| true).unwrap() {
+    for n in db.snapshot().all_nodes().unwrap() {
         let p = partner(&n);
         if p == 0 {
             continue; // the seed node

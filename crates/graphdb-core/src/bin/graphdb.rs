@@ -342,8 +342,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let h = open(&db, strict)?;
             let s = h.db.stats()?;
             let snap = h.db.snapshot();
-            let nodes = h.db.scan_nodes(snap.ts(), |_| true)?.len();
-            let edges = h.db.scan_edges(snap.ts())?.len();
+            let nodes = snap.all_nodes()?.len();
+            let edges = snap.all_edges()?.len();
             say(&mut out, format!("nodes {nodes}"))?;
             say(&mut out, format!("edges {edges}"))?;
             say(

@@ -1,6 +1,7 @@
 //! Basic engine behaviour: round trips, reopening, the file lock, failed syncs and
 //! vacuum.
 
+use graphdb_core::engine::Engine;
 use graphdb_core::{
     Config, Direction, Edge, GraphDB, GraphError, Node, PropertyValue, MAX_LIST_DEPTH,
 };

@@ -1,6 +1,7 @@
 //! The `graphdb` binary: export and import round-trip exactly (CSV and JSON lines), a
 //! malformed file is reported with its line and changes nothing, and the exit codes.
 
+use graphdb_core::engine::Engine;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

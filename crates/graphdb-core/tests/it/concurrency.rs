@@ -2,6 +2,7 @@
 //! `RwLock` as the concurrent layer will hold it. Bounded by counts, not by time; in debug
 //! builds every lock acquisition is also checked against the documented lock order.
 
+use graphdb_core::engine::Engine;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 

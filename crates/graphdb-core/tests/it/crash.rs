@@ -1,6 +1,7 @@
 //! Crash tests: simulated power cuts on in-memory storage (unsynced writes dropped, the
 //! last one torn) and a child process killed with SIGKILL in the middle of committing.
 
+use graphdb_core::engine::Engine;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -270,7 +271,13 @@ fn check_after_kill(path: &Path, acked: i64) -> i64 {
             let found = db
                 .find_nodes_by_property("Item", "batch", &PropertyValue::Int(b))
                 .unwrap();
-            assert_eq!(found.len(), PER_BATCH, "index lookup of batch {b}");
+            assert_eq!(
+                found.len(),
+                PER_BATCH,
+                "index lookup of batch {b}: check {:?}, recovery {}",
+                db.check().map(|r| r.problems),
+                db.recovery_report()
+            );
         }
         assert_eq!(db.lookup_stats().full_scans, 0);
     }

@@ -2,6 +2,7 @@
 //! vacuum, reopen and power cuts against a plain model, with an old snapshot held
 //! throughout), plus focused tests of range lookups and of "no scan with an index".
 
+use graphdb_core::engine::Engine;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;

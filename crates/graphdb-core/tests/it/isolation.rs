@@ -3,6 +3,7 @@
 //! documented first-committer-wins rules exactly (`GraphError::Conflict`, nothing
 //! applied), which the model re-derives from the history of committed states.
 
+use graphdb_core::engine::Engine;
 use std::collections::{BTreeMap, BTreeSet};
 
 use graphdb_core::{Edge, GraphDB, GraphError, Node, TxId};

@@ -1,6 +1,7 @@
 //! Model-based property test: random operations against the engine and a plain in-memory
 //! model, with commits, aborts, reopenings and simulated power cuts in between.
 
+use graphdb_core::engine::Engine;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! Multi-version reads: snapshots see exactly the commits before them.
 
+use graphdb_core::engine::Engine;
 use graphdb_core::{Direction, Edge, GraphError, Node, PropertyValue};
 
 use crate::{mem_db, small_config};

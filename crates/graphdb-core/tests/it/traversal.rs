@@ -3,6 +3,7 @@
 //! Zachary's karate club: BFS levels, depth limits, shortest-path lengths, k-hop sets,
 //! edge-type filters and weakly connected components.
 
+use graphdb_core::engine::Engine;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use graphdb_core::{Config, Direction, Edge, GraphDB, Node, SyncMode};
