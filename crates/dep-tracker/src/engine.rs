@@ -83,6 +83,9 @@ type MemoMap<K, V> = HashMap<K, Slot<K, V>, BuildHasherDefault<FxHasher>>;
 /// build bounce that cache line on every lookup and run slower than one.
 const SHARDS: usize = 32;
 
+/// Keys each shard has room for when the engine is created.
+const SHARD_CAPACITY: usize = 64;
+
 /// One part of the memo table on its own cache lines.
 #[repr(align(128))]
 struct Shard<K, V>(RwLock<MemoMap<K, V>>);
@@ -129,6 +132,7 @@ impl InputSet {
         self.0[usize::from(bit) / 64] & (1 << (bit % 64)) != 0
     }
 
+    #[inline]
     fn union(mut self, other: InputSet) -> InputSet {
         for (word, add) in self.0.iter_mut().zip(other.0) {
             *word |= add;
@@ -182,6 +186,7 @@ impl<K, V> Memo<K, V> {
         }
     }
 
+    #[inline]
     fn inputs(&self) -> InputSet {
         InputSet(std::array::from_fn(|i| {
             self.inputs[i].load(Ordering::Relaxed)
@@ -603,7 +608,14 @@ where
             inner: Arc::new(Inner {
                 compute: Box::new(compute),
                 memos: (0..SHARDS)
-                    .map(|_| Shard(RwLock::new(MemoMap::default())))
+                    .map(|_| {
+                        // Room for a few thousand keys before the first rehash: a build
+                        // fills the table while it runs.
+                        Shard(RwLock::new(MemoMap::with_capacity_and_hasher(
+                            SHARD_CAPACITY,
+                            BuildHasherDefault::default(),
+                        )))
+                    })
                     .collect(),
                 revision: 0,
                 changes: Vec::new(),
@@ -753,6 +765,7 @@ where
     /// Whether `memo` is known to be current in this revision without looking at its
     /// dependencies: verified in it, or none of its possible inputs changed since it
     /// was last verified (checked against the latest `RECENT_CHANGES` changes only).
+    #[inline]
     fn is_current(&self, memo: &Memo<K, V>) -> bool {
         let verified_at = memo.verified_at.load(Ordering::Acquire);
         if verified_at >= self.revision {
@@ -772,6 +785,7 @@ where
     }
 
     /// `read(memo)` when `key` is already current, under the shard's read lock.
+    #[inline]
     fn lookup<R>(&self, key: &K, hash: u64, read: impl FnOnce(&Arc<Memo<K, V>>) -> R) -> Option<R> {
         let memos = self.memos[shard_of(hash)].0.read();
         match memos.get(key) {
