@@ -7,10 +7,10 @@ use std::sync::Arc;
 use crate::cache::VersionCache;
 use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_NODE};
 use crate::error::{GraphError, Result};
-use crate::pager::{OpenMode, Pager, PagerStats};
+use crate::pager::{CacheSizing, OpenMode, Pager, PagerStats};
 use crate::records::{RecordStore, MAX_ID};
 use crate::storage::{FileStorage, Storage};
-use crate::sync::{AtomicBool, AtomicU64, OrderedMutex, Ordering, Rank};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, OrderedMutex, Ordering, Rank};
 use crate::types::{
     validate_properties, Direction, Edge, EdgeId, Node, NodeId, PageId, PropertyValue,
     RecordPointer, TxId,
@@ -65,8 +65,13 @@ pub enum Health {
 pub struct Config {
     /// Durability of commits.
     pub sync_mode: SyncMode,
-    /// Pages the pager keeps cached (8 KiB each).
+    /// Pages the pager keeps cached (8 KiB each); 0 (the default) sizes the cache from
+    /// the file: twice the database's pages at open and after each checkpoint (room to
+    /// grow), at least 4096 pages (32 MiB), at most `page_cache_budget_bytes`.
     pub page_cache_pages: usize,
+    /// The most memory an automatically sized page cache may hold (default 1 GiB).
+    /// Pages are cached as they are read, so a small database never uses it all.
+    pub page_cache_budget_bytes: u64,
     /// Newest node versions kept decoded in the node cache.
     pub node_cache_capacity: usize,
     /// Newest edge versions kept decoded in the edge cache.
@@ -88,7 +93,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             sync_mode: SyncMode::Full,
-            page_cache_pages: 4096,
+            page_cache_pages: 0,
+            page_cache_budget_bytes: 1 << 30,
             node_cache_capacity: 100_000,
             edge_cache_capacity: 100_000,
             checkpoint_after_frames: 4096,
@@ -210,6 +216,9 @@ pub struct GraphDB {
     failed: AtomicBool,
     /// What failed after a commit point, if anything (see [`GraphDB::health`]).
     health: Health,
+    /// The analytics layout of the newest snapshot it was built for; reused while no
+    /// commit intervenes (its timestamp says which snapshot it is). A leaf lock.
+    pub(crate) analytics: Mutex<Option<Arc<crate::analytics::Analytics>>>,
 }
 
 /// The newest version of `id` visible at `snapshot_ts`, plus whether it is the head.
@@ -372,7 +381,8 @@ impl GraphDB {
         config: Config,
         mode: &OpenMode,
     ) -> Result<GraphDB> {
-        let (pager, recovery) = Pager::open(main, wal, config.page_cache_pages, mode)?;
+        let sizing = CacheSizing::of(&config);
+        let (pager, recovery) = Pager::open(main, wal, sizing, mode)?;
         let meta = pager.meta().clone();
         let log = pager.log();
         Ok(GraphDB {
@@ -400,6 +410,7 @@ impl GraphDB {
             closed: false,
             failed: AtomicBool::new(false),
             health: Health::Ok,
+            analytics: Mutex::new(None),
             config,
         })
     }
@@ -556,6 +567,24 @@ impl GraphDB {
         snapshot_ts: u64,
         out: &mut Vec<(EdgeId, NodeId)>,
     ) -> Result<()> {
+        self.adjacent_visit(node_id, direction, snapshot_ts, |e, other, ty, _| {
+            if edge_type.is_none_or(|t| t == ty) {
+                out.push((e, other));
+            }
+        })
+    }
+
+    /// Calls `f(edge, node at the other end, edge type, outgoing)` for every committed
+    /// edge of a node in `direction` at `snapshot_ts`, outgoing ones first, each list in
+    /// adjacency order: one pager lock for the node and all its edges. `NodeNotFound` if
+    /// the node is not visible.
+    pub(crate) fn adjacent_visit(
+        &self,
+        node_id: NodeId,
+        direction: Direction,
+        snapshot_ts: u64,
+        mut f: impl FnMut(EdgeId, NodeId, &str, bool),
+    ) -> Result<()> {
         let mut pager = self.pager.lock()?;
         let node_root = pager.meta().node_root;
         let edge_root = pager.meta().edge_root;
@@ -586,10 +615,8 @@ impl GraphDB {
                     ));
                 }
                 let edge = read_edge(&mut rs, ptr)?;
-                if edge_type.is_some_and(|t| t != edge.edge_type) {
-                    continue;
-                }
-                out.push((*e, if *outgoing { edge.target } else { edge.source }));
+                let other = if *outgoing { edge.target } else { edge.source };
+                f(*e, other, &edge.edge_type, *outgoing);
             }
         }
         Ok(())
@@ -1452,9 +1479,14 @@ impl GraphDB {
         })
     }
 
-    /// Empties the page, node and edge caches (benchmarks use it to measure cold reads).
+    /// Empties the page, node and edge caches and drops the analytics layout (benchmarks
+    /// use it to measure cold reads).
     pub fn clear_caches(&self) -> Result<()> {
         self.pager.lock()?.clear_cache();
+        *self
+            .analytics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.node_cache.clear();
         self.edge_cache.clear();
         Ok(())

@@ -803,7 +803,7 @@ mod tests {
         Pager::open(
             Arc::new(MemStorage::new()),
             Arc::new(MemStorage::new()),
-            64,
+            crate::pager::CacheSizing::Fixed(64),
             &mode,
         )
         .unwrap()

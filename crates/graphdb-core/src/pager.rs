@@ -42,6 +42,43 @@ pub(crate) struct Pager {
     stats: PagerStats,
     /// The main file's length, read at open and after each checkpoint.
     main_len: u64,
+    /// How the page cache is sized; an automatic size follows the file at checkpoints.
+    sizing: CacheSizing,
+}
+
+/// How many pages the pager caches: a fixed number, or sized from the file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CacheSizing {
+    Fixed(usize),
+    /// Twice the database's pages (room to grow), at least `AUTO_MIN`, at most `max`.
+    Auto {
+        max: usize,
+    },
+}
+
+/// The smallest automatically sized cache: 32 MiB.
+const AUTO_MIN: usize = 4096;
+
+impl CacheSizing {
+    pub(crate) fn of(config: &crate::Config) -> CacheSizing {
+        match config.page_cache_pages {
+            0 => CacheSizing::Auto {
+                max: (config.page_cache_budget_bytes / PAGE_SIZE as u64).max(8) as usize,
+            },
+            n => CacheSizing::Fixed(n),
+        }
+    }
+
+    fn pages_for(self, page_count: u64) -> NonZeroUsize {
+        let n = match self {
+            CacheSizing::Fixed(n) => n,
+            CacheSizing::Auto { max } => {
+                let want = usize::try_from(page_count.saturating_mul(2)).unwrap_or(usize::MAX);
+                want.max(AUTO_MIN).min(max.max(8))
+            }
+        };
+        NonZeroUsize::new(n.max(8)).unwrap_or(NonZeroUsize::MIN)
+    }
 }
 
 /// How [`Pager::open`] treats what it finds.
@@ -67,10 +104,10 @@ impl Pager {
     pub(crate) fn open(
         main: Arc<dyn Storage>,
         wal: Arc<dyn Storage>,
-        cache_pages: usize,
+        sizing: CacheSizing,
         mode: &OpenMode,
     ) -> Result<(Pager, RecoveryReport)> {
-        let cap = NonZeroUsize::new(cache_pages.max(8)).unwrap_or(NonZeroUsize::MIN);
+        let cap = sizing.pages_for((main.len()? / PAGE_SIZE as u64).max(1));
         let main_len = main.len()?;
         let wal_len = wal.len()?;
         let mut rebuild = false;
@@ -109,6 +146,7 @@ impl Pager {
             meta: Meta::fresh(),
             committed_meta: Meta::fresh(),
             stats: PagerStats::default(),
+            sizing,
         };
         if rebuild {
             pager.check_rebuildable(mode)?;
@@ -368,6 +406,10 @@ impl Pager {
         self.main.sync()?;
         self.wal.reset()?;
         self.stats.checkpoints += 1;
+        let cap = self.sizing.pages_for(self.meta.page_count);
+        if cap != self.cache.cap() {
+            self.cache.resize(cap);
+        }
         Ok(())
     }
 
@@ -395,5 +437,27 @@ impl Pager {
     /// Empties the page cache (for measuring uncached reads).
     pub(crate) fn clear_cache(&mut self) {
         self.cache.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_automatic_page_cache_follows_the_file_within_its_budget() {
+        let auto = CacheSizing::Auto { max: 100_000 };
+        assert_eq!(auto.pages_for(10).get(), AUTO_MIN);
+        assert_eq!(auto.pages_for(20_000).get(), 40_000);
+        assert_eq!(auto.pages_for(1_000_000).get(), 100_000);
+        assert_eq!(CacheSizing::Fixed(100).pages_for(1_000_000).get(), 100);
+        let config = crate::Config {
+            page_cache_budget_bytes: 64 << 20,
+            ..crate::Config::default()
+        };
+        assert!(matches!(
+            CacheSizing::of(&config),
+            CacheSizing::Auto { max: 8192 }
+        ));
     }
 }

@@ -103,6 +103,8 @@ fn failed() -> GraphError {
 
 /// How much the log grows at a time.
 const PREALLOCATE: u64 = 1 << 20;
+/// The most a log keeps after a checkpoint (its header and reusable space).
+pub(crate) const LOG_KEEP: u64 = PREALLOCATE;
 
 fn fresh_salt(previous: u64) -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -285,6 +287,13 @@ impl LogState {
         // the file's metadata.
         storage.write_at(&h, 0)?;
         storage.sync()?;
+        // A quiet database's log shrinks back: past a bounded amount of reusable space,
+        // the frames of the old generation are cut off. They can never verify again (the
+        // salt changed and the header is synced), so a failed or lost truncation only
+        // leaves space behind, and is not an error.
+        if self.allocated > LOG_KEEP && storage.set_len(LOG_KEEP).is_ok() {
+            self.allocated = LOG_KEEP;
+        }
         self.index.clear();
         self.end = WAL_HEADER;
         self.last_crc = crc;

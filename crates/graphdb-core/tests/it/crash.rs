@@ -267,7 +267,12 @@ fn check_after_kill(path: &Path, acked: i64) -> i64 {
         .unwrap()
         .contains(&graphdb_core::IndexDef::property("Item", "batch"))
     {
-        for b in [1, last / 2, last].into_iter().filter(|b| *b >= 1) {
+        // Batch 1 exists only once the counter reached it: a kill between the index
+        // creations and the first batch leaves indexes over no items.
+        for b in [1, last / 2, last]
+            .into_iter()
+            .filter(|b| *b >= 1 && *b <= last)
+        {
             let found = db
                 .find_nodes_by_property("Item", "batch", &PropertyValue::Int(b))
                 .unwrap();

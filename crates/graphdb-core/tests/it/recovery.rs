@@ -257,3 +257,31 @@ fn the_report_is_in_the_stats_after_a_clean_reopen() {
     assert_eq!(db.stats().unwrap().recovered_txs, 10);
     let _ = main.len();
 }
+
+#[test]
+fn a_checkpoint_shrinks_a_large_log_back_to_a_small_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let mut db = GraphDB::create(&path, no_checkpoint()).unwrap();
+    let mut tx = db.begin_write_txn().unwrap();
+    for i in 0..300i64 {
+        // About one overflow page each: several MiB of log.
+        tx.add_node(Node::new().with_property("p", vec![i as u8; 9000]))
+            .unwrap();
+    }
+    tx.commit().unwrap();
+    let log = wal_path(&path);
+    let big = std::fs::metadata(&log).unwrap().len();
+    assert!(big > 4 << 20, "log {big} bytes");
+    db.checkpoint().unwrap();
+    let small = std::fs::metadata(&log).unwrap().len();
+    assert!(small <= 1 << 20, "log after checkpoint {small} bytes");
+    // The shrunken log is reused, and the data is all there after a reopen.
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.add_node(Node::new().with_label("n0")).unwrap();
+    tx.commit().unwrap();
+    drop(db);
+    let db = GraphDB::open(&path, Config::default()).unwrap();
+    assert_eq!(db.snapshot().all_nodes().unwrap().len(), 301);
+    assert_eq!(count(&db, 1), 1);
+}
