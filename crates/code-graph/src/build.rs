@@ -1870,12 +1870,14 @@ struct Resolver<'a> {
     aliases: FastMap<NodeId, NodeId>,
 }
 
-/// Method names that std gives nearly every value (`Clone`, `Iterator`, collections,
-/// `Option`, `Result`, I/O): a call `x.len()` on a receiver of unknown type most likely
+/// Method names that std gives nearly every value (`Clone`, `Iterator` and its
+/// adapters, collections, slices, `Option`, `Result`, I/O; sorted): a call `x.len()` on a receiver of unknown type most likely
 /// means std's, even when the crate defines a `len` of its own, so such a call is left
 /// unresolved rather than linked by its name alone.
 const STD_METHODS: &[&str] = &[
+    "all",
     "and_then",
+    "any",
     "as_bytes",
     "as_mut",
     "as_ptr",
@@ -1884,6 +1886,7 @@ const STD_METHODS: &[&str] = &[
     "as_str",
     "borrow",
     "borrow_mut",
+    "chain",
     "chars",
     "clear",
     "clone",
@@ -1899,6 +1902,7 @@ const STD_METHODS: &[&str] = &[
     "deref_mut",
     "drain",
     "drop",
+    "ends_with",
     "entry",
     "enumerate",
     "eq",
@@ -1909,14 +1913,19 @@ const STD_METHODS: &[&str] = &[
     "filter_map",
     "find",
     "first",
+    "flat_map",
+    "flatten",
     "flush",
     "fmt",
     "fold",
+    "for_each",
     "from",
+    "fuse",
     "get",
     "get_mut",
     "hash",
     "insert",
+    "inspect",
     "into",
     "into_iter",
     "is_empty",
@@ -1933,25 +1942,41 @@ const STD_METHODS: &[&str] = &[
     "map",
     "map_err",
     "max",
+    "max_by",
+    "max_by_key",
     "min",
+    "min_by",
+    "min_by_key",
     "ne",
     "next",
+    "nth",
     "ok",
     "ok_or",
     "or_else",
     "parse",
     "partial_cmp",
+    "partition",
+    "peekable",
     "pop",
+    "position",
+    "product",
     "push",
     "push_str",
     "read",
+    "reduce",
     "remove",
     "rev",
     "send",
     "skip",
+    "skip_while",
     "sort",
     "split",
+    "split_at",
+    "starts_with",
+    "step_by",
+    "sum",
     "take",
+    "take_while",
     "to_owned",
     "to_string",
     "to_vec",
@@ -1960,6 +1985,8 @@ const STD_METHODS: &[&str] = &[
     "unwrap_or",
     "unwrap_or_default",
     "unwrap_or_else",
+    "unzip",
+    "windows",
     "write",
     "write_all",
     "write_str",
@@ -2258,5 +2285,13 @@ impl Resolver<'_> {
                 (edge, ambiguous)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn std_method_names_are_sorted_for_binary_search() {
+        assert!(super::STD_METHODS.windows(2).all(|w| w[0] < w[1]));
     }
 }

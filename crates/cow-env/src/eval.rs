@@ -981,6 +981,85 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     Step::Tail(otherwise.clone(), Bindings::new())
                 }
             }
+            ("if-error", [x, then, otherwise]) => {
+                let branch = if x.is_error() { then } else { otherwise };
+                Step::Tail(branch.clone(), Bindings::new())
+            }
+            ("return-on-error", [x, then]) => {
+                if x.is_error() {
+                    done(expr_of("return", std::slice::from_ref(x)))
+                } else {
+                    Step::Tail(then.clone(), Bindings::new())
+                }
+            }
+            ("noreduce-eq", [a, b]) => done(Atom::bool(a == b)),
+            ("is-function", [ty]) => done(Atom::bool(types::function_parts(ty).is_some())),
+            ("atom-subst", [value, var @ Atom::Var(_), template]) => {
+                let mut b = Bindings::new();
+                if b.unify(var, value) {
+                    done(b.apply(template))
+                } else {
+                    done(template.clone())
+                }
+            }
+            ("unquote", [x]) => {
+                let whole2 = whole.clone();
+                let k: Then<E> = Box::new(move |me, results, _| {
+                    let mut todo = VecDeque::new();
+                    let mut direct = Vec::new();
+                    for (r, b) in results {
+                        match r.as_expr() {
+                            Some([q, inner]) if q.as_sym() == Some("quote") => {
+                                todo.push_back((inner.clone(), b));
+                            }
+                            _ => direct.push((expr_of("unquote", &[r]), b)),
+                        }
+                    }
+                    Ok(me.concat(todo, direct, &whole2))
+                });
+                self.eval_then(x, k, depth)?
+            }
+            ("function", [body]) => {
+                let k: Then<E> = Box::new(|_, results, _| {
+                    Ok(Step::Done(
+                        results
+                            .into_iter()
+                            .map(|(r, b)| match r.as_expr() {
+                                Some([ret, value]) if ret.as_sym() == Some("return") => {
+                                    (value.clone(), b)
+                                }
+                                _ => (r, b),
+                            })
+                            .collect(),
+                    ))
+                });
+                self.eval_then(body, k, depth)?
+            }
+            ("metta", [x, _ty, _space]) => Step::Tail(x.clone(), Bindings::new()),
+            ("for-each-in-atom", [list, f]) => {
+                let items: Vec<Atom> = list.as_expr().map(<[Atom]>::to_vec).unwrap_or_default();
+                for item in items {
+                    self.nested(&Atom::expr(vec![f.clone(), item]), depth)?;
+                }
+                done(unit())
+            }
+            ("add-reduct" | "add-atoms", [space, value]) => {
+                let Some(space) = self.space_index(space, depth)? else {
+                    return Ok(Some(done(stdlib::error(
+                        whole,
+                        Atom::string("expects a space"),
+                    ))));
+                };
+                let atoms: Vec<Atom> = if head == "add-reduct" {
+                    self.nested_atoms(value, depth)?
+                } else {
+                    value.as_expr().map(<[Atom]>::to_vec).unwrap_or_default()
+                };
+                for atom in atoms {
+                    self.add_to(space, atom);
+                }
+                done(unit())
+            }
             ("unify", [a, b, then, otherwise]) => {
                 let mut bindings = Bindings::new();
                 if bindings.unify(a, b) {

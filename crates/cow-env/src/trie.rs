@@ -89,7 +89,7 @@ use private::{TrieMap, Value};
 /// Which persistent map an [`crate::Environment`] stores its fields in.
 ///
 /// Sealed: the implementations are [`NativeTrie`] (the default) and, with the `pathmap`
-/// feature, [`PathMapTrie`]. A feature only adds a backend; it never changes what
+/// feature, `PathMapTrie`. A feature only adds a backend; it never changes what
 /// `Environment` (that is, `Environment<NativeTrie>`) is.
 pub trait TrieBackend: fmt::Debug + Send + Sync + 'static {
     /// The map type for values `V`.
@@ -102,8 +102,9 @@ pub trait TrieBackend: fmt::Debug + Send + Sync + 'static {
     fn atoms(map: &Self::Map<()>) -> Atoms;
 }
 
-/// The persistent radix trie of this crate (module [`crate::trie`] docs): the default
-/// backend, built with no flags on every target.
+/// The persistent radix trie of this crate: the default backend, built with no flags on
+/// every target. Nodes are shared with `Arc`; a write copies one path; a union or a
+/// difference of two forks skips the subtries they share.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NativeTrie;
 
