@@ -19,6 +19,7 @@ use crate::wal::{LogShared, RecoveryReport};
 
 /// When a commit's log frames are forced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyncMode {
     /// `fsync` the log before `commit_transaction` returns: a returned commit survives any
     /// crash.
