@@ -59,6 +59,14 @@ const PER_FILE: BenchSpec = BenchSpec {
     seed_target: Some("end-to-end >= 0.8x bare syn::parse_file (issue 8)"),
 };
 
+const VS_CTAGS: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "vs-ctags",
+    description: "Whole graph builds of real registry crates (syn, serde, rayon, regex-syntax, and tokio when present) against Universal Ctags indexing the same source directories; one op = one byte. ctags is single-threaded: its figure is repeated in each thread column. The two are timed in interleaved rounds (median).",
+    baseline: "ctags",
+    seed_target: Some("code-graph at 2 threads >= 0.5x ctags, i.e. at most 2x its wall time (issue 16)"),
+};
+
 const IDS: BenchSpec = BenchSpec {
     crate_name: "code-graph",
     bench: "ids",
@@ -311,6 +319,8 @@ pub fn bench(suite: &mut Suite) {
         }
     }
 
+    vs_ctags(suite, &threads);
+
     // Per-file cost on one thread: parse only, parse + extract, whole build. One sample
     // is one pass over the crate (about 0.1 s), so three samples taken one variant after
     // the other let a single preempted pass move a median; the three variants are timed
@@ -409,6 +419,78 @@ pub fn bench(suite: &mut Suite) {
                 std::hint::black_box(m.intern(text));
             },
         );
+    }
+}
+
+/// Universal Ctags over the crates' source directories, writing its tags nowhere.
+fn run_ctags(dirs: &[PathBuf]) -> Result<(), String> {
+    let mut cmd = std::process::Command::new("ctags");
+    cmd.args(["-R", "--languages=Rust", "-f", "-"]);
+    for d in dirs {
+        for sub in ["src", "tests", "examples", "benches"] {
+            if d.join(sub).is_dir() {
+                cmd.arg(d.join(sub));
+            }
+        }
+    }
+    let out = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err(format!("ctags exited with {out}"))
+    }
+}
+
+/// code-graph against Universal Ctags on the same real crates, side by side.
+fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
+    let installed = std::process::Command::new("ctags")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        eprintln!("code-graph: vs-ctags skipped: universal-ctags (`ctags`) not installed");
+        return;
+    }
+    let real = registry_crates(&["syn", "serde", "rayon", "regex-syntax", "tokio"]);
+    if real.is_empty() {
+        eprintln!("code-graph: vs-ctags skipped: no registry crates (run `cargo fetch`)");
+        return;
+    }
+    let (bytes, _) = build_bytes(&real, &BuildOptions::parallel(1));
+    let rounds = suite.mode().pick(1, 5, 11);
+    let mut ctags_rates = Vec::with_capacity(rounds);
+    let mut graph_rates = vec![Vec::with_capacity(rounds); threads.len()];
+    for round in 0..rounds {
+        // Alternate which goes first, so a slow moment of the machine hits both.
+        for step in 0..=threads.len() {
+            let which = (round + step) % (threads.len() + 1);
+            let start = std::time::Instant::now();
+            if which == threads.len() {
+                if run_ctags(&real).is_err() {
+                    return;
+                }
+                ctags_rates.push(bytes as f64 / start.elapsed().as_secs_f64().max(1e-9));
+            } else {
+                let done = build_bytes(&real, &BuildOptions::parallel(threads[which])).0;
+                graph_rates[which].push(done as f64 / start.elapsed().as_secs_f64().max(1e-9));
+            }
+        }
+    }
+    if let Some(m) = Measurement::from_samples(&ctags_rates) {
+        for &t in threads {
+            suite.record(&VS_CTAGS, "ctags", t, m.clone());
+        }
+    }
+    for (&t, rates) in threads.iter().zip(&graph_rates) {
+        if let Some(m) = Measurement::from_samples(rates) {
+            suite.record(&VS_CTAGS, "code-graph", t, m);
+        }
     }
 }
 

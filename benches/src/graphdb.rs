@@ -994,6 +994,33 @@ fn bench_traversal(suite: &mut Suite) {
             reached as u64
         },
     );
+    // The analytics layout (CSR of the snapshot): built for every BFS (the caches are
+    // cleared first), and reused as it is while no commit intervenes.
+    suite.measure_task(
+        &BFS_FULL,
+        "graphdb-csr-cold",
+        1,
+        || db.clone(),
+        |db| {
+            let _ = db.clear_caches();
+            db.snapshot()
+                .analytics()
+                .and_then(|a| a.bfs(1, Direction::Both, None, None))
+                .map_or(0, |v| v.len() as u64)
+        },
+    );
+    suite.measure_task(
+        &BFS_FULL,
+        "graphdb-csr",
+        1,
+        || db.clone(),
+        |db| {
+            db.snapshot()
+                .analytics()
+                .and_then(|a| a.bfs(1, Direction::Both, None, None))
+                .map_or(0, |v| v.len() as u64)
+        },
+    );
     suite.measure_task(
         &BFS_FULL,
         "sqlite",

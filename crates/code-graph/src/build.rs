@@ -111,22 +111,47 @@ impl BuildOptions {
     }
 }
 
+/// The stack of every thread that parses or walks a tree. syn recurses once (or more)
+/// per nesting level; `scan` refuses files whose nesting cost passes `scan::MAX_COST`,
+/// and this stack holds that cost with a wide margin even in a debug build. Only address
+/// space is reserved; pages are touched on demand.
+const WORKER_STACK: usize = 256 << 20;
+
+/// How deep module files may nest (`mod a;` in a file of `mod b;` in ...): each level
+/// is a recursion of the walker.
+const MAX_MODULE_DEPTH: usize = 1000;
+
 /// Builds the graph of the crate or workspace in `dir`.
 pub fn build(dir: &Path, options: &BuildOptions) -> Result<CodeGraph, CodeGraphError> {
     match options.mode {
         BuildMode::Sequential => {
-            let interner = LocalInterner::new();
-            run(dir, options, Interner::Local(&interner), &SequentialExec)
+            // On a thread of its own, with the same stack as a parallel worker: the
+            // caller's stack may be small (a test thread has 2 MiB).
+            std::thread::scope(|scope| {
+                let worker = std::thread::Builder::new()
+                    .name("code-graph".into())
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(scope, || {
+                        let interner = LocalInterner::new();
+                        run(dir, options, Interner::Local(&interner), &SequentialExec)
+                    })
+                    .map_err(|e| CodeGraphError::ThreadPool {
+                        threads: 1,
+                        message: e.to_string(),
+                    })?;
+                match worker.join() {
+                    Ok(result) => result,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
         }
         BuildMode::Parallel => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(options.threads)
                 .thread_name(|i| format!("code-graph-{i}"))
-                // syn's parser and the extractor recurse once per nesting level; a
-                // deeply nested file must not overflow a worker's stack when it would
-                // not overflow the main thread's (8 MiB on Linux). Only address space
-                // is reserved; pages are touched on demand.
-                .stack_size(16 << 20)
+                // syn's parser and the extractor recurse once per nesting level; see
+                // `WORKER_STACK`.
+                .stack_size(WORKER_STACK)
                 .build()
                 .map_err(|e| CodeGraphError::ThreadPool {
                     threads: options.threads,
@@ -488,7 +513,10 @@ fn run<E: Exec>(
     }
     // Sized once: growing these by doubling would copy every node and edge again.
     let part_nodes: usize = parts.iter().map(|p| p.nodes.len()).sum();
-    edges.reserve(parts.iter().map(|p| p.edges.len()).sum());
+    // Room for the parts' edges and one per pending site (the most resolution can add),
+    // exactly: `reserve` may double, and a doubled edge vector is tens of megabytes on
+    // a large input.
+    edges.reserve_exact(parts.iter().map(|p| p.edges.len() + p.pending.len()).sum());
     resolver.kinds.reserve(module_nodes.len() + part_nodes);
     resolver
         .kinds
@@ -505,6 +533,7 @@ fn run<E: Exec>(
     for part in parts {
         resolver.kinds.extend_from_slice(&part.kinds);
         let scope = resolver.scopes.entry(part.module).or_default();
+        scope.items.reserve(part.scope_items.len());
         for (name, kind, id) in part.scope_items {
             push_few(&mut scope.items, name, (kind, id));
         }
@@ -513,7 +542,11 @@ fn run<E: Exec>(
         }
         scope.globs.extend(part.globs);
         for (owner, name, kind, id) in part.members {
-            push_few(resolver.members.entry(owner).or_default(), name, (kind, id));
+            resolver
+                .members
+                .entry(owner)
+                .or_default()
+                .push(name, kind, id);
         }
         impls.extend(part.impls);
         for (name, id) in part.methods {
@@ -529,6 +562,9 @@ fn run<E: Exec>(
         opaque_calls += part.opaque_calls;
     }
     exec.sort_stable_by_key(&mut resolver.kinds, |(id, _)| *id);
+    for m in resolver.members.values_mut() {
+        m.seal();
+    }
     for list in resolver.methods.values_mut() {
         list.sort_unstable();
         list.dedup();
@@ -552,22 +588,29 @@ fn run<E: Exec>(
     for imp in &impls {
         let target = impl_targets.get(&imp.id).copied().flatten();
         if let (Some(target), Some(members)) = (target, resolver.members.get(&imp.id)) {
-            for (name, list) in members {
-                for (kind, id) in list.iter() {
-                    additions.push((target, name, *kind, *id));
-                }
+            for (name, kind, id) in &members.0 {
+                additions.push((target, name, *kind, *id));
             }
         }
     }
     // The member lists were filled in impl order above; sort so that which of two
     // same-named candidates comes first does not depend on a map's iteration order.
     exec.sort_by(&mut additions, |a, b| (a.0, a.1, a.3).cmp(&(b.0, b.1, b.3)));
+    let mut grown: Vec<NodeId> = Vec::new();
     for (target, name, kind, id) in additions {
-        push_few(
-            resolver.members.entry(target).or_default(),
-            name,
-            (kind, id),
-        );
+        if grown.last() != Some(&target) {
+            grown.push(target);
+        }
+        resolver
+            .members
+            .entry(target)
+            .or_default()
+            .push(name, kind, id);
+    }
+    for target in grown {
+        if let Some(m) = resolver.members.get_mut(&target) {
+            m.seal();
+        }
     }
     let resolved = exec.map(&pending, &|p: &Pending<'_>| {
         resolver.pending(p, &impl_targets)
@@ -587,6 +630,20 @@ fn run<E: Exec>(
         }
         edges.extend(r);
     }
+    // The per-file facts, borrowed by the resolver, are the largest thing held on a
+    // large input; they are freed here, before the nodes are put in order.
+    let mut macros_skipped = unexpanded;
+    let mut items_in_bodies = 0;
+    for facts in slots.values().flatten() {
+        macros_skipped += facts.macro_invocations;
+        items_in_bodies += facts.items_in_bodies;
+    }
+    let item_kinds = std::mem::take(&mut resolver.kinds);
+    drop(resolver);
+    drop(pending);
+    drop(impls);
+    drop(instances);
+    drop(slots);
 
     // Type nodes: only the types some emitted edge points at (a type seen only in an
     // unreachable file gets no node).
@@ -622,24 +679,27 @@ fn run<E: Exec>(
     // IDs are 64-bit hashes, so two nodes with one ID are all but impossible; the item
     // IDs are already sorted (`kinds`), which proves it cheaply, and only otherwise is
     // the map below consulted.
-    let unique = resolver.kinds.windows(2).all(|w| w[0].0 != w[1].0)
-        && type_nodes.iter().all(|t| resolver.kind(t.id).is_none());
+    let unique = item_kinds.windows(2).all(|w| w[0].0 != w[1].0)
+        && type_nodes
+            .iter()
+            .all(|t| item_kinds.binary_search_by_key(&t.id, |(k, _)| *k).is_err());
+    drop(item_kinds);
     node_lists.push(type_nodes);
     let total_nodes: usize = node_lists.iter().map(Vec::len).sum();
-    let order = node_order(&node_lists, &crates, exec);
-    let mut unsorted: Vec<Vec<Option<Node>>> = node_lists
-        .into_iter()
-        .map(|l| l.into_iter().map(Some).collect())
-        .collect();
-    let in_order = order
-        .into_iter()
-        .filter_map(|(list, at)| unsorted[list as usize][at as usize].take());
-    let kept: Vec<Node> = if unique {
-        in_order.collect()
-    } else {
+    // One vector, put in order in place: a second vector of every node (or a vector of
+    // options beside the result) would hold all nodes twice at the peak.
+    let mut nodes: Vec<Node> = Vec::with_capacity(total_nodes);
+    for list in node_lists {
+        nodes.extend(list);
+    }
+    let order = node_order(std::slice::from_ref(&nodes), &crates, exec);
+    let perm: Vec<u32> = order.into_iter().map(|(_, at)| at).collect();
+    permute(&mut nodes, &perm);
+    drop(perm);
+    if !unique {
         let mut seen: FastMap<NodeId, usize> = FastMap::default();
         let mut kept: Vec<Node> = Vec::with_capacity(total_nodes);
-        for n in in_order {
+        for n in nodes {
             match seen.get(&n.id) {
                 Some(&at) => diagnostics.push(Diagnostic {
                     file: n.file.as_deref().unwrap_or_default().to_owned(),
@@ -657,9 +717,8 @@ fn run<E: Exec>(
                 }
             }
         }
-        kept
-    };
-    let nodes = kept;
+        nodes = kept;
+    }
     exec.sort(&mut edges);
     edges.dedup();
     diagnostics.sort();
@@ -680,11 +739,8 @@ fn run<E: Exec>(
         unreachable_files: unreachable,
         ..ParseMetrics::default()
     };
-    metrics.macro_invocations_skipped = unexpanded;
-    for facts in slots.values().flatten() {
-        metrics.macro_invocations_skipped += facts.macro_invocations;
-        metrics.items_in_bodies += facts.items_in_bodies;
-    }
+    metrics.macro_invocations_skipped = macros_skipped;
+    metrics.items_in_bodies = items_in_bodies;
     // Counted in arrays indexed by kind, then named: one map entry per kind, not one
     // string allocation per node and edge.
     let mut node_counts = [0u64; NodeKind::ALL.len()];
@@ -718,6 +774,27 @@ fn run<E: Exec>(
         diagnostics,
         metrics,
     })
+}
+
+/// Reorders `items` so that position `i` holds the item that was at `perm[i]` (`perm` is
+/// a permutation), by following its cycles: no second vector of items.
+fn permute<T>(items: &mut [T], perm: &[u32]) {
+    let mut done = vec![false; items.len()];
+    for i in 0..items.len() {
+        if done[i] {
+            continue;
+        }
+        let mut j = i;
+        loop {
+            done[j] = true;
+            let k = perm[j] as usize;
+            if k == i {
+                break;
+            }
+            items.swap(j, k);
+            j = k;
+        }
+    }
 }
 
 /// The places of the nodes of `lists` in (crate, path, kind, ID) order, ties (one node
@@ -1078,7 +1155,7 @@ impl Walker<'_> {
             .iter()
             .enumerate()
             .filter_map(|(i, it)| {
-                it.module.as_ref().map(|m| ModDecl {
+                it.module().map(|m| ModDecl {
                     index: i,
                     name: it.name.clone(),
                     line: it.line,
@@ -1179,6 +1256,18 @@ impl Walker<'_> {
                     in_inline,
                 );
                 for (k, (path, mod_rs)) in found.into_iter().enumerate() {
+                    if ancestors.len() >= MAX_MODULE_DEPTH {
+                        self.diagnostics.push(Diagnostic {
+                            file: file_rel.clone(),
+                            line,
+                            column: 0,
+                            kind: DiagnosticKind::ModuleCycle,
+                            message: format!(
+                                "`mod {name}`: module files nest more than {MAX_MODULE_DEPTH} deep; skipped"
+                            ),
+                        });
+                        continue;
+                    }
                     if ancestors.contains(&path) {
                         let chain: Vec<String> = ancestors
                             .iter()
@@ -1261,7 +1350,7 @@ impl Walker<'_> {
                 return;
             }
         };
-        if ancestors.contains(&path) {
+        if ancestors.contains(&path) || ancestors.len() >= MAX_MODULE_DEPTH {
             self.diagnostics.push(Diagnostic {
                 file: file_rel.to_owned(),
                 line: decl.line,
@@ -1542,8 +1631,7 @@ fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
     let mut ordinals = Ordinals::new();
     for item in items {
         if item
-            .module
-            .as_ref()
+            .module()
             .is_some_and(|m| m.include || m.invoke.is_some())
         {
             // An `include!` or a fixed macro's invocation: the walker mounted those
@@ -1569,7 +1657,7 @@ fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
         };
         let id = emit(&ctx, item, ordinal, &mut part);
         if item.kind == NodeKind::Use {
-            if let Some(u) = &item.use_path {
+            if let Some(u) = item.use_path() {
                 if u.glob {
                     part.globs.push(&u.segments);
                 } else {
@@ -1657,8 +1745,8 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
             callee,
         });
     }
-    part.opaque_calls += item.opaque_calls;
-    if let Some(u) = &item.use_path {
+    part.opaque_calls += u64::from(item.opaque_calls);
+    if let Some(u) = item.use_path() {
         part.pending.push(Pending::Import {
             from: id,
             module: ctx.inst.module,
@@ -1667,7 +1755,7 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
         });
     }
     let mut owner = Owner::None;
-    if let Some(imp) = &item.imp {
+    if let Some(imp) = item.imp() {
         owner = Owner::Impl(id);
         part.impls.push(ImplSite {
             id,
@@ -1715,7 +1803,7 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
         file: Some(Arc::clone(&ctx.inst.file)),
         line: item.line,
         attrs: item.attrs.clone(),
-        detail: item.detail.clone(),
+        detail: item.detail.as_deref().map(str::to_owned),
     });
     id
 }
@@ -1776,7 +1864,34 @@ struct Scope<'a> {
 }
 
 /// Name -> the (kind, ID) of every member with that name.
-type Members<'a> = FastMap<&'a str, Few<(NodeKind, NodeId)>>;
+/// (name, kind, ID) of an owner's members. Filled in a deterministic order, then sorted
+/// by name stably ([`Members::seal`]), so the members of one name keep the order they
+/// came in and are found by binary search. A vector, not a map: most owners (an impl
+/// with one method) have one or two members, and a map per owner cost about 250 bytes
+/// each on a large input.
+#[derive(Default)]
+struct Members<'a>(Vec<(&'a str, NodeKind, NodeId)>);
+
+impl<'a> Members<'a> {
+    fn push(&mut self, name: &'a str, kind: NodeKind, id: NodeId) {
+        self.0.push((name, kind, id));
+    }
+
+    /// Sorts by name, keeping the arrival order among equal names; frees spare room.
+    fn seal(&mut self) {
+        self.0.sort_by_key(|m| m.0);
+        self.0.shrink_to_fit();
+    }
+
+    /// The (kind, ID) of the members called `name`, in arrival order (once sealed).
+    fn get<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (NodeKind, NodeId)> + 's {
+        let start = self.0.partition_point(|m| m.0 < name);
+        self.0[start..]
+            .iter()
+            .take_while(move |m| m.0 == name)
+            .map(|m| (m.1, m.2))
+    }
+}
 
 struct Resolver<'a> {
     scopes: FastMap<NodeId, Scope<'a>>,
@@ -1796,12 +1911,14 @@ struct Resolver<'a> {
     aliases: FastMap<NodeId, NodeId>,
 }
 
-/// Method names that std gives nearly every value (`Clone`, `Iterator`, collections,
-/// `Option`, `Result`, I/O): a call `x.len()` on a receiver of unknown type most likely
+/// Method names that std gives nearly every value (`Clone`, `Iterator` and its
+/// adapters, collections, slices, `Option`, `Result`, I/O; sorted): a call `x.len()` on a receiver of unknown type most likely
 /// means std's, even when the crate defines a `len` of its own, so such a call is left
 /// unresolved rather than linked by its name alone.
 const STD_METHODS: &[&str] = &[
+    "all",
     "and_then",
+    "any",
     "as_bytes",
     "as_mut",
     "as_ptr",
@@ -1810,6 +1927,7 @@ const STD_METHODS: &[&str] = &[
     "as_str",
     "borrow",
     "borrow_mut",
+    "chain",
     "chars",
     "clear",
     "clone",
@@ -1825,6 +1943,7 @@ const STD_METHODS: &[&str] = &[
     "deref_mut",
     "drain",
     "drop",
+    "ends_with",
     "entry",
     "enumerate",
     "eq",
@@ -1835,14 +1954,19 @@ const STD_METHODS: &[&str] = &[
     "filter_map",
     "find",
     "first",
+    "flat_map",
+    "flatten",
     "flush",
     "fmt",
     "fold",
+    "for_each",
     "from",
+    "fuse",
     "get",
     "get_mut",
     "hash",
     "insert",
+    "inspect",
     "into",
     "into_iter",
     "is_empty",
@@ -1859,25 +1983,41 @@ const STD_METHODS: &[&str] = &[
     "map",
     "map_err",
     "max",
+    "max_by",
+    "max_by_key",
     "min",
+    "min_by",
+    "min_by_key",
     "ne",
     "next",
+    "nth",
     "ok",
     "ok_or",
     "or_else",
     "parse",
     "partial_cmp",
+    "partition",
+    "peekable",
     "pop",
+    "position",
+    "product",
     "push",
     "push_str",
     "read",
+    "reduce",
     "remove",
     "rev",
     "send",
     "skip",
+    "skip_while",
     "sort",
     "split",
+    "split_at",
+    "starts_with",
+    "step_by",
+    "sum",
     "take",
+    "take_while",
     "to_owned",
     "to_string",
     "to_vec",
@@ -1886,6 +2026,8 @@ const STD_METHODS: &[&str] = &[
     "unwrap_or",
     "unwrap_or_default",
     "unwrap_or_else",
+    "unzip",
+    "windows",
     "write",
     "write_all",
     "write_str",
@@ -2039,14 +2181,14 @@ impl Resolver<'_> {
     fn step(&self, from: NodeId, seg: &str, want: Want, q: &mut Query) -> Option<NodeId> {
         match self.kind(from)? {
             NodeKind::Crate | NodeKind::Module => self.lookup(from, seg, want, q),
-            _ => {
-                let list = self.members.get(&from)?.get(seg)?;
-                list.iter()
-                    .find(|(k, _)| {
-                        kind_ok(*k, want) || (want != Want::Value && *k == NodeKind::Variant)
-                    })
-                    .map(|(_, id)| *id)
-            }
+            _ => self
+                .members
+                .get(&from)?
+                .get(seg)
+                .find(|(k, _)| {
+                    kind_ok(*k, want) || (want != Want::Value && *k == NodeKind::Variant)
+                })
+                .map(|(_, id)| id),
         }
     }
 
@@ -2083,10 +2225,9 @@ impl Resolver<'_> {
     fn member(&self, owner: NodeId, name: &str, want: Want) -> Option<NodeId> {
         self.members
             .get(&owner)?
-            .get(name)?
-            .iter()
+            .get(name)
             .find(|(k, _)| kind_ok(*k, want))
-            .map(|(_, id)| *id)
+            .map(|(_, id)| id)
     }
 
     /// The edge a pending path site makes, if it resolves, and whether a call could
@@ -2159,6 +2300,15 @@ impl Resolver<'_> {
                     Callee::Path(segs) if segs.len() == 2 && segs[0] == "Self" => {
                         (via_self(&segs[1]), false)
                     }
+                    Callee::Name(name) => (
+                        self.resolve_scoped(
+                            *module,
+                            locals.as_deref(),
+                            std::slice::from_ref(name),
+                            Want::Value,
+                        ),
+                        false,
+                    ),
                     Callee::Path(segs) => (
                         self.resolve_scoped(*module, locals.as_deref(), segs, Want::Value),
                         false,
@@ -2175,5 +2325,13 @@ impl Resolver<'_> {
                 (edge, ambiguous)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn std_method_names_are_sorted_for_binary_search() {
+        assert!(super::STD_METHODS.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -8,11 +8,12 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::error::{CodeGraphError, Diagnostic};
-use crate::model::{CodeGraph, CrateInfo, Edge, Node, ParseMetrics};
+use crate::id::NodeId;
+use crate::model::{CodeGraph, CrateInfo, Edge, EdgeKind, Node, NodeKind, ParseMetrics};
 
 /// The version of the JSON schema written by [`to_json`]. It changes whenever a field is
 /// renamed, removed or changes meaning; adding a field does not change it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct JsonGraph<'a> {
@@ -145,4 +146,260 @@ pub fn summary(graph: &CodeGraph) -> String {
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// Which part of a graph to export (see [`filter`]). The default keeps everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Keep only nodes of these crate namespaces or packages (type nodes, which belong
+    /// to no crate, are kept when an edge from a kept node reaches them). Empty: all.
+    pub crates: Vec<String>,
+    /// Keep only nodes of these kinds. Empty: all.
+    pub kinds: Vec<NodeKind>,
+    /// Keep only what lies within `depth` edges (either direction) of the nodes whose
+    /// path or name is this.
+    pub focus: Option<String>,
+    /// The radius around `focus`.
+    pub depth: usize,
+}
+
+/// The part of `graph` that `f` selects: the nodes it keeps, and the edges between
+/// them. Crates, diagnostics and metrics are kept as they are (they describe the
+/// whole build). Everything stays in the graph's order, so exports stay deterministic.
+pub fn filter(graph: &CodeGraph, f: &Filter) -> CodeGraph {
+    use std::collections::{BTreeSet, VecDeque};
+    let crate_ok = |n: &Node| {
+        f.crates.is_empty()
+            || f.crates.iter().any(|c| {
+                *c == *n.krate
+                    || graph
+                        .crates
+                        .iter()
+                        .any(|ci| ci.name == *n.krate && ci.package == *c)
+            })
+    };
+    let mut keep: BTreeSet<NodeId> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind != NodeKind::Type && crate_ok(n))
+        .filter(|n| f.kinds.is_empty() || f.kinds.contains(&n.kind))
+        .map(|n| n.id)
+        .collect();
+    // Type nodes reached from kept nodes, when types are wanted.
+    if f.kinds.is_empty() || f.kinds.contains(&NodeKind::Type) {
+        let types: BTreeSet<NodeId> = graph
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Type)
+            .map(|n| n.id)
+            .collect();
+        let reached: Vec<NodeId> = graph
+            .edges
+            .iter()
+            .filter(|e| keep.contains(&e.from) && types.contains(&e.to))
+            .map(|e| e.to)
+            .collect();
+        keep.extend(reached);
+    }
+    if let Some(focus) = &f.focus {
+        let mut seen: BTreeSet<NodeId> = graph
+            .nodes
+            .iter()
+            .filter(|n| keep.contains(&n.id) && (n.path == *focus || n.name == *focus))
+            .map(|n| n.id)
+            .collect();
+        let mut queue: VecDeque<(NodeId, usize)> = seen.iter().map(|id| (*id, 0)).collect();
+        while let Some((id, d)) = queue.pop_front() {
+            if d == f.depth {
+                continue;
+            }
+            for e in &graph.edges {
+                let next = if e.from == id {
+                    e.to
+                } else if e.to == id {
+                    e.from
+                } else {
+                    continue;
+                };
+                if keep.contains(&next) && seen.insert(next) {
+                    queue.push_back((next, d + 1));
+                }
+            }
+        }
+        keep = seen;
+    }
+    CodeGraph {
+        crates: graph.crates.clone(),
+        nodes: graph
+            .nodes
+            .iter()
+            .filter(|n| keep.contains(&n.id))
+            .cloned()
+            .collect(),
+        edges: graph
+            .edges
+            .iter()
+            .filter(|e| keep.contains(&e.from) && keep.contains(&e.to))
+            .copied()
+            .collect(),
+        diagnostics: graph.diagnostics.clone(),
+        metrics: graph.metrics.clone(),
+    }
+}
+
+/// Writes [`to_json`]'s document to `out` as it is produced, without building the
+/// whole text in memory first.
+pub fn write_json<W: std::io::Write>(graph: &CodeGraph, out: W) -> Result<(), CodeGraphError> {
+    let doc = JsonGraph {
+        schema_version: SCHEMA_VERSION,
+        generator: "code-graph",
+        crates: &graph.crates,
+        nodes: &graph.nodes,
+        edges: &graph.edges,
+        diagnostics: &graph.diagnostics,
+        metrics: &graph.metrics,
+    };
+    let mut out = out;
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    out.write_all(b"\n")
+        .map_err(|e| CodeGraphError::Serialise(serde_json::Error::io(e)))?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct NodeLink<'a> {
+    directed: bool,
+    multigraph: bool,
+    graph: NodeLinkMeta<'a>,
+    nodes: &'a [Node],
+    edges: Vec<NodeLinkEdge>,
+}
+
+#[derive(Serialize)]
+struct NodeLinkMeta<'a> {
+    generator: &'static str,
+    schema_version: u32,
+    crates: &'a [CrateInfo],
+}
+
+#[derive(Serialize)]
+struct NodeLinkEdge {
+    source: NodeId,
+    target: NodeId,
+    key: &'static str,
+    kind: &'static str,
+}
+
+/// Writes the graph in the node-link form that `networkx.node_link_graph(data)` reads
+/// with its default arguments (networkx 3.6; before 3.4 pass `link="edges"`): a
+/// directed multigraph whose nodes carry their fields (`id` is the node ID) and whose
+/// edges carry `source`, `target`, and their kind as both `key` and `kind`.
+pub fn write_node_link<W: std::io::Write>(graph: &CodeGraph, out: W) -> Result<(), CodeGraphError> {
+    let doc = NodeLink {
+        directed: true,
+        multigraph: true,
+        graph: NodeLinkMeta {
+            generator: "code-graph",
+            schema_version: SCHEMA_VERSION,
+            crates: &graph.crates,
+        },
+        nodes: &graph.nodes,
+        edges: graph
+            .edges
+            .iter()
+            .map(|e| NodeLinkEdge {
+                source: e.from,
+                target: e.to,
+                key: e.kind.as_str(),
+                kind: e.kind.as_str(),
+            })
+            .collect(),
+    };
+    let mut out = out;
+    serde_json::to_writer(&mut out, &doc)?;
+    out.write_all(b"\n")
+        .map_err(|e| CodeGraphError::Serialise(serde_json::Error::io(e)))?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Compact<'a> {
+    schema_version: u32,
+    generator: &'static str,
+    format: &'static str,
+    node_kinds: Vec<&'static str>,
+    edge_kinds: Vec<&'static str>,
+    strings: Vec<&'a str>,
+    crates: &'a [CrateInfo],
+    /// `[id, kind, name, path, crate, file, line]`: kind indexes `node_kinds`; name,
+    /// path, crate and file index `strings` (file -1 when there is none).
+    nodes: Vec<(NodeId, u8, u32, u32, u32, i64, u32)>,
+    /// `[from, kind, to]`: node positions in `nodes`, kind indexes `edge_kinds`.
+    edges: Vec<(u32, u8, u32)>,
+    diagnostics: &'a [Diagnostic],
+    metrics: &'a ParseMetrics,
+}
+
+/// Writes the graph as compact JSON: every string (name, path, crate, file) once in a
+/// table, nodes as arrays of indexes, edges as `[from, kind, to]` with node positions
+/// instead of IDs, no indentation. Attributes and details are left out (the full JSON
+/// has them).
+pub fn write_compact<W: std::io::Write>(graph: &CodeGraph, out: W) -> Result<(), CodeGraphError> {
+    let mut strings: Vec<&str> = Vec::new();
+    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut nodes = Vec::with_capacity(graph.nodes.len());
+    let mut position: std::collections::HashMap<NodeId, u32> =
+        std::collections::HashMap::with_capacity(graph.nodes.len());
+    for (i, n) in graph.nodes.iter().enumerate() {
+        position.insert(n.id, i as u32);
+        nodes.push((n.id, n.kind as u8, 0, 0, 0, -1, n.line));
+    }
+    for (slot, n) in nodes.iter_mut().zip(graph.nodes.iter()) {
+        for (field, text) in [
+            (2usize, Some(n.name.as_str())),
+            (3, Some(n.path.as_str())),
+            (4, Some(&*n.krate)),
+            (5, n.file.as_deref()),
+        ] {
+            let Some(text) = text else { continue };
+            let at = match index.get(text) {
+                Some(i) => *i,
+                None => {
+                    let i = strings.len() as u32;
+                    strings.push(text);
+                    index.insert(text, i);
+                    i
+                }
+            };
+            match field {
+                2 => slot.2 = at,
+                3 => slot.3 = at,
+                4 => slot.4 = at,
+                _ => slot.5 = i64::from(at),
+            }
+        }
+    }
+    let edges = graph
+        .edges
+        .iter()
+        .filter_map(|e| Some((*position.get(&e.from)?, e.kind as u8, *position.get(&e.to)?)))
+        .collect();
+    let doc = Compact {
+        schema_version: SCHEMA_VERSION,
+        generator: "code-graph",
+        format: "compact",
+        node_kinds: NodeKind::ALL.iter().map(|k| k.as_str()).collect(),
+        edge_kinds: EdgeKind::ALL.iter().map(|k| k.as_str()).collect(),
+        strings,
+        crates: &graph.crates,
+        nodes,
+        edges,
+        diagnostics: &graph.diagnostics,
+        metrics: &graph.metrics,
+    };
+    let mut out = out;
+    serde_json::to_writer(&mut out, &doc)?;
+    out.write_all(b"\n")
+        .map_err(|e| CodeGraphError::Serialise(serde_json::Error::io(e)))?;
+    Ok(())
 }

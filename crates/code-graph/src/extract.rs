@@ -34,21 +34,29 @@ pub(crate) struct ItemFact {
     pub(crate) name: String,
     pub(crate) line: u32,
     pub(crate) attrs: Vec<String>,
-    pub(crate) detail: Option<String>,
+    pub(crate) detail: Option<std::borrow::Cow<'static, str>>,
     /// Fields, variants, methods, associated items, or an inline module's items.
     pub(crate) children: Vec<ItemFact>,
     /// Edges to type nodes: has-param, returns, uses-type, impl-for.
     pub(crate) types: Vec<(EdgeKind, NodeId)>,
-    /// For modules: inline or not, and the `#[path]` value.
-    pub(crate) module: Option<ModFact>,
-    /// For impls: the self type and trait paths.
-    pub(crate) imp: Option<ImplFact>,
+    /// What only a module, an impl or a use has (boxed: most facts have none, and a
+    /// large input has millions of facts).
+    pub(crate) extra: Option<Box<Extra>>,
     /// For functions and methods: the callees named in the body, in order.
     pub(crate) calls: Vec<Callee>,
-    /// Method calls on receivers other than `self`: not resolvable syntactically.
-    pub(crate) opaque_calls: u64,
+    /// Call sites with no name to resolve (a closure or a field called).
+    pub(crate) opaque_calls: u32,
+}
+
+/// The part of a fact only some kinds have.
+#[derive(Debug)]
+pub(crate) enum Extra {
+    /// For modules: inline or not, and the `#[path]` value.
+    Module(ModFact),
+    /// For impls: the self type and trait paths.
+    Impl(ImplFact),
     /// For uses: the path named.
-    pub(crate) use_path: Option<UsePath>,
+    Use(UsePath),
 }
 
 impl ItemFact {
@@ -61,11 +69,33 @@ impl ItemFact {
             detail: None,
             children: Vec::new(),
             types: Vec::new(),
-            module: None,
-            imp: None,
+            extra: None,
             calls: Vec::new(),
             opaque_calls: 0,
-            use_path: None,
+        }
+    }
+
+    /// The module part, for modules (and `include!` and `name!()` facts).
+    pub(crate) fn module(&self) -> Option<&ModFact> {
+        match self.extra.as_deref() {
+            Some(Extra::Module(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The impl part, for impls.
+    pub(crate) fn imp(&self) -> Option<&ImplFact> {
+        match self.extra.as_deref() {
+            Some(Extra::Impl(i)) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The path of a use.
+    pub(crate) fn use_path(&self) -> Option<&UsePath> {
+        match self.extra.as_deref() {
+            Some(Extra::Use(u)) => Some(u),
+            _ => None,
         }
     }
 }
@@ -102,6 +132,8 @@ pub(crate) struct ImplFact {
 pub(crate) enum Callee {
     /// `a::b::c(...)`.
     Path(Vec<String>),
+    /// `f(...)`: a path of one segment, kept without a vector (most calls are so).
+    Name(String),
     /// `self.name(...)`.
     SelfMethod(String),
     /// `value.name(...)` on any receiver other than `self`: resolved by the method name
@@ -123,11 +155,92 @@ pub(crate) struct ParseFailure {
     pub(crate) message: String,
 }
 
+/// Files larger than this are parsed in pieces (see [`crate::scan`]).
+const PIECES_FROM: usize = 128 << 10;
+
+/// The size of one piece of a large file.
+const PIECE: usize = 32 << 10;
+
+/// How many pieces one parse may span when a cut turns out not to fall between items
+/// (the piece did not parse alone): it is joined to the next and parsed again.
+const MAX_JOINED: usize = 8;
+
 /// Parses `source` and extracts its facts.
+///
+/// A file nested too deeply for the recursive parser is refused before parsing (see
+/// [`crate::scan`]); a large file is parsed in pieces cut between its top-level items,
+/// so the syntax tree held at once stays small whatever the file's size.
 pub(crate) fn extract_file(
     source: &str,
     interner: &dyn TypeInterner,
 ) -> Result<FileFacts, ParseFailure> {
+    let piece = if source.len() > PIECES_FROM { PIECE } else { 0 };
+    let cuts = crate::scan::scan(source, piece).map_err(|d| ParseFailure {
+        line: d.line,
+        column: d.column,
+        message: format!(
+            "nested too deeply to parse safely (nesting cost above {}: about {} delimiters, or an expression of that many operators)",
+            crate::scan::MAX_COST,
+            crate::scan::MAX_COST / crate::scan::DEPTH_COST
+        ),
+    })?;
+    if cuts.is_empty() {
+        return extract_piece(source, interner);
+    }
+    let mut bounds = Vec::with_capacity(cuts.len() + 2);
+    bounds.push(0);
+    bounds.extend(cuts);
+    bounds.push(source.len());
+    let mut facts = FileFacts::default();
+    let mut pieces: Vec<Vec<ItemFact>> = Vec::new();
+    let mut k = 0;
+    let mut lines_before: u32 = 0;
+    while k + 1 < bounds.len() {
+        let mut end = k + 1;
+        loop {
+            let text = &source[bounds[k]..bounds[end]];
+            match extract_piece(text, interner) {
+                Ok(mut part) => {
+                    if lines_before > 0 {
+                        shift_lines(&mut part.items, lines_before);
+                    }
+                    if k == 0 {
+                        facts.inner_attrs = part.inner_attrs;
+                    }
+                    pieces.push(part.items);
+                    facts.macro_invocations += part.macro_invocations;
+                    facts.items_in_bodies += part.items_in_bodies;
+                    lines_before += text.bytes().filter(|b| *b == b'\n').count() as u32;
+                    k = end;
+                    break;
+                }
+                Err(_) if end + 1 < bounds.len() && end - k < MAX_JOINED => end += 1,
+                Err(mut e) => {
+                    e.line += lines_before;
+                    return Err(e);
+                }
+            }
+        }
+    }
+    facts.items = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+    for p in pieces {
+        facts.items.extend(p);
+    }
+    Ok(facts)
+}
+
+/// Adds `by` to the line of every fact (the facts of a piece that starts further down).
+fn shift_lines(items: &mut [ItemFact], by: u32) {
+    for it in items {
+        if it.line > 0 {
+            it.line += by;
+        }
+        shift_lines(&mut it.children, by);
+    }
+}
+
+/// Parses one piece of source (a whole file, or a run of its items) and extracts it.
+fn extract_piece(source: &str, interner: &dyn TypeInterner) -> Result<FileFacts, ParseFailure> {
     let result = match syn::parse_file(source) {
         Ok(file) => {
             let mut x = Extractor {
@@ -138,6 +251,7 @@ pub(crate) fn extract_file(
             };
             let mut items = Vec::new();
             x.items_into(&file.items, &mut items);
+            items.shrink_to_fit();
             Ok(FileFacts {
                 inner_attrs: attrs(&file.attrs),
                 items,
@@ -455,13 +569,13 @@ impl Extractor<'_> {
                     line_of(m.ident.span()),
                     attrs(&m.attrs),
                 );
-                fact.module = Some(ModFact {
+                fact.extra = Some(Box::new(Extra::Module(ModFact {
                     inline: m.content.is_some(),
                     path_attr: path_attr(&m.attrs),
                     cfg_paths: cfg_paths(&m.attrs),
                     include: false,
                     invoke: None,
-                });
+                })));
                 if let Some((_, items)) = &m.content {
                     let mut children = Vec::new();
                     self.items_into(items, &mut children);
@@ -486,7 +600,7 @@ impl Extractor<'_> {
                     group.line,
                     &group.attrs,
                 );
-                group.detail = Some(GROUP.to_owned());
+                group.detail = Some(GROUP.into());
                 group
             }
             Item::ExternCrate(e) => {
@@ -500,18 +614,18 @@ impl Extractor<'_> {
                     line_of(e.ident.span()),
                     attrs(&e.attrs),
                 );
-                fact.detail = Some(format!("extern crate {}", e.ident));
-                fact.use_path = Some(UsePath {
+                fact.detail = Some(format!("extern crate {}", e.ident).into());
+                fact.extra = Some(Box::new(Extra::Use(UsePath {
                     segments: vec![e.ident.to_string()],
                     glob: false,
-                });
+                })));
                 fact
             }
             Item::ForeignMod(f) => {
                 // Items of an `extern` block belong to the enclosing module; returned as
                 // a transparent group like uses.
                 let mut group = ItemFact::new(NodeKind::Use, String::new(), 0, Vec::new());
-                group.detail = Some(GROUP.to_owned());
+                group.detail = Some(GROUP.into());
                 for fi in &f.items {
                     match fi {
                         syn::ForeignItem::Fn(func) => {
@@ -630,18 +744,18 @@ impl Extractor<'_> {
         } else {
             "inherent"
         };
-        fact.imp = Some(ImplFact {
+        fact.extra = Some(Box::new(Extra::Impl(ImplFact {
             self_path,
             trait_path,
             trait_type,
-        });
+        })));
         for ii in &i.items {
             self.impl_item(ii, flavour, &mut fact.children);
         }
         fact
     }
 
-    fn impl_item(&mut self, ii: &syn::ImplItem, flavour: &str, out: &mut Vec<ItemFact>) {
+    fn impl_item(&mut self, ii: &syn::ImplItem, flavour: &'static str, out: &mut Vec<ItemFact>) {
         use syn::ImplItem;
         match ii {
             ImplItem::Fn(f) => {
@@ -697,10 +811,15 @@ impl Extractor<'_> {
     /// transparent groups (a `use` list, an `extern` block, a macro's items) spliced in.
     fn items_into(&mut self, items: &[syn::Item], out: &mut Vec<ItemFact>) {
         for i in items {
-            if let Some(fact) = self.item(i) {
+            if let Some(mut fact) = self.item(i) {
                 if fact.detail.as_deref() == Some(GROUP) {
                     out.extend(fact.children);
                 } else {
+                    // Facts live until the graph is resolved, and a large input has
+                    // millions: no spare capacity is kept.
+                    fact.children.shrink_to_fit();
+                    fact.types.shrink_to_fit();
+                    fact.calls.shrink_to_fit();
                     out.push(fact);
                 }
             }
@@ -724,17 +843,17 @@ impl Extractor<'_> {
             .last()
             .map_or(0, |s| line_of(s.ident.span()));
         let mut group = ItemFact::new(NodeKind::Use, String::new(), line, Vec::new());
-        group.detail = Some(GROUP.to_owned());
+        group.detail = Some(GROUP.into());
         if name == "include" {
             if let Ok(lit) = syn::parse2::<syn::LitStr>(mac.tokens.clone()) {
                 let mut fact = ItemFact::new(NodeKind::Module, String::new(), line, Vec::new());
-                fact.module = Some(ModFact {
+                fact.extra = Some(Box::new(Extra::Module(ModFact {
                     inline: false,
                     path_attr: Some(lit.value()),
                     cfg_paths: Vec::new(),
                     include: true,
                     invoke: None,
-                });
+                })));
                 return Some(fact);
             }
         } else if name == "cfg_if" {
@@ -763,13 +882,13 @@ impl Extractor<'_> {
             // `name!()`: maybe a fixed-body `macro_rules!` of this crate; the module
             // tree walk knows the crate's macros and mounts the items (or counts it).
             let mut fact = ItemFact::new(NodeKind::Module, String::new(), line, Vec::new());
-            fact.module = Some(ModFact {
+            fact.extra = Some(Box::new(Extra::Module(ModFact {
                 inline: false,
                 path_attr: None,
                 cfg_paths: Vec::new(),
                 include: false,
                 invoke: Some(name),
-            });
+            })));
             return Some(fact);
         } else if let Ok(items) = syn::parse::Parser::parse2(parse_items, mac.tokens.clone()) {
             if !items.is_empty() {
@@ -842,7 +961,7 @@ impl Extractor<'_> {
         c.visit_block(block);
         let opaque = c.opaque;
         let found = std::mem::take(&mut c.items);
-        fact.opaque_calls += opaque;
+        fact.opaque_calls += opaque as u32;
         let items = self.body_items(found);
         fact.children.extend(items);
     }
@@ -851,11 +970,7 @@ impl Extractor<'_> {
     /// only a module can mount (they are counted as skipped macro invocations).
     fn body_items(&mut self, mut items: Vec<ItemFact>) -> Vec<ItemFact> {
         let before = items.len();
-        items.retain(|f| {
-            !f.module
-                .as_ref()
-                .is_some_and(|m| m.include || m.invoke.is_some())
-        });
+        items.retain(|f| !f.module().is_some_and(|m| m.include || m.invoke.is_some()));
         self.macros += (before - items.len()) as u64;
         self.in_bodies += count(&items);
         items
@@ -899,8 +1014,8 @@ fn use_tree(
         if glob {
             text.push_str(if segments.is_empty() { "*" } else { "::*" });
         }
-        fact.detail = Some(text);
-        fact.use_path = Some(UsePath { segments, glob });
+        fact.detail = Some(text.into());
+        fact.extra = Some(Box::new(Extra::Use(UsePath { segments, glob })));
         out.push(fact);
     };
     match tree {
@@ -965,7 +1080,13 @@ impl<'ast> Visit<'ast> for CallCollector<'_, '_> {
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         match &*call.func {
             syn::Expr::Path(p) if p.qself.is_none() => {
-                self.calls.push(Callee::Path(path_segments(&p.path)));
+                let callee = match p.path.get_ident() {
+                    Some(ident) if p.path.leading_colon.is_none() => {
+                        Callee::Name(ident.to_string())
+                    }
+                    _ => Callee::Path(path_segments(&p.path)),
+                };
+                self.calls.push(callee);
             }
             _ => self.opaque += 1,
         }

@@ -18,13 +18,20 @@
 //! cycle, a non-UTF-8 file, a file no module tree reaches) are reported as
 //! [`Diagnostic`]s and the rest of the graph is still built.
 //!
-//! What it deliberately does not do: expand macros (items a macro invocation would
-//! create are counted in [`ParseMetrics`], not modelled), evaluate `cfg` (attributes are
-//! recorded on nodes, and every `cfg` branch is in the graph), or resolve names
-//! semantically: a call is linked only when its callee path resolves by the crate's own
-//! items and `use`s (`Self::f`, `self.f()` inside impls, `crate::a::f`, imported names,
-//! other workspace libraries); method calls on other values, and anything from crates
-//! outside the input, stay unresolved and are counted.
+//! Modules declared inside macro invocations whose tokens are items (`cfg_if!`,
+//! `cfg_rt! { mod x; }`), `include!` files, every `cfg_attr` path arm, and the expansion
+//! of a crate's fixed-body `macro_rules!` invoked as `name!()` are followed; items in
+//! function bodies are children of their function; a file shared by several targets
+//! exists once. Manifests are read with the `toml` crate; one that cannot be read is a
+//! diagnostic and the directory layout is used.
+//!
+//! What it deliberately does not do: expand other macros (invocations it cannot read
+//! as items are counted in [`ParseMetrics`]), evaluate `cfg` (attributes are recorded on
+//! nodes, and every `cfg` branch is in the graph), or infer types: a call is linked
+//! when its callee path resolves by the crate's own items and `use`s (`Self::f`,
+//! `self.f()`, `crate::a::f`, imported names, other workspace libraries), or when a
+//! method name names exactly one method of the graph; other calls are counted as
+//! ambiguous or unresolved.
 //!
 //! ```
 //! use code_graph::{build, to_json, BuildOptions, EdgeKind, NodeKind};
@@ -50,8 +57,11 @@
 //!
 //! # Feature flags
 //!
-//! None. The seed's "before" (a sequential visitor with a plain `HashMap` interner) and
-//! its concurrent design (rayon, atomic counters, a `DashMap` interner) are both always
+//! - `tools` (default): the `code-graph` binary and its dependencies (clap,
+//!   indicatif). The library needs neither.
+//!
+//! The seed's "before" (a sequential visitor with a plain `HashMap` interner) and its
+//! concurrent design (rayon, atomic counters, a `DashMap` interner) are both always
 //! compiled and chosen at run time with [`BuildOptions`] ([`BuildMode`],
 //! [`InternerChoice`]), so one benchmark process measures both. The seed's atomic-counter
 //! IDs survive as [`SeedIdAllocator`] for comparison; the graph never uses them because
@@ -68,11 +78,15 @@ mod interner;
 mod manifest;
 mod model;
 mod normalize;
+mod scan;
 mod sync;
 
 pub use build::{build, BuildMode, BuildOptions, InternerChoice, Progress, ProgressFn};
 pub use error::{CodeGraphError, Diagnostic, DiagnosticKind};
-pub use export::{summary, to_dot, to_json, SCHEMA_VERSION};
+pub use export::{
+    filter, summary, to_dot, to_json, write_compact, write_json, write_node_link, Filter,
+    SCHEMA_VERSION,
+};
 pub use id::{NodeId, SeedIdAllocator};
 pub use interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
 pub use model::{

@@ -1,17 +1,31 @@
-//! `code-graph <path> --format json|dot|summary --threads N --output FILE`
+//! `code-graph <path> --format json|node-link|compact|dot|summary --threads N --output FILE`
+//! with `--crate`, `--kind` and `--focus NAME --depth N` to export part of the graph.
+//!
+//! Exit status: 0 success, 1 the graph could not be built or written, 2 a usage error
+//! (from clap). A closed standard output (`code-graph . | head`) ends quietly with 0.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
-use code_graph::{build, summary, to_dot, to_json, BuildMode, BuildOptions, Progress};
+use code_graph::{
+    build, filter, summary, to_dot, write_compact, write_json, write_node_link, BuildMode,
+    BuildOptions, CodeGraphError, Filter, NodeKind, Progress,
+};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
+    /// The full graph, pretty-printed (schema in docs/code-graph.md).
     Json,
+    /// Node-link JSON, as `networkx.node_link_graph(data)` reads it.
+    NodeLink,
+    /// Compact JSON: strings once in a table, nodes and edges as arrays of indexes.
+    Compact,
+    /// Graphviz DOT (filter it for anything past a few hundred nodes).
     Dot,
+    /// Counts, statistics and the first diagnostics, for a person.
     Summary,
 }
 
@@ -36,6 +50,31 @@ struct Args {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Export only this crate namespace or package (repeatable).
+    #[arg(long = "crate", value_name = "NAME")]
+    crates: Vec<String>,
+    /// Export only nodes of this kind (repeatable): crate, module, function, method,
+    /// struct, enum, variant, union, trait, impl, type-alias, const, static, macro, use,
+    /// field, type.
+    #[arg(long = "kind", value_name = "KIND", value_parser = parse_kind)]
+    kinds: Vec<NodeKind>,
+    /// Export only what lies within `--depth` edges of the nodes with this path or name.
+    #[arg(long, value_name = "NAME")]
+    focus: Option<String>,
+    /// The radius around `--focus`.
+    #[arg(long, default_value_t = 1, requires = "focus")]
+    depth: usize,
+}
+
+fn parse_kind(s: &str) -> Result<NodeKind, String> {
+    NodeKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| {
+            let all: Vec<&str> = NodeKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown kind `{s}`; one of {}", all.join(", "))
+        })
 }
 
 /// Trees with fewer files than this finish before a bar would be worth drawing.
@@ -73,24 +112,37 @@ fn main() -> ExitCode {
         }
     };
     bar.finish_and_clear();
-    let text = match args.format {
-        Format::Json => match to_json(&graph) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("code-graph: {e}");
-                return ExitCode::from(1);
-            }
+    let selection = Filter {
+        crates: args.crates.clone(),
+        kinds: args.kinds.clone(),
+        focus: args.focus.clone(),
+        depth: args.depth,
+    };
+    // Only when something is selected: a filtered copy holds every kept node twice.
+    let selecting =
+        !selection.crates.is_empty() || !selection.kinds.is_empty() || selection.focus.is_some();
+    let graph = if selecting {
+        filter(&graph, &selection)
+    } else {
+        graph
+    };
+    let result = match &args.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => write(&graph, args.format, BufWriter::new(f)),
+            Err(e) => Err(CodeGraphError::Io {
+                path: path.clone(),
+                source: e,
+            }),
         },
-        Format::Dot => to_dot(&graph),
-        Format::Summary => summary(&graph),
+        None => write(
+            &graph,
+            args.format,
+            BufWriter::new(std::io::stdout().lock()),
+        ),
     };
-    let written = match &args.output {
-        Some(path) => std::fs::write(path, text.as_bytes()),
-        None => std::io::stdout().lock().write_all(text.as_bytes()),
-    };
-    if let Err(e) = written {
+    if let Err(e) = result {
         // A closed pipe (`code-graph ... | head`) means the reader has what it wanted.
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
+        if is_broken_pipe(&e) {
             return ExitCode::SUCCESS;
         }
         eprintln!("code-graph: writing output: {e}");
@@ -103,4 +155,28 @@ fn main() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+fn write<W: Write>(
+    graph: &code_graph::CodeGraph,
+    format: Format,
+    mut out: W,
+) -> Result<(), CodeGraphError> {
+    let io = |e: std::io::Error| CodeGraphError::Serialise(serde_json::Error::io(e));
+    match format {
+        Format::Json => write_json(graph, &mut out)?,
+        Format::NodeLink => write_node_link(graph, &mut out)?,
+        Format::Compact => write_compact(graph, &mut out)?,
+        Format::Dot => out.write_all(to_dot(graph).as_bytes()).map_err(io)?,
+        Format::Summary => out.write_all(summary(graph).as_bytes()).map_err(io)?,
+    }
+    out.flush().map_err(io)
+}
+
+fn is_broken_pipe(e: &CodeGraphError) -> bool {
+    match e {
+        CodeGraphError::Serialise(s) => s.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe),
+        CodeGraphError::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+        _ => false,
+    }
 }

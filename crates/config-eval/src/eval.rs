@@ -263,17 +263,39 @@ impl Value {
     /// The value as JSON: records become objects, lists arrays, `()` `null`, `None`
     /// the string `"None"` and `Some(x)` the object `{"Some": x}`. Functions and
     /// non-finite floats cannot be written and give [`Error::Serialise`].
+    ///
+    /// At most [`Value::MAX_JSON_VALUES`] JSON values are written: a value shares its
+    /// parts in memory (a record holding the same list twice holds it once), and JSON
+    /// repeats them, so a small value can have an exponentially large JSON form.
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
-        self.json_at(0)
+        self.to_json_within(Self::MAX_JSON_VALUES)
     }
 
-    fn json_at(&self, depth: usize) -> Result<serde_json::Value, Error> {
+    /// The default bound of [`Value::to_json`] on the number of JSON values written.
+    pub const MAX_JSON_VALUES: u64 = 1 << 22;
+
+    /// [`Value::to_json`] with at most `max_values` JSON values (numbers, strings,
+    /// arrays, objects, ... each count one); more is [`Error::Serialise`].
+    pub fn to_json_within(&self, max_values: u64) -> Result<serde_json::Value, Error> {
+        let mut budget = max_values;
+        self.json_at(0, &mut budget)
+    }
+
+    fn json_at(&self, depth: usize, budget: &mut u64) -> Result<serde_json::Value, Error> {
         use serde_json::Value as J;
         if depth > MAX_PRINT_DEPTH {
             return Err(Error::Serialise {
                 message: format!("the value is nested deeper than {MAX_PRINT_DEPTH} levels"),
             });
         }
+        if *budget == 0 {
+            return Err(Error::Serialise {
+                message: "the result has too many JSON values (parts it shares in memory \
+                          are repeated in JSON)"
+                    .into(),
+            });
+        }
+        *budget -= 1;
         let d = depth + 1;
         Ok(match self {
             Value::Unit => J::Null,
@@ -288,18 +310,22 @@ impl Value {
                 }
             },
             Value::Str(s) => J::String(s.to_string()),
-            Value::List(xs) => J::Array(xs.iter().map(|x| x.json_at(d)).collect::<Result<_, _>>()?),
+            Value::List(xs) => J::Array(
+                xs.iter()
+                    .map(|x| x.json_at(d, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Record(fs) => {
                 let mut m = serde_json::Map::new();
                 for (k, v) in fs.iter() {
-                    m.insert(k.clone(), v.json_at(d)?);
+                    m.insert(k.clone(), v.json_at(d, budget)?);
                 }
                 J::Object(m)
             }
             Value::Ctor(n, None) => J::String(n.to_string()),
             Value::Ctor(n, Some(p)) => {
                 let mut m = serde_json::Map::new();
-                m.insert(n.to_string(), p.json_at(d)?);
+                m.insert(n.to_string(), p.json_at(d, budget)?);
                 J::Object(m)
             }
             Value::Function(_) => {
@@ -767,6 +793,9 @@ impl Host for CtxHost<'_, '_> {
     fn check_size(&mut self, what: &str, size: usize) -> Result<(), Error> {
         self.ctx.check_size(self.span, what, size)
     }
+    fn size_limit(&self) -> usize {
+        self.ctx.limits.max_value_size
+    }
 }
 
 /// One thread's evaluation state.
@@ -797,6 +826,14 @@ impl<'a> Ctx<'a> {
             file: String::new(),
             forcing: Vec::new(),
         }
+    }
+
+    /// An error about a value, shown short. Out of line: its formatting would
+    /// otherwise enlarge the frame of `eval_inner`, which every level of recursion pays.
+    #[cold]
+    #[inline(never)]
+    fn fail_value<T>(&self, span: Span, before: &str, v: &Value, after: &str) -> Result<T, Error> {
+        self.fail(span, format!("{before}{}{after}", short(v)))
     }
 
     fn fail<T>(&self, span: Span, message: impl Into<String>) -> Result<T, Error> {
@@ -1062,10 +1099,7 @@ impl<'a> Ctx<'a> {
                         None => return self.fail(span, format!("record has no field `{field}`")),
                     },
                     other => {
-                        return self.fail(
-                            span,
-                            format!("`.{field}` on {other}, which is not a record"),
-                        )
+                        return self.fail_value(span, "", other, &field_note(field));
                     }
                 }
             }
@@ -1090,7 +1124,7 @@ impl<'a> Ctx<'a> {
             ExprKind::If(c, t, f) => match self.eval(c, env, module)? {
                 Value::Bool(true) => self.eval(t, env, module)?,
                 Value::Bool(false) => self.eval(f, env, module)?,
-                other => return self.fail(c.span, format!("`if` needs a Bool, found {other}")),
+                other => return self.fail_value(c.span, "`if` needs a Bool, found ", &other, ""),
             },
             ExprKind::Match(scrutinee, arms) => {
                 let v = self.eval(scrutinee, env, module)?;
@@ -1104,14 +1138,18 @@ impl<'a> Ctx<'a> {
                             Value::Bool(true) => {}
                             Value::Bool(false) => continue,
                             other => {
-                                return self
-                                    .fail(g.span, format!("a guard must be a Bool, found {other}"))
+                                return self.fail_value(
+                                    g.span,
+                                    "a guard must be a Bool, found ",
+                                    &other,
+                                    "",
+                                )
                             }
                         }
                     }
                     return self.eval(&arm.body, &env2, module);
                 }
-                return self.fail(span, format!("no arm of this `match` accepts {v}"));
+                return self.fail_value(span, "no arm of this `match` accepts ", &v, "");
             }
             ExprKind::Binary(op, l, r) => {
                 let lv = self.eval(l, env, module)?;
@@ -1130,7 +1168,7 @@ impl<'a> Ctx<'a> {
                     None => return self.fail(span, "integer overflow in negation"),
                 },
                 (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
-                (_, other) => return self.fail(span, format!("bad operand {other}")),
+                (_, other) => return self.fail_value(span, "bad operand ", &other, ""),
             },
             ExprKind::Interp(parts) => self.interp(parts, env, module, span)?,
             ExprKind::Update(target, fields) => self.update(target, fields, env, module, span)?,
@@ -1178,7 +1216,7 @@ impl<'a> Ctx<'a> {
         let Value::Record(fs) = &base else {
             return self.fail(
                 span,
-                format!("`{{ ... | }}` on {base}, which is not a record"),
+                format!("`{{ ... | }}` on {}, which is not a record", short(&base)),
             );
         };
         let mut out = (**fs).clone();
@@ -1326,7 +1364,7 @@ impl<'a> Ctx<'a> {
                 let r = self.apply(c.inner.clone(), arg, span)?;
                 self.enter_type(r, &c.result, &c.env, &owner, span, &What::TheResult)
             }
-            other => self.fail(span, format!("{other} is not a function")),
+            other => self.fail(span, format!("{} is not a function", short(other))),
         }
     }
 
@@ -1388,7 +1426,10 @@ impl<'a> Ctx<'a> {
                     _ => None,
                 };
                 let Some(ord) = ord else {
-                    return self.fail(span, format!("cannot order {l} and {r}"));
+                    return self.fail(
+                        span,
+                        format!("cannot order {} and {}", short(&l), short(&r)),
+                    );
                 };
                 Bool(match op {
                     BinOp::Lt => ord.is_lt(),
@@ -1405,7 +1446,12 @@ impl<'a> Ctx<'a> {
             _ => {
                 return self.fail(
                     span,
-                    format!("`{}` cannot combine {l} and {r}", op.symbol()),
+                    format!(
+                        "`{}` cannot combine {} and {}",
+                        op.symbol(),
+                        short(&l),
+                        short(&r)
+                    ),
                 )
             }
         })
@@ -1593,13 +1639,51 @@ impl fmt::Display for What<'_> {
 }
 
 /// A value for an error message: at most about 80 characters.
-fn short(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= 80 {
+/// The message tail of a field read on a value that is not a record.
+#[cold]
+#[inline(never)]
+fn field_note(field: &str) -> String {
+    format!(" is not a record (reading `.{field}`)")
+}
+
+pub(crate) fn short(v: &Value) -> String {
+    let (text, complete) = capped_text(v, 400);
+    if complete && text.chars().count() <= 80 {
         return text;
     }
     let cut: String = text.chars().take(77).collect();
     format!("{cut}...")
+}
+
+/// The value as `--format text` prints it, but at most `cap` bytes: a value shares its
+/// parts in memory and the text repeats them, so a small value can have an
+/// exponentially long text. Whether the text is complete comes second.
+pub(crate) fn capped_text(v: &Value, cap: usize) -> (String, bool) {
+    struct Capped {
+        out: String,
+        cap: usize,
+    }
+    impl fmt::Write for Capped {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if self.out.len() + s.len() > self.cap {
+                let room = self.cap - self.out.len();
+                let mut cut = room.min(s.len());
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.out.push_str(&s[..cut]);
+                return Err(fmt::Error);
+            }
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+    let mut w = Capped {
+        out: String::new(),
+        cap,
+    };
+    let complete = fmt::write(&mut w, format_args!("{v}")).is_ok();
+    (w.out, complete)
 }
 
 fn substitute_type_expr(t: &TypeExpr, map: &HashMap<&str, &TypeExpr>) -> TypeExpr {

@@ -69,7 +69,8 @@ struct Options {
     /// Deepest nesting of evaluations (recursion).
     #[arg(long, default_value_t = Config::default().max_depth)]
     max_depth: usize,
-    /// Largest string (bytes) or list (elements) evaluation may build.
+    /// Largest string (bytes) or list (elements) evaluation may build; also the most
+    /// JSON values in the output (and 16 times that many bytes of text output).
     #[arg(long, default_value_t = Config::default().max_value_size)]
     max_value_size: usize,
     /// Largest module file read, in bytes.
@@ -121,6 +122,26 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit `{unit}` (use ms, s, m or h)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// The output is bounded by `--max-value-size` too: at most that many JSON values,
+/// or this many times that many bytes of text.
+const TEXT_BYTES_PER_VALUE: usize = 16;
+
+/// A string that refuses to grow past `limit` bytes.
+struct Bounded {
+    text: String,
+    limit: usize,
+}
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.text.len() + s.len() > self.limit {
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
 }
 
 /// Why a run did not succeed.
@@ -240,14 +261,31 @@ fn run(opts: &Options, evaluate: bool) -> Result<(), Failure> {
         let value = engine.eval(&program).map_err(err)?;
         let text = match opts.format {
             Format::Json => {
-                let json = value.to_json().map_err(err)?;
+                let json = value
+                    .to_json_within(opts.max_value_size as u64)
+                    .map_err(err)?;
                 serde_json::to_string_pretty(&json).map_err(|e| {
                     err(Error::Serialise {
                         message: e.to_string(),
                     })
                 })?
             }
-            Format::Text => value.to_string(),
+            Format::Text => {
+                let limit = opts.max_value_size.saturating_mul(TEXT_BYTES_PER_VALUE);
+                let mut out = Bounded {
+                    text: String::new(),
+                    limit,
+                };
+                if std::fmt::Write::write_fmt(&mut out, format_args!("{value}")).is_err() {
+                    return Err(err(Error::Serialise {
+                        message: format!(
+                            "the result's text is longer than {limit} bytes (parts it \
+                             shares in memory are repeated in text)"
+                        ),
+                    }));
+                }
+                out.text
+            }
         };
         emit(&text)?;
     } else {

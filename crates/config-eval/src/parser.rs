@@ -1514,10 +1514,20 @@ impl Parser {
             Tok::Kw("true") => Ok(Pattern::Bool(true)),
             Tok::Kw("false") => Ok(Pattern::Bool(false)),
             Tok::Upper(name) => {
+                // `Some(x)`, or `Some x` as the origin's documentation writes it: a
+                // payload pattern that is a name, a literal or a bracket (not `when`).
+                let bare = match self.peek() {
+                    Tok::Ident(w) => w != "when",
+                    Tok::Int(_) | Tok::Str(_) | Tok::Kw("true" | "false") => true,
+                    Tok::Sym("_" | "[" | "{") => true,
+                    _ => false,
+                };
                 let payload = if self.eat_sym("(") {
                     let p = self.pattern()?;
                     self.expect_sym(")")?;
                     Some(Box::new(p))
+                } else if bare {
+                    Some(Box::new(self.pattern()?))
                 } else {
                     None
                 };
@@ -1691,6 +1701,10 @@ mod tests {
         assert_eq!(expr_of("1 + 2 * 3"), expr_of("1 + (2 * 3)"));
         assert_eq!(expr_of("1 - 2 - 3"), expr_of("(1 - 2) - 3"));
         assert_eq!(expr_of("+5 + +2.5"), expr_of("5 + 2.5"));
+        assert_eq!(
+            expr_of("match o { Some n when n > 1 => n, Some _ => 0, None when true => 1 }"),
+            expr_of("match o { Some(n) when n > 1 => n, Some(_) => 0, None when true => 1 }")
+        );
         let m = parse_module("let m : Num 'a => Ord 'a => 'a -> 'a = \\x -> x;").unwrap();
         assert!(matches!(m.lets[0].ann, Some(TypeExpr::Fun(..))));
         assert_eq!(

@@ -331,6 +331,31 @@ mod tests {
     }
 
     #[test]
+    fn loading_stops_at_the_deadline_naming_the_file() {
+        let files: HashMap<String, String> = [
+            (
+                "main.lig".to_owned(),
+                "import lib;\nlet a = lib.b;".to_owned(),
+            ),
+            ("lib.lig".to_owned(), "let b = 1;".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let limits = LoadLimits {
+            max_input_size: 1 << 20,
+            deadline: Some((Instant::now(), Duration::from_millis(7))),
+        };
+        let e = load(
+            &Source::Memory(files),
+            "main.lig",
+            &ConcurrentCache::new(0),
+            &limits,
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "lib.lig: timed out after 7 ms while parsing");
+    }
+
+    #[test]
     fn invalid_utf8_is_reported_at_its_line_and_column() {
         let e = decode_utf8("m.lig", b"let a = 1;\nlet \xc3\xa9\xff = 2;".to_vec()).unwrap_err();
         assert_eq!(

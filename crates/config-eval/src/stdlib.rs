@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::Error;
-use crate::eval::Value;
+use crate::eval::{short, Value};
 use crate::sync::Arc;
 
 /// The most elements (or bytes) one built-in call may build.
@@ -243,6 +243,8 @@ pub(crate) trait Host {
     /// Fails when building a `what` (`"a list"`, `"a string"`) of `size` elements or
     /// bytes would pass the value-size limit.
     fn check_size(&mut self, what: &str, size: usize) -> Result<(), Error>;
+    /// The value-size limit (bytes of a string, elements of a list).
+    fn size_limit(&self) -> usize;
 }
 
 /// Why a built-in failed: a message for the caller's position, or an error that
@@ -261,14 +263,20 @@ impl From<Error> for Fail {
 fn list(v: &Value) -> Result<&Arc<Vec<Value>>, Fail> {
     match v {
         Value::List(xs) => Ok(xs),
-        other => Err(Fail::Msg(format!("expected a list, found {other}"))),
+        other => Err(Fail::Msg(format!(
+            "expected a list, found {}",
+            short(other)
+        ))),
     }
 }
 
 fn string(v: &Value) -> Result<&str, Fail> {
     match v {
         Value::Str(s) => Ok(s),
-        other => Err(Fail::Msg(format!("expected a string, found {other}"))),
+        other => Err(Fail::Msg(format!(
+            "expected a string, found {}",
+            short(other)
+        ))),
     }
 }
 
@@ -276,7 +284,8 @@ fn boolean(v: Value, what: &str) -> Result<bool, Fail> {
     match v {
         Value::Bool(b) => Ok(b),
         other => Err(Fail::Msg(format!(
-            "{what} must return a Bool, found {other}"
+            "{what} must return a Bool, found {}",
+            short(&other)
         ))),
     }
 }
@@ -301,7 +310,13 @@ fn less(a: &Value, b: &Value) -> Result<bool, Fail> {
         (Value::Int(x), Value::Int(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::Str(x), Value::Str(y)) => x < y,
-        _ => return Err(Fail::Msg(format!("cannot order {a} and {b}"))),
+        _ => {
+            return Err(Fail::Msg(format!(
+                "cannot order {} and {}",
+                short(a),
+                short(b)
+            )))
+        }
     })
 }
 
@@ -361,7 +376,8 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
             }
             other => {
                 return Err(Fail::Msg(format!(
-                    "expected a string or a list, found {other}"
+                    "expected a string or a list, found {}",
+                    short(other)
                 )))
             }
         },
@@ -534,7 +550,12 @@ pub(crate) fn call(b: Builtin, args: &[Value], host: &mut dyn Host) -> Result<Va
         }
         Builtin::ToFloat => match arg(0)? {
             Value::Int(i) => Value::Float(*i as f64),
-            other => return Err(Fail::Msg(format!("expected an integer, found {other}"))),
+            other => {
+                return Err(Fail::Msg(format!(
+                    "expected an integer, found {}",
+                    short(other)
+                )))
+            }
         },
         Builtin::Truncate => match arg(0)? {
             Value::Float(f)
@@ -586,7 +607,13 @@ pub(crate) fn to_text(v: &Value, host: &mut dyn Host) -> Result<String, Fail> {
             if contains_function(other) {
                 return Err(Fail::Msg("a function cannot be turned into text".into()));
             }
-            let text = other.to_string();
+            // Rendering stops one byte past the limit: a value that shares its parts
+            // can have an exponentially long text.
+            let cap = host.size_limit().min(MAX_BUILT).saturating_add(1);
+            let (text, complete) = crate::eval::capped_text(other, cap);
+            if !complete {
+                too_big(host, "a string", cap)?;
+            }
             too_big(host, "a string", text.len())?;
             host.charge(text.len() as u64 / 16)?;
             Ok(text)
@@ -594,14 +621,16 @@ pub(crate) fn to_text(v: &Value, host: &mut dyn Host) -> Result<String, Fail> {
     }
 }
 
+/// Whether a function is anywhere inside `v`; each shared part is looked at once.
 fn contains_function(v: &Value) -> bool {
+    let mut seen = std::collections::HashSet::new();
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
             Value::Function(_) => return true,
-            Value::List(xs) => stack.extend(xs.iter()),
-            Value::Record(fs) => stack.extend(fs.values()),
-            Value::Ctor(_, Some(p)) => stack.push(p),
+            Value::List(xs) if seen.insert(Arc::as_ptr(xs) as usize) => stack.extend(xs.iter()),
+            Value::Record(fs) if seen.insert(Arc::as_ptr(fs) as usize) => stack.extend(fs.values()),
+            Value::Ctor(_, Some(p)) if seen.insert(Arc::as_ptr(p) as usize) => stack.push(p),
             _ => {}
         }
     }
@@ -618,7 +647,11 @@ pub(crate) fn merge(a: &Value, b: &Value) -> Result<Value, String> {
             }
             Ok(Value::Record(Arc::new(out)))
         }
-        _ => Err(format!("`&` merges two records, found {a} and {b}")),
+        _ => Err(format!(
+            "`&` merges two records, found {} and {}",
+            short(a),
+            short(b)
+        )),
     }
 }
 

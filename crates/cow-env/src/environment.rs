@@ -2,11 +2,12 @@
 //! [`Environment`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::cache::{PatternCache, RuleList};
 use crate::lineage::Lineage;
 use crate::rule::{RuleId, RuleRef};
+use crate::sync::OnceLock;
 use crate::trie::private::TrieMap;
 use crate::trie::{NativeTrie, TrieBackend};
 use crate::{trie, Atom, AtomSpace, Error, Rule, RuleKey};

@@ -25,6 +25,10 @@ pub const DEFAULT_MAX_DEPTH: usize = 100_000;
 /// Default limit on the number of alternative results of one evaluation.
 pub const DEFAULT_MAX_RESULTS: usize = 100_000;
 
+/// How many nested drivers (for the operands of assertions, states, folds, imports)
+/// may be open at once.
+const MAX_NESTED_DRIVERS: usize = 48;
+
 /// One result: the atom and the bindings of the evaluated atom's variables it needs.
 type Res = (Atom, Bindings);
 
@@ -128,6 +132,7 @@ pub struct Interpreter<E: RuleEnvironment = Environment> {
     fresh: u64,
     type_check_auto: bool,
     file: Option<PathBuf>,
+    nesting: usize,
 }
 
 /// A pending evaluation waiting for the results of a child evaluation.
@@ -213,6 +218,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
             fresh: 0,
             type_check_auto: false,
             file: None,
+            nesting: 0,
         }
     }
 
@@ -441,7 +447,21 @@ impl<E: RuleEnvironment> Interpreter<E> {
 
     /// Evaluates `atom` on a fresh stack (for forms whose operands are rarely deep).
     fn nested(&mut self, atom: &Atom, depth: usize) -> Result<Vec<Res>, Error> {
-        self.run(atom.clone(), depth + 1)
+        // Each nested driver sits on the thread's stack: bound how many can be open at
+        // once, so a recursion through such forms ends with the depth error, not a
+        // stack overflow.
+        if self.nesting >= MAX_NESTED_DRIVERS {
+            return Err(Error::DepthExceeded {
+                limit: self.max_depth.min(depth),
+                atom: shorten(format!(
+                    "{atom} (more than {MAX_NESTED_DRIVERS} nested evaluations of assertion, state, fold or import operands)"
+                )),
+            });
+        }
+        self.nesting += 1;
+        let result = self.run(atom.clone(), depth + 1);
+        self.nesting -= 1;
+        result
     }
 
     fn nested_atoms(&mut self, atom: &Atom, depth: usize) -> Result<Vec<Atom>, Error> {
@@ -547,14 +567,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     return Ok(done(error));
                 }
             }
-            let keep_rhs = sig
-                .as_ref()
-                .and_then(|(ty, _)| types::function_parts(ty))
-                .is_some_and(|(_, ret)| ret.as_sym() == Some("Atom"));
+            let ret = return_type(sig.as_ref());
             self.call(
                 atom.clone(),
                 Bindings::new(),
-                keep_rhs,
+                ret.as_ref(),
                 &mut todo,
                 &mut direct,
             )?;
@@ -665,11 +682,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
         let mut todo = VecDeque::new();
         let mut direct = std::mem::take(&mut args.errors);
         let combos: Vec<Combo> = args.pending.drain(..).collect();
-        let keep_rhs = args
-            .sig
-            .as_ref()
-            .and_then(|(ty, _)| types::function_parts(ty))
-            .is_some_and(|(_, ret)| ret.as_sym() == Some("Atom"));
+        let ret = return_type(args.sig.as_ref());
         for combo in combos {
             let expr = if combo.bindings.is_empty() {
                 Atom::expr(combo.values)
@@ -682,7 +695,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
                     continue;
                 }
             }
-            self.call(expr, combo.bindings, keep_rhs, &mut todo, &mut direct)?;
+            self.call(expr, combo.bindings, ret.as_ref(), &mut todo, &mut direct)?;
         }
         self.check_size(todo.len() + direct.len(), &args.whole)?;
         Ok(self.concat(todo, direct, &args.whole))
@@ -726,20 +739,20 @@ impl<E: RuleEnvironment> Interpreter<E> {
     }
 
     /// Applies an evaluated expression: the grounded operation, or the rules.
-    /// `keep_rhs`: the function's declared return type is `Atom`, so the right sides of
-    /// its rules are results as written.
+    /// `ret`: the function's declared return type. A result is evaluated further unless
+    /// that type is `Atom`.
     fn call(
         &mut self,
         expr: Atom,
         bindings: Bindings,
-        keep_rhs: bool,
+        ret: Option<&Atom>,
         todo: &mut VecDeque<(Atom, Bindings)>,
         direct: &mut Vec<Res>,
     ) -> Result<(), Error> {
         if let Some([Atom::Sym(op), rest @ ..]) = expr.as_expr() {
             if let Some(values) = stdlib::call(op, rest, &expr) {
                 for value in values {
-                    if needs_eval(&value) && !value.is_error() {
+                    if needs_eval(&value) && !value.is_error() && !kept_as_is(ret) {
                         todo.push_back((value, bindings.clone()));
                     } else {
                         direct.push((value, bindings.clone()));
@@ -752,8 +765,15 @@ impl<E: RuleEnvironment> Interpreter<E> {
         self.rewrite(&expr, &bindings, todo);
         if todo.len() == before {
             direct.push((expr, bindings));
-        } else if keep_rhs {
-            direct.extend(todo.drain(before..));
+        } else if ret.is_some() {
+            let produced: Vec<(Atom, Bindings)> = todo.drain(before..).collect();
+            for (value, b) in produced {
+                if kept_as_is(ret) {
+                    direct.push((value, b));
+                } else {
+                    todo.push_back((value, b));
+                }
+            }
         }
         Ok(())
     }
@@ -762,6 +782,11 @@ impl<E: RuleEnvironment> Interpreter<E> {
     /// `expr`, with the bindings of `expr`'s own variables.
     fn rewrite(&mut self, expr: &Atom, outer: &Bindings, todo: &mut VecDeque<(Atom, Bindings)>) {
         let rules = self.spaces[self.self_space].get_matching_rules(expr);
+        if rules.is_empty() {
+            // Nothing to try: skip the walks over `expr` below (a long data structure
+            // is evaluated level by level, so they would make it quadratic).
+            return;
+        }
         // A ground query shares no variable with any rule, so the rule can be unified as
         // written and only the variables its right side keeps free need fresh names:
         // this skips renaming (and allocating) for every candidate that does not match.
@@ -949,6 +974,92 @@ impl<E: RuleEnvironment> Interpreter<E> {
                 });
                 self.eval_then(value, k, depth)?
             }
+            ("if-equal", [a, b, then, otherwise]) => {
+                if a == b {
+                    Step::Tail(then.clone(), Bindings::new())
+                } else {
+                    Step::Tail(otherwise.clone(), Bindings::new())
+                }
+            }
+            ("if-error", [x, then, otherwise]) => {
+                let branch = if x.is_error() { then } else { otherwise };
+                Step::Tail(branch.clone(), Bindings::new())
+            }
+            ("return-on-error", [x, then]) => {
+                if x.is_error() {
+                    done(expr_of("return", std::slice::from_ref(x)))
+                } else {
+                    Step::Tail(then.clone(), Bindings::new())
+                }
+            }
+            ("noreduce-eq", [a, b]) => done(Atom::bool(a == b)),
+            ("is-function", [ty]) => done(Atom::bool(types::function_parts(ty).is_some())),
+            ("atom-subst", [value, var @ Atom::Var(_), template]) => {
+                let mut b = Bindings::new();
+                if b.unify(var, value) {
+                    done(b.apply(template))
+                } else {
+                    done(template.clone())
+                }
+            }
+            ("unquote", [x]) => {
+                let whole2 = whole.clone();
+                let k: Then<E> = Box::new(move |me, results, _| {
+                    let mut todo = VecDeque::new();
+                    let mut direct = Vec::new();
+                    for (r, b) in results {
+                        match r.as_expr() {
+                            Some([q, inner]) if q.as_sym() == Some("quote") => {
+                                todo.push_back((inner.clone(), b));
+                            }
+                            _ => direct.push((expr_of("unquote", &[r]), b)),
+                        }
+                    }
+                    Ok(me.concat(todo, direct, &whole2))
+                });
+                self.eval_then(x, k, depth)?
+            }
+            ("function", [body]) => {
+                let k: Then<E> = Box::new(|_, results, _| {
+                    Ok(Step::Done(
+                        results
+                            .into_iter()
+                            .map(|(r, b)| match r.as_expr() {
+                                Some([ret, value]) if ret.as_sym() == Some("return") => {
+                                    (value.clone(), b)
+                                }
+                                _ => (r, b),
+                            })
+                            .collect(),
+                    ))
+                });
+                self.eval_then(body, k, depth)?
+            }
+            ("metta", [x, _ty, _space]) => Step::Tail(x.clone(), Bindings::new()),
+            ("for-each-in-atom", [list, f]) => {
+                let items: Vec<Atom> = list.as_expr().map(<[Atom]>::to_vec).unwrap_or_default();
+                for item in items {
+                    self.nested(&Atom::expr(vec![f.clone(), item]), depth)?;
+                }
+                done(unit())
+            }
+            ("add-reduct" | "add-atoms", [space, value]) => {
+                let Some(space) = self.space_index(space, depth)? else {
+                    return Ok(Some(done(stdlib::error(
+                        whole,
+                        Atom::string("expects a space"),
+                    ))));
+                };
+                let atoms: Vec<Atom> = if head == "add-reduct" {
+                    self.nested_atoms(value, depth)?
+                } else {
+                    value.as_expr().map(<[Atom]>::to_vec).unwrap_or_default()
+                };
+                for atom in atoms {
+                    self.add_to(space, atom);
+                }
+                done(unit())
+            }
             ("unify", [a, b, then, otherwise]) => {
                 let mut bindings = Bindings::new();
                 if bindings.unify(a, b) {
@@ -992,7 +1103,7 @@ impl<E: RuleEnvironment> Interpreter<E> {
                         if let Some(step) = self.special_eval(items, x, depth)? {
                             return Ok(Some(step));
                         }
-                        self.call(x.clone(), Bindings::new(), false, &mut todo, &mut direct)?;
+                        self.call(x.clone(), Bindings::new(), None, &mut todo, &mut direct)?;
                     }
                     other => direct.push((other.clone(), Bindings::new())),
                 }
@@ -1595,6 +1706,18 @@ impl<E: RuleEnvironment> Interpreter<E> {
             _ => Ok(None),
         }
     }
+}
+
+/// The declared return type of a signature.
+fn return_type(sig: Option<&(Atom, bool)>) -> Option<Atom> {
+    sig.and_then(|(ty, _)| types::function_parts(ty))
+        .map(|(_, ret)| ret.clone())
+}
+
+/// Whether a result of a function with return type `ret` is returned as it is (the
+/// reference interpreter does not evaluate a result of type `Atom`).
+fn kept_as_is(ret: Option<&Atom>) -> bool {
+    ret.and_then(Atom::as_sym) == Some("Atom")
 }
 
 fn text_of(atom: &Atom) -> String {

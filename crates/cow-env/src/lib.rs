@@ -3,9 +3,11 @@
 //! The crate has three layers:
 //! - **The host language**: [`Atom`]s (symbols, integers, floats, strings, `$x`
 //!   variables, expressions), an S-expression reader with line and column in its errors
-//!   ([`parse_program`], [`parse_atom`]), unification, and an [`Interpreter`] that
-//!   rewrites by rules `(= lhs rhs)` with nondeterministic results, `match`,
-//!   `superpose`, `collapse`, `let`, `if`, arithmetic and comparison, under a depth
+//!   ([`parse_program`], [`parse_atom`]), unification, and an [`Interpreter`] with the
+//!   reference MeTTa interpreter's semantics: rules `(= lhs rhs)` with nondeterministic
+//!   results and bindings that flow outwards, `get-type` inference and argument type
+//!   checks (`BadArgType`), type-directed evaluation, spaces, states, the assertion
+//!   family and the standard library, evaluated on an explicit stack under a depth
 //!   limit that turns runaway recursion into [`Error::DepthExceeded`].
 //! - **The environment** ([`RuleEnvironment`]): the seed's seven fields (an atom trie
 //!   `btm`, a rule index by head and arity, wildcard rules, multiplicities, an LRU
@@ -17,16 +19,15 @@
 //!   [`MutexEnvironment`] and [`RwLockEnvironment`] are the seed's lock-per-field
 //!   designs, kept for comparison.
 //! - **The `.metta` runner** ([`run_file`], binary `metta-run`): adds top-level atoms,
-//!   evaluates `!` forms, checks `assertEqual` and `assertEqualToResult` as multisets.
+//!   evaluates `!` forms, counts and checks every `assert*` form.
 //!
-//! It deliberately does not implement the full MeTTa standard library, type checking of
-//! expressions (types are recorded and queried with `get-type`, not enforced), collection
-//! of removal tombstones, or grounded spaces other than `&self`.
+//! It deliberately does not collect removal tombstones. The MeTTa it does not run yet is
+//! listed in the crate README.
 //!
 //! Every field of an [`Environment`] is a persistent trie keyed by the one byte encoding
 //! [`Atom::encode`]. The default backend, [`NativeTrie`], is this crate's own radix trie
 //! and builds on every target with no flags; the seed's `pathmap` crate is available as
-//! [`Environment<PathMapTrie>`](PathMapTrie) with the `pathmap` feature.
+//! `Environment<PathMapTrie>` with the `pathmap` feature.
 //!
 //! ```
 //! use cow_env::{parse_atom, AtomSpace, Environment, Interpreter, RuleEnvironment};
@@ -51,7 +52,7 @@
 //!
 //! Features only add; none changes a type another crate names.
 //!
-//! - `pathmap` (off by default): adds [`PathMapTrie`], so that `Environment<PathMapTrie>`
+//! - `pathmap` (off by default): adds `PathMapTrie`, so that `Environment<PathMapTrie>`
 //!   stores its fields in the `pathmap` crate (the seed's trie). `pathmap` hashes with
 //!   `gxhash`, which does not compile on x86_64 without AES-NI and SSE2, so on x86_64 a
 //!   build with this feature needs `RUSTFLAGS="-C target-feature=+aes,+sse2"` (or the same

@@ -1,7 +1,8 @@
 //! The one place that chooses the locks and atomics: the seed's "before" (a `Mutex` per
 //! field) and its "after" (an `RwLock` per field), both as real types so that one
-//! benchmark process measures both; the pattern cache's lock; the atomics of the id and
-//! stamp counters and the cache clock. No other module imports a lock or an atomic.
+//! benchmark process measures both; the pattern cache's lock; the type index's `OnceLock`;
+//! the atomics of the id and stamp counters and the cache clock. No other module imports
+//! a lock or an atomic.
 //!
 //! parking_lot's locks are used because they do not poison: every write the
 //! environments make under a lock is a single insertion or a whole-value replacement, and
@@ -123,3 +124,5 @@ pub(crate) type CacheLock<T> = parking_lot::RwLock<T>;
 pub(crate) use std::sync::atomic::AtomicU64;
 /// Memory orderings for [`AtomicU64`].
 pub(crate) use std::sync::atomic::Ordering;
+/// The once-initialised cell of the copy-on-write environment's type index.
+pub(crate) use std::sync::OnceLock;

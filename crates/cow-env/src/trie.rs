@@ -89,7 +89,7 @@ use private::{TrieMap, Value};
 /// Which persistent map an [`crate::Environment`] stores its fields in.
 ///
 /// Sealed: the implementations are [`NativeTrie`] (the default) and, with the `pathmap`
-/// feature, [`PathMapTrie`]. A feature only adds a backend; it never changes what
+/// feature, `PathMapTrie`. A feature only adds a backend; it never changes what
 /// `Environment` (that is, `Environment<NativeTrie>`) is.
 pub trait TrieBackend: fmt::Debug + Send + Sync + 'static {
     /// The map type for values `V`.
@@ -102,8 +102,9 @@ pub trait TrieBackend: fmt::Debug + Send + Sync + 'static {
     fn atoms(map: &Self::Map<()>) -> Atoms;
 }
 
-/// The persistent radix trie of this crate (module [`crate::trie`] docs): the default
-/// backend, built with no flags on every target.
+/// The persistent radix trie of this crate: the default backend, built with no flags on
+/// every target. Nodes are shared with `Arc`; a write copies one path; a union or a
+/// difference of two forks skips the subtries they share.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NativeTrie;
 
@@ -245,7 +246,47 @@ pub struct Trie<V> {
 /// The label of an edge (never empty) and the node it leads to. The label lives in the
 /// parent, not in the node, so that a union or a split can hang an existing node under a
 /// new label without copying it.
-type Edge<V> = (Arc<[u8]>, Arc<Node<V>>);
+type Edge<V> = (Label, Arc<Node<V>>);
+
+/// Bytes of a label kept inline (the label and its length fill 24 bytes).
+const INLINE_LABEL: usize = 22;
+
+/// An edge label: short ones inline, so that copying a node on write (which copies its
+/// edges) costs no allocation or reference count for them; long ones shared.
+#[derive(Clone)]
+enum Label {
+    Inline { len: u8, bytes: [u8; INLINE_LABEL] },
+    Shared(Arc<[u8]>),
+}
+
+impl std::ops::Deref for Label {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Label::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Label::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl From<&[u8]> for Label {
+    fn from(slice: &[u8]) -> Self {
+        match u8::try_from(slice.len()) {
+            Ok(len) if slice.len() <= INLINE_LABEL => {
+                let mut bytes = [0; INLINE_LABEL];
+                bytes[..slice.len()].copy_from_slice(slice);
+                Label::Inline { len, bytes }
+            }
+            _ => Label::Shared(slice.into()),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Label {
+    fn from(bytes: Vec<u8>) -> Self {
+        Label::from(&bytes[..])
+    }
+}
 
 /// One node: its value, its edges (sorted by the first byte of their label, which is
 /// unique among siblings) and the number of values in its subtrie.

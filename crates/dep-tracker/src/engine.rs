@@ -83,6 +83,9 @@ type MemoMap<K, V> = HashMap<K, Slot<K, V>, BuildHasherDefault<FxHasher>>;
 /// build bounce that cache line on every lookup and run slower than one.
 const SHARDS: usize = 32;
 
+/// Keys each shard has room for when the engine is created.
+const SHARD_CAPACITY: usize = 64;
+
 /// One part of the memo table on its own cache lines.
 #[repr(align(128))]
 struct Shard<K, V>(RwLock<MemoMap<K, V>>);
@@ -129,6 +132,7 @@ impl InputSet {
         self.0[usize::from(bit) / 64] & (1 << (bit % 64)) != 0
     }
 
+    #[inline]
     fn union(mut self, other: InputSet) -> InputSet {
         for (word, add) in self.0.iter_mut().zip(other.0) {
             *word |= add;
@@ -182,6 +186,7 @@ impl<K, V> Memo<K, V> {
         }
     }
 
+    #[inline]
     fn inputs(&self) -> InputSet {
         InputSet(std::array::from_fn(|i| {
             self.inputs[i].load(Ordering::Relaxed)
@@ -208,18 +213,23 @@ struct Frame<K> {
     /// The frame that asked for this key (`None` for a request from outside a step).
     /// It waits for this frame, whatever thread either runs on.
     parent: Option<Arc<Frame<K>>>,
+    /// Set (SeqCst) when the frame has stored its memo.
+    done: StdAtomicBool,
+    /// Set (SeqCst) by a thread about to park on `finished`: then, and only then, the
+    /// finishing thread takes `state`'s lock to wake it. Together with `done` this is
+    /// the two-flag handshake that lets a frame nobody waits for finish without a lock.
+    contended: StdAtomicBool,
+    /// Set once `state.cycle` is.
+    on_cycle: StdAtomicBool,
     state: StdMutex<FrameState<K>>,
     finished: StdCondvar,
 }
 
 struct FrameState<K> {
-    finished: bool,
     /// Frames parked until this one finishes; they wait for it like its parent does.
     waiters: Vec<Arc<Frame<K>>>,
     /// Set when this frame was found on a cycle: the cycle, and so its value.
     cycle: Option<Arc<[String]>>,
-    /// Threads parked on `finished` (frames or not).
-    sleepers: usize,
 }
 
 fn lock<T>(mutex: &StdMutex<T>) -> StdGuard<'_, T> {
@@ -236,27 +246,40 @@ impl<K> Frame<K> {
             key,
             hash,
             parent,
+            done: StdAtomicBool::new(false),
+            contended: StdAtomicBool::new(false),
+            on_cycle: StdAtomicBool::new(false),
             state: StdMutex::new(FrameState {
-                finished: false,
                 waiters: Vec::new(),
                 cycle: None,
-                sleepers: 0,
             }),
             finished: StdCondvar::new(),
         }
     }
 
     fn cycle(&self) -> Option<Arc<[String]>> {
+        if !self.on_cycle.load(Ordering::Acquire) {
+            return None;
+        }
         lock(&self.state).cycle.clone()
     }
 
-    fn finish(&self) {
+    fn mark_cycle(&self, cycle: &Arc<[String]>) {
         let mut state = lock(&self.state);
-        state.finished = true;
-        let parked = state.sleepers > 0;
-        state.waiters.clear();
-        drop(state);
-        if parked {
+        if state.cycle.is_none() {
+            state.cycle = Some(Arc::clone(cycle));
+            self.on_cycle.store(true, Ordering::Release);
+        }
+    }
+
+    fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        if self.contended.load(Ordering::SeqCst) {
+            // A parker holds the lock from before it read `done` until it sleeps, so
+            // taking it here orders this wake-up after its sleep.
+            let mut state = lock(&self.state);
+            state.waiters.clear();
+            drop(state);
             self.finished.notify_all();
         }
     }
@@ -264,13 +287,12 @@ impl<K> Frame<K> {
     /// Parks the calling thread until the frame has finished.
     fn wait(&self) {
         let mut state = lock(&self.state);
-        while !state.finished {
-            state.sleepers += 1;
+        self.contended.store(true, Ordering::SeqCst);
+        while !self.done.load(Ordering::SeqCst) {
             state = self
                 .finished
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            state.sleepers -= 1;
         }
     }
 }
@@ -508,18 +530,26 @@ where
         if self.suspended.get() {
             return Err(self.suspension());
         }
+        let hash = hash_of(key);
         let current = self
             .engine
-            .lookup(key, hash_of(key), |m| (m.value.clone(), m.inputs()));
+            .lookup(key, hash, |m| (m.value.clone(), m.inputs()));
         if let Some((value, inputs)) = current {
             let mut deps = self.deps.borrow_mut();
             deps.0.push(key.clone());
             deps.1 = deps.1.union(inputs);
             return value;
         }
-        let demanded = self
-            .engine
-            .demand(key, Some(self.frame), self.request, false, true, false);
+        let demanded = self.engine.demand_hashed(
+            key,
+            hash,
+            Some(self.frame),
+            self.request,
+            false,
+            true,
+            false,
+            true,
+        );
         self.record(key, demanded)
     }
 
@@ -578,7 +608,14 @@ where
             inner: Arc::new(Inner {
                 compute: Box::new(compute),
                 memos: (0..SHARDS)
-                    .map(|_| Shard(RwLock::new(MemoMap::default())))
+                    .map(|_| {
+                        // Room for a few thousand keys before the first rehash: a build
+                        // fills the table while it runs.
+                        Shard(RwLock::new(MemoMap::with_capacity_and_hasher(
+                            SHARD_CAPACITY,
+                            BuildHasherDefault::default(),
+                        )))
+                    })
                     .collect(),
                 revision: 0,
                 changes: Vec::new(),
@@ -728,6 +765,7 @@ where
     /// Whether `memo` is known to be current in this revision without looking at its
     /// dependencies: verified in it, or none of its possible inputs changed since it
     /// was last verified (checked against the latest `RECENT_CHANGES` changes only).
+    #[inline]
     fn is_current(&self, memo: &Memo<K, V>) -> bool {
         let verified_at = memo.verified_at.load(Ordering::Acquire);
         if verified_at >= self.revision {
@@ -747,6 +785,7 @@ where
     }
 
     /// `read(memo)` when `key` is already current, under the shard's read lock.
+    #[inline]
     fn lookup<R>(&self, key: &K, hash: u64, read: impl FnOnce(&Arc<Memo<K, V>>) -> R) -> Option<R> {
         let memos = self.memos[shard_of(hash)].0.read();
         match memos.get(key) {
@@ -771,10 +810,37 @@ where
         wait: bool,
         force: bool,
     ) -> Demanded<K, V> {
-        let hash = hash_of(key);
+        self.demand_hashed(
+            key,
+            hash_of(key),
+            asker,
+            request,
+            verifying,
+            wait,
+            force,
+            false,
+        )
+    }
+
+    /// [`demand`](Self::demand) with the key's hash; `looked`: the caller has just
+    /// found the key not current, so the first lookup is skipped.
+    #[allow(clippy::too_many_arguments)]
+    fn demand_hashed(
+        self: &Arc<Self>,
+        key: &K,
+        hash: u64,
+        asker: Option<&Arc<Frame<K>>>,
+        request: &Request<K>,
+        verifying: bool,
+        wait: bool,
+        force: bool,
+        mut looked: bool,
+    ) -> Demanded<K, V> {
         loop {
-            if let Some(memo) = self.lookup(key, hash, Arc::clone) {
-                return Demanded::Current(memo);
+            if !std::mem::take(&mut looked) {
+                if let Some(memo) = self.lookup(key, hash, Arc::clone) {
+                    return Demanded::Current(memo);
+                }
             }
             if !force && NativeFrame::over_budget() {
                 *request.needed.borrow_mut() = Some(Work::Demand {
@@ -838,19 +904,15 @@ where
                 let cycle = canonical_cycle(&path);
                 if !verifying {
                     for frame in &path {
-                        let mut state = lock(&frame.state);
-                        if state.cycle.is_none() {
-                            state.cycle = Some(Arc::clone(&cycle));
-                        }
+                        frame.mark_cycle(&cycle);
                     }
                 }
                 return Some(cycle);
             }
-            let mut state = lock(&running.state);
-            if state.finished {
+            if running.done.load(Ordering::SeqCst) {
                 return None;
             }
-            state.waiters.push(Arc::clone(asker));
+            lock(&running.state).waiters.push(Arc::clone(asker));
         }
         running.wait();
         None
@@ -970,7 +1032,10 @@ where
             engine: self,
             frame,
             request,
-            deps: RefCell::new((Vec::new(), InputSet::of(frame.hash))),
+            deps: RefCell::new((
+                Vec::with_capacity(old.as_ref().map_or(4, |o| o.deps.len())),
+                InputSet::of(frame.hash),
+            )),
             suspended: Cell::new(false),
         };
         let key = &frame.key;
@@ -1030,7 +1095,16 @@ where
         let verified_at = old.verified_at.load(Ordering::Acquire);
         let mut inputs = InputSet::of(frame.hash);
         for dep in &old.deps {
-            match self.demand(dep, Some(frame), request, true, true, false) {
+            let hash = hash_of(dep);
+            let current = self.lookup(dep, hash, |m| (m.changed_at, m.inputs()));
+            if let Some((changed_at, more)) = current {
+                if changed_at > verified_at {
+                    return Verified::Changed;
+                }
+                inputs = inputs.union(more);
+                continue;
+            }
+            match self.demand_hashed(dep, hash, Some(frame), request, true, true, false, true) {
                 Demanded::Current(memo) if memo.changed_at <= verified_at => {
                     inputs = inputs.union(memo.inputs());
                 }

@@ -46,9 +46,11 @@
 //!
 //! # Feature flags
 //!
-//! - `append-only-vec-log`: makes [`AppendOnlyVecLog`], the seed's recommended option 1,
-//!   the [`DefaultLog`]. Without it the default is [`BufferedLog`]. Every log is a real,
-//!   tested type either way, so one benchmark process measures them all.
+//! - `append-only-vec-log`: makes [`DefaultLog::default`] record like
+//!   [`AppendOnlyVecLog`], the seed's recommended option 1, instead of like
+//!   [`BufferedLog`]. It changes that default value only: [`DefaultLog`] is the same type
+//!   with or without the feature, so a dependent turning it on changes no type another
+//!   dependent names. Every log is a real, tested type either way.
 //! - `loom`: loom models of the buffered log's publication; they run only with
 //!   `RUSTFLAGS="--cfg loom"` (`cargo test -p dep-tracker --features loom --release --lib
 //!   loom`).

@@ -147,17 +147,95 @@ impl DependencyLog for BoxcarLog {
     }
 }
 
-/// The log a [`Context`](crate::Context) uses unless told otherwise: [`BufferedLog`],
-/// the best-measured log (docs/dep-tracker.md). With the `append-only-vec-log` feature
-/// it is the seed's [`AppendOnlyVecLog`] instead.
-#[cfg(not(feature = "append-only-vec-log"))]
-pub type DefaultLog = BufferedLog;
+/// The log a [`Context`](crate::Context) uses unless told otherwise.
+///
+/// One type whatever the features: it records either like [`BufferedLog`] (the
+/// best-measured log, docs/dep-tracker.md) or like the seed's [`AppendOnlyVecLog`],
+/// chosen when the log is built. [`DefaultLog::default`] builds the buffered one; the
+/// `append-only-vec-log` feature makes it build the append-only-vec one instead.
+/// Features are unified across a build, so the feature changes only that default value,
+/// never the type another crate names; [`buffered`](Self::buffered) and
+/// [`append_only_vec`](Self::append_only_vec) choose explicitly.
+#[derive(Debug)]
+pub struct DefaultLog(DefaultKind);
 
-/// The log a [`Context`](crate::Context) uses unless told otherwise: the seed's
-/// [`AppendOnlyVecLog`], selected by the `append-only-vec-log` feature. Without the
-/// feature it is [`BufferedLog`], the best-measured log.
-#[cfg(feature = "append-only-vec-log")]
-pub type DefaultLog = AppendOnlyVecLog;
+#[derive(Debug)]
+enum DefaultKind {
+    Buffered(BufferedLog),
+    AppendOnlyVec(AppendOnlyVecLog),
+}
+
+impl DefaultLog {
+    /// A default log that records like [`BufferedLog`].
+    pub fn buffered() -> Self {
+        DefaultLog(DefaultKind::Buffered(BufferedLog::default()))
+    }
+
+    /// A default log that records like [`AppendOnlyVecLog`].
+    pub fn append_only_vec() -> Self {
+        DefaultLog(DefaultKind::AppendOnlyVec(AppendOnlyVecLog::default()))
+    }
+
+    /// The [`DependencyLog::NAME`] of the log it records like.
+    pub fn records_like(&self) -> &'static str {
+        match &self.0 {
+            DefaultKind::Buffered(_) => BufferedLog::NAME,
+            DefaultKind::AppendOnlyVec(_) => AppendOnlyVecLog::NAME,
+        }
+    }
+}
+
+impl Default for DefaultLog {
+    /// [`buffered`](Self::buffered), or [`append_only_vec`](Self::append_only_vec)
+    /// with the `append-only-vec-log` feature.
+    fn default() -> Self {
+        if cfg!(feature = "append-only-vec-log") {
+            DefaultLog::append_only_vec()
+        } else {
+            DefaultLog::buffered()
+        }
+    }
+}
+
+impl DependencyLog for DefaultLog {
+    type Local = StepBuffer;
+    const NAME: &'static str = "default";
+
+    fn record(&self, local: &StepBuffer, dep: Dependency) {
+        match &self.0 {
+            DefaultKind::Buffered(log) => log.record(local, dep),
+            DefaultKind::AppendOnlyVec(log) => log.record(&(), dep),
+        }
+    }
+
+    fn publish(&self, local: &StepBuffer) {
+        match &self.0 {
+            DefaultKind::Buffered(log) => log.publish(local),
+            DefaultKind::AppendOnlyVec(log) => log.publish(&()),
+        }
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&Dependency)) {
+        match &self.0 {
+            DefaultKind::Buffered(log) => log.for_each(f),
+            DefaultKind::AppendOnlyVec(log) => log.for_each(f),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<Dependency> {
+        match &self.0 {
+            DefaultKind::Buffered(log) => log.snapshot(),
+            DefaultKind::AppendOnlyVec(log) => log.snapshot(),
+        }
+    }
+
+    fn published_len(&self) -> usize {
+        match &self.0 {
+            DefaultKind::Buffered(log) => log.published_len(),
+            DefaultKind::AppendOnlyVec(log) => log.published_len(),
+        }
+    }
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -192,5 +270,26 @@ mod tests {
         records_and_reads::<AppendOnlyVecLog>();
         records_and_reads::<BoxcarLog>();
         records_and_reads::<BufferedLog>();
+        records_and_reads::<DefaultLog>();
+    }
+
+    #[test]
+    fn the_default_log_is_one_type_that_records_like_either_log() {
+        let expected = if cfg!(feature = "append-only-vec-log") {
+            "append-only-vec"
+        } else {
+            "buffered"
+        };
+        assert_eq!(DefaultLog::default().records_like(), expected);
+        for log in [DefaultLog::buffered(), DefaultLog::append_only_vec()] {
+            let local = StepBuffer::default();
+            log.record(&local, dep(1, 2));
+            log.publish(&local);
+            assert_eq!(log.snapshot(), vec![dep(1, 2)], "{}", log.records_like());
+        }
+        assert_eq!(
+            DefaultLog::append_only_vec().records_like(),
+            "append-only-vec"
+        );
     }
 }

@@ -120,6 +120,8 @@ impl Phase3 {
                     false
                 }
             }
+            // A mode added later: syncing every commit is never wrong.
+            _ => true,
         }
     }
 }

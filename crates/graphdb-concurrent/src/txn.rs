@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use graphdb_core::engine::Engine;
-use graphdb_core::{Direction, Edge, EdgeId, GraphDB, Node, NodeId, SyncMode, TxId};
+use graphdb_core::{Direction, Edge, EdgeId, GraphDB, GraphError, Node, NodeId, SyncMode, TxId};
 
 use crate::error::{Error, Result};
 use crate::handle::{Phase3, Shared};
@@ -158,8 +158,19 @@ impl<'db> ConcurrentTransaction<'db> {
     }
 
     /// Commits and returns the commit timestamp (the snapshot timestamp for a transaction
-    /// that wrote nothing: such a commit touches nothing shared). On
-    /// [`GraphError::Conflict`](graphdb_core::GraphError::Conflict) nothing was applied.
+    /// that wrote nothing: such a commit touches nothing shared).
+    ///
+    /// The contract is the engine's ([`graphdb_core::WriteTxn::commit`]): `Ok` means
+    /// durable under `SyncMode::Full` and applied under `Batched`/`Off`; an error means
+    /// nothing of the transaction was applied (a
+    /// [`GraphError::Conflict`](graphdb_core::GraphError::Conflict), for instance), with
+    /// one exception, [`GraphError::CommitNotDurable`]: the log write or fsync after the
+    /// commit point failed. With [`Variant::LockFreeReads`](crate::Variant) the commit is
+    /// then already visible to new snapshots (it is published before the shared fsync,
+    /// as in SQLite's WAL mode with `synchronous=NORMAL`); with `Mutex` and `RwLock` it
+    /// is not. Either way the engine refuses later writes and only reopening tells
+    /// whether it reached the disk. Checkpoints and cache upkeep after the commit point
+    /// never change the result (see [`graphdb_core::GraphDB::health`]).
     pub fn commit(mut self) -> Result<u64> {
         self.finished = true;
         let Some(tx) = self.own() else {
@@ -261,15 +272,22 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
                 }
             }
             p3.published_ts.store(ts, Ordering::Release);
+            // From here on the commit is applied and published: what follows never
+            // changes its result. A failure goes into the engine's health (a failed log
+            // write refuses later writes, a failed checkpoint is retried), as for the
+            // engine's own commits.
             if shared.sync_mode == SyncMode::Off {
                 // No fsync ever runs between checkpoints, so writing the frames here
                 // costs one uncontended `pwrite`, cheaper than handing them to a leader
                 // after the lock is released (a wake-up per commit). A killed process
                 // keeps the commit, as the engine's own unsynced commits are kept.
-                p3.log.flush()?;
+                let _ = p3.log.flush();
             }
-            if db.stats()?.wal_frames >= db.config().checkpoint_after_frames {
-                db.checkpoint()?;
+            let full = db
+                .stats()
+                .is_ok_and(|s| s.wal_frames >= db.config().checkpoint_after_frames);
+            if full {
+                let _ = db.checkpoint();
             }
         }
         info
@@ -284,7 +302,11 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
         // and no committer waits behind a running fsync just to write.
         if p3.needs_sync(shared.sync_mode) {
             wait_for_siblings(&p3.committing);
-            p3.log.sync()?;
+            if let Err(e) = p3.log.sync() {
+                // Published but not known to be durable: the log refuses every later
+                // write, and only reopening tells whether the bytes reached the disk.
+                return Err(GraphError::CommitNotDurable(e.to_string()).into());
+            }
         }
     }
     Ok(info.commit_ts)

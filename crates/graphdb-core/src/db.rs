@@ -10,7 +10,7 @@ use crate::error::{GraphError, Result};
 use crate::pager::{CacheSizing, OpenMode, Pager, PagerStats};
 use crate::records::{RecordStore, MAX_ID};
 use crate::storage::{FileStorage, Storage};
-use crate::sync::{AtomicBool, AtomicU64, OrderedMutex, Ordering, Rank};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, OrderedMutex, Ordering, Rank};
 use crate::types::{
     validate_properties, Direction, Edge, EdgeId, Node, NodeId, PageId, PropertyValue,
     RecordPointer, TxId,
@@ -19,6 +19,7 @@ use crate::wal::{LogShared, RecoveryReport};
 
 /// When a commit's log frames are forced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyncMode {
     /// `fsync` the log before `commit_transaction` returns: a returned commit survives any
     /// crash.
@@ -216,6 +217,9 @@ pub struct GraphDB {
     failed: AtomicBool,
     /// What failed after a commit point, if anything (see [`GraphDB::health`]).
     health: Health,
+    /// The analytics layout of the newest snapshot it was built for; reused while no
+    /// commit intervenes (its timestamp says which snapshot it is). A leaf lock.
+    pub(crate) analytics: Mutex<Option<Arc<crate::analytics::Analytics>>>,
 }
 
 /// The newest version of `id` visible at `snapshot_ts`, plus whether it is the head.
@@ -407,6 +411,7 @@ impl GraphDB {
             closed: false,
             failed: AtomicBool::new(false),
             health: Health::Ok,
+            analytics: Mutex::new(None),
             config,
         })
     }
@@ -563,6 +568,24 @@ impl GraphDB {
         snapshot_ts: u64,
         out: &mut Vec<(EdgeId, NodeId)>,
     ) -> Result<()> {
+        self.adjacent_visit(node_id, direction, snapshot_ts, |e, other, ty, _| {
+            if edge_type.is_none_or(|t| t == ty) {
+                out.push((e, other));
+            }
+        })
+    }
+
+    /// Calls `f(edge, node at the other end, edge type, outgoing)` for every committed
+    /// edge of a node in `direction` at `snapshot_ts`, outgoing ones first, each list in
+    /// adjacency order: one pager lock for the node and all its edges. `NodeNotFound` if
+    /// the node is not visible.
+    pub(crate) fn adjacent_visit(
+        &self,
+        node_id: NodeId,
+        direction: Direction,
+        snapshot_ts: u64,
+        mut f: impl FnMut(EdgeId, NodeId, &str, bool),
+    ) -> Result<()> {
         let mut pager = self.pager.lock()?;
         let node_root = pager.meta().node_root;
         let edge_root = pager.meta().edge_root;
@@ -593,10 +616,8 @@ impl GraphDB {
                     ));
                 }
                 let edge = read_edge(&mut rs, ptr)?;
-                if edge_type.is_some_and(|t| t != edge.edge_type) {
-                    continue;
-                }
-                out.push((*e, if *outgoing { edge.target } else { edge.source }));
+                let other = if *outgoing { edge.target } else { edge.source };
+                f(*e, other, &edge.edge_type, *outgoing);
             }
         }
         Ok(())
@@ -1459,9 +1480,14 @@ impl GraphDB {
         })
     }
 
-    /// Empties the page, node and edge caches (benchmarks use it to measure cold reads).
+    /// Empties the page, node and edge caches and drops the analytics layout (benchmarks
+    /// use it to measure cold reads).
     pub fn clear_caches(&self) -> Result<()> {
         self.pager.lock()?.clear_cache();
+        *self
+            .analytics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.node_cache.clear();
         self.edge_cache.clear();
         Ok(())

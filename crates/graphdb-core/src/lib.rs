@@ -17,7 +17,10 @@
 //! - **Read transactions** are objects too: [`GraphDB::snapshot`] returns a [`Snapshot`]
 //!   that reads one committed state however many commits follow: nodes, edges, label and
 //!   property lookups, neighbours, breadth-first search ([`Bfs`]), k-hop neighbourhoods,
-//!   shortest paths and weakly connected components. [`GraphDB::get_node`],
+//!   shortest paths and weakly connected components. For whole-graph work,
+//!   [`Snapshot::analytics`] builds (once per snapshot, reused until a commit) a
+//!   contiguous CSR layout ([`Analytics`]) whose BFS, k-hop and components give exactly
+//!   the same answers without touching pages. [`GraphDB::get_node`],
 //!   [`GraphDB::get_nodes_by_label`] and [`GraphDB::find_nodes_by_property`] read the
 //!   newest state directly.
 //! - **Indexes** ([`IndexDef`]): label and property indexes (B+trees in the same logged
@@ -105,6 +108,7 @@
 //! its record caches are sharded read-mode maps instead of the seed's `Mutex<LruCache>`.
 #![deny(missing_docs)]
 
+mod analytics;
 mod cache;
 mod check;
 mod codec;
@@ -125,6 +129,7 @@ mod txn;
 mod types;
 mod wal;
 
+pub use analytics::Analytics;
 pub use check::CheckReport;
 pub use db::{
     wal_path, CommitInfo, Config, DbStats, GraphDB, Health, LogSync, SyncMode, VacuumStats,

@@ -70,6 +70,14 @@ impl Components {
 }
 
 impl<'a> Snapshot<'a> {
+    pub(crate) fn db(&self) -> &'a GraphDB {
+        self.db
+    }
+
+    pub(crate) fn tx(&self) -> Option<TxId> {
+        self.tx
+    }
+
     /// The snapshot timestamp.
     pub fn ts(&self) -> u64 {
         self.ts

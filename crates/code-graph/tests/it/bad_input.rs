@@ -178,3 +178,71 @@ fn glob_import_cycles_do_not_hang_resolution() {
     assert!(g.has_edge(id("globs::top"), Calls, id("globs::b::in_b")));
     assert_eq!(g.metrics.calls_unresolved, 2);
 }
+
+#[test]
+fn a_file_nested_too_deeply_is_a_per_file_error() {
+    // 100,000 nested parentheses once aborted the process with a stack overflow.
+    let n = 100_000;
+    let deep = format!(
+        "pub fn f() -> u8 {{ {}1{} }}\n",
+        "(".repeat(n),
+        ")".repeat(n)
+    );
+    let chain = format!("pub fn g() -> i32 {{ {}1 }}\n", "-".repeat(n));
+    let elses = format!(
+        "pub fn h(a: bool) {{ if a {{}} {} }}\n",
+        "else if a {} ".repeat(n)
+    );
+    let dir = crate_dir(
+        "deep",
+        &[
+            ("src/lib.rs", "pub fn fine() {}\nmod a;\nmod b;\nmod c;\n"),
+            ("src/a.rs", &deep),
+            ("src/b.rs", &chain),
+            ("src/c.rs", &elses),
+        ],
+    );
+    for options in [BuildOptions::sequential(), BuildOptions::parallel(2)] {
+        let g = build(dir.path(), &options).unwrap();
+        assert!(g.find(NodeKind::Function, "deep::fine").is_some());
+        let errors: Vec<_> = g
+            .diagnostics
+            .iter()
+            .filter(|d| d.kind == DiagnosticKind::ParseError)
+            .map(|d| (d.file.as_str(), d.message.contains("nested too deeply")))
+            .collect();
+        assert_eq!(
+            errors,
+            [("src/a.rs", true), ("src/b.rs", true), ("src/c.rs", true)]
+        );
+    }
+}
+
+#[test]
+fn a_large_file_is_parsed_in_pieces_with_the_right_lines() {
+    // Over the size from which files are cut into pieces; some top-level `}` are not
+    // item ends (`{ 1 } + 1`), and one piece boundary falls inside a raw string.
+    let mut src = String::new();
+    let mut n = 0;
+    while src.len() < 600_000 {
+        src.push_str(&format!(
+            "/// Doc {n}.\npub struct S{n} {{ pub a: u8 }}\npub const C{n}: u8 = {{ 1 }} + 1;\n\
+             pub fn f{n}() -> &'static str {{ g(); r#\"}} fn not_an_item() {{\"# }}\n"
+        ));
+        n += 1;
+    }
+    src.push_str("fn g() {}\npub fn last() {}\n");
+    let lines = src.lines().count() as u32;
+    let dir = crate_dir("big", &[("src/lib.rs", &src)]);
+    let g = build(dir.path(), &BuildOptions::parallel(2)).unwrap();
+    assert_eq!(g.metrics.parse_errors, 0, "{:?}", g.diagnostics);
+    assert_eq!(g.nodes_of(NodeKind::Struct).count(), n);
+    assert_eq!(g.nodes_of(NodeKind::Const).count(), n);
+    assert!(g.find(NodeKind::Function, "big::not_an_item").is_none());
+    assert_eq!(g.find(NodeKind::Function, "big::last").unwrap().line, lines);
+    let s = g
+        .find(NodeKind::Struct, &format!("big::S{}", n - 1))
+        .unwrap();
+    assert_eq!(s.line, lines - 4);
+    assert_eq!(g.metrics.calls_resolved, n as u64);
+}

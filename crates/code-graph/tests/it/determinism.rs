@@ -149,3 +149,58 @@ proptest! {
         prop_assert!(g.nodes == reference.nodes && g.edges == reference.edges);
     }
 }
+
+#[test]
+fn byte_identical_with_macro_modules_shared_files_and_pieces() {
+    // A registry crate whose modules live in `cfg_if!` arms with `#[path]`
+    // (parking_lot_core), and a crate with everything this build follows beyond plain
+    // `mod`: wrappers, `cfg_attr` arms, `include!`, a fixed-body macro, a file shared by
+    // two test targets, items in bodies, and a file large enough to be parsed in pieces.
+    let mut big = String::new();
+    for i in 0..6000 {
+        big.push_str(&format!(
+            "pub struct S{i};\nimpl S{i} {{ pub fn m(&self) {{ f{i}() }} }}\npub fn f{i}() {{ fn inner() {{}} inner() }}\n"
+        ));
+    }
+    let fixture = crate::crate_dir(
+        "det",
+        &[
+            (
+                "src/lib.rs",
+                "macro_rules! w { ($($i:item)*) => { $($i)* } }\nw! { mod a; }\n\
+                 cfg_if::cfg_if! { if #[cfg(unix)] { mod u; } else { mod u2; } }\n\
+                 #[cfg_attr(unix, path = \"x1.rs\")]\n#[cfg_attr(windows, path = \"x2.rs\")]\nmod x;\n\
+                 include!(\"inc.rs\");\nmod big;\nmod mac;\nroot!();\n",
+            ),
+            ("src/a.rs", "pub fn a() { crate::b() }\n"),
+            ("src/u.rs", "pub fn u() {}\n"),
+            ("src/u2.rs", "pub fn u() {}\n"),
+            ("src/x1.rs", "pub fn x() {}\n"),
+            ("src/x2.rs", "pub fn x() {}\n"),
+            ("src/inc.rs", "pub fn b() { a::a() }\n"),
+            ("src/big.rs", &big),
+            ("src/mac.rs", "macro_rules! root { () => { pub fn rooted() {} }; }\n"),
+            ("tests/common/mod.rs", "pub fn c() {}\n"),
+            ("tests/t1.rs", "mod common;\nfn t() { common::c() }\n"),
+            ("tests/t2.rs", "mod common;\nfn t() { common::c() }\n"),
+        ],
+    );
+    let registry = crate::real_crates::registry_crate("parking_lot_core-")
+        .expect("parking_lot_core: not in the local cargo registry (run `cargo fetch`)");
+    for dir in [fixture.path(), registry.as_path()] {
+        let reference = exports(dir, &BuildOptions::sequential());
+        for threads in [1, 2, 8] {
+            for seed in [None, Some(7)] {
+                let options = BuildOptions {
+                    shuffle_seed: seed,
+                    ..BuildOptions::parallel(threads)
+                };
+                assert!(
+                    exports(dir, &options) == reference,
+                    "{}: export differs with {threads} threads, shuffle seed {seed:?}",
+                    dir.display()
+                );
+            }
+        }
+    }
+}

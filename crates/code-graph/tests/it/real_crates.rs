@@ -197,7 +197,7 @@ impl<'ast> Visit<'ast> for Counter {
     }
 }
 
-fn registry_crate(prefix: &str) -> Option<PathBuf> {
+pub(crate) fn registry_crate(prefix: &str) -> Option<PathBuf> {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;

@@ -288,3 +288,35 @@ fn typecheck_json_output_is_json() {
         serde_json::json!({"ok": true, "modules": 1, "declarations": 1})
     );
 }
+
+#[test]
+fn a_result_whose_output_would_be_exponential_is_an_error_not_a_hang() {
+    // `r` is 61 records in memory (each level holds the one below twice) and 2^60
+    // leaves as JSON or text.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut call = "1".to_owned();
+    for _ in 0..60 {
+        call = format!("f ({call})");
+    }
+    let main = write(
+        tmp.path(),
+        "main.lig",
+        &format!("let f = \\x -> {{ a = x, b = x }};\nlet r = {call};"),
+    );
+    for format in ["json", "text"] {
+        let out = cli(&[
+            "eval",
+            &main,
+            "--format",
+            format,
+            "--max-value-size",
+            "10000",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("main.lig: cannot serialise the result"),
+            "{format}: {err}"
+        );
+    }
+}

@@ -320,3 +320,31 @@ fn deep_recursion_through_refined_functions_and_methods_meets_the_limit() {
     let ok = "type Port = Integer where x >= 1024;\nlet f: Integer -> Port = \\n -> if n == 0 then 1024 else f (n - 1);\nlet y = f 100;";
     assert_eq!(json(&[("main.lig", ok)]), serde_json::json!({"y": 1024}));
 }
+
+#[test]
+fn text_of_a_value_with_shared_parts_is_bounded() {
+    // Sixty doublings share their parts in memory; their text would be 2^60 long.
+    let mut call = "1".to_owned();
+    for _ in 0..60 {
+        call = format!("d ({call})");
+    }
+    let prefix = format!("let d = \\x -> {{ a = x, b = x }};\nlet v = {call};\n");
+    let engine = config_eval::Engine::new(config_eval::Config {
+        max_value_size: 100_000,
+        ..config_eval::Config::default()
+    })
+    .unwrap();
+    for (tail, expected) in [
+        ("let s = toString v;", "value too large in `s`"),
+        ("let s = \"${v}\";", "value too large in `s`"),
+        (
+            "let s = match v { w when false => 1 };",
+            "no arm of this `match` accepts { a = { a = { a = ",
+        ),
+    ] {
+        let src = format!("{prefix}{tail}");
+        let err = engine.eval_str(&src).unwrap_err().to_string();
+        assert!(err.contains(expected), "{tail}: {err}");
+        assert!(err.len() < 400, "{tail}: {} bytes", err.len());
+    }
+}

@@ -435,3 +435,27 @@ fn the_default_configuration_has_every_limit_on() {
     assert!(c.max_value_size < usize::MAX);
     assert!(c.max_input_size < u64::MAX);
 }
+
+#[test]
+fn json_output_of_a_shared_value_is_bounded() {
+    let mut call = "1".to_owned();
+    for _ in 0..60 {
+        call = format!("f ({call})");
+    }
+    let e = Engine::new(Config::default()).unwrap();
+    let v = e
+        .eval_str(&format!(
+            "let f = \\x -> {{ a = x, b = x }};\nlet r = {call};"
+        ))
+        .unwrap();
+    let err = v.to_json_within(10_000).unwrap_err();
+    assert!(matches!(err, Error::Serialise { .. }), "{err}");
+    assert!(err.to_string().contains("too many JSON values"), "{err}");
+    // A value within the bound is written.
+    let small = e.eval_str("let xs = [1, 2, 3];").unwrap();
+    assert_eq!(
+        small.to_json_within(5).unwrap(),
+        serde_json::json!({"xs": [1, 2, 3]})
+    );
+    assert!(small.to_json_within(4).is_err());
+}

@@ -188,3 +188,84 @@ fn the_depth_limit_is_configurable_and_deep_recursion_fits_the_default() {
     let got = deep.eval(&parse_atom("(down 20000)").unwrap()).unwrap();
     assert_eq!(got, vec![cow_env::Atom::Int(20_000)]);
 }
+
+#[test]
+fn malformed_special_forms_are_values_or_errors_never_panics() {
+    use cow_env::{parse_atom, Interpreter};
+    let forms = [
+        "(index-atom (a) -1)",
+        "(index-atom a 1)",
+        "(get-state 5)",
+        "(change-state! 1 2)",
+        "(match 5 x y)",
+        "(match (new-space) $x $x)",
+        "(add-atom 7 x)",
+        "(get-atoms nothing)",
+        "(import! &self no-such-module-anywhere)",
+        "(import! &self (a b))",
+        "(bind! 1 2)",
+        "(superpose 5)",
+        "(let*)",
+        "(let* (x) y)",
+        "(case 1)",
+        "(case 1 x)",
+        "(switch)",
+        "(sealed x y)",
+        "(foldl-atom 1 2 3 4 5)",
+        "(map-atom 1 $x $x)",
+        "(assertEqual)",
+        "(assert)",
+        "(assertEqualMsg)",
+        "(assertIncludes 1 2)",
+        "(get-type)",
+        "(get-type 1 2)",
+        "(new-state)",
+        "(chain 1 2 3)",
+        "(unify)",
+        "(eval)",
+        "(eval ())",
+        "(collapse)",
+        "(if)",
+        "(if True)",
+        "(let $x)",
+        "(cons-atom a b)",
+        "(decons-atom ())",
+        "(car-atom 1)",
+        "(min-atom (a b))",
+        "(parse \"(unclosed\")",
+        "(format-args \"{} {}\" (1))",
+        "(+ 1)",
+        "(+ 1 2 3)",
+        "(/ 5 0)",
+        "(% 5 0)",
+        "(help! 5)",
+        "(get-doc 5 x)",
+        "(pragma! type-check auto)",
+        "(trace! 1)",
+        "(nop 1 2 3)",
+        "(if-decons-expr 1 2 3 4 5)",
+        "(if-equal)",
+        "(unique)",
+        "(union 1)",
+        "(State 1)",
+        "()",
+        "(())",
+        "((()))",
+    ];
+    for text in forms {
+        let mut interp = Interpreter::new(Environment::empty());
+        let atom = parse_atom(text).unwrap();
+        // Any value or typed error is fine; the point is that nothing panics.
+        let _ = interp.eval(&atom);
+    }
+}
+
+#[test]
+fn recursion_through_nested_operands_ends_with_the_depth_error() {
+    use cow_env::{parse_atom, Interpreter};
+    let mut env = Environment::empty();
+    env.add_atom(parse_atom("(= (deep $n) (foldl-atom (1) 0 $a $b (deep (+ $n 1))))").unwrap());
+    let mut interp = Interpreter::new(env);
+    let err = interp.eval(&parse_atom("(deep 0)").unwrap()).unwrap_err();
+    assert!(matches!(err, Error::DepthExceeded { .. }), "{err}");
+}

@@ -72,7 +72,9 @@ fn every_step_runs_once_per_revision_under_many_threads() {
         let twice: Vec<_> = runs.iter().filter(|(_, &n)| n > 1).collect();
         assert!(
             twice.is_empty(),
-            "round {round}: ran more than once: {twice:?}"
+            "round {round}: {} keys ran more than once, e.g. {:?}",
+            twice.len(),
+            &twice[..twice.len().min(10)]
         );
         if round == 0 {
             assert_eq!(

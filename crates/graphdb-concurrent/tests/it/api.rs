@@ -206,3 +206,64 @@ fn phase3_snapshots_keep_their_versions_across_commits() {
         r.commit().unwrap();
     }
 }
+
+/// A main file whose syncs fail: every checkpoint fails after its commit point.
+#[derive(Debug)]
+struct MainSyncFails(graphdb_core::MemStorage);
+
+impl graphdb_core::Storage for MainSyncFails {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.0.write_at(buf, offset)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        Err(std::io::Error::other("injected: main file sync fails"))
+    }
+}
+
+#[test]
+fn a_failed_checkpoint_never_fails_a_commit_in_any_variant() {
+    use graphdb_core::{GraphDB, MemStorage, Storage};
+    for variant in Variant::ALL {
+        let main = MemStorage::new();
+        // A database whose header is already synced, then a main file that cannot sync.
+        GraphDB::open_with_storage(
+            std::sync::Arc::new(main.clone()),
+            std::sync::Arc::new(MemStorage::new()),
+            Config::default(),
+        )
+        .unwrap();
+        let wal = MemStorage::new();
+        let engine = GraphDB::open_with_storage(
+            std::sync::Arc::new(MainSyncFails(main.clone())),
+            std::sync::Arc::new(wal.clone()),
+            Config {
+                checkpoint_after_frames: 4,
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let db = ConcurrentGraphDB::from_db(engine, variant);
+        let mut ids = Vec::new();
+        for i in 0..10i64 {
+            let mut tx = db.begin_transaction().unwrap();
+            ids.push(tx.add_node(Node::new().with_property("v", i)).unwrap());
+            // Every commit past the fourth frame runs a checkpoint that fails.
+            tx.commit().unwrap();
+        }
+        let r = db.begin_read().unwrap();
+        for id in &ids {
+            assert!(r.get_node(*id).unwrap().is_some(), "{variant:?}");
+        }
+        drop(r);
+        assert!(wal.len().unwrap() > 0);
+    }
+}

@@ -256,6 +256,38 @@ fn check_graph(g: &Graph, sources: &[usize]) {
     assert_eq!(comps.count, reference_components(g));
     assert_eq!(comps.component_of.len(), g.n);
     assert_eq!(comps.groups().len(), comps.count);
+    // The analytics layout answers exactly what the record-by-record traversal does.
+    let csr = snap.analytics().unwrap();
+    assert_eq!(csr.node_count(), g.n);
+    assert_eq!(csr.weakly_connected_components(), comps);
+    for &(dir, filter) in &[
+        (Direction::Outgoing, None),
+        (Direction::Incoming, None),
+        (Direction::Both, None),
+        (Direction::Both, Some("A")),
+        (Direction::Outgoing, Some("B")),
+        (Direction::Both, Some("no such type")),
+    ] {
+        for &s in sources {
+            for depth in [None, Some(1), Some(2), Some(3)] {
+                let want: Vec<(u64, u32)> = snap
+                    .bfs(ids[s], dir, filter, depth)
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                assert_eq!(csr.bfs(ids[s], dir, filter, depth).unwrap(), want);
+            }
+            assert_eq!(
+                csr.k_hop(ids[s], 2, dir, filter).unwrap(),
+                snap.k_hop(ids[s], 2, dir, filter).unwrap()
+            );
+        }
+    }
+    // Reused while no commit intervenes.
+    assert!(std::sync::Arc::ptr_eq(
+        &csr,
+        &db.snapshot().analytics().unwrap()
+    ));
 }
 
 #[test]
@@ -313,6 +345,37 @@ fn karate_club_matches_known_figures() {
         }
     }
     assert_eq!(diameter, 5);
+}
+
+#[test]
+fn the_analytics_layout_is_rebuilt_after_a_commit_and_refuses_uncommitted_views() {
+    let g = random_graph(40, 80, 3);
+    let (mut db, ids) = load(&g);
+    let before = db.snapshot().analytics().unwrap();
+    assert!(matches!(
+        db.snapshot()
+            .analytics()
+            .unwrap()
+            .bfs(999_999, Direction::Both, None, None),
+        Err(graphdb_core::GraphError::NodeNotFound(_))
+    ));
+    let mut tx = db.begin_write_txn().unwrap();
+    let extra = tx.add_node(Node::new()).unwrap();
+    tx.add_edge(Edge::new(ids[0], extra, "A")).unwrap();
+    tx.commit().unwrap();
+    let after = db.snapshot().analytics().unwrap();
+    assert!(after.ts() > before.ts());
+    assert_eq!(after.node_count(), before.node_count() + 1);
+    assert_eq!(after.edge_count(), before.edge_count() + 1);
+    assert!(after
+        .k_hop(ids[0], 1, Direction::Outgoing, None)
+        .unwrap()
+        .contains(&extra));
+    let tx_id = db.allocate_tx_id();
+    let ts = db.current_commit_ts();
+    db.begin_write(tx_id, ts).unwrap();
+    db.add_node_internal(Node::new(), tx_id).unwrap();
+    assert!(db.snapshot_at(ts, Some(tx_id)).analytics().is_err());
 }
 
 #[test]
