@@ -542,7 +542,11 @@ fn run<E: Exec>(
         }
         scope.globs.extend(part.globs);
         for (owner, name, kind, id) in part.members {
-            push_few(resolver.members.entry(owner).or_default(), name, (kind, id));
+            resolver
+                .members
+                .entry(owner)
+                .or_default()
+                .push(name, kind, id);
         }
         impls.extend(part.impls);
         for (name, id) in part.methods {
@@ -558,6 +562,9 @@ fn run<E: Exec>(
         opaque_calls += part.opaque_calls;
     }
     exec.sort_stable_by_key(&mut resolver.kinds, |(id, _)| *id);
+    for m in resolver.members.values_mut() {
+        m.seal();
+    }
     for list in resolver.methods.values_mut() {
         list.sort_unstable();
         list.dedup();
@@ -581,22 +588,29 @@ fn run<E: Exec>(
     for imp in &impls {
         let target = impl_targets.get(&imp.id).copied().flatten();
         if let (Some(target), Some(members)) = (target, resolver.members.get(&imp.id)) {
-            for (name, list) in members {
-                for (kind, id) in list.iter() {
-                    additions.push((target, name, *kind, *id));
-                }
+            for (name, kind, id) in &members.0 {
+                additions.push((target, name, *kind, *id));
             }
         }
     }
     // The member lists were filled in impl order above; sort so that which of two
     // same-named candidates comes first does not depend on a map's iteration order.
     exec.sort_by(&mut additions, |a, b| (a.0, a.1, a.3).cmp(&(b.0, b.1, b.3)));
+    let mut grown: Vec<NodeId> = Vec::new();
     for (target, name, kind, id) in additions {
-        push_few(
-            resolver.members.entry(target).or_default(),
-            name,
-            (kind, id),
-        );
+        if grown.last() != Some(&target) {
+            grown.push(target);
+        }
+        resolver
+            .members
+            .entry(target)
+            .or_default()
+            .push(name, kind, id);
+    }
+    for target in grown {
+        if let Some(m) = resolver.members.get_mut(&target) {
+            m.seal();
+        }
     }
     let resolved = exec.map(&pending, &|p: &Pending<'_>| {
         resolver.pending(p, &impl_targets)
@@ -1850,7 +1864,34 @@ struct Scope<'a> {
 }
 
 /// Name -> the (kind, ID) of every member with that name.
-type Members<'a> = FastMap<&'a str, Few<(NodeKind, NodeId)>>;
+/// (name, kind, ID) of an owner's members. Filled in a deterministic order, then sorted
+/// by name stably ([`Members::seal`]), so the members of one name keep the order they
+/// came in and are found by binary search. A vector, not a map: most owners (an impl
+/// with one method) have one or two members, and a map per owner cost about 250 bytes
+/// each on a large input.
+#[derive(Default)]
+struct Members<'a>(Vec<(&'a str, NodeKind, NodeId)>);
+
+impl<'a> Members<'a> {
+    fn push(&mut self, name: &'a str, kind: NodeKind, id: NodeId) {
+        self.0.push((name, kind, id));
+    }
+
+    /// Sorts by name, keeping the arrival order among equal names; frees spare room.
+    fn seal(&mut self) {
+        self.0.sort_by_key(|m| m.0);
+        self.0.shrink_to_fit();
+    }
+
+    /// The (kind, ID) of the members called `name`, in arrival order (once sealed).
+    fn get<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (NodeKind, NodeId)> + 's {
+        let start = self.0.partition_point(|m| m.0 < name);
+        self.0[start..]
+            .iter()
+            .take_while(move |m| m.0 == name)
+            .map(|m| (m.1, m.2))
+    }
+}
 
 struct Resolver<'a> {
     scopes: FastMap<NodeId, Scope<'a>>,
@@ -2140,14 +2181,14 @@ impl Resolver<'_> {
     fn step(&self, from: NodeId, seg: &str, want: Want, q: &mut Query) -> Option<NodeId> {
         match self.kind(from)? {
             NodeKind::Crate | NodeKind::Module => self.lookup(from, seg, want, q),
-            _ => {
-                let list = self.members.get(&from)?.get(seg)?;
-                list.iter()
-                    .find(|(k, _)| {
-                        kind_ok(*k, want) || (want != Want::Value && *k == NodeKind::Variant)
-                    })
-                    .map(|(_, id)| *id)
-            }
+            _ => self
+                .members
+                .get(&from)?
+                .get(seg)
+                .find(|(k, _)| {
+                    kind_ok(*k, want) || (want != Want::Value && *k == NodeKind::Variant)
+                })
+                .map(|(_, id)| id),
         }
     }
 
@@ -2184,10 +2225,9 @@ impl Resolver<'_> {
     fn member(&self, owner: NodeId, name: &str, want: Want) -> Option<NodeId> {
         self.members
             .get(&owner)?
-            .get(name)?
-            .iter()
+            .get(name)
             .find(|(k, _)| kind_ok(*k, want))
-            .map(|(_, id)| *id)
+            .map(|(_, id)| id)
     }
 
     /// The edge a pending path site makes, if it resolves, and whether a call could

@@ -118,10 +118,13 @@ fn main() -> ExitCode {
         focus: args.focus.clone(),
         depth: args.depth,
     };
-    let graph = if selection == Filter::default() {
-        graph
-    } else {
+    // Only when something is selected: a filtered copy holds every kept node twice.
+    let selecting =
+        !selection.crates.is_empty() || !selection.kinds.is_empty() || selection.focus.is_some();
+    let graph = if selecting {
         filter(&graph, &selection)
+    } else {
+        graph
     };
     let result = match &args.output {
         Some(path) => match std::fs::File::create(path) {
