@@ -75,6 +75,9 @@ impl Hash for Atom {
 // `encode(a)` all belong to `a` itself.
 const TAG_SYM: u8 = 1;
 const TAG_VAR: u8 = 2;
+/// The tag byte that starts a variable's encoding, for lookups that must also visit
+/// atoms holding a variable at some position.
+pub(crate) const VAR_TAG: u8 = TAG_VAR;
 const TAG_INT: u8 = 3;
 const TAG_FLOAT: u8 = 4;
 const TAG_STR: u8 = 5;
