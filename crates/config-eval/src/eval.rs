@@ -866,32 +866,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn checkpoint(&mut self, span: Span) -> Result<(), Error> {
-        let total = self.limits.steps.fetch_add(CHECK_EVERY, Ordering::Relaxed) + CHECK_EVERY;
-        if total > self.limits.max_steps {
-            return Err(Error::StepLimit {
-                limit: self.limits.max_steps,
-                file: self.file.clone(),
-                binding: self.binding.clone(),
-                line: span.line,
-                col: span.col,
-            });
-        }
-        let timed_out = self.limits.cancelled.load(Ordering::Relaxed)
-            || self
-                .limits
-                .timeout
-                .is_some_and(|t| self.limits.start.elapsed() > t);
-        if timed_out {
-            self.limits.cancelled.store(true, Ordering::Relaxed);
-            return Err(Error::EvaluationTimeout {
-                after_ms: self.limits.timeout.map_or(0, |t| t.as_millis() as u64),
-                file: self.file.clone(),
-                binding: self.binding.clone(),
-                line: span.line,
-                col: span.col,
-            });
-        }
-        Ok(())
+        self.charge(CHECK_EVERY, span)
     }
 
     /// Computes (or waits for, or reads) top-level binding `i` of `module`.
