@@ -161,6 +161,41 @@ struct TxState {
     snapshot_ts: u64,
     nodes: BTreeMap<NodeId, Pending<Node>>,
     edges: BTreeMap<EdgeId, Pending<Edge>>,
+    /// Batches of this transaction's writes already applied to the pager by
+    /// [`GraphDB::apply_segment`] (a bulk import): its commit is being built in the
+    /// pager, and the maps above hold only the writes since the last batch.
+    segments: u32,
+    /// The ids of the nodes those earlier batches created, as sorted, disjoint
+    /// inclusive ranges (an import creates one contiguous range, so this stays tiny).
+    created: Vec<(NodeId, NodeId)>,
+    /// The earlier batches left the adjacency of their edges to
+    /// [`GraphDB::apply_adjacency`].
+    deferred_adjacency: bool,
+}
+
+impl TxState {
+    /// Whether an earlier batch of this transaction created node `id`.
+    fn created_before(&self, id: NodeId) -> bool {
+        let i = self.created.partition_point(|(_, hi)| *hi < id);
+        self.created.get(i).is_some_and(|(lo, _)| *lo <= id)
+    }
+
+    fn note_created(&mut self, ids: impl Iterator<Item = NodeId>) {
+        for id in ids {
+            match self.created.last_mut() {
+                Some((_, hi)) if *hi + 1 == id => *hi = id,
+                Some((_, hi)) if *hi >= id => {
+                    // Out of order (ids are allocated increasing, so never for one
+                    // transaction alone): keep the ranges sorted and disjoint.
+                    if !self.created_before(id) {
+                        let at = self.created.partition_point(|(lo, _)| *lo < id);
+                        self.created.insert(at, (id, id));
+                    }
+                }
+                _ => self.created.push((id, id)),
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -465,6 +500,9 @@ impl GraphDB {
                 snapshot_ts,
                 nodes: BTreeMap::new(),
                 edges: BTreeMap::new(),
+                segments: 0,
+                created: Vec::new(),
+                deferred_adjacency: false,
             },
         );
         Ok(())
@@ -493,6 +531,9 @@ impl GraphDB {
     ) -> Result<T> {
         self.check_open()?;
         let pager = self.pager.get_mut()?;
+        if pager.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
         match f(pager) {
             Ok(v) => {
                 if pager.has_uncommitted() {
@@ -747,10 +788,14 @@ impl GraphDB {
             // An existence check without cloning the node: bulk imports add many edges
             // per node.
             let mine = self.pending.get(&tx_id).and_then(|t| t.nodes.get(&end));
+            let earlier = self
+                .pending
+                .get(&tx_id)
+                .is_some_and(|t| t.created_before(end));
             let exists = match mine {
                 Some(Pending::Put { .. }) => true,
                 Some(Pending::Delete) => false,
-                None => self.node_exists_at(end, snapshot)?,
+                None => earlier || self.node_exists_at(end, snapshot)?,
             };
             if !exists {
                 return Err(GraphError::NodeNotFound(end));
@@ -832,7 +877,122 @@ impl GraphDB {
 
     /// Forgets the transaction's writes. Unknown ids are ignored (rollback is idempotent).
     pub(crate) fn rollback_transaction(&mut self, tx_id: TxId) {
-        self.pending.remove(&tx_id);
+        if let Some(state) = self.pending.remove(&tx_id) {
+            if state.segments > 0 {
+                // Its earlier batches are in the pager (and maybe spilled to the log).
+                if let Ok(pager) = self.pager.get_mut() {
+                    pager.abandon();
+                }
+            }
+        }
+    }
+
+    /// Applies the writes `tx_id` made since its last batch to the pager, as part of its
+    /// commit still being built, and drops them from memory; when the pager then holds
+    /// more than `max_dirty_pages` modified pages, they go to the log ahead of the commit
+    /// frame (see `Pager::spill`). Nothing becomes visible, and a crash keeps nothing,
+    /// until [`commit_transaction`](GraphDB::commit_transaction) writes the commit frame.
+    /// This is how a bulk import keeps its memory bounded whatever its size. Returns the
+    /// modified pages the pager held after the batch, before any went to the log.
+    ///
+    /// With `defer_adjacency` the new edges are not added to their nodes' adjacency
+    /// lists: the caller hands every list to [`apply_adjacency`](GraphDB::apply_adjacency)
+    /// before the commit (a bulk import sorts them first, so each node is rewritten
+    /// once instead of once per batch).
+    ///
+    /// Only for transactions that add nodes and edges (anything else is
+    /// `InvalidArgument`), while no other transaction commits. On error the whole
+    /// transaction is rolled back.
+    pub(crate) fn apply_segment(
+        &mut self,
+        tx_id: TxId,
+        max_dirty_pages: usize,
+        defer_adjacency: bool,
+    ) -> Result<usize> {
+        self.check_open()?;
+        let st = self.tx(tx_id)?;
+        fn added<T>(p: &Pending<T>) -> bool {
+            matches!(p, Pending::Put { is_new: true, .. })
+        }
+        let only_adds = st.nodes.values().all(added) && st.edges.values().all(added);
+        if !only_adds {
+            self.rollback_transaction(tx_id);
+            return Err(GraphError::InvalidArgument(
+                "a batched commit may only add nodes and edges".into(),
+            ));
+        }
+        let st = self.tx(tx_id)?;
+        let batch = TxState {
+            snapshot_ts: st.snapshot_ts,
+            nodes: std::mem::take(&mut st.nodes),
+            edges: std::mem::take(&mut st.edges),
+            segments: st.segments,
+            created: std::mem::take(&mut st.created),
+            deferred_adjacency: defer_adjacency,
+        };
+        st.segments += 1;
+        st.deferred_adjacency |= defer_adjacency;
+        let next_ids = (
+            self.next_node_id.load(Ordering::Relaxed),
+            self.next_edge_id.load(Ordering::Relaxed),
+            self.next_tx_id.load(Ordering::Relaxed),
+        );
+        let pager = self.pager.get_mut()?;
+        let mut outcome = apply_writes(pager, tx_id, &batch, next_ids).map(|_| ());
+        let dirty = pager.dirty_pages();
+        if outcome.is_ok() && dirty > max_dirty_pages {
+            outcome = pager.spill();
+        }
+        if let Err(e) = outcome {
+            self.rollback_transaction(tx_id);
+            return Err(e);
+        }
+        let TxState { nodes, created, .. } = batch;
+        let st = self.tx(tx_id)?;
+        st.created = created;
+        st.note_created(nodes.keys().copied());
+        Ok(dirty)
+    }
+
+    /// Appends edges to the adjacency lists of nodes that earlier batches of `tx_id`
+    /// created (see [`apply_segment`](GraphDB::apply_segment) with `defer_adjacency`):
+    /// for each `(node, outgoing, incoming)` the node's version is rewritten once with
+    /// the edges appended in the order given. Spills past `max_dirty_pages` as
+    /// `apply_segment` does and, like it, returns the modified pages held before that.
+    /// On error the whole transaction is rolled back.
+    pub(crate) fn apply_adjacency(
+        &mut self,
+        tx_id: TxId,
+        lists: &[(NodeId, Vec<EdgeId>, Vec<EdgeId>)],
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        self.check_open()?;
+        let st = self.tx(tx_id)?;
+        if let Some((id, _, _)) = lists.iter().find(|(id, _, _)| !st.created_before(*id)) {
+            let id = *id;
+            self.rollback_transaction(tx_id);
+            return Err(GraphError::InvalidArgument(format!(
+                "node {id} was not created by an earlier batch of this transaction"
+            )));
+        }
+        let pager = self.pager.get_mut()?;
+        let mut outcome = append_adjacency(pager, tx_id, lists);
+        let dirty = pager.dirty_pages();
+        if outcome.is_ok() && dirty > max_dirty_pages {
+            outcome = pager.spill();
+        }
+        match outcome {
+            Ok(()) => Ok(dirty),
+            Err(e) => {
+                self.rollback_transaction(tx_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Modified pages the commit being built holds in memory (for bulk-import tests).
+    pub(crate) fn dirty_pages(&mut self) -> usize {
+        self.pager.get_mut().map_or(0, |p| p.dirty_pages())
     }
 
     /// Commits `tx_id`: checks for write-write conflicts (first committer wins), writes the
@@ -896,11 +1056,27 @@ impl GraphDB {
     /// returned before anything is applied; nothing after the queueing can fail.
     fn commit_inner(&mut self, tx_id: TxId, publish: bool) -> Result<CommitInfo> {
         self.check_open()?;
+        let segmented = self.pending.get(&tx_id).is_some_and(|s| s.segments > 0);
+        if self
+            .pending
+            .get(&tx_id)
+            .is_some_and(|s| s.deferred_adjacency && !s.edges.is_empty())
+        {
+            // Its last writes would get adjacency while the earlier ones wait for lists
+            // that can no longer come: refuse rather than commit a mix.
+            self.rollback_transaction(tx_id);
+            return Err(GraphError::InvalidArgument(
+                "a commit with deferred adjacency must apply its last edges as a batch".into(),
+            ));
+        }
+        if !segmented && self.pager.get_mut()?.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
         let state = self
             .pending
             .remove(&tx_id)
             .ok_or(GraphError::TransactionNotFound(tx_id))?;
-        if state.nodes.is_empty() && state.edges.is_empty() {
+        if state.nodes.is_empty() && state.edges.is_empty() && !segmented {
             return Ok(CommitInfo {
                 commit_ts: self.current_commit_ts(),
                 seq: 0,
@@ -1546,6 +1722,12 @@ pub fn wal_path(path: &Path) -> PathBuf {
 
 type Applied = (u64, Vec<PageId>, Vec<NodeId>, Vec<EdgeId>);
 
+fn bulk_in_progress() -> GraphError {
+    GraphError::InvalidArgument(
+        "a batched commit (bulk import) is being built; it must commit or roll back first".into(),
+    )
+}
+
 /// Checks and writes one transaction. Runs under `&mut GraphDB`, so no reader sees the
 /// pager in between; on error the caller abandons the pager's uncommitted pages.
 fn apply_commit(
@@ -1554,6 +1736,22 @@ fn apply_commit(
     st: &TxState,
     next_ids: (u64, u64, u64),
 ) -> Result<Applied> {
+    let (ts, touched_nodes, touched_edges) = apply_writes(pager, tx_id, st, next_ids)?;
+    let (_, pages) = pager.commit(ts)?;
+    Ok((ts, pages, touched_nodes, touched_edges))
+}
+
+/// The checks and writes of [`apply_commit`], without writing the commit to the log:
+/// the new versions, the adjacency and index changes and the header fields, all in the
+/// pager's uncommitted pages. Called once per batch by [`GraphDB::apply_segment`]; a
+/// version written by an earlier batch of the same commit (same timestamp) is replaced
+/// instead of chained.
+fn apply_writes(
+    pager: &mut Pager,
+    tx_id: TxId,
+    st: &TxState,
+    next_ids: (u64, u64, u64),
+) -> Result<(u64, Vec<NodeId>, Vec<EdgeId>)> {
     let snapshot = st.snapshot_ts;
     let ts = pager.committed_meta().last_commit_ts + 1;
     let node_root = pager.meta().node_root;
@@ -1627,7 +1825,8 @@ fn apply_commit(
         if is_new {
             for end in [record.source, record.target] {
                 let created_here =
-                    matches!(st.nodes.get(&end), Some(Pending::Put { is_new: true, .. }));
+                    matches!(st.nodes.get(&end), Some(Pending::Put { is_new: true, .. }))
+                        || st.created_before(end);
                 if !created_here {
                     let alive = head_of(&mut rs, node_root, KIND_NODE, end)?
                         .is_some_and(|(_, h)| !h.tombstone);
@@ -1638,8 +1837,10 @@ fn apply_commit(
                     }
                 }
             }
-            deltas.entry(record.source).or_default().add_out.push(*id);
-            deltas.entry(record.target).or_default().add_in.push(*id);
+            if !st.deferred_adjacency {
+                deltas.entry(record.source).or_default().add_out.push(*id);
+                deltas.entry(record.target).or_default().add_in.push(*id);
+            }
         } else if record.header.tombstone {
             deltas.entry(record.source).or_default().remove.insert(*id);
             deltas.entry(record.target).or_default().remove.insert(*id);
@@ -1693,6 +1894,16 @@ fn apply_commit(
                 None => return Err(conflict(format!("node {id} (deleted meanwhile)"))),
             },
         };
+        // A version an earlier batch of this same commit wrote is replaced: versions of
+        // one node never share a timestamp.
+        let prev = match &head {
+            Some((p, h)) if h.commit_ts == ts => {
+                rs.delete(*p)?;
+                h.prev
+            }
+            Some((p, _)) => Some(*p),
+            None => None,
+        };
         let record = NodeRecord {
             header: RecordHeader {
                 kind: KIND_NODE,
@@ -1701,7 +1912,7 @@ fn apply_commit(
                 tx_id,
                 commit_ts: ts,
                 props_ts,
-                prev: head.map(|(p, _)| p),
+                prev,
             },
             labels,
             properties,
@@ -1730,8 +1941,37 @@ fn apply_commit(
     meta.next_node_id = meta.next_node_id.max(next_ids.0);
     meta.next_edge_id = meta.next_edge_id.max(next_ids.1);
     meta.next_tx_id = meta.next_tx_id.max(next_ids.2).max(tx_id + 1);
-    let (_, pages) = pager.commit(ts)?;
-    Ok((ts, pages, touched_nodes, touched_edges))
+    Ok((ts, touched_nodes, touched_edges))
+}
+
+/// The writes of [`GraphDB::apply_adjacency`]: each listed node's version, written by an
+/// earlier batch of the same commit, is replaced by one with the edges appended.
+fn append_adjacency(
+    pager: &mut Pager,
+    tx_id: TxId,
+    lists: &[(NodeId, Vec<EdgeId>, Vec<EdgeId>)],
+) -> Result<()> {
+    let ts = pager.committed_meta().last_commit_ts + 1;
+    let mut node_root = pager.meta().node_root;
+    let mut rs = RecordStore::new(pager);
+    for (id, out, inn) in lists {
+        let (ptr, h) = head_of(&mut rs, node_root, KIND_NODE, *id)?
+            .filter(|(_, h)| !h.tombstone && h.commit_ts == ts && h.tx_id == tx_id)
+            .ok_or_else(|| {
+                GraphError::InvalidArgument(format!(
+                    "node {id} was not written by this commit: cannot append adjacency"
+                ))
+            })?;
+        let mut r = read_node(&mut rs, ptr)?;
+        r.out.extend_from_slice(out);
+        r.inn.extend_from_slice(inn);
+        r.header.prev = h.prev;
+        rs.delete(ptr)?;
+        let new = rs.insert(&codec::encode_node(&r))?;
+        rs.map_set(&mut node_root, *id, new.encode())?;
+    }
+    rs.pager().meta_mut().node_root = node_root;
+    Ok(())
 }
 
 /// Cuts every version chain below the newest version visible at `horizon`.

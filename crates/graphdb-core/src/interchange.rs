@@ -9,6 +9,18 @@
 //! [`GraphError::Import`] naming the file, the line and the reason, and the database is
 //! left exactly as it was. Export reads one snapshot.
 //!
+//! An import streams: whatever the input's size, it holds at most
+//! [`ImportOptions::batch_records`] parsed records, [`ImportOptions::run_entries`]
+//! adjacency entries and about [`ImportOptions::max_dirty_pages`] modified pages in
+//! memory (plus the map from the files' node ids to the database's, which grows with the
+//! node count). Every batch of records is written into the commit being built; pages
+//! past the limit go to the log as frames without a commit marker, and the adjacency
+//! entries are sorted in runs (temporary files when they do not fit) and merged, so
+//! that every node's adjacency is written once, after all edges. The single commit
+//! frame at the end makes the whole import visible and durable at once: a process
+//! killed or a machine stopped before it leaves the database as it was (recovery drops
+//! the unfinished frames), after it the import is complete.
+//!
 //! CSV keeps what its layout can say: booleans, integers, floats, strings and lists of
 //! one of those, one type per column. A value CSV cannot express (null, bytes, nested or
 //! mixed lists, a key holding different types on different nodes, a list of strings with
@@ -21,7 +33,8 @@ use std::path::Path;
 
 use crate::db::GraphDB;
 use crate::error::{GraphError, Result};
-use crate::types::{Edge, Node, NodeId, Properties, PropertyValue, MAX_LIST_DEPTH};
+use crate::txn::WriteTxn;
+use crate::types::{Edge, EdgeId, Node, NodeId, Properties, PropertyValue, MAX_LIST_DEPTH};
 
 /// What an import or export moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,6 +43,272 @@ pub struct Counts {
     pub nodes: u64,
     /// Edges read or written.
     pub edges: u64,
+}
+
+/// Memory limits of an import (see the module docs). The defaults hold a few tens of
+/// MiB whatever the input size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Parsed records held before they are written into the commit being built.
+    pub batch_records: usize,
+    /// Modified pages (8 KiB each) the commit being built may keep in memory after a
+    /// batch; past it they go to the log. One batch can add its own pages on top.
+    pub max_dirty_pages: usize,
+    /// Adjacency entries (16 bytes each, two per edge) sorted in memory before a sorted
+    /// run goes to a temporary file.
+    pub run_entries: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            batch_records: 65_536,
+            max_dirty_pages: 4_096,
+            run_entries: 1 << 21,
+        }
+    }
+}
+
+/// What an import did, beyond [`Counts`]: the figures that show its memory bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportStats {
+    /// Nodes and edges imported.
+    pub counts: Counts,
+    /// Batches written into the commit being built (0: the import fit in one batch and
+    /// committed as an ordinary transaction).
+    pub batches: u64,
+    /// The most parsed records held at once.
+    pub peak_buffered_records: u64,
+    /// The most adjacency entries held in memory at once.
+    pub peak_adjacency_entries: u64,
+    /// The most modified pages held after a batch, before they went to the log.
+    pub peak_dirty_pages: u64,
+    /// Sorted adjacency runs written to temporary files.
+    pub adjacency_runs: u64,
+}
+
+/// Adjacency entries `(node, direction << 63 | edge)`, sorted in runs of bounded size;
+/// runs that do not fit stay in temporary files until they are merged.
+struct AdjacencyRuns {
+    buf: Vec<(NodeId, u64)>,
+    cap: usize,
+    files: Vec<std::path::PathBuf>,
+    peak: usize,
+}
+
+const INCOMING: u64 = 1 << 63;
+
+impl AdjacencyRuns {
+    fn new(cap: usize) -> Self {
+        AdjacencyRuns {
+            buf: Vec::new(),
+            cap: cap.max(2),
+            files: Vec::new(),
+            peak: 0,
+        }
+    }
+
+    fn push(&mut self, node: NodeId, incoming: bool, edge: EdgeId) -> Result<()> {
+        self.buf
+            .push((node, if incoming { INCOMING | edge } else { edge }));
+        self.peak = self.peak.max(self.buf.len());
+        if self.buf.len() >= self.cap {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Sorts the buffer and writes it as one run to a temporary file.
+    fn spill(&mut self) -> Result<()> {
+        self.buf.sort_unstable();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "graphdb-import-{}-{nanos}-{}.run",
+            std::process::id(),
+            self.files.len()
+        ));
+        let file = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+        self.files.push(path.clone());
+        let mut w = BufWriter::with_capacity(1 << 16, file);
+        for (node, entry) in self.buf.drain(..) {
+            w.write_all(&node.to_le_bytes())
+                .and_then(|()| w.write_all(&entry.to_le_bytes()))
+                .map_err(|e| io_err(&path, e))?;
+        }
+        w.flush().map_err(|e| io_err(&path, e))
+    }
+
+    /// Every entry in `(node, direction, edge)` order, one node's lists at a time.
+    fn merge(
+        &mut self,
+        mut each: impl FnMut(NodeId, Vec<EdgeId>, Vec<EdgeId>) -> Result<()>,
+    ) -> Result<()> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        self.buf.sort_unstable();
+        let mut readers = Vec::new();
+        for path in &self.files {
+            let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+            readers.push((path.clone(), BufReader::with_capacity(1 << 16, file)));
+        }
+        let next_of =
+            |r: &mut (std::path::PathBuf, BufReader<std::fs::File>)| -> Result<Option<(u64, u64)>> {
+                let mut b = [0u8; 16];
+                match r.1.read_exact(&mut b) {
+                    Ok(()) => {
+                        let mut n = [0u8; 8];
+                        n.copy_from_slice(&b[..8]);
+                        let mut e = [0u8; 8];
+                        e.copy_from_slice(&b[8..]);
+                        Ok(Some((u64::from_le_bytes(n), u64::from_le_bytes(e))))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+                    Err(e) => Err(io_err(&r.0, e)),
+                }
+            };
+        // Sources 0..files are the runs on disk; the last one is the buffer.
+        let mut heap = BinaryHeap::new();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some(x) = next_of(r)? {
+                heap.push(Reverse((x, i)));
+            }
+        }
+        let in_memory = readers.len();
+        let buf = std::mem::take(&mut self.buf);
+        let mut buf_at = 0;
+        if let Some(x) = buf.first() {
+            heap.push(Reverse((*x, in_memory)));
+            buf_at = 1;
+        }
+        let mut current: Option<(NodeId, Vec<EdgeId>, Vec<EdgeId>)> = None;
+        while let Some(Reverse(((node, entry), src))) = heap.pop() {
+            let next = if src == in_memory {
+                let x = buf.get(buf_at).copied();
+                buf_at += 1;
+                x
+            } else {
+                next_of(&mut readers[src])?
+            };
+            if let Some(x) = next {
+                heap.push(Reverse((x, src)));
+            }
+            if current.as_ref().is_some_and(|(n, _, _)| *n != node) {
+                if let Some((n, out, inn)) = current.take() {
+                    each(n, out, inn)?;
+                }
+            }
+            let slot = current.get_or_insert_with(|| (node, Vec::new(), Vec::new()));
+            if entry & INCOMING != 0 {
+                slot.2.push(entry & !INCOMING);
+            } else {
+                slot.1.push(entry);
+            }
+        }
+        if let Some((n, out, inn)) = current.take() {
+            each(n, out, inn)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AdjacencyRuns {
+    fn drop(&mut self) {
+        for path in &self.files {
+            // A leftover temporary file is only wasted space.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// One import's write transaction with its batching (see the module docs).
+struct Loader<'a> {
+    tx: WriteTxn<'a>,
+    opts: ImportOptions,
+    stats: ImportStats,
+    buffered: usize,
+    adjacency: AdjacencyRuns,
+}
+
+impl<'a> Loader<'a> {
+    fn new(db: &'a mut GraphDB, opts: ImportOptions) -> Result<Self> {
+        Ok(Loader {
+            tx: db.begin_write_txn()?,
+            opts,
+            stats: ImportStats::default(),
+            buffered: 0,
+            adjacency: AdjacencyRuns::new(opts.run_entries),
+        })
+    }
+
+    fn add_node(&mut self, node: Node) -> Result<NodeId> {
+        let id = self.tx.add_node(node)?;
+        self.buffered += 1;
+        self.stats.counts.nodes += 1;
+        Ok(id)
+    }
+
+    fn add_edge(&mut self, edge: Edge) -> Result<EdgeId> {
+        let (s, t) = (edge.source, edge.target);
+        let id = self.tx.add_edge(edge)?;
+        self.adjacency.push(s, false, id)?;
+        self.adjacency.push(t, true, id)?;
+        self.buffered += 1;
+        self.stats.counts.edges += 1;
+        Ok(id)
+    }
+
+    /// Writes the buffered records into the commit once there are enough of them.
+    fn after_record(&mut self) -> Result<()> {
+        self.stats.peak_buffered_records =
+            self.stats.peak_buffered_records.max(self.buffered as u64);
+        if self.buffered >= self.opts.batch_records.max(1) {
+            self.apply_batch()?;
+        }
+        Ok(())
+    }
+
+    fn apply_batch(&mut self) -> Result<()> {
+        let dirty = self.tx.apply_batch(self.opts.max_dirty_pages, true)?;
+        self.stats.peak_dirty_pages = self.stats.peak_dirty_pages.max(dirty as u64);
+        self.stats.batches += 1;
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// Writes what is left, the sorted adjacency, and commits.
+    fn finish(mut self) -> Result<ImportStats> {
+        if self.stats.batches > 0 {
+            self.apply_batch()?;
+            self.stats.adjacency_runs = self.adjacency.files.len() as u64;
+            let mut lists = Vec::new();
+            let mut held = 0usize;
+            let batch = self.opts.batch_records.max(1);
+            let max_dirty = self.opts.max_dirty_pages;
+            let (tx, stats, adjacency) = (&mut self.tx, &mut self.stats, &mut self.adjacency);
+            adjacency.merge(|node, out, inn| {
+                held += out.len() + inn.len();
+                lists.push((node, out, inn));
+                if held >= batch {
+                    let dirty = tx.apply_adjacency(&lists, max_dirty)?;
+                    stats.peak_dirty_pages = stats.peak_dirty_pages.max(dirty as u64);
+                    lists.clear();
+                    held = 0;
+                }
+                Ok(())
+            })?;
+            if !lists.is_empty() {
+                let dirty = self.tx.apply_adjacency(&lists, max_dirty)?;
+                self.stats.peak_dirty_pages = self.stats.peak_dirty_pages.max(dirty as u64);
+            }
+        }
+        self.stats.peak_adjacency_entries = self.adjacency.peak as u64;
+        let mut stats = self.stats;
+        stats.peak_dirty_pages = stats.peak_dirty_pages.max(self.tx.dirty_pages() as u64);
+        self.tx.commit()?;
+        Ok(stats)
+    }
 }
 
 // ----- CSV reading and writing -----
@@ -561,17 +840,35 @@ fn open_reader(path: &Path) -> Result<BufReader<std::fs::File>> {
 }
 
 /// Imports CSV files in Neo4j's bulk-import layout (every nodes file first, then every
-/// edges file) as one transaction. `progress` is called with the number of records read
-/// so far, every few thousand records. On any error nothing is applied.
+/// edges file) as one transaction, streaming with the default [`ImportOptions`].
+/// `progress` is called with the number of records read so far, every few thousand
+/// records. On any error nothing is applied.
 pub fn import_csv(
     db: &mut GraphDB,
     node_files: &[&Path],
     edge_files: &[&Path],
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts> {
-    let mut tx = db.begin_write_txn()?;
+    import_csv_with(
+        db,
+        node_files,
+        edge_files,
+        ImportOptions::default(),
+        progress,
+    )
+    .map(|s| s.counts)
+}
+
+/// [`import_csv`] with explicit memory limits, returning what it held at most.
+pub fn import_csv_with(
+    db: &mut GraphDB,
+    node_files: &[&Path],
+    edge_files: &[&Path],
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportStats> {
+    let mut load = Loader::new(db, options)?;
     let mut ids: HashMap<String, NodeId> = HashMap::new();
-    let mut counts = Counts::default();
     let mut records = 0u64;
     for (files, edges) in [(node_files, false), (edge_files, true)] {
         for path in files {
@@ -639,8 +936,8 @@ pub fn import_csv(
                     }
                     let mut e = Edge::new(s, t, ty);
                     e.properties = props;
-                    tx.add_edge(e).map_err(|err| fail(line, err.to_string()))?;
-                    counts.edges += 1;
+                    load.add_edge(e)
+                        .map_err(|err| fail(line, err.to_string()))?;
                 } else {
                     let ext = ext_id.unwrap_or_default();
                     if ext.is_empty() {
@@ -649,12 +946,15 @@ pub fn import_csv(
                     let mut n = Node::new();
                     n.labels = labels;
                     n.properties = props;
-                    let id = tx.add_node(n).map_err(|err| fail(line, err.to_string()))?;
-                    if ids.insert(ext.clone(), id).is_some() {
+                    if ids.contains_key(&ext) {
                         return Err(fail(line, format!(":ID {ext:?} appears twice")));
                     }
-                    counts.nodes += 1;
+                    let id = load
+                        .add_node(n)
+                        .map_err(|err| fail(line, err.to_string()))?;
+                    ids.insert(ext, id);
                 }
+                load.after_record()?;
                 records += 1;
                 if records.is_multiple_of(4096) {
                     progress(records);
@@ -663,8 +963,7 @@ pub fn import_csv(
         }
     }
     progress(records);
-    tx.commit()?;
-    Ok(counts)
+    load.finish()
 }
 
 // ----- JSON lines -----
@@ -787,21 +1086,32 @@ pub fn export_jsonl(db: &GraphDB, snapshot_ts: u64, out: &mut dyn Write) -> Resu
 
 /// Imports JSON lines as written by [`export_jsonl`] (node lines before the edge lines
 /// that use them; `id`, `source` and `target` are the file's ids, the database assigns
-/// its own) as one transaction. `name` is the file name used in errors.
+/// its own) as one transaction, streaming with the default [`ImportOptions`]. `name` is
+/// the file name used in errors.
 pub fn import_jsonl(
     db: &mut GraphDB,
     name: &str,
     input: &mut dyn Read,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts> {
+    import_jsonl_with(db, name, input, ImportOptions::default(), progress).map(|s| s.counts)
+}
+
+/// [`import_jsonl`] with explicit memory limits, returning what it held at most.
+pub fn import_jsonl_with(
+    db: &mut GraphDB,
+    name: &str,
+    input: &mut dyn Read,
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportStats> {
     let fail = |line: u64, reason: String| GraphError::Import {
         file: name.to_owned(),
         line,
         reason,
     };
-    let mut tx = db.begin_write_txn()?;
+    let mut load = Loader::new(db, options)?;
     let mut ids: HashMap<u64, NodeId> = HashMap::new();
-    let mut counts = Counts::default();
     let reader = BufReader::with_capacity(1 << 16, input);
     for (i, line) in reader.lines().enumerate() {
         let no = i as u64 + 1;
@@ -847,11 +1157,11 @@ pub fn import_jsonl(
                 let mut n = Node::new();
                 n.labels = labels;
                 n.properties = props;
-                let id = tx.add_node(n).map_err(|e| fail(no, e.to_string()))?;
-                if ids.insert(ext, id).is_some() {
+                if ids.contains_key(&ext) {
                     return Err(fail(no, format!("node id {ext} appears twice")));
                 }
-                counts.nodes += 1;
+                let id = load.add_node(n).map_err(|e| fail(no, e.to_string()))?;
+                ids.insert(ext, id);
             }
             Some("edge") => {
                 let end = |k: &str| -> Result<NodeId> {
@@ -869,19 +1179,18 @@ pub fn import_jsonl(
                     .ok_or_else(|| fail(no, "\"type\" is not a string".into()))?;
                 let mut e = Edge::new(s, t, ty);
                 e.properties = props;
-                tx.add_edge(e).map_err(|err| fail(no, err.to_string()))?;
-                counts.edges += 1;
+                load.add_edge(e).map_err(|err| fail(no, err.to_string()))?;
             }
             _ => return Err(fail(no, "\"kind\" must be \"node\" or \"edge\"".into())),
         }
-        let done = counts.nodes + counts.edges;
+        load.after_record()?;
+        let done = load.stats.counts.nodes + load.stats.counts.edges;
         if done.is_multiple_of(4096) {
             progress(done);
         }
     }
-    progress(counts.nodes + counts.edges);
-    tx.commit()?;
-    Ok(counts)
+    progress(load.stats.counts.nodes + load.stats.counts.edges);
+    load.finish()
 }
 
 #[cfg(test)]

@@ -118,6 +118,37 @@ impl<'a> WriteTxn<'a> {
 
     /// Rolls back.
     pub fn rollback(self) {}
+
+    /// Applies the writes made since the last batch to the commit being built and drops
+    /// them from memory, moving modified pages to the log past `max_dirty_pages` (see
+    /// [`GraphDB::apply_segment`]): what the bulk import calls every few thousand
+    /// records. Nothing is visible or durable before [`commit`](WriteTxn::commit).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn apply_batch(
+        &mut self,
+        max_dirty_pages: usize,
+        defer_adjacency: bool,
+    ) -> Result<usize> {
+        self.db
+            .apply_segment(self.tx_id, max_dirty_pages, defer_adjacency)
+    }
+
+    /// Appends the deferred adjacency of nodes this transaction created (see
+    /// [`GraphDB::apply_adjacency`]).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn apply_adjacency(
+        &mut self,
+        lists: &[(NodeId, Vec<EdgeId>, Vec<EdgeId>)],
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        self.db.apply_adjacency(self.tx_id, lists, max_dirty_pages)
+    }
+
+    /// Modified pages the commit being built holds in memory.
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn dirty_pages(&mut self) -> usize {
+        self.db.dirty_pages()
+    }
 }
 
 impl Drop for WriteTxn<'_> {
