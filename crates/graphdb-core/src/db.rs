@@ -957,13 +957,15 @@ impl GraphDB {
     /// Appends edges to the adjacency lists of nodes that earlier batches of `tx_id`
     /// created (see [`apply_segment`](GraphDB::apply_segment) with `defer_adjacency`):
     /// for each `(node, outgoing, incoming)` the node's version is rewritten once with
-    /// the edges appended in the order given. Spills past `max_dirty_pages` as
+    /// the edges appended in the order given, each entry `(edge, other end, type)` with
+    /// the type an index into `types`. Spills past `max_dirty_pages` as
     /// `apply_segment` does and, like it, returns the modified pages held before that.
     /// On error the whole transaction is rolled back.
     pub(crate) fn apply_adjacency(
         &mut self,
         tx_id: TxId,
-        lists: &[(NodeId, Vec<EdgeId>, Vec<EdgeId>)],
+        lists: &[AdjLists],
+        types: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
         self.check_open()?;
@@ -976,7 +978,7 @@ impl GraphDB {
             )));
         }
         let pager = self.pager.get_mut()?;
-        let mut outcome = append_adjacency(pager, tx_id, lists);
+        let mut outcome = append_adjacency(pager, tx_id, lists, types);
         let dirty = pager.dirty_pages();
         if outcome.is_ok() && dirty > max_dirty_pages {
             outcome = pager.spill();
@@ -1722,6 +1724,14 @@ pub fn wal_path(path: &Path) -> PathBuf {
 
 type Applied = (u64, Vec<PageId>, Vec<NodeId>, Vec<EdgeId>);
 
+/// A node's adjacency to append (see [`GraphDB::apply_adjacency`]): the node, then its
+/// outgoing and its incoming entries as `(edge, node at the other end, type index)`.
+pub(crate) type AdjLists = (
+    NodeId,
+    Vec<(EdgeId, NodeId, u32)>,
+    Vec<(EdgeId, NodeId, u32)>,
+);
+
 fn bulk_in_progress() -> GraphError {
     GraphError::InvalidArgument(
         "a batched commit (bulk import) is being built; it must commit or roll back first".into(),
@@ -1949,8 +1959,11 @@ fn apply_writes(
 fn append_adjacency(
     pager: &mut Pager,
     tx_id: TxId,
-    lists: &[(NodeId, Vec<EdgeId>, Vec<EdgeId>)],
+    lists: &[AdjLists],
+    types: &[String],
 ) -> Result<()> {
+    // This format's adjacency entries are edge ids alone.
+    let _ = types;
     let ts = pager.committed_meta().last_commit_ts + 1;
     let mut node_root = pager.meta().node_root;
     let mut rs = RecordStore::new(pager);
@@ -1963,8 +1976,8 @@ fn append_adjacency(
                 ))
             })?;
         let mut r = read_node(&mut rs, ptr)?;
-        r.out.extend_from_slice(out);
-        r.inn.extend_from_slice(inn);
+        r.out.extend(out.iter().map(|(edge, _, _)| *edge));
+        r.inn.extend(inn.iter().map(|(edge, _, _)| *edge));
         r.header.prev = h.prev;
         rs.delete(ptr)?;
         let new = rs.insert(&codec::encode_node(&r))?;

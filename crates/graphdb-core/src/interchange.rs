@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use crate::db::GraphDB;
+use crate::db::{AdjLists, GraphDB};
 use crate::error::{GraphError, Result};
 use crate::txn::WriteTxn;
 use crate::types::{Edge, EdgeId, Node, NodeId, Properties, PropertyValue, MAX_LIST_DEPTH};
@@ -54,7 +54,7 @@ pub struct ImportOptions {
     /// Modified pages (8 KiB each) the commit being built may keep in memory after a
     /// batch; past it they go to the log. One batch can add its own pages on top.
     pub max_dirty_pages: usize,
-    /// Adjacency entries (16 bytes each, two per edge) sorted in memory before a sorted
+    /// Adjacency entries (32 bytes each, two per edge) sorted in memory before a sorted
     /// run goes to a temporary file.
     pub run_entries: usize,
 }
@@ -64,7 +64,7 @@ impl Default for ImportOptions {
         ImportOptions {
             batch_records: 65_536,
             max_dirty_pages: 4_096,
-            run_entries: 1 << 21,
+            run_entries: 1 << 20,
         }
     }
 }
@@ -87,10 +87,18 @@ pub struct ImportStats {
     pub adjacency_runs: u64,
 }
 
-/// Adjacency entries `(node, direction << 63 | edge)`, sorted in runs of bounded size;
-/// runs that do not fit stay in temporary files until they are merged.
+/// One adjacency entry: the node, `direction << 63 | edge`, the node at the other end
+/// and the edge type (an index into the import's type table). Sorting by the first two
+/// puts a node's outgoing then incoming edges together, each in edge-id order.
+type AdjEntry = (NodeId, u64, NodeId, u32);
+
+/// The bytes of one entry in a run file.
+const ENTRY_BYTES: usize = 28;
+
+/// Adjacency entries, sorted in runs of bounded size; runs that do not fit stay in
+/// temporary files until they are merged.
 struct AdjacencyRuns {
-    buf: Vec<(NodeId, u64)>,
+    buf: Vec<AdjEntry>,
     cap: usize,
     files: Vec<std::path::PathBuf>,
     peak: usize,
@@ -108,9 +116,16 @@ impl AdjacencyRuns {
         }
     }
 
-    fn push(&mut self, node: NodeId, incoming: bool, edge: EdgeId) -> Result<()> {
-        self.buf
-            .push((node, if incoming { INCOMING | edge } else { edge }));
+    fn push(
+        &mut self,
+        node: NodeId,
+        incoming: bool,
+        edge: EdgeId,
+        other: NodeId,
+        ty: u32,
+    ) -> Result<()> {
+        let key = if incoming { INCOMING | edge } else { edge };
+        self.buf.push((node, key, other, ty));
         self.peak = self.peak.max(self.buf.len());
         if self.buf.len() >= self.cap {
             self.spill()?;
@@ -132,19 +147,19 @@ impl AdjacencyRuns {
         let file = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
         self.files.push(path.clone());
         let mut w = BufWriter::with_capacity(1 << 16, file);
-        for (node, entry) in self.buf.drain(..) {
-            w.write_all(&node.to_le_bytes())
-                .and_then(|()| w.write_all(&entry.to_le_bytes()))
-                .map_err(|e| io_err(&path, e))?;
+        for (node, key, other, ty) in self.buf.drain(..) {
+            let mut b = [0u8; ENTRY_BYTES];
+            b[..8].copy_from_slice(&node.to_le_bytes());
+            b[8..16].copy_from_slice(&key.to_le_bytes());
+            b[16..24].copy_from_slice(&other.to_le_bytes());
+            b[24..].copy_from_slice(&ty.to_le_bytes());
+            w.write_all(&b).map_err(|e| io_err(&path, e))?;
         }
         w.flush().map_err(|e| io_err(&path, e))
     }
 
     /// Every entry in `(node, direction, edge)` order, one node's lists at a time.
-    fn merge(
-        &mut self,
-        mut each: impl FnMut(NodeId, Vec<EdgeId>, Vec<EdgeId>) -> Result<()>,
-    ) -> Result<()> {
+    fn merge(&mut self, mut each: impl FnMut(AdjLists) -> Result<()>) -> Result<()> {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         self.buf.sort_unstable();
@@ -154,15 +169,18 @@ impl AdjacencyRuns {
             readers.push((path.clone(), BufReader::with_capacity(1 << 16, file)));
         }
         let next_of =
-            |r: &mut (std::path::PathBuf, BufReader<std::fs::File>)| -> Result<Option<(u64, u64)>> {
-                let mut b = [0u8; 16];
+            |r: &mut (std::path::PathBuf, BufReader<std::fs::File>)| -> Result<Option<AdjEntry>> {
+                let mut b = [0u8; ENTRY_BYTES];
                 match r.1.read_exact(&mut b) {
                     Ok(()) => {
-                        let mut n = [0u8; 8];
-                        n.copy_from_slice(&b[..8]);
-                        let mut e = [0u8; 8];
-                        e.copy_from_slice(&b[8..]);
-                        Ok(Some((u64::from_le_bytes(n), u64::from_le_bytes(e))))
+                        let u = |at: usize| {
+                            let mut x = [0u8; 8];
+                            x.copy_from_slice(&b[at..at + 8]);
+                            u64::from_le_bytes(x)
+                        };
+                        let mut t = [0u8; 4];
+                        t.copy_from_slice(&b[24..]);
+                        Ok(Some((u(0), u(8), u(16), u32::from_le_bytes(t))))
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
                     Err(e) => Err(io_err(&r.0, e)),
@@ -182,8 +200,8 @@ impl AdjacencyRuns {
             heap.push(Reverse((*x, in_memory)));
             buf_at = 1;
         }
-        let mut current: Option<(NodeId, Vec<EdgeId>, Vec<EdgeId>)> = None;
-        while let Some(Reverse(((node, entry), src))) = heap.pop() {
+        let mut current: Option<AdjLists> = None;
+        while let Some(Reverse(((node, key, other, ty), src))) = heap.pop() {
             let next = if src == in_memory {
                 let x = buf.get(buf_at).copied();
                 buf_at += 1;
@@ -195,19 +213,19 @@ impl AdjacencyRuns {
                 heap.push(Reverse((x, src)));
             }
             if current.as_ref().is_some_and(|(n, _, _)| *n != node) {
-                if let Some((n, out, inn)) = current.take() {
-                    each(n, out, inn)?;
+                if let Some(lists) = current.take() {
+                    each(lists)?;
                 }
             }
             let slot = current.get_or_insert_with(|| (node, Vec::new(), Vec::new()));
-            if entry & INCOMING != 0 {
-                slot.2.push(entry & !INCOMING);
+            if key & INCOMING != 0 {
+                slot.2.push((key & !INCOMING, other, ty));
             } else {
-                slot.1.push(entry);
+                slot.1.push((key, other, ty));
             }
         }
-        if let Some((n, out, inn)) = current.take() {
-            each(n, out, inn)?;
+        if let Some(lists) = current.take() {
+            each(lists)?;
         }
         Ok(())
     }
@@ -229,6 +247,9 @@ struct Loader<'a> {
     stats: ImportStats,
     buffered: usize,
     adjacency: AdjacencyRuns,
+    /// The edge types seen so far; adjacency entries name them by index.
+    types: Vec<String>,
+    type_index: HashMap<String, u32>,
 }
 
 impl<'a> Loader<'a> {
@@ -239,6 +260,8 @@ impl<'a> Loader<'a> {
             stats: ImportStats::default(),
             buffered: 0,
             adjacency: AdjacencyRuns::new(opts.run_entries),
+            types: Vec::new(),
+            type_index: HashMap::new(),
         })
     }
 
@@ -251,9 +274,19 @@ impl<'a> Loader<'a> {
 
     fn add_edge(&mut self, edge: Edge) -> Result<EdgeId> {
         let (s, t) = (edge.source, edge.target);
+        let ty = match self.type_index.get(&edge.edge_type) {
+            Some(i) => *i,
+            None => {
+                let i = u32::try_from(self.types.len())
+                    .map_err(|_| GraphError::InvalidArgument("more than 2^32 edge types".into()))?;
+                self.types.push(edge.edge_type.clone());
+                self.type_index.insert(edge.edge_type.clone(), i);
+                i
+            }
+        };
         let id = self.tx.add_edge(edge)?;
-        self.adjacency.push(s, false, id)?;
-        self.adjacency.push(t, true, id)?;
+        self.adjacency.push(s, false, id, t, ty)?;
+        self.adjacency.push(t, true, id, s, ty)?;
         self.buffered += 1;
         self.stats.counts.edges += 1;
         Ok(id)
@@ -286,12 +319,17 @@ impl<'a> Loader<'a> {
             let mut held = 0usize;
             let batch = self.opts.batch_records.max(1);
             let max_dirty = self.opts.max_dirty_pages;
-            let (tx, stats, adjacency) = (&mut self.tx, &mut self.stats, &mut self.adjacency);
-            adjacency.merge(|node, out, inn| {
-                held += out.len() + inn.len();
-                lists.push((node, out, inn));
+            let (tx, stats, adjacency, types) = (
+                &mut self.tx,
+                &mut self.stats,
+                &mut self.adjacency,
+                &self.types,
+            );
+            adjacency.merge(|node_lists| {
+                held += node_lists.1.len() + node_lists.2.len();
+                lists.push(node_lists);
                 if held >= batch {
-                    let dirty = tx.apply_adjacency(&lists, max_dirty)?;
+                    let dirty = tx.apply_adjacency(&lists, types, max_dirty)?;
                     stats.peak_dirty_pages = stats.peak_dirty_pages.max(dirty as u64);
                     lists.clear();
                     held = 0;
@@ -299,7 +337,7 @@ impl<'a> Loader<'a> {
                 Ok(())
             })?;
             if !lists.is_empty() {
-                let dirty = self.tx.apply_adjacency(&lists, max_dirty)?;
+                let dirty = self.tx.apply_adjacency(&lists, &self.types, max_dirty)?;
                 self.stats.peak_dirty_pages = self.stats.peak_dirty_pages.max(dirty as u64);
             }
         }

@@ -138,10 +138,12 @@ impl<'a> WriteTxn<'a> {
     #[cfg_attr(not(feature = "tools"), allow(dead_code))]
     pub(crate) fn apply_adjacency(
         &mut self,
-        lists: &[(NodeId, Vec<EdgeId>, Vec<EdgeId>)],
+        lists: &[crate::db::AdjLists],
+        types: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
-        self.db.apply_adjacency(self.tx_id, lists, max_dirty_pages)
+        self.db
+            .apply_adjacency(self.tx_id, lists, types, max_dirty_pages)
     }
 
     /// Modified pages the commit being built holds in memory.
