@@ -509,7 +509,7 @@ where
     }
 }
 
-impl<K, V> Step<'_, K, V>
+impl<'a, K, V> Step<'a, K, V>
 where
     K: Clone + Eq + Hash + Debug + Send + Sync + 'static,
     V: Clone + PartialEq + Send + Sync + 'static,
@@ -522,17 +522,39 @@ where
     /// The value of `key`, recording that this step needs it. An error of `key` (a
     /// failure, a panic, a cycle) comes back as `Err`; propagate it with `?`.
     pub fn get(&self, key: &K) -> Result<V, Error> {
+        match self.fetch(key) {
+            Ok(memo) => memo.value.clone(),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// [`get`](Self::get) without copying the value: a reference to it that lives as
+    /// long as the step's borrow of the engine (values are kept until the next
+    /// [`Engine::set_input`], which cannot run while a step does). An error is
+    /// returned by value.
+    pub fn get_ref(&self, key: &K) -> Result<&'a V, Error> {
+        match self.fetch(key)?.value {
+            Ok(ref value) => Ok(value),
+            Err(ref error) => Err(error.clone()),
+        }
+    }
+
+    /// The current memo of `key`, recording that this step read it, or why there is
+    /// none (a cycle, or a suspension).
+    #[inline]
+    fn fetch(&self, key: &K) -> Result<&'a Memo<K, V>, Error> {
         if self.suspended.get() {
             return Err(self.suspension());
         }
         let hash = hash_of(key);
-        if let Some(memo) = self.engine.lookup(key, hash) {
+        let engine: &'a Arc<Inner<K, V>> = self.engine;
+        if let Some(memo) = engine.lookup(key, hash) {
             let mut deps = self.deps.borrow_mut();
             deps.0.push(key.clone());
             deps.1 = deps.1.union(memo.inputs());
-            return memo.value.clone();
+            return Ok(memo);
         }
-        let demanded = self.engine.demand_hashed(
+        let demanded = engine.demand_hashed(
             key,
             hash,
             Some(self.frame),
@@ -542,7 +564,24 @@ where
             false,
             true,
         );
-        self.record(key, demanded)
+        match demanded {
+            Demanded::Current(memo) => {
+                let mut deps = self.deps.borrow_mut();
+                deps.0.push(key.clone());
+                deps.1 = deps.1.union(memo.inputs());
+                Ok(memo)
+            }
+            Demanded::Cycle(cycle) => {
+                let mut deps = self.deps.borrow_mut();
+                deps.0.push(key.clone());
+                deps.1 = InputSet::FULL;
+                Err(Error::Cycle { cycle })
+            }
+            Demanded::Suspended | Demanded::Busy => {
+                self.suspended.set(true);
+                Err(self.suspension())
+            }
+        }
     }
 
     /// The values of `keys`, brought up to date in parallel when the engine is
@@ -661,7 +700,7 @@ where
             let mut shard = inner.memos.lock(hash);
             let entry = shard.entry(&key, hash);
             shard.set_memo(entry, Arc::new(memo));
-            shard.set_running(entry, None);
+            drop(shard.take_running(entry));
         }
         inner.memos.release_retired();
         if inner.changes.len() >= 4 * (RECENT_CHANGES + 1) {
@@ -839,8 +878,10 @@ where
                     Some(running) => Err(running),
                     None => {
                         let frame = Arc::new(Frame::new(key.clone(), hash, asker.cloned()));
-                        shard.set_running(entry, Some(Arc::clone(&frame)));
-                        Ok((frame, memo))
+                        // SAFETY: the handle is used only by `run` below, which ends the
+                        // claim last (in `finish`, or never when it suspends: the frame
+                        // then stays in the entry and on the request's work stack).
+                        Ok((unsafe { shard.claim(entry, frame) }, memo))
                     }
                 }
             };
@@ -1054,16 +1095,20 @@ where
     }
 
     /// Stores `memo` (if given) for the frame's key, ends the claim and wakes parked
-    /// askers. Returns the stored memo.
+    /// askers. Returns the stored memo. The caller's handle to `frame` may be the
+    /// claim's own (see `Table::claim`): it is not used after this.
     fn finish(&self, frame: &Arc<Frame<K>>, memo: Option<Memo<K, V>>) -> Option<&Memo<K, V>> {
-        let stored = {
+        let (stored, claim) = {
             let mut shard = self.memos.lock(frame.hash);
             let entry: &MemoEntry<K, V> = shard.entry(&frame.key, frame.hash);
             let stored = memo.map(|memo| shard.set_memo(entry, Arc::new(memo)));
-            shard.set_running(entry, None);
-            stored
+            (stored, shard.take_running(entry))
         };
-        frame.finish();
+        // `claim` is the frame itself: the entry's count keeps it alive through this.
+        match claim {
+            Some(claim) => claim.finish(),
+            None => frame.finish(),
+        }
         stored
     }
 

@@ -21,6 +21,7 @@
 //! `Acquire`.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::sync::{Ordering, StdAtomicPtr, StdGuard, StdMutex};
@@ -306,7 +307,10 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
     /// kept until [`Table::release_retired`].
     pub(crate) fn set_memo(&mut self, entry: &'a Entry<K, M, R>, memo: Arc<M>) -> &'a M {
         let new = Arc::into_raw(memo);
-        let old = entry.memo.swap(new.cast_mut(), Ordering::AcqRel);
+        // Only this lock's holder writes the field, so a load and a store do what a
+        // swap would, without a read-modify-write.
+        let old = entry.memo.load(Ordering::Relaxed);
+        entry.memo.store(new.cast_mut(), Ordering::Release);
         if !old.is_null() {
             // SAFETY: the entry owned the `Arc` of the memo it just replaced; readers
             // may still use it, so it is only moved to the retired list, not dropped.
@@ -330,15 +334,37 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
         }
     }
 
-    /// Sets (or clears) the frame running the entry's key.
-    pub(crate) fn set_running(&mut self, entry: &Entry<K, M, R>, running: Option<Arc<R>>) {
-        let new = running.map_or(std::ptr::null_mut(), |r| Arc::into_raw(r).cast_mut());
-        let old = entry.running.swap(new, Ordering::Relaxed);
-        if !old.is_null() {
-            // SAFETY: the entry owned the `Arc` it just gave up; only this lock's
-            // holder reads the field.
-            drop(unsafe { Arc::from_raw(old) });
+    /// Makes `running` the frame running the entry's key (the entry must have none)
+    /// and returns a handle to it that holds no count of its own.
+    ///
+    /// # Safety
+    ///
+    /// The handle is valid only while the entry keeps `running`: the caller must not
+    /// use it after [`take_running`](Self::take_running) took the frame out of this
+    /// entry (that call returns an owned `Arc` to finish with).
+    pub(crate) unsafe fn claim(
+        &mut self,
+        entry: &Entry<K, M, R>,
+        running: Arc<R>,
+    ) -> ManuallyDrop<Arc<R>> {
+        debug_assert!(entry.running.load(Ordering::Relaxed).is_null());
+        let raw = Arc::into_raw(running);
+        entry.running.store(raw.cast_mut(), Ordering::Relaxed);
+        // SAFETY: the entry holds the count of `raw`; the handle never drops it, and
+        // the caller promises not to use it after the entry gives it up.
+        ManuallyDrop::new(unsafe { Arc::from_raw(raw) })
+    }
+
+    /// Takes the frame running the entry's key out of it.
+    pub(crate) fn take_running(&mut self, entry: &Entry<K, M, R>) -> Option<Arc<R>> {
+        let old = entry.running.load(Ordering::Relaxed);
+        if old.is_null() {
+            return None;
         }
+        entry.running.store(std::ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: the entry owned the count it just gave up; only this lock's holder
+        // reads the field.
+        Some(unsafe { Arc::from_raw(old) })
     }
 }
 
@@ -391,15 +417,20 @@ mod tests {
         let mut locked = table.lock(hash(7));
         let entry = locked.entry(&7, hash(7));
         assert!(locked.running(entry).is_none());
-        locked.set_running(entry, Some(Arc::clone(&frame)));
+        // SAFETY: `handle` is not used after `take_running`.
+        let handle = unsafe { locked.claim(entry, Arc::clone(&frame)) };
+        assert_eq!(handle.as_str(), "frame");
         let got = locked.running(entry);
         assert_eq!(got.as_deref().map(String::as_str), Some("frame"));
         assert_eq!(Arc::strong_count(&frame), 3);
         drop(got);
-        locked.set_running(entry, None);
+        let taken = locked.take_running(entry);
+        assert!(taken.is_some_and(|t| Arc::ptr_eq(&t, &frame)));
+        assert!(locked.take_running(entry).is_none());
         assert_eq!(Arc::strong_count(&frame), 1);
         // A frame left running is released with the table.
-        locked.set_running(entry, Some(Arc::clone(&frame)));
+        // SAFETY: the handle is not used.
+        let _handle = unsafe { locked.claim(entry, Arc::clone(&frame)) };
         drop(locked);
         drop(table);
         assert_eq!(Arc::strong_count(&frame), 1);
