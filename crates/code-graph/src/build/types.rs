@@ -173,7 +173,13 @@ impl Resolver<'_> {
                     },
                     None => self.method_by_name(cx.target, name),
                 };
-                self.ret_of(m?, base_ty, fuel)
+                match m {
+                    Some(m) => self.ret_of(m, base_ty, fuel),
+                    // `x.clone()` of a type with no `clone` of its own (a derived or
+                    // std `Clone`) is of the same type.
+                    None if name == "clone" => base_ty,
+                    None => None,
+                }
             }
             Recv::Field(base, name) => {
                 let Ty::Item(owner) = self.type_of(base, cx, fuel)? else {
