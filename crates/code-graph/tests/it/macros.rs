@@ -185,6 +185,7 @@ fn method_calls_and_macro_arguments_are_calls() {
                  let _ = vec![h(); 3];\n\
                  let _ = format!(\"{}\", h());\n\
                  (|| ())();\n\
+                 for w in std::iter::empty::<W>() { w.twice(); }\n\
                }\n";
     let dir = crate_dir("calls", &[("src/lib.rs", src)]);
     let g1 = build(dir.path(), &BuildOptions::sequential()).unwrap();
@@ -198,10 +199,15 @@ fn method_calls_and_macro_arguments_are_calls() {
     assert!(g1.has_edge(user, EdgeKind::Calls, h_fn));
     // `items.len()` means std's `len` as far as the names can tell: no edge.
     assert!(!g1.has_edge(user, EdgeKind::Calls, len));
-    // Every call site counted once: visit_unique, g, h (twice) resolved; twice
-    // ambiguous; len and the closure unresolved.
+    // `v: &V` says which `twice`; `w`, bound by a `for`, is of no known type.
+    let v_twice = find(&g1, NodeKind::Method, "calls::impl V::twice").id;
+    let w_twice = find(&g1, NodeKind::Method, "calls::impl W::twice").id;
+    assert!(g1.has_edge(user, EdgeKind::Calls, v_twice));
+    assert!(!g1.has_edge(user, EdgeKind::Calls, w_twice));
+    // Every call site counted once: visit_unique, v.twice, g, h (twice) resolved;
+    // w.twice ambiguous; len, the closure and `std::iter::empty` unresolved.
     let m = &g1.metrics;
-    assert_eq!(m.calls_resolved, 4, "{m:?}");
+    assert_eq!(m.calls_resolved, 5, "{m:?}");
     assert_eq!(m.calls_ambiguous, 1, "{m:?}");
-    assert_eq!(m.calls_unresolved, 2, "{m:?}");
+    assert_eq!(m.calls_unresolved, 3, "{m:?}");
 }

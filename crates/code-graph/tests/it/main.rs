@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bad_input;
+mod call_sample;
 // The binary is built only with the `tools` feature.
 #[cfg(feature = "tools")]
 mod cli;
