@@ -202,6 +202,7 @@ impl<K: Eq, M, R> Table<K, M, R> {
         let shard = &self.shards[shard_of(hash)];
         Locked {
             shard,
+            at: shard_of(hash),
             state: lock(&shard.state),
         }
     }
@@ -252,6 +253,8 @@ fn find_in<'a, K: Eq, M, R>(
 /// the guard.
 pub(crate) struct Locked<'a, K, M, R> {
     shard: &'a Shard<K, M, R>,
+    /// The shard's number: the methods that change an entry take only entries of it.
+    at: usize,
     state: StdGuard<'a, ShardState<K, M, R>>,
 }
 
@@ -306,6 +309,7 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
     /// Publishes `memo` as the entry's memo and returns it; the memo it replaces is
     /// kept until [`Table::release_retired`].
     pub(crate) fn set_memo(&mut self, entry: &'a Entry<K, M, R>, memo: Arc<M>) -> &'a M {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
         let new = Arc::into_raw(memo);
         // Only this lock's holder writes the field, so a load and a store do what a
         // swap would, without a read-modify-write.
@@ -322,6 +326,7 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
 
     /// The frame running the entry's key, if any.
     pub(crate) fn running(&self, entry: &Entry<K, M, R>) -> Option<Arc<R>> {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
         let running = entry.running.load(Ordering::Relaxed);
         if running.is_null() {
             return None;
@@ -347,6 +352,7 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
         entry: &Entry<K, M, R>,
         running: Arc<R>,
     ) -> ManuallyDrop<Arc<R>> {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
         debug_assert!(entry.running.load(Ordering::Relaxed).is_null());
         let raw = Arc::into_raw(running);
         entry.running.store(raw.cast_mut(), Ordering::Relaxed);
@@ -357,6 +363,7 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
 
     /// Takes the frame running the entry's key out of it.
     pub(crate) fn take_running(&mut self, entry: &Entry<K, M, R>) -> Option<Arc<R>> {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
         let old = entry.running.load(Ordering::Relaxed);
         if old.is_null() {
             return None;
