@@ -137,7 +137,9 @@ type Deps<K> = SmallVec<[K; INLINE_DEPS]>;
 
 /// What the engine knows about one key.
 struct Memo<K, V> {
-    value: Result<V, Error>,
+    /// The result; an error is boxed, which keeps every memo (most are `Ok`) smaller
+    /// by the size of an `Error` less a pointer.
+    value: Result<V, Box<Error>>,
     /// The keys this step read in its last run, in the order it asked for them
     /// (possibly repeated). Empty for inputs. A run that ended in a cycle error keeps
     /// what it read up to then, the cycle's next member included.
@@ -167,11 +169,35 @@ impl<K, V> Memo<K, V> {
         inputs: InputSet,
     ) -> Self {
         Memo {
-            value,
+            value: value.map_err(Box::new),
             deps,
             changed_at,
             verified_at: StdAtomicU64::new(verified_at),
             inputs: inputs.0.map(StdAtomicU64::new),
+        }
+    }
+
+    /// The result, copied out.
+    #[inline]
+    fn value(&self) -> Result<V, Error>
+    where
+        V: Clone,
+    {
+        match &self.value {
+            Ok(value) => Ok(value.clone()),
+            Err(error) => Err(Error::clone(error)),
+        }
+    }
+
+    /// Whether `value` equals this memo's result.
+    fn same(&self, value: &Result<V, Error>) -> bool
+    where
+        V: PartialEq,
+    {
+        match (&self.value, value) {
+            (Ok(old), Ok(new)) => old == new,
+            (Err(old), Err(new)) => **old == *new,
+            _ => false,
         }
     }
 
@@ -531,7 +557,7 @@ where
     /// failure, a panic, a cycle) comes back as `Err`; propagate it with `?`.
     pub fn get(&self, key: &K) -> Result<V, Error> {
         match self.fetch(key) {
-            Ok(memo) => memo.value.clone(),
+            Ok(memo) => memo.value(),
             Err(error) => Err(error),
         }
     }
@@ -541,9 +567,9 @@ where
     /// [`Engine::set_input`], which cannot run while a step does). An error is
     /// returned by value.
     pub fn get_ref(&self, key: &K) -> Result<&'a V, Error> {
-        match self.fetch(key)?.value {
-            Ok(ref value) => Ok(value),
-            Err(ref error) => Err(error.clone()),
+        match &self.fetch(key)?.value {
+            Ok(value) => Ok(value),
+            Err(error) => Err(Error::clone(error)),
         }
     }
 
@@ -619,7 +645,7 @@ where
 
     fn record(&self, key: &K, demanded: Demanded<'_, K, V>) -> Result<V, Error> {
         let (value, inputs) = match demanded {
-            Demanded::Current(memo) => (memo.value.clone(), memo.inputs()),
+            Demanded::Current(memo) => (memo.value(), memo.inputs()),
             Demanded::Cycle(cycle) => (Err(Error::Cycle { cycle }), InputSet::FULL),
             Demanded::Suspended | Demanded::Busy => {
                 self.suspended.set(true);
@@ -707,7 +733,7 @@ where
         {
             let mut shard = inner.memos.lock(hash);
             let entry = shard.entry(&key, hash);
-            shard.set_memo(entry, Arc::new(memo));
+            shard.set_memo(entry, Box::new(memo));
             drop(shard.take_running(entry));
         }
         inner.memos.release_retired();
@@ -722,10 +748,10 @@ where
     /// The current value of `key`, computing or re-checking what it needs.
     pub fn get(&self, key: &K) -> Result<V, Error> {
         if let Some(memo) = self.inner.lookup(key, hash_of(key)) {
-            return memo.value.clone();
+            return memo.value();
         }
         match self.inner.drive(key, None, true) {
-            Some(memo) => memo.value.clone(),
+            Some(memo) => memo.value(),
             None => unreachable!("a waiting request always ends with a memo"),
         }
     }
@@ -1025,10 +1051,9 @@ where
                     let memo = match frame.cycle() {
                         // Found on a cycle while checking: the value is the cycle.
                         Some(cycle)
-                            if old.value
-                                != Err(Error::Cycle {
-                                    cycle: Arc::clone(&cycle),
-                                }) =>
+                            if !old.same(&Err(Error::Cycle {
+                                cycle: Arc::clone(&cycle),
+                            })) =>
                         {
                             self.finish(
                                 entry,
@@ -1099,7 +1124,7 @@ where
             None => value,
         };
         let changed_at = match old {
-            Some(old) if old.value == value => old.changed_at,
+            Some(old) if old.same(&value) => old.changed_at,
             _ => self.revision,
         };
         let memo = Memo::new(value, deps, changed_at, self.revision, inputs);
@@ -1120,7 +1145,7 @@ where
     ) -> Option<&'a Memo<K, V>> {
         let (stored, claim, contended) = {
             let mut shard = self.memos.lock(frame.hash);
-            let stored = memo.map(|memo| shard.set_memo(entry, Arc::new(memo)));
+            let stored = memo.map(|memo| shard.set_memo(entry, Box::new(memo)));
             // `claim` is the frame itself: the entry's count, now `claim`'s, keeps it
             // alive until the end of this function.
             let claim = shard.take_running(entry);
