@@ -115,6 +115,22 @@ impl<'a> RecordStore<'a> {
         Ok(out)
     }
 
+    /// Calls `f` with the bytes of the record at `ptr`, borrowed from the cached page
+    /// when the record is inline (no copy), read into a buffer when it overflows.
+    pub(crate) fn with_bytes<R>(
+        &mut self,
+        ptr: RecordPointer,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        if !overflow {
+            return f(&p[off..off + len]);
+        }
+        let bytes = self.read(ptr)?;
+        f(&bytes)
+    }
+
     /// The fixed header of the record at `ptr`, without decoding the rest when the record
     /// is inline.
     pub(crate) fn read_header(&mut self, ptr: RecordPointer) -> Result<RecordHeader> {
