@@ -589,19 +589,50 @@ impl GraphDB {
         snapshot_ts: u64,
         mut f: impl FnMut(EdgeId, NodeId, &str, bool),
     ) -> Result<()> {
-        let mut pager = self.pager.lock()?;
-        let node_root = pager.meta().node_root;
-        let mut rs = RecordStore::new(&mut pager);
-        let ptr = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
-            Some((ptr, h, _)) if !h.tombstone => ptr,
-            _ => return Err(GraphError::NodeNotFound(node_id)),
-        };
         let (out, inn) = match direction {
             Direction::Outgoing => (true, false),
             Direction::Incoming => (false, true),
             Direction::Both => (true, true),
         };
-        // The adjacency entries carry the other end and the type: no edge record is read.
+        if node_id == 0 || node_id > MAX_ID {
+            return Err(GraphError::NodeNotFound(node_id));
+        }
+        let mut pager = self.pager.lock()?;
+        let node_root = pager.meta().node_root;
+        let mut rs = RecordStore::new(&mut pager);
+        let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
+            return Err(GraphError::NodeNotFound(node_id));
+        };
+        // The newest version is what nearly every snapshot sees: it is checked and read
+        // in one visit of its page. The adjacency entries carry the other end and the
+        // type, so no edge record is read.
+        let done = rs.with_bytes(head, |bytes| {
+            let h = codec::decode_header(bytes, Some(head.page))?;
+            if h.id != node_id || h.kind != KIND_NODE {
+                return Err(GraphError::corrupt(
+                    format!(
+                        "version chain of {node_id} reaches a record of {} (kind {})",
+                        h.id, h.kind
+                    ),
+                    Some(head.page),
+                ));
+            }
+            if h.commit_ts > snapshot_ts {
+                return Ok(false);
+            }
+            if h.tombstone {
+                return Err(GraphError::NodeNotFound(node_id));
+            }
+            codec::visit_adjacency(bytes, Some(head.page), out, inn, &mut f)?;
+            Ok(true)
+        })?;
+        if done {
+            return Ok(());
+        }
+        let ptr = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
+            Some((ptr, h, _)) if !h.tombstone => ptr,
+            _ => return Err(GraphError::NodeNotFound(node_id)),
+        };
         rs.with_bytes(ptr, |bytes| {
             codec::visit_adjacency(bytes, Some(ptr.page), out, inn, &mut f)
         })

@@ -427,6 +427,11 @@ impl<'a> RecordStore<'a> {
     /// The raw value stored for `id` in the map rooted at `root` (0 if none).
     pub(crate) fn map_get(&mut self, root: PageId, id: u64) -> Result<u64> {
         let idx = Self::split(id)?;
+        let key = id / FANOUT;
+        if let Some(leaf) = self.pager.memo_leaf(root, key) {
+            let p = self.pager.fetch_typed(leaf, PageType::MapLeaf)?;
+            return Ok(get_u64(p, PAGE_HEADER + 8 * idx[2]));
+        }
         let mut page = root;
         for (level, i) in idx.iter().enumerate() {
             if page == 0 {
@@ -438,7 +443,11 @@ impl<'a> RecordStore<'a> {
                 PageType::MapInner
             };
             let p = self.pager.fetch_typed(page, kind)?;
-            page = get_u64(p, PAGE_HEADER + 8 * i);
+            let next = get_u64(p, PAGE_HEADER + 8 * i);
+            if level == 2 {
+                self.pager.remember_leaf(root, key, page);
+            }
+            page = next;
         }
         Ok(page)
     }
