@@ -13,7 +13,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
-use crate::extract::{extract_file, Callee, Env, FileFacts, ItemFact, GROUP};
+use crate::extract::{extract_file, Callee, Env, FileFacts, ItemFact, GROUP, WITH_ARGS};
 use crate::fasthash::{FastMap, FastSet};
 use crate::id::{crate_id, item_id, NodeId};
 use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
@@ -1066,6 +1066,8 @@ struct MacroBody {
     facts: Arc<FileFacts>,
     inline_path: Vec<usize>,
     file: PathBuf,
+    /// Invocations with arguments expand it too (see [`ItemFact::is_one_arm`]).
+    one_arm: bool,
 }
 
 struct Walker<'a> {
@@ -1217,6 +1219,7 @@ impl Walker<'_> {
                         facts: facts.clone(),
                         inline_path: p,
                         file: ctx.file.to_owned(),
+                        one_arm: it.is_one_arm(),
                     },
                 );
             }
@@ -1233,7 +1236,15 @@ impl Walker<'_> {
                 let nth = invocations.entry(name.clone()).or_insert(0);
                 let key = item_id(id_parent, NodeKind::Macro, &format!("{name}!()"), *nth);
                 *nth += 1;
-                let body = self.macro_bodies.get(&(ctx.target, name.clone())).cloned();
+                let (macro_name, args) = match name.strip_suffix(WITH_ARGS) {
+                    Some(n) => (n, true),
+                    None => (name.as_str(), false),
+                };
+                let body = self
+                    .macro_bodies
+                    .get(&(ctx.target, macro_name.to_owned()))
+                    .filter(|b| b.one_arm || !args)
+                    .cloned();
                 match body {
                     // Bounded: a fixed body that invokes itself would never end.
                     Some(b) if self.expanding < MAX_EXPANSION_DEPTH => {

@@ -67,6 +67,9 @@ pub(crate) enum Extra {
     Fn(FnFact),
     /// For fields and type aliases: the type, when it is one typing can use.
     Typed(TyRef),
+    /// For a `macro_rules!` of one arm whose children are its expansion without its
+    /// repetitions: an invocation with arguments expands to them too.
+    OneArm,
 }
 
 impl ItemFact {
@@ -115,6 +118,11 @@ impl ItemFact {
             Some(Extra::Fn(f)) => Some(f),
             _ => None,
         }
+    }
+
+    /// Whether this `macro_rules!` expands to its children whatever its arguments.
+    pub(crate) fn is_one_arm(&self) -> bool {
+        matches!(self.extra.as_deref(), Some(Extra::OneArm))
     }
 
     /// The type of a field or type alias, if typing can use it.
@@ -347,10 +355,16 @@ fn cfg_paths(list: &[syn::Attribute]) -> Vec<String> {
 }
 
 /// The expansion of a `macro_rules!` arm `() => { ... }`, if the macro has one: with
-/// nothing to match, it expands to the same tokens wherever it is invoked.
-fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<proc_macro2::TokenStream> {
+/// nothing to match, it expands to the same tokens wherever it is invoked. A macro of
+/// one arm whose expansion uses its metavariables only inside repetitions (`$( ... )*`)
+/// expands, with those repetitions left out, to the same items too: the items of
+/// serde's `declare_error_trait!` are its `Error` trait, whatever supertraits are
+/// passed in.
+fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<(proc_macro2::TokenStream, bool)> {
     use proc_macro2::TokenTree;
     let tokens: Vec<TokenTree> = rules.clone().into_iter().collect();
+    let mut arms = 0;
+    let mut only_body = None;
     let mut i = 0;
     while i + 3 < tokens.len() + 1 {
         let (
@@ -373,14 +387,74 @@ fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<proc_macro2::Toke
         // With no metavariables in the matcher, a `$` in the expansion (a nested
         // `macro_rules!`) is passed through as written: the expansion is fixed.
         if matcher.stream().is_empty() {
-            return Some(body.stream());
+            return Some((body.stream(), false));
         }
+        arms += 1;
+        only_body = Some(body.stream());
         i += 4;
         if matches!(tokens.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
             i += 1;
         }
     }
+    if arms == 1 && i == tokens.len() {
+        return only_body
+            .and_then(|b| without_repetitions(b, 0))
+            .map(|b| (b, true));
+    }
     None
+}
+
+/// `tokens` with every `$( ... ) sep? op` left out and `$crate` written `crate`;
+/// `None` if any other `$` is left (a metavariable the expansion needs).
+fn without_repetitions(
+    tokens: proc_macro2::TokenStream,
+    depth: usize,
+) -> Option<proc_macro2::TokenStream> {
+    use proc_macro2::{Group, Ident, TokenTree};
+    // Bounded like the parser's own recursion: scan.rs refused deeper files already.
+    if depth > 256 {
+        return None;
+    }
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            TokenTree::Punct(p) if p.as_char() == '$' => match tokens.get(i + 1) {
+                Some(TokenTree::Group(g))
+                    if g.delimiter() == proc_macro2::Delimiter::Parenthesis =>
+                {
+                    i += 2;
+                    // An optional separator, then the repetition operator.
+                    let is_op = |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if matches!(p.as_char(), '*' | '+' | '?'));
+                    if !is_op(tokens.get(i)) {
+                        i += 1;
+                    }
+                    if !is_op(tokens.get(i)) {
+                        return None;
+                    }
+                    i += 1;
+                }
+                Some(TokenTree::Ident(id)) if id == "crate" => {
+                    out.push(TokenTree::Ident(Ident::new("crate", id.span())));
+                    i += 2;
+                }
+                _ => return None,
+            },
+            TokenTree::Group(g) => {
+                let inner = without_repetitions(g.stream(), depth + 1)?;
+                let mut ng = Group::new(g.delimiter(), inner);
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+                i += 1;
+            }
+            t => {
+                out.push(t.clone());
+                i += 1;
+            }
+        }
+    }
+    Some(out.into_iter().collect())
 }
 
 /// Parses a token stream as a sequence of items.
@@ -597,11 +671,14 @@ impl Extractor<'_> {
                     // A `() => { items }` arm with no metavariables expands to the same
                     // items wherever it is invoked: they are kept (as the macro's
                     // children, never emitted under it) for the invocations to mount.
-                    if let Some(body) = fixed_expansion(&m.mac.tokens) {
+                    if let Some((body, one_arm)) = fixed_expansion(&m.mac.tokens) {
                         if let Ok(items) = syn::parse::Parser::parse2(parse_items, body) {
                             let mut children = Vec::new();
                             self.items_into(&items, &mut children);
                             fact.children = children;
+                            if one_arm {
+                                fact.extra = Some(Box::new(Extra::OneArm));
+                            }
                         }
                     }
                     fact
@@ -955,6 +1032,21 @@ impl Extractor<'_> {
                 return Some(group);
             }
         }
+        if !mac.tokens.is_empty() && name != "include" && name != "cfg_if" {
+            // `name!(tokens)` that are not items: maybe a one-arm `macro_rules!` of this
+            // crate whose expansion needs none of its metavariables (serde's
+            // `declare_error_trait!(Error: Sized + StdError)`); the walk mounts its
+            // items, or counts the invocation as skipped.
+            let mut fact = ItemFact::new(NodeKind::Module, String::new(), line, Vec::new());
+            fact.extra = Some(Box::new(Extra::Module(ModFact {
+                inline: false,
+                path_attr: None,
+                cfg_paths: Vec::new(),
+                include: false,
+                invoke: Some(format!("{name}{WITH_ARGS}")),
+            })));
+            return Some(fact);
+        }
         self.macros += 1;
         None
     }
@@ -1083,6 +1175,10 @@ impl Extractor<'_> {
 fn count(items: &[ItemFact]) -> u64 {
     items.iter().map(|i| 1 + count(&i.children)).sum()
 }
+
+/// Marks [`ModFact::invoke`] of an invocation with arguments (`name!(..)`), which only a
+/// one-arm macro expands (see [`ItemFact::is_one_arm`]).
+pub(crate) const WITH_ARGS: &str = "(..)";
 
 /// The `detail` of a transparent group (a `use` item's bindings, an `extern` block's
 /// items): the caller splices its children into the parent and drops the group.

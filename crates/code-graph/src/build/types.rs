@@ -322,7 +322,18 @@ impl Resolver<'_> {
             Callee::Method(name) => self.method_by_name(cx.target, name),
             Callee::Typed(b) => self.typed_call(cx, &b.0, &b.1),
             Callee::Name(name) => (self.path_call(cx, std::slice::from_ref(name)), false),
-            Callee::Path(segs) => (self.path_call(cx, segs), false),
+            Callee::Path(segs) => match self.path_call(cx, segs) {
+                Some(f) => (Some(f), false),
+                // `T::f(..)` on a generic parameter: a method of its bounds.
+                None if segs.len() == 2 => {
+                    let mut fuel = FUEL;
+                    match self.eval(&TyRef::Param(segs[0].clone()), cx, &mut fuel) {
+                        Some(t) => self.method_on(&t, &segs[1]),
+                        None => (None, false),
+                    }
+                }
+                None => (None, false),
+            },
         }
     }
 }

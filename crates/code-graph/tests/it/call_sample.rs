@@ -105,9 +105,9 @@ fn call_sample_rayon() {
 
 #[test]
 fn call_sample_serde() {
-    // Three of serde's 13 calls go to `de::Error`, a trait declared by a
-    // `macro_rules!` with metavariables: 10 of 13 (77 %), below the 80 % aimed at.
-    assert_eq!(check("serde-1.0.229", SERDE), (10, 3));
+    // Three of serde's 13 calls go to `de::Error`, a trait declared by a one-arm
+    // `macro_rules!` whose metavariables are used only in a repetition.
+    assert!(recall(check("serde-1.0.229", SERDE)) >= 0.8);
 }
 
 const REGEX_SYNTAX: &[Checked] = &[
@@ -635,10 +635,8 @@ const SERDE: &[Checked] = &[
     Checked {
         function: "serde::de::impls::impl Deserialize<'de> for Result<T, E>::deserialize::impl Deserialize<'de> for Field::deserialize::impl Visitor<'de> for FieldVisitor::visit_str",
         at: "src/core/de/impls.rs:3026",
-        found: &[],
-        missed: &[
-            "Error::unknown_variant: de::Error is declared by declare_error_trait!, a macro with metavariables",
-        ],
+        found: &["serde::de::Error::unknown_variant"],
+        missed: &[],
     },
     Checked {
         function: "serde::private::ser::content::impl Serializer for ContentSerializer<E>::serialize_i64",
@@ -664,10 +662,8 @@ const SERDE: &[Checked] = &[
     Checked {
         function: "serde::de::value::private::impl de::VariantAccess<'de> for UnitOnly<E>::struct_variant",
         at: "src/core/de/value.rs:1781",
-        found: &[],
-        missed: &[
-            "de::Error::invalid_type: de::Error is declared by a macro with metavariables",
-        ],
+        found: &["serde::de::Error::invalid_type"],
+        missed: &[],
     },
     Checked {
         function: "serde::private::ser::impl Serializer for TaggedSerializer<S>::serialize_struct_variant",
@@ -729,10 +725,8 @@ const SERDE: &[Checked] = &[
     Checked {
         function: "serde::private::de::content::impl MapRefDeserializer<'a, 'de, E>::end",
         at: "src/private/de.rs:2568",
-        found: &[],
-        missed: &[
-            "de::Error::invalid_length: de::Error is declared by a macro with metavariables",
-        ],
+        found: &["serde::de::Error::invalid_length"],
+        missed: &[],
     },
     Checked {
         function: "serde::de::impl fmt::Display for Unexpected<'a>::fmt",

@@ -211,3 +211,60 @@ fn method_calls_and_macro_arguments_are_calls() {
     assert_eq!(m.calls_ambiguous, 1, "{m:?}");
     assert_eq!(m.calls_unresolved, 3, "{m:?}");
 }
+
+#[test]
+fn one_arm_macros_expand_without_their_repetitions() {
+    // serde's shape: a trait declared by a one-arm macro whose metavariables are used
+    // only inside a repetition (the supertraits), invoked once per cfg.
+    let src = r#"
+macro_rules! declare_error_trait {
+    (Error: Sized $(+ $($supertrait:ident)::+)*) => {
+        pub trait Error: Sized $(+ $($supertrait)::+)* {
+            fn custom(msg: &str) -> Self;
+            fn invalid(n: usize) -> Self { Self::custom("invalid") }
+        }
+    };
+}
+#[cfg(feature = "std")]
+declare_error_trait!(Error: Sized + std::error::Error);
+#[cfg(not(feature = "std"))]
+declare_error_trait!(Error: Sized + core::fmt::Debug);
+macro_rules! named {
+    ($name:ident) => { pub fn $name() {} };
+}
+named!(made);
+macro_rules! two_arms {
+    () => { pub fn from_empty_arm() {} };
+    ($x:ident) => { pub fn from_ident_arm() {} };
+}
+two_arms!(x);
+pub fn user<E: Error>() -> E { E::invalid(1) }
+pub fn by_path<E: Error>() -> E { Error::invalid(2) }
+"#;
+    let dir = crate_dir("oa", &[("src/lib.rs", src)]);
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    // Both invocations are in the graph (cfg is recorded, not evaluated).
+    let traits: Vec<_> = g
+        .nodes_of(NodeKind::Trait)
+        .filter(|n| n.path == "oa::Error")
+        .collect();
+    assert_eq!(traits.len(), 2, "{traits:?}");
+    let invalid = find(&g, NodeKind::Method, "oa::Error::invalid").id;
+    let by_path = find(&g, NodeKind::Function, "oa::by_path").id;
+    assert!(g.has_edge(by_path, EdgeKind::Calls, invalid));
+    // `E::invalid(..)` on a generic bounded by `Error`: the trait's method.
+    let user = find(&g, NodeKind::Function, "oa::user").id;
+    assert!(g.has_edge(user, EdgeKind::Calls, invalid));
+    // A metavariable outside a repetition (`$name`), or a macro of several arms
+    // invoked with arguments: not expanded, counted as skipped.
+    assert!(g
+        .nodes_of(NodeKind::Function)
+        .all(|n| n.name != "made" && n.name != "from_empty_arm" && n.name != "from_ident_arm"));
+    assert_eq!(g.metrics.macro_invocations_skipped, 2, "{:?}", g.metrics);
+    // Same graph whatever the thread count.
+    let par = build(dir.path(), &BuildOptions::parallel(4)).unwrap();
+    assert_eq!(
+        code_graph::to_json(&g).unwrap(),
+        code_graph::to_json(&par).unwrap()
+    );
+}

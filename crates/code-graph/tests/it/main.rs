@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod call_sample;
+mod calls;
 // The binary is built only with the `tools` feature.
 #[cfg(feature = "tools")]
 mod cli;
