@@ -213,9 +213,8 @@ pub fn bench(suite: &mut Suite) {
     // The import as it was before it streamed: the whole input in one transaction held
     // in memory (limits too large to batch), in the same run.
     let whole = graphdb_core::interchange::ImportOptions {
-        batch_records: usize::MAX,
-        max_dirty_pages: usize::MAX,
-        run_entries: usize::MAX,
+        in_memory: true,
+        ..Default::default()
     };
     suite.measure_task(
         &IMPORT,

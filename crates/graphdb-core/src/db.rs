@@ -161,9 +161,9 @@ struct TxState {
     snapshot_ts: u64,
     nodes: BTreeMap<NodeId, Pending<Node>>,
     edges: BTreeMap<EdgeId, Pending<Edge>>,
-    /// Batches of this transaction's writes already applied to the pager by
-    /// [`GraphDB::apply_segment`] (a bulk import): its commit is being built in the
-    /// pager, and the maps above hold only the writes since the last batch.
+    /// Batches of this transaction's writes already written into the pager by
+    /// [`GraphDB::bulk_write`] (a bulk import): its commit is being built in the pager,
+    /// and the maps above hold only the writes since the last batch.
     segments: u32,
     /// The ids of the nodes those earlier batches created, as sorted, disjoint
     /// inclusive ranges (an import creates one contiguous range, so this stays tiny).
@@ -902,79 +902,12 @@ impl GraphDB {
         }
     }
 
-    /// Applies the writes `tx_id` made since its last batch to the pager, as part of its
-    /// commit still being built, and drops them from memory; when the pager then holds
-    /// more than `max_dirty_pages` modified pages, they go to the log ahead of the commit
-    /// frame (see `Pager::spill`). Nothing becomes visible, and a crash keeps nothing,
-    /// until [`commit_transaction`](GraphDB::commit_transaction) writes the commit frame.
-    /// This is how a bulk import keeps its memory bounded whatever its size. Returns the
-    /// modified pages the pager held after the batch, before any went to the log.
-    ///
-    /// With `defer_adjacency` the new edges are not added to their nodes' adjacency
-    /// lists: the caller hands every list to [`apply_adjacency`](GraphDB::apply_adjacency)
-    /// before the commit (a bulk import sorts them first, so each node is rewritten
-    /// once instead of once per batch).
-    ///
-    /// Only for transactions that add nodes and edges (anything else is
-    /// `InvalidArgument`), while no other transaction commits. On error the whole
-    /// transaction is rolled back.
-    pub(crate) fn apply_segment(
-        &mut self,
-        tx_id: TxId,
-        max_dirty_pages: usize,
-        defer_adjacency: bool,
-    ) -> Result<usize> {
-        self.check_open()?;
-        let st = self.tx(tx_id)?;
-        fn added<T>(p: &Pending<T>) -> bool {
-            matches!(p, Pending::Put { is_new: true, .. })
-        }
-        let only_adds = st.nodes.values().all(added) && st.edges.values().all(added);
-        if !only_adds {
-            self.rollback_transaction(tx_id);
-            return Err(GraphError::InvalidArgument(
-                "a batched commit may only add nodes and edges".into(),
-            ));
-        }
-        let st = self.tx(tx_id)?;
-        let batch = TxState {
-            snapshot_ts: st.snapshot_ts,
-            nodes: std::mem::take(&mut st.nodes),
-            edges: std::mem::take(&mut st.edges),
-            segments: st.segments,
-            created: std::mem::take(&mut st.created),
-            deferred_adjacency: defer_adjacency,
-        };
-        st.segments += 1;
-        st.deferred_adjacency |= defer_adjacency;
-        let next_ids = (
-            self.next_node_id.load(Ordering::Relaxed),
-            self.next_edge_id.load(Ordering::Relaxed),
-            self.next_tx_id.load(Ordering::Relaxed),
-        );
-        let pager = self.pager.get_mut()?;
-        let mut outcome = apply_writes(pager, tx_id, &batch, next_ids).map(|_| ());
-        let dirty = pager.dirty_pages();
-        if outcome.is_ok() && dirty > max_dirty_pages {
-            outcome = pager.spill();
-        }
-        if let Err(e) = outcome {
-            self.rollback_transaction(tx_id);
-            return Err(e);
-        }
-        let TxState { nodes, created, .. } = batch;
-        let st = self.tx(tx_id)?;
-        st.created = created;
-        st.note_created(nodes.keys().copied());
-        Ok(dirty)
-    }
-
     /// Appends edges to the adjacency lists of nodes that earlier batches of `tx_id`
-    /// created (see [`apply_segment`](GraphDB::apply_segment) with `defer_adjacency`):
+    /// created (see [`bulk_write`](GraphDB::bulk_write)):
     /// for each `(node, outgoing, incoming)` the node's version is rewritten once with
     /// the edges appended in the order given, each entry `(edge, other end, type)` with
     /// the type an index into `types`. Spills past `max_dirty_pages` as
-    /// `apply_segment` does and, like it, returns the modified pages held before that.
+    /// `bulk_write` does and, like it, returns the modified pages held before that.
     /// On error the whole transaction is rolled back.
     pub(crate) fn apply_adjacency(
         &mut self,
@@ -1005,6 +938,105 @@ impl GraphDB {
                 Err(e)
             }
         }
+    }
+
+    /// A fresh node id for [`bulk_write`](GraphDB::bulk_write).
+    pub(crate) fn next_bulk_node_id(&self) -> Result<NodeId> {
+        let id = self.next_node_id.fetch_add(1, Ordering::Relaxed);
+        if id > MAX_ID {
+            return Err(GraphError::InvalidArgument(
+                "node id space exhausted".into(),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// A fresh edge id for [`bulk_write`](GraphDB::bulk_write).
+    pub(crate) fn next_bulk_edge_id(&self) -> Result<EdgeId> {
+        let id = self.next_edge_id.fetch_add(1, Ordering::Relaxed);
+        if id > MAX_ID {
+            return Err(GraphError::InvalidArgument(
+                "edge id space exhausted".into(),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Writes a batch of a bulk load into the commit being built (a batched commit):
+    /// new nodes and edges, their ids already taken with
+    /// [`next_bulk_node_id`](GraphDB::next_bulk_node_id) and
+    /// [`next_bulk_edge_id`](GraphDB::next_bulk_edge_id), go straight into the commit
+    /// being built, without the per-record bookkeeping of a transaction's writes (the
+    /// records are moved into their encoded form, never cloned; the caller has checked
+    /// their properties with `validate_properties`). The edges' adjacency
+    /// is left to [`apply_adjacency`](GraphDB::apply_adjacency). An edge's ends must be
+    /// nodes of this call, of an earlier batch, or visible to the transaction. Returns
+    /// the modified pages held before any went to the log; on error the whole
+    /// transaction is rolled back.
+    ///
+    /// Past `max_dirty_pages` modified pages the pager writes them all to the log ahead
+    /// of the commit frame (see `Pager::spill`). Nothing becomes visible, and a crash
+    /// keeps nothing, until [`commit_transaction`](GraphDB::commit_transaction) writes
+    /// the commit frame. This is how a bulk import keeps its memory bounded whatever
+    /// its size. While a batched commit is being built no other commit can run.
+    pub(crate) fn bulk_write(
+        &mut self,
+        tx_id: TxId,
+        nodes: Vec<Node>,
+        edges: Vec<Edge>,
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        let outcome = self.bulk_write_inner(tx_id, nodes, edges, max_dirty_pages);
+        if outcome.is_err() {
+            self.rollback_transaction(tx_id);
+        }
+        outcome
+    }
+
+    fn bulk_write_inner(
+        &mut self,
+        tx_id: TxId,
+        nodes: Vec<Node>,
+        edges: Vec<Edge>,
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        self.check_open()?;
+        let st = self.tx(tx_id)?;
+        if !st.nodes.is_empty() || !st.edges.is_empty() {
+            return Err(GraphError::InvalidArgument(
+                "a bulk write cannot follow unbatched writes of the same transaction".into(),
+            ));
+        }
+        let snapshot = st.snapshot_ts;
+        // Node ids of this call, in order (the caller takes them increasing).
+        let mut mine: Vec<NodeId> = nodes.iter().map(|n| n.id).collect();
+        mine.sort_unstable();
+        // The caller validated every record's properties (the importer, so that an error
+        // names its line).
+        for e in &edges {
+            for end in [e.source, e.target] {
+                let ok = mine.binary_search(&end).is_ok()
+                    || self.tx(tx_id)?.created_before(end)
+                    || self.node_exists_at(end, snapshot)?;
+                if !ok {
+                    return Err(GraphError::NodeNotFound(end));
+                }
+            }
+        }
+        let pager = self.pager.get_mut()?;
+        let outcome = write_bulk(pager, tx_id, nodes, edges);
+        let mut outcome = outcome.map(|()| pager.dirty_pages());
+        if let Ok(dirty) = outcome {
+            if dirty > max_dirty_pages {
+                outcome = pager.spill().map(|()| dirty);
+            }
+        }
+        let dirty = outcome?;
+        let st = self.tx(tx_id)?;
+        st.segments += 1;
+        st.deferred_adjacency = true;
+        st.note_created(mine.into_iter());
+        Ok(dirty)
     }
 
     /// Modified pages the commit being built holds in memory (for bulk-import tests).
@@ -1775,7 +1807,7 @@ fn apply_commit(
 
 /// The checks and writes of [`apply_commit`], without writing the commit to the log:
 /// the new versions, the adjacency and index changes and the header fields, all in the
-/// pager's uncommitted pages. Called once per batch by [`GraphDB::apply_segment`]; a
+/// pager's uncommitted pages. In a batched commit (see [`GraphDB::bulk_write`]) a
 /// version written by an earlier batch of the same commit (same timestamp) is replaced
 /// instead of chained.
 fn apply_writes(
@@ -2046,6 +2078,63 @@ fn apply_writes(
     meta.next_edge_id = meta.next_edge_id.max(next_ids.1);
     meta.next_tx_id = meta.next_tx_id.max(next_ids.2).max(tx_id + 1);
     Ok((ts, touched_nodes, touched_edges))
+}
+
+/// The writes of [`GraphDB::bulk_write`]: new versions of new records, no adjacency.
+fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+    let ts = pager.committed_meta().last_commit_ts + 1;
+    let header = |kind: u8, id: u64| RecordHeader {
+        kind,
+        tombstone: false,
+        id,
+        tx_id,
+        commit_ts: ts,
+        props_ts: ts,
+        prev: None,
+    };
+    let (max_node, max_edge) = (
+        nodes.iter().map(|n| n.id).max().unwrap_or(0),
+        edges.iter().map(|e| e.id).max().unwrap_or(0),
+    );
+    {
+        let refs: Vec<&Node> = nodes.iter().collect();
+        crate::index::on_commit(pager, &refs)?;
+    }
+    let mut node_root = pager.meta().node_root;
+    let mut edge_root = pager.meta().edge_root;
+    let mut rs = RecordStore::new(pager);
+    for e in edges {
+        let id = e.id;
+        let record = EdgeRecord {
+            header: header(KIND_EDGE, id),
+            source: e.source,
+            target: e.target,
+            edge_type: e.edge_type,
+            properties: e.properties,
+        };
+        let ptr = rs.insert(&codec::encode_edge(&record))?;
+        rs.map_set(&mut edge_root, id, ptr.encode())?;
+    }
+    for n in nodes {
+        let id = n.id;
+        let record = NodeRecord {
+            header: header(KIND_NODE, id),
+            labels: n.labels,
+            properties: n.properties,
+            types: Vec::new(),
+            out: Vec::new(),
+            inn: Vec::new(),
+        };
+        let ptr = rs.insert(&codec::encode_node(&record))?;
+        rs.map_set(&mut node_root, id, ptr.encode())?;
+    }
+    let meta = rs.pager().meta_mut();
+    meta.node_root = node_root;
+    meta.edge_root = edge_root;
+    meta.next_node_id = meta.next_node_id.max(max_node + 1);
+    meta.next_edge_id = meta.next_edge_id.max(max_edge + 1);
+    meta.next_tx_id = meta.next_tx_id.max(tx_id + 1);
+    Ok(())
 }
 
 /// The writes of [`GraphDB::apply_adjacency`]: each listed node's version, written by an

@@ -119,18 +119,30 @@ impl<'a> WriteTxn<'a> {
     /// Rolls back.
     pub fn rollback(self) {}
 
-    /// Applies the writes made since the last batch to the commit being built and drops
-    /// them from memory, moving modified pages to the log past `max_dirty_pages` (see
-    /// [`GraphDB::apply_segment`]): what the bulk import calls every few thousand
-    /// records. Nothing is visible or durable before [`commit`](WriteTxn::commit).
+    /// A fresh node id for [`bulk_write`](WriteTxn::bulk_write).
     #[cfg_attr(not(feature = "tools"), allow(dead_code))]
-    pub(crate) fn apply_batch(
+    pub(crate) fn next_bulk_node_id(&self) -> Result<NodeId> {
+        self.db.next_bulk_node_id()
+    }
+
+    /// A fresh edge id for [`bulk_write`](WriteTxn::bulk_write).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn next_bulk_edge_id(&self) -> Result<EdgeId> {
+        self.db.next_bulk_edge_id()
+    }
+
+    /// Writes new nodes and edges straight into the commit being built, their adjacency
+    /// deferred (see [`GraphDB::bulk_write`]): what the bulk import calls once per batch.
+    /// Nothing is visible or durable before [`commit`](WriteTxn::commit).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn bulk_write(
         &mut self,
+        nodes: Vec<Node>,
+        edges: Vec<Edge>,
         max_dirty_pages: usize,
-        defer_adjacency: bool,
     ) -> Result<usize> {
         self.db
-            .apply_segment(self.tx_id, max_dirty_pages, defer_adjacency)
+            .bulk_write(self.tx_id, nodes, edges, max_dirty_pages)
     }
 
     /// Appends the deferred adjacency of nodes this transaction created (see

@@ -65,6 +65,7 @@ const TINY: ImportOptions = ImportOptions {
     batch_records: 64,
     max_dirty_pages: 16,
     run_entries: 256,
+    in_memory: false,
 };
 
 /// Everything a graph says, by the files' names (`name` property) rather than by id.
@@ -138,15 +139,14 @@ fn streaming_import_holds_bounded_state_whatever_the_input_size() {
         eprintln!("{nodes} nodes: {stats:?}");
         peaks.push(stats.peak_dirty_pages);
 
-        // The same files in one ordinary transaction (limits too large to batch).
+        // The same files in one ordinary in-memory transaction.
         let (mut whole, _, _) = mem_db(config());
         let one = import(
             &mut whole,
             &files,
             ImportOptions {
-                batch_records: usize::MAX,
-                max_dirty_pages: usize::MAX,
-                run_entries: usize::MAX,
+                in_memory: true,
+                ..ImportOptions::default()
             },
         );
         assert_eq!((one.batches, one.adjacency_runs), (0, 0));
