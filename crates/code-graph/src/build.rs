@@ -488,7 +488,7 @@ fn run<E: Exec>(
 
     // Phase 3: nodes and local edges of every module instance, in parallel.
     let phase = Instant::now();
-    let parts = exec.map(&instances, &|inst| assemble(inst, &krates[inst.target]));
+    let mut parts = exec.map(&instances, &|inst| assemble(inst, &krates[inst.target]));
     timings.assemble = phase.elapsed();
 
     // Phase 4: scopes, member tables, then every path site resolved in parallel.
@@ -496,7 +496,22 @@ fn run<E: Exec>(
     // Nodes stay in the vectors they were made in until they are moved, once, into
     // their final order.
     let mut node_lists: Vec<Vec<Node>> = Vec::with_capacity(parts.len() + 2);
-    let mut edges = module_edges;
+    // The largest part's edge and pending vectors are the bases the others are appended
+    // to: on a one-file crate that part is nearly everything, and copying it into fresh
+    // vectors would hold it twice until it is dropped. (Both are put in a total order or
+    // only counted later, so where a part's entries land does not matter.)
+    let largest = parts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, p)| (p.edges.len() + p.pending.len(), std::cmp::Reverse(*i)))
+        .map(|(i, _)| i);
+    let (mut edges, mut pending) = match largest {
+        Some(i) => (
+            std::mem::take(&mut parts[i].edges),
+            std::mem::take(&mut parts[i].pending),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     let mut resolver = Resolver {
         scopes: FastMap::default(),
         kinds: Vec::new(),
@@ -516,7 +531,15 @@ fn run<E: Exec>(
     // Room for the parts' edges and one per pending site (the most resolution can add),
     // exactly: `reserve` may double, and a doubled edge vector is tens of megabytes on
     // a large input.
-    edges.reserve_exact(parts.iter().map(|p| p.edges.len() + p.pending.len()).sum());
+    edges.reserve_exact(
+        module_edges.len()
+            + pending.len()
+            + parts
+                .iter()
+                .map(|p| p.edges.len() + p.pending.len())
+                .sum::<usize>(),
+    );
+    edges.extend(module_edges);
     resolver.kinds.reserve(module_nodes.len() + part_nodes);
     resolver
         .kinds
@@ -527,7 +550,7 @@ fn run<E: Exec>(
         scope.parent = *parent;
         scope.root = *root_id;
     }
-    let mut pending = Vec::with_capacity(parts.iter().map(|p| p.pending.len()).sum());
+    pending.reserve_exact(parts.iter().map(|p| p.pending.len()).sum());
     let mut opaque_calls = 0;
     let mut impls = Vec::new();
     for part in parts {
@@ -688,7 +711,16 @@ fn run<E: Exec>(
     let total_nodes: usize = node_lists.iter().map(Vec::len).sum();
     // One vector, put in order in place: a second vector of every node (or a vector of
     // options beside the result) would hold all nodes twice at the peak.
-    let mut nodes: Vec<Node> = Vec::with_capacity(total_nodes);
+    // The largest list (on a one-file crate, nearly every node) is the base: growing it
+    // moves its block once (a block that large is remapped, not copied), where a fresh
+    // vector would hold every node a second time until the lists are dropped.
+    let largest = node_lists
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, l)| (l.len(), std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    let mut nodes: Vec<Node> = std::mem::take(&mut node_lists[largest]);
+    nodes.reserve_exact(total_nodes - nodes.len());
     for list in node_lists {
         nodes.extend(list);
     }
