@@ -658,13 +658,13 @@ fn vs_engine() -> Engine<VsKey, VsVal> {
             _ => Err(step.fail("expected a number")),
         };
         match *key {
-            VsKey::Parse(m) => match step.get(&VsKey::Text(m))? {
-                VsVal::Text(text) => Ok(VsVal::Num(vs_parse(&text))),
+            VsKey::Parse(m) => match step.get_ref(&VsKey::Text(m))? {
+                VsVal::Text(text) => Ok(VsVal::Num(vs_parse(text))),
                 _ => Err(step.fail("expected text")),
             },
             VsKey::Exec(m) => {
                 let mut value = num(VsKey::Parse(m))?;
-                let VsVal::Imports(imports) = step.get(&VsKey::Imports(m))? else {
+                let VsVal::Imports(imports) = step.get_ref(&VsKey::Imports(m))? else {
                     return Err(step.fail("expected imports"));
                 };
                 for &i in imports.iter() {

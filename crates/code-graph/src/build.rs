@@ -13,7 +13,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
-use crate::extract::{extract_file, Callee, FileFacts, ItemFact, GROUP};
+use crate::extract::{extract_file, Callee, Env, FileFacts, ItemFact, GROUP, WITH_ARGS};
 use crate::fasthash::{FastMap, FastSet};
 use crate::id::{crate_id, item_id, NodeId};
 use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
@@ -22,6 +22,12 @@ use crate::model::{
     CodeGraph, CrateInfo, Edge, EdgeKind, Node, NodeKind, ParseMetrics, PhaseTimes,
 };
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+
+mod resolve;
+mod types;
+
+use resolve::{push_few, Resolver, Want};
+use types::TypeSite;
 
 /// Sequential (the seed's "before") or parallel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -520,6 +526,10 @@ fn run<E: Exec>(
         methods: FastMap::default(),
         lib_targets: targets.iter().map(|t| t.lib_name.is_some()).collect(),
         aliases: aliases.into_iter().collect(),
+        typed: FastMap::default(),
+        impl_targets: FastMap::default(),
+        impl_traits: FastMap::default(),
+        variant_of: FastMap::default(),
     };
     for t in &targets {
         if let Some(lib) = &t.lib_name {
@@ -565,12 +575,16 @@ fn run<E: Exec>(
         }
         scope.globs.extend(part.globs);
         for (owner, name, kind, id) in part.members {
+            if kind == NodeKind::Variant {
+                resolver.variant_of.insert(id, owner);
+            }
             resolver
                 .members
                 .entry(owner)
                 .or_default()
                 .push(name, kind, id);
         }
+        resolver.typed.extend(part.typed);
         impls.extend(part.impls);
         for (name, id) in part.methods {
             resolver
@@ -635,9 +649,33 @@ fn run<E: Exec>(
             m.seal();
         }
     }
-    let resolved = exec.map(&pending, &|p: &Pending<'_>| {
-        resolver.pending(p, &impl_targets)
-    });
+    // The traits each type implements, for methods a trait provides: sorted, so the
+    // candidates of a call come in one order whatever the scheduling.
+    let impl_traits: Vec<(NodeId, NodeId)> = exec
+        .map(&impls, &|i: &ImplSite<'_>| {
+            let target = impl_targets.get(&i.id).copied().flatten()?;
+            let tr = resolver
+                .resolve_scoped(
+                    i.module,
+                    i.locals.as_deref(),
+                    i.trait_path?,
+                    Want::Namespace,
+                )
+                .filter(|t| resolver.kind(*t) == Some(NodeKind::Trait))?;
+            Some((target, tr))
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+    for (target, tr) in impl_traits {
+        resolver.impl_traits.entry(target).or_default().push(tr);
+    }
+    for list in resolver.impl_traits.values_mut() {
+        list.sort_unstable();
+        list.dedup();
+    }
+    resolver.impl_targets = impl_targets;
+    let resolved = exec.map(&pending, &|p: &Pending<'_>| resolver.pending(p));
     let mut calls_resolved = 0;
     let mut calls_ambiguous = 0;
     let mut calls_unresolved = opaque_calls;
@@ -1060,6 +1098,8 @@ struct MacroBody {
     facts: Arc<FileFacts>,
     inline_path: Vec<usize>,
     file: PathBuf,
+    /// Invocations with arguments expand it too (see [`ItemFact::is_one_arm`]).
+    one_arm: bool,
 }
 
 struct Walker<'a> {
@@ -1211,6 +1251,7 @@ impl Walker<'_> {
                         facts: facts.clone(),
                         inline_path: p,
                         file: ctx.file.to_owned(),
+                        one_arm: it.is_one_arm(),
                     },
                 );
             }
@@ -1227,7 +1268,15 @@ impl Walker<'_> {
                 let nth = invocations.entry(name.clone()).or_insert(0);
                 let key = item_id(id_parent, NodeKind::Macro, &format!("{name}!()"), *nth);
                 *nth += 1;
-                let body = self.macro_bodies.get(&(ctx.target, name.clone())).cloned();
+                let (macro_name, args) = match name.strip_suffix(WITH_ARGS) {
+                    Some(n) => (n, true),
+                    None => (name.as_str(), false),
+                };
+                let body = self
+                    .macro_bodies
+                    .get(&(ctx.target, macro_name.to_owned()))
+                    .filter(|b| b.one_arm || !args)
+                    .cloned();
                 match body {
                     // Bounded: a fixed body that invokes itself would never end.
                     Some(b) if self.expanding < MAX_EXPANSION_DEPTH => {
@@ -1539,6 +1588,9 @@ struct Part<'a> {
     /// (name, ID) of inherent methods and trait-declared methods: the candidates of a
     /// method call resolved by name.
     methods: Vec<(&'a str, NodeId)>,
+    /// What typing receivers needs of functions (return types, generics), fields and
+    /// type aliases (their types).
+    typed: Vec<(NodeId, TypeSite<'a>)>,
     opaque_calls: u64,
 }
 
@@ -1547,6 +1599,7 @@ struct ImplSite<'a> {
     module: NodeId,
     locals: Option<Arc<[NodeId]>>,
     self_path: Option<&'a [String]>,
+    trait_path: Option<&'a [String]>,
 }
 
 /// Whose `Self` a function body sees.
@@ -1578,6 +1631,8 @@ enum Pending<'a> {
         target: usize,
         owner: Owner,
         locals: Option<Arc<[NodeId]>>,
+        /// The caller's generic parameters, for typing receivers.
+        env: Option<&'a Env>,
         callee: &'a Callee,
     },
 }
@@ -1658,6 +1713,7 @@ fn assemble<'a>(inst: &'a Instance, krate: &Arc<str>) -> Part<'a> {
         members: Vec::new(),
         impls: Vec::new(),
         methods: Vec::new(),
+        typed: Vec::new(),
         opaque_calls: 0,
     };
     let mut ordinals = Ordinals::new();
@@ -1752,7 +1808,14 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
     part.edges.push(Edge { from, kind, to });
     if matches!(
         ctx.parent_kind,
-        NodeKind::Impl | NodeKind::Trait | NodeKind::Enum | NodeKind::Function | NodeKind::Method
+        NodeKind::Impl
+            | NodeKind::Trait
+            | NodeKind::Enum
+            | NodeKind::Function
+            | NodeKind::Method
+            | NodeKind::Struct
+            | NodeKind::Union
+            | NodeKind::Variant
     ) {
         part.members.push((ctx.parent, &item.name, item.kind, id));
     }
@@ -1767,6 +1830,8 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
             to: *t,
         });
     }
+    let fn_fact = item.fn_fact();
+    let env = fn_fact.map(|f| &f.env);
     for callee in &item.calls {
         part.pending.push(Pending::Call {
             from: id,
@@ -1774,8 +1839,22 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
             target: ctx.inst.target,
             owner: ctx.owner.clone(),
             locals: locals.clone(),
+            env,
             callee,
         });
+    }
+    let ty = fn_fact.and_then(|f| f.ret.as_ref()).or(item.typed());
+    if ty.is_some() || env.is_some() {
+        part.typed.push((
+            id,
+            TypeSite {
+                ty,
+                env,
+                module: ctx.inst.module,
+                locals: ctx.locals.clone(),
+                owner: ctx.owner.clone(),
+            },
+        ));
     }
     part.opaque_calls += u64::from(item.opaque_calls);
     if let Some(u) = item.use_path() {
@@ -1794,6 +1873,7 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
             module: ctx.inst.module,
             locals: locals.clone(),
             self_path: imp.self_path.as_deref(),
+            trait_path: imp.trait_path.as_deref(),
         });
         if let Some(tp) = &imp.trait_path {
             part.pending.push(Pending::Implements {
@@ -1838,532 +1918,4 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
         detail: item.detail.as_deref().map(str::to_owned),
     });
     id
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Want {
-    Namespace,
-    Value,
-    Any,
-}
-
-fn kind_ok(kind: NodeKind, want: Want) -> bool {
-    match want {
-        Want::Namespace => kind.is_namespace(),
-        Want::Value => matches!(
-            kind,
-            NodeKind::Function | NodeKind::Method | NodeKind::Const | NodeKind::Static
-        ),
-        Want::Any => true,
-    }
-}
-
-/// The values under one map key, in insertion order. Nearly every name has exactly one
-/// item (or use, or member) behind it, so the first is held inline and only a second
-/// allocates: a `Vec` per name was one heap allocation (and one free) per scope entry
-/// and per member, thousands per build.
-struct Few<T> {
-    first: T,
-    more: Vec<T>,
-}
-
-impl<T> Few<T> {
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        std::iter::once(&self.first).chain(self.more.iter())
-    }
-}
-
-/// Appends `value` to the values under `key`.
-fn push_few<K: std::hash::Hash + Eq, T>(map: &mut FastMap<K, Few<T>>, key: K, value: T) {
-    match map.entry(key) {
-        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().more.push(value),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(Few {
-                first: value,
-                more: Vec::new(),
-            });
-        }
-    }
-}
-
-#[derive(Default)]
-struct Scope<'a> {
-    items: FastMap<&'a str, Few<(NodeKind, NodeId)>>,
-    uses: FastMap<&'a str, Few<&'a [String]>>,
-    globs: Vec<&'a [String]>,
-    parent: Option<NodeId>,
-    root: NodeId,
-}
-
-/// Name -> the (kind, ID) of every member with that name.
-/// (name, kind, ID) of an owner's members. Filled in a deterministic order, then sorted
-/// by name stably ([`Members::seal`]), so the members of one name keep the order they
-/// came in and are found by binary search. A vector, not a map: most owners (an impl
-/// with one method) have one or two members, and a map per owner cost about 250 bytes
-/// each on a large input.
-#[derive(Default)]
-struct Members<'a>(Vec<(&'a str, NodeKind, NodeId)>);
-
-impl<'a> Members<'a> {
-    fn push(&mut self, name: &'a str, kind: NodeKind, id: NodeId) {
-        self.0.push((name, kind, id));
-    }
-
-    /// Sorts by name, keeping the arrival order among equal names; frees spare room.
-    fn seal(&mut self) {
-        self.0.sort_by_key(|m| m.0);
-        self.0.shrink_to_fit();
-    }
-
-    /// The (kind, ID) of the members called `name`, in arrival order (once sealed).
-    fn get<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (NodeKind, NodeId)> + 's {
-        let start = self.0.partition_point(|m| m.0 < name);
-        self.0[start..]
-            .iter()
-            .take_while(move |m| m.0 == name)
-            .map(|m| (m.1, m.2))
-    }
-}
-
-struct Resolver<'a> {
-    scopes: FastMap<NodeId, Scope<'a>>,
-    /// (ID, kind) of every item node, sorted by ID (stably: of two nodes with one ID,
-    /// the later one is found, as a map filled in the same order would keep it).
-    kinds: Vec<(NodeId, NodeKind)>,
-    /// Type, trait, enum or impl -> name -> its methods, associated items, variants.
-    members: FastMap<NodeId, Members<'a>>,
-    /// Library crate names -> crate node.
-    crates: FastMap<String, NodeId>,
-    /// Method name -> (target, ID) of every inherent or trait-declared method of that
-    /// name, sorted.
-    methods: FastMap<&'a str, Vec<(usize, NodeId)>>,
-    /// Which targets are libraries (their methods can be called from other targets).
-    lib_targets: Vec<bool>,
-    /// Module -> the module holding its items (a file mounted twice).
-    aliases: FastMap<NodeId, NodeId>,
-}
-
-/// Method names that std gives nearly every value (`Clone`, `Iterator` and its
-/// adapters, collections, slices, `Option`, `Result`, I/O; sorted): a call `x.len()` on a receiver of unknown type most likely
-/// means std's, even when the crate defines a `len` of its own, so such a call is left
-/// unresolved rather than linked by its name alone.
-const STD_METHODS: &[&str] = &[
-    "all",
-    "and_then",
-    "any",
-    "as_bytes",
-    "as_mut",
-    "as_ptr",
-    "as_ref",
-    "as_slice",
-    "as_str",
-    "borrow",
-    "borrow_mut",
-    "chain",
-    "chars",
-    "clear",
-    "clone",
-    "cloned",
-    "cmp",
-    "collect",
-    "contains",
-    "contains_key",
-    "copied",
-    "count",
-    "default",
-    "deref",
-    "deref_mut",
-    "drain",
-    "drop",
-    "ends_with",
-    "entry",
-    "enumerate",
-    "eq",
-    "err",
-    "expect",
-    "extend",
-    "filter",
-    "filter_map",
-    "find",
-    "first",
-    "flat_map",
-    "flatten",
-    "flush",
-    "fmt",
-    "fold",
-    "for_each",
-    "from",
-    "fuse",
-    "get",
-    "get_mut",
-    "hash",
-    "insert",
-    "inspect",
-    "into",
-    "into_iter",
-    "is_empty",
-    "is_err",
-    "is_none",
-    "is_ok",
-    "is_some",
-    "iter",
-    "iter_mut",
-    "join",
-    "last",
-    "len",
-    "lock",
-    "map",
-    "map_err",
-    "max",
-    "max_by",
-    "max_by_key",
-    "min",
-    "min_by",
-    "min_by_key",
-    "ne",
-    "next",
-    "nth",
-    "ok",
-    "ok_or",
-    "or_else",
-    "parse",
-    "partial_cmp",
-    "partition",
-    "peekable",
-    "pop",
-    "position",
-    "product",
-    "push",
-    "push_str",
-    "read",
-    "reduce",
-    "remove",
-    "rev",
-    "send",
-    "skip",
-    "skip_while",
-    "sort",
-    "split",
-    "split_at",
-    "starts_with",
-    "step_by",
-    "sum",
-    "take",
-    "take_while",
-    "to_owned",
-    "to_string",
-    "to_vec",
-    "trim",
-    "unwrap",
-    "unwrap_or",
-    "unwrap_or_default",
-    "unwrap_or_else",
-    "unzip",
-    "windows",
-    "write",
-    "write_all",
-    "write_str",
-    "zip",
-];
-
-/// Bounds one resolution: glob imports can form cycles (`a` globs `b`, `b` globs `a`),
-/// so every (module, name) is looked up at most once per query, and the work is capped.
-struct Query {
-    /// (module, hash of the name): a short list, linear search beats hashing here.
-    seen: Vec<(NodeId, u64)>,
-    budget: u32,
-}
-
-fn name_hash(name: &str) -> u64 {
-    let mut h = crate::id::StableHasher::default();
-    h.write(name.as_bytes());
-    h.finish()
-}
-
-impl Resolver<'_> {
-    fn kind(&self, id: NodeId) -> Option<NodeKind> {
-        let end = self.kinds.partition_point(|(k, _)| *k <= id);
-        end.checked_sub(1)
-            .map(|i| self.kinds[i])
-            .filter(|(k, _)| *k == id)
-            .map(|(_, kind)| kind)
-    }
-
-    /// Resolves `segs` from a body: first among the items of the enclosing functions
-    /// (innermost first), then from the module.
-    fn resolve_scoped(
-        &self,
-        module: NodeId,
-        locals: Option<&[NodeId]>,
-        segs: &[String],
-        want: Want,
-    ) -> Option<NodeId> {
-        if let (Some(locals), Some(first)) = (locals, segs.first()) {
-            let w = if segs.len() == 1 {
-                want
-            } else {
-                Want::Namespace
-            };
-            for f in locals.iter().rev() {
-                if let Some(found) = self.member(*f, first, w) {
-                    let mut q = Query {
-                        seen: Vec::new(),
-                        budget: 512,
-                    };
-                    let mut cur = found;
-                    for (i, seg) in segs[1..].iter().enumerate() {
-                        let w = if i + 2 == segs.len() {
-                            want
-                        } else {
-                            Want::Namespace
-                        };
-                        cur = self.step(cur, seg, w, &mut q)?;
-                    }
-                    return Some(cur);
-                }
-            }
-        }
-        self.resolve(module, segs, want)
-    }
-
-    /// A method call `x.name()` by its name alone: the one inherent or trait-declared
-    /// method of that name in the caller's target or a library. Returns the method, or
-    /// whether several could be meant.
-    fn method_by_name(&self, target: usize, name: &str) -> (Option<NodeId>, bool) {
-        if STD_METHODS.binary_search(&name).is_ok() {
-            return (None, false);
-        }
-        let Some(list) = self.methods.get(name) else {
-            return (None, false);
-        };
-        let mut found = None;
-        for (t, id) in list {
-            if *t == target || self.lib_targets.get(*t).copied().unwrap_or(false) {
-                if found.is_some() {
-                    return (None, true);
-                }
-                found = Some(*id);
-            }
-        }
-        (found, false)
-    }
-
-    fn resolve(&self, module: NodeId, segs: &[String], want: Want) -> Option<NodeId> {
-        let mut q = Query {
-            seen: Vec::new(),
-            budget: 512,
-        };
-        self.resolve_in(module, segs, want, &mut q)
-    }
-
-    fn resolve_in(
-        &self,
-        module: NodeId,
-        segs: &[String],
-        want: Want,
-        q: &mut Query,
-    ) -> Option<NodeId> {
-        if q.budget == 0 {
-            return None;
-        }
-        q.budget -= 1;
-        let module = self.aliases.get(&module).copied().unwrap_or(module);
-        let scope = self.scopes.get(&module)?;
-        let first = segs.first()?;
-        let (start, rest) = match first.as_str() {
-            "crate" => (scope.root, &segs[1..]),
-            "self" => (module, &segs[1..]),
-            "super" => {
-                let mut m = module;
-                let mut i = 0;
-                while segs.get(i).map(String::as_str) == Some("super") {
-                    m = self.scopes.get(&m)?.parent?;
-                    i += 1;
-                }
-                (m, &segs[i..])
-            }
-            name => {
-                let w = if segs.len() == 1 {
-                    want
-                } else {
-                    Want::Namespace
-                };
-                let found = self.lookup(module, name, w, q).or_else(|| {
-                    if w == Want::Value {
-                        None
-                    } else {
-                        self.crates.get(name).copied()
-                    }
-                })?;
-                (found, &segs[1..])
-            }
-        };
-        let mut cur = start;
-        for (i, seg) in rest.iter().enumerate() {
-            let w = if i + 1 == rest.len() {
-                want
-            } else {
-                Want::Namespace
-            };
-            cur = self.step(cur, seg, w, q)?;
-        }
-        Some(cur)
-    }
-
-    fn step(&self, from: NodeId, seg: &str, want: Want, q: &mut Query) -> Option<NodeId> {
-        match self.kind(from)? {
-            NodeKind::Crate | NodeKind::Module => self.lookup(from, seg, want, q),
-            _ => self
-                .members
-                .get(&from)?
-                .get(seg)
-                .find(|(k, _)| {
-                    kind_ok(*k, want) || (want != Want::Value && *k == NodeKind::Variant)
-                })
-                .map(|(_, id)| id),
-        }
-    }
-
-    fn lookup(&self, module: NodeId, name: &str, want: Want, q: &mut Query) -> Option<NodeId> {
-        let module = self.aliases.get(&module).copied().unwrap_or(module);
-        let key = (module, name_hash(name));
-        if q.seen.contains(&key) {
-            return None;
-        }
-        q.seen.push(key);
-        let scope = self.scopes.get(&module)?;
-        if let Some(list) = scope.items.get(name) {
-            if let Some((_, id)) = list.iter().find(|(k, _)| kind_ok(*k, want)) {
-                return Some(*id);
-            }
-        }
-        if let Some(paths) = scope.uses.get(name) {
-            for p in paths.iter() {
-                if let Some(id) = self.resolve_in(module, p, want, q) {
-                    return Some(id);
-                }
-            }
-        }
-        for g in &scope.globs {
-            let mut p = g.to_vec();
-            p.push(name.to_owned());
-            if let Some(id) = self.resolve_in(module, &p, want, q) {
-                return Some(id);
-            }
-        }
-        None
-    }
-
-    fn member(&self, owner: NodeId, name: &str, want: Want) -> Option<NodeId> {
-        self.members
-            .get(&owner)?
-            .get(name)
-            .find(|(k, _)| kind_ok(*k, want))
-            .map(|(_, id)| id)
-    }
-
-    /// The edge a pending path site makes, if it resolves, and whether a call could
-    /// mean several methods (an ambiguous call, counted apart from unresolved ones).
-    fn pending(
-        &self,
-        p: &Pending<'_>,
-        impl_targets: &FastMap<NodeId, Option<NodeId>>,
-    ) -> (Option<Edge>, bool) {
-        match p {
-            Pending::Implements {
-                from,
-                module,
-                path,
-                fallback,
-            } => {
-                let to = self
-                    .resolve(*module, path, Want::Namespace)
-                    .filter(|id| self.kind(*id) == Some(NodeKind::Trait))
-                    .or(*fallback);
-                let edge = to.map(|to| Edge {
-                    from: *from,
-                    kind: EdgeKind::Implements,
-                    to,
-                });
-                (edge, false)
-            }
-            Pending::Import {
-                from,
-                module,
-                path,
-                glob,
-            } => {
-                let want = if *glob { Want::Namespace } else { Want::Any };
-                let to = self.resolve(*module, path, want).filter(|to| to != from);
-                let edge = to.map(|to| Edge {
-                    from: *from,
-                    kind: EdgeKind::Imports,
-                    to,
-                });
-                (edge, false)
-            }
-            Pending::Call {
-                from,
-                module,
-                target,
-                owner,
-                locals,
-                callee,
-            } => {
-                let via_self = |name: &str| -> Option<NodeId> {
-                    match owner {
-                        Owner::None => None,
-                        Owner::Trait(t) => self.member(*t, name, Want::Value),
-                        Owner::Impl(i) => self.member(*i, name, Want::Value).or_else(|| {
-                            impl_targets
-                                .get(i)
-                                .copied()
-                                .flatten()
-                                .and_then(|t| self.member(t, name, Want::Value))
-                        }),
-                    }
-                };
-                let (to, ambiguous) = match callee {
-                    Callee::SelfMethod(name) => match via_self(name) {
-                        Some(id) => (Some(id), false),
-                        None => self.method_by_name(*target, name),
-                    },
-                    Callee::Method(name) => self.method_by_name(*target, name),
-                    Callee::Path(segs) if segs.len() == 2 && segs[0] == "Self" => {
-                        (via_self(&segs[1]), false)
-                    }
-                    Callee::Name(name) => (
-                        self.resolve_scoped(
-                            *module,
-                            locals.as_deref(),
-                            std::slice::from_ref(name),
-                            Want::Value,
-                        ),
-                        false,
-                    ),
-                    Callee::Path(segs) => (
-                        self.resolve_scoped(*module, locals.as_deref(), segs, Want::Value),
-                        false,
-                    ),
-                };
-                let to = to.filter(|id| {
-                    matches!(self.kind(*id), Some(NodeKind::Function | NodeKind::Method))
-                });
-                let edge = to.map(|to| Edge {
-                    from: *from,
-                    kind: EdgeKind::Calls,
-                    to,
-                });
-                (edge, ambiguous)
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn std_method_names_are_sorted_for_binary_search() {
-        assert!(super::STD_METHODS.windows(2).all(|w| w[0] < w[1]));
-    }
 }

@@ -8,6 +8,11 @@
 
 use syn::visit::Visit;
 
+mod recv;
+
+use recv::{ty_ref, Generics, MAX_RECV_DEPTH};
+pub(crate) use recv::{Env, FnFact, Recv, TyRef};
+
 use crate::id::NodeId;
 use crate::interner::TypeInterner;
 use crate::model::{EdgeKind, NodeKind};
@@ -57,6 +62,14 @@ pub(crate) enum Extra {
     Impl(ImplFact),
     /// For uses: the path named.
     Use(UsePath),
+    /// For functions and methods with a return type or generic parameters in scope:
+    /// what typing their calls' receivers needs.
+    Fn(FnFact),
+    /// For fields and type aliases: the type, when it is one typing can use.
+    Typed(TyRef),
+    /// For a `macro_rules!` of one arm whose children are its expansion without its
+    /// repetitions: an invocation with arguments expands to them too.
+    OneArm,
 }
 
 impl ItemFact {
@@ -98,6 +111,27 @@ impl ItemFact {
             _ => None,
         }
     }
+
+    /// The signature facts of a function or method, if it has any.
+    pub(crate) fn fn_fact(&self) -> Option<&FnFact> {
+        match self.extra.as_deref() {
+            Some(Extra::Fn(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Whether this `macro_rules!` expands to its children whatever its arguments.
+    pub(crate) fn is_one_arm(&self) -> bool {
+        matches!(self.extra.as_deref(), Some(Extra::OneArm))
+    }
+
+    /// The type of a field or type alias, if typing can use it.
+    pub(crate) fn typed(&self) -> Option<&TyRef> {
+        match self.extra.as_deref() {
+            Some(Extra::Typed(t)) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -136,9 +170,12 @@ pub(crate) enum Callee {
     Name(String),
     /// `self.name(...)`.
     SelfMethod(String),
-    /// `value.name(...)` on any receiver other than `self`: resolved by the method name
+    /// `value.name(...)` on a receiver nothing is known of: resolved by the method name
     /// alone, when exactly one method of the graph can be meant.
     Method(String),
+    /// `value.name(...)` with what is known of the receiver: resolved on the
+    /// receiver's type where the resolver can tell it, else by the name alone.
+    Typed(Box<(Recv, String)>),
 }
 
 #[derive(Debug)]
@@ -262,6 +299,7 @@ fn extract_piece(
                 macros: 0,
                 in_bodies: 0,
                 buf: std::cell::Cell::new(String::new()),
+                generics: Generics::default(),
             };
             let mut items = Vec::new();
             x.items_into(&file.items, &mut items);
@@ -331,10 +369,16 @@ fn cfg_paths(list: &[syn::Attribute]) -> Vec<String> {
 }
 
 /// The expansion of a `macro_rules!` arm `() => { ... }`, if the macro has one: with
-/// nothing to match, it expands to the same tokens wherever it is invoked.
-fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<proc_macro2::TokenStream> {
+/// nothing to match, it expands to the same tokens wherever it is invoked. A macro of
+/// one arm whose expansion uses its metavariables only inside repetitions (`$( ... )*`)
+/// expands, with those repetitions left out, to the same items too: the items of
+/// serde's `declare_error_trait!` are its `Error` trait, whatever supertraits are
+/// passed in.
+fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<(proc_macro2::TokenStream, bool)> {
     use proc_macro2::TokenTree;
     let tokens: Vec<TokenTree> = rules.clone().into_iter().collect();
+    let mut arms = 0;
+    let mut only_body = None;
     let mut i = 0;
     while i + 3 < tokens.len() + 1 {
         let (
@@ -357,14 +401,74 @@ fn fixed_expansion(rules: &proc_macro2::TokenStream) -> Option<proc_macro2::Toke
         // With no metavariables in the matcher, a `$` in the expansion (a nested
         // `macro_rules!`) is passed through as written: the expansion is fixed.
         if matcher.stream().is_empty() {
-            return Some(body.stream());
+            return Some((body.stream(), false));
         }
+        arms += 1;
+        only_body = Some(body.stream());
         i += 4;
         if matches!(tokens.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
             i += 1;
         }
     }
+    if arms == 1 && i == tokens.len() {
+        return only_body
+            .and_then(|b| without_repetitions(b, 0))
+            .map(|b| (b, true));
+    }
     None
+}
+
+/// `tokens` with every `$( ... ) sep? op` left out and `$crate` written `crate`;
+/// `None` if any other `$` is left (a metavariable the expansion needs).
+fn without_repetitions(
+    tokens: proc_macro2::TokenStream,
+    depth: usize,
+) -> Option<proc_macro2::TokenStream> {
+    use proc_macro2::{Group, Ident, TokenTree};
+    // Bounded like the parser's own recursion: scan.rs refused deeper files already.
+    if depth > 256 {
+        return None;
+    }
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            TokenTree::Punct(p) if p.as_char() == '$' => match tokens.get(i + 1) {
+                Some(TokenTree::Group(g))
+                    if g.delimiter() == proc_macro2::Delimiter::Parenthesis =>
+                {
+                    i += 2;
+                    // An optional separator, then the repetition operator.
+                    let is_op = |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if matches!(p.as_char(), '*' | '+' | '?'));
+                    if !is_op(tokens.get(i)) {
+                        i += 1;
+                    }
+                    if !is_op(tokens.get(i)) {
+                        return None;
+                    }
+                    i += 1;
+                }
+                Some(TokenTree::Ident(id)) if id == "crate" => {
+                    out.push(TokenTree::Ident(Ident::new("crate", id.span())));
+                    i += 2;
+                }
+                _ => return None,
+            },
+            TokenTree::Group(g) => {
+                let inner = without_repetitions(g.stream(), depth + 1)?;
+                let mut ng = Group::new(g.delimiter(), inner);
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+                i += 1;
+            }
+            t => {
+                out.push(t.clone());
+                i += 1;
+            }
+        }
+    }
+    Some(out.into_iter().collect())
 }
 
 /// Parses a token stream as a sequence of items.
@@ -437,6 +541,8 @@ struct Extractor<'a> {
     /// The text of the type being interned, reused so a lookup that hits allocates
     /// nothing.
     buf: std::cell::Cell<String>,
+    /// The generic parameters of the enclosing items.
+    generics: Generics,
 }
 
 impl Extractor<'_> {
@@ -458,8 +564,11 @@ impl Extractor<'_> {
                     line_of(f.sig.ident.span()),
                     attrs(&f.attrs),
                 );
+                let mark = self.generics.push(&f.sig.generics);
                 self.signature(&f.sig, &mut fact);
-                self.body(&f.block, &mut fact);
+                self.fn_fact(&f.sig, &mut fact);
+                self.body(Some(&f.sig), &f.block, &mut fact);
+                self.generics.truncate(mark);
                 fact
             }
             Item::Struct(s) => {
@@ -469,7 +578,9 @@ impl Extractor<'_> {
                     line_of(s.ident.span()),
                     attrs(&s.attrs),
                 );
+                let mark = self.generics.push(&s.generics);
                 fact.children = self.fields(&s.fields, fact.line);
+                self.generics.truncate(mark);
                 fact
             }
             Item::Union(u) => {
@@ -479,7 +590,9 @@ impl Extractor<'_> {
                     line_of(u.ident.span()),
                     attrs(&u.attrs),
                 );
+                let mark = self.generics.push(&u.generics);
                 fact.children = self.named_fields(&u.fields.named, fact.line);
+                self.generics.truncate(mark);
                 fact
             }
             Item::Enum(e) => {
@@ -489,6 +602,7 @@ impl Extractor<'_> {
                     line_of(e.ident.span()),
                     attrs(&e.attrs),
                 );
+                let mark = self.generics.push(&e.generics);
                 for v in &e.variants {
                     let mut var = ItemFact::new(
                         NodeKind::Variant,
@@ -499,6 +613,7 @@ impl Extractor<'_> {
                     var.children = self.fields(&v.fields, var.line);
                     fact.children.push(var);
                 }
+                self.generics.truncate(mark);
                 fact
             }
             Item::Trait(t) => {
@@ -508,11 +623,13 @@ impl Extractor<'_> {
                     line_of(t.ident.span()),
                     attrs(&t.attrs),
                 );
+                let mark = self.generics.push(&t.generics);
                 for ti in &t.items {
                     if let Some(c) = self.trait_item(ti) {
                         fact.children.push(c);
                     }
                 }
+                self.generics.truncate(mark);
                 fact
             }
             Item::TraitAlias(t) => ItemFact::new(
@@ -530,6 +647,9 @@ impl Extractor<'_> {
                     attrs(&t.attrs),
                 );
                 fact.types.push((EdgeKind::UsesType, self.ty(&t.ty)));
+                let mark = self.generics.push(&t.generics);
+                self.typed(&t.ty, &mut fact);
+                self.generics.truncate(mark);
                 fact
             }
             Item::Const(c) => {
@@ -565,11 +685,14 @@ impl Extractor<'_> {
                     // A `() => { items }` arm with no metavariables expands to the same
                     // items wherever it is invoked: they are kept (as the macro's
                     // children, never emitted under it) for the invocations to mount.
-                    if let Some(body) = fixed_expansion(&m.mac.tokens) {
+                    if let Some((body, one_arm)) = fixed_expansion(&m.mac.tokens) {
                         if let Ok(items) = syn::parse::Parser::parse2(parse_items, body) {
                             let mut children = Vec::new();
                             self.items_into(&items, &mut children);
                             fact.children = children;
+                            if one_arm {
+                                fact.extra = Some(Box::new(Extra::OneArm));
+                            }
                         }
                     }
                     fact
@@ -696,10 +819,13 @@ impl Extractor<'_> {
                     attrs(&f.attrs),
                 );
                 fact.detail = Some("trait".into());
+                let mark = self.generics.push(&f.sig.generics);
                 self.signature(&f.sig, &mut fact);
+                self.fn_fact(&f.sig, &mut fact);
                 if let Some(b) = &f.default {
-                    self.body(b, &mut fact);
+                    self.body(Some(&f.sig), b, &mut fact);
                 }
+                self.generics.truncate(mark);
                 fact
             }
             TraitItem::Const(c) => {
@@ -763,9 +889,11 @@ impl Extractor<'_> {
             trait_path,
             trait_type,
         })));
+        let mark = self.generics.push(&i.generics);
         for ii in &i.items {
             self.impl_item(ii, flavour, &mut fact.children);
         }
+        self.generics.truncate(mark);
         fact
     }
 
@@ -780,8 +908,11 @@ impl Extractor<'_> {
                     attrs(&f.attrs),
                 );
                 m.detail = Some(flavour.into());
+                let mark = self.generics.push(&f.sig.generics);
                 self.signature(&f.sig, &mut m);
-                self.body(&f.block, &mut m);
+                self.fn_fact(&f.sig, &mut m);
+                self.body(Some(&f.sig), &f.block, &mut m);
+                self.generics.truncate(mark);
                 out.push(m);
             }
             ImplItem::Const(c) => {
@@ -803,6 +934,7 @@ impl Extractor<'_> {
                     attrs(&t.attrs),
                 );
                 m.types.push((EdgeKind::UsesType, self.ty(&t.ty)));
+                self.typed(&t.ty, &mut m);
                 out.push(m);
             }
             ImplItem::Macro(m) => {
@@ -914,6 +1046,21 @@ impl Extractor<'_> {
                 return Some(group);
             }
         }
+        if !mac.tokens.is_empty() && name != "include" && name != "cfg_if" {
+            // `name!(tokens)` that are not items: maybe a one-arm `macro_rules!` of this
+            // crate whose expansion needs none of its metavariables (serde's
+            // `declare_error_trait!(Error: Sized + StdError)`); the walk mounts its
+            // items, or counts the invocation as skipped.
+            let mut fact = ItemFact::new(NodeKind::Module, String::new(), line, Vec::new());
+            fact.extra = Some(Box::new(Extra::Module(ModFact {
+                inline: false,
+                path_attr: None,
+                cfg_paths: Vec::new(),
+                include: false,
+                invoke: Some(format!("{name}{WITH_ARGS}")),
+            })));
+            return Some(fact);
+        }
         self.macros += 1;
         None
     }
@@ -962,16 +1109,47 @@ impl Extractor<'_> {
         let line = f.ident.as_ref().map_or(parent_line, |i| line_of(i.span()));
         let mut fact = ItemFact::new(NodeKind::Field, name, line, attrs(&f.attrs));
         fact.types.push((EdgeKind::UsesType, self.ty(&f.ty)));
+        self.typed(&f.ty, &mut fact);
         fact
     }
 
-    fn body(&mut self, block: &syn::Block, fact: &mut ItemFact) {
+    /// Records `ty` on a field or type alias for typing receivers.
+    fn typed(&self, ty: &syn::Type, fact: &mut ItemFact) {
+        if let Some(t) = ty_ref(ty, &|n| self.generics.is_param(n)) {
+            fact.extra = Some(Box::new(Extra::Typed(t)));
+        }
+    }
+
+    /// Records what typing needs from a function's signature (with its generics
+    /// already pushed): its return type and the generic parameters in scope.
+    fn fn_fact(&mut self, sig: &syn::Signature, fact: &mut ItemFact) {
+        let ret = match &sig.output {
+            syn::ReturnType::Type(_, ty) => ty_ref(ty, &|n| self.generics.is_param(n)),
+            syn::ReturnType::Default => None,
+        };
+        if ret.is_none() && self.generics.is_empty() {
+            return;
+        }
+        let env = self.generics.env();
+        fact.extra = Some(Box::new(Extra::Fn(FnFact { ret, env })));
+    }
+
+    fn body(&mut self, sig: Option<&syn::Signature>, block: &syn::Block, fact: &mut ItemFact) {
         let mut c = CallCollector {
             x: self,
             calls: &mut fact.calls,
             opaque: 0,
             items: Vec::new(),
+            scopes: vec![Vec::new()],
         };
+        if let Some(sig) = sig {
+            for input in &sig.inputs {
+                if let syn::FnArg::Typed(t) = input {
+                    let ty = c.ty_ref(&t.ty).map(Recv::Type);
+                    c.bind(&t.pat, ty);
+                }
+            }
+        }
         c.visit_block(block);
         let opaque = c.opaque;
         let found = std::mem::take(&mut c.items);
@@ -999,6 +1177,7 @@ impl Extractor<'_> {
             calls: &mut calls,
             opaque: 0,
             items: Vec::new(),
+            scopes: vec![Vec::new()],
         };
         c.visit_expr(expr);
         let found = std::mem::take(&mut c.items);
@@ -1010,6 +1189,10 @@ impl Extractor<'_> {
 fn count(items: &[ItemFact]) -> u64 {
     items.iter().map(|i| 1 + count(&i.children)).sum()
 }
+
+/// Marks [`ModFact::invoke`] of an invocation with arguments (`name!(..)`), which only a
+/// one-arm macro expands (see [`ItemFact::is_one_arm`]).
+pub(crate) const WITH_ARGS: &str = "(..)";
 
 /// The `detail` of a transparent group (a `use` item's bindings, an `extern` block's
 /// items): the caller splices its children into the parent and drops the group.
@@ -1071,6 +1254,141 @@ struct CallCollector<'a, 'x> {
     opaque: u64,
     /// Items declared in the body, extracted as children of the function.
     items: Vec<ItemFact>,
+    /// The local bindings of the blocks being visited, innermost last: what is known
+    /// of each name's value (`None`: nothing, but it hides any outer binding).
+    scopes: Vec<Vec<(String, Option<Recv>)>>,
+}
+
+impl CallCollector<'_, '_> {
+    fn ty_ref(&self, ty: &syn::Type) -> Option<TyRef> {
+        ty_ref(ty, &|n| self.x.generics.is_param(n))
+    }
+
+    fn local(&self, name: &str) -> Option<&Option<Recv>> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|s| s.iter().rev().find(|(n, _)| n == name).map(|(_, r)| r))
+    }
+
+    fn declare(&mut self, name: String, recv: Option<Recv>) {
+        let recv = recv.filter(|r| r.depth() <= MAX_RECV_DEPTH);
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((name, recv));
+        }
+    }
+
+    /// Binds the names of `pat` to what is known of the value it matches.
+    fn bind(&mut self, pat: &syn::Pat, recv: Option<Recv>) {
+        match pat {
+            syn::Pat::Ident(i) => {
+                if let Some((_, sub)) = &i.subpat {
+                    self.bind(sub, recv.clone());
+                }
+                self.declare(i.ident.to_string(), recv);
+            }
+            syn::Pat::Type(t) => {
+                let declared = self.ty_ref(&t.ty).map(Recv::Type);
+                self.bind(&t.pat, declared);
+            }
+            syn::Pat::Reference(r) => self.bind(&r.pat, recv),
+            syn::Pat::Paren(p) => self.bind(&p.pat, recv),
+            syn::Pat::TupleStruct(ts) if ts.qself.is_none() => {
+                let path = path_segments(&ts.path);
+                let mut known = true;
+                for (i, elem) in ts.elems.iter().enumerate() {
+                    // After `..` the positions are not known.
+                    known &= !matches!(elem, syn::Pat::Rest(_));
+                    let r = known.then(|| Recv::PatField(path.clone(), i.to_string()));
+                    self.bind(elem, r);
+                }
+            }
+            syn::Pat::Struct(ps) if ps.qself.is_none() => {
+                let path = path_segments(&ps.path);
+                for f in &ps.fields {
+                    let member = match &f.member {
+                        syn::Member::Named(n) => n.to_string(),
+                        syn::Member::Unnamed(i) => i.index.to_string(),
+                    };
+                    self.bind(&f.pat, Some(Recv::PatField(path.clone(), member)));
+                }
+            }
+            _ => {
+                // Tuples, slices, alternatives, boxes: the names are bound, their
+                // types unknown.
+                let mut names = PatNames(Vec::new());
+                names.visit_pat(pat);
+                for n in names.0 {
+                    self.declare(n, None);
+                }
+            }
+        }
+    }
+
+    /// What is known of the value of `e` as a receiver, if anything.
+    fn recv(&self, e: &syn::Expr, depth: usize) -> Option<Recv> {
+        if depth >= MAX_RECV_DEPTH {
+            return None;
+        }
+        match e {
+            syn::Expr::Path(p) if p.qself.is_none() => {
+                let ident = p.path.get_ident()?;
+                if ident == "self" {
+                    return Some(Recv::SelfValue);
+                }
+                self.local(&ident.to_string())?.clone()
+            }
+            syn::Expr::Field(f) => {
+                let base = self.recv(&f.base, depth + 1)?;
+                let member = match &f.member {
+                    syn::Member::Named(n) => n.to_string(),
+                    syn::Member::Unnamed(i) => i.index.to_string(),
+                };
+                Some(Recv::Field(Box::new(base), member))
+            }
+            syn::Expr::MethodCall(m) => {
+                let base = self.recv(&m.receiver, depth + 1).map(Box::new);
+                Some(Recv::MethodRet(base, m.method.to_string()))
+            }
+            syn::Expr::Call(c) => match &*c.func {
+                syn::Expr::Path(p) if p.qself.is_none() => {
+                    Some(Recv::CallRet(path_segments(&p.path)))
+                }
+                _ => None,
+            },
+            syn::Expr::Struct(s) if s.qself.is_none() => {
+                Some(Recv::Type(TyRef::Path(path_segments(&s.path))))
+            }
+            syn::Expr::Cast(c) => self.ty_ref(&c.ty).map(Recv::Type),
+            syn::Expr::Paren(p) => self.recv(&p.expr, depth + 1),
+            syn::Expr::Group(g) => self.recv(&g.expr, depth + 1),
+            syn::Expr::Reference(r) => self.recv(&r.expr, depth + 1),
+            syn::Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => {
+                self.recv(&u.expr, depth + 1)
+            }
+            _ => None,
+        }
+    }
+
+    fn scoped(&mut self, f: impl FnOnce(&mut Self)) {
+        self.scopes.push(Vec::new());
+        f(self);
+        self.scopes.pop();
+    }
+}
+
+/// The names a pattern binds.
+struct PatNames(Vec<String>);
+
+impl<'ast> Visit<'ast> for PatNames {
+    fn visit_pat_ident(&mut self, i: &'ast syn::PatIdent) {
+        self.0.push(i.ident.to_string());
+        syn::visit::visit_pat_ident(self, i);
+    }
+
+    fn visit_expr(&mut self, _: &'ast syn::Expr) {
+        // A range or constant in a pattern binds nothing.
+    }
 }
 
 /// `a, b, c` or `a; n` (the forms of `vec![]`, `assert!()`, `format!()` arguments).
@@ -1108,13 +1426,86 @@ impl<'ast> Visit<'ast> for CallCollector<'_, '_> {
     }
 
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-        match &*call.receiver {
-            syn::Expr::Path(p) if p.path.is_ident("self") => {
-                self.calls.push(Callee::SelfMethod(call.method.to_string()));
-            }
-            _ => self.calls.push(Callee::Method(call.method.to_string())),
-        }
+        let name = call.method.to_string();
+        let callee = match self.recv(&call.receiver, 0) {
+            Some(Recv::SelfValue) => Callee::SelfMethod(name),
+            Some(r) => Callee::Typed(Box::new((r, name))),
+            None => Callee::Method(name),
+        };
+        self.calls.push(callee);
         syn::visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        self.scoped(|c| syn::visit::visit_block(c, block));
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        // The pattern's names are visible after the statement, not in its initialiser.
+        for attr in &local.attrs {
+            self.visit_attribute(attr);
+        }
+        let mut recv = None;
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+            if let Some((_, diverge)) = &init.diverge {
+                self.visit_expr(diverge);
+            }
+            recv = self.recv(&init.expr, 0);
+        }
+        self.bind(&local.pat, recv);
+    }
+
+    fn visit_arm(&mut self, arm: &'ast syn::Arm) {
+        self.scoped(|c| {
+            c.bind(&arm.pat, None);
+            if let Some((_, guard)) = &arm.guard {
+                c.visit_expr(guard);
+            }
+            c.visit_expr(&arm.body);
+        });
+    }
+
+    fn visit_expr_let(&mut self, e: &'ast syn::ExprLet) {
+        // `if let` / `while let`: the names are bound for the rest of the condition and
+        // the block, which `visit_expr_if` and `visit_expr_while` scope.
+        self.visit_expr(&e.expr);
+        let recv = self.recv(&e.expr, 0);
+        self.bind(&e.pat, recv);
+    }
+
+    fn visit_expr_if(&mut self, e: &'ast syn::ExprIf) {
+        self.scoped(|c| {
+            c.visit_expr(&e.cond);
+            c.visit_block(&e.then_branch);
+        });
+        if let Some((_, else_branch)) = &e.else_branch {
+            self.visit_expr(else_branch);
+        }
+    }
+
+    fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
+        self.scoped(|c| {
+            c.visit_expr(&e.cond);
+            c.visit_block(&e.body);
+        });
+    }
+
+    fn visit_expr_for_loop(&mut self, e: &'ast syn::ExprForLoop) {
+        self.visit_expr(&e.expr);
+        self.scoped(|c| {
+            c.bind(&e.pat, None);
+            c.visit_block(&e.body);
+        });
+    }
+
+    fn visit_expr_closure(&mut self, e: &'ast syn::ExprClosure) {
+        self.scoped(|c| {
+            for input in &e.inputs {
+                c.bind(input, None);
+            }
+            c.visit_expr(&e.body);
+        });
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
@@ -1153,8 +1544,10 @@ impl<'ast> Visit<'ast> for CallCollector<'_, '_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
         // Items nested in bodies get nodes of their own, children of the function; their
         // bodies are collected on their own, so their calls are not charged to the
-        // enclosing function.
+        // enclosing function. They do not see the function's generic parameters.
+        let outer = self.x.generics.take();
         self.x
             .items_into(std::slice::from_ref(item), &mut self.items);
+        self.x.generics.restore(outer);
     }
 }

@@ -11,17 +11,18 @@
 //! asks for a key whose frame (transitively) waits for it closes a cycle.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::{self, Debug};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::error::Error;
 use crate::graph::DependencyGraph;
 use crate::sync::{
-    Ordering, RwLock, StdAtomicBool, StdAtomicU64, StdAtomicUsize, StdCondvar, StdGuard, StdMutex,
+    Ordering, StdAtomicBool, StdAtomicU64, StdAtomicUsize, StdCondvar, StdGuard, StdMutex,
 };
+use crate::table::{Entry, Table};
 
 /// The function that computes every derived (non-input) key.
 type Compute<K, V> = dyn Fn(&K, &Step<'_, K, V>) -> Result<V, Error> + Send + Sync;
@@ -69,36 +70,16 @@ impl Hasher for FxHasher {
     }
 }
 
-/// One key's entry in the memo table: its latest memo, and the frame bringing it up to
-/// date, if one is running.
-struct Slot<K, V> {
-    memo: Option<Arc<Memo<K, V>>>,
-    running: Option<Arc<Frame<K>>>,
-}
+/// The memo table: each key's latest memo, and the frame bringing it up to date, if
+/// one is running. Lookups take no lock (see [`Table`]).
+type Memos<K, V> = Table<K, Memo<K, V>, Frame<K>>;
 
-type MemoMap<K, V> = HashMap<K, Slot<K, V>, BuildHasherDefault<FxHasher>>;
-
-/// Number of independently locked parts of the memo table. Every lookup takes a read
-/// lock, which writes the lock's reader count; with one lock, two threads checking a
-/// build bounce that cache line on every lookup and run slower than one.
-const SHARDS: usize = 32;
-
-/// Keys each shard has room for when the engine is created.
-const SHARD_CAPACITY: usize = 64;
-
-/// One part of the memo table on its own cache lines.
-#[repr(align(128))]
-struct Shard<K, V>(RwLock<MemoMap<K, V>>);
+type MemoEntry<K, V> = Entry<K, Memo<K, V>, Frame<K>>;
 
 fn hash_of<K: Hash>(key: &K) -> u64 {
     let mut hasher = FxHasher::default();
     key.hash(&mut hasher);
     hasher.finish()
-}
-
-fn shard_of(hash: u64) -> usize {
-    // The high bits: the map uses the low ones for its buckets.
-    (hash >> 58) as usize % SHARDS
 }
 
 /// Number of bits in an [`InputSet`].
@@ -298,9 +279,9 @@ impl<K> Frame<K> {
 }
 
 /// How [`Engine::demand`] answers.
-enum Demanded<K, V> {
+enum Demanded<'a, K, V> {
     /// The key's memo, current in this revision.
-    Current(Arc<Memo<K, V>>),
+    Current(&'a Memo<K, V>),
     /// The key is being brought up to date by a frame that waits for the asker: a
     /// cycle. Carries the cycle (dependency order, first key repeated at the end).
     Cycle(Arc<[String]>),
@@ -323,18 +304,33 @@ enum Work<K> {
 
 /// One call into the engine from outside a step (or one helper's share of a batch):
 /// frames that had to unwind past the stack budget, and the key they need first.
-struct Request<K> {
+struct Request<'a, K> {
     /// Frames unwound by a suspension, innermost first.
     unwound: RefCell<Vec<Work<K>>>,
     /// The key whose demand hit the budget, for the frame that asked.
     needed: RefCell<Option<Work<K>>>,
+    /// Step runs completed by this request, added to `total` when it ends (one atomic
+    /// add per request instead of one per run).
+    executions: Cell<u64>,
+    total: &'a StdAtomicU64,
 }
 
-impl<K> Request<K> {
-    fn new() -> Self {
+impl<'a, K> Request<'a, K> {
+    fn new(total: &'a StdAtomicU64) -> Self {
         Request {
             unwound: RefCell::new(Vec::new()),
             needed: RefCell::new(None),
+            executions: Cell::new(0),
+            total,
+        }
+    }
+}
+
+impl<K> Drop for Request<'_, K> {
+    fn drop(&mut self) {
+        let runs = self.executions.get();
+        if runs > 0 {
+            self.total.fetch_add(runs, Ordering::Relaxed);
         }
     }
 }
@@ -425,8 +421,7 @@ struct Batch<K> {
 /// Everything the engine shares with its helper jobs.
 struct Inner<K, V> {
     compute: Box<Compute<K, V>>,
-    /// Invariant: a key's slot lives in shard `shard_of(hash_of(key))` only.
-    memos: Box<[Shard<K, V>]>,
+    memos: Memos<K, V>,
     /// Bumped by every `set_input` that changes a value; only `&mut self` changes it,
     /// after every helper job has ended, so it is fixed while any frame runs.
     revision: u64,
@@ -495,7 +490,7 @@ impl<K, V> Debug for Engine<K, V> {
 pub struct Step<'a, K, V> {
     engine: &'a Arc<Inner<K, V>>,
     frame: &'a Arc<Frame<K>>,
-    request: &'a Request<K>,
+    request: &'a Request<'a, K>,
     /// What this step read so far and the union of their input sets; becomes the
     /// memo's `deps` and `inputs` when the step ends.
     deps: RefCell<(Vec<K>, InputSet)>,
@@ -514,7 +509,7 @@ where
     }
 }
 
-impl<K, V> Step<'_, K, V>
+impl<'a, K, V> Step<'a, K, V>
 where
     K: Clone + Eq + Hash + Debug + Send + Sync + 'static,
     V: Clone + PartialEq + Send + Sync + 'static,
@@ -527,20 +522,39 @@ where
     /// The value of `key`, recording that this step needs it. An error of `key` (a
     /// failure, a panic, a cycle) comes back as `Err`; propagate it with `?`.
     pub fn get(&self, key: &K) -> Result<V, Error> {
+        match self.fetch(key) {
+            Ok(memo) => memo.value.clone(),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// [`get`](Self::get) without copying the value: a reference to it that lives as
+    /// long as the step's borrow of the engine (values are kept until the next
+    /// [`Engine::set_input`], which cannot run while a step does). An error is
+    /// returned by value.
+    pub fn get_ref(&self, key: &K) -> Result<&'a V, Error> {
+        match self.fetch(key)?.value {
+            Ok(ref value) => Ok(value),
+            Err(ref error) => Err(error.clone()),
+        }
+    }
+
+    /// The current memo of `key`, recording that this step read it, or why there is
+    /// none (a cycle, or a suspension).
+    #[inline]
+    fn fetch(&self, key: &K) -> Result<&'a Memo<K, V>, Error> {
         if self.suspended.get() {
             return Err(self.suspension());
         }
         let hash = hash_of(key);
-        let current = self
-            .engine
-            .lookup(key, hash, |m| (m.value.clone(), m.inputs()));
-        if let Some((value, inputs)) = current {
+        let engine: &'a Arc<Inner<K, V>> = self.engine;
+        if let Some(memo) = engine.lookup(key, hash) {
             let mut deps = self.deps.borrow_mut();
             deps.0.push(key.clone());
-            deps.1 = deps.1.union(inputs);
-            return value;
+            deps.1 = deps.1.union(memo.inputs());
+            return Ok(memo);
         }
-        let demanded = self.engine.demand_hashed(
+        let demanded = engine.demand_hashed(
             key,
             hash,
             Some(self.frame),
@@ -550,7 +564,24 @@ where
             false,
             true,
         );
-        self.record(key, demanded)
+        match demanded {
+            Demanded::Current(memo) => {
+                let mut deps = self.deps.borrow_mut();
+                deps.0.push(key.clone());
+                deps.1 = deps.1.union(memo.inputs());
+                Ok(memo)
+            }
+            Demanded::Cycle(cycle) => {
+                let mut deps = self.deps.borrow_mut();
+                deps.0.push(key.clone());
+                deps.1 = InputSet::FULL;
+                Err(Error::Cycle { cycle })
+            }
+            Demanded::Suspended | Demanded::Busy => {
+                self.suspended.set(true);
+                Err(self.suspension())
+            }
+        }
     }
 
     /// The values of `keys`, brought up to date in parallel when the engine is
@@ -578,7 +609,7 @@ where
         self.fail("suspended: the engine resumes this step when its input is ready")
     }
 
-    fn record(&self, key: &K, demanded: Demanded<K, V>) -> Result<V, Error> {
+    fn record(&self, key: &K, demanded: Demanded<'_, K, V>) -> Result<V, Error> {
         let (value, inputs) = match demanded {
             Demanded::Current(memo) => (memo.value.clone(), memo.inputs()),
             Demanded::Cycle(cycle) => (Err(Error::Cycle { cycle }), InputSet::FULL),
@@ -607,16 +638,7 @@ where
         Engine {
             inner: Arc::new(Inner {
                 compute: Box::new(compute),
-                memos: (0..SHARDS)
-                    .map(|_| {
-                        // Room for a few thousand keys before the first rehash: a build
-                        // fills the table while it runs.
-                        Shard(RwLock::new(MemoMap::with_capacity_and_hasher(
-                            SHARD_CAPACITY,
-                            BuildHasherDefault::default(),
-                        )))
-                    })
-                    .collect(),
+                memos: Table::new(),
                 revision: 0,
                 changes: Vec::new(),
                 parallel: StdAtomicBool::new(true),
@@ -654,12 +676,10 @@ where
     /// only then).
     pub fn set_input(&mut self, key: K, value: V) -> bool {
         let inner = self.inner_mut();
+        // No reader is left (`&mut`): free what the last revision replaced.
+        inner.memos.release_retired();
         let hash = hash_of(&key);
-        let memos = inner.memos[shard_of(hash)].0.get_mut();
-        if let Some(Slot {
-            memo: Some(old), ..
-        }) = memos.get(&key)
-        {
+        if let Some(old) = inner.memos.find(&key, hash).and_then(Entry::memo) {
             if old.deps.is_empty() && old.verified_at.load(Ordering::Relaxed) == u64::MAX {
                 if let Ok(old_value) = &old.value {
                     if *old_value == value {
@@ -676,13 +696,13 @@ where
             u64::MAX,
             InputSet::of(hash),
         );
-        memos.insert(
-            key,
-            Slot {
-                memo: Some(Arc::new(memo)),
-                running: None,
-            },
-        );
+        {
+            let mut shard = inner.memos.lock(hash);
+            let entry = shard.entry(&key, hash);
+            shard.set_memo(entry, Arc::new(memo));
+            drop(shard.take_running(entry));
+        }
+        inner.memos.release_retired();
         if inner.changes.len() >= 4 * (RECENT_CHANGES + 1) {
             inner.changes.drain(..2 * (RECENT_CHANGES + 1));
         }
@@ -693,8 +713,8 @@ where
 
     /// The current value of `key`, computing or re-checking what it needs.
     pub fn get(&self, key: &K) -> Result<V, Error> {
-        if let Some(value) = self.inner.lookup(key, hash_of(key), |m| m.value.clone()) {
-            return value;
+        if let Some(memo) = self.inner.lookup(key, hash_of(key)) {
+            return memo.value.clone();
         }
         match self.inner.drive(key, None, true) {
             Some(memo) => memo.value.clone(),
@@ -725,19 +745,20 @@ where
     /// `Debug` form, so the graph (and its DOT export) is the same from run to run.
     pub fn graph(&self) -> DependencyGraph<K> {
         let mut entries = Vec::new();
-        for shard in self.inner.memos.iter() {
-            let memos = shard.0.read();
-            entries.extend(memos.iter().filter_map(|(k, slot)| {
-                slot.memo
-                    .as_ref()
-                    .map(|m| (format!("{k:?}"), k.clone(), Arc::clone(m)))
-            }));
-        }
+        self.inner.memos.for_each(|entry| {
+            if let Some(memo) = entry.memo() {
+                entries.push((
+                    format!("{:?}", entry.key()),
+                    entry.key().clone(),
+                    memo.deps.clone(),
+                ));
+            }
+        });
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut graph = DependencyGraph::new();
-        for (_, key, memo) in entries {
+        for (_, key, deps) in entries {
             graph.add_node(key.clone());
-            for dep in &memo.deps {
+            for dep in &deps {
                 graph.add_edge(key.clone(), dep.clone());
             }
         }
@@ -752,8 +773,8 @@ where
 }
 
 /// What bringing a frame up to date ended with.
-enum Ran<K, V> {
-    Done(Arc<Memo<K, V>>),
+enum Ran<'a, K, V> {
+    Done(&'a Memo<K, V>),
     Suspended,
 }
 
@@ -784,16 +805,11 @@ where
         true
     }
 
-    /// `read(memo)` when `key` is already current, under the shard's read lock.
+    /// The memo of `key` when it is already current; takes no lock.
     #[inline]
-    fn lookup<R>(&self, key: &K, hash: u64, read: impl FnOnce(&Arc<Memo<K, V>>) -> R) -> Option<R> {
-        let memos = self.memos[shard_of(hash)].0.read();
-        match memos.get(key) {
-            Some(Slot {
-                memo: Some(memo), ..
-            }) if self.is_current(memo) => Some(read(memo)),
-            _ => None,
-        }
+    fn lookup(&self, key: &K, hash: u64) -> Option<&Memo<K, V>> {
+        let memo = self.memos.find(key, hash)?.memo()?;
+        self.is_current(memo).then_some(memo)
     }
 
     /// Brings `key` up to date for the frame `asker` (or for a caller outside any step)
@@ -801,15 +817,15 @@ where
     /// old dependencies, not running, so a key on a cycle with it only means "changed"
     /// and marks nothing. `wait`: park while another frame has the key. `force`: go
     /// ahead even past the stack budget (the request's own entries).
-    fn demand(
-        self: &Arc<Self>,
+    fn demand<'a>(
+        self: &'a Arc<Self>,
         key: &K,
         asker: Option<&Arc<Frame<K>>>,
-        request: &Request<K>,
+        request: &Request<'_, K>,
         verifying: bool,
         wait: bool,
         force: bool,
-    ) -> Demanded<K, V> {
+    ) -> Demanded<'a, K, V> {
         self.demand_hashed(
             key,
             hash_of(key),
@@ -825,20 +841,20 @@ where
     /// [`demand`](Self::demand) with the key's hash; `looked`: the caller has just
     /// found the key not current, so the first lookup is skipped.
     #[allow(clippy::too_many_arguments)]
-    fn demand_hashed(
-        self: &Arc<Self>,
+    fn demand_hashed<'a>(
+        self: &'a Arc<Self>,
         key: &K,
         hash: u64,
         asker: Option<&Arc<Frame<K>>>,
-        request: &Request<K>,
+        request: &Request<'_, K>,
         verifying: bool,
         wait: bool,
         force: bool,
         mut looked: bool,
-    ) -> Demanded<K, V> {
+    ) -> Demanded<'a, K, V> {
         loop {
             if !std::mem::take(&mut looked) {
-                if let Some(memo) = self.lookup(key, hash, Arc::clone) {
+                if let Some(memo) = self.lookup(key, hash) {
                     return Demanded::Current(memo);
                 }
             }
@@ -850,22 +866,22 @@ where
                 return Demanded::Suspended;
             }
             let claimed = {
-                let mut memos = self.memos[shard_of(hash)].0.write();
-                let slot = memos.entry(key.clone()).or_insert(Slot {
-                    memo: None,
-                    running: None,
-                });
-                if let Some(memo) = &slot.memo {
+                let mut shard = self.memos.lock(hash);
+                let entry = shard.entry(key, hash);
+                let memo = entry.memo();
+                if let Some(memo) = memo {
                     if self.is_current(memo) {
-                        return Demanded::Current(Arc::clone(memo));
+                        return Demanded::Current(memo);
                     }
                 }
-                match &slot.running {
-                    Some(running) => Err(Arc::clone(running)),
+                match shard.running(entry) {
+                    Some(running) => Err(running),
                     None => {
                         let frame = Arc::new(Frame::new(key.clone(), hash, asker.cloned()));
-                        slot.running = Some(Arc::clone(&frame));
-                        Ok((frame, slot.memo.clone()))
+                        // SAFETY: the handle is used only by `run` below, which ends the
+                        // claim last (in `finish`, or never when it suspends: the frame
+                        // then stays in the entry and on the request's work stack).
+                        Ok((unsafe { shard.claim(entry, frame) }, memo))
                     }
                 }
             };
@@ -928,8 +944,8 @@ where
         key: &K,
         parent: Option<Arc<Frame<K>>>,
         wait: bool,
-    ) -> Option<Arc<Memo<K, V>>> {
-        let request = Request::new();
+    ) -> Option<&Memo<K, V>> {
+        let request = Request::new(&self.executions);
         let mut stack = vec![Work::Demand {
             key: key.clone(),
             parent,
@@ -952,11 +968,10 @@ where
                     }
                 }
                 Work::Resume { frame, verify } => {
-                    let old = self.memos[shard_of(frame.hash)]
-                        .0
-                        .read()
-                        .get(&frame.key)
-                        .and_then(|slot| slot.memo.clone());
+                    let old = self
+                        .memos
+                        .find(&frame.key, frame.hash)
+                        .and_then(Entry::memo);
                     let frame = Arc::clone(frame);
                     self.run(&frame, old, *verify, &request)
                 }
@@ -982,15 +997,15 @@ where
     /// Brings the claimed `frame` up to date: verifies `old` dependency by dependency
     /// (when `verify`), or runs the step. Stores the memo and ends the claim, unless
     /// the stack budget ran out, in which case the frame is left to the request.
-    fn run(
-        self: &Arc<Self>,
+    fn run<'a>(
+        self: &'a Arc<Self>,
         frame: &Arc<Frame<K>>,
-        old: Option<Arc<Memo<K, V>>>,
+        old: Option<&'a Memo<K, V>>,
         verify: bool,
-        request: &Request<K>,
-    ) -> Ran<K, V> {
+        request: &Request<'_, K>,
+    ) -> Ran<'a, K, V> {
         let _native = NativeFrame::enter();
-        if let (Some(old), true) = (&old, verify) {
+        if let (Some(old), true) = (old, verify) {
             match self.verify(frame, old, request) {
                 Verified::Unchanged(inputs) => {
                     let memo = match frame.cycle() {
@@ -1001,22 +1016,28 @@ where
                                     cycle: Arc::clone(&cycle),
                                 }) =>
                         {
-                            Arc::new(Memo::new(
-                                Err(Error::Cycle { cycle }),
-                                old.deps.clone(),
-                                self.revision,
-                                self.revision,
-                                InputSet::FULL,
-                            ))
+                            self.finish(
+                                frame,
+                                Some(Memo::new(
+                                    Err(Error::Cycle { cycle }),
+                                    old.deps.clone(),
+                                    self.revision,
+                                    self.revision,
+                                    InputSet::FULL,
+                                )),
+                            )
                         }
                         _ => {
                             old.widen(inputs);
                             old.verified_at.fetch_max(self.revision, Ordering::AcqRel);
-                            Arc::clone(old)
+                            self.finish(frame, None);
+                            Some(old)
                         }
                     };
-                    self.finish(frame, &memo);
-                    return Ran::Done(memo);
+                    return match memo {
+                        Some(memo) => Ran::Done(memo),
+                        None => unreachable!("a new memo is always stored"),
+                    };
                 }
                 Verified::Changed => {}
                 Verified::Suspended => {
@@ -1033,7 +1054,7 @@ where
             frame,
             request,
             deps: RefCell::new((
-                Vec::with_capacity(old.as_ref().map_or(4, |o| o.deps.len())),
+                Vec::with_capacity(old.map_or(4, |o| o.deps.len())),
                 InputSet::of(frame.hash),
             )),
             suspended: Cell::new(false),
@@ -1053,7 +1074,7 @@ where
             });
             return Ran::Suspended;
         }
-        self.executions.fetch_add(1, Ordering::Relaxed);
+        request.executions.set(request.executions.get() + 1);
         let (deps, mut inputs) = step.deps.into_inner();
         let value = match frame.cycle() {
             Some(cycle) => {
@@ -1062,25 +1083,33 @@ where
             }
             None => value,
         };
-        let changed_at = match &old {
+        let changed_at = match old {
             Some(old) if old.value == value => old.changed_at,
             _ => self.revision,
         };
-        let memo = Arc::new(Memo::new(value, deps, changed_at, self.revision, inputs));
-        self.finish(frame, &memo);
-        Ran::Done(memo)
+        let memo = Memo::new(value, deps, changed_at, self.revision, inputs);
+        match self.finish(frame, Some(memo)) {
+            Some(memo) => Ran::Done(memo),
+            None => unreachable!("a new memo is always stored"),
+        }
     }
 
-    /// Stores `memo` for the frame's key, ends the claim and wakes parked askers.
-    fn finish(&self, frame: &Arc<Frame<K>>, memo: &Arc<Memo<K, V>>) {
-        {
-            let mut memos = self.memos[shard_of(frame.hash)].0.write();
-            if let Some(slot) = memos.get_mut(&frame.key) {
-                slot.memo = Some(Arc::clone(memo));
-                slot.running = None;
-            }
+    /// Stores `memo` (if given) for the frame's key, ends the claim and wakes parked
+    /// askers. Returns the stored memo. The caller's handle to `frame` may be the
+    /// claim's own (see `Table::claim`): it is not used after this.
+    fn finish(&self, frame: &Arc<Frame<K>>, memo: Option<Memo<K, V>>) -> Option<&Memo<K, V>> {
+        let (stored, claim) = {
+            let mut shard = self.memos.lock(frame.hash);
+            let entry: &MemoEntry<K, V> = shard.entry(&frame.key, frame.hash);
+            let stored = memo.map(|memo| shard.set_memo(entry, Arc::new(memo)));
+            (stored, shard.take_running(entry))
+        };
+        // `claim` is the frame itself: the entry's count keeps it alive through this.
+        match claim {
+            Some(claim) => claim.finish(),
+            None => frame.finish(),
         }
-        frame.finish();
+        stored
     }
 
     /// Whether none of `old`'s dependencies changed after it was last verified,
@@ -1090,18 +1119,17 @@ where
         self: &Arc<Self>,
         frame: &Arc<Frame<K>>,
         old: &Memo<K, V>,
-        request: &Request<K>,
+        request: &Request<'_, K>,
     ) -> Verified {
         let verified_at = old.verified_at.load(Ordering::Acquire);
         let mut inputs = InputSet::of(frame.hash);
         for dep in &old.deps {
             let hash = hash_of(dep);
-            let current = self.lookup(dep, hash, |m| (m.changed_at, m.inputs()));
-            if let Some((changed_at, more)) = current {
-                if changed_at > verified_at {
+            if let Some(memo) = self.lookup(dep, hash) {
+                if memo.changed_at > verified_at {
                     return Verified::Changed;
                 }
-                inputs = inputs.union(more);
+                inputs = inputs.union(memo.inputs());
                 continue;
             }
             match self.demand_hashed(dep, hash, Some(frame), request, true, true, false, true) {
@@ -1119,12 +1147,12 @@ where
 
     /// Brings `keys` up to date, with helper jobs on rayon's pool when the engine is
     /// parallel and more than one is not current, then answers each in order.
-    fn demand_all(
-        self: &Arc<Self>,
+    fn demand_all<'a>(
+        self: &'a Arc<Self>,
         keys: &[K],
         asker: Option<&Arc<Frame<K>>>,
-        request: &Request<K>,
-    ) -> Vec<Demanded<K, V>> {
+        request: &Request<'_, K>,
+    ) -> Vec<Demanded<'a, K, V>> {
         if !self.prefetch(keys, asker, Some(request)) {
             return keys.iter().map(|_| Demanded::Suspended).collect();
         }
@@ -1148,7 +1176,7 @@ where
         self: &Arc<Self>,
         keys: &[K],
         asker: Option<&Arc<Frame<K>>>,
-        request: Option<&Request<K>>,
+        request: Option<&Request<'_, K>>,
     ) -> bool {
         if !self.parallel.load(Ordering::Relaxed) || keys.len() < 2 {
             return true;
@@ -1164,7 +1192,7 @@ where
         }
         let stale: Vec<K> = keys
             .iter()
-            .filter(|k| self.lookup(k, hash_of(k), |_| ()).is_none())
+            .filter(|k| self.lookup(k, hash_of(k)).is_none())
             .cloned()
             .collect();
         if stale.len() < 2 {
@@ -1202,7 +1230,7 @@ where
                     }
                 }
                 None => {
-                    if self.lookup(key, hash_of(key), |_| ()).is_none() {
+                    if self.lookup(key, hash_of(key)).is_none() {
                         self.drive(key, None, false);
                     }
                 }
@@ -1222,7 +1250,7 @@ where
             let Some(key) = batch.keys.get(i) else {
                 return;
             };
-            if self.lookup(key, hash_of(key), |_| ()).is_none() {
+            if self.lookup(key, hash_of(key)).is_none() {
                 self.drive(key, batch.parent.clone(), false);
             }
         }

@@ -63,6 +63,7 @@ mod graph;
 mod log;
 mod step;
 mod sync;
+mod table;
 
 pub use context::Context;
 pub use engine::{Engine, Step};

@@ -58,9 +58,10 @@ macro_rules! thread_locals {
 pub(crate) use thread_locals;
 
 /// `std`'s atomics for what no loom model covers: the process-wide step-id counter
-/// (a `static`) and the engine's counters.
+/// (a `static`), the engine's counters and its memo table's pointers.
 pub(crate) use std::sync::atomic::{
-    AtomicBool as StdAtomicBool, AtomicU64 as StdAtomicU64, AtomicUsize as StdAtomicUsize,
+    AtomicBool as StdAtomicBool, AtomicPtr as StdAtomicPtr, AtomicU64 as StdAtomicU64,
+    AtomicUsize as StdAtomicUsize,
 };
 
 #[cfg(loom)]
@@ -96,41 +97,6 @@ impl<T> Mutex<T> {
     }
 }
 
-/// `std`'s mutex and condition variable for the engine's in-flight records, which no
-/// loom model covers. Poisoning is handled where they are used.
+/// `std`'s mutex and condition variable for the engine's in-flight records and memo
+/// table shards, which no loom model covers. Poisoning is handled where they are used.
 pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex, MutexGuard as StdGuard};
-
-use std::sync::{
-    RwLock as InnerRwLock, RwLockReadGuard as InnerReadGuard, RwLockWriteGuard as InnerWriteGuard,
-};
-
-/// A reader-writer lock whose `read` and `write` never fail, for the engine's memo
-/// table. Always `std`'s: the engine is outside the loom models.
-#[derive(Debug, Default)]
-pub(crate) struct RwLock<T>(InnerRwLock<T>);
-
-impl<T> RwLock<T> {
-    pub(crate) fn new(value: T) -> Self {
-        RwLock(InnerRwLock::new(value))
-    }
-
-    // The memo table is only ever changed by single `insert`s of complete entries, with
-    // no user code running under the guard, so a poisoned lock still holds a valid map.
-    pub(crate) fn read(&self) -> InnerReadGuard<'_, T> {
-        self.0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn get_mut(&mut self) -> &mut T {
-        self.0
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn write(&self) -> InnerWriteGuard<'_, T> {
-        self.0
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}

@@ -37,7 +37,7 @@ const MIN_PER_SHARD: usize = 16;
 /// Ids are dense small integers, so a multiplicative mix is enough and much cheaper than
 /// SipHash on the read path.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -54,7 +54,10 @@ impl Hasher for IdHasher {
     }
 }
 
-type Map<T> = HashMap<u64, Entry<T>, BuildHasherDefault<IdHasher>>;
+/// Hashing for maps and sets keyed by ids (records, pages): see [`IdHasher`].
+pub(crate) type IdBuild = BuildHasherDefault<IdHasher>;
+
+type Map<T> = HashMap<u64, Entry<T>, IdBuild>;
 
 struct Version<T> {
     value: Arc<T>,

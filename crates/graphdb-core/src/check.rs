@@ -10,6 +10,9 @@ use crate::pager::Pager;
 use crate::records::{RecordStore, PARTIAL_FLAG};
 use crate::types::{EdgeId, NodeId, PageId, RecordPointer};
 
+/// An adjacency entry as the check compares it: edge, node at the other end, edge type.
+type Entry = (EdgeId, NodeId, String);
+
 /// What [`GraphDB::check`](crate::GraphDB::check) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckReport {
@@ -137,8 +140,8 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
         claims.claim(meta.fill_page, "records");
     }
     let mut used_slots: HashSet<RecordPointer> = HashSet::new();
-    let mut node_adj: BTreeMap<NodeId, (Vec<EdgeId>, Vec<EdgeId>)> = BTreeMap::new();
-    let mut edge_ends: BTreeMap<EdgeId, (NodeId, NodeId)> = BTreeMap::new();
+    let mut node_adj: BTreeMap<NodeId, (Vec<Entry>, Vec<Entry>)> = BTreeMap::new();
+    let mut edge_ends: BTreeMap<EdgeId, (NodeId, NodeId, String)> = BTreeMap::new();
     let catalog = match crate::index::load_catalog(rs.pager()) {
         Ok(c) => c,
         Err(e) => {
@@ -203,11 +206,22 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
                                 }
                             }
                         }
-                        (r.header.clone(), Some((r.out, r.inn)), None)
+                        let named = |l: &[codec::Adj]| -> Vec<Entry> {
+                            l.iter()
+                                .map(|a| (a.edge, a.other, r.type_of(a).to_owned()))
+                                .collect()
+                        };
+                        let adj = (named(&r.out), named(&r.inn));
+                        (r.header.clone(), Some(adj), None)
                     })
                 } else {
-                    codec::decode_edge(&bytes, Some(p.page))
-                        .map(|r| (r.header.clone(), None, Some((r.source, r.target))))
+                    codec::decode_edge(&bytes, Some(p.page)).map(|r| {
+                        (
+                            r.header.clone(),
+                            None,
+                            Some((r.source, r.target, r.edge_type)),
+                        )
+                    })
                 };
                 let (h, adj, ends) = match decoded {
                     Ok(v) => v,
@@ -283,7 +297,7 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
     for (node, (out, inn)) in &node_adj {
         for (list, dir) in [(out, "out"), (inn, "in")] {
             let mut seen = HashSet::new();
-            for e in list {
+            for (e, other, ty) in list {
                 if !seen.insert(*e) {
                     claims
                         .problems
@@ -293,21 +307,27 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
                     None => claims
                         .problems
                         .push(format!("node {node}: {dir} list names missing edge {e}")),
-                    Some((s, t)) => {
-                        let end = if dir == "out" { s } else { t };
+                    Some((s, t, edge_type)) => {
+                        let (end, far) = if dir == "out" { (s, t) } else { (t, s) };
                         if end != node {
                             claims
                                 .problems
                                 .push(format!("node {node}: {dir} edge {e} does not touch it"));
+                        } else if far != other || edge_type != ty {
+                            claims.problems.push(format!(
+                                "node {node}: {dir} entry of edge {e} says ({other}, {ty:?}), \
+                                 the edge says ({far}, {edge_type:?})"
+                            ));
                         }
                     }
                 }
             }
         }
     }
-    for (e, (s, t)) in &edge_ends {
-        let listed_out = node_adj.get(s).is_some_and(|(out, _)| out.contains(e));
-        let listed_in = node_adj.get(t).is_some_and(|(_, inn)| inn.contains(e));
+    for (e, (s, t, _)) in &edge_ends {
+        let listed = |l: &[Entry]| l.iter().any(|(x, _, _)| x == e);
+        let listed_out = node_adj.get(s).is_some_and(|(out, _)| listed(out));
+        let listed_in = node_adj.get(t).is_some_and(|(_, inn)| listed(inn));
         if !listed_out || !listed_in {
             claims.problems.push(format!(
                 "edge {e} ({s}->{t}) missing from an endpoint's adjacency (out {listed_out}, in {listed_in})"

@@ -1,8 +1,16 @@
-//! Byte encoding of record versions and property values.
+//! Byte encoding of record versions and property values (format version 3).
+//!
+//! After the fixed 42-byte header a record body uses variable-length integers (LEB128,
+//! signed values zigzag-encoded). A node version carries its adjacency first: a small
+//! table of the edge types its entries name, then per direction the entries (edge id as
+//! a delta from the previous entry, the node at the other end, the type's index), so a
+//! traversal reads who the neighbours are from the node alone, without decoding labels
+//! or properties and without loading any edge record.
 
 use crate::error::{GraphError, Result};
 use crate::types::{
-    Edge, EdgeId, Node, PageId, Properties, PropertyValue, RecordPointer, TxId, MAX_LIST_DEPTH,
+    Edge, EdgeId, Node, NodeId, PageId, Properties, PropertyValue, RecordPointer, TxId,
+    MAX_LIST_DEPTH,
 };
 
 pub(crate) const KIND_NODE: u8 = 1;
@@ -31,14 +39,26 @@ pub(crate) struct RecordHeader {
     pub(crate) prev: Option<RecordPointer>,
 }
 
+/// One entry of a node's adjacency list: the edge, the node at its other end and the
+/// edge's type (an index into the record's [`NodeRecord::types`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Adj {
+    pub(crate) edge: EdgeId,
+    pub(crate) other: NodeId,
+    pub(crate) ty: u32,
+}
+
 /// A node version with its adjacency lists.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeRecord {
     pub(crate) header: RecordHeader,
     pub(crate) labels: Vec<String>,
     pub(crate) properties: Properties,
-    pub(crate) out: Vec<EdgeId>,
-    pub(crate) inn: Vec<EdgeId>,
+    /// The edge types named by `out` and `inn`; every `Adj::ty` is an index below its
+    /// length. The encoder writes only the types still in use.
+    pub(crate) types: Vec<String>,
+    pub(crate) out: Vec<Adj>,
+    pub(crate) inn: Vec<Adj>,
 }
 
 impl NodeRecord {
@@ -49,6 +69,22 @@ impl NodeRecord {
             properties: self.properties.clone(),
             version: self.header.commit_ts,
         }
+    }
+
+    /// The index of `ty` in the type table, added if missing.
+    pub(crate) fn type_index(&mut self, ty: &str) -> u32 {
+        match self.types.iter().position(|t| t == ty) {
+            Some(i) => i as u32,
+            None => {
+                self.types.push(ty.to_owned());
+                (self.types.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The type of an entry of this record.
+    pub(crate) fn type_of(&self, a: &Adj) -> &str {
+        self.types.get(a.ty as usize).map_or("", String::as_str)
     }
 }
 
@@ -75,21 +111,34 @@ impl EdgeRecord {
     }
 }
 
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
 struct Writer(Vec<u8>);
 
 impl Writer {
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
+    /// LEB128: seven bits per byte, low bits first, the high bit set on every byte but
+    /// the last.
+    fn var(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
+    }
     fn len_of(&mut self, n: usize) {
-        // Lengths above u32 are refused earlier by `encoded_len_ok`.
-        self.u32(n as u32);
+        self.var(n as u64);
     }
     fn bytes(&mut self, b: &[u8]) {
         self.len_of(b.len());
@@ -104,7 +153,7 @@ impl Writer {
             }
             PropertyValue::Int(i) => {
                 self.u8(2);
-                self.0.extend_from_slice(&i.to_le_bytes());
+                self.var(zigzag(*i));
             }
             PropertyValue::Float(f) => {
                 self.u8(3);
@@ -146,27 +195,55 @@ impl Writer {
 }
 
 pub(crate) fn encode_node(r: &NodeRecord) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(128));
+    let mut w = Writer(Vec::with_capacity(
+        64 + 8 * (r.out.len() + r.inn.len()) + 16 * r.properties.len(),
+    ));
     w.header(&r.header);
+    // Only the types still named by an entry are written, renumbered in table order.
+    let mut remap = vec![u32::MAX; r.types.len()];
+    for a in r.out.iter().chain(&r.inn) {
+        if let Some(m) = remap.get_mut(a.ty as usize) {
+            *m = 0;
+        }
+    }
+    let mut used = 0u32;
+    for m in remap.iter_mut() {
+        if *m == 0 {
+            *m = used;
+            used += 1;
+        }
+    }
+    w.len_of(used as usize);
+    for (t, m) in r.types.iter().zip(&remap) {
+        if *m != u32::MAX {
+            w.bytes(t.as_bytes());
+        }
+    }
+    for list in [&r.out, &r.inn] {
+        w.len_of(list.len());
+        let mut prev = 0u64;
+        for a in list {
+            w.var(zigzag(a.edge.wrapping_sub(prev) as i64));
+            prev = a.edge;
+            w.var(a.other);
+            if used > 1 {
+                w.var(u64::from(remap.get(a.ty as usize).copied().unwrap_or(0)));
+            }
+        }
+    }
     w.len_of(r.labels.len());
     for l in &r.labels {
         w.bytes(l.as_bytes());
     }
     w.props(&r.properties);
-    for list in [&r.out, &r.inn] {
-        w.len_of(list.len());
-        for e in list {
-            w.u64(*e);
-        }
-    }
     w.0
 }
 
 pub(crate) fn encode_edge(r: &EdgeRecord) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(96));
+    let mut w = Writer(Vec::with_capacity(64));
     w.header(&r.header);
-    w.u64(r.source);
-    w.u64(r.target);
+    w.var(r.source);
+    w.var(r.target);
     w.bytes(r.edge_type.as_bytes());
     w.props(&r.properties);
     w.0
@@ -199,20 +276,36 @@ impl<'a> Reader<'a> {
     fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32> {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(b))
-    }
     fn u64(&mut self) -> Result<u64> {
         let mut b = [0u8; 8];
         b.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(b))
     }
+    /// A LEB128 integer of at most ten bytes whose value fits 64 bits.
+    #[inline]
+    fn var(&mut self) -> Result<u64> {
+        let mut v = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let Some(&b) = self.buf.get(self.at) else {
+                return self.fail("truncated");
+            };
+            self.at += 1;
+            if shift == 63 && b > 1 {
+                return self.fail("integer longer than 64 bits");
+            }
+            v |= u64::from(b & 0x7F) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+            shift += 7;
+        }
+    }
     /// A count that must fit in what is left, at `min_each` bytes per item, so a flipped
     /// length cannot make the decoder allocate gigabytes.
     fn count(&mut self, min_each: usize) -> Result<usize> {
-        let n = self.u32()? as usize;
+        let n = self.var()?;
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
         if n.saturating_mul(min_each) > self.buf.len() - self.at {
             return self.fail("count larger than the record");
         }
@@ -222,12 +315,15 @@ impl<'a> Reader<'a> {
         let n = self.count(1)?;
         self.take(n)
     }
-    fn string(&mut self) -> Result<String> {
+    fn str(&mut self) -> Result<&'a str> {
         let b = self.bytes()?;
         match std::str::from_utf8(b) {
-            Ok(s) => Ok(s.to_owned()),
+            Ok(s) => Ok(s),
             Err(_) => self.fail("invalid UTF-8"),
         }
+    }
+    fn string(&mut self) -> Result<String> {
+        Ok(self.str()?.to_owned())
     }
     fn value(&mut self, depth: usize) -> Result<PropertyValue> {
         Ok(match self.u8()? {
@@ -237,7 +333,7 @@ impl<'a> Reader<'a> {
                 1 => PropertyValue::Bool(true),
                 _ => return self.fail("bad bool"),
             },
-            2 => PropertyValue::Int(self.u64()? as i64),
+            2 => PropertyValue::Int(unzigzag(self.var()?)),
             3 => PropertyValue::Float(f64::from_bits(self.u64()?)),
             4 => PropertyValue::String(self.string()?),
             5 => PropertyValue::Bytes(self.bytes()?.to_vec()),
@@ -256,7 +352,7 @@ impl<'a> Reader<'a> {
         })
     }
     fn props(&mut self) -> Result<Properties> {
-        let n = self.count(5)?;
+        let n = self.count(2)?;
         let mut p = Properties::new();
         for _ in 0..n {
             let k = self.string()?;
@@ -290,6 +386,32 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+    /// The type table of a node body (borrowed from the record bytes).
+    fn type_table(&mut self) -> Result<Vec<&'a str>> {
+        let n = self.count(1)?;
+        let mut types = Vec::with_capacity(n);
+        for _ in 0..n {
+            types.push(self.str()?);
+        }
+        Ok(types)
+    }
+    /// One adjacency list: calls `f(edge, other, type index)` per entry.
+    #[inline]
+    fn adjacency(&mut self, types: usize, mut f: impl FnMut(EdgeId, NodeId, u32)) -> Result<()> {
+        let n = self.count(2)?;
+        let mut prev = 0u64;
+        for _ in 0..n {
+            let edge = prev.wrapping_add(unzigzag(self.var()?) as u64);
+            prev = edge;
+            let other = self.var()?;
+            let ty = if types > 1 { self.var()? } else { 0 };
+            if ty >= types as u64 {
+                return self.fail("adjacency entry names a type outside the table");
+            }
+            f(edge, other, ty as u32);
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn decode_header(buf: &[u8], page: Option<PageId>) -> Result<RecordHeader> {
@@ -302,29 +424,56 @@ pub(crate) fn decode_node(buf: &[u8], page: Option<PageId>) -> Result<NodeRecord
     if header.kind != KIND_NODE {
         return r.fail("expected a node record");
     }
-    let n = r.count(4)?;
+    let types: Vec<String> = r.type_table()?.into_iter().map(str::to_owned).collect();
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        r.adjacency(types.len(), |edge, other, ty| {
+            list.push(Adj { edge, other, ty })
+        })?;
+    }
+    let n = r.count(1)?;
     let mut labels = Vec::with_capacity(n);
     for _ in 0..n {
         labels.push(r.string()?);
     }
     let properties = r.props()?;
-    let mut lists = [Vec::new(), Vec::new()];
-    for list in &mut lists {
-        let n = r.count(8)?;
-        list.reserve(n);
-        for _ in 0..n {
-            list.push(r.u64()?);
-        }
-    }
     r.finish()?;
     let [out, inn] = lists;
     Ok(NodeRecord {
         header,
         labels,
         properties,
+        types,
         out,
         inn,
     })
+}
+
+/// Calls `f(edge, node at the other end, edge type, outgoing)` for the entries of a
+/// node record's outgoing list (if `out`) and then its incoming list (if `inn`), read
+/// straight from the record bytes: no labels, properties or edge records are decoded.
+pub(crate) fn visit_adjacency(
+    buf: &[u8],
+    page: Option<PageId>,
+    out: bool,
+    inn: bool,
+    mut f: impl FnMut(EdgeId, NodeId, &str, bool),
+) -> Result<()> {
+    let mut r = Reader { buf, at: 0, page };
+    let header = r.header()?;
+    if header.kind != KIND_NODE {
+        return r.fail("expected a node record");
+    }
+    let types = r.type_table()?;
+    if out {
+        r.adjacency(types.len(), |e, o, t| f(e, o, types[t as usize], true))?;
+    } else if inn {
+        r.adjacency(types.len(), |_, _, _| {})?;
+    }
+    if inn {
+        r.adjacency(types.len(), |e, o, t| f(e, o, types[t as usize], false))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn decode_edge(buf: &[u8], page: Option<PageId>) -> Result<EdgeRecord> {
@@ -333,8 +482,8 @@ pub(crate) fn decode_edge(buf: &[u8], page: Option<PageId>) -> Result<EdgeRecord
     if header.kind != KIND_EDGE {
         return r.fail("expected an edge record");
     }
-    let source = r.u64()?;
-    let target = r.u64()?;
+    let source = r.var()?;
+    let target = r.var()?;
     let edge_type = r.string()?;
     let properties = r.props()?;
     r.finish()?;
@@ -375,9 +524,22 @@ mod tests {
             },
             labels: vec!["Person".into()],
             properties,
-            out: vec![1, 2],
-            inn: vec![3],
+            types: vec!["KNOWS".into(), "unused".into(), "LIKES".into()],
+            out: vec![adj(1, 7, 0), adj(2, 300, 2)],
+            inn: vec![adj(3, 1 << 40, 0)],
         }
+    }
+
+    fn adj(edge: EdgeId, other: NodeId, ty: u32) -> Adj {
+        Adj { edge, other, ty }
+    }
+
+    /// The entries of a record as (edge, other, type name), for comparisons across
+    /// renumbered type tables.
+    fn named(r: &NodeRecord, list: &[Adj]) -> Vec<(EdgeId, NodeId, String)> {
+        list.iter()
+            .map(|a| (a.edge, a.other, r.type_of(a).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -387,8 +549,76 @@ mod tests {
         let back = decode_node(&bytes, None).unwrap();
         assert_eq!(back.header, r.header);
         assert_eq!(back.properties, r.properties);
-        assert_eq!((back.out, back.inn), (r.out, r.inn));
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        assert_eq!(named(&back, &back.inn), named(&r, &r.inn));
+        // The unused type is not written.
+        assert_eq!(back.types, ["KNOWS", "LIKES"]);
         assert_eq!(decode_header(&bytes, None).unwrap(), r.header);
+        let mut seen = Vec::new();
+        visit_adjacency(&bytes, None, true, true, |e, o, t, out| {
+            seen.push((e, o, t.to_owned(), out))
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                (1, 7, "KNOWS".to_owned(), true),
+                (2, 300, "LIKES".to_owned(), true),
+                (3, 1 << 40, "KNOWS".to_owned(), false)
+            ]
+        );
+        let mut incoming = Vec::new();
+        visit_adjacency(&bytes, None, false, true, |e, _, _, out| {
+            incoming.push((e, out))
+        })
+        .unwrap();
+        assert_eq!(incoming, [(3, false)]);
+    }
+
+    #[test]
+    fn small_integers_and_ids_take_few_bytes() {
+        let mut r = sample();
+        r.properties.clear();
+        r.labels.clear();
+        r.types = vec!["T".into()];
+        // 100 entries with ids below 128 apart: one byte of delta and two of node id
+        // each, no type index with a single type.
+        r.out = (1..=100).map(|i| adj(1000 + i, 200 + i, 0)).collect();
+        r.inn.clear();
+        let bytes = encode_node(&r);
+        // Header, type table (1 + 2), out: count 1 + first delta 2 + 99 * 1 + 100 * 2,
+        // inn count 1, labels 1, properties 1.
+        assert_eq!(
+            bytes.len(),
+            RECORD_HEADER + 3 + 1 + 2 + 99 + 200 + 1 + 1 + 1
+        );
+        let mut p = Properties::new();
+        p.insert("a".into(), PropertyValue::Int(-3));
+        let mut w = Writer(Vec::new());
+        w.props(&p);
+        assert_eq!(w.0, [1, 1, b'a', 2, 5]);
+    }
+
+    #[test]
+    fn edge_ids_out_of_order_and_far_apart_round_trip() {
+        let mut r = sample();
+        r.out = vec![
+            adj(u64::MAX, 1, 0),
+            adj(5, u64::MAX, 2),
+            adj(1 << 63, 0, 0),
+            adj(6, 2, 2),
+        ];
+        let back = decode_node(&encode_node(&r), None).unwrap();
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
+    }
+
+    #[test]
+    fn an_overlong_varint_is_corruption() {
+        let mut b = vec![0u8; RECORD_HEADER];
+        b[0] = KIND_NODE;
+        b.extend_from_slice(&[0xFF; 11]);
+        let err = decode_node(&b, Some(3)).unwrap_err();
+        assert!(err.to_string().contains("64 bits"), "{err}");
     }
 
     fn value() -> impl proptest::strategy::Strategy<Value = PropertyValue> {
@@ -424,16 +654,19 @@ mod tests {
         fn decode_inverts_encode(
             labels in proptest::collection::vec(".{0,8}", 0..4),
             props in proptest::collection::btree_map(".{0,8}", value(), 0..6),
-            out in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..8),
+            out in proptest::collection::vec(
+                (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>(), 0u32..3),
+                0..8,
+            ),
             source in proptest::prelude::any::<u64>(),
         ) {
             let mut r = sample();
             r.labels = labels.clone();
             r.properties = props.clone();
-            r.out = out.clone();
+            r.out = out.iter().map(|(e, o, t)| adj(*e, *o, *t)).collect();
             let back = decode_node(&encode_node(&r), None).unwrap();
             proptest::prop_assert_eq!(&back.labels, &labels);
-            proptest::prop_assert_eq!(&back.out, &out);
+            proptest::prop_assert_eq!(named(&back, &back.out), named(&r, &r.out));
             proptest::prop_assert_eq!(back.properties.len(), props.len());
             for (k, v) in &props {
                 proptest::prop_assert!(same(&back.properties[k], v));
@@ -463,6 +696,7 @@ mod tests {
             b[i] ^= 0xFF;
             // A flip may still decode to something; it must never panic.
             let _ = decode_node(&b, Some(1));
+            let _ = visit_adjacency(&b, Some(1), true, true, |_, _, _, _| {});
         }
     }
 }

@@ -283,11 +283,14 @@ fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord>
     codec::decode_edge(&bytes, Some(ptr.page))
 }
 
+/// What a commit changes in one node's adjacency: entries (edge, other end, type) to
+/// append, edges to remove, and edges whose type changed.
 #[derive(Default)]
-struct AdjDelta {
-    add_out: Vec<EdgeId>,
-    add_in: Vec<EdgeId>,
+struct AdjDelta<'a> {
+    add_out: Vec<(EdgeId, NodeId, &'a str)>,
+    add_in: Vec<(EdgeId, NodeId, &'a str)>,
     remove: BTreeSet<EdgeId>,
+    retype: Vec<(EdgeId, &'a str)>,
 }
 
 impl GraphDB {
@@ -586,41 +589,53 @@ impl GraphDB {
         snapshot_ts: u64,
         mut f: impl FnMut(EdgeId, NodeId, &str, bool),
     ) -> Result<()> {
+        let (out, inn) = match direction {
+            Direction::Outgoing => (true, false),
+            Direction::Incoming => (false, true),
+            Direction::Both => (true, true),
+        };
+        if node_id == 0 || node_id > MAX_ID {
+            return Err(GraphError::NodeNotFound(node_id));
+        }
         let mut pager = self.pager.lock()?;
         let node_root = pager.meta().node_root;
-        let edge_root = pager.meta().edge_root;
         let mut rs = RecordStore::new(&mut pager);
-        let r = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
-            Some((ptr, h, _)) if !h.tombstone => read_node(&mut rs, ptr)?,
+        let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
+            return Err(GraphError::NodeNotFound(node_id));
+        };
+        // The newest version is what nearly every snapshot sees: it is checked and read
+        // in one visit of its page. The adjacency entries carry the other end and the
+        // type, so no edge record is read.
+        let done = rs.with_bytes(head, |bytes| {
+            let h = codec::decode_header(bytes, Some(head.page))?;
+            if h.id != node_id || h.kind != KIND_NODE {
+                return Err(GraphError::corrupt(
+                    format!(
+                        "version chain of {node_id} reaches a record of {} (kind {})",
+                        h.id, h.kind
+                    ),
+                    Some(head.page),
+                ));
+            }
+            if h.commit_ts > snapshot_ts {
+                return Ok(false);
+            }
+            if h.tombstone {
+                return Err(GraphError::NodeNotFound(node_id));
+            }
+            codec::visit_adjacency(bytes, Some(head.page), out, inn, &mut f)?;
+            Ok(true)
+        })?;
+        if done {
+            return Ok(());
+        }
+        let ptr = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
+            Some((ptr, h, _)) if !h.tombstone => ptr,
             _ => return Err(GraphError::NodeNotFound(node_id)),
         };
-        let lists: &[(&Vec<EdgeId>, bool)] = match direction {
-            Direction::Outgoing => &[(&r.out, true)],
-            Direction::Incoming => &[(&r.inn, false)],
-            Direction::Both => &[(&r.out, true), (&r.inn, false)],
-        };
-        for (list, outgoing) in lists {
-            for e in list.iter() {
-                let Some((ptr, h, _)) =
-                    visible_version(&mut rs, edge_root, KIND_EDGE, *e, snapshot_ts)?
-                else {
-                    return Err(GraphError::corrupt(
-                        format!("node {node_id} lists edge {e}, which its snapshot cannot see"),
-                        None,
-                    ));
-                };
-                if h.tombstone {
-                    return Err(GraphError::corrupt(
-                        format!("node {node_id} lists deleted edge {e}"),
-                        None,
-                    ));
-                }
-                let edge = read_edge(&mut rs, ptr)?;
-                let other = if *outgoing { edge.target } else { edge.source };
-                f(*e, other, &edge.edge_type, *outgoing);
-            }
-        }
-        Ok(())
+        rs.with_bytes(ptr, |bytes| {
+            codec::visit_adjacency(bytes, Some(ptr.page), out, inn, &mut f)
+        })
     }
 
     fn check_open(&self) -> Result<()> {
@@ -1288,7 +1303,8 @@ impl GraphDB {
             match visible_version(&mut rs, root, KIND_NODE, node_id, snapshot_ts)? {
                 Some((ptr, h, _)) if !h.tombstone => {
                     let r = read_node(&mut rs, ptr)?;
-                    (r.out, r.inn)
+                    let ids = |l: Vec<codec::Adj>| l.into_iter().map(|a| a.edge).collect();
+                    (ids(r.out), ids(r.inn))
                 }
                 _ => return Err(GraphError::NodeNotFound(node_id)),
             }
@@ -1334,6 +1350,12 @@ impl GraphDB {
         tx_id: Option<TxId>,
     ) -> Result<Vec<NodeId>> {
         let mut result = Vec::new();
+        if !self.has_pending_writes(tx_id) {
+            self.adjacent_visit(node_id, direction, snapshot_ts, |_, other, _, _| {
+                result.push(other)
+            })?;
+            return Ok(result);
+        }
         for (dir, list) in [
             (Direction::Outgoing, Direction::Outgoing),
             (Direction::Incoming, Direction::Incoming),
@@ -1582,7 +1604,7 @@ fn apply_commit(
             return Err(conflict(format!("node {id}")));
         }
     }
-    let mut deltas: BTreeMap<NodeId, AdjDelta> = BTreeMap::new();
+    let mut deltas: BTreeMap<NodeId, AdjDelta<'_>> = BTreeMap::new();
     // Encoded at once: a bulk load holds hundreds of thousands of these until the writes.
     let mut edge_writes: Vec<(EdgeId, Vec<u8>)> = Vec::new();
     for (id, p) in &st.edges {
@@ -1600,6 +1622,7 @@ fn apply_commit(
             Some((ptr, read_edge(&mut rs, ptr)?))
         };
         let prev = head.as_ref().map(|(ptr, _)| *ptr);
+        let old_type = head.as_ref().map(|(_, old)| old.edge_type.clone());
         let header = RecordHeader {
             kind: KIND_EDGE,
             tombstone: matches!(p, Pending::Delete),
@@ -1638,8 +1661,34 @@ fn apply_commit(
                     }
                 }
             }
-            deltas.entry(record.source).or_default().add_out.push(*id);
-            deltas.entry(record.target).or_default().add_in.push(*id);
+            if let Pending::Put { value, .. } = p {
+                let ty = value.edge_type.as_str();
+                deltas
+                    .entry(value.source)
+                    .or_default()
+                    .add_out
+                    .push((*id, value.target, ty));
+                deltas
+                    .entry(value.target)
+                    .or_default()
+                    .add_in
+                    .push((*id, value.source, ty));
+            }
+        } else if let (Pending::Put { value, .. }, Some(old)) = (p, &old_type) {
+            // The adjacency entries name the type: a retyped edge rewrites both ends.
+            if *old != value.edge_type {
+                let ty = value.edge_type.as_str();
+                deltas
+                    .entry(value.source)
+                    .or_default()
+                    .retype
+                    .push((*id, ty));
+                deltas
+                    .entry(value.target)
+                    .or_default()
+                    .retype
+                    .push((*id, ty));
+            }
         } else if record.header.tombstone {
             deltas.entry(record.source).or_default().remove.insert(*id);
             deltas.entry(record.target).or_default().remove.insert(*id);
@@ -1670,14 +1719,58 @@ fn apply_commit(
             _ => None,
         };
         let delta = deltas.remove(&id).unwrap_or_default();
-        let (mut out, mut inn) = old
-            .as_ref()
-            .map(|r| (r.out.clone(), r.inn.clone()))
-            .unwrap_or_default();
-        out.retain(|e| !delta.remove.contains(e));
-        inn.retain(|e| !delta.remove.contains(e));
-        out.extend(delta.add_out);
-        inn.extend(delta.add_in);
+        let mut adj = NodeRecord {
+            header: RecordHeader {
+                kind: KIND_NODE,
+                tombstone: false,
+                id,
+                tx_id,
+                commit_ts: ts,
+                props_ts: ts,
+                prev: None,
+            },
+            labels: Vec::new(),
+            properties: Default::default(),
+            types: Vec::new(),
+            out: Vec::new(),
+            inn: Vec::new(),
+        };
+        if let Some(r) = &old {
+            adj.types = r.types.clone();
+            adj.out = r.out.clone();
+            adj.inn = r.inn.clone();
+        }
+        if !delta.remove.is_empty() {
+            adj.out.retain(|a| !delta.remove.contains(&a.edge));
+            adj.inn.retain(|a| !delta.remove.contains(&a.edge));
+        }
+        for (edge, ty) in &delta.retype {
+            let t = adj.type_index(ty);
+            for a in adj.out.iter_mut().chain(adj.inn.iter_mut()) {
+                if a.edge == *edge {
+                    a.ty = t;
+                }
+            }
+        }
+        for (edge, other, ty) in &delta.add_out {
+            let ty = adj.type_index(ty);
+            adj.out.push(codec::Adj {
+                edge: *edge,
+                other: *other,
+                ty,
+            });
+        }
+        for (edge, other, ty) in &delta.add_in {
+            let ty = adj.type_index(ty);
+            adj.inn.push(codec::Adj {
+                edge: *edge,
+                other: *other,
+                ty,
+            });
+        }
+        let NodeRecord {
+            types, out, inn, ..
+        } = adj;
         let (tombstone, labels, properties, props_ts) = match st.nodes.get(&id) {
             Some(Pending::Put { value, .. }) => {
                 (false, value.labels.clone(), value.properties.clone(), ts)
@@ -1705,6 +1798,7 @@ fn apply_commit(
             },
             labels,
             properties,
+            types,
             out,
             inn,
         };

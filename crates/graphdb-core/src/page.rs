@@ -10,11 +10,13 @@ pub(crate) const PAGE_HEADER: usize = 16;
 /// The first eight bytes of the database header (after the page header).
 pub(crate) const MAGIC: &[u8; 8] = b"GRAPHDB\0";
 /// The on-disk format version this build writes. Version 2 added the index catalog
-/// (header offset 120) and the index page types; a version 1 file is a version 2 file
-/// without indexes, so this build reads both.
-pub const FORMAT_VERSION: u32 = 2;
-/// The oldest format version this build still reads.
-pub(crate) const OLDEST_READABLE_VERSION: u32 = 1;
+/// (header offset 120) and the index page types. Version 3 changed the record bodies:
+/// variable-length integers, and node adjacency entries that carry the node at the other
+/// end and the edge type beside the edge id.
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format version this build still reads: records of versions 1 and 2 have
+/// the fixed-width layout, which this build does not decode.
+pub(crate) const OLDEST_READABLE_VERSION: u32 = 3;
 
 /// A page image.
 pub(crate) type PageBuf = Box<[u8; PAGE_SIZE]>;
@@ -189,6 +191,17 @@ impl Meta {
             ));
         }
         let version = get_u32(p, 24);
+        if (1..OLDEST_READABLE_VERSION).contains(&version) {
+            return Err(GraphError::corrupt(
+                format!(
+                    "format version {version} was written by an earlier build; this build \
+                     reads format version {FORMAT_VERSION} only (records and adjacency changed \
+                     layout): export the database with the build that wrote it and import \
+                     the export into a new database"
+                ),
+                Some(0),
+            ));
+        }
         if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(GraphError::corrupt(
                 format!("unsupported format version {version} (this build reads {FORMAT_VERSION})"),

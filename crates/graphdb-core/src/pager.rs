@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use lru::LruCache;
 
+use crate::cache::IdBuild;
 use crate::error::{GraphError, Result};
 use crate::page::{self, new_page, next_of, set_next, Meta, PageBuf, PageType, PAGE_SIZE};
 use crate::storage::Storage;
@@ -31,10 +32,10 @@ pub(crate) struct Pager {
     main: Arc<dyn Storage>,
     wal: Wal,
     /// Verified images of committed pages, bounded; never holds uncommitted bytes.
-    cache: LruCache<PageId, PageBuf>,
+    cache: LruCache<PageId, PageBuf, IdBuild>,
     /// Pages modified by the commit being built. Not bounded: they are the working set of
     /// one commit and are moved to the cache (or dropped) when it ends.
-    dirty: HashMap<PageId, PageBuf>,
+    dirty: HashMap<PageId, PageBuf, IdBuild>,
     /// The header as the commit being built sees it.
     meta: Meta,
     /// The header as of the last commit; restored when a commit is abandoned.
@@ -44,6 +45,19 @@ pub(crate) struct Pager {
     main_len: u64,
     /// How the page cache is sized; an automatic size follows the file at checkpoints.
     sizing: CacheSizing,
+    /// Leaf pages of the id maps, direct-mapped by (map root, id / FANOUT), so that a
+    /// lookup visits one map page instead of three. Sound because map pages are never
+    /// freed or moved: an inner entry, once set, names the same leaf for the life of the
+    /// file. Only an abandoned commit can drop map pages (ones it created), so
+    /// [`abandon`](Pager::abandon) clears the memo. Entries are `(root, key, leaf)`.
+    leaf_memo: Box<[(PageId, u64, PageId)]>,
+}
+
+/// Entries of [`Pager::leaf_memo`] (a power of two).
+const LEAF_MEMO: usize = 1024;
+
+fn memo_slot(root: PageId, key: u64) -> usize {
+    (key.wrapping_add(root.wrapping_mul(0x9E37_79B9)) as usize) & (LEAF_MEMO - 1)
 }
 
 /// How many pages the pager caches: a fixed number, or sized from the file.
@@ -141,12 +155,13 @@ impl Pager {
             main_len,
             main,
             wal,
-            cache: LruCache::new(cap),
-            dirty: HashMap::new(),
+            cache: LruCache::with_hasher(cap, IdBuild::default()),
+            dirty: HashMap::default(),
             meta: Meta::fresh(),
             committed_meta: Meta::fresh(),
             stats: PagerStats::default(),
             sizing,
+            leaf_memo: vec![(0, 0, 0); LEAF_MEMO].into_boxed_slice(),
         };
         if rebuild {
             pager.check_rebuildable(mode)?;
@@ -239,7 +254,14 @@ impl Pager {
                 .map(|p| &**p)
                 .ok_or_else(|| GraphError::corrupt("dirty page vanished", Some(id)));
         }
-        if self.cache.contains(&id) {
+        // While the cache has room, recency does not matter (nothing is evicted), so a
+        // hit only looks the page up; once full, `get` marks it recently used.
+        let hit = if self.cache.len() < self.cache.cap().get() {
+            self.cache.contains(&id)
+        } else {
+            self.cache.get(&id).is_some()
+        };
+        if hit {
             self.stats.hits += 1;
         } else {
             let mut buf: PageBuf = Box::new([0u8; PAGE_SIZE]);
@@ -247,9 +269,21 @@ impl Pager {
             self.cache.put(id, buf);
         }
         self.cache
-            .get(&id)
+            .peek(&id)
             .map(|p| &**p)
             .ok_or_else(|| GraphError::corrupt("cached page vanished", Some(id)))
+    }
+
+    /// The leaf page of the id map at `root` that holds the ids of `key` (id / FANOUT),
+    /// if a lookup found it before.
+    pub(crate) fn memo_leaf(&self, root: PageId, key: u64) -> Option<PageId> {
+        let (r, k, leaf) = self.leaf_memo[memo_slot(root, key)];
+        (r == root && k == key && leaf != 0).then_some(leaf)
+    }
+
+    /// Remembers the leaf a lookup reached (see [`Pager::leaf_memo`]).
+    pub(crate) fn remember_leaf(&mut self, root: PageId, key: u64, leaf: PageId) {
+        self.leaf_memo[memo_slot(root, key)] = (root, key, leaf);
     }
 
     /// A fetched page that must be of `kind`.
@@ -365,6 +399,7 @@ impl Pager {
 
     /// Drops every modification since the last commit.
     pub(crate) fn abandon(&mut self) {
+        self.leaf_memo.fill((0, 0, 0));
         self.dirty.clear();
         self.meta = self.committed_meta.clone();
     }

@@ -115,6 +115,22 @@ impl<'a> RecordStore<'a> {
         Ok(out)
     }
 
+    /// Calls `f` with the bytes of the record at `ptr`, borrowed from the cached page
+    /// when the record is inline (no copy), read into a buffer when it overflows.
+    pub(crate) fn with_bytes<R>(
+        &mut self,
+        ptr: RecordPointer,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        if !overflow {
+            return f(&p[off..off + len]);
+        }
+        let bytes = self.read(ptr)?;
+        f(&bytes)
+    }
+
     /// The fixed header of the record at `ptr`, without decoding the rest when the record
     /// is inline.
     pub(crate) fn read_header(&mut self, ptr: RecordPointer) -> Result<RecordHeader> {
@@ -411,6 +427,11 @@ impl<'a> RecordStore<'a> {
     /// The raw value stored for `id` in the map rooted at `root` (0 if none).
     pub(crate) fn map_get(&mut self, root: PageId, id: u64) -> Result<u64> {
         let idx = Self::split(id)?;
+        let key = id / FANOUT;
+        if let Some(leaf) = self.pager.memo_leaf(root, key) {
+            let p = self.pager.fetch_typed(leaf, PageType::MapLeaf)?;
+            return Ok(get_u64(p, PAGE_HEADER + 8 * idx[2]));
+        }
         let mut page = root;
         for (level, i) in idx.iter().enumerate() {
             if page == 0 {
@@ -422,7 +443,11 @@ impl<'a> RecordStore<'a> {
                 PageType::MapInner
             };
             let p = self.pager.fetch_typed(page, kind)?;
-            page = get_u64(p, PAGE_HEADER + 8 * i);
+            let next = get_u64(p, PAGE_HEADER + 8 * i);
+            if level == 2 {
+                self.pager.remember_leaf(root, key, page);
+            }
+            page = next;
         }
         Ok(page)
     }

@@ -8,6 +8,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// The visited set of a search: node ids hashed by a multiplicative mix, not SipHash.
+type IdSet = HashSet<NodeId, crate::cache::IdBuild>;
+
 use crate::db::GraphDB;
 use crate::error::{GraphError, Result};
 use crate::types::{Direction, Edge, EdgeId, Node, NodeId, PropertyValue, TxId};
@@ -194,10 +197,17 @@ impl<'a> Snapshot<'a> {
         edge_type: Option<&str>,
         max_depth: Option<u32>,
     ) -> Result<Bfs<'a>> {
-        if self.node(start)?.is_none() {
+        let mut scratch = Vec::new();
+        let mut expanded = false;
+        if !self.db.has_pending_writes(self.tx) && max_depth != Some(0) {
+            // The start's edges are read now anyway: reading them also says whether the
+            // start is visible (`NodeNotFound` otherwise), without loading the node.
+            self.edges_into(start, direction, edge_type, &mut scratch)?;
+            expanded = true;
+        } else if self.node(start)?.is_none() {
             return Err(GraphError::NodeNotFound(start));
         }
-        let mut visited = HashSet::new();
+        let mut visited = IdSet::with_capacity_and_hasher(64, Default::default());
         visited.insert(start);
         Ok(Bfs {
             view: *self,
@@ -207,7 +217,8 @@ impl<'a> Snapshot<'a> {
             queue: VecDeque::from([(start, 0)]),
             visited,
             parents: None,
-            scratch: Vec::new(),
+            scratch,
+            expanded,
             failed: false,
         })
     }
@@ -328,10 +339,12 @@ pub struct Bfs<'a> {
     edge_type: Option<String>,
     max_depth: Option<u32>,
     queue: VecDeque<(NodeId, u32)>,
-    visited: HashSet<NodeId>,
+    visited: IdSet,
     /// Set by `shortest_path`: the node each node was discovered from.
     parents: Option<HashMap<NodeId, NodeId>>,
     scratch: Vec<(EdgeId, NodeId)>,
+    /// `scratch` already holds the start's edges (read when the search was created).
+    expanded: bool,
     failed: bool,
 }
 
@@ -344,16 +357,20 @@ impl Iterator for Bfs<'_> {
         }
         let (node, depth) = self.queue.pop_front()?;
         if self.max_depth.is_none_or(|m| depth < m) {
-            self.scratch.clear();
             let mut scratch = std::mem::take(&mut self.scratch);
-            if let Err(e) = self.view.edges_into(
-                node,
-                self.direction,
-                self.edge_type.as_deref(),
-                &mut scratch,
-            ) {
-                self.failed = true;
-                return Some(Err(e));
+            if std::mem::take(&mut self.expanded) {
+                // The start's edges, read by `bfs`.
+            } else {
+                scratch.clear();
+                if let Err(e) = self.view.edges_into(
+                    node,
+                    self.direction,
+                    self.edge_type.as_deref(),
+                    &mut scratch,
+                ) {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
             }
             for (_, next) in &scratch {
                 if self.visited.insert(*next) {

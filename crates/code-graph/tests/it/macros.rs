@@ -185,6 +185,7 @@ fn method_calls_and_macro_arguments_are_calls() {
                  let _ = vec![h(); 3];\n\
                  let _ = format!(\"{}\", h());\n\
                  (|| ())();\n\
+                 for w in std::iter::empty::<W>() { w.twice(); }\n\
                }\n";
     let dir = crate_dir("calls", &[("src/lib.rs", src)]);
     let g1 = build(dir.path(), &BuildOptions::sequential()).unwrap();
@@ -198,10 +199,72 @@ fn method_calls_and_macro_arguments_are_calls() {
     assert!(g1.has_edge(user, EdgeKind::Calls, h_fn));
     // `items.len()` means std's `len` as far as the names can tell: no edge.
     assert!(!g1.has_edge(user, EdgeKind::Calls, len));
-    // Every call site counted once: visit_unique, g, h (twice) resolved; twice
-    // ambiguous; len and the closure unresolved.
+    // `v: &V` says which `twice`; `w`, bound by a `for`, is of no known type.
+    let v_twice = find(&g1, NodeKind::Method, "calls::impl V::twice").id;
+    let w_twice = find(&g1, NodeKind::Method, "calls::impl W::twice").id;
+    assert!(g1.has_edge(user, EdgeKind::Calls, v_twice));
+    assert!(!g1.has_edge(user, EdgeKind::Calls, w_twice));
+    // Every call site counted once: visit_unique, v.twice, g, h (twice) resolved;
+    // w.twice ambiguous; len, the closure and `std::iter::empty` unresolved.
     let m = &g1.metrics;
-    assert_eq!(m.calls_resolved, 4, "{m:?}");
+    assert_eq!(m.calls_resolved, 5, "{m:?}");
     assert_eq!(m.calls_ambiguous, 1, "{m:?}");
-    assert_eq!(m.calls_unresolved, 2, "{m:?}");
+    assert_eq!(m.calls_unresolved, 3, "{m:?}");
+}
+
+#[test]
+fn one_arm_macros_expand_without_their_repetitions() {
+    // serde's shape: a trait declared by a one-arm macro whose metavariables are used
+    // only inside a repetition (the supertraits), invoked once per cfg.
+    let src = r#"
+macro_rules! declare_error_trait {
+    (Error: Sized $(+ $($supertrait:ident)::+)*) => {
+        pub trait Error: Sized $(+ $($supertrait)::+)* {
+            fn custom(msg: &str) -> Self;
+            fn invalid(n: usize) -> Self { Self::custom("invalid") }
+        }
+    };
+}
+#[cfg(feature = "std")]
+declare_error_trait!(Error: Sized + std::error::Error);
+#[cfg(not(feature = "std"))]
+declare_error_trait!(Error: Sized + core::fmt::Debug);
+macro_rules! named {
+    ($name:ident) => { pub fn $name() {} };
+}
+named!(made);
+macro_rules! two_arms {
+    () => { pub fn from_empty_arm() {} };
+    ($x:ident) => { pub fn from_ident_arm() {} };
+}
+two_arms!(x);
+pub fn user<E: Error>() -> E { E::invalid(1) }
+pub fn by_path<E: Error>() -> E { Error::invalid(2) }
+"#;
+    let dir = crate_dir("oa", &[("src/lib.rs", src)]);
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    // Both invocations are in the graph (cfg is recorded, not evaluated).
+    let traits: Vec<_> = g
+        .nodes_of(NodeKind::Trait)
+        .filter(|n| n.path == "oa::Error")
+        .collect();
+    assert_eq!(traits.len(), 2, "{traits:?}");
+    let invalid = find(&g, NodeKind::Method, "oa::Error::invalid").id;
+    let by_path = find(&g, NodeKind::Function, "oa::by_path").id;
+    assert!(g.has_edge(by_path, EdgeKind::Calls, invalid));
+    // `E::invalid(..)` on a generic bounded by `Error`: the trait's method.
+    let user = find(&g, NodeKind::Function, "oa::user").id;
+    assert!(g.has_edge(user, EdgeKind::Calls, invalid));
+    // A metavariable outside a repetition (`$name`), or a macro of several arms
+    // invoked with arguments: not expanded, counted as skipped.
+    assert!(g
+        .nodes_of(NodeKind::Function)
+        .all(|n| n.name != "made" && n.name != "from_empty_arm" && n.name != "from_ident_arm"));
+    assert_eq!(g.metrics.macro_invocations_skipped, 2, "{:?}", g.metrics);
+    // Same graph whatever the thread count.
+    let par = build(dir.path(), &BuildOptions::parallel(4)).unwrap();
+    assert_eq!(
+        code_graph::to_json(&g).unwrap(),
+        code_graph::to_json(&par).unwrap()
+    );
 }

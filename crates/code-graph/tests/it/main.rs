@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod bad_input;
+mod call_sample;
+mod calls;
 // The binary is built only with the `tools` feature.
 #[cfg(feature = "tools")]
 mod cli;

@@ -40,21 +40,80 @@ fn this_workspace_parallel_equals_sequential() {
 #[derive(Default)]
 struct Counter {
     counts: BTreeMap<&'static str, usize>,
-    /// Macros invoked as `name!()` at item position somewhere.
-    invoked: std::collections::BTreeSet<String>,
+    /// Macros invoked at item position: name -> (invocations as `name!()`, invocations
+    /// with arguments that are not items).
+    invoked: BTreeMap<String, (usize, usize)>,
+    /// The same for the file being visited only: a one-arm macro is taken to be
+    /// invoked in the file defining it (serde_core's `de` and `ser` each define and
+    /// invoke their own `declare_error_trait!`).
+    local: BTreeMap<String, (usize, usize)>,
 }
 
 #[derive(Default)]
-struct Invoked(std::collections::BTreeSet<String>);
+struct Invoked(BTreeMap<String, (usize, usize)>);
 
 impl<'ast> Visit<'ast> for Invoked {
     fn visit_item_macro(&mut self, i: &'ast syn::ItemMacro) {
-        if i.ident.is_none() && i.mac.tokens.is_empty() {
+        // `name!()`, or `name!(tokens)` whose tokens are not items.
+        let tokens_are_items = syn::parse::Parser::parse2(
+            |input: syn::parse::ParseStream<'_>| {
+                let mut v: Vec<syn::Item> = Vec::new();
+                while !input.is_empty() {
+                    v.push(input.parse()?);
+                }
+                Ok(v)
+            },
+            i.mac.tokens.clone(),
+        )
+        .is_ok_and(|v| !v.is_empty());
+        if i.ident.is_none() && (i.mac.tokens.is_empty() || !tokens_are_items) {
             if let Some(s) = i.mac.path.segments.last() {
-                self.0.insert(s.ident.to_string());
+                if s.ident != "include" && s.ident != "cfg_if" {
+                    let e = self.0.entry(s.ident.to_string()).or_default();
+                    if i.mac.tokens.is_empty() {
+                        e.0 += 1;
+                    } else {
+                        e.1 += 1;
+                    }
+                }
             }
         }
     }
+}
+
+/// A macro body with its `$( ... ) sep? op` repetitions dropped and `$crate` as
+/// `crate`, or `None` if another `$` is left.
+fn drop_repetitions(tokens: proc_macro2::TokenStream) -> Option<proc_macro2::TokenStream> {
+    use proc_macro2::TokenTree;
+    let mut out: Vec<TokenTree> = Vec::new();
+    let mut it = tokens.into_iter().peekable();
+    while let Some(t) = it.next() {
+        match t {
+            TokenTree::Punct(p) if p.as_char() == '$' => match it.next() {
+                Some(TokenTree::Group(_)) => {
+                    // Separator (optional), then `*`, `+` or `?`.
+                    let op = |t: &TokenTree| matches!(t, TokenTree::Punct(p) if "*+?".contains(p.as_char()));
+                    let first = it.next()?;
+                    if !op(&first) && !op(&it.next()?) {
+                        return None;
+                    }
+                }
+                Some(TokenTree::Ident(i)) if i == "crate" => {
+                    out.push(TokenTree::Ident(proc_macro2::Ident::new("crate", i.span())));
+                }
+                _ => return None,
+            },
+            TokenTree::Group(g) => {
+                let inner = drop_repetitions(g.stream())?;
+                out.push(TokenTree::Group(proc_macro2::Group::new(
+                    g.delimiter(),
+                    inner,
+                )));
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out.into_iter().collect())
 }
 
 impl Counter {
@@ -153,25 +212,45 @@ impl<'ast> Visit<'ast> for Counter {
             self.macro_items(&i.mac);
             return;
         }
-        // A `macro_rules!` with a `() => { ... }` arm invoked as `name!()`: its items,
-        // as if invoked once (serde_core defines `crate_root!` so and invokes it once).
-        let invoked = i
+        // A `macro_rules!` with a `() => { ... }` arm: its items once per `name!()`
+        // (serde_core defines `crate_root!` so and invokes it once).
+        let Some(&(empty, _)) = i
             .ident
             .as_ref()
-            .is_some_and(|n| self.invoked.contains(&n.to_string()));
-        if !invoked {
+            .and_then(|n| self.invoked.get(&n.to_string()))
+        else {
             return;
-        }
+        };
         let tokens: Vec<proc_macro2::TokenTree> = i.mac.tokens.clone().into_iter().collect();
+        let mut arms = Vec::new();
         for w in tokens.windows(4) {
             if let (proc_macro2::TokenTree::Group(m), proc_macro2::TokenTree::Group(body)) =
                 (&w[0], &w[3])
             {
-                if m.stream().is_empty()
-                    && matches!(&w[1], proc_macro2::TokenTree::Punct(p) if p.as_char() == '=')
-                {
-                    self.items_of(body.stream());
-                    return;
+                if matches!(&w[1], proc_macro2::TokenTree::Punct(p) if p.as_char() == '=') {
+                    if m.stream().is_empty() {
+                        for _ in 0..empty {
+                            self.items_of(body.stream());
+                        }
+                        return;
+                    }
+                    arms.push(body.stream());
+                }
+            }
+        }
+        // One arm whose expansion needs no metavariable outside repetitions: its items
+        // with the repetitions left out, once per invocation (serde's
+        // `declare_error_trait!`, invoked once for std and once without).
+        let (empty, with_args) = i
+            .ident
+            .as_ref()
+            .and_then(|n| self.local.get(&n.to_string()))
+            .copied()
+            .unwrap_or_default();
+        if let [body] = &arms[..] {
+            if let Some(b) = drop_repetitions(body.clone()) {
+                for _ in 0..empty + with_args {
+                    self.items_of(b.clone());
                 }
             }
         }
@@ -255,9 +334,10 @@ fn check_against_independent_count(dir: &Path) {
         ..Counter::default()
     };
     for f in &files {
-        {
-            counter.visit_file(f);
-        }
+        let mut local = Invoked::default();
+        local.visit_file(f);
+        counter.local = local.0;
+        counter.visit_file(f);
     }
     // Only the library and binaries live under `src`; count their namespaces only (a
     // test target may mount a `src` file a second time through `#[path]`, as syn's do).

@@ -205,3 +205,49 @@ fn the_recorded_graph_is_deterministic_and_points_from_reader_to_read() {
     );
     assert_eq!(graph.topological_order().unwrap().last(), Some(&Key::Total));
 }
+
+#[test]
+fn get_ref_reads_without_copying_records_the_read_and_returns_errors_by_value() {
+    let mut engine = Engine::<&'static str, Arc<String>>::new(|key, step| match *key {
+        "len" => {
+            let text = step.get_ref(&"text")?;
+            Ok(Arc::new(text.len().to_string()))
+        }
+        "same" => {
+            let a = step.get_ref(&"text")?;
+            let b = step.get_ref(&"text")?;
+            Ok(Arc::new(Arc::ptr_eq(a, b).to_string()))
+        }
+        "broken" => {
+            step.get_ref(&"missing")?;
+            Ok(Arc::new("unreachable".to_owned()))
+        }
+        _ => Err(Error::UnknownInput {
+            key: key.to_string(),
+        }),
+    });
+    engine.set_input("text", Arc::new("hello".to_owned()));
+    assert_eq!(
+        engine.get(&"len").map(|v| v.to_string()),
+        Ok("5".to_owned())
+    );
+    assert_eq!(
+        engine.get(&"same").map(|v| v.to_string()),
+        Ok("true".to_owned())
+    );
+    assert_eq!(
+        engine.get(&"broken"),
+        Err(Error::UnknownInput {
+            key: "missing".to_owned()
+        })
+    );
+    // The read was recorded: changing the input re-runs the reader.
+    let before = engine.executions();
+    engine.set_input("text", Arc::new("hello, world".to_owned()));
+    assert_eq!(
+        engine.get(&"len").map(|v| v.to_string()),
+        Ok("12".to_owned())
+    );
+    assert_eq!(engine.executions(), before + 1);
+    assert!(engine.graph().dependencies_of(&"len").any(|d| *d == "text"));
+}

@@ -421,3 +421,54 @@ fn traversal_reads_one_snapshot_and_sees_own_writes() {
         Err(graphdb_core::GraphError::NodeNotFound(999))
     ));
 }
+
+/// Adjacency entries carry the edge type, so changing an edge's type must reach both
+/// endpoints' entries: typed traversal at the new snapshot follows the new type, at the
+/// old snapshot the old one, a reopened file agrees, and `check()` (which compares every
+/// entry's other end and type with the edge record) passes.
+#[test]
+fn a_retyped_edge_is_followed_by_its_new_type_and_old_snapshots_keep_the_old() {
+    let (mut db, m, w) = crate::mem_db(Config::default());
+    let mut tx = db.begin_write_txn().unwrap();
+    let a = tx.add_node(Node::new()).unwrap();
+    let b = tx.add_node(Node::new()).unwrap();
+    let c = tx.add_node(Node::new()).unwrap();
+    let ab = tx.add_edge(Edge::new(a, b, "X")).unwrap();
+    tx.add_edge(Edge::new(a, c, "Y")).unwrap();
+    let old = tx.commit().unwrap();
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.update_edge(ab, Edge::new(a, b, "Y").with_property("w", 1i64))
+        .unwrap();
+    tx.commit().unwrap();
+
+    let typed = |db: &GraphDB, ts, ty, dir, from| -> Vec<u64> {
+        db.snapshot_at(ts, None)
+            .neighbors(from, dir, Some(ty))
+            .unwrap()
+    };
+    let now = db.current_commit_ts();
+    assert_eq!(typed(&db, now, "Y", Direction::Outgoing, a), vec![b, c]);
+    assert_eq!(
+        typed(&db, now, "X", Direction::Outgoing, a),
+        Vec::<u64>::new()
+    );
+    assert_eq!(typed(&db, now, "Y", Direction::Incoming, b), vec![a]);
+    assert_eq!(typed(&db, old, "X", Direction::Outgoing, a), vec![b]);
+    assert_eq!(typed(&db, old, "X", Direction::Incoming, b), vec![a]);
+    assert_eq!(
+        db.neighbors(a, Direction::Outgoing, now, None).unwrap(),
+        vec![b, c]
+    );
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    db.close().unwrap();
+    let db = GraphDB::open_with_storage(
+        std::sync::Arc::new(m),
+        std::sync::Arc::new(w),
+        Config::default(),
+    )
+    .unwrap();
+    let now = db.current_commit_ts();
+    assert_eq!(typed(&db, now, "Y", Direction::Outgoing, a), vec![b, c]);
+    assert_eq!(typed(&db, now, "X", Direction::Both, b), Vec::<u64>::new());
+}
