@@ -13,7 +13,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
-use crate::extract::{extract_file, Callee, Env, FileFacts, ItemFact, GROUP, WITH_ARGS};
+use crate::extract::{extract_file_with, Callee, Env, FileFacts, ItemFact, GROUP, WITH_ARGS};
 use crate::fasthash::{FastMap, FastSet};
 use crate::id::{crate_id, item_id, NodeId};
 use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
@@ -84,6 +84,13 @@ pub struct BuildOptions {
     pub shuffle_seed: Option<u64>,
     /// Called as files are discovered and parsed.
     pub progress: Option<ProgressFn>,
+    /// Parse the initialisers of top-level consts and statics as expressions even where
+    /// they cannot hold an item (no `{ }` among their tokens). Off by default: such an
+    /// initialiser contributes nothing to the graph, and a build steps over its tokens
+    /// instead (generated tables parse several times faster). On, every file goes
+    /// through `syn::parse_file` whole; the graph is the same, which benchmarks and
+    /// tests use this to check.
+    pub parse_data: bool,
 }
 
 impl std::fmt::Debug for BuildOptions {
@@ -94,6 +101,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("interner", &self.interner)
             .field("shuffle_seed", &self.shuffle_seed)
             .field("progress", &self.progress.is_some())
+            .field("parse_data", &self.parse_data)
             .finish()
     }
 }
@@ -249,6 +257,8 @@ struct Counters {
     bytes: AtomicU64,
     parse_errors: AtomicU64,
     done: AtomicUsize,
+    /// Not a statistic: [`BuildOptions::parse_data`], read wherever a file is parsed.
+    parse_data: bool,
 }
 
 /// The outcome of reading one file.
@@ -294,7 +304,7 @@ fn parse_one(path: &Path, root: &Path, interner: &dyn TypeInterner, counters: &C
             );
         }
     };
-    match extract_file(&source, interner) {
+    match extract_file_with(&source, interner, !counters.parse_data) {
         Ok(facts) => Parsed {
             facts: Some(Arc::new(facts)),
             diagnostic: None,
@@ -368,6 +378,7 @@ fn run<E: Exec>(
         bytes: AtomicU64::new(0),
         parse_errors: AtomicU64::new(0),
         done: AtomicUsize::new(0),
+        parse_data: options.parse_data,
     };
     let total = files.len();
     let report = |out: Parsed| {
