@@ -252,8 +252,14 @@ const STD_METHODS: &[&str] = &[
 /// inside itself, and the work is capped. What is wanted is part of the key: `pub use self::once::{once, ..}`
 /// looks up the function `once` through the module `once` of the same scope.
 struct Query {
-    /// (module, hash of the name, want): a short list, linear search beats hashing here.
+    /// (module, hash of the name, want) of the lookups in progress: a short list, linear
+    /// search beats hashing here.
     seen: Vec<(NodeId, u64, Want)>,
+    /// Lookups finished without meeting one in progress, and their results: the same
+    /// in any context, so a second glob walking the same path takes them from here.
+    done: Vec<((NodeId, u64, Want), Option<NodeId>)>,
+    /// How many lookups were cut because they were in progress already.
+    cuts: u32,
     budget: u32,
 }
 
@@ -291,6 +297,8 @@ impl Resolver<'_> {
                 if let Some(found) = self.member(*f, first, w) {
                     let mut q = Query {
                         seen: Vec::new(),
+                        done: Vec::new(),
+                        cuts: 0,
                         budget: 512,
                     };
                     let mut cur = found;
@@ -334,6 +342,8 @@ impl Resolver<'_> {
     fn resolve(&self, module: NodeId, segs: &[String], want: Want) -> Option<NodeId> {
         let mut q = Query {
             seen: Vec::new(),
+            done: Vec::new(),
+            cuts: 0,
             budget: 512,
         };
         self.resolve_in(module, segs, want, &mut q)
@@ -410,15 +420,24 @@ impl Resolver<'_> {
     fn lookup(&self, module: NodeId, name: &str, want: Want, q: &mut Query) -> Option<NodeId> {
         let module = self.aliases.get(&module).copied().unwrap_or(module);
         let key = (module, name_hash(name), want);
+        if let Some((_, found)) = q.done.iter().find(|(k, _)| *k == key) {
+            return *found;
+        }
         if q.seen.contains(&key) {
+            q.cuts += 1;
             return None;
         }
         q.seen.push(key);
+        let cuts = q.cuts;
         let found = self.lookup_in_scope(module, name, want, q);
         // `seen` holds the lookups in progress, not every lookup made: a name that one
         // glob's path walked through (`crate::iter` of `crate::iter::plumbing::*`) must
-        // still be found through the next glob (`crate::iter::*`).
+        // still be found through the next glob (`crate::iter::*`). A result that no cut
+        // shaped is kept for the rest of the query.
         q.seen.pop();
+        if q.cuts == cuts {
+            q.done.push((key, found));
+        }
         found
     }
 
@@ -443,9 +462,15 @@ impl Resolver<'_> {
             }
         }
         for g in &scope.globs {
-            let mut p = g.to_vec();
-            p.push(name.to_owned());
-            if let Some(id) = self.resolve_in(module, &p, want, q) {
+            // `g::*` then `name`: the glob's module, then the name in it (no path is
+            // built, and the module's lookup is shared by every name through it).
+            if g.is_empty() {
+                continue;
+            }
+            let Some(base) = self.resolve_in(module, g, Want::Namespace, q) else {
+                continue;
+            };
+            if let Some(id) = self.step(base, name, want, q) {
                 return Some(id);
             }
         }

@@ -122,3 +122,39 @@ fn typed_calls_are_the_same_for_every_thread_count() {
         );
     }
 }
+
+#[test]
+fn names_through_globs_that_share_a_path() {
+    // rayon's shapes: a function re-exported from a module of the same name
+    // (`pub use self::once::{once, ..}`), and two globs whose paths share a prefix
+    // (`crate::iter::plumbing::*`, then `crate::iter::*`).
+    let dir = crate_dir(
+        "gl",
+        &[
+            (
+                "src/lib.rs",
+                "pub mod iter;\npub fn user() { iter::once(); }\n",
+            ),
+            (
+                "src/iter/mod.rs",
+                "mod once;\npub mod plumbing;\npub mod other;\n\
+                 pub use self::once::once;\npub trait Par { fn par(&self) {} }\n\
+                 mod test { use super::*; fn t() { once(); } }\n",
+            ),
+            ("src/iter/once.rs", "pub fn once() {}\n"),
+            ("src/iter/plumbing.rs", "pub fn plumb() {}\n"),
+            (
+                "src/iter/other.rs",
+                "use crate::iter::plumbing::*;\nuse crate::iter::*;\n\
+                 pub fn o() { plumb(); once(); }\n",
+            ),
+        ],
+    );
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    assert_eq!(callees(&g, "gl::user"), ["gl::iter::once::once"]);
+    assert_eq!(callees(&g, "gl::iter::test::t"), ["gl::iter::once::once"]);
+    assert_eq!(
+        callees(&g, "gl::iter::other::o"),
+        ["gl::iter::once::once", "gl::iter::plumbing::plumb"]
+    );
+}
