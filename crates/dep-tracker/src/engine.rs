@@ -17,6 +17,8 @@ use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::error::Error;
 use crate::graph::DependencyGraph;
 use crate::sync::{
@@ -127,13 +129,21 @@ fn bit_of(hash: u64) -> u8 {
     ((hash >> 56) as usize % INPUT_BITS) as u8
 }
 
+/// Dependencies a memo keeps without an allocation of their own.
+const INLINE_DEPS: usize = 4;
+
+/// The keys a step read, in order: up to [`INLINE_DEPS`] inside the memo itself.
+type Deps<K> = SmallVec<[K; INLINE_DEPS]>;
+
 /// What the engine knows about one key.
 struct Memo<K, V> {
-    value: Result<V, Error>,
+    /// The result; an error is boxed, which keeps every memo (most are `Ok`) smaller
+    /// by the size of an `Error` less a pointer.
+    value: Result<V, Box<Error>>,
     /// The keys this step read in its last run, in the order it asked for them
     /// (possibly repeated). Empty for inputs. A run that ended in a cycle error keeps
     /// what it read up to then, the cycle's next member included.
-    deps: Vec<K>,
+    deps: Deps<K>,
     /// The revision in which `value` last became different from the previous value.
     /// Invariant: `changed_at <= verified_at`.
     changed_at: u64,
@@ -153,17 +163,41 @@ struct Memo<K, V> {
 impl<K, V> Memo<K, V> {
     fn new(
         value: Result<V, Error>,
-        deps: Vec<K>,
+        deps: Deps<K>,
         changed_at: u64,
         verified_at: u64,
         inputs: InputSet,
     ) -> Self {
         Memo {
-            value,
+            value: value.map_err(Box::new),
             deps,
             changed_at,
             verified_at: StdAtomicU64::new(verified_at),
             inputs: inputs.0.map(StdAtomicU64::new),
+        }
+    }
+
+    /// The result, copied out.
+    #[inline]
+    fn value(&self) -> Result<V, Error>
+    where
+        V: Clone,
+    {
+        match &self.value {
+            Ok(value) => Ok(value.clone()),
+            Err(error) => Err(Error::clone(error)),
+        }
+    }
+
+    /// Whether `value` equals this memo's result.
+    fn same(&self, value: &Result<V, Error>) -> bool
+    where
+        V: PartialEq,
+    {
+        match (&self.value, value) {
+            (Ok(old), Ok(new)) => old == new,
+            (Err(old), Err(new)) => **old == *new,
+            _ => false,
         }
     }
 
@@ -194,11 +228,13 @@ struct Frame<K> {
     /// The frame that asked for this key (`None` for a request from outside a step).
     /// It waits for this frame, whatever thread either runs on.
     parent: Option<Arc<Frame<K>>>,
-    /// Set (SeqCst) when the frame has stored its memo.
+    /// Set when the frame has stored its memo, under the lock of its key's shard.
     done: StdAtomicBool,
-    /// Set (SeqCst) by a thread about to park on `finished`: then, and only then, the
-    /// finishing thread takes `state`'s lock to wake it. Together with `done` this is
-    /// the two-flag handshake that lets a frame nobody waits for finish without a lock.
+    /// Set, under the lock of its key's shard, by a thread that found this frame
+    /// running there and may park on it; the finishing thread reads it under the same
+    /// lock, after which no thread finds the frame, and takes `state`'s lock to wake
+    /// parked threads only when it is set. So a frame nobody waits for finishes with
+    /// no lock of its own and no read-modify-write.
     contended: StdAtomicBool,
     /// Set once `state.cycle` is.
     on_cycle: StdAtomicBool,
@@ -253,23 +289,21 @@ impl<K> Frame<K> {
         }
     }
 
-    fn finish(&self) {
-        self.done.store(true, Ordering::SeqCst);
-        if self.contended.load(Ordering::SeqCst) {
-            // A parker holds the lock from before it read `done` until it sleeps, so
-            // taking it here orders this wake-up after its sleep.
-            let mut state = lock(&self.state);
-            state.waiters.clear();
-            drop(state);
-            self.finished.notify_all();
-        }
+    /// Wakes the threads parked on the frame, which is done. A parker holds `state`'s
+    /// lock from before it reads `done` until it sleeps, so taking it here orders this
+    /// wake-up after its sleep.
+    fn wake(&self) {
+        let mut state = lock(&self.state);
+        state.waiters.clear();
+        drop(state);
+        self.finished.notify_all();
     }
 
-    /// Parks the calling thread until the frame has finished.
+    /// Parks the calling thread until the frame has finished. The caller set
+    /// `contended` when it found the frame running.
     fn wait(&self) {
         let mut state = lock(&self.state);
-        self.contended.store(true, Ordering::SeqCst);
-        while !self.done.load(Ordering::SeqCst) {
+        while !self.done.load(Ordering::Acquire) {
             state = self
                 .finished
                 .wait(state)
@@ -493,7 +527,7 @@ pub struct Step<'a, K, V> {
     request: &'a Request<'a, K>,
     /// What this step read so far and the union of their input sets; becomes the
     /// memo's `deps` and `inputs` when the step ends.
-    deps: RefCell<(Vec<K>, InputSet)>,
+    deps: RefCell<(Deps<K>, InputSet)>,
     /// Set when a read hit the stack budget: the run is discarded and resumed later.
     suspended: Cell<bool>,
 }
@@ -523,7 +557,7 @@ where
     /// failure, a panic, a cycle) comes back as `Err`; propagate it with `?`.
     pub fn get(&self, key: &K) -> Result<V, Error> {
         match self.fetch(key) {
-            Ok(memo) => memo.value.clone(),
+            Ok(memo) => memo.value(),
             Err(error) => Err(error),
         }
     }
@@ -533,9 +567,9 @@ where
     /// [`Engine::set_input`], which cannot run while a step does). An error is
     /// returned by value.
     pub fn get_ref(&self, key: &K) -> Result<&'a V, Error> {
-        match self.fetch(key)?.value {
-            Ok(ref value) => Ok(value),
-            Err(ref error) => Err(error.clone()),
+        match &self.fetch(key)?.value {
+            Ok(value) => Ok(value),
+            Err(error) => Err(Error::clone(error)),
         }
     }
 
@@ -611,7 +645,7 @@ where
 
     fn record(&self, key: &K, demanded: Demanded<'_, K, V>) -> Result<V, Error> {
         let (value, inputs) = match demanded {
-            Demanded::Current(memo) => (memo.value.clone(), memo.inputs()),
+            Demanded::Current(memo) => (memo.value(), memo.inputs()),
             Demanded::Cycle(cycle) => (Err(Error::Cycle { cycle }), InputSet::FULL),
             Demanded::Suspended | Demanded::Busy => {
                 self.suspended.set(true);
@@ -691,7 +725,7 @@ where
         inner.revision += 1;
         let memo = Memo::new(
             Ok(value),
-            Vec::new(),
+            Deps::new(),
             inner.revision,
             u64::MAX,
             InputSet::of(hash),
@@ -699,7 +733,7 @@ where
         {
             let mut shard = inner.memos.lock(hash);
             let entry = shard.entry(&key, hash);
-            shard.set_memo(entry, Arc::new(memo));
+            shard.set_memo(entry, Box::new(memo));
             drop(shard.take_running(entry));
         }
         inner.memos.release_retired();
@@ -714,10 +748,10 @@ where
     /// The current value of `key`, computing or re-checking what it needs.
     pub fn get(&self, key: &K) -> Result<V, Error> {
         if let Some(memo) = self.inner.lookup(key, hash_of(key)) {
-            return memo.value.clone();
+            return memo.value();
         }
         match self.inner.drive(key, None, true) {
-            Some(memo) => memo.value.clone(),
+            Some(memo) => memo.value(),
             None => unreachable!("a waiting request always ends with a memo"),
         }
     }
@@ -875,19 +909,25 @@ where
                     }
                 }
                 match shard.running(entry) {
-                    Some(running) => Err(running),
+                    Some(running) => {
+                        if wait {
+                            // Under the shard lock, so the frame's finish sees it.
+                            running.contended.store(true, Ordering::Relaxed);
+                        }
+                        Err(running)
+                    }
                     None => {
                         let frame = Arc::new(Frame::new(key.clone(), hash, asker.cloned()));
                         // SAFETY: the handle is used only by `run` below, which ends the
                         // claim last (in `finish`, or never when it suspends: the frame
                         // then stays in the entry and on the request's work stack).
-                        Ok((unsafe { shard.claim(entry, frame) }, memo))
+                        Ok((entry, unsafe { shard.claim(entry, frame) }, memo))
                     }
                 }
             };
             match claimed {
-                Ok((frame, old)) => {
-                    return match self.run(&frame, old, true, request) {
+                Ok((entry, frame, old)) => {
+                    return match self.run(entry, &frame, old, true, request) {
                         Ran::Done(memo) => Demanded::Current(memo),
                         Ran::Suspended => Demanded::Suspended,
                     };
@@ -925,7 +965,7 @@ where
                 }
                 return Some(cycle);
             }
-            if running.done.load(Ordering::SeqCst) {
+            if running.done.load(Ordering::Acquire) {
                 return None;
             }
             lock(&running.state).waiters.push(Arc::clone(asker));
@@ -968,12 +1008,11 @@ where
                     }
                 }
                 Work::Resume { frame, verify } => {
-                    let old = self
-                        .memos
-                        .find(&frame.key, frame.hash)
-                        .and_then(Entry::memo);
+                    let Some(entry) = self.memos.find(&frame.key, frame.hash) else {
+                        unreachable!("a claimed key has an entry")
+                    };
                     let frame = Arc::clone(frame);
-                    self.run(&frame, old, *verify, &request)
+                    self.run(entry, &frame, entry.memo(), *verify, &request)
                 }
             };
             match outcome {
@@ -999,6 +1038,7 @@ where
     /// the stack budget ran out, in which case the frame is left to the request.
     fn run<'a>(
         self: &'a Arc<Self>,
+        entry: &'a MemoEntry<K, V>,
         frame: &Arc<Frame<K>>,
         old: Option<&'a Memo<K, V>>,
         verify: bool,
@@ -1011,12 +1051,12 @@ where
                     let memo = match frame.cycle() {
                         // Found on a cycle while checking: the value is the cycle.
                         Some(cycle)
-                            if old.value
-                                != Err(Error::Cycle {
-                                    cycle: Arc::clone(&cycle),
-                                }) =>
+                            if !old.same(&Err(Error::Cycle {
+                                cycle: Arc::clone(&cycle),
+                            })) =>
                         {
                             self.finish(
+                                entry,
                                 frame,
                                 Some(Memo::new(
                                     Err(Error::Cycle { cycle }),
@@ -1030,7 +1070,7 @@ where
                         _ => {
                             old.widen(inputs);
                             old.verified_at.fetch_max(self.revision, Ordering::AcqRel);
-                            self.finish(frame, None);
+                            self.finish(entry, frame, None);
                             Some(old)
                         }
                     };
@@ -1054,7 +1094,7 @@ where
             frame,
             request,
             deps: RefCell::new((
-                Vec::with_capacity(old.map_or(4, |o| o.deps.len())),
+                Deps::with_capacity(old.map_or(INLINE_DEPS, |o| o.deps.len())),
                 InputSet::of(frame.hash),
             )),
             suspended: Cell::new(false),
@@ -1084,31 +1124,40 @@ where
             None => value,
         };
         let changed_at = match old {
-            Some(old) if old.value == value => old.changed_at,
+            Some(old) if old.same(&value) => old.changed_at,
             _ => self.revision,
         };
         let memo = Memo::new(value, deps, changed_at, self.revision, inputs);
-        match self.finish(frame, Some(memo)) {
+        match self.finish(entry, frame, Some(memo)) {
             Some(memo) => Ran::Done(memo),
             None => unreachable!("a new memo is always stored"),
         }
     }
 
-    /// Stores `memo` (if given) for the frame's key, ends the claim and wakes parked
-    /// askers. Returns the stored memo. The caller's handle to `frame` may be the
-    /// claim's own (see `Table::claim`): it is not used after this.
-    fn finish(&self, frame: &Arc<Frame<K>>, memo: Option<Memo<K, V>>) -> Option<&Memo<K, V>> {
-        let (stored, claim) = {
+    /// Stores `memo` (if given) as `entry`'s (the frame's key's), ends the frame's
+    /// claim and wakes parked askers. Returns the stored memo. The caller's handle to
+    /// `frame` may be the claim's own (see `Table::claim`): it is not used after this.
+    fn finish<'a>(
+        &'a self,
+        entry: &'a MemoEntry<K, V>,
+        frame: &Arc<Frame<K>>,
+        memo: Option<Memo<K, V>>,
+    ) -> Option<&'a Memo<K, V>> {
+        let (stored, claim, contended) = {
             let mut shard = self.memos.lock(frame.hash);
-            let entry: &MemoEntry<K, V> = shard.entry(&frame.key, frame.hash);
-            let stored = memo.map(|memo| shard.set_memo(entry, Arc::new(memo)));
-            (stored, shard.take_running(entry))
+            let stored = memo.map(|memo| shard.set_memo(entry, Box::new(memo)));
+            // `claim` is the frame itself: the entry's count, now `claim`'s, keeps it
+            // alive until the end of this function.
+            let claim = shard.take_running(entry);
+            // Under the shard lock: every thread that found the frame running set
+            // `contended` before this, and every later one finds no frame.
+            frame.done.store(true, Ordering::Release);
+            (stored, claim, frame.contended.load(Ordering::Relaxed))
         };
-        // `claim` is the frame itself: the entry's count keeps it alive through this.
-        match claim {
-            Some(claim) => claim.finish(),
-            None => frame.finish(),
+        if contended {
+            frame.wake();
         }
+        drop(claim);
         stored
     }
 

@@ -29,8 +29,10 @@ use crate::sync::{Ordering, StdAtomicPtr, StdGuard, StdMutex};
 /// Number of independently locked shards.
 const SHARDS: usize = 32;
 
-/// Index slots of a shard when the table is created (a power of two).
-const FIRST_INDEX: usize = 128;
+/// Index slots of a shard when the table is created (a power of two): room for 128
+/// keys a shard, 4,096 in all (64 KiB of slots a table), before the first growth, so
+/// a build of a few thousand keys does not grow and zero indexes while it runs.
+const FIRST_INDEX: usize = 256;
 
 /// Entries in a shard's first arena chunk; each further chunk doubles.
 const FIRST_CHUNK: usize = 64;
@@ -39,14 +41,15 @@ const FIRST_CHUNK: usize = 64;
 pub(crate) struct Entry<K, M, R> {
     hash: u64,
     key: K,
-    /// Null, or a pointer from `Arc::into_raw` that this entry owns. Written only under
-    /// the shard's lock, read by anyone.
+    /// Null, or a pointer from `Box::into_raw` that this entry owns (a raw pointer, not
+    /// a `Box`, since readers share it). Written only under the shard's lock, read by
+    /// anyone.
     memo: StdAtomicPtr<M>,
     /// Null, or a pointer from `Arc::into_raw` that this entry owns. Read and written
     /// only under the shard's lock (an atomic only so that entries can be shared).
     running: StdAtomicPtr<R>,
-    /// The entry owns an `Arc<M>` and an `Arc<R>`: it is `Send` and `Sync` only when
-    /// they are.
+    /// The entry owns an `M` and an `Arc<R>`: it is `Send` and `Sync` only when an
+    /// `Arc<M>` (shared by readers) and an `Arc<R>` are.
     _owns: PhantomData<(Arc<M>, Arc<R>)>,
 }
 
@@ -59,7 +62,7 @@ impl<K, M, R> Entry<K, M, R> {
     #[inline]
     pub(crate) fn memo(&self) -> Option<&M> {
         let memo = self.memo.load(Ordering::Acquire);
-        // SAFETY: a non-null pointer came from `Arc::into_raw` and its memo was written
+        // SAFETY: a non-null pointer came from `Box::into_raw` and its memo was written
         // before the `Release` store that published it (this `Acquire` load pairs with
         // it). The memo is freed only by `release_retired` or `Drop`, which take
         // `&mut Table`, so it outlives this `&self`.
@@ -71,8 +74,8 @@ impl<K, M, R> Drop for Entry<K, M, R> {
     fn drop(&mut self) {
         let memo = *self.memo.get_mut();
         if !memo.is_null() {
-            // SAFETY: the entry owns the `Arc` this pointer came from.
-            drop(unsafe { Arc::from_raw(memo) });
+            // SAFETY: the entry owns the memo; with `&mut self` no reader holds it.
+            drop(unsafe { Box::from_raw(memo) });
         }
         let running = *self.running.get_mut();
         if !running.is_null() {
@@ -118,7 +121,25 @@ struct ShardState<K, M, R> {
     chunks: Vec<Vec<Entry<K, M, R>>>,
     /// Outgrown indexes and replaced memos, kept for readers that may still hold them.
     retired_indexes: Vec<Arc<Index<K, M, R>>>,
-    retired_memos: Vec<Arc<M>>,
+    retired_memos: Vec<Retired<M>>,
+}
+
+/// A replaced memo, freed when this is dropped (only with `&mut Table`).
+struct Retired<M>(std::ptr::NonNull<M>);
+
+// SAFETY: a `Retired<M>` owns its memo like a `Box<M>` does, and readers share it like
+// an `Arc<M>`: it may move to, and be dropped on, another thread when `M` may.
+unsafe impl<M: Send + Sync> Send for Retired<M> {}
+// SAFETY: as above; it gives no access to the memo.
+unsafe impl<M: Send + Sync> Sync for Retired<M> {}
+
+impl<M> Drop for Retired<M> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::into_raw` and was owned by an entry that
+        // handed it here; it is dropped only by `release_retired` or the table's drop,
+        // which have `&mut Table`, so no reader holds it.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
 }
 
 #[repr(align(128))]
@@ -202,6 +223,7 @@ impl<K: Eq, M, R> Table<K, M, R> {
         let shard = &self.shards[shard_of(hash)];
         Locked {
             shard,
+            at: shard_of(hash),
             state: lock(&shard.state),
         }
     }
@@ -252,6 +274,8 @@ fn find_in<'a, K: Eq, M, R>(
 /// the guard.
 pub(crate) struct Locked<'a, K, M, R> {
     shard: &'a Shard<K, M, R>,
+    /// The shard's number: the methods that change an entry take only entries of it.
+    at: usize,
     state: StdGuard<'a, ShardState<K, M, R>>,
 }
 
@@ -305,16 +329,17 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
 
     /// Publishes `memo` as the entry's memo and returns it; the memo it replaces is
     /// kept until [`Table::release_retired`].
-    pub(crate) fn set_memo(&mut self, entry: &'a Entry<K, M, R>, memo: Arc<M>) -> &'a M {
-        let new = Arc::into_raw(memo);
+    pub(crate) fn set_memo(&mut self, entry: &'a Entry<K, M, R>, memo: Box<M>) -> &'a M {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
+        let new = Box::into_raw(memo);
         // Only this lock's holder writes the field, so a load and a store do what a
         // swap would, without a read-modify-write.
         let old = entry.memo.load(Ordering::Relaxed);
-        entry.memo.store(new.cast_mut(), Ordering::Release);
-        if !old.is_null() {
-            // SAFETY: the entry owned the `Arc` of the memo it just replaced; readers
-            // may still use it, so it is only moved to the retired list, not dropped.
-            self.state.retired_memos.push(unsafe { Arc::from_raw(old) });
+        entry.memo.store(new, Ordering::Release);
+        if let Some(old) = std::ptr::NonNull::new(old) {
+            // The entry owned the memo it just replaced; readers may still use it, so
+            // it is only moved to the retired list, not dropped.
+            self.state.retired_memos.push(Retired(old));
         }
         // SAFETY: published above; freed only with `&mut Table`.
         unsafe { &*new }
@@ -322,6 +347,7 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
 
     /// The frame running the entry's key, if any.
     pub(crate) fn running(&self, entry: &Entry<K, M, R>) -> Option<Arc<R>> {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
         let running = entry.running.load(Ordering::Relaxed);
         if running.is_null() {
             return None;
@@ -347,6 +373,7 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
         entry: &Entry<K, M, R>,
         running: Arc<R>,
     ) -> ManuallyDrop<Arc<R>> {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
         debug_assert!(entry.running.load(Ordering::Relaxed).is_null());
         let raw = Arc::into_raw(running);
         entry.running.store(raw.cast_mut(), Ordering::Relaxed);
@@ -357,6 +384,7 @@ impl<'a, K: Eq + Clone, M, R> Locked<'a, K, M, R> {
 
     /// Takes the frame running the entry's key out of it.
     pub(crate) fn take_running(&mut self, entry: &Entry<K, M, R>) -> Option<Arc<R>> {
+        debug_assert_eq!(shard_of(entry.hash), self.at, "an entry of another shard");
         let old = entry.running.load(Ordering::Relaxed);
         if old.is_null() {
             return None;
@@ -385,7 +413,7 @@ mod tests {
         for k in 0..n {
             let mut locked = table.lock(hash(k));
             let entry = locked.entry(&k, hash(k));
-            let memo = locked.set_memo(entry, Arc::new(format!("v{k}")));
+            let memo = locked.set_memo(entry, Box::new(format!("v{k}")));
             seen.push((entry as *const Entry<u64, String, u8>, memo.clone()));
         }
         for k in 0..n {
@@ -399,7 +427,7 @@ mod tests {
         {
             let mut locked = table.lock(hash(0));
             let entry = locked.entry(&0, hash(0));
-            locked.set_memo(entry, Arc::new("new".to_owned()));
+            locked.set_memo(entry, Box::new("new".to_owned()));
         }
         assert_eq!(old, Some("v0"));
         table.release_retired();
@@ -461,7 +489,7 @@ mod tests {
             for k in 0..n {
                 let mut locked = table.lock(hash(k));
                 let entry = locked.entry(&k, hash(k));
-                locked.set_memo(entry, Arc::new(k * 3));
+                locked.set_memo(entry, Box::new(k * 3));
             }
         });
     }

@@ -1037,8 +1037,17 @@ impl GraphDB {
             .map(|p| p.wal_frames() >= self.config.checkpoint_after_frames);
         if due.unwrap_or(false) {
             // The error is kept in the health state (see `checkpoint`).
-            let _ = self.checkpoint();
+            let _ = self.checkpoint_log(false);
         }
+    }
+
+    /// The checkpoint a busy writer runs when the log is full: like
+    /// [`checkpoint`](GraphDB::checkpoint), but the log keeps its space for the next
+    /// generation instead of being cut back to 1 MiB, so commits keep writing into
+    /// allocated blocks. The log then stays below `checkpoint_after_frames` frames plus
+    /// one transaction and 1 MiB; an explicit checkpoint (or `close`) shrinks it.
+    pub(crate) fn checkpoint_keeping_log(&mut self) -> Result<()> {
+        self.checkpoint_log(false)
     }
 
     /// Folds the log into the main file and empties it. Open write transactions are not
@@ -1049,8 +1058,12 @@ impl GraphDB {
     /// checkpoint retries it; if the log itself could not be synced or reset, it is
     /// [`Health::WritesRefused`].
     pub fn checkpoint(&mut self) -> Result<()> {
+        self.checkpoint_log(true)
+    }
+
+    fn checkpoint_log(&mut self, shrink: bool) -> Result<()> {
         self.check_open()?;
-        let result = self.pager.get_mut()?.checkpoint();
+        let result = self.pager.get_mut()?.checkpoint(shrink);
         match result {
             Ok(()) => {
                 if matches!(self.health, Health::CheckpointPending { .. }) {

@@ -175,7 +175,7 @@ impl Pager {
         if rebuild || pager.wal.is_old_format(&recovery) {
             // Put every logged page in place now: a rebuilt main file must not depend on
             // the log any longer, and an old-format log must not get new-format frames.
-            pager.checkpoint()?;
+            pager.checkpoint(true)?;
         }
         Ok((pager, recovery))
     }
@@ -417,7 +417,9 @@ impl Pager {
     /// Folds the log into the main file: every logged page is written in place, the main
     /// file is synced, and only then is the log reset. A crash at any point leaves either
     /// the old log (replayed again, idempotently) or a main file that holds everything.
-    pub(crate) fn checkpoint(&mut self) -> Result<()> {
+    /// With `shrink`, a large log is cut back to [`LOG_KEEP`](crate::wal::LOG_KEEP)
+    /// afterwards; without, its space is kept for the next generation.
+    pub(crate) fn checkpoint(&mut self, shrink: bool) -> Result<()> {
         if self.has_uncommitted() {
             return Err(GraphError::InvalidArgument(
                 "checkpoint while a commit is being built".into(),
@@ -439,7 +441,7 @@ impl Pager {
         }
         self.main_len = self.main.len()?;
         self.main.sync()?;
-        self.wal.reset()?;
+        self.wal.reset(shrink)?;
         self.stats.checkpoints += 1;
         let cap = self.sizing.pages_for(self.meta.page_count);
         if cap != self.cache.cap() {
