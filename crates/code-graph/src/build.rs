@@ -13,7 +13,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
-use crate::extract::{extract_file, Callee, Env, FileFacts, ItemFact, GROUP, WITH_ARGS};
+use crate::extract::{extract_file_with, Callee, Env, FileFacts, ItemFact, GROUP, WITH_ARGS};
 use crate::fasthash::{FastMap, FastSet};
 use crate::id::{crate_id, item_id, NodeId};
 use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
@@ -84,6 +84,13 @@ pub struct BuildOptions {
     pub shuffle_seed: Option<u64>,
     /// Called as files are discovered and parsed.
     pub progress: Option<ProgressFn>,
+    /// Parse the initialisers of top-level consts and statics as expressions even where
+    /// they cannot hold an item (no `{ }` among their tokens). Off by default: such an
+    /// initialiser contributes nothing to the graph, and a build steps over its tokens
+    /// instead (generated tables parse several times faster). On, every file goes
+    /// through `syn::parse_file` whole; the graph is the same, which benchmarks and
+    /// tests use this to check.
+    pub parse_data: bool,
 }
 
 impl std::fmt::Debug for BuildOptions {
@@ -94,6 +101,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("interner", &self.interner)
             .field("shuffle_seed", &self.shuffle_seed)
             .field("progress", &self.progress.is_some())
+            .field("parse_data", &self.parse_data)
             .finish()
     }
 }
@@ -249,6 +257,8 @@ struct Counters {
     bytes: AtomicU64,
     parse_errors: AtomicU64,
     done: AtomicUsize,
+    /// Not a statistic: [`BuildOptions::parse_data`], read wherever a file is parsed.
+    parse_data: bool,
 }
 
 /// The outcome of reading one file.
@@ -294,7 +304,7 @@ fn parse_one(path: &Path, root: &Path, interner: &dyn TypeInterner, counters: &C
             );
         }
     };
-    match extract_file(&source, interner) {
+    match extract_file_with(&source, interner, !counters.parse_data) {
         Ok(facts) => Parsed {
             facts: Some(Arc::new(facts)),
             diagnostic: None,
@@ -368,6 +378,7 @@ fn run<E: Exec>(
         bytes: AtomicU64::new(0),
         parse_errors: AtomicU64::new(0),
         done: AtomicUsize::new(0),
+        parse_data: options.parse_data,
     };
     let total = files.len();
     let report = |out: Parsed| {
@@ -494,7 +505,7 @@ fn run<E: Exec>(
 
     // Phase 3: nodes and local edges of every module instance, in parallel.
     let phase = Instant::now();
-    let parts = exec.map(&instances, &|inst| assemble(inst, &krates[inst.target]));
+    let mut parts = exec.map(&instances, &|inst| assemble(inst, &krates[inst.target]));
     timings.assemble = phase.elapsed();
 
     // Phase 4: scopes, member tables, then every path site resolved in parallel.
@@ -502,7 +513,22 @@ fn run<E: Exec>(
     // Nodes stay in the vectors they were made in until they are moved, once, into
     // their final order.
     let mut node_lists: Vec<Vec<Node>> = Vec::with_capacity(parts.len() + 2);
-    let mut edges = module_edges;
+    // The largest part's edge and pending vectors are the bases the others are appended
+    // to: on a one-file crate that part is nearly everything, and copying it into fresh
+    // vectors would hold it twice until it is dropped. (Both are put in a total order or
+    // only counted later, so where a part's entries land does not matter.)
+    let largest = parts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, p)| (p.edges.len() + p.pending.len(), std::cmp::Reverse(*i)))
+        .map(|(i, _)| i);
+    let (mut edges, mut pending) = match largest {
+        Some(i) => (
+            std::mem::take(&mut parts[i].edges),
+            std::mem::take(&mut parts[i].pending),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     let mut resolver = Resolver {
         scopes: FastMap::default(),
         kinds: Vec::new(),
@@ -526,7 +552,15 @@ fn run<E: Exec>(
     // Room for the parts' edges and one per pending site (the most resolution can add),
     // exactly: `reserve` may double, and a doubled edge vector is tens of megabytes on
     // a large input.
-    edges.reserve_exact(parts.iter().map(|p| p.edges.len() + p.pending.len()).sum());
+    edges.reserve_exact(
+        module_edges.len()
+            + pending.len()
+            + parts
+                .iter()
+                .map(|p| p.edges.len() + p.pending.len())
+                .sum::<usize>(),
+    );
+    edges.extend(module_edges);
     resolver.kinds.reserve(module_nodes.len() + part_nodes);
     resolver
         .kinds
@@ -537,7 +571,7 @@ fn run<E: Exec>(
         scope.parent = *parent;
         scope.root = *root_id;
     }
-    let mut pending = Vec::with_capacity(parts.iter().map(|p| p.pending.len()).sum());
+    pending.reserve_exact(parts.iter().map(|p| p.pending.len()).sum());
     let mut opaque_calls = 0;
     let mut impls = Vec::new();
     for part in parts {
@@ -726,7 +760,16 @@ fn run<E: Exec>(
     let total_nodes: usize = node_lists.iter().map(Vec::len).sum();
     // One vector, put in order in place: a second vector of every node (or a vector of
     // options beside the result) would hold all nodes twice at the peak.
-    let mut nodes: Vec<Node> = Vec::with_capacity(total_nodes);
+    // The largest list (on a one-file crate, nearly every node) is the base: growing it
+    // moves its block once (a block that large is remapped, not copied), where a fresh
+    // vector would hold every node a second time until the lists are dropped.
+    let largest = node_lists
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, l)| (l.len(), std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    let mut nodes: Vec<Node> = std::mem::take(&mut node_lists[largest]);
+    nodes.reserve_exact(total_nodes - nodes.len());
     for list in node_lists {
         nodes.extend(list);
     }

@@ -211,6 +211,17 @@ pub(crate) fn extract_file(
     source: &str,
     interner: &dyn TypeInterner,
 ) -> Result<FileFacts, ParseFailure> {
+    extract_file_with(source, interner, true)
+}
+
+/// [`extract_file`], choosing whether brace-free initialisers of top-level consts and
+/// statics are stepped over (`skip_data`, what a build does; see [`crate::items`]) or
+/// parsed as expressions (plain `syn::parse_file`, which the first is checked against).
+pub(crate) fn extract_file_with(
+    source: &str,
+    interner: &dyn TypeInterner,
+    skip_data: bool,
+) -> Result<FileFacts, ParseFailure> {
     let piece = if source.len() > PIECES_FROM { PIECE } else { 0 };
     let cuts = crate::scan::scan(source, piece).map_err(|d| ParseFailure {
         line: d.line,
@@ -222,21 +233,20 @@ pub(crate) fn extract_file(
         ),
     })?;
     if cuts.is_empty() {
-        return extract_piece(source, interner);
+        return extract_piece(source, interner, skip_data);
     }
     let mut bounds = Vec::with_capacity(cuts.len() + 2);
     bounds.push(0);
     bounds.extend(cuts);
     bounds.push(source.len());
     let mut facts = FileFacts::default();
-    let mut pieces: Vec<Vec<ItemFact>> = Vec::new();
     let mut k = 0;
     let mut lines_before: u32 = 0;
     while k + 1 < bounds.len() {
         let mut end = k + 1;
         loop {
             let text = &source[bounds[k]..bounds[end]];
-            match extract_piece(text, interner) {
+            match extract_piece(text, interner, skip_data) {
                 Ok(mut part) => {
                     if lines_before > 0 {
                         shift_lines(&mut part.items, lines_before);
@@ -244,7 +254,10 @@ pub(crate) fn extract_file(
                     if k == 0 {
                         facts.inner_attrs = part.inner_attrs;
                     }
-                    pieces.push(part.items);
+                    // Appended at once, so each piece's vector is freed before the next
+                    // piece is parsed (a vector of pieces joined at the end would hold
+                    // every fact twice at its peak, and leave the pieces' blocks behind).
+                    facts.items.append(&mut part.items);
                     facts.macro_invocations += part.macro_invocations;
                     facts.items_in_bodies += part.items_in_bodies;
                     lines_before += text.bytes().filter(|b| *b == b'\n').count() as u32;
@@ -259,10 +272,7 @@ pub(crate) fn extract_file(
             }
         }
     }
-    facts.items = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
-    for p in pieces {
-        facts.items.extend(p);
-    }
+    facts.items.shrink_to_fit();
     Ok(facts)
 }
 
@@ -277,8 +287,12 @@ fn shift_lines(items: &mut [ItemFact], by: u32) {
 }
 
 /// Parses one piece of source (a whole file, or a run of its items) and extracts it.
-fn extract_piece(source: &str, interner: &dyn TypeInterner) -> Result<FileFacts, ParseFailure> {
-    let result = match syn::parse_file(source) {
+fn extract_piece(
+    source: &str,
+    interner: &dyn TypeInterner,
+    skip_data: bool,
+) -> Result<FileFacts, ParseFailure> {
+    let result = match crate::items::parse_file(source, skip_data) {
         Ok(file) => {
             let mut x = Extractor {
                 interner,

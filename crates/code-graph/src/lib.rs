@@ -75,6 +75,7 @@ mod extract;
 mod fasthash;
 pub mod id;
 mod interner;
+mod items;
 mod manifest;
 mod model;
 mod normalize;
@@ -108,6 +109,35 @@ pub fn extract_only(
     extract::extract_file(source, interner)
         .map(|f| count(&f.items))
         .map_err(|e| (e.line, e.column, e.message))
+}
+
+/// Whether the facts extracted from `source` are the same with the brace-free
+/// initialisers of its top-level consts and statics stepped over (what a build does) as
+/// with the whole file parsed by `syn::parse_file`: `None` when they are, or when
+/// neither parses; otherwise a description of the first difference. For differential
+/// checks over many real files (tests, benchmarks).
+#[doc(hidden)]
+pub fn check_data_skip(source: &str) -> Option<String> {
+    let interner = LocalInterner::new();
+    let fast = extract::extract_file_with(source, &interner, true);
+    let full = extract::extract_file_with(source, &interner, false);
+    match (fast, full) {
+        (Ok(a), Ok(b)) => {
+            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+            (a != b).then(|| {
+                let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+                let from = at.saturating_sub(80);
+                format!(
+                    "facts differ at byte {at}: skipped {:?} / parsed {:?}",
+                    a.get(from..(at + 80).min(a.len())).unwrap_or(""),
+                    b.get(from..(at + 80).min(b.len())).unwrap_or("")
+                )
+            })
+        }
+        (Err(_), Err(_)) => None,
+        (Ok(_), Err(e)) => Some(format!("only the parsed file fails: {}", e.message)),
+        (Err(e), Ok(_)) => Some(format!("only the skipping parse fails: {}", e.message)),
+    }
 }
 
 /// Bare `syn::parse_file` of `source`, the baseline [`extract_only`] and a whole build

@@ -572,14 +572,7 @@ impl Parser {
                 continue;
             }
             if self.eat_kw("let") {
-                let name = self.ident()?;
-                let ann = if self.eat_sym(":") {
-                    Some(self.ty()?)
-                } else {
-                    None
-                };
-                self.expect_sym("=")?;
-                let value = self.expr()?;
+                let (name, ann, value) = self.binding()?;
                 self.expect_sym(";")?;
                 let decl = LetDecl {
                     name,
@@ -876,6 +869,20 @@ impl Parser {
         }
     }
 
+    /// `NAME [: TYPE] = VALUE`, after `let`: the part a top-level declaration and a
+    /// `let ... in` expression share.
+    fn binding(&mut self) -> Result<(String, Option<TypeExpr>, Expr), SyntaxError> {
+        let name = self.ident()?;
+        let ann = if self.eat_sym(":") {
+            Some(self.ty()?)
+        } else {
+            None
+        };
+        self.expect_sym("=")?;
+        let value = self.expr()?;
+        Ok((name, ann, value))
+    }
+
     fn ty(&mut self) -> Result<TypeExpr, SyntaxError> {
         self.enter()?;
         let r = self.ty_inner();
@@ -1040,14 +1047,7 @@ impl Parser {
             return Ok(body);
         }
         if self.eat_kw("let") {
-            let name = self.ident()?;
-            let ann = if self.eat_sym(":") {
-                Some(self.ty()?)
-            } else {
-                None
-            };
-            self.expect_sym("=")?;
-            let value = self.expr()?;
+            let (name, ann, value) = self.binding()?;
             self.expect_kw("in")?;
             let body = self.expr()?;
             return Ok(Expr {

@@ -204,3 +204,43 @@ fn byte_identical_with_macro_modules_shared_files_and_pieces() {
         }
     }
 }
+
+#[test]
+fn stepping_over_data_initialisers_gives_the_same_graph() {
+    // A table, a const whose block declares an impl and a function (so it must be
+    // parsed), a static with a call, and a large file cut into pieces.
+    let mut big = String::new();
+    for i in 0..3000 {
+        big.push_str(&format!(
+            "pub const T{i}: &[(char, char)] = &[('a', 'z'), ('\\u{{300}}', 'ʹ')];\npub fn f{i}() -> u8 {{ T{i}.len() as u8 }}\n"
+        ));
+    }
+    let dir = crate::crate_dir(
+        "data",
+        &[
+            (
+                "src/lib.rs",
+                "#![allow(dead_code)]\nmod big;\npub struct S;\n\
+                 const _: () = { impl S { pub fn hidden(&self) -> u8 { helper() } } fn helper() -> u8 { 1 } };\n\
+                 pub static N: usize = compute(3) + [1, 2][0];\nconst fn compute(x: usize) -> usize { x }\n\
+                 pub const WHERE: u8 = 1;\n",
+            ),
+            ("src/big.rs", &big),
+        ],
+    );
+    let skipped = exports(dir.path(), &BuildOptions::parallel(2));
+    let parsed = exports(
+        dir.path(),
+        &BuildOptions {
+            parse_data: true,
+            ..BuildOptions::parallel(2)
+        },
+    );
+    assert!(skipped == parsed, "the graphs differ");
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    assert!(g.nodes.iter().any(|n| n.name == "hidden"));
+    assert!(g
+        .nodes
+        .iter()
+        .any(|n| n.name == "T2999" && n.kind == NodeKind::Const));
+}

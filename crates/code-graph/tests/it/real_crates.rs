@@ -429,3 +429,64 @@ fn registry_crates_with_macro_declared_modules_are_reached() {
     }
     assert_eq!(g.metrics.unreachable_files, 0, "{:?}", g.diagnostics);
 }
+
+#[test]
+fn skipping_data_initialisers_changes_no_fact_on_registry_files() {
+    // The build steps over brace-free `const`/`static` initialisers instead of parsing
+    // them; the facts must equal those of a full parse. regex-syntax (a dependency of
+    // this workspace) has the generated tables this is for; syn and serde_core have
+    // consts of every other shape. (The whole registry is checked by the
+    // `data_skip_check` example in a release build.)
+    let mut files = Vec::new();
+    for (name, sub) in [
+        ("regex-syntax-", "src/unicode_tables"),
+        ("regex-syntax-", "src/hir"),
+        ("syn-", "src"),
+        ("serde_core-", "src"),
+    ] {
+        let dir = registry_crate(name)
+            .unwrap_or_else(|| {
+                panic!("{name}: not in the local cargo registry (run `cargo fetch`)")
+            })
+            .join(sub);
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    let mut checked = 0;
+    let mut skipped_some = 0;
+    for f in &files {
+        let source = std::fs::read_to_string(f).unwrap();
+        // Only files with a top-level data item exercise the shortcut; the others are
+        // parsed the same way by construction.
+        if !source.lines().any(|l| {
+            let l = l
+                .trim_start_matches("pub ")
+                .trim_start_matches("pub(crate) ");
+            l.starts_with("const ") || l.starts_with("static ")
+        }) {
+            continue;
+        }
+        skipped_some += 1;
+        let diff = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(256 << 20)
+                .spawn_scoped(s, || code_graph::check_data_skip(&source))
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+        assert_eq!(diff, None, "{}", f.display());
+        checked += 1;
+    }
+    assert!(
+        skipped_some >= 15,
+        "only {skipped_some} files with data items"
+    );
+    assert_eq!(checked, skipped_some);
+}
