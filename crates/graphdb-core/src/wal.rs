@@ -99,6 +99,15 @@ struct LogState {
     /// A write or sync failed: the kernel may have dropped dirty pages, so nothing later
     /// is acknowledged as durable.
     failed: bool,
+    /// Pages of the commit being built that were spilled to the file ahead of its commit
+    /// frame (a bulk import holds more pages than memory should): the byte offset of
+    /// each page's newest spilled image. Frames without a commit marker, so recovery
+    /// drops them unless the commit frame that ends their log transaction follows. Only
+    /// the committer reads them; readers never see them before the commit.
+    spilled: HashMap<PageId, u64>,
+    /// Where the log ended before the first spilled frame (end, chained checksum,
+    /// frames), to rewind to when the commit is abandoned.
+    spill_mark: Option<(u64, u32, u64)>,
 }
 
 fn poisoned() -> GraphError {
@@ -355,6 +364,8 @@ impl LogState {
             durable: 0,
             busy: false,
             failed: false,
+            spilled: HashMap::new(),
+            spill_mark: None,
         }
     }
 
@@ -386,6 +397,16 @@ impl LogState {
 
     /// Encodes one log transaction at `end` into `encoded` and indexes it.
     fn encode(&mut self, pages: &[(PageId, &[u8; PAGE_SIZE])], commit_ts: u64) {
+        // Spilled frames belong to this log transaction: they become readable with it.
+        let spilled = std::mem::take(&mut self.spilled);
+        self.index.extend(spilled);
+        self.spill_mark = None;
+        self.encode_frames(pages, commit_ts, false);
+    }
+
+    /// Encodes frames at `end` into `encoded`; the last carries `commit_ts` (0: none).
+    /// Spilled frames are indexed apart from the committed ones.
+    fn encode_frames(&mut self, pages: &[(PageId, &[u8; PAGE_SIZE])], commit_ts: u64, spill: bool) {
         if self.encoded.is_empty() {
             self.encoded_at = self.end;
         }
@@ -415,8 +436,12 @@ impl LogState {
             put_u32(&mut fh, 28, own);
             self.encoded.extend_from_slice(&fh);
             self.encoded.extend_from_slice(&page[..]);
-            self.index
-                .insert(*id, start + i as u64 * FRAME_SIZE + FRAME_HEADER as u64);
+            let at = start + i as u64 * FRAME_SIZE + FRAME_HEADER as u64;
+            if spill {
+                self.spilled.insert(*id, at);
+            } else {
+                self.index.insert(*id, at);
+            }
         }
         self.end = start + pages.len() as u64 * FRAME_SIZE;
         self.last_crc = crc;
@@ -788,7 +813,9 @@ impl Wal {
             return Err(failed());
         }
         st.issued += 1;
-        if st.pending.is_empty() && st.encoded.is_empty() {
+        if st.pending.is_empty() && st.encoded.is_empty() || st.spill_mark.is_some() {
+            // With spilled frames before it the commit must be encoded right after them
+            // (they were written with nothing waiting, and nothing was appended since).
             // Nothing to merge with: encode now, as a lone commit always was.
             st.encode(pages, commit_ts);
             return Ok(st.issued);
@@ -803,6 +830,88 @@ impl Wal {
         }
         st.pending_ts = st.pending_ts.max(commit_ts);
         Ok(st.issued)
+    }
+
+    /// Writes pages of the commit being built to the file now, as frames without a commit
+    /// marker, so that a commit larger than memory need not hold them (a bulk import).
+    /// The commit that follows ([`append_commit`](Self::append_commit)) ends their log
+    /// transaction; until then nobody but [`read_spilled`](Self::read_spilled) sees them,
+    /// and recovery drops them as an unfinished commit. Not synced.
+    pub(crate) fn append_spilled(&mut self, pages: &[(PageId, &[u8; PAGE_SIZE])]) -> Result<()> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        // Earlier commits go first, whole: the spilled frames chain after them.
+        self.shared.settle(false)?;
+        let mut st = self.shared.lock()?;
+        while st.busy {
+            st = self.shared.done.wait(st).map_err(|_| poisoned())?;
+        }
+        if st.failed {
+            return Err(failed());
+        }
+        if !st.pending.is_empty() || !st.encoded.is_empty() {
+            return Err(GraphError::InvalidArgument(
+                "spilling pages while other commits wait to be written".into(),
+            ));
+        }
+        if st.spill_mark.is_none() {
+            st.spill_mark = Some((st.end, st.last_crc, st.frames));
+        }
+        st.encode_frames(pages, 0, true);
+        let Some((at, bytes, gaps)) = st.take_batch() else {
+            return Ok(());
+        };
+        st.busy = true;
+        drop(st);
+        let outcome = write_skipping(&*self.shared.storage, at, &bytes, &gaps);
+        let mut st = self.shared.lock()?;
+        st.busy = false;
+        if outcome.is_err() {
+            st.failed = true;
+        }
+        drop(st);
+        self.shared.done.notify_all();
+        outcome.map_err(GraphError::from)
+    }
+
+    /// The newest spilled image of `id` (see [`append_spilled`](Self::append_spilled));
+    /// false if it has none.
+    pub(crate) fn read_spilled(&self, id: PageId, buf: &mut [u8; PAGE_SIZE]) -> Result<bool> {
+        let st = self.shared.lock()?;
+        let Some(&off) = st.spilled.get(&id) else {
+            return Ok(false);
+        };
+        // The whole slot: its header says which zero run the writer left out.
+        let mut slot = vec![0u8; FRAME_SIZE as usize];
+        let start = off
+            .checked_sub(FRAME_HEADER as u64)
+            .ok_or_else(|| GraphError::corrupt("spilled frame inside the log header", None))?;
+        self.shared.storage.read_at(&mut slot, start)?;
+        let (fh, image) = slot.split_at(FRAME_HEADER);
+        let page = slot_image(fh, image).ok_or_else(|| {
+            GraphError::corrupt(
+                format!("spilled frame of page {id} names a zero run outside the page"),
+                Some(id),
+            )
+        })?;
+        buf.copy_from_slice(&page);
+        Ok(true)
+    }
+
+    /// Forgets the spilled frames of an abandoned commit: the next frames overwrite them
+    /// (recovery never replays them: no commit frame ends their log transaction, and the
+    /// frames written over them break the checksum chain).
+    pub(crate) fn discard_spilled(&mut self) {
+        if let Ok(mut st) = self.shared.lock() {
+            st.spilled.clear();
+            if let Some((end, crc, frames)) = st.spill_mark.take() {
+                st.end = end;
+                st.encoded_at = end;
+                st.last_crc = crc;
+                st.frames = frames;
+            }
+        }
     }
 
     /// Writes and syncs every pending commit (see [`LogShared::settle`]).
