@@ -305,7 +305,7 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
                 .stats()
                 .is_ok_and(|s| s.wal_frames >= db.config().checkpoint_after_frames);
             if full {
-                let _ = db.checkpoint();
+                let _ = db.checkpoint_keeping_log();
             }
         }
         info

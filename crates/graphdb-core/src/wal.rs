@@ -165,16 +165,22 @@ fn frame_gap(header: &[u8]) -> Option<std::ops::Range<usize>> {
     (start >= PAGE_HEADER && start + len <= PAGE_SIZE).then_some(start..start + len)
 }
 
-/// The longest run of zero 8-byte words in the page body, if long enough to leave out.
+/// The longest run of zero 64-byte blocks after the first block (which holds the page
+/// header), as (start word, length in words), if long enough to leave out. Blocks, not
+/// single words, keep the scan short: a whole block is tested with one OR of eight words.
 fn zero_run(page: &[u8; PAGE_SIZE]) -> Option<(usize, usize)> {
+    const BLOCK: usize = 64;
     let (mut best, mut best_len) = (0, 0);
-    let mut run_start = 0;
-    let mut run = 0;
-    for w in PAGE_HEADER / 8..PAGE_SIZE / 8 {
-        let word = &page[w * 8..w * 8 + 8];
-        if word == [0u8; 8] {
+    let (mut run_start, mut run) = (0, 0);
+    let (words, _) = page.as_chunks::<8>();
+    for (i, block) in words.chunks_exact(BLOCK / 8).enumerate().skip(1) {
+        let zero = block
+            .iter()
+            .fold(0u64, |acc, w| acc | u64::from_ne_bytes(*w))
+            == 0;
+        if zero {
             if run == 0 {
-                run_start = w;
+                run_start = i;
             }
             run += 1;
             if run > best_len {
@@ -185,7 +191,8 @@ fn zero_run(page: &[u8; PAGE_SIZE]) -> Option<(usize, usize)> {
             run = 0;
         }
     }
-    (best_len >= MIN_GAP_WORDS).then_some((best, best_len))
+    let words = BLOCK / 8;
+    (best_len * words >= MIN_GAP_WORDS).then_some((best * words, best_len * words))
 }
 
 /// The page image of a frame slot as written: the slot's bytes with the left-out run

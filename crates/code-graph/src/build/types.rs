@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::resolve::{Resolver, Want};
 use super::Owner;
-use crate::extract::{Callee, Env, Recv, TyRef};
+use crate::extract::{recv, Callee, Env, Recv, TyRef};
 use crate::id::NodeId;
 use crate::model::NodeKind;
 
@@ -187,6 +187,12 @@ impl Resolver<'_> {
                 };
                 self.field_ty(owner, name, cx, fuel)
             }
+            Recv::SelfField(name) => {
+                let Ty::Item(owner) = self.self_ty(cx.owner)? else {
+                    return None;
+                };
+                self.field_ty(owner, name, cx, fuel)
+            }
             Recv::PatField(path, name) => {
                 let owner = if path.first().map(String::as_str) == Some("Self") {
                     let Ty::Item(mut cur) = self.self_ty(cx.owner)? else {
@@ -285,7 +291,8 @@ impl Resolver<'_> {
             }
             Ty::Bounds(traits) => traits,
         };
-        for tr in traits {
+        let traits = self.with_supertraits(traits);
+        for tr in &traits {
             if let Some(m) = self.members.get(tr) {
                 found.extend(m.get(name).filter(|(k, _)| is_fn(*k)).map(|(_, id)| id));
             }
@@ -297,6 +304,27 @@ impl Resolver<'_> {
             1 => (Some(found[0]), false),
             _ => (None, true),
         }
+    }
+
+    /// `traits` and, transitively, their supertraits (at most 32 traits).
+    fn with_supertraits(&self, traits: &[NodeId]) -> Vec<NodeId> {
+        let mut all = traits.to_vec();
+        let mut i = 0;
+        while i < all.len() && all.len() < 32 {
+            if let Some(site) = self.typed.get(&all[i]) {
+                if let Some(TyRef::Bounds(paths)) = site.ty {
+                    if let Some(Ty::Bounds(sup)) = self.bounds(paths, self.site_cx(site)) {
+                        for s in sup {
+                            if !all.contains(&s) {
+                                all.push(s);
+                            }
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        all
     }
 
     /// A method call `recv.name()`: on the receiver's type where it is known, else by
@@ -320,7 +348,10 @@ impl Resolver<'_> {
                 None => self.typed_call(cx, &Recv::SelfValue, name),
             },
             Callee::Method(name) => self.method_by_name(cx.target, name),
-            Callee::Typed(b) => self.typed_call(cx, &b.0, &b.1),
+            Callee::Typed(s) => match recv::decode(s) {
+                Some((name, r)) => self.typed_call(cx, &r, name),
+                None => (None, false),
+            },
             Callee::Name(name) => (self.path_call(cx, std::slice::from_ref(name)), false),
             Callee::Path(segs) => match self.path_call(cx, segs) {
                 Some(f) => (Some(f), false),
