@@ -49,6 +49,7 @@ const ONE_HOP: BenchSpec = BenchSpec {
 pub fn bench(suite: &mut Suite) {
     bench_core(suite);
     bench_tools(suite);
+    crate::graphdb_kuzu::bench(suite);
 }
 
 /// Exercises every graphdb crate under concurrency.

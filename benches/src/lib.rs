@@ -11,6 +11,7 @@ pub mod demo;
 pub mod dep_tracker;
 pub mod graphdb;
 pub mod graphdb_concurrent;
+pub mod graphdb_kuzu;
 pub mod stress;
 
 use bench_harness::Suite;

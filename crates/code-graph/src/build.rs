@@ -13,7 +13,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
-use crate::extract::{extract_file_with, Callee, Env, FileFacts, ItemFact, GROUP, WITH_ARGS};
+use crate::extract::{extract_file_with, Callee, FileFacts, ImplFact, ItemFact, GROUP, WITH_ARGS};
 use crate::fasthash::{FastMap, FastSet};
 use crate::id::{crate_id, item_id, NodeId};
 use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};
@@ -625,7 +625,7 @@ fn run<E: Exec>(
         .map(&impls, &|i: &ImplSite<'_>| {
             (
                 i.id,
-                i.self_path.as_ref().and_then(|p| {
+                i.imp.self_path.as_ref().and_then(|p| {
                     resolver.resolve_scoped(i.module, i.locals.as_deref(), p, Want::Namespace)
                 }),
             )
@@ -669,7 +669,7 @@ fn run<E: Exec>(
                 .resolve_scoped(
                     i.module,
                     i.locals.as_deref(),
-                    i.trait_path?,
+                    i.imp.trait_path.as_deref()?,
                     Want::Namespace,
                 )
                 .filter(|t| resolver.kind(*t) == Some(NodeKind::Trait))?;
@@ -1609,8 +1609,9 @@ struct ImplSite<'a> {
     id: NodeId,
     module: NodeId,
     locals: Option<Arc<[NodeId]>>,
-    self_path: Option<&'a [String]>,
-    trait_path: Option<&'a [String]>,
+    /// The impl's self type and trait paths (one reference: there is an `ImplSite` per
+    /// impl, hundreds of thousands on a large input).
+    imp: &'a ImplFact,
 }
 
 /// Whose `Self` a function body sees.
@@ -1642,8 +1643,6 @@ enum Pending<'a> {
         target: usize,
         owner: Owner,
         locals: Option<Arc<[NodeId]>>,
-        /// The caller's generic parameters, for typing receivers.
-        env: Option<&'a Env>,
         callee: &'a Callee,
     },
 }
@@ -1817,17 +1816,14 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
         _ => (ctx.parent, EdgeKind::Contains, id),
     };
     part.edges.push(Edge { from, kind, to });
+    // Fields are members only when typing can use them (a field of a primitive or std
+    // type is never looked up): on a large input, most are not.
+    let typed_field = item.kind == NodeKind::Field && item.typed().is_some();
     if matches!(
         ctx.parent_kind,
-        NodeKind::Impl
-            | NodeKind::Trait
-            | NodeKind::Enum
-            | NodeKind::Function
-            | NodeKind::Method
-            | NodeKind::Struct
-            | NodeKind::Union
-            | NodeKind::Variant
-    ) {
+        NodeKind::Impl | NodeKind::Trait | NodeKind::Enum | NodeKind::Function | NodeKind::Method
+    ) || typed_field
+    {
         part.members.push((ctx.parent, &item.name, item.kind, id));
     }
     if item.kind == NodeKind::Method && matches!(item.detail.as_deref(), Some("inherent" | "trait"))
@@ -1850,7 +1846,6 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
             target: ctx.inst.target,
             owner: ctx.owner.clone(),
             locals: locals.clone(),
-            env,
             callee,
         });
     }
@@ -1883,8 +1878,7 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
             id,
             module: ctx.inst.module,
             locals: locals.clone(),
-            self_path: imp.self_path.as_deref(),
-            trait_path: imp.trait_path.as_deref(),
+            imp,
         });
         if let Some(tp) = &imp.trait_path {
             part.pending.push(Pending::Implements {

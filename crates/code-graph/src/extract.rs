@@ -8,7 +8,7 @@
 
 use syn::visit::Visit;
 
-mod recv;
+pub(crate) mod recv;
 
 use recv::{ty_ref, Generics, MAX_RECV_DEPTH};
 pub(crate) use recv::{Env, FnFact, Recv, TyRef};
@@ -175,7 +175,9 @@ pub(crate) enum Callee {
     Method(String),
     /// `value.name(...)` with what is known of the receiver: resolved on the
     /// receiver's type where the resolver can tell it, else by the name alone.
-    Typed(Box<(Recv, String)>),
+    /// The method name and receiver are one string (see `recv::encode`), since
+    /// facts hold millions of calls.
+    Typed(Box<str>),
 }
 
 #[derive(Debug)]
@@ -1141,6 +1143,7 @@ impl Extractor<'_> {
             opaque: 0,
             items: Vec::new(),
             scopes: vec![Vec::new()],
+            buf: String::new(),
         };
         if let Some(sig) = sig {
             for input in &sig.inputs {
@@ -1178,6 +1181,7 @@ impl Extractor<'_> {
             opaque: 0,
             items: Vec::new(),
             scopes: vec![Vec::new()],
+            buf: String::new(),
         };
         c.visit_expr(expr);
         let found = std::mem::take(&mut c.items);
@@ -1257,6 +1261,8 @@ struct CallCollector<'a, 'x> {
     /// The local bindings of the blocks being visited, innermost last: what is known
     /// of each name's value (`None`: nothing, but it hides any outer binding).
     scopes: Vec<Vec<(String, Option<Recv>)>>,
+    /// Reused to write each typed callee before it is kept.
+    buf: String,
 }
 
 impl CallCollector<'_, '_> {
@@ -1344,7 +1350,10 @@ impl CallCollector<'_, '_> {
                     syn::Member::Named(n) => n.to_string(),
                     syn::Member::Unnamed(i) => i.index.to_string(),
                 };
-                Some(Recv::Field(Box::new(base), member))
+                Some(match base {
+                    Recv::SelfValue => Recv::SelfField(member),
+                    base => Recv::Field(Box::new(base), member),
+                })
             }
             syn::Expr::MethodCall(m) => {
                 let base = self.recv(&m.receiver, depth + 1).map(Box::new);
@@ -1429,7 +1438,7 @@ impl<'ast> Visit<'ast> for CallCollector<'_, '_> {
         let name = call.method.to_string();
         let callee = match self.recv(&call.receiver, 0) {
             Some(Recv::SelfValue) => Callee::SelfMethod(name),
-            Some(r) => Callee::Typed(Box::new((r, name))),
+            Some(r) => Callee::Typed(recv::encode_with(&r, &name, &mut self.buf)),
             None => Callee::Method(name),
         };
         self.calls.push(callee);

@@ -1379,3 +1379,52 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "a panic with a non-string payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Small enough to run under Miri, which checks the memo table's unsafe code as the
+    //! engine uses it: `cargo +nightly miri test -p dep-tracker --lib engine::`.
+
+    use super::*;
+
+    /// `sum(n)` reads `x(n)` and `sum(n - 1)`; `x(n)` are inputs.
+    fn chain(len: u32) -> Engine<(char, u32), u64> {
+        let mut engine = Engine::new(|key: &(char, u32), step| match *key {
+            ('s', 0) => step.get(&('x', 0)),
+            ('s', n) => {
+                let own = *step.get_ref(&('x', n))?;
+                Ok(own + step.get(&('s', n - 1))?)
+            }
+            _ => Err(Error::UnknownInput {
+                key: format!("{key:?}"),
+            }),
+        });
+        engine.set_parallel(false);
+        for n in 0..len {
+            engine.set_input(('x', n), u64::from(n));
+        }
+        engine
+    }
+
+    #[test]
+    fn values_survive_replacement_and_revisions_through_the_lock_free_table() {
+        let len = if cfg!(miri) { 40 } else { 400 };
+        let mut engine = chain(len);
+        let sum = |n: u32| (0..=u64::from(n)).sum::<u64>();
+        assert_eq!(engine.get(&('s', len - 1)), Ok(sum(len - 1)));
+        for round in 1..4u64 {
+            // Every memo above key 3 is replaced; the replaced ones are freed at the
+            // next `set_input`, after the readers are gone.
+            assert!(engine.set_input(('x', 3), 3 + round));
+            assert_eq!(engine.get(&('s', len - 1)), Ok(sum(len - 1) + round));
+            assert_eq!(engine.get(&('s', 2)), Ok(sum(2)));
+        }
+        assert_eq!(
+            engine.get(&('y', 0)),
+            Err(Error::UnknownInput {
+                key: "('y', 0)".to_owned()
+            })
+        );
+        assert_eq!(engine.graph().node_count(), 2 * len as usize + 1);
+    }
+}

@@ -15,6 +15,10 @@
 //!   ([`Table::release_retired`]), so `&M` borrowed from `&Table` stays valid for as long
 //!   as the borrow.
 //!
+//! The frame that holds a key's claim is an `Arc` the entry owns; it is set, counted
+//! for another thread and taken out only under the shard's lock, so no thread counts a
+//! frame that is being freed.
+//!
 //! Publication: an entry is fully written before the `Release` store of its pointer
 //! into the index, a memo before the `Release` store of its pointer into the entry, an
 //! index before the `Release` store that makes it current; readers load each with

@@ -88,6 +88,9 @@ pub(crate) struct Phase3 {
     pub(crate) edges: VersionCache<Edge>,
     /// Commits since the last fsync, for [`SyncMode::Batched`].
     unsynced: AtomicU64,
+    /// Commits whose log frames wait in memory, for [`SyncMode::Off`]: they are written
+    /// together once `OFF_WRITE_EVERY` (in `txn.rs`) have gathered (see `commit_phase3`).
+    pub(crate) unwritten: AtomicU64,
     /// Committers between entering `commit` and having appended to the log (or failed):
     /// a committer about to lead a sync gives them a moment to join it.
     pub(crate) committing: AtomicU64,
@@ -201,6 +204,7 @@ impl ConcurrentGraphDB {
             nodes: VersionCache::new(db.config().node_cache_capacity),
             edges: VersionCache::new(db.config().edge_cache_capacity),
             unsynced: AtomicU64::new(0),
+            unwritten: AtomicU64::new(0),
             committing: AtomicU64::new(0),
             next_tx_id: AtomicU64::new(db.allocate_tx_id()),
             log: db.log_sync(),

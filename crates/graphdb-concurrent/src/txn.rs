@@ -239,6 +239,10 @@ fn load_edge(lock: &DbLock, p3: &Phase3, id: EdgeId, snapshot: u64) -> Result<Op
     })
 }
 
+/// Under [`SyncMode::Off`], the log frames of this many commits are written together
+/// (see `commit_phase3`).
+pub(crate) const OFF_WRITE_EVERY: u64 = 64;
+
 /// Commits touching more ids than this only close cache spans instead of publishing the
 /// new versions.
 const WRITE_THROUGH_MAX: usize = 64;
@@ -277,11 +281,23 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
             // write refuses later writes, a failed checkpoint is retried), as for the
             // engine's own commits.
             if shared.sync_mode == SyncMode::Off {
-                // No fsync ever runs between checkpoints, so writing the frames here
-                // costs one uncontended `pwrite`, cheaper than handing them to a leader
-                // after the lock is released (a wake-up per commit). A killed process
-                // keeps the commit, as the engine's own unsynced commits are kept.
-                let _ = p3.log.flush();
+                // No fsync ever runs between checkpoints. The frames of consecutive
+                // commits wait in memory, where the log merges them (the header page,
+                // the records page and the map page that each small commit rewrites
+                // are encoded and written once per group instead of once per commit),
+                // and every `OFF_WRITE_EVERY`-th commit writes the group with one
+                // uncontended `pwrite`, here under the lock (cheaper than handing it to
+                // a leader: a wake-up per write). A killed process keeps every group
+                // written; it loses at most the last `OFF_WRITE_EVERY - 1` commits, all
+                // of them whole and the newest last, as `SyncMode::Off` allows (a power
+                // cut loses more). `sync`, checkpoint, close and drop write them too.
+                let waiting = p3.unwritten.load(Ordering::Relaxed) + 1;
+                if waiting >= OFF_WRITE_EVERY {
+                    p3.unwritten.store(0, Ordering::Relaxed);
+                    let _ = p3.log.flush();
+                } else {
+                    p3.unwritten.store(waiting, Ordering::Relaxed);
+                }
             }
             let full = db
                 .stats()

@@ -161,6 +161,41 @@ struct TxState {
     snapshot_ts: u64,
     nodes: BTreeMap<NodeId, Pending<Node>>,
     edges: BTreeMap<EdgeId, Pending<Edge>>,
+    /// Batches of this transaction's writes already written into the pager by
+    /// [`GraphDB::bulk_write`] (a bulk import): its commit is being built in the pager,
+    /// and the maps above hold only the writes since the last batch.
+    segments: u32,
+    /// The ids of the nodes those earlier batches created, as sorted, disjoint
+    /// inclusive ranges (an import creates one contiguous range, so this stays tiny).
+    created: Vec<(NodeId, NodeId)>,
+    /// The earlier batches left the adjacency of their edges to
+    /// [`GraphDB::apply_adjacency`].
+    deferred_adjacency: bool,
+}
+
+impl TxState {
+    /// Whether an earlier batch of this transaction created node `id`.
+    fn created_before(&self, id: NodeId) -> bool {
+        let i = self.created.partition_point(|(_, hi)| *hi < id);
+        self.created.get(i).is_some_and(|(lo, _)| *lo <= id)
+    }
+
+    fn note_created(&mut self, ids: impl Iterator<Item = NodeId>) {
+        for id in ids {
+            match self.created.last_mut() {
+                Some((_, hi)) if *hi + 1 == id => *hi = id,
+                Some((_, hi)) if *hi >= id => {
+                    // Out of order (ids are allocated increasing, so never for one
+                    // transaction alone): keep the ranges sorted and disjoint.
+                    if !self.created_before(id) {
+                        let at = self.created.partition_point(|(lo, _)| *lo < id);
+                        self.created.insert(at, (id, id));
+                    }
+                }
+                _ => self.created.push((id, id)),
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -468,6 +503,9 @@ impl GraphDB {
                 snapshot_ts,
                 nodes: BTreeMap::new(),
                 edges: BTreeMap::new(),
+                segments: 0,
+                created: Vec::new(),
+                deferred_adjacency: false,
             },
         );
         Ok(())
@@ -496,6 +534,9 @@ impl GraphDB {
     ) -> Result<T> {
         self.check_open()?;
         let pager = self.pager.get_mut()?;
+        if pager.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
         match f(pager) {
             Ok(v) => {
                 if pager.has_uncommitted() {
@@ -762,10 +803,14 @@ impl GraphDB {
             // An existence check without cloning the node: bulk imports add many edges
             // per node.
             let mine = self.pending.get(&tx_id).and_then(|t| t.nodes.get(&end));
+            let earlier = self
+                .pending
+                .get(&tx_id)
+                .is_some_and(|t| t.created_before(end));
             let exists = match mine {
                 Some(Pending::Put { .. }) => true,
                 Some(Pending::Delete) => false,
-                None => self.node_exists_at(end, snapshot)?,
+                None => earlier || self.node_exists_at(end, snapshot)?,
             };
             if !exists {
                 return Err(GraphError::NodeNotFound(end));
@@ -847,7 +892,156 @@ impl GraphDB {
 
     /// Forgets the transaction's writes. Unknown ids are ignored (rollback is idempotent).
     pub(crate) fn rollback_transaction(&mut self, tx_id: TxId) {
-        self.pending.remove(&tx_id);
+        if let Some(state) = self.pending.remove(&tx_id) {
+            if state.segments > 0 {
+                // Its earlier batches are in the pager (and maybe spilled to the log).
+                if let Ok(pager) = self.pager.get_mut() {
+                    pager.abandon();
+                }
+            }
+        }
+    }
+
+    /// Appends edges to the adjacency lists of nodes that earlier batches of `tx_id`
+    /// created (see [`bulk_write`](GraphDB::bulk_write)):
+    /// for each `(node, outgoing, incoming)` the node's version is rewritten once with
+    /// the edges appended in the order given, each entry `(edge, other end, type)` with
+    /// the type an index into `types`. Spills past `max_dirty_pages` as
+    /// `bulk_write` does and, like it, returns the modified pages held before that.
+    /// On error the whole transaction is rolled back.
+    pub(crate) fn apply_adjacency(
+        &mut self,
+        tx_id: TxId,
+        lists: &[AdjLists],
+        types: &[String],
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        self.check_open()?;
+        let st = self.tx(tx_id)?;
+        if let Some((id, _, _)) = lists.iter().find(|(id, _, _)| !st.created_before(*id)) {
+            let id = *id;
+            self.rollback_transaction(tx_id);
+            return Err(GraphError::InvalidArgument(format!(
+                "node {id} was not created by an earlier batch of this transaction"
+            )));
+        }
+        let pager = self.pager.get_mut()?;
+        let mut outcome = append_adjacency(pager, tx_id, lists, types);
+        let dirty = pager.dirty_pages();
+        if outcome.is_ok() && dirty > max_dirty_pages {
+            outcome = pager.spill();
+        }
+        match outcome {
+            Ok(()) => Ok(dirty),
+            Err(e) => {
+                self.rollback_transaction(tx_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// A fresh node id for [`bulk_write`](GraphDB::bulk_write).
+    pub(crate) fn next_bulk_node_id(&self) -> Result<NodeId> {
+        let id = self.next_node_id.fetch_add(1, Ordering::Relaxed);
+        if id > MAX_ID {
+            return Err(GraphError::InvalidArgument(
+                "node id space exhausted".into(),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// A fresh edge id for [`bulk_write`](GraphDB::bulk_write).
+    pub(crate) fn next_bulk_edge_id(&self) -> Result<EdgeId> {
+        let id = self.next_edge_id.fetch_add(1, Ordering::Relaxed);
+        if id > MAX_ID {
+            return Err(GraphError::InvalidArgument(
+                "edge id space exhausted".into(),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// Writes a batch of a bulk load into the commit being built (a batched commit):
+    /// new nodes and edges, their ids already taken with
+    /// [`next_bulk_node_id`](GraphDB::next_bulk_node_id) and
+    /// [`next_bulk_edge_id`](GraphDB::next_bulk_edge_id), go straight into the commit
+    /// being built, without the per-record bookkeeping of a transaction's writes (the
+    /// records are moved into their encoded form, never cloned; the caller has checked
+    /// their properties with `validate_properties`). The edges' adjacency
+    /// is left to [`apply_adjacency`](GraphDB::apply_adjacency). An edge's ends must be
+    /// nodes of this call, of an earlier batch, or visible to the transaction. Returns
+    /// the modified pages held before any went to the log; on error the whole
+    /// transaction is rolled back.
+    ///
+    /// Past `max_dirty_pages` modified pages the pager writes them all to the log ahead
+    /// of the commit frame (see `Pager::spill`). Nothing becomes visible, and a crash
+    /// keeps nothing, until [`commit_transaction`](GraphDB::commit_transaction) writes
+    /// the commit frame. This is how a bulk import keeps its memory bounded whatever
+    /// its size. While a batched commit is being built no other commit can run.
+    pub(crate) fn bulk_write(
+        &mut self,
+        tx_id: TxId,
+        nodes: Vec<Node>,
+        edges: Vec<Edge>,
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        let outcome = self.bulk_write_inner(tx_id, nodes, edges, max_dirty_pages);
+        if outcome.is_err() {
+            self.rollback_transaction(tx_id);
+        }
+        outcome
+    }
+
+    fn bulk_write_inner(
+        &mut self,
+        tx_id: TxId,
+        nodes: Vec<Node>,
+        edges: Vec<Edge>,
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        self.check_open()?;
+        let st = self.tx(tx_id)?;
+        if !st.nodes.is_empty() || !st.edges.is_empty() {
+            return Err(GraphError::InvalidArgument(
+                "a bulk write cannot follow unbatched writes of the same transaction".into(),
+            ));
+        }
+        let snapshot = st.snapshot_ts;
+        // Node ids of this call, in order (the caller takes them increasing).
+        let mut mine: Vec<NodeId> = nodes.iter().map(|n| n.id).collect();
+        mine.sort_unstable();
+        // The caller validated every record's properties (the importer, so that an error
+        // names its line).
+        for e in &edges {
+            for end in [e.source, e.target] {
+                let ok = mine.binary_search(&end).is_ok()
+                    || self.tx(tx_id)?.created_before(end)
+                    || self.node_exists_at(end, snapshot)?;
+                if !ok {
+                    return Err(GraphError::NodeNotFound(end));
+                }
+            }
+        }
+        let pager = self.pager.get_mut()?;
+        let outcome = write_bulk(pager, tx_id, nodes, edges);
+        let mut outcome = outcome.map(|()| pager.dirty_pages());
+        if let Ok(dirty) = outcome {
+            if dirty > max_dirty_pages {
+                outcome = pager.spill().map(|()| dirty);
+            }
+        }
+        let dirty = outcome?;
+        let st = self.tx(tx_id)?;
+        st.segments += 1;
+        st.deferred_adjacency = true;
+        st.note_created(mine.into_iter());
+        Ok(dirty)
+    }
+
+    /// Modified pages the commit being built holds in memory (for bulk-import tests).
+    pub(crate) fn dirty_pages(&mut self) -> usize {
+        self.pager.get_mut().map_or(0, |p| p.dirty_pages())
     }
 
     /// Commits `tx_id`: checks for write-write conflicts (first committer wins), writes the
@@ -911,11 +1105,27 @@ impl GraphDB {
     /// returned before anything is applied; nothing after the queueing can fail.
     fn commit_inner(&mut self, tx_id: TxId, publish: bool) -> Result<CommitInfo> {
         self.check_open()?;
+        let segmented = self.pending.get(&tx_id).is_some_and(|s| s.segments > 0);
+        if self
+            .pending
+            .get(&tx_id)
+            .is_some_and(|s| s.deferred_adjacency && !s.edges.is_empty())
+        {
+            // Its last writes would get adjacency while the earlier ones wait for lists
+            // that can no longer come: refuse rather than commit a mix.
+            self.rollback_transaction(tx_id);
+            return Err(GraphError::InvalidArgument(
+                "a commit with deferred adjacency must apply its last edges as a batch".into(),
+            ));
+        }
+        if !segmented && self.pager.get_mut()?.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
         let state = self
             .pending
             .remove(&tx_id)
             .ok_or(GraphError::TransactionNotFound(tx_id))?;
-        if state.nodes.is_empty() && state.edges.is_empty() {
+        if state.nodes.is_empty() && state.edges.is_empty() && !segmented {
             return Ok(CommitInfo {
                 commit_ts: self.current_commit_ts(),
                 seq: 0,
@@ -1037,8 +1247,17 @@ impl GraphDB {
             .map(|p| p.wal_frames() >= self.config.checkpoint_after_frames);
         if due.unwrap_or(false) {
             // The error is kept in the health state (see `checkpoint`).
-            let _ = self.checkpoint();
+            let _ = self.checkpoint_log(false);
         }
+    }
+
+    /// The checkpoint a busy writer runs when the log is full: like
+    /// [`checkpoint`](GraphDB::checkpoint), but the log keeps its space for the next
+    /// generation instead of being cut back to 1 MiB, so commits keep writing into
+    /// allocated blocks. The log then stays below `checkpoint_after_frames` frames plus
+    /// one transaction and 1 MiB; an explicit checkpoint (or `close`) shrinks it.
+    pub(crate) fn checkpoint_keeping_log(&mut self) -> Result<()> {
+        self.checkpoint_log(false)
     }
 
     /// Folds the log into the main file and empties it. Open write transactions are not
@@ -1049,8 +1268,12 @@ impl GraphDB {
     /// checkpoint retries it; if the log itself could not be synced or reset, it is
     /// [`Health::WritesRefused`].
     pub fn checkpoint(&mut self) -> Result<()> {
+        self.checkpoint_log(true)
+    }
+
+    fn checkpoint_log(&mut self, shrink: bool) -> Result<()> {
         self.check_open()?;
-        let result = self.pager.get_mut()?.checkpoint();
+        let result = self.pager.get_mut()?.checkpoint(shrink);
         match result {
             Ok(()) => {
                 if matches!(self.health, Health::CheckpointPending { .. }) {
@@ -1568,6 +1791,20 @@ pub fn wal_path(path: &Path) -> PathBuf {
 
 type Applied = (u64, Vec<PageId>, Vec<NodeId>, Vec<EdgeId>);
 
+/// A node's adjacency to append (see [`GraphDB::apply_adjacency`]): the node, then its
+/// outgoing and its incoming entries as `(edge, node at the other end, type index)`.
+pub(crate) type AdjLists = (
+    NodeId,
+    Vec<(EdgeId, NodeId, u32)>,
+    Vec<(EdgeId, NodeId, u32)>,
+);
+
+fn bulk_in_progress() -> GraphError {
+    GraphError::InvalidArgument(
+        "a batched commit (bulk import) is being built; it must commit or roll back first".into(),
+    )
+}
+
 /// Checks and writes one transaction. Runs under `&mut GraphDB`, so no reader sees the
 /// pager in between; on error the caller abandons the pager's uncommitted pages.
 fn apply_commit(
@@ -1576,6 +1813,22 @@ fn apply_commit(
     st: &TxState,
     next_ids: (u64, u64, u64),
 ) -> Result<Applied> {
+    let (ts, touched_nodes, touched_edges) = apply_writes(pager, tx_id, st, next_ids)?;
+    let (_, pages) = pager.commit(ts)?;
+    Ok((ts, pages, touched_nodes, touched_edges))
+}
+
+/// The checks and writes of [`apply_commit`], without writing the commit to the log:
+/// the new versions, the adjacency and index changes and the header fields, all in the
+/// pager's uncommitted pages. In a batched commit (see [`GraphDB::bulk_write`]) a
+/// version written by an earlier batch of the same commit (same timestamp) is replaced
+/// instead of chained.
+fn apply_writes(
+    pager: &mut Pager,
+    tx_id: TxId,
+    st: &TxState,
+    next_ids: (u64, u64, u64),
+) -> Result<(u64, Vec<NodeId>, Vec<EdgeId>)> {
     let snapshot = st.snapshot_ts;
     let ts = pager.committed_meta().last_commit_ts + 1;
     let node_root = pager.meta().node_root;
@@ -1650,7 +1903,8 @@ fn apply_commit(
         if is_new {
             for end in [record.source, record.target] {
                 let created_here =
-                    matches!(st.nodes.get(&end), Some(Pending::Put { is_new: true, .. }));
+                    matches!(st.nodes.get(&end), Some(Pending::Put { is_new: true, .. }))
+                        || st.created_before(end);
                 if !created_here {
                     let alive = head_of(&mut rs, node_root, KIND_NODE, end)?
                         .is_some_and(|(_, h)| !h.tombstone);
@@ -1661,7 +1915,9 @@ fn apply_commit(
                     }
                 }
             }
-            if let Pending::Put { value, .. } = p {
+            // A batched commit that defers adjacency appends it later, sorted
+            // (`GraphDB::apply_adjacency`).
+            if let (Pending::Put { value, .. }, false) = (p, st.deferred_adjacency) {
                 let ty = value.edge_type.as_str();
                 deltas
                     .entry(value.source)
@@ -1786,6 +2042,16 @@ fn apply_commit(
                 None => return Err(conflict(format!("node {id} (deleted meanwhile)"))),
             },
         };
+        // A version an earlier batch of this same commit wrote is replaced: versions of
+        // one node never share a timestamp.
+        let prev = match &head {
+            Some((p, h)) if h.commit_ts == ts => {
+                rs.delete(*p)?;
+                h.prev
+            }
+            Some((p, _)) => Some(*p),
+            None => None,
+        };
         let record = NodeRecord {
             header: RecordHeader {
                 kind: KIND_NODE,
@@ -1794,7 +2060,7 @@ fn apply_commit(
                 tx_id,
                 commit_ts: ts,
                 props_ts,
-                prev: head.map(|(p, _)| p),
+                prev,
             },
             labels,
             properties,
@@ -1824,8 +2090,121 @@ fn apply_commit(
     meta.next_node_id = meta.next_node_id.max(next_ids.0);
     meta.next_edge_id = meta.next_edge_id.max(next_ids.1);
     meta.next_tx_id = meta.next_tx_id.max(next_ids.2).max(tx_id + 1);
-    let (_, pages) = pager.commit(ts)?;
-    Ok((ts, pages, touched_nodes, touched_edges))
+    Ok((ts, touched_nodes, touched_edges))
+}
+
+/// The writes of [`GraphDB::bulk_write`]: new versions of new records, no adjacency.
+fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+    let ts = pager.committed_meta().last_commit_ts + 1;
+    let header = |kind: u8, id: u64| RecordHeader {
+        kind,
+        tombstone: false,
+        id,
+        tx_id,
+        commit_ts: ts,
+        props_ts: ts,
+        prev: None,
+    };
+    let (max_node, max_edge) = (
+        nodes.iter().map(|n| n.id).max().unwrap_or(0),
+        edges.iter().map(|e| e.id).max().unwrap_or(0),
+    );
+    {
+        let refs: Vec<&Node> = nodes.iter().collect();
+        crate::index::on_commit(pager, &refs)?;
+    }
+    let mut node_root = pager.meta().node_root;
+    let mut edge_root = pager.meta().edge_root;
+    let mut rs = RecordStore::new(pager);
+    for e in edges {
+        let id = e.id;
+        let record = EdgeRecord {
+            header: header(KIND_EDGE, id),
+            source: e.source,
+            target: e.target,
+            edge_type: e.edge_type,
+            properties: e.properties,
+        };
+        let ptr = rs.insert(&codec::encode_edge(&record))?;
+        rs.map_set(&mut edge_root, id, ptr.encode())?;
+    }
+    for n in nodes {
+        let id = n.id;
+        let record = NodeRecord {
+            header: header(KIND_NODE, id),
+            labels: n.labels,
+            properties: n.properties,
+            types: Vec::new(),
+            out: Vec::new(),
+            inn: Vec::new(),
+        };
+        let ptr = rs.insert(&codec::encode_node(&record))?;
+        rs.map_set(&mut node_root, id, ptr.encode())?;
+    }
+    let meta = rs.pager().meta_mut();
+    meta.node_root = node_root;
+    meta.edge_root = edge_root;
+    meta.next_node_id = meta.next_node_id.max(max_node + 1);
+    meta.next_edge_id = meta.next_edge_id.max(max_edge + 1);
+    meta.next_tx_id = meta.next_tx_id.max(tx_id + 1);
+    Ok(())
+}
+
+/// The writes of [`GraphDB::apply_adjacency`]: each listed node's version, written by an
+/// earlier batch of the same commit, is replaced by one with the edges appended.
+fn append_adjacency(
+    pager: &mut Pager,
+    tx_id: TxId,
+    lists: &[AdjLists],
+    types: &[String],
+) -> Result<()> {
+    let ts = pager.committed_meta().last_commit_ts + 1;
+    let mut node_root = pager.meta().node_root;
+    let mut rs = RecordStore::new(pager);
+    for (id, out, inn) in lists {
+        let (ptr, h) = head_of(&mut rs, node_root, KIND_NODE, *id)?
+            .filter(|(_, h)| !h.tombstone && h.commit_ts == ts && h.tx_id == tx_id)
+            .ok_or_else(|| {
+                GraphError::InvalidArgument(format!(
+                    "node {id} was not written by this commit: cannot append adjacency"
+                ))
+            })?;
+        let mut r = read_node(&mut rs, ptr)?;
+        // The import's type indexes become this record's own (its table holds the types
+        // it uses, usually one or two).
+        let mut local: Vec<(u32, u32)> = Vec::new();
+        for (list, outgoing) in [(out, true), (inn, false)] {
+            for (edge, other, ty) in list {
+                let at = match local.iter().find(|(t, _)| t == ty) {
+                    Some((_, at)) => *at,
+                    None => {
+                        let name = types.get(*ty as usize).ok_or_else(|| {
+                            GraphError::InvalidArgument(format!("edge type index {ty} unknown"))
+                        })?;
+                        let at = r.type_index(name);
+                        local.push((*ty, at));
+                        at
+                    }
+                };
+                let entry = codec::Adj {
+                    edge: *edge,
+                    other: *other,
+                    ty: at,
+                };
+                if outgoing {
+                    r.out.push(entry);
+                } else {
+                    r.inn.push(entry);
+                }
+            }
+        }
+        r.header.prev = h.prev;
+        rs.delete(ptr)?;
+        let new = rs.insert(&codec::encode_node(&r))?;
+        rs.map_set(&mut node_root, *id, new.encode())?;
+    }
+    rs.pager().meta_mut().node_root = node_root;
+    Ok(())
 }
 
 /// Cuts every version chain below the newest version visible at `horizon`.

@@ -82,6 +82,12 @@ pub trait Engine {
     /// lock and then share one write and one fsync (group commit).
     fn log_sync(&self) -> LogSync;
 
+    /// The checkpoint a busy writer runs when the log is full: like
+    /// [`GraphDB::checkpoint`] (same contract and errors), but the log keeps its space
+    /// for the next generation instead of being cut back to 1 MiB, so the next commits
+    /// write into allocated blocks rather than growing the file again.
+    fn checkpoint_keeping_log(&mut self) -> Result<()>;
+
     /// The version of a node that a snapshot at `snapshot_ts` sees; with `tx_id`, that
     /// transaction's own uncommitted writes come first.
     fn get_node_with_snapshot(
@@ -252,6 +258,10 @@ impl Engine for GraphDB {
 
     fn log_sync(&self) -> LogSync {
         GraphDB::log_sync(self)
+    }
+
+    fn checkpoint_keeping_log(&mut self) -> Result<()> {
+        GraphDB::checkpoint_keeping_log(self)
     }
 
     fn get_node_with_snapshot(

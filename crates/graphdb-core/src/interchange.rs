@@ -9,6 +9,18 @@
 //! [`GraphError::Import`] naming the file, the line and the reason, and the database is
 //! left exactly as it was. Export reads one snapshot.
 //!
+//! An import streams: whatever the input's size, it holds at most
+//! [`ImportOptions::batch_records`] parsed records, [`ImportOptions::run_entries`]
+//! adjacency entries and about [`ImportOptions::max_dirty_pages`] modified pages in
+//! memory (plus the map from the files' node ids to the database's, which grows with the
+//! node count). Every batch of records is written into the commit being built; pages
+//! past the limit go to the log as frames without a commit marker, and the adjacency
+//! entries are sorted in runs (temporary files when they do not fit) and merged, so
+//! that every node's adjacency is written once, after all edges. The single commit
+//! frame at the end makes the whole import visible and durable at once: a process
+//! killed or a machine stopped before it leaves the database as it was (recovery drops
+//! the unfinished frames), after it the import is complete.
+//!
 //! CSV keeps what its layout can say: booleans, integers, floats, strings and lists of
 //! one of those, one type per column. A value CSV cannot express (null, bytes, nested or
 //! mixed lists, a key holding different types on different nodes, a list of strings with
@@ -19,9 +31,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use crate::db::GraphDB;
+use crate::db::{AdjLists, GraphDB};
 use crate::error::{GraphError, Result};
-use crate::types::{Edge, Node, NodeId, Properties, PropertyValue, MAX_LIST_DEPTH};
+use crate::txn::WriteTxn;
+use crate::types::{Edge, EdgeId, Node, NodeId, Properties, PropertyValue, MAX_LIST_DEPTH};
 
 /// What an import or export moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,6 +43,412 @@ pub struct Counts {
     pub nodes: u64,
     /// Edges read or written.
     pub edges: u64,
+}
+
+/// Memory limits of an import (see the module docs). The defaults hold a few tens of
+/// MiB whatever the input size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Parsed records held before they are written into the commit being built.
+    pub batch_records: usize,
+    /// Modified pages (8 KiB each) the commit being built may keep in memory after a
+    /// batch; past it they go to the log. One batch can add its own pages on top.
+    pub max_dirty_pages: usize,
+    /// Adjacency entries (32 bytes each, two per edge) sorted in memory before a sorted
+    /// run goes to a temporary file.
+    pub run_entries: usize,
+    /// Hold the whole import in one ordinary in-memory transaction instead (what the
+    /// importer did before it streamed; kept to measure the two side by side). The
+    /// other limits are then ignored.
+    pub in_memory: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            batch_records: 65_536,
+            max_dirty_pages: 4_096,
+            run_entries: 1 << 20,
+            in_memory: false,
+        }
+    }
+}
+
+/// What an import did, beyond [`Counts`]: the figures that show its memory bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportStats {
+    /// Nodes and edges imported.
+    pub counts: Counts,
+    /// Batches written into the commit being built (0 for an in-memory import).
+    pub batches: u64,
+    /// The most parsed records held at once.
+    pub peak_buffered_records: u64,
+    /// The most adjacency entries held in memory at once.
+    pub peak_adjacency_entries: u64,
+    /// The most modified pages held after a batch, before they went to the log.
+    pub peak_dirty_pages: u64,
+    /// Sorted adjacency runs written to temporary files.
+    pub adjacency_runs: u64,
+}
+
+/// One adjacency entry: the node, `direction << 63 | edge`, the node at the other end
+/// and the edge type (an index into the import's type table). Sorting by the first two
+/// puts a node's outgoing then incoming edges together, each in edge-id order.
+type AdjEntry = (NodeId, u64, NodeId, u32);
+
+/// The bytes of one entry in a run file.
+const ENTRY_BYTES: usize = 28;
+
+/// Adjacency entries, sorted in runs of bounded size; runs that do not fit stay in
+/// temporary files until they are merged.
+struct AdjacencyRuns {
+    buf: Vec<AdjEntry>,
+    cap: usize,
+    files: Vec<std::path::PathBuf>,
+    peak: usize,
+}
+
+const INCOMING: u64 = 1 << 63;
+
+impl AdjacencyRuns {
+    fn new(cap: usize) -> Self {
+        AdjacencyRuns {
+            buf: Vec::new(),
+            cap: cap.max(2),
+            files: Vec::new(),
+            peak: 0,
+        }
+    }
+
+    fn push(
+        &mut self,
+        node: NodeId,
+        incoming: bool,
+        edge: EdgeId,
+        other: NodeId,
+        ty: u32,
+    ) -> Result<()> {
+        let key = if incoming { INCOMING | edge } else { edge };
+        self.buf.push((node, key, other, ty));
+        self.peak = self.peak.max(self.buf.len());
+        if self.buf.len() >= self.cap {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Sorts the buffer and writes it as one run to a temporary file.
+    fn spill(&mut self) -> Result<()> {
+        self.buf.sort_unstable();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "graphdb-import-{}-{nanos}-{}.run",
+            std::process::id(),
+            self.files.len()
+        ));
+        let file = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+        self.files.push(path.clone());
+        let mut w = BufWriter::with_capacity(1 << 16, file);
+        for (node, key, other, ty) in self.buf.drain(..) {
+            let mut b = [0u8; ENTRY_BYTES];
+            b[..8].copy_from_slice(&node.to_le_bytes());
+            b[8..16].copy_from_slice(&key.to_le_bytes());
+            b[16..24].copy_from_slice(&other.to_le_bytes());
+            b[24..].copy_from_slice(&ty.to_le_bytes());
+            w.write_all(&b).map_err(|e| io_err(&path, e))?;
+        }
+        w.flush().map_err(|e| io_err(&path, e))
+    }
+
+    /// Every entry in `(node, direction, edge)` order, one node's lists at a time.
+    fn merge(&mut self, mut each: impl FnMut(AdjLists) -> Result<()>) -> Result<()> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        self.buf.sort_unstable();
+        let mut readers = Vec::new();
+        for path in &self.files {
+            let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+            readers.push((path.clone(), BufReader::with_capacity(1 << 16, file)));
+        }
+        let next_of =
+            |r: &mut (std::path::PathBuf, BufReader<std::fs::File>)| -> Result<Option<AdjEntry>> {
+                let mut b = [0u8; ENTRY_BYTES];
+                match r.1.read_exact(&mut b) {
+                    Ok(()) => {
+                        let u = |at: usize| {
+                            let mut x = [0u8; 8];
+                            x.copy_from_slice(&b[at..at + 8]);
+                            u64::from_le_bytes(x)
+                        };
+                        let mut t = [0u8; 4];
+                        t.copy_from_slice(&b[24..]);
+                        Ok(Some((u(0), u(8), u(16), u32::from_le_bytes(t))))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+                    Err(e) => Err(io_err(&r.0, e)),
+                }
+            };
+        // Sources 0..files are the runs on disk; the last one is the buffer.
+        let mut heap = BinaryHeap::new();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some(x) = next_of(r)? {
+                heap.push(Reverse((x, i)));
+            }
+        }
+        let in_memory = readers.len();
+        let buf = std::mem::take(&mut self.buf);
+        let mut buf_at = 0;
+        if let Some(x) = buf.first() {
+            heap.push(Reverse((*x, in_memory)));
+            buf_at = 1;
+        }
+        let mut current: Option<AdjLists> = None;
+        while let Some(Reverse(((node, key, other, ty), src))) = heap.pop() {
+            let next = if src == in_memory {
+                let x = buf.get(buf_at).copied();
+                buf_at += 1;
+                x
+            } else {
+                next_of(&mut readers[src])?
+            };
+            if let Some(x) = next {
+                heap.push(Reverse((x, src)));
+            }
+            if current.as_ref().is_some_and(|(n, _, _)| *n != node) {
+                if let Some(lists) = current.take() {
+                    each(lists)?;
+                }
+            }
+            let slot = current.get_or_insert_with(|| (node, Vec::new(), Vec::new()));
+            if key & INCOMING != 0 {
+                slot.2.push((key & !INCOMING, other, ty));
+            } else {
+                slot.1.push((key, other, ty));
+            }
+        }
+        if let Some(lists) = current.take() {
+            each(lists)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AdjacencyRuns {
+    fn drop(&mut self) {
+        for path in &self.files {
+            // A leftover temporary file is only wasted space.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// One import's write transaction with its batching (see the module docs).
+struct Loader<'a> {
+    tx: WriteTxn<'a>,
+    opts: ImportOptions,
+    stats: ImportStats,
+    /// Parsed records waiting for the next batch (ids already taken).
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    adjacency: AdjacencyRuns,
+    /// The edge types seen so far; adjacency entries name them by index.
+    types: Vec<String>,
+    type_index: HashMap<String, u32>,
+}
+
+impl<'a> Loader<'a> {
+    fn new(db: &'a mut GraphDB, opts: ImportOptions) -> Result<Self> {
+        Ok(Loader {
+            tx: db.begin_write_txn()?,
+            opts,
+            stats: ImportStats::default(),
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            adjacency: AdjacencyRuns::new(opts.run_entries),
+            types: Vec::new(),
+            type_index: HashMap::new(),
+        })
+    }
+
+    fn add_node(&mut self, mut node: Node) -> Result<NodeId> {
+        self.stats.counts.nodes += 1;
+        if self.opts.in_memory {
+            return self.tx.add_node(node);
+        }
+        crate::types::validate_properties(&node.properties)?;
+        node.id = self.tx.next_bulk_node_id()?;
+        node.version = 0;
+        let id = node.id;
+        self.nodes.push(node);
+        Ok(id)
+    }
+
+    fn add_edge(&mut self, mut edge: Edge) -> Result<EdgeId> {
+        self.stats.counts.edges += 1;
+        if self.opts.in_memory {
+            return self.tx.add_edge(edge);
+        }
+        crate::types::validate_properties(&edge.properties)?;
+        let (s, t) = (edge.source, edge.target);
+        let ty = match self.type_index.get(&edge.edge_type) {
+            Some(i) => *i,
+            None => {
+                let i = u32::try_from(self.types.len())
+                    .map_err(|_| GraphError::InvalidArgument("more than 2^32 edge types".into()))?;
+                self.types.push(edge.edge_type.clone());
+                self.type_index.insert(edge.edge_type.clone(), i);
+                i
+            }
+        };
+        edge.id = self.tx.next_bulk_edge_id()?;
+        edge.version = 0;
+        let id = edge.id;
+        self.edges.push(edge);
+        self.adjacency.push(s, false, id, t, ty)?;
+        self.adjacency.push(t, true, id, s, ty)?;
+        Ok(id)
+    }
+
+    /// Writes the buffered records into the commit once there are enough of them.
+    fn after_record(&mut self) -> Result<()> {
+        let held = (self.nodes.len() + self.edges.len()) as u64;
+        self.stats.peak_buffered_records = self.stats.peak_buffered_records.max(held);
+        if held >= self.opts.batch_records.max(1) as u64 {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self) -> Result<()> {
+        let room = self.opts.batch_records.min(1 << 16);
+        let nodes = std::mem::replace(&mut self.nodes, Vec::with_capacity(room));
+        let edges = std::mem::replace(&mut self.edges, Vec::with_capacity(room));
+        let dirty = self
+            .tx
+            .bulk_write(nodes, edges, self.opts.max_dirty_pages)?;
+        self.stats.peak_dirty_pages = self.stats.peak_dirty_pages.max(dirty as u64);
+        self.stats.batches += 1;
+        Ok(())
+    }
+
+    /// Writes what is left, the sorted adjacency, and commits.
+    fn finish(mut self) -> Result<ImportStats> {
+        if !self.opts.in_memory {
+            self.write_batch()?;
+            self.stats.adjacency_runs = self.adjacency.files.len() as u64;
+            let mut lists = Vec::new();
+            let mut held = 0usize;
+            let batch = self.opts.batch_records.max(1);
+            let max_dirty = self.opts.max_dirty_pages;
+            let (tx, stats, adjacency, types) = (
+                &mut self.tx,
+                &mut self.stats,
+                &mut self.adjacency,
+                &self.types,
+            );
+            adjacency.merge(|node_lists| {
+                held += node_lists.1.len() + node_lists.2.len();
+                lists.push(node_lists);
+                if held >= batch {
+                    let dirty = tx.apply_adjacency(&lists, types, max_dirty)?;
+                    stats.peak_dirty_pages = stats.peak_dirty_pages.max(dirty as u64);
+                    lists.clear();
+                    held = 0;
+                }
+                Ok(())
+            })?;
+            if !lists.is_empty() {
+                let dirty = self.tx.apply_adjacency(&lists, &self.types, max_dirty)?;
+                self.stats.peak_dirty_pages = self.stats.peak_dirty_pages.max(dirty as u64);
+            }
+        }
+        self.stats.peak_adjacency_entries = self.adjacency.peak as u64;
+        let mut stats = self.stats;
+        stats.peak_dirty_pages = stats.peak_dirty_pages.max(self.tx.dirty_pages() as u64);
+        self.tx.commit()?;
+        Ok(stats)
+    }
+}
+
+/// A hasher for integer keys: one multiplication instead of SipHash (the keys are the
+/// files' own ids, which the importer only ever looks up).
+#[derive(Default)]
+struct IntHasher(u64);
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IntMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IntHasher>>;
+
+/// The files' `:ID`s and the node ids the database gave them. Ids written as plain
+/// decimal integers (the common case) are kept as numbers: no allocation per node and
+/// no string comparison per edge end; any other text is kept as text. `"7"` and `"07"`
+/// stay different ids, as in the file.
+#[derive(Default)]
+struct IdMap {
+    /// Small numbers index a vector directly (0: no node), as long as it stays within a
+    /// few times the number of ids mapped, so dense ids `1..=n` cost no hashing at all.
+    dense: Vec<NodeId>,
+    mapped: usize,
+    ints: IntMap<NodeId>,
+    texts: HashMap<String, NodeId>,
+}
+
+impl IdMap {
+    /// The number a canonical decimal id stands for (no sign, no leading zero).
+    fn number(text: &str) -> Option<u64> {
+        let b = text.as_bytes();
+        if b.is_empty() || b.len() > 19 || (b.len() > 1 && b[0] == b'0') {
+            return None;
+        }
+        if !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        text.parse().ok()
+    }
+
+    fn get(&self, text: &str) -> Option<NodeId> {
+        match Self::number(text) {
+            Some(n) => match self.dense.get(n as usize) {
+                Some(0) => None,
+                Some(id) => Some(*id),
+                None => self.ints.get(&n).copied(),
+            },
+            None => self.texts.get(text).copied(),
+        }
+    }
+
+    fn insert(&mut self, text: String, id: NodeId) {
+        self.mapped += 1;
+        match Self::number(&text) {
+            Some(n) if (n as usize) < self.dense.len() => self.dense[n as usize] = id,
+            Some(n) if n < 4 * self.mapped as u64 + 4096 => {
+                self.dense
+                    .resize((n as usize + 1).max(2 * self.dense.len()), 0);
+                self.dense[n as usize] = id;
+            }
+            Some(n) => {
+                self.ints.insert(n, id);
+            }
+            None => {
+                self.texts.insert(text, id);
+            }
+        }
+    }
 }
 
 // ----- CSV reading and writing -----
@@ -79,6 +498,19 @@ impl<R: BufRead> CsvReader<R> {
             }
         }
         let start = self.line;
+        let body = self.buf.trim_end_matches(['\r', '\n']);
+        if !body.contains(['"', '\r']) {
+            // No quotes (and no stray carriage return, which the general path drops): the
+            // record is this line, split at the commas.
+            let fields = body
+                .split(',')
+                .map(|t| Field {
+                    text: t.to_owned(),
+                    quoted: false,
+                })
+                .collect();
+            return Ok(Some((start, fields)));
+        }
         let mut fields = Vec::new();
         let mut cur = String::new();
         let mut quoted = false;
@@ -561,17 +993,35 @@ fn open_reader(path: &Path) -> Result<BufReader<std::fs::File>> {
 }
 
 /// Imports CSV files in Neo4j's bulk-import layout (every nodes file first, then every
-/// edges file) as one transaction. `progress` is called with the number of records read
-/// so far, every few thousand records. On any error nothing is applied.
+/// edges file) as one transaction, streaming with the default [`ImportOptions`].
+/// `progress` is called with the number of records read so far, every few thousand
+/// records. On any error nothing is applied.
 pub fn import_csv(
     db: &mut GraphDB,
     node_files: &[&Path],
     edge_files: &[&Path],
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts> {
-    let mut tx = db.begin_write_txn()?;
-    let mut ids: HashMap<String, NodeId> = HashMap::new();
-    let mut counts = Counts::default();
+    import_csv_with(
+        db,
+        node_files,
+        edge_files,
+        ImportOptions::default(),
+        progress,
+    )
+    .map(|s| s.counts)
+}
+
+/// [`import_csv`] with explicit memory limits, returning what it held at most.
+pub fn import_csv_with(
+    db: &mut GraphDB,
+    node_files: &[&Path],
+    edge_files: &[&Path],
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportStats> {
+    let mut load = Loader::new(db, options)?;
+    let mut ids = IdMap::default();
     let mut records = 0u64;
     for (files, edges) in [(node_files, false), (edge_files, true)] {
         for path in files {
@@ -597,9 +1047,9 @@ pub fn import_csv(
                 let mut props = Properties::new();
                 let (mut ext_id, mut labels, mut start, mut end, mut ty) =
                     (None, Vec::new(), None, None, None);
-                for (col, f) in cols.iter().zip(&fields) {
+                for (col, f) in cols.iter().zip(fields) {
                     match col {
-                        Column::Id => ext_id = Some(f.text.clone()),
+                        Column::Id => ext_id = Some(f.text),
                         Column::Label => {
                             labels = f
                                 .text
@@ -608,12 +1058,12 @@ pub fn import_csv(
                                 .map(str::to_owned)
                                 .collect()
                         }
-                        Column::Start => start = Some(f.text.clone()),
-                        Column::End => end = Some(f.text.clone()),
-                        Column::Type => ty = Some(f.text.clone()),
+                        Column::Start => start = Some(f.text),
+                        Column::End => end = Some(f.text),
+                        Column::Type => ty = Some(f.text),
                         Column::Ignore => {}
                         Column::Prop(k, t) => {
-                            let v = parse_cell(*t, f)
+                            let v = parse_cell(*t, &f)
                                 .map_err(|r| fail(line, format!("column {k:?}: {r}")))?;
                             if let Some(v) = v {
                                 props.insert(k.clone(), v);
@@ -624,7 +1074,7 @@ pub fn import_csv(
                 if edges {
                     let lookup = |which: &str, v: Option<String>| -> Result<NodeId> {
                         let v = v.unwrap_or_default();
-                        ids.get(&v).copied().ok_or_else(|| {
+                        ids.get(&v).ok_or_else(|| {
                             fail(
                                 line,
                                 format!("{which} {v:?} is not the :ID of any imported node"),
@@ -639,8 +1089,8 @@ pub fn import_csv(
                     }
                     let mut e = Edge::new(s, t, ty);
                     e.properties = props;
-                    tx.add_edge(e).map_err(|err| fail(line, err.to_string()))?;
-                    counts.edges += 1;
+                    load.add_edge(e)
+                        .map_err(|err| fail(line, err.to_string()))?;
                 } else {
                     let ext = ext_id.unwrap_or_default();
                     if ext.is_empty() {
@@ -649,12 +1099,15 @@ pub fn import_csv(
                     let mut n = Node::new();
                     n.labels = labels;
                     n.properties = props;
-                    let id = tx.add_node(n).map_err(|err| fail(line, err.to_string()))?;
-                    if ids.insert(ext.clone(), id).is_some() {
+                    if ids.get(&ext).is_some() {
                         return Err(fail(line, format!(":ID {ext:?} appears twice")));
                     }
-                    counts.nodes += 1;
+                    let id = load
+                        .add_node(n)
+                        .map_err(|err| fail(line, err.to_string()))?;
+                    ids.insert(ext, id);
                 }
+                load.after_record()?;
                 records += 1;
                 if records.is_multiple_of(4096) {
                     progress(records);
@@ -663,8 +1116,7 @@ pub fn import_csv(
         }
     }
     progress(records);
-    tx.commit()?;
-    Ok(counts)
+    load.finish()
 }
 
 // ----- JSON lines -----
@@ -787,21 +1239,32 @@ pub fn export_jsonl(db: &GraphDB, snapshot_ts: u64, out: &mut dyn Write) -> Resu
 
 /// Imports JSON lines as written by [`export_jsonl`] (node lines before the edge lines
 /// that use them; `id`, `source` and `target` are the file's ids, the database assigns
-/// its own) as one transaction. `name` is the file name used in errors.
+/// its own) as one transaction, streaming with the default [`ImportOptions`]. `name` is
+/// the file name used in errors.
 pub fn import_jsonl(
     db: &mut GraphDB,
     name: &str,
     input: &mut dyn Read,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts> {
+    import_jsonl_with(db, name, input, ImportOptions::default(), progress).map(|s| s.counts)
+}
+
+/// [`import_jsonl`] with explicit memory limits, returning what it held at most.
+pub fn import_jsonl_with(
+    db: &mut GraphDB,
+    name: &str,
+    input: &mut dyn Read,
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportStats> {
     let fail = |line: u64, reason: String| GraphError::Import {
         file: name.to_owned(),
         line,
         reason,
     };
-    let mut tx = db.begin_write_txn()?;
-    let mut ids: HashMap<u64, NodeId> = HashMap::new();
-    let mut counts = Counts::default();
+    let mut load = Loader::new(db, options)?;
+    let mut ids: IntMap<NodeId> = IntMap::default();
     let reader = BufReader::with_capacity(1 << 16, input);
     for (i, line) in reader.lines().enumerate() {
         let no = i as u64 + 1;
@@ -847,11 +1310,11 @@ pub fn import_jsonl(
                 let mut n = Node::new();
                 n.labels = labels;
                 n.properties = props;
-                let id = tx.add_node(n).map_err(|e| fail(no, e.to_string()))?;
-                if ids.insert(ext, id).is_some() {
+                if ids.contains_key(&ext) {
                     return Err(fail(no, format!("node id {ext} appears twice")));
                 }
-                counts.nodes += 1;
+                let id = load.add_node(n).map_err(|e| fail(no, e.to_string()))?;
+                ids.insert(ext, id);
             }
             Some("edge") => {
                 let end = |k: &str| -> Result<NodeId> {
@@ -869,19 +1332,18 @@ pub fn import_jsonl(
                     .ok_or_else(|| fail(no, "\"type\" is not a string".into()))?;
                 let mut e = Edge::new(s, t, ty);
                 e.properties = props;
-                tx.add_edge(e).map_err(|err| fail(no, err.to_string()))?;
-                counts.edges += 1;
+                load.add_edge(e).map_err(|err| fail(no, err.to_string()))?;
             }
             _ => return Err(fail(no, "\"kind\" must be \"node\" or \"edge\"".into())),
         }
-        let done = counts.nodes + counts.edges;
+        load.after_record()?;
+        let done = load.stats.counts.nodes + load.stats.counts.edges;
         if done.is_multiple_of(4096) {
             progress(done);
         }
     }
-    progress(counts.nodes + counts.edges);
-    tx.commit()?;
-    Ok(counts)
+    progress(load.stats.counts.nodes + load.stats.counts.edges);
+    load.finish()
 }
 
 #[cfg(test)]

@@ -32,7 +32,9 @@
 //!   torn log frame and why). A database whose recovery dropped committed transactions
 //!   never checks ok, and [`Config::strict_recovery`] refuses to open it instead.
 //! - **Interchange** (feature `tools`): CSV in Neo4j's bulk-import layout and JSON lines,
-//!   and the `graphdb` command-line tool.
+//!   imported as one commit in bounded memory (batches written into the commit being
+//!   built, pages spilled to the log ahead of its commit frame, adjacency sorted in
+//!   runs), and the `graphdb` command-line tool.
 //!
 //! The [`engine`] module holds what a concurrency layer needs (raw transaction ids,
 //! snapshot timestamps, deferred commits with group sync, shared record versions). It

@@ -1,7 +1,7 @@
 //! The pager: page images by id, from a bounded cache, the log, or the main file; page
 //! allocation and the free list; commit of the modified pages to the log; checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -33,9 +33,14 @@ pub(crate) struct Pager {
     wal: Wal,
     /// Verified images of committed pages, bounded; never holds uncommitted bytes.
     cache: LruCache<PageId, PageBuf, IdBuild>,
-    /// Pages modified by the commit being built. Not bounded: they are the working set of
-    /// one commit and are moved to the cache (or dropped) when it ends.
+    /// Pages modified by the commit being built. Not bounded by the pager: they are the
+    /// working set of one commit and are moved to the cache (or dropped) when it ends. A
+    /// commit that grows past memory (a bulk import) moves them to the log with
+    /// [`spill`](Pager::spill).
     dirty: HashMap<PageId, PageBuf, IdBuild>,
+    /// Pages of the commit being built whose newest image was spilled to the log (not in
+    /// `dirty`, and never in `cache`, which holds committed images only).
+    spilled: HashSet<PageId, IdBuild>,
     /// The header as the commit being built sees it.
     meta: Meta,
     /// The header as of the last commit; restored when a commit is abandoned.
@@ -157,6 +162,7 @@ impl Pager {
             wal,
             cache: LruCache::with_hasher(cap, IdBuild::default()),
             dirty: HashMap::default(),
+            spilled: HashSet::default(),
             meta: Meta::fresh(),
             committed_meta: Meta::fresh(),
             stats: PagerStats::default(),
@@ -175,7 +181,7 @@ impl Pager {
         if rebuild || pager.wal.is_old_format(&recovery) {
             // Put every logged page in place now: a rebuilt main file must not depend on
             // the log any longer, and an old-format log must not get new-format frames.
-            pager.checkpoint()?;
+            pager.checkpoint(true)?;
         }
         Ok((pager, recovery))
     }
@@ -253,6 +259,18 @@ impl Pager {
                 .get(&id)
                 .map(|p| &**p)
                 .ok_or_else(|| GraphError::corrupt("dirty page vanished", Some(id)));
+        }
+        if self.spilled.contains(&id) {
+            // Back into memory for the rest of the commit (it is logged again with it).
+            let mut buf: PageBuf = Box::new([0u8; PAGE_SIZE]);
+            if !self.wal.read_spilled(id, &mut buf)? {
+                return Err(GraphError::corrupt("spilled page vanished", Some(id)));
+            }
+            page::verify(&buf, id)?;
+            self.spilled.remove(&id);
+            self.stats.misses += 1;
+            let p = self.dirty.entry(id).or_insert(buf);
+            return Ok(&**p);
         }
         // While the cache has room, recency does not matter (nothing is evicted), so a
         // hit only looks the page up; once full, `get` marks it recently used.
@@ -357,7 +375,43 @@ impl Pager {
     }
 
     pub(crate) fn has_uncommitted(&self) -> bool {
-        !self.dirty.is_empty() || self.meta != self.committed_meta
+        !self.dirty.is_empty() || !self.spilled.is_empty() || self.meta != self.committed_meta
+    }
+
+    /// Pages the commit being built holds in memory.
+    pub(crate) fn dirty_pages(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// Moves every page the commit being built holds in memory to the log, ahead of its
+    /// commit frame (see `Wal::append_spilled`), so that a commit larger than memory
+    /// needs only a bounded number of pages in memory at a time. A page read again later
+    /// comes back from the log. On error the caller abandons the commit.
+    pub(crate) fn spill(&mut self) -> Result<()> {
+        let mut ids: Vec<PageId> = self.dirty.keys().copied().filter(|id| *id != 0).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort_unstable();
+        for id in &ids {
+            if let Some(p) = self.dirty.get_mut(id) {
+                page::seal(p, *id);
+            }
+        }
+        let frames: Vec<(PageId, &[u8; PAGE_SIZE])> = ids
+            .iter()
+            .filter_map(|id| self.dirty.get(id).map(|p| (*id, &**p)))
+            .collect();
+        self.wal.append_spilled(&frames)?;
+        self.stats.pages_logged += ids.len() as u64;
+        for id in ids {
+            self.dirty.remove(&id);
+            // The cache holds committed images only; this page's committed image is
+            // stale for the commit being built.
+            self.cache.pop(&id);
+            self.spilled.insert(id);
+        }
+        Ok(())
     }
 
     /// Writes every modified page and the header to the log as one transaction (not
@@ -388,6 +442,8 @@ impl Pager {
             }
         };
         self.stats.pages_logged += ids.len() as u64;
+        // Spilled pages are committed with this frame: read from the log from now on.
+        self.spilled.clear();
         for (id, p) in self.dirty.drain() {
             if id != 0 {
                 self.cache.put(id, p);
@@ -401,6 +457,10 @@ impl Pager {
     pub(crate) fn abandon(&mut self) {
         self.leaf_memo.fill((0, 0, 0));
         self.dirty.clear();
+        if !self.spilled.is_empty() {
+            self.spilled.clear();
+            self.wal.discard_spilled();
+        }
         self.meta = self.committed_meta.clone();
     }
 
@@ -417,7 +477,9 @@ impl Pager {
     /// Folds the log into the main file: every logged page is written in place, the main
     /// file is synced, and only then is the log reset. A crash at any point leaves either
     /// the old log (replayed again, idempotently) or a main file that holds everything.
-    pub(crate) fn checkpoint(&mut self) -> Result<()> {
+    /// With `shrink`, a large log is cut back to [`LOG_KEEP`](crate::wal::LOG_KEEP)
+    /// afterwards; without, its space is kept for the next generation.
+    pub(crate) fn checkpoint(&mut self, shrink: bool) -> Result<()> {
         if self.has_uncommitted() {
             return Err(GraphError::InvalidArgument(
                 "checkpoint while a commit is being built".into(),
@@ -439,7 +501,7 @@ impl Pager {
         }
         self.main_len = self.main.len()?;
         self.main.sync()?;
-        self.wal.reset()?;
+        self.wal.reset(shrink)?;
         self.stats.checkpoints += 1;
         let cap = self.sizing.pages_for(self.meta.page_count);
         if cap != self.cache.cap() {

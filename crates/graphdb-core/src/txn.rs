@@ -118,6 +118,51 @@ impl<'a> WriteTxn<'a> {
 
     /// Rolls back.
     pub fn rollback(self) {}
+
+    /// A fresh node id for [`bulk_write`](WriteTxn::bulk_write).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn next_bulk_node_id(&self) -> Result<NodeId> {
+        self.db.next_bulk_node_id()
+    }
+
+    /// A fresh edge id for [`bulk_write`](WriteTxn::bulk_write).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn next_bulk_edge_id(&self) -> Result<EdgeId> {
+        self.db.next_bulk_edge_id()
+    }
+
+    /// Writes new nodes and edges straight into the commit being built, their adjacency
+    /// deferred (see [`GraphDB::bulk_write`]): what the bulk import calls once per batch.
+    /// Nothing is visible or durable before [`commit`](WriteTxn::commit).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn bulk_write(
+        &mut self,
+        nodes: Vec<Node>,
+        edges: Vec<Edge>,
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        self.db
+            .bulk_write(self.tx_id, nodes, edges, max_dirty_pages)
+    }
+
+    /// Appends the deferred adjacency of nodes this transaction created (see
+    /// [`GraphDB::apply_adjacency`]).
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn apply_adjacency(
+        &mut self,
+        lists: &[crate::db::AdjLists],
+        types: &[String],
+        max_dirty_pages: usize,
+    ) -> Result<usize> {
+        self.db
+            .apply_adjacency(self.tx_id, lists, types, max_dirty_pages)
+    }
+
+    /// Modified pages the commit being built holds in memory.
+    #[cfg_attr(not(feature = "tools"), allow(dead_code))]
+    pub(crate) fn dirty_pages(&mut self) -> usize {
+        self.db.dirty_pages()
+    }
 }
 
 impl Drop for WriteTxn<'_> {

@@ -527,15 +527,16 @@ impl Resolver<'_> {
                 target,
                 owner,
                 locals,
-                env,
                 callee,
             } => {
+                // The caller's generic parameters, kept with its return type.
+                let env = self.typed.get(from).and_then(|s| s.env);
                 let cx = Cx {
                     module: *module,
                     target: *target,
                     owner,
                     locals: locals.as_deref(),
-                    env: *env,
+                    env,
                 };
                 let (to, ambiguous) = self.call_target(cx, callee);
                 let to = to.filter(|id| {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::resolve::{Resolver, Want};
 use super::Owner;
-use crate::extract::{Callee, Env, Recv, TyRef};
+use crate::extract::{recv, Callee, Env, Recv, TyRef};
 use crate::id::NodeId;
 use crate::model::NodeKind;
 
@@ -187,6 +187,12 @@ impl Resolver<'_> {
                 };
                 self.field_ty(owner, name, cx, fuel)
             }
+            Recv::SelfField(name) => {
+                let Ty::Item(owner) = self.self_ty(cx.owner)? else {
+                    return None;
+                };
+                self.field_ty(owner, name, cx, fuel)
+            }
             Recv::PatField(path, name) => {
                 let owner = if path.first().map(String::as_str) == Some("Self") {
                     let Ty::Item(mut cur) = self.self_ty(cx.owner)? else {
@@ -320,7 +326,10 @@ impl Resolver<'_> {
                 None => self.typed_call(cx, &Recv::SelfValue, name),
             },
             Callee::Method(name) => self.method_by_name(cx.target, name),
-            Callee::Typed(b) => self.typed_call(cx, &b.0, &b.1),
+            Callee::Typed(s) => match recv::decode(s) {
+                Some((name, r)) => self.typed_call(cx, &r, name),
+                None => (None, false),
+            },
             Callee::Name(name) => (self.path_call(cx, std::slice::from_ref(name)), false),
             Callee::Path(segs) => match self.path_call(cx, segs) {
                 Some(f) => (Some(f), false),

@@ -15,6 +15,35 @@ use super::path_segments;
 /// untyped, so a description is small and every walk over it is bounded.
 pub(crate) const MAX_RECV_DEPTH: usize = 8;
 
+/// The primitive types: a receiver of one of them has no method of the crate (a
+/// crate's own trait implemented for `u64` is reached by name), and facts are kept
+/// for millions of items, so these are not recorded.
+const PRIMITIVES: &[&str] = &[
+    "bool", "char", "f32", "f64", "i128", "i16", "i32", "i64", "i8", "isize", "str", "u128", "u16",
+    "u32", "u64", "u8", "usize",
+];
+
+/// std types whose methods are std's and whose generic arguments (the part that could
+/// name a crate type) are dropped: a receiver of one of them is not typed. (A crate's
+/// own type of one of these names loses typing, never gains a wrong edge.)
+const STD_TYPES: &[&str] = &[
+    "BTreeMap",
+    "BTreeSet",
+    "Cell",
+    "Cow",
+    "HashMap",
+    "HashSet",
+    "Mutex",
+    "Option",
+    "PhantomData",
+    "RefCell",
+    "Result",
+    "RwLock",
+    "String",
+    "Vec",
+    "VecDeque",
+];
+
 /// A type as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TyRef {
@@ -43,6 +72,8 @@ pub(crate) enum Recv {
     MethodRet(Option<Box<Recv>>, String),
     /// A field of a value: `recv.name` (tuple fields by index).
     Field(Box<Recv>, String),
+    /// `self.name`: the commonest field receiver, kept without a box.
+    SelfField(String),
     /// A value bound by a pattern: the field of a struct or variant (`Lit::Str(lit)`
     /// binds field `0` of `Lit::Str`; `Chain { a, .. }` field `a` of `Chain`).
     PatField(Vec<String>, String),
@@ -52,11 +83,139 @@ impl Recv {
     /// How many descriptions are nested in this one, itself included.
     pub(crate) fn depth(&self) -> usize {
         match self {
-            Recv::SelfValue | Recv::Type(_) | Recv::CallRet(_) | Recv::PatField(..) => 1,
+            Recv::SelfValue
+            | Recv::SelfField(_)
+            | Recv::Type(_)
+            | Recv::CallRet(_)
+            | Recv::PatField(..) => 1,
             Recv::MethodRet(r, _) => 1 + r.as_deref().map_or(0, Recv::depth),
             Recv::Field(r, _) => 1 + r.depth(),
         }
     }
+}
+
+// A receiver is kept for every typed method call until the graph is resolved, and a
+// large input has millions of calls: it is kept as one string (one allocation, about
+// the size of the old method name alone) and read back into a [`Recv`] when resolved.
+// Identifiers never hold these control characters.
+const STEP: char = '\u{1f}';
+const PART: char = '\u{1e}';
+
+/// `name` and `recv` as one string: the method name, then the receiver's root and its
+/// steps outwards, each after [`STEP`].
+#[cfg(test)]
+fn encode(recv: &Recv, name: &str) -> Box<str> {
+    let mut out = String::new();
+    encode_with(recv, name, &mut out)
+}
+
+/// [`encode`], written in `buf` first so that the one allocation kept is exactly the
+/// string's size (a shrunk allocation leaves a hole among facts that live long).
+pub(crate) fn encode_with(recv: &Recv, name: &str, buf: &mut String) -> Box<str> {
+    buf.clear();
+    buf.push_str(name);
+    encode_into(recv, buf);
+    Box::from(buf.as_str())
+}
+
+fn encode_into(recv: &Recv, out: &mut String) {
+    match recv {
+        Recv::SelfValue => {
+            out.push(STEP);
+            out.push('s');
+        }
+        Recv::SelfField(f) => {
+            out.push(STEP);
+            out.push('s');
+            out.push(STEP);
+            out.push('.');
+            out.push_str(f);
+        }
+        Recv::Type(t) => {
+            out.push(STEP);
+            match t {
+                TyRef::Path(p) => {
+                    out.push('p');
+                    out.push_str(&p.join("::"));
+                }
+                TyRef::Param(n) => {
+                    out.push('g');
+                    out.push_str(n);
+                }
+                TyRef::Bounds(b) => {
+                    out.push('b');
+                    let joined: Vec<String> = b.iter().map(|p| p.join("::")).collect();
+                    out.push_str(&joined.join(&PART.to_string()));
+                }
+            }
+        }
+        Recv::CallRet(p) => {
+            out.push(STEP);
+            out.push('c');
+            out.push_str(&p.join("::"));
+        }
+        Recv::PatField(p, f) => {
+            out.push(STEP);
+            out.push('f');
+            out.push_str(&p.join("::"));
+            out.push(PART);
+            out.push_str(f);
+        }
+        Recv::MethodRet(base, name) => {
+            match base {
+                Some(b) => encode_into(b, out),
+                None => {
+                    out.push(STEP);
+                    out.push('u');
+                }
+            }
+            out.push(STEP);
+            out.push('(');
+            out.push_str(name);
+        }
+        Recv::Field(base, name) => {
+            encode_into(base, out);
+            out.push(STEP);
+            out.push('.');
+            out.push_str(name);
+        }
+    }
+}
+
+fn split_path(s: &str) -> Vec<String> {
+    s.split("::").map(str::to_owned).collect()
+}
+
+/// The method name and receiver of [`encode`]'s string.
+pub(crate) fn decode(s: &str) -> Option<(&str, Recv)> {
+    let mut parts = s.split(STEP);
+    let name = parts.next()?;
+    let root = parts.next()?;
+    let (tag, rest) = root.split_at(root.char_indices().nth(1).map_or(root.len(), |(i, _)| i));
+    let mut recv: Option<Recv> = match tag {
+        "s" => Some(Recv::SelfValue),
+        "u" => None,
+        "p" => Some(Recv::Type(TyRef::Path(split_path(rest)))),
+        "g" => Some(Recv::Type(TyRef::Param(rest.to_owned()))),
+        "b" => Some(Recv::Type(TyRef::Bounds(
+            rest.split(PART).map(split_path).collect(),
+        ))),
+        "c" => Some(Recv::CallRet(split_path(rest))),
+        "f" => {
+            let (p, f) = rest.split_once(PART)?;
+            Some(Recv::PatField(split_path(p), f.to_owned()))
+        }
+        _ => return None,
+    };
+    for step in parts {
+        let (tag, rest) = step.split_at(step.char_indices().nth(1).map_or(step.len(), |(i, _)| i));
+        recv = Some(match tag {
+            "." => Recv::Field(Box::new(recv?), rest.to_owned()),
+            "(" => Recv::MethodRet(recv.map(Box::new), rest.to_owned()),
+            _ => return None,
+        });
+    }
+    Some((name, recv?))
 }
 
 /// The generic parameters in scope and their trait bounds, outermost item first:
@@ -176,10 +335,15 @@ pub(crate) fn ty_ref(ty: &syn::Type, is_param: &dyn Fn(&str) -> bool) -> Option<
                         }
                     }
                 }
-                if let Some(ident) = p.path.get_ident() {
-                    let name = ident.to_string();
-                    if is_param(&name) {
+                if p.path.segments.len() == 1 && p.path.leading_colon.is_none() {
+                    let name = last.ident.to_string();
+                    if is_param(&name) && last.arguments.is_none() {
                         return Some(TyRef::Param(name));
+                    }
+                    // A primitive is never a type of the crate, and a std container
+                    // without its (dropped) arguments tells nothing: nothing to keep.
+                    if PRIMITIVES.contains(&name.as_str()) || STD_TYPES.contains(&name.as_str()) {
+                        return None;
                     }
                 }
                 return Some(TyRef::Path(path_segments(&p.path)));
@@ -194,4 +358,43 @@ pub(crate) fn ty_ref(ty: &syn::Type, is_param: &dyn Fn(&str) -> bool) -> Option<
 
 fn bounds_ref(b: Vec<Vec<String>>) -> Option<TyRef> {
     (!b.is_empty()).then_some(TyRef::Bounds(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Vec<String> {
+        s.split("::").map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn receivers_read_back_as_written() {
+        let cases = [
+            Recv::SelfValue,
+            Recv::Type(TyRef::Path(p("crate::ast::Span"))),
+            Recv::Type(TyRef::Param("T".into())),
+            Recv::Type(TyRef::Bounds(vec![p("Visit"), p("a::Other")])),
+            Recv::CallRet(p("Foo::new")),
+            Recv::PatField(p("Lit::Str"), "0".into()),
+            Recv::MethodRet(None, "into_par_iter".into()),
+            Recv::MethodRet(
+                Some(Box::new(Recv::MethodRet(None, "a".into()))),
+                "chunks".into(),
+            ),
+            Recv::Field(Box::new(Recv::CallRet(p("make"))), "inner".into()),
+        ];
+        for r in cases {
+            let s = encode(&r, "go");
+            let (name, back) = decode(&s).unwrap();
+            assert_eq!(name, "go");
+            assert_eq!(back, r, "{s:?}");
+        }
+        // `self.a` reads back as the field of `self`.
+        let s = encode(&Recv::SelfField("a".into()), "go");
+        assert_eq!(
+            decode(&s).unwrap().1,
+            Recv::Field(Box::new(Recv::SelfValue), "a".into())
+        );
+    }
 }

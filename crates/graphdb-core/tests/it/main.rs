@@ -11,6 +11,8 @@ mod concurrency;
 mod corruption;
 mod crash;
 mod faults;
+#[cfg(feature = "tools")]
+mod import;
 mod index;
 mod isolation;
 mod journal;
