@@ -61,6 +61,10 @@ pub fn two_visits() {{ unknown().visit(); }}
 fn unknown() -> u8 {{ 0 }}
 pub struct Outer<C> {{ base: C }}
 impl Outer<A> {{ pub fn run(&self) {{ self.base.go(); }} }}
+pub trait Super {{ fn sup(&self) {{}} }}
+pub trait Sub: Super {{ fn sub(&self) {{ self.sup(); }} }}
+pub trait Sup2 {{ fn sup(&self) {{}} }}
+pub fn through_super<T: Sub>(t: T) {{ t.sup(); }}
 "
     );
     let dir = crate_dir("ty", &[("src/lib.rs", &src)]);
@@ -103,6 +107,10 @@ impl Outer<A> {{ pub fn run(&self) {{ self.base.go(); }} }}
     assert_eq!(callees(&g, "ty::two_visits"), ["ty::unknown"]);
     // `base: C` where the impl names no parameter `C`: unknown, not guessed.
     assert_eq!(callees(&g, "ty::impl Outer<A>::run"), Vec::<String>::new());
+    // A supertrait's method, on a bound generic and on `self` in a default method
+    // (`sup` by name alone is one of two).
+    assert_eq!(callees(&g, "ty::through_super"), ["ty::Super::sup"]);
+    assert_eq!(callees(&g, "ty::Sub::sub"), ["ty::Super::sup"]);
     // Those six sites are ambiguous, and counted so.
     assert_eq!(g.metrics.calls_ambiguous, 6, "{:?}", g.metrics);
 }
@@ -156,5 +164,38 @@ fn names_through_globs_that_share_a_path() {
     assert_eq!(
         callees(&g, "gl::iter::other::o"),
         ["gl::iter::once::once", "gl::iter::plumbing::plumb"]
+    );
+}
+
+#[test]
+fn typing_is_bounded_on_cycles_and_long_chains() {
+    // Type aliases that name each other, a struct whose field is itself, a function
+    // returning its own caller's type through an alias cycle, and a 3,000-call method
+    // chain: typing stops (fuel and depth bounds), every site is still counted.
+    let chain = ".next()".repeat(3000);
+    let src = format!(
+        "pub type A = B;\npub type B = A;\n\
+         pub struct N {{ pub next: Box<N> }}\n\
+         impl N {{ pub fn next(&self) -> &N {{ &self.next }} pub fn go(&self) {{}} }}\n\
+         pub struct M; impl M {{ pub fn go(&self) {{}} }}\n\
+         pub fn cyc(a: A) {{ a.go(); }}\n\
+         pub fn deep(n: &N) {{ n.next.next.next.next.next.next.next.next.next.next.go(); }}\n\
+         pub fn long(n: &N) {{ n{chain}.go(); }}\n"
+    );
+    let dir = crate_dir("bd", &[("src/lib.rs", &src)]);
+    let g = build(dir.path(), &BuildOptions::parallel(2)).unwrap();
+    // `a: A` never reaches a type: `go` by name is one of two methods. (`cyc` and
+    // `deep` make one call each, `long` 3,001.)
+    assert_eq!(callees(&g, "bd::cyc"), Vec::<String>::new());
+    // Ten fields deep is past the depth kept: `go` falls back to its name (ambiguous).
+    assert_eq!(callees(&g, "bd::deep"), Vec::<String>::new());
+    // The long chain's `next` calls are typed from `n: &N` while the description is
+    // short enough; the last `go` is past it.
+    assert_eq!(callees(&g, "bd::long"), ["bd::impl N::next"]);
+    let m = &g.metrics;
+    assert_eq!(
+        m.calls_resolved + m.calls_ambiguous + m.calls_unresolved,
+        1 + 1 + 3001,
+        "{m:?}"
     );
 }
