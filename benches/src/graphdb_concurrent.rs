@@ -34,7 +34,7 @@ const WRITE: BenchSpec = BenchSpec {
     crate_name: CRATE,
     bench: "concurrent_throughput-write",
     description:
-        "One write transaction: begin_transaction, add_node, commit (SyncMode::Off: crash-atomic, no fsync).",
+        "One write transaction: begin_transaction, add_node, commit (SyncMode::Off: crash-atomic, no fsync). lockfree writes the frames of 64 commits together; lockfree-write-each writes every commit's own (a group of one, as before groups).",
     baseline: "mutex",
     seed_target: Some("about 16K writes/s at 20 threads, unchanged by the plan"),
 };
@@ -209,6 +209,40 @@ pub fn bench(suite: &mut Suite) {
             suite.measure(
                 &MIXED,
                 variant.name(),
+                t,
+                Budget::Duration,
+                || f.db.clone(),
+                move |db, thread, i| {
+                    if mix(thread, i).is_multiple_of(5) {
+                        write_tx(db, i);
+                    } else {
+                        read_tx(db, n, thread, i);
+                    }
+                },
+            );
+        }
+    }
+
+    // The lock-free handle as it was before no-fsync commits were written in groups:
+    // every commit writes its own frames (a group of one).
+    {
+        let f = fixture(Variant::LockFreeReads, nodes, SyncMode::Off);
+        f.db.set_off_write_group(1);
+        for &t in &threads {
+            suite.measure(
+                &WRITE,
+                "lockfree-write-each",
+                t,
+                Budget::Duration,
+                || f.db.clone(),
+                |db, _, i| write_tx(db, i),
+            );
+        }
+        for &t in &threads {
+            let n = f.nodes;
+            suite.measure(
+                &MIXED,
+                "lockfree-write-each",
                 t,
                 Budget::Duration,
                 || f.db.clone(),

@@ -65,7 +65,8 @@ pub(crate) enum Extra {
     /// For functions and methods with a return type or generic parameters in scope:
     /// what typing their calls' receivers needs.
     Fn(FnFact),
-    /// For fields and type aliases: the type, when it is one typing can use.
+    /// For fields and type aliases: the type, when it is one typing can use; for traits,
+    /// their supertraits (as bounds).
     Typed(TyRef),
     /// For a `macro_rules!` of one arm whose children are its expansion without its
     /// repetitions: an invocation with arguments expands to them too.
@@ -625,6 +626,11 @@ impl Extractor<'_> {
                     line_of(t.ident.span()),
                     attrs(&t.attrs),
                 );
+                // Supertraits, for methods called on a generic bound by this trait.
+                let sup = recv::trait_bounds(t.supertraits.iter());
+                if !sup.is_empty() {
+                    fact.extra = Some(Box::new(Extra::Typed(TyRef::Bounds(sup))));
+                }
                 let mark = self.generics.push(&t.generics);
                 for ti in &t.items {
                     if let Some(c) = self.trait_item(ti) {

@@ -89,8 +89,11 @@ pub(crate) struct Phase3 {
     /// Commits since the last fsync, for [`SyncMode::Batched`].
     unsynced: AtomicU64,
     /// Commits whose log frames wait in memory, for [`SyncMode::Off`]: they are written
-    /// together once `OFF_WRITE_EVERY` (in `txn.rs`) have gathered (see `commit_phase3`).
+    /// together once `off_write_group` have gathered (see `commit_phase3`).
     pub(crate) unwritten: AtomicU64,
+    /// How many `SyncMode::Off` commits are written to the log together (see
+    /// [`ConcurrentGraphDB::set_off_write_group`]).
+    pub(crate) off_write_group: AtomicU64,
     /// Committers between entering `commit` and having appended to the log (or failed):
     /// a committer about to lead a sync gives them a moment to join it.
     pub(crate) committing: AtomicU64,
@@ -205,6 +208,7 @@ impl ConcurrentGraphDB {
             edges: VersionCache::new(db.config().edge_cache_capacity),
             unsynced: AtomicU64::new(0),
             unwritten: AtomicU64::new(0),
+            off_write_group: AtomicU64::new(crate::txn::OFF_WRITE_EVERY),
             committing: AtomicU64::new(0),
             next_tx_id: AtomicU64::new(db.allocate_tx_id()),
             log: db.log_sync(),
@@ -227,6 +231,19 @@ impl ConcurrentGraphDB {
     /// The variant this handle uses.
     pub fn variant(&self) -> Variant {
         self.shared.variant
+    }
+
+    /// Under [`SyncMode::Off`] with [`Variant::LockFreeReads`], how many consecutive
+    /// commits have their log frames written together (default 64, at least 1). The
+    /// frames of a group wait in memory, where the pages that consecutive small commits
+    /// all rewrite merge, and the group's last commit writes them with one `pwrite`; a
+    /// killed process loses at most the last `commits - 1` commits, whole and newest
+    /// first. 1 writes every commit at once (the behaviour before groups). Other sync
+    /// modes and variants ignore it.
+    pub fn set_off_write_group(&self, commits: u64) {
+        if let Some(p3) = &self.shared.phase3 {
+            p3.off_write_group.store(commits.max(1), Ordering::Relaxed);
+        }
     }
 
     /// Begins a transaction that may write: allocates its id and takes its snapshot (the

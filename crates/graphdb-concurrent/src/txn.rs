@@ -239,8 +239,10 @@ fn load_edge(lock: &DbLock, p3: &Phase3, id: EdgeId, snapshot: u64) -> Result<Op
     })
 }
 
-/// Under [`SyncMode::Off`], the log frames of this many commits are written together
-/// (see `commit_phase3`).
+/// Under [`SyncMode::Off`], the log frames of this many commits are written together by
+/// default (see `commit_phase3` and [`ConcurrentGraphDB::set_off_write_group`]).
+///
+/// [`ConcurrentGraphDB::set_off_write_group`]: crate::ConcurrentGraphDB::set_off_write_group
 pub(crate) const OFF_WRITE_EVERY: u64 = 64;
 
 /// Commits touching more ids than this only close cache spans instead of publishing the
@@ -285,14 +287,14 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
                 // commits wait in memory, where the log merges them (the header page,
                 // the records page and the map page that each small commit rewrites
                 // are encoded and written once per group instead of once per commit),
-                // and every `OFF_WRITE_EVERY`-th commit writes the group with one
+                // and every `off_write_group`-th commit (64 by default) writes the group with one
                 // uncontended `pwrite`, here under the lock (cheaper than handing it to
                 // a leader: a wake-up per write). A killed process keeps every group
-                // written; it loses at most the last `OFF_WRITE_EVERY - 1` commits, all
+                // written; it loses at most the last `off_write_group - 1` commits, all
                 // of them whole and the newest last, as `SyncMode::Off` allows (a power
                 // cut loses more). `sync`, checkpoint, close and drop write them too.
                 let waiting = p3.unwritten.load(Ordering::Relaxed) + 1;
-                if waiting >= OFF_WRITE_EVERY {
+                if waiting >= p3.off_write_group.load(Ordering::Relaxed) {
                     p3.unwritten.store(0, Ordering::Relaxed);
                     let _ = p3.log.flush();
                 } else {

@@ -470,7 +470,14 @@ impl LogState {
         let gaps = std::mem::take(&mut self.encoded_gaps);
         self.encoded_at = self.end;
         if self.end > self.allocated {
-            let target = self.end.max(self.allocated + PREALLOCATE);
+            // Whole steps, strictly past the end: the zero-filled tail is written after
+            // the last frame, so the file covers that frame's slot even when its own
+            // trailing zero run is left out (a write of more than a step otherwise
+            // ended at the last non-zero byte, short of the slot).
+            let mut target = self.allocated + PREALLOCATE;
+            while target <= self.end {
+                target += PREALLOCATE;
+            }
             buf.resize((target - at) as usize, 0);
             self.allocated = target;
         }
@@ -996,6 +1003,38 @@ mod tests {
 
     fn flush(wal: &Wal) {
         wal.shared.settle(false).unwrap();
+    }
+
+    /// A commit (or a spill) more than a growth step past the allocated space whose last
+    /// page ends in a left-out zero run: the file must still reach the end of that
+    /// frame's slot, or reading the page back and recovery would stop short of it.
+    #[test]
+    fn a_large_write_ending_in_a_zero_run_still_covers_its_last_slot() {
+        let mem = MemStorage::new();
+        let (mut wal, _) = Wal::open(Arc::new(mem.clone()), false).unwrap();
+        let mut pages = Vec::new();
+        // Each write is more than two growth steps (1 MiB each) of frames.
+        for i in 1..=600u64 {
+            let mut p = page(0);
+            p[..64].fill(i as u8);
+            pages.push((i, p));
+        }
+        let frames: Vec<(PageId, &[u8; PAGE_SIZE])> =
+            pages[..300].iter().map(|(id, p)| (*id, &**p)).collect();
+        wal.append_spilled(&frames).unwrap();
+        let mut buf = page(9);
+        assert!(wal.read_spilled(300, &mut buf).unwrap());
+        assert_eq!((buf[0], buf[100]), (44, 0));
+        let frames: Vec<(PageId, &[u8; PAGE_SIZE])> =
+            pages[300..].iter().map(|(id, p)| (*id, &**p)).collect();
+        wal.append_commit(&frames, 1).unwrap();
+        wal.sync().unwrap();
+        assert!(wal.read_page(600, &mut buf).unwrap());
+        assert_eq!((buf[0], buf[100]), (88, 0));
+        let (wal2, rec) = Wal::open(Arc::new(mem.crash_image(0, None)), false).unwrap();
+        assert_eq!((rec.transactions_replayed, rec.frames_replayed), (1, 600));
+        assert!(wal2.read_page(600, &mut buf).unwrap());
+        assert_eq!(buf[0], 88);
     }
 
     #[test]

@@ -291,7 +291,8 @@ impl Resolver<'_> {
             }
             Ty::Bounds(traits) => traits,
         };
-        for tr in traits {
+        let traits = self.with_supertraits(traits);
+        for tr in &traits {
             if let Some(m) = self.members.get(tr) {
                 found.extend(m.get(name).filter(|(k, _)| is_fn(*k)).map(|(_, id)| id));
             }
@@ -303,6 +304,27 @@ impl Resolver<'_> {
             1 => (Some(found[0]), false),
             _ => (None, true),
         }
+    }
+
+    /// `traits` and, transitively, their supertraits (at most 32 traits).
+    fn with_supertraits(&self, traits: &[NodeId]) -> Vec<NodeId> {
+        let mut all = traits.to_vec();
+        let mut i = 0;
+        while i < all.len() && all.len() < 32 {
+            if let Some(site) = self.typed.get(&all[i]) {
+                if let Some(TyRef::Bounds(paths)) = site.ty {
+                    if let Some(Ty::Bounds(sup)) = self.bounds(paths, self.site_cx(site)) {
+                        for s in sup {
+                            if !all.contains(&s) {
+                                all.push(s);
+                            }
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        all
     }
 
     /// A method call `recv.name()`: on the receiver's type where it is known, else by

@@ -306,7 +306,9 @@ impl Generics {
     }
 }
 
-fn trait_bounds<'a>(bounds: impl Iterator<Item = &'a syn::TypeParamBound>) -> Vec<Vec<String>> {
+pub(crate) fn trait_bounds<'a>(
+    bounds: impl Iterator<Item = &'a syn::TypeParamBound>,
+) -> Vec<Vec<String>> {
     bounds
         .filter_map(|b| match b {
             syn::TypeParamBound::Trait(t) => Some(path_segments(&t.path)),

@@ -61,6 +61,10 @@ pub fn two_visits() {{ unknown().visit(); }}
 fn unknown() -> u8 {{ 0 }}
 pub struct Outer<C> {{ base: C }}
 impl Outer<A> {{ pub fn run(&self) {{ self.base.go(); }} }}
+pub trait Super {{ fn sup(&self) {{}} }}
+pub trait Sub: Super {{ fn sub(&self) {{ self.sup(); }} }}
+pub trait Sup2 {{ fn sup(&self) {{}} }}
+pub fn through_super<T: Sub>(t: T) {{ t.sup(); }}
 "
     );
     let dir = crate_dir("ty", &[("src/lib.rs", &src)]);
@@ -103,6 +107,10 @@ impl Outer<A> {{ pub fn run(&self) {{ self.base.go(); }} }}
     assert_eq!(callees(&g, "ty::two_visits"), ["ty::unknown"]);
     // `base: C` where the impl names no parameter `C`: unknown, not guessed.
     assert_eq!(callees(&g, "ty::impl Outer<A>::run"), Vec::<String>::new());
+    // A supertrait's method, on a bound generic and on `self` in a default method
+    // (`sup` by name alone is one of two).
+    assert_eq!(callees(&g, "ty::through_super"), ["ty::Super::sup"]);
+    assert_eq!(callees(&g, "ty::Sub::sub"), ["ty::Super::sup"]);
     // Those six sites are ambiguous, and counted so.
     assert_eq!(g.metrics.calls_ambiguous, 6, "{:?}", g.metrics);
 }

@@ -207,7 +207,8 @@ fn off_commits_are_written_in_groups_and_a_kill_keeps_a_whole_prefix() {
         torn: false,
     };
     let recovered =
-        GraphDB::open_with_storage(Arc::new(image.main), Arc::new(image.wal), config).unwrap();
+        GraphDB::open_with_storage(Arc::new(image.main), Arc::new(image.wal), config.clone())
+            .unwrap();
     let alive: Vec<bool> = pairs
         .iter()
         .map(|(a, b)| {
@@ -227,6 +228,33 @@ fn off_commits_are_written_in_groups_and_a_kill_keeps_a_whole_prefix() {
     assert!(alive[kept..].iter().all(|x| !x), "not a prefix: {alive:?}");
     assert!(kept + 64 > COMMITS, "only {kept} of {COMMITS} commits kept");
     assert!(recovered.check().unwrap().is_ok());
+    drop(recovered);
+    db.close().unwrap();
+
+    // A group of one writes every commit at once, as before groups: a kill keeps all.
+    let (main, wal) = (MemStorage::new(), MemStorage::new());
+    let engine = GraphDB::open_with_storage(
+        Arc::new(main.clone()),
+        Arc::new(wal.clone()),
+        config.clone(),
+    )
+    .unwrap();
+    let db = ConcurrentGraphDB::from_db(engine, Variant::LockFreeReads);
+    db.set_off_write_group(1);
+    let before = wal.unsynced_ops();
+    for _ in 0..10 {
+        let mut tx = db.begin_transaction().unwrap();
+        tx.add_node(Node::new()).unwrap();
+        tx.commit().unwrap();
+    }
+    assert!(wal.unsynced_ops() - before >= 10);
+    let recovered = GraphDB::open_with_storage(
+        Arc::new(main.crash_image(main.unsynced_ops(), None)),
+        Arc::new(wal.crash_image(wal.unsynced_ops(), None)),
+        config,
+    )
+    .unwrap();
+    assert_eq!(recovered.snapshot().all_nodes().unwrap().len(), 10);
     drop(recovered);
     db.close().unwrap();
 }
