@@ -131,6 +131,9 @@ impl BuildOptions {
 /// space is reserved; pages are touched on demand.
 const WORKER_STACK: usize = 256 << 20;
 
+/// Pending sites resolved per parallel pass (see the resolve phase of `run`).
+const RESOLVE_CHUNK: usize = 1 << 14;
+
 /// How deep module files may nest (`mod a;` in a file of `mod b;` in ...): each level
 /// is a recursion of the walker.
 const MAX_MODULE_DEPTH: usize = 1000;
@@ -686,21 +689,25 @@ fn run<E: Exec>(
         list.dedup();
     }
     resolver.impl_targets = impl_targets;
-    let resolved = exec.map(&pending, &|p: &Pending<'_>| resolver.pending(p));
     let mut calls_resolved = 0;
     let mut calls_ambiguous = 0;
     let mut calls_unresolved = opaque_calls;
-    for (p, (r, ambiguous)) in pending.iter().zip(resolved) {
-        if matches!(p, Pending::Call { .. }) {
-            if r.is_some() {
-                calls_resolved += 1;
-            } else if ambiguous {
-                calls_ambiguous += 1;
-            } else {
-                calls_unresolved += 1;
+    // Resolved a slice at a time: the results of every site at once would be one more
+    // vector as long as the sites, held at the build's peak on a large input.
+    for sites in pending.chunks(RESOLVE_CHUNK) {
+        let resolved = exec.map(sites, &|p: &Pending<'_>| resolver.pending(p));
+        for (p, (r, ambiguous)) in sites.iter().zip(resolved) {
+            if matches!(p, Pending::Call { .. }) {
+                if r.is_some() {
+                    calls_resolved += 1;
+                } else if ambiguous {
+                    calls_ambiguous += 1;
+                } else {
+                    calls_unresolved += 1;
+                }
             }
+            edges.extend(r);
         }
-        edges.extend(r);
     }
     // The per-file facts, borrowed by the resolver, are the largest thing held on a
     // large input; they are freed here, before the nodes are put in order.

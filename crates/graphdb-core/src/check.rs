@@ -378,6 +378,7 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
 mod tests {
     use std::sync::Arc;
 
+    use crate::codec;
     use crate::index::{load_catalog, tree_insert, tree_remove, IndexDef};
     use crate::page::PAGE_SIZE;
     use crate::storage::MemStorage;
@@ -497,5 +498,41 @@ mod tests {
             found.iter().any(|p| p.contains("missing edge 3")),
             "{found:?}"
         );
+    }
+
+    /// Adjacency entries copy the other end and the type of their edge (format 3): an
+    /// entry that disagrees with its edge record is reported, whichever field is wrong.
+    #[test]
+    fn an_adjacency_entry_that_disagrees_with_its_edge_is_found() {
+        for wrong_type in [false, true] {
+            let (mut db, _) = indexed_db();
+            {
+                let pager = db.pager.get_mut().unwrap();
+                let mut root = pager.meta().node_root;
+                let mut rs = crate::records::RecordStore::new(pager);
+                let ptr = crate::types::RecordPointer::decode(rs.map_get(root, 2).unwrap());
+                let ptr = ptr.unwrap();
+                let bytes = rs.read(ptr).unwrap();
+                let mut r = codec::decode_node(&bytes, None).unwrap();
+                assert_eq!(r.out.len(), 1);
+                if wrong_type {
+                    r.out[0].ty = r.type_index("OTHER");
+                } else {
+                    r.out[0].other = 40;
+                }
+                let moved = rs.insert(&codec::encode_node(&r)).unwrap();
+                rs.map_set(&mut root, 2, moved.encode()).unwrap();
+                rs.delete(ptr).unwrap();
+                let ts = pager.committed_meta().last_commit_ts;
+                pager.commit(ts).unwrap();
+            }
+            let found = problems(&db);
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.contains("node 2: out entry of edge") && p.contains("the edge says")),
+                "{found:?}"
+            );
+        }
     }
 }
