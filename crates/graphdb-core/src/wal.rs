@@ -778,6 +778,11 @@ impl Wal {
         &self.shared
     }
 
+    /// Whether the log file's allocated space is past what a shrinking reset keeps.
+    pub(crate) fn holds_more_than_kept(&self) -> Result<bool> {
+        Ok(self.shared.lock()?.allocated > LOG_KEEP)
+    }
+
     /// Starts a new, empty log generation with a new salt. Only called when the main file
     /// already holds (synced) everything the old log held.
     /// With `shrink`, a log larger than [`LOG_KEEP`] is cut back to it.

@@ -259,6 +259,32 @@ fn the_report_is_in_the_stats_after_a_clean_reopen() {
 }
 
 #[test]
+fn close_shrinks_a_log_that_commit_checkpoints_left_empty_but_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let config = Config {
+        checkpoint_after_frames: 16,
+        ..Config::default()
+    };
+    let mut db = GraphDB::create(&path, config).unwrap();
+    let mut tx = db.begin_write_txn().unwrap();
+    for i in 0..300i64 {
+        tx.add_node(Node::new().with_property("p", vec![i as u8; 9000]))
+            .unwrap();
+    }
+    // The commit's own checkpoint folds the log and keeps its space.
+    tx.commit().unwrap();
+    let log = wal_path(&path);
+    let big = std::fs::metadata(&log).unwrap().len();
+    assert!(big > 4 << 20, "log {big} bytes");
+    db.close().unwrap();
+    let small = std::fs::metadata(&log).unwrap().len();
+    assert!(small <= 1 << 20, "log after close {small} bytes");
+    let db = GraphDB::open(&path, Config::default()).unwrap();
+    assert_eq!(db.snapshot().all_nodes().unwrap().len(), 300);
+}
+
+#[test]
 fn a_checkpoint_shrinks_a_large_log_back_to_a_small_bound() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");
