@@ -942,24 +942,12 @@ impl GraphDB {
 
     /// A fresh node id for [`bulk_write`](GraphDB::bulk_write).
     pub(crate) fn next_bulk_node_id(&self) -> Result<NodeId> {
-        let id = self.next_node_id.fetch_add(1, Ordering::Relaxed);
-        if id > MAX_ID {
-            return Err(GraphError::InvalidArgument(
-                "node id space exhausted".into(),
-            ));
-        }
-        Ok(id)
+        take_bulk_id(&self.next_node_id, "node")
     }
 
     /// A fresh edge id for [`bulk_write`](GraphDB::bulk_write).
     pub(crate) fn next_bulk_edge_id(&self) -> Result<EdgeId> {
-        let id = self.next_edge_id.fetch_add(1, Ordering::Relaxed);
-        if id > MAX_ID {
-            return Err(GraphError::InvalidArgument(
-                "edge id space exhausted".into(),
-            ));
-        }
-        Ok(id)
+        take_bulk_id(&self.next_edge_id, "edge")
     }
 
     /// Writes a batch of a bulk load into the commit being built (a batched commit):
@@ -1747,6 +1735,17 @@ impl GraphDB {
     pub fn main_file_len(&self) -> Result<u64> {
         Ok(self.pager.lock()?.main_storage().len()?)
     }
+}
+
+/// Takes the next id from one of the engine's id counters, refusing ids past `MAX_ID`.
+fn take_bulk_id(counter: &AtomicU64, what: &str) -> Result<u64> {
+    let id = counter.fetch_add(1, Ordering::Relaxed);
+    if id > MAX_ID {
+        return Err(GraphError::InvalidArgument(format!(
+            "{what} id space exhausted"
+        )));
+    }
+    Ok(id)
 }
 
 impl Drop for GraphDB {

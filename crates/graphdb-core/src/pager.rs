@@ -61,6 +61,23 @@ pub(crate) struct Pager {
 /// Entries of [`Pager::leaf_memo`] (a power of two).
 const LEAF_MEMO: usize = 1024;
 
+/// Seals the modified pages `ids` (ascending) for the log and returns them as frames.
+/// A free function over the dirty map so the caller can hand the frames to the log
+/// while they borrow it.
+fn sealed_frames<'a>(
+    dirty: &'a mut HashMap<PageId, PageBuf, IdBuild>,
+    ids: &[PageId],
+) -> Vec<(PageId, &'a [u8; PAGE_SIZE])> {
+    for id in ids {
+        if let Some(p) = dirty.get_mut(id) {
+            page::seal(p, *id);
+        }
+    }
+    ids.iter()
+        .filter_map(|id| dirty.get(id).map(|p| (*id, &**p)))
+        .collect()
+}
+
 fn memo_slot(root: PageId, key: u64) -> usize {
     (key.wrapping_add(root.wrapping_mul(0x9E37_79B9)) as usize) & (LEAF_MEMO - 1)
 }
@@ -393,15 +410,7 @@ impl Pager {
             return Ok(());
         }
         ids.sort_unstable();
-        for id in &ids {
-            if let Some(p) = self.dirty.get_mut(id) {
-                page::seal(p, *id);
-            }
-        }
-        let frames: Vec<(PageId, &[u8; PAGE_SIZE])> = ids
-            .iter()
-            .filter_map(|id| self.dirty.get(id).map(|p| (*id, &**p)))
-            .collect();
+        let frames = sealed_frames(&mut self.dirty, &ids);
         self.wal.append_spilled(&frames)?;
         self.stats.pages_logged += ids.len() as u64;
         for id in ids {
@@ -425,15 +434,7 @@ impl Pager {
         let mut ids: Vec<PageId> = self.dirty.keys().copied().collect();
         // Ascending order puts the header first and makes the log reproducible.
         ids.sort_unstable();
-        for id in &ids {
-            if let Some(p) = self.dirty.get_mut(id) {
-                page::seal(p, *id);
-            }
-        }
-        let frames: Vec<(PageId, &[u8; PAGE_SIZE])> = ids
-            .iter()
-            .filter_map(|id| self.dirty.get(id).map(|p| (*id, &**p)))
-            .collect();
+        let frames = sealed_frames(&mut self.dirty, &ids);
         let lsn = match self.wal.append_commit(&frames, commit_ts) {
             Ok(lsn) => lsn,
             Err(e) => {
