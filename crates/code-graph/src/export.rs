@@ -259,11 +259,22 @@ pub fn write_json<W: std::io::Write>(graph: &CodeGraph, out: W) -> Result<(), Co
         diagnostics: &graph.diagnostics,
         metrics: &graph.metrics,
     };
-    let mut out = out;
-    serde_json::to_writer_pretty(&mut out, &doc)?;
+    write_json_document(out, &doc, true)
+}
+
+/// Writes one JSON document and a final newline (pretty or compact).
+fn write_json_document<W: std::io::Write, T: Serialize>(
+    mut out: W,
+    doc: &T,
+    pretty: bool,
+) -> Result<(), CodeGraphError> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut out, doc)?;
+    } else {
+        serde_json::to_writer(&mut out, doc)?;
+    }
     out.write_all(b"\n")
-        .map_err(|e| CodeGraphError::Serialise(serde_json::Error::io(e)))?;
-    Ok(())
+        .map_err(|e| CodeGraphError::Serialise(serde_json::Error::io(e)))
 }
 
 #[derive(Serialize)]
@@ -315,11 +326,7 @@ pub fn write_node_link<W: std::io::Write>(graph: &CodeGraph, out: W) -> Result<(
             })
             .collect(),
     };
-    let mut out = out;
-    serde_json::to_writer(&mut out, &doc)?;
-    out.write_all(b"\n")
-        .map_err(|e| CodeGraphError::Serialise(serde_json::Error::io(e)))?;
-    Ok(())
+    write_json_document(out, &doc, false)
 }
 
 #[derive(Serialize)]
@@ -397,9 +404,5 @@ pub fn write_compact<W: std::io::Write>(graph: &CodeGraph, out: W) -> Result<(),
         diagnostics: &graph.diagnostics,
         metrics: &graph.metrics,
     };
-    let mut out = out;
-    serde_json::to_writer(&mut out, &doc)?;
-    out.write_all(b"\n")
-        .map_err(|e| CodeGraphError::Serialise(serde_json::Error::io(e)))?;
-    Ok(())
+    write_json_document(out, &doc, false)
 }
