@@ -1286,6 +1286,31 @@ impl GraphDB {
         }
     }
 
+    /// Writes the log from now on in format `version`: [`LOG_FORMAT_VERSION`] (the
+    /// default: records of the byte ranges each commit changed) or 3 (the format before
+    /// it: a fixed-size frame holding the whole image of every page a commit wrote, and
+    /// commits that wait to be written merged page by page). Folds the log into the main
+    /// file first. Kept so that one process can measure both formats side by side, and
+    /// so that tests can write a log of the previous format; every format is read
+    /// whichever is written, and a reopened handle writes [`LOG_FORMAT_VERSION`] again
+    /// (after folding a log of another format into the main file).
+    ///
+    /// [`LOG_FORMAT_VERSION`]: crate::LOG_FORMAT_VERSION
+    pub fn use_log_format(&mut self, version: u32) -> Result<()> {
+        self.check_open()?;
+        if self.pager.get_mut()?.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
+        let result = self.pager.get_mut()?.set_log_format(version);
+        if result.is_ok() {
+            let seq = self.commit_seq.load(Ordering::Acquire);
+            let state = self.wal_sync.get_mut_recovered();
+            state.synced_seq = seq;
+            state.unsynced = 0;
+        }
+        result
+    }
+
     /// Frees every record version that no snapshot at or after `oldest_snapshot_ts` (nor
     /// any open write transaction) can see, and the chains of records deleted before it.
     /// The caller passes the oldest snapshot its readers still hold.
