@@ -700,7 +700,12 @@ impl LogState {
     /// memory gets the ranges that changed (no entry when none did); any other gets its
     /// whole image. Spilled pages always get whole images, indexed apart from the
     /// committed ones.
-    fn encode_records(&mut self, pages: &[(PageId, &[u8; PAGE_SIZE])], commit_ts: u64, spill: bool) {
+    fn encode_records(
+        &mut self,
+        pages: &[(PageId, &[u8; PAGE_SIZE])],
+        commit_ts: u64,
+        spill: bool,
+    ) {
         if self.encoded.is_empty() {
             self.encoded_at = self.end;
         }
@@ -717,7 +722,11 @@ impl LogState {
                     Some(Image::Mem(b)) if !spill => Some(&**b),
                     _ => None,
                 };
-                let kind = if base.is_some() { ENTRY_DELTA } else { ENTRY_IMAGE };
+                let kind = if base.is_some() {
+                    ENTRY_DELTA
+                } else {
+                    ENTRY_IMAGE
+                };
                 self.encoded.extend_from_slice(&id.to_le_bytes());
                 self.encoded.extend_from_slice(&kind.to_le_bytes());
                 self.encoded.extend_from_slice(&[0, 0]);
@@ -939,7 +948,8 @@ fn replay_records(all: &[u8], st: &mut LogState, report: &mut RecoveryReport) {
         // A whole transaction: every change must have an image before it.
         let mut known: std::collections::HashSet<PageId> = std::collections::HashSet::new();
         let based = pending.iter().all(|e| {
-            let ok = e.kind == ENTRY_IMAGE || known.contains(&e.id) || st.images.contains_key(&e.id);
+            let ok =
+                e.kind == ENTRY_IMAGE || known.contains(&e.id) || st.images.contains_key(&e.id);
             known.insert(e.id);
             ok
         });
@@ -1873,12 +1883,18 @@ mod tests {
     fn assert_state(wal: &Wal, state: &[(PageId, Box<[u8; PAGE_SIZE]>)], what: &str) {
         let mut buf = page(0);
         for (id, p) in state {
-            assert!(wal.read_page(*id, &mut buf).unwrap(), "{what}: page {id} missing");
+            assert!(
+                wal.read_page(*id, &mut buf).unwrap(),
+                "{what}: page {id} missing"
+            );
             assert!(buf[..] == p[..], "{what}: page {id} differs");
         }
         for id in 1..=3 {
             if !state.iter().any(|(i, _)| *i == id) {
-                assert!(!wal.read_page(id, &mut buf).unwrap(), "{what}: page {id} early");
+                assert!(
+                    !wal.read_page(id, &mut buf).unwrap(),
+                    "{what}: page {id} early"
+                );
             }
         }
     }
@@ -1889,12 +1905,19 @@ mod tests {
         let (ends, states) = v4_history(&mem);
         // The first commit holds page 1's image (its non-zero ranges only); every later
         // one changes a few hundred bytes of it, one record each.
-        assert!(ends[1] - ends[0] < 200, "first commit {} bytes", ends[1] - ends[0]);
+        assert!(
+            ends[1] - ends[0] < 200,
+            "first commit {} bytes",
+            ends[1] - ends[0]
+        );
         for w in ends[1..].windows(2) {
             assert!(w[1] - w[0] < 600, "a commit took {} bytes", w[1] - w[0]);
         }
         let (wal, rec) = Wal::open(Arc::new(mem.clone()), false, LOG_FORMAT_VERSION).unwrap();
-        assert_eq!((rec.transactions_replayed, rec.end, rec.log_version), (12, LogEnd::Clean, 4));
+        assert_eq!(
+            (rec.transactions_replayed, rec.end, rec.log_version),
+            (12, LogEnd::Clean, 4)
+        );
         assert_state(&wal, states.last().unwrap(), "reopened");
     }
 
@@ -2012,12 +2035,23 @@ mod tests {
         wal.sync().unwrap();
         let expect = [(1, c.clone()), (2, s2.clone()), (3, a.clone())];
         for (id, p) in &expect {
-            assert!(wal.read_page(*id, &mut buf).unwrap() && buf[..] == p[..], "{id}");
+            assert!(
+                wal.read_page(*id, &mut buf).unwrap() && buf[..] == p[..],
+                "{id}"
+            );
         }
-        let (wal2, rec) = Wal::open(Arc::new(mem.crash_image(0, None)), false, LOG_FORMAT_VERSION).unwrap();
+        let (wal2, rec) = Wal::open(
+            Arc::new(mem.crash_image(0, None)),
+            false,
+            LOG_FORMAT_VERSION,
+        )
+        .unwrap();
         assert_eq!(rec.transactions_replayed, 2);
         for (id, p) in &expect {
-            assert!(wal2.read_page(*id, &mut buf).unwrap() && buf[..] == p[..], "{id}");
+            assert!(
+                wal2.read_page(*id, &mut buf).unwrap() && buf[..] == p[..],
+                "{id}"
+            );
         }
         // An abandoned spill is forgotten, and the commit after it is intact.
         let (mut wal3, _) = Wal::open(Arc::new(mem.clone()), false, LOG_FORMAT_VERSION).unwrap();
