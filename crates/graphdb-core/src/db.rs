@@ -77,7 +77,13 @@ pub struct Config {
     pub node_cache_capacity: usize,
     /// Newest edge versions kept decoded in the edge cache.
     pub edge_cache_capacity: usize,
-    /// The log is folded into the main file when it holds this many frames after a commit.
+    /// The log is folded into the main file when it holds this many frames after a commit
+    /// (default 4096). In log format 4 (the default) a commit's record is usually a small
+    /// fraction of a page, so "frames" there is the log's size in page-frame units
+    /// (8,224 bytes, so the log is folded at the size a log of page images was: about
+    /// 33 MB by default) or the number of page images the log holds, whichever is larger
+    /// (it keeps the newest image of each page it changed in memory: at most this many
+    /// pages of 8 KiB).
     pub checkpoint_after_frames: u64,
     /// [`GraphDB::open`] creates a new database when neither the file nor its log exists
     /// (default `false`: opening a path that holds no database is an error, so a typo
@@ -139,7 +145,8 @@ pub struct DbStats {
     pub page_count: u64,
     /// Pages on the free list.
     pub free_pages: u64,
-    /// Committed frames in the log since the last checkpoint.
+    /// Committed frames in the log since the last checkpoint (in log format 4, as
+    /// [`Config::checkpoint_after_frames`] counts them).
     pub wal_frames: u64,
     /// The newest commit timestamp.
     pub commit_ts: u64,

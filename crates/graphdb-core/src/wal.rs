@@ -1543,11 +1543,21 @@ impl Wal {
         Ok(ids)
     }
 
-    /// Frames in the log since the last reset, counting pending pages.
+    /// Frames in the log since the last reset, counting pending pages: what
+    /// `checkpoint_after_frames` is compared with. In format 4, where a commit's record
+    /// is a small fraction of a page, it is the log's size in page-frame units (32 +
+    /// 8192 bytes, so the log is folded at the size a page-image log was) or the number
+    /// of page images the log holds, whichever is larger (so the images it keeps in
+    /// memory stay bounded too).
     pub(crate) fn frames(&self) -> u64 {
-        self.shared
-            .lock()
-            .map_or(0, |st| st.frames + st.pending.len() as u64)
+        self.shared.lock().map_or(0, |st| {
+            if st.version >= 4 {
+                let bytes = st.end.saturating_sub(WAL_HEADER);
+                bytes.div_ceil(FRAME_SIZE).max(st.images.len() as u64)
+            } else {
+                st.frames + st.pending.len() as u64
+            }
+        })
     }
 
     /// Byte offset just past the last frame encoded so far.
