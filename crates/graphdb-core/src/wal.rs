@@ -1882,9 +1882,12 @@ mod tests {
         p
     }
 
+    /// The pages a commit left: (page id, image).
+    type State = Vec<(PageId, Box<[u8; PAGE_SIZE]>)>;
+
     /// Version 4: each commit logs only the ranges it changed, in one record; the log
     /// ends of the commits, and the pages each one left.
-    fn v4_history(mem: &MemStorage) -> (Vec<u64>, Vec<Vec<(PageId, Box<[u8; PAGE_SIZE]>)>>) {
+    fn v4_history(mem: &MemStorage) -> (Vec<u64>, Vec<State>) {
         let (mut wal, _) = Wal::open(Arc::new(mem.clone()), false, LOG_FORMAT_VERSION).unwrap();
         let mut ends = vec![wal.end()];
         let mut states = vec![Vec::new()];
@@ -1904,7 +1907,7 @@ mod tests {
             wal.append_commit(&frames, ts).unwrap();
             flush(&wal);
             ends.push(wal.end());
-            let mut state: Vec<(PageId, Box<[u8; PAGE_SIZE]>)> = states.last().unwrap().clone();
+            let mut state: State = states.last().unwrap().clone();
             for (id, p) in pages {
                 state.retain(|(i, _)| *i != id);
                 state.push((id, p));
@@ -2121,7 +2124,7 @@ mod tests {
 
     #[test]
     fn ranges_round_trip_against_any_base() {
-        let mut rng = 0x1234_5678_9ABC_DEFu64;
+        let mut rng = 0x0123_4567_89AB_CDEF_u64;
         let mut next = || {
             rng ^= rng << 13;
             rng ^= rng >> 7;
