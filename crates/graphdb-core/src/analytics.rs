@@ -29,8 +29,12 @@ struct Builder {
     in_at: Vec<usize>,
     inn: Vec<(u32, u32)>,
     types: Vec<String>,
-    /// The type number of the previous entry: consecutive entries mostly share a type.
+    /// The type number of the previous entry, and where its name lay in the record
+    /// being visited: the entries of one node name their type by the same bytes of
+    /// that record, so an address match needs no comparison. Reset after every node
+    /// (the next record may sit where another one was).
     last_type: u32,
+    last_name: (usize, usize),
     /// The first entry naming an id beyond `u32` (impossible in a sound file).
     bad: Option<NodeId>,
 }
@@ -45,20 +49,40 @@ impl Default for Builder {
             inn: Vec::new(),
             types: Vec::new(),
             last_type: 0,
+            last_name: (0, 0),
             bad: None,
         }
     }
 }
 
 impl AdjacencySink for Builder {
+    fn begin(&mut self, next_node_id: u64, next_edge_id: u64) {
+        // Every edge is one outgoing and one incoming entry. The bound counts deleted
+        // ids too, so it is capped: past it the arrays grow as usual. Reserved memory
+        // that is never written costs no physical pages.
+        const CAP: u64 = 1 << 26;
+        let nodes = next_node_id.saturating_sub(1).min(CAP) as usize;
+        let edges = next_edge_id.saturating_sub(1).min(CAP) as usize;
+        self.ids.reserve(nodes);
+        self.out_at.reserve(nodes);
+        self.in_at.reserve(nodes);
+        self.out.reserve(edges);
+        self.inn.reserve(edges);
+    }
+
     #[inline]
     fn entry(&mut self, other: NodeId, ty: &str, outgoing: bool) {
         let Ok(other) = u32::try_from(other) else {
             self.bad.get_or_insert(other);
             return;
         };
+        let name = (ty.as_ptr() as usize, ty.len());
         let t = match self.types.get(self.last_type as usize) {
-            Some(last) if last == ty => self.last_type,
+            _ if name == self.last_name => self.last_type,
+            Some(last) if last == ty => {
+                self.last_name = name;
+                self.last_type
+            }
             _ => {
                 let t = match self.types.iter().position(|x| x == ty) {
                     Some(p) => p as u32,
@@ -68,6 +92,7 @@ impl AdjacencySink for Builder {
                     }
                 };
                 self.last_type = t;
+                self.last_name = name;
                 t
             }
         };
@@ -79,6 +104,7 @@ impl AdjacencySink for Builder {
     }
 
     fn node_done(&mut self, id: NodeId) {
+        self.last_name = (0, 0);
         self.ids.push(id);
         self.out_at.push(self.out.len());
         self.in_at.push(self.inn.len());

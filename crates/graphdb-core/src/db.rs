@@ -321,6 +321,9 @@ fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord>
 /// What [`GraphDB::visit_all_adjacency`] feeds: each visible node's entries, then the
 /// node.
 pub(crate) trait AdjacencySink {
+    /// Called once before any node: ids below `next_node_id` and `next_edge_id` were
+    /// ever allocated (an upper bound of what follows, for reserving space).
+    fn begin(&mut self, next_node_id: u64, next_edge_id: u64);
     /// One adjacency entry of the node being visited.
     fn entry(&mut self, other: NodeId, edge_type: &str, outgoing: bool);
     /// The node whose entries were just visited.
@@ -722,6 +725,7 @@ impl GraphDB {
         let mut pager = self.pager.lock()?;
         let meta = pager.meta().clone();
         let mut rs = RecordStore::new(&mut pager);
+        sink.begin(meta.next_node_id, meta.next_edge_id);
         for id in 1..meta.next_node_id.min(MAX_ID + 1) {
             let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
                 sink.entry(other, ty, outgoing)

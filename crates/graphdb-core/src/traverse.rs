@@ -127,7 +127,8 @@ impl<'a> Snapshot<'a> {
     /// Like [`nodes_by_label`](Self::nodes_by_label), but the results share the node
     /// cache's versions instead of being copies.
     pub fn nodes_by_label_shared(&self, label: &str) -> Result<Vec<Arc<Node>>> {
-        self.db.get_nodes_by_label_shared_at(label, self.ts, self.tx)
+        self.db
+            .get_nodes_by_label_shared_at(label, self.ts, self.tx)
     }
 
     /// Like [`nodes_by_property`](Self::nodes_by_property), but the results share the
