@@ -183,19 +183,19 @@ impl GraphDB {
         };
         let mine = self.pending_node_ids(tx_id);
         ids.extend(&mine);
-        ids.sort_unstable();
+        // A range's candidates are runs of ascending ids (one per key value): a stable
+        // sort merges the runs.
+        ids.sort();
         ids.dedup();
+        // One probe of the node cache for all candidates (each shard locked once); a
+        // transaction's own write comes first, and a miss is read once and cached
+        // (`get_node_shared`).
+        let cached = self.node_cache.get_many(&ids, snapshot_ts);
         let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            // A transaction's own write comes first; otherwise a cache hit is shared in
-            // place and a miss is read once and cached (`get_node_shared`).
-            let node = if mine.binary_search(&id).is_err() {
-                match self.node_cache.get(id, snapshot_ts) {
-                    Some(n) => Some(n),
-                    None => self.get_node_shared(id, snapshot_ts, tx_id)?,
-                }
-            } else {
-                self.get_node_shared(id, snapshot_ts, tx_id)?
+        for (id, hit) in ids.into_iter().zip(cached) {
+            let node = match hit {
+                Some(n) if mine.binary_search(&id).is_err() => Some(n),
+                _ => self.get_node_shared(id, snapshot_ts, tx_id)?,
             };
             if let Some(n) = node.filter(|n| keep(n)) {
                 found.push(n);
