@@ -309,13 +309,15 @@ fn head_of(
 }
 
 fn read_node(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<NodeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_node(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_node(bytes, Some(ptr.page), dict)
+    })
 }
 
 fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_edge(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_edge(bytes, Some(ptr.page), dict)
+    })
 }
 
 /// What a commit changes in one node's adjacency: entries (edge, other end, type) to
@@ -647,7 +649,7 @@ impl GraphDB {
         // The newest version is what nearly every snapshot sees: it is checked and read
         // in one visit of its page. The adjacency entries carry the other end and the
         // type, so no edge record is read.
-        let done = rs.with_bytes(head, |bytes| {
+        let done = rs.with_bytes(head, |bytes, dict| {
             let h = codec::decode_header(bytes, Some(head.page))?;
             if h.id != node_id || h.kind != KIND_NODE {
                 return Err(GraphError::corrupt(
@@ -664,7 +666,7 @@ impl GraphDB {
             if h.tombstone {
                 return Err(GraphError::NodeNotFound(node_id));
             }
-            codec::visit_adjacency(bytes, Some(head.page), out, inn, &mut f)?;
+            codec::visit_adjacency(bytes, Some(head.page), dict, out, inn, &mut f)?;
             Ok(true)
         })?;
         if done {
@@ -674,8 +676,8 @@ impl GraphDB {
             Some((ptr, h, _)) if !h.tombstone => ptr,
             _ => return Err(GraphError::NodeNotFound(node_id)),
         };
-        rs.with_bytes(ptr, |bytes| {
-            codec::visit_adjacency(bytes, Some(ptr.page), out, inn, &mut f)
+        rs.with_bytes(ptr, |bytes, dict| {
+            codec::visit_adjacency(bytes, Some(ptr.page), dict, out, inn, &mut f)
         })
     }
 
@@ -1948,7 +1950,8 @@ fn apply_writes(
             deltas.entry(record.source).or_default().remove.insert(*id);
             deltas.entry(record.target).or_default().remove.insert(*id);
         }
-        edge_writes.push((*id, codec::encode_edge(&record)));
+        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        edge_writes.push((*id, bytes));
     }
 
     // Then the writes.
@@ -2067,7 +2070,8 @@ fn apply_writes(
             out,
             inn,
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
         touched_nodes.push(id);
     }
@@ -2124,7 +2128,8 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
             edge_type: e.edge_type,
             properties: e.properties,
         };
-        let ptr = rs.insert(&codec::encode_edge(&record))?;
+        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut edge_root, id, ptr.encode())?;
     }
     for n in nodes {
@@ -2137,7 +2142,8 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
             out: Vec::new(),
             inn: Vec::new(),
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
     }
     let meta = rs.pager().meta_mut();
@@ -2199,7 +2205,8 @@ fn append_adjacency(
         }
         r.header.prev = h.prev;
         rs.delete(ptr)?;
-        let new = rs.insert(&codec::encode_node(&r))?;
+        let bytes = codec::encode_node(&r, &mut rs.pager().meta_mut().dict);
+        let new = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, *id, new.encode())?;
     }
     rs.pager().meta_mut().node_root = node_root;

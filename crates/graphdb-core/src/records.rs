@@ -1,7 +1,8 @@
 //! The record store over the pager: slotted record pages, overflow chains for records
 //! larger than [`INLINE_MAX`], and the id maps (node id or edge id to the newest version).
 
-use crate::codec::{self, RecordHeader, PREV_OFFSET, RECORD_HEADER};
+use crate::codec::{self, RecordHeader, MAX_RECORD_HEADER, PREV_OFFSET};
+use crate::dict::Dict;
 use crate::error::{GraphError, Result};
 use crate::page::{get_u16, get_u32, get_u64, next_of, put_u16, put_u32, put_u64, set_next};
 use crate::page::{PageType, PAGE_HEADER, PAGE_SIZE};
@@ -115,38 +116,40 @@ impl<'a> RecordStore<'a> {
         Ok(out)
     }
 
-    /// Calls `f` with the bytes of the record at `ptr`, borrowed from the cached page
-    /// when the record is inline (no copy), read into a buffer when it overflows.
+    /// Calls `f` with the bytes of the record at `ptr` and the name dictionary, the bytes
+    /// borrowed from the cached page when the record is inline (no copy), read into a
+    /// buffer when it overflows.
     pub(crate) fn with_bytes<R>(
         &mut self,
         ptr: RecordPointer,
-        f: impl FnOnce(&[u8]) -> Result<R>,
+        f: impl FnOnce(&[u8], &Dict) -> Result<R>,
     ) -> Result<R> {
-        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (p, meta) = self
+            .pager
+            .fetched_with_meta(ptr.page)
+            .ok_or_else(|| GraphError::corrupt("fetched page vanished", Some(ptr.page)))?;
         let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
         if !overflow {
-            return f(&p[off..off + len]);
+            return f(&p[off..off + len], &meta.dict);
         }
         let bytes = self.read(ptr)?;
-        f(&bytes)
+        f(&bytes, &self.pager.meta().dict)
     }
 
-    /// The fixed header of the record at `ptr`, without decoding the rest when the record
-    /// is inline.
+    /// The header of the record at `ptr`, without decoding the rest when the record is
+    /// inline.
     pub(crate) fn read_header(&mut self, ptr: RecordPointer) -> Result<RecordHeader> {
         let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
         let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
         if !overflow {
-            if len < RECORD_HEADER {
-                return Err(GraphError::corrupt(
-                    "record shorter than its header",
-                    Some(ptr.page),
-                ));
-            }
-            return codec::decode_header(&p[off..off + RECORD_HEADER], Some(ptr.page));
+            return codec::decode_header(&p[off..off + len], Some(ptr.page));
         }
         let bytes = self.read(ptr)?;
-        codec::decode_header(bytes.get(..RECORD_HEADER).unwrap_or(&bytes), Some(ptr.page))
+        codec::decode_header(
+            bytes.get(..MAX_RECORD_HEADER).unwrap_or(&bytes),
+            Some(ptr.page),
+        )
     }
 
     /// Stores `bytes` as a new record.
@@ -294,7 +297,8 @@ impl<'a> RecordStore<'a> {
         Ok(())
     }
 
-    /// Rewrites the `prev` pointer of a stored record in place (vacuum cuts chains).
+    /// Rewrites the `prev` pointer of a stored record in place (vacuum cuts chains). A
+    /// record written without a `prev` field can only be given none.
     pub(crate) fn patch_prev(
         &mut self,
         ptr: RecordPointer,
@@ -302,16 +306,31 @@ impl<'a> RecordStore<'a> {
     ) -> Result<()> {
         let raw = prev.map_or(0, RecordPointer::encode);
         let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
-        let (off, _, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
-        if overflow {
+        let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        let (page, at) = if overflow {
             let first = get_u64(p, off + 4);
-            self.pager.fetch_typed(first, PageType::Overflow)?;
-            let o = self.pager.page_mut(first)?;
-            put_u64(o, CHUNK_AT + PREV_OFFSET, raw);
+            (first, CHUNK_AT)
         } else {
-            let p = self.pager.page_mut(ptr.page)?;
-            put_u64(p, off + PREV_OFFSET, raw);
+            (ptr.page, off)
+        };
+        let kind = if overflow {
+            PageType::Overflow
+        } else {
+            PageType::Records
+        };
+        let b = self.pager.fetch_typed(page, kind)?;
+        let fits = overflow || len >= PREV_OFFSET + 8;
+        if !codec::has_prev_field(b[at]) || !fits {
+            if prev.is_none() {
+                return Ok(());
+            }
+            return Err(GraphError::corrupt(
+                "record has no prev field to patch",
+                Some(ptr.page),
+            ));
         }
+        let p = self.pager.page_mut(page)?;
+        put_u64(p, at + PREV_OFFSET, raw);
         Ok(())
     }
 
