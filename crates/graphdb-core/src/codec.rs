@@ -26,7 +26,11 @@ const FLAG_TOMBSTONE: u8 = 1 << 2;
 const FLAG_PREV: u8 = 1 << 3;
 /// `props_ts` differs from `commit_ts` (a varint of the difference is stored).
 const FLAG_PROPS_TS: u8 = 1 << 4;
-const KNOWN_BITS: u8 = 3 | FLAG_TOMBSTONE | FLAG_PREV | FLAG_PROPS_TS;
+/// `tx_id` differs from `commit_ts` (a zigzag varint of the difference is stored). A
+/// transaction's id equals its commit timestamp whenever every transaction before it
+/// committed, the usual case for a single writer.
+const FLAG_TX: u8 = 1 << 5;
+const KNOWN_BITS: u8 = 3 | FLAG_TOMBSTONE | FLAG_PREV | FLAG_PROPS_TS | FLAG_TX;
 /// Byte offset of the `prev` pointer inside a record that has one (`FLAG_PREV`): vacuum
 /// patches it in place.
 pub(crate) const PREV_OFFSET: usize = 1;
@@ -240,13 +244,18 @@ impl Writer<'_> {
         if h.props_ts != h.commit_ts {
             first |= FLAG_PROPS_TS;
         }
+        if h.tx_id != h.commit_ts {
+            first |= FLAG_TX;
+        }
         self.u8(first);
         if let Some(prev) = h.prev {
             self.u64(prev.encode());
         }
         self.var(h.id);
         self.var(h.commit_ts);
-        self.var(zigzag(h.tx_id.wrapping_sub(h.commit_ts) as i64));
+        if h.tx_id != h.commit_ts {
+            self.var(zigzag(h.tx_id.wrapping_sub(h.commit_ts) as i64));
+        }
         if h.props_ts != h.commit_ts {
             self.var(h.commit_ts.wrapping_sub(h.props_ts));
         }
@@ -470,7 +479,11 @@ impl<'a> Reader<'a> {
         };
         let id = self.var()?;
         let commit_ts = self.var()?;
-        let tx_id = commit_ts.wrapping_add(unzigzag(self.var()?) as u64);
+        let tx_id = if first & FLAG_TX != 0 {
+            commit_ts.wrapping_add(unzigzag(self.var()?) as u64)
+        } else {
+            commit_ts
+        };
         let props_ts = if first & FLAG_PROPS_TS != 0 {
             commit_ts.wrapping_sub(self.var()?)
         } else {
@@ -700,7 +713,7 @@ mod tests {
         r.out = (1..=100).map(|i| adj(1000 + i, 200 + i, 0)).collect();
         r.inn.clear();
         let (bytes, dict) = enc(&r);
-        // Header: flags 1, id 1, commit_ts 1, tx delta 1; type table: count 1 and the
+        // Header: flags 1, id 1, commit_ts 1, tx delta 1 (tx 3, commit 4); type table: count 1 and the
         // type's dictionary reference 1; out: count 1 + first delta 2 + 99 * 1 + 100 * 2;
         // inn count 1, labels 1, properties 1.
         assert_eq!(bytes.len(), 4 + 2 + 1 + 2 + 99 + 200 + 1 + 1 + 1);
@@ -741,6 +754,12 @@ mod tests {
         // Flags 1, id 3, commit_ts 1, tx delta 1; source 3, target 2, type 1; properties:
         // count 1, key and tag 1, value 1. Format 3 took 42 + 3 + 2 + 6 + 1 + 6 + 1 + 1.
         assert_eq!(bytes.len(), 6 + 6 + 3);
+        let mut same = e.clone();
+        same.header.tx_id = same.header.commit_ts;
+        // A transaction id equal to the commit timestamp is not stored.
+        assert_eq!(encode_edge(&same, &mut dict).len(), 5 + 6 + 3);
+        let back = decode_edge(&encode_edge(&same, &mut dict), None, &dict).unwrap();
+        assert_eq!(back.header, same.header);
         let back = decode_edge(&bytes, None, &dict).unwrap();
         assert_eq!(back.header, e.header);
         assert_eq!((back.source, back.target), (e.source, e.target));

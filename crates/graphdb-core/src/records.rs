@@ -18,10 +18,57 @@ pub(crate) const PARTIAL_FLAG: u8 = 1;
 const STUB_LEN: usize = 12;
 const CHUNK_AT: usize = PAGE_HEADER + 2;
 const CHUNK: usize = PAGE_SIZE - CHUNK_AT;
-/// Entries per id-map page.
+/// Entries per inner id-map page (`u64` page ids).
 pub(crate) const FANOUT: u64 = ((PAGE_SIZE - PAGE_HEADER) / 8) as u64;
-/// The id maps have three levels, so ids must stay below `FANOUT^3` (about 1.07e9).
-pub(crate) const MAX_ID: u64 = FANOUT * FANOUT * FANOUT - 1;
+/// Bytes of a leaf entry: a record pointer packed as `page << SLOT_BITS | slot`.
+const LEAF_ENTRY: usize = 5;
+/// Entries per id-map leaf page.
+pub(crate) const LEAF_FANOUT: u64 = ((PAGE_SIZE - PAGE_HEADER) / LEAF_ENTRY) as u64;
+/// Bits of the slot in a leaf entry: a records page holds fewer than 2^11 slots (each
+/// takes 4 bytes of slot array and at least one byte of record).
+const SLOT_BITS: u32 = 11;
+/// Slots a records page may hold.
+const MAX_SLOTS: usize = (1 << SLOT_BITS) - 1;
+/// Records pages must lie below this page (2^29 pages of 8 KiB: 4 TiB) for a leaf entry
+/// to name them.
+const MAX_RECORD_PAGE: u64 = 1 << (8 * LEAF_ENTRY as u32 - SLOT_BITS);
+/// The id maps have three levels, so ids must stay below `FANOUT^2 * LEAF_FANOUT`
+/// (about 1.7e9).
+pub(crate) const MAX_ID: u64 = FANOUT * FANOUT * LEAF_FANOUT - 1;
+
+/// A leaf entry from a record pointer in its `u64` form (`page << 16 | slot`, 0 = none).
+fn pack_leaf(raw: u64) -> Result<u64> {
+    let Some(ptr) = RecordPointer::decode(raw) else {
+        return Ok(0);
+    };
+    if ptr.page >= MAX_RECORD_PAGE || usize::from(ptr.slot) > MAX_SLOTS {
+        return Err(GraphError::InvalidArgument(format!(
+            "record pointer {ptr:?} beyond what an id map can name (the file is limited to \
+             {MAX_RECORD_PAGE} pages)"
+        )));
+    }
+    Ok(ptr.page << SLOT_BITS | u64::from(ptr.slot))
+}
+
+/// The record pointer (`page << 16 | slot`) of a leaf entry.
+fn unpack_leaf(v: u64) -> u64 {
+    if v == 0 {
+        return 0;
+    }
+    (v >> SLOT_BITS) << 16 | (v & ((1 << SLOT_BITS) - 1))
+}
+
+fn get_leaf(p: &[u8; PAGE_SIZE], i: usize) -> u64 {
+    let at = PAGE_HEADER + LEAF_ENTRY * i;
+    let mut b = [0u8; 8];
+    b[..LEAF_ENTRY].copy_from_slice(&p[at..at + LEAF_ENTRY]);
+    unpack_leaf(u64::from_le_bytes(b))
+}
+
+fn put_leaf(p: &mut [u8; PAGE_SIZE], i: usize, packed: u64) {
+    let at = PAGE_HEADER + LEAF_ENTRY * i;
+    p[at..at + LEAF_ENTRY].copy_from_slice(&packed.to_le_bytes()[..LEAF_ENTRY]);
+}
 
 /// The pages of an id map and its (id, raw value) entries.
 pub(crate) type MapContents = (Vec<PageId>, Vec<(u64, u64)>);
@@ -39,7 +86,7 @@ fn slot_for(p: &[u8; PAGE_SIZE], len: usize) -> Option<u16> {
     let reuse = (0..count).find(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
     let (slot, slots_end) = match reuse {
         Some(s) => (s, SLOTS_AT + 4 * count),
-        None if count < usize::from(u16::MAX >> 1) => (count, SLOTS_AT + 4 * (count + 1)),
+        None if count < MAX_SLOTS => (count, SLOTS_AT + 4 * (count + 1)),
         None => return None,
     };
     (data_start >= slots_end + len).then_some(slot as u16)
@@ -381,21 +428,24 @@ impl<'a> RecordStore<'a> {
                 PageType::MapInner
             };
             let p = self.pager.fetch_typed(page, kind)?;
-            let scale = match level {
-                0 => FANOUT * FANOUT,
-                1 => FANOUT,
-                _ => 1,
+            if level == 2 {
+                for i in 0..LEAF_FANOUT {
+                    let v = get_leaf(p, i as usize);
+                    if v != 0 {
+                        entries.push((base + i, v));
+                    }
+                }
+                continue;
+            }
+            let scale = if level == 0 {
+                FANOUT * LEAF_FANOUT
+            } else {
+                LEAF_FANOUT
             };
             for i in 0..FANOUT {
                 let v = get_u64(p, PAGE_HEADER + 8 * i as usize);
-                if v == 0 {
-                    continue;
-                }
-                let id = base + i * scale;
-                if level == 2 {
-                    entries.push((id, v));
-                } else {
-                    stack.push((v, level + 1, id));
+                if v != 0 {
+                    stack.push((v, level + 1, base + i * scale));
                 }
             }
         }
@@ -437,19 +487,19 @@ impl<'a> RecordStore<'a> {
             )));
         }
         Ok([
-            (id / (FANOUT * FANOUT)) as usize,
-            ((id / FANOUT) % FANOUT) as usize,
-            (id % FANOUT) as usize,
+            (id / (FANOUT * LEAF_FANOUT)) as usize,
+            ((id / LEAF_FANOUT) % FANOUT) as usize,
+            (id % LEAF_FANOUT) as usize,
         ])
     }
 
     /// The raw value stored for `id` in the map rooted at `root` (0 if none).
     pub(crate) fn map_get(&mut self, root: PageId, id: u64) -> Result<u64> {
         let idx = Self::split(id)?;
-        let key = id / FANOUT;
+        let key = id / LEAF_FANOUT;
         if let Some(leaf) = self.pager.memo_leaf(root, key) {
             let p = self.pager.fetch_typed(leaf, PageType::MapLeaf)?;
-            return Ok(get_u64(p, PAGE_HEADER + 8 * idx[2]));
+            return Ok(get_leaf(p, idx[2]));
         }
         let mut page = root;
         for (level, i) in idx.iter().enumerate() {
@@ -462,11 +512,12 @@ impl<'a> RecordStore<'a> {
                 PageType::MapInner
             };
             let p = self.pager.fetch_typed(page, kind)?;
-            let next = get_u64(p, PAGE_HEADER + 8 * i);
             if level == 2 {
+                let v = get_leaf(p, *i);
                 self.pager.remember_leaf(root, key, page);
+                return Ok(v);
             }
-            page = next;
+            page = get_u64(p, PAGE_HEADER + 8 * i);
         }
         Ok(page)
     }
@@ -474,6 +525,7 @@ impl<'a> RecordStore<'a> {
     /// Stores `value` for `id`, creating map pages as needed; updates `root`.
     pub(crate) fn map_set(&mut self, root: &mut PageId, id: u64, value: u64) -> Result<()> {
         let idx = Self::split(id)?;
+        let packed = pack_leaf(value)?;
         if *root == 0 {
             *root = self.pager.allocate(PageType::MapInner)?;
         }
@@ -482,7 +534,7 @@ impl<'a> RecordStore<'a> {
             let at = PAGE_HEADER + 8 * i;
             if level == 2 {
                 self.pager.fetch_typed(page, PageType::MapLeaf)?;
-                put_u64(self.pager.page_mut(page)?, at, value);
+                put_leaf(self.pager.page_mut(page)?, *i, packed);
                 return Ok(());
             }
             self.pager.fetch_typed(page, PageType::MapInner)?;
