@@ -740,8 +740,8 @@ mod tests {
                 tombstone: false,
                 id: 500_000,
                 tx_id: 7,
-                commit_ts: 6,
-                props_ts: 6,
+                commit_ts: 7,
+                props_ts: 7,
                 prev: None,
             },
             source: 90_000,
@@ -751,20 +751,28 @@ mod tests {
         };
         let mut dict = Arc::default();
         let bytes = encode_edge(&e, &mut dict);
-        // Flags 1, id 3, commit_ts 1, tx delta 1; source 3, target 2, type 1; properties:
-        // count 1, key and tag 1, value 1. Format 3 took 42 + 3 + 2 + 6 + 1 + 6 + 1 + 1.
-        assert_eq!(bytes.len(), 6 + 6 + 3);
-        let mut same = e.clone();
-        same.header.tx_id = same.header.commit_ts;
-        // A transaction id equal to the commit timestamp is not stored.
-        assert_eq!(encode_edge(&same, &mut dict).len(), 5 + 6 + 3);
-        let back = decode_edge(&encode_edge(&same, &mut dict), None, &dict).unwrap();
-        assert_eq!(back.header, same.header);
+        // The example of docs/graphdb-core.md: header (kind, id, commit; the transaction
+        // id equals the commit timestamp), source, target, type reference, properties
+        // (count, `since` reference 2 << 3 | tag 2, zigzag 12). Format 3 took 62 bytes.
+        assert_eq!(
+            bytes,
+            [2, 0xA0, 0xC2, 0x1E, 7, 0x90, 0xBF, 5, 0xE8, 7, 1, 1, 0x12, 0x18]
+        );
         let back = decode_edge(&bytes, None, &dict).unwrap();
         assert_eq!(back.header, e.header);
         assert_eq!((back.source, back.target), (e.source, e.target));
         assert_eq!(back.edge_type, "KNOWS");
         assert_eq!(back.properties, e.properties);
+        let mut other = e.clone();
+        other.header.tx_id = 8;
+        other.header.props_ts = 5;
+        // A transaction id or props_ts that differs costs a byte each.
+        let bytes = encode_edge(&other, &mut dict);
+        assert_eq!(bytes.len(), 14 + 2);
+        assert_eq!(
+            decode_edge(&bytes, None, &dict).unwrap().header,
+            other.header
+        );
     }
 
     #[test]

@@ -88,6 +88,7 @@ impl Dict {
         self.names.get(usize::try_from(i).ok()?).map(|s| &**s)
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
