@@ -262,6 +262,84 @@ impl Writer<'_> {
     }
 }
 
+/// The name reference of `name` (its dictionary number plus one, or 0 for inline),
+/// adding it to `dict` if there is room.
+pub(crate) fn name_ref(dict: &mut Arc<Dict>, name: &str) -> u64 {
+    Writer {
+        out: Vec::new(),
+        dict,
+    }
+    .name_ref(name)
+}
+
+/// An adjacency entry of a bulk load: edge, other end, and the type as an index into
+/// the load's table of `(name reference, name)`.
+pub(crate) type BulkAdj = (EdgeId, NodeId, u32);
+
+/// The node version `bytes` with the adjacency lists `out` and `inn`, when `bytes` has
+/// none (a bulk import's second pass): the header and the labels and properties are
+/// copied as they are, not decoded. `types[i]` is the name reference and name of the
+/// load's type `i`. `None` if the version already has adjacency entries.
+pub(crate) fn with_adjacency(
+    bytes: &[u8],
+    page: Option<PageId>,
+    types: &[(u64, &str)],
+    out: &[BulkAdj],
+    inn: &[BulkAdj],
+) -> Result<Option<Vec<u8>>> {
+    let mut r = Reader::new(bytes, page, None);
+    let header = r.header()?;
+    if header.kind != KIND_NODE {
+        return r.fail("expected a node record");
+    }
+    let header_end = r.at;
+    if r.var()? != 0 || r.var()? != 0 || r.var()? != 0 {
+        return Ok(None);
+    }
+    let tail = &bytes[r.at..];
+    // The record's own table: the load's types it uses, in first-use order.
+    let mut local: Vec<u32> = Vec::new();
+    for (_, _, ty) in out.iter().chain(inn) {
+        if !local.contains(ty) {
+            if *ty as usize >= types.len() {
+                return Err(GraphError::InvalidArgument(format!(
+                    "edge type index {ty} unknown"
+                )));
+            }
+            local.push(*ty);
+        }
+    }
+    let mut no_dict = Arc::default();
+    let mut w = Writer {
+        out: Vec::with_capacity(bytes.len() + 8 + 8 * (out.len() + inn.len())),
+        dict: &mut no_dict,
+    };
+    w.out.extend_from_slice(&bytes[..header_end]);
+    w.len_of(local.len());
+    for ty in &local {
+        let (r, name) = types[*ty as usize];
+        w.var(r);
+        if r == 0 {
+            w.bytes(name.as_bytes());
+        }
+    }
+    for list in [out, inn] {
+        w.len_of(list.len());
+        let mut prev = 0u64;
+        for (edge, other, ty) in list {
+            w.var(zigzag(edge.wrapping_sub(prev) as i64));
+            prev = *edge;
+            w.var(*other);
+            if local.len() > 1 {
+                let at = local.iter().position(|t| t == ty).unwrap_or(0);
+                w.var(at as u64);
+            }
+        }
+    }
+    w.out.extend_from_slice(tail);
+    Ok(Some(w.out))
+}
+
 /// Encodes a node version; names not yet in `dict` are added to it when there is room.
 pub(crate) fn encode_node(r: &NodeRecord, dict: &mut Arc<Dict>) -> Vec<u8> {
     let mut w = Writer {
@@ -789,6 +867,41 @@ mod tests {
         // A dictionary without the record's names is corruption, not a panic.
         let err = decode_node(&bytes, Some(4), &Dict::default()).unwrap_err();
         assert!(err.to_string().contains("dictionary"), "{err}");
+    }
+
+    #[test]
+    fn adjacency_spliced_into_a_bare_node_equals_the_encoded_node() {
+        let mut r = sample();
+        r.out.clear();
+        r.inn.clear();
+        r.types.clear();
+        let (bare, mut dict) = enc(&r);
+        let names = ["A", "KNOWS", "LIKES"];
+        let types: Vec<(u64, &str)> = names
+            .iter()
+            .map(|n| (if *n == "A" { 0 } else { name_ref(&mut dict, n) }, *n))
+            .collect();
+        let out = [(10, 3, 1), (11, 4, 2), (15, 9, 1)];
+        let inn = [(2, 8, 0), (30, 1 << 40, 1)];
+        let spliced = with_adjacency(&bare, None, &types, &out, &inn)
+            .unwrap()
+            .unwrap();
+        let back = decode_node(&spliced, None, &dict).unwrap();
+        assert_eq!(back.header, r.header);
+        assert_eq!(back.labels, r.labels);
+        assert_eq!(back.properties, r.properties);
+        let want = |l: &[BulkAdj]| -> Vec<(EdgeId, NodeId, String)> {
+            l.iter()
+                .map(|(e, o, t)| (*e, *o, names[*t as usize].to_owned()))
+                .collect()
+        };
+        assert_eq!(named(&back, &back.out), want(&out));
+        assert_eq!(named(&back, &back.inn), want(&inn));
+        // A version that has entries already is left to the general path.
+        assert!(with_adjacency(&spliced, None, &types, &out, &inn)
+            .unwrap()
+            .is_none());
+        assert!(with_adjacency(&bare, None, &types, &[(1, 1, 3)], &[]).is_err());
     }
 
     #[test]

@@ -2165,6 +2165,13 @@ fn append_adjacency(
 ) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
     let mut node_root = pager.meta().node_root;
+    let refs: Vec<(u64, &str)> = {
+        let dict = &mut pager.meta_mut().dict;
+        types
+            .iter()
+            .map(|t| (codec::name_ref(dict, t), t.as_str()))
+            .collect()
+    };
     let mut rs = RecordStore::new(pager);
     for (id, out, inn) in lists {
         let (ptr, h) = head_of(&mut rs, node_root, KIND_NODE, *id)?
@@ -2174,6 +2181,17 @@ fn append_adjacency(
                     "node {id} was not written by this commit: cannot append adjacency"
                 ))
             })?;
+        // A node the import wrote has no entries yet: its new version is its bytes with
+        // the lists spliced in, labels and properties not decoded.
+        let spliced = rs.with_bytes(ptr, |bytes, _| {
+            codec::with_adjacency(bytes, Some(ptr.page), &refs, out, inn)
+        })?;
+        if let Some(bytes) = spliced {
+            rs.delete(ptr)?;
+            let new = rs.insert(&bytes)?;
+            rs.map_set(&mut node_root, *id, new.encode())?;
+            continue;
+        }
         let mut r = read_node(&mut rs, ptr)?;
         // The import's type indexes become this record's own (its table holds the types
         // it uses, usually one or two).

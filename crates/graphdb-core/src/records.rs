@@ -15,6 +15,9 @@ const SLOTS_AT: usize = PAGE_HEADER + 4;
 const OVERFLOW_FLAG: u16 = 0x8000;
 /// Bit of page-header byte 5 marking a records page that is on the partial-page list.
 pub(crate) const PARTIAL_FLAG: u8 = 1;
+/// Bit of page-header byte 5 set when a slot of a records page was freed: only then can
+/// an insert find a free slot to reuse, so a page filled by appends is never scanned.
+const HOLES_FLAG: u8 = 2;
 const STUB_LEN: usize = 12;
 const CHUNK_AT: usize = PAGE_HEADER + 2;
 const CHUNK: usize = PAGE_SIZE - CHUNK_AT;
@@ -83,7 +86,11 @@ pub(crate) struct RecordStore<'a> {
 fn slot_for(p: &[u8; PAGE_SIZE], len: usize) -> Option<u16> {
     let count = get_u16(p, PAGE_HEADER) as usize;
     let data_start = get_u16(p, PAGE_HEADER + 2) as usize;
-    let reuse = (0..count).find(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
+    let reuse = if p[5] & HOLES_FLAG != 0 {
+        (0..count).find(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0)
+    } else {
+        None
+    };
     let (slot, slots_end) = match reuse {
         Some(s) => (s, SLOTS_AT + 4 * count),
         None if count < MAX_SLOTS => (count, SLOTS_AT + 4 * (count + 1)),
@@ -309,7 +316,13 @@ impl<'a> RecordStore<'a> {
                 live.push((slot, off, len));
             }
         }
+        let holes = live.len() < count;
         let p = self.pager.page_mut(page)?;
+        if holes {
+            p[5] |= HOLES_FLAG;
+        } else {
+            p[5] &= !HOLES_FLAG;
+        }
         let slots_end = SLOTS_AT + 4 * count;
         p[slots_end..].fill(0);
         let mut cursor = PAGE_SIZE;
@@ -469,6 +482,7 @@ impl<'a> RecordStore<'a> {
         let at = SLOTS_AT + 4 * ptr.slot as usize;
         put_u16(p, at, 0);
         put_u16(p, at + 2, 0);
+        p[5] |= HOLES_FLAG;
         let count = get_u16(p, PAGE_HEADER) as usize;
         let empty = (0..count).all(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
         // A page on the partial list stays there even when empty: unlinking it from
