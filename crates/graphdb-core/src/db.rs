@@ -309,13 +309,15 @@ fn head_of(
 }
 
 fn read_node(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<NodeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_node(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_node(bytes, Some(ptr.page), dict)
+    })
 }
 
 fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_edge(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_edge(bytes, Some(ptr.page), dict)
+    })
 }
 
 /// What [`GraphDB::visit_all_adjacency`] feeds: each visible node's entries, then the
@@ -349,7 +351,7 @@ fn visit_node_adjacency(
     // The newest version is what nearly every snapshot sees: it is checked and read in
     // one visit of its page. The adjacency entries carry the other end and the type, so
     // no edge record is read.
-    let done = rs.with_bytes(head, |bytes| {
+    let done = rs.with_bytes(head, |bytes, dict| {
         let h = codec::decode_header(bytes, Some(head.page))?;
         if h.id != node_id || h.kind != KIND_NODE {
             return Err(GraphError::corrupt(
@@ -366,7 +368,7 @@ fn visit_node_adjacency(
         if h.tombstone {
             return Ok(Some(false));
         }
-        codec::visit_adjacency(bytes, Some(head.page), out, inn, &mut *f)?;
+        codec::visit_adjacency(bytes, Some(head.page), dict, out, inn, &mut *f)?;
         Ok(Some(true))
     })?;
     if let Some(visible) = done {
@@ -376,8 +378,8 @@ fn visit_node_adjacency(
         Some((ptr, h, _)) if !h.tombstone => ptr,
         _ => return Ok(false),
     };
-    rs.with_bytes(ptr, |bytes| {
-        codec::visit_adjacency(bytes, Some(ptr.page), out, inn, &mut *f)
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::visit_adjacency(bytes, Some(ptr.page), dict, out, inn, &mut *f)
     })?;
     Ok(true)
 }
@@ -2026,7 +2028,8 @@ fn apply_writes(
             deltas.entry(record.source).or_default().remove.insert(*id);
             deltas.entry(record.target).or_default().remove.insert(*id);
         }
-        edge_writes.push((*id, codec::encode_edge(&record)));
+        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        edge_writes.push((*id, bytes));
     }
 
     // Then the writes.
@@ -2145,7 +2148,8 @@ fn apply_writes(
             out,
             inn,
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
         touched_nodes.push(id);
     }
@@ -2202,7 +2206,8 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
             edge_type: e.edge_type,
             properties: e.properties,
         };
-        let ptr = rs.insert(&codec::encode_edge(&record))?;
+        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut edge_root, id, ptr.encode())?;
     }
     for n in nodes {
@@ -2215,7 +2220,8 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
             out: Vec::new(),
             inn: Vec::new(),
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
     }
     let meta = rs.pager().meta_mut();
@@ -2237,6 +2243,13 @@ fn append_adjacency(
 ) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
     let mut node_root = pager.meta().node_root;
+    let refs: Vec<(u64, &str)> = {
+        let dict = &mut pager.meta_mut().dict;
+        types
+            .iter()
+            .map(|t| (codec::name_ref(dict, t), t.as_str()))
+            .collect()
+    };
     let mut rs = RecordStore::new(pager);
     for (id, out, inn) in lists {
         let (ptr, h) = head_of(&mut rs, node_root, KIND_NODE, *id)?
@@ -2246,6 +2259,17 @@ fn append_adjacency(
                     "node {id} was not written by this commit: cannot append adjacency"
                 ))
             })?;
+        // A node the import wrote has no entries yet: its new version is its bytes with
+        // the lists spliced in, labels and properties not decoded.
+        let spliced = rs.with_bytes(ptr, |bytes, _| {
+            codec::with_adjacency(bytes, Some(ptr.page), &refs, out, inn)
+        })?;
+        if let Some(bytes) = spliced {
+            rs.delete(ptr)?;
+            let new = rs.insert(&bytes)?;
+            rs.map_set(&mut node_root, *id, new.encode())?;
+            continue;
+        }
         let mut r = read_node(&mut rs, ptr)?;
         // The import's type indexes become this record's own (its table holds the types
         // it uses, usually one or two).
@@ -2277,7 +2301,8 @@ fn append_adjacency(
         }
         r.header.prev = h.prev;
         rs.delete(ptr)?;
-        let new = rs.insert(&codec::encode_node(&r))?;
+        let bytes = codec::encode_node(&r, &mut rs.pager().meta_mut().dict);
+        let new = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, *id, new.encode())?;
     }
     rs.pager().meta_mut().node_root = node_root;

@@ -117,6 +117,7 @@ mod cache;
 mod check;
 mod codec;
 mod db;
+mod dict;
 pub mod engine;
 mod error;
 mod index;
