@@ -316,13 +316,79 @@ fn head_of(
 }
 
 fn read_node(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<NodeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_node(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_node(bytes, Some(ptr.page), dict)
+    })
 }
 
 fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_edge(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_edge(bytes, Some(ptr.page), dict)
+    })
+}
+
+/// What [`GraphDB::visit_all_adjacency`] feeds: each visible node's entries, then the
+/// node.
+pub(crate) trait AdjacencySink {
+    /// Called once before any node: ids below `next_node_id` and `next_edge_id` were
+    /// ever allocated (an upper bound of what follows, for reserving space).
+    fn begin(&mut self, next_node_id: u64, next_edge_id: u64);
+    /// One adjacency entry of the node being visited.
+    fn entry(&mut self, other: NodeId, edge_type: &str, outgoing: bool);
+    /// The node whose entries were just visited.
+    fn node_done(&mut self, id: NodeId);
+}
+
+/// Calls `f(edge, node at the other end, edge type, outgoing)` for the adjacency entries
+/// of the version of `node_id` that `snapshot_ts` sees, outgoing ones first (if `out`),
+/// then incoming ones (if `inn`), each list in adjacency order. Returns false, calling
+/// nothing, when no version is visible or the visible one is a tombstone.
+fn visit_node_adjacency(
+    rs: &mut RecordStore<'_>,
+    node_root: PageId,
+    node_id: NodeId,
+    snapshot_ts: u64,
+    out: bool,
+    inn: bool,
+    f: &mut impl FnMut(EdgeId, NodeId, &str, bool),
+) -> Result<bool> {
+    let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
+        return Ok(false);
+    };
+    // The newest version is what nearly every snapshot sees: it is checked and read in
+    // one visit of its page. The adjacency entries carry the other end and the type, so
+    // no edge record is read.
+    let done = rs.with_bytes(head, |bytes, dict| {
+        let h = codec::decode_header(bytes, Some(head.page))?;
+        if h.id != node_id || h.kind != KIND_NODE {
+            return Err(GraphError::corrupt(
+                format!(
+                    "version chain of {node_id} reaches a record of {} (kind {})",
+                    h.id, h.kind
+                ),
+                Some(head.page),
+            ));
+        }
+        if h.commit_ts > snapshot_ts {
+            return Ok(None);
+        }
+        if h.tombstone {
+            return Ok(Some(false));
+        }
+        codec::visit_adjacency(bytes, Some(head.page), dict, out, inn, &mut *f)?;
+        Ok(Some(true))
+    })?;
+    if let Some(visible) = done {
+        return Ok(visible);
+    }
+    let ptr = match visible_version(rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
+        Some((ptr, h, _)) if !h.tombstone => ptr,
+        _ => return Ok(false),
+    };
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::visit_adjacency(bytes, Some(ptr.page), dict, out, inn, &mut *f)
+    })?;
+    Ok(true)
 }
 
 /// What a commit changes in one node's adjacency: entries (edge, other end, type) to
@@ -648,42 +714,36 @@ impl GraphDB {
         let mut pager = self.pager.lock()?;
         let node_root = pager.meta().node_root;
         let mut rs = RecordStore::new(&mut pager);
-        let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
-            return Err(GraphError::NodeNotFound(node_id));
-        };
-        // The newest version is what nearly every snapshot sees: it is checked and read
-        // in one visit of its page. The adjacency entries carry the other end and the
-        // type, so no edge record is read.
-        let done = rs.with_bytes(head, |bytes| {
-            let h = codec::decode_header(bytes, Some(head.page))?;
-            if h.id != node_id || h.kind != KIND_NODE {
-                return Err(GraphError::corrupt(
-                    format!(
-                        "version chain of {node_id} reaches a record of {} (kind {})",
-                        h.id, h.kind
-                    ),
-                    Some(head.page),
-                ));
-            }
-            if h.commit_ts > snapshot_ts {
-                return Ok(false);
-            }
-            if h.tombstone {
-                return Err(GraphError::NodeNotFound(node_id));
-            }
-            codec::visit_adjacency(bytes, Some(head.page), out, inn, &mut f)?;
-            Ok(true)
-        })?;
-        if done {
-            return Ok(());
+        if visit_node_adjacency(&mut rs, node_root, node_id, snapshot_ts, out, inn, &mut f)? {
+            Ok(())
+        } else {
+            Err(GraphError::NodeNotFound(node_id))
         }
-        let ptr = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
-            Some((ptr, h, _)) if !h.tombstone => ptr,
-            _ => return Err(GraphError::NodeNotFound(node_id)),
-        };
-        rs.with_bytes(ptr, |bytes| {
-            codec::visit_adjacency(bytes, Some(ptr.page), out, inn, &mut f)
-        })
+    }
+
+    /// For every committed node visible at `snapshot_ts`, in id order, calls
+    /// [`AdjacencySink::entry`] for its outgoing and then its incoming adjacency entries,
+    /// and then [`AdjacencySink::node_done`]: one pager lock and one visit of each
+    /// node's newest version for the whole graph (what the analytics layout is built
+    /// from). Invisible ids call nothing.
+    pub(crate) fn visit_all_adjacency(
+        &self,
+        snapshot_ts: u64,
+        sink: &mut impl AdjacencySink,
+    ) -> Result<()> {
+        let mut pager = self.pager.lock()?;
+        let meta = pager.meta().clone();
+        let mut rs = RecordStore::new(&mut pager);
+        sink.begin(meta.next_node_id, meta.next_edge_id);
+        for id in 1..meta.next_node_id.min(MAX_ID + 1) {
+            let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
+                sink.entry(other, ty, outgoing)
+            };
+            if visit_node_adjacency(&mut rs, meta.node_root, id, snapshot_ts, true, true, &mut f)? {
+                sink.node_done(id);
+            }
+        }
+        Ok(())
     }
 
     fn check_open(&self) -> Result<()> {
@@ -1636,6 +1696,26 @@ impl GraphDB {
         self.find_nodes_by_property_at(label, key, value, self.current_commit_ts(), None)
     }
 
+    /// Like [`get_nodes_by_label`](Self::get_nodes_by_label), but the results share the
+    /// node cache's versions (`Arc<Node>`) instead of being copies: no labels or
+    /// properties are cloned, so a lookup with many results costs a reference count per
+    /// node. The nodes are immutable snapshots of their versions.
+    pub fn get_nodes_by_label_shared(&self, label: &str) -> Result<Vec<Arc<Node>>> {
+        self.get_nodes_by_label_shared_at(label, self.current_commit_ts(), None)
+    }
+
+    /// Like [`find_nodes_by_property`](Self::find_nodes_by_property), but the results
+    /// share the node cache's versions (`Arc<Node>`) instead of being copies (see
+    /// [`get_nodes_by_label_shared`](Self::get_nodes_by_label_shared)).
+    pub fn find_nodes_by_property_shared(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+    ) -> Result<Vec<Arc<Node>>> {
+        self.find_nodes_by_property_shared_at(label, key, value, self.current_commit_ts(), None)
+    }
+
     /// Every node visible at `snapshot_ts` that passes `keep`, in id order.
     pub(crate) fn scan_nodes(
         &self,
@@ -1980,7 +2060,8 @@ fn apply_writes(
             deltas.entry(record.source).or_default().remove.insert(*id);
             deltas.entry(record.target).or_default().remove.insert(*id);
         }
-        edge_writes.push((*id, codec::encode_edge(&record)));
+        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        edge_writes.push((*id, bytes));
     }
 
     // Then the writes.
@@ -2099,7 +2180,8 @@ fn apply_writes(
             out,
             inn,
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
         touched_nodes.push(id);
     }
@@ -2156,7 +2238,8 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
             edge_type: e.edge_type,
             properties: e.properties,
         };
-        let ptr = rs.insert(&codec::encode_edge(&record))?;
+        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut edge_root, id, ptr.encode())?;
     }
     for n in nodes {
@@ -2169,7 +2252,8 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
             out: Vec::new(),
             inn: Vec::new(),
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
     }
     let meta = rs.pager().meta_mut();
@@ -2191,6 +2275,13 @@ fn append_adjacency(
 ) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
     let mut node_root = pager.meta().node_root;
+    let refs: Vec<(u64, &str)> = {
+        let dict = &mut pager.meta_mut().dict;
+        types
+            .iter()
+            .map(|t| (codec::name_ref(dict, t), t.as_str()))
+            .collect()
+    };
     let mut rs = RecordStore::new(pager);
     for (id, out, inn) in lists {
         let (ptr, h) = head_of(&mut rs, node_root, KIND_NODE, *id)?
@@ -2200,6 +2291,17 @@ fn append_adjacency(
                     "node {id} was not written by this commit: cannot append adjacency"
                 ))
             })?;
+        // A node the import wrote has no entries yet: its new version is its bytes with
+        // the lists spliced in, labels and properties not decoded.
+        let spliced = rs.with_bytes(ptr, |bytes, _| {
+            codec::with_adjacency(bytes, Some(ptr.page), &refs, out, inn)
+        })?;
+        if let Some(bytes) = spliced {
+            rs.delete(ptr)?;
+            let new = rs.insert(&bytes)?;
+            rs.map_set(&mut node_root, *id, new.encode())?;
+            continue;
+        }
         let mut r = read_node(&mut rs, ptr)?;
         // The import's type indexes become this record's own (its table holds the types
         // it uses, usually one or two).
@@ -2231,7 +2333,8 @@ fn append_adjacency(
         }
         r.header.prev = h.prev;
         rs.delete(ptr)?;
-        let new = rs.insert(&codec::encode_node(&r))?;
+        let bytes = codec::encode_node(&r, &mut rs.pager().meta_mut().dict);
+        let new = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, *id, new.encode())?;
     }
     rs.pager().meta_mut().node_root = node_root;

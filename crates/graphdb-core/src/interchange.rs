@@ -256,6 +256,8 @@ struct Loader<'a> {
     /// The edge types seen so far; adjacency entries name them by index.
     types: Vec<String>,
     type_index: HashMap<String, u32>,
+    /// The type of the last edge added (an index into `types`).
+    last_type: u32,
 }
 
 impl<'a> Loader<'a> {
@@ -269,6 +271,7 @@ impl<'a> Loader<'a> {
             adjacency: AdjacencyRuns::new(opts.run_entries),
             types: Vec::new(),
             type_index: HashMap::new(),
+            last_type: 0,
         })
     }
 
@@ -292,16 +295,21 @@ impl<'a> Loader<'a> {
         }
         crate::types::validate_properties(&edge.properties)?;
         let (s, t) = (edge.source, edge.target);
-        let ty = match self.type_index.get(&edge.edge_type) {
-            Some(i) => *i,
-            None => {
-                let i = u32::try_from(self.types.len())
-                    .map_err(|_| GraphError::InvalidArgument("more than 2^32 edge types".into()))?;
-                self.types.push(edge.edge_type.clone());
-                self.type_index.insert(edge.edge_type.clone(), i);
-                i
-            }
+        // Most files use one type or a few, usually in runs: the last one is checked
+        // before the map.
+        let last = self.last_type as usize;
+        let ty = if self.types.get(last) == Some(&edge.edge_type) {
+            self.last_type
+        } else if let Some(i) = self.type_index.get(&edge.edge_type) {
+            *i
+        } else {
+            let i = u32::try_from(self.types.len())
+                .map_err(|_| GraphError::InvalidArgument("more than 2^32 edge types".into()))?;
+            self.types.push(edge.edge_type.clone());
+            self.type_index.insert(edge.edge_type.clone(), i);
+            i
         };
+        self.last_type = ty;
         edge.id = self.tx.next_bulk_edge_id()?;
         edge.version = 0;
         let id = edge.id;
@@ -410,15 +418,22 @@ struct IdMap {
 
 impl IdMap {
     /// The number a canonical decimal id stands for (no sign, no leading zero).
+    #[inline]
     fn number(text: &str) -> Option<u64> {
         let b = text.as_bytes();
         if b.is_empty() || b.len() > 19 || (b.len() > 1 && b[0] == b'0') {
             return None;
         }
-        if !b.iter().all(u8::is_ascii_digit) {
-            return None;
+        // At most 19 digits: below 10^19, so no overflow.
+        let mut n = 0u64;
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(d);
         }
-        text.parse().ok()
+        Some(n)
     }
 
     fn get(&self, text: &str) -> Option<NodeId> {

@@ -321,6 +321,16 @@ impl Pager {
         self.leaf_memo[memo_slot(root, key)] = (root, key, leaf);
     }
 
+    /// A page that [`fetch_page`](Pager::fetch_page) has just returned, borrowed together
+    /// with the header (decoding a record in place needs the header's name dictionary).
+    pub(crate) fn fetched_with_meta(&self, id: PageId) -> Option<(&[u8; PAGE_SIZE], &Meta)> {
+        let p = match self.dirty.get(&id) {
+            Some(p) => p,
+            None => self.cache.peek(&id)?,
+        };
+        Some((&**p, &self.meta))
+    }
+
     /// A fetched page that must be of `kind`.
     pub(crate) fn fetch_typed(&mut self, id: PageId, kind: PageType) -> Result<&[u8; PAGE_SIZE]> {
         let p = self.fetch_page(id)?;

@@ -11,6 +11,7 @@ mod concurrency;
 mod corruption;
 mod crash;
 mod faults;
+mod format;
 #[cfg(feature = "tools")]
 mod import;
 mod index;
