@@ -37,6 +37,7 @@ fn prefetch<T>(p: *const T) {
 
 /// The arrays of [`Analytics::build`] while the nodes are visited: entries hold node
 /// ids (renumbered afterwards).
+#[derive(Default)]
 struct Builder {
     ids: Vec<NodeId>,
     at: Vec<(usize, usize)>,
@@ -56,23 +57,6 @@ struct Builder {
     last_name: (usize, usize),
     /// The first entry naming an id beyond `u32` (impossible in a sound file).
     bad: Option<NodeId>,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            ids: Vec::new(),
-            at: Vec::new(),
-            adj: Vec::new(),
-            ty: Vec::new(),
-            mid: None,
-            slice_end: 0,
-            types: Vec::new(),
-            last_type: 0,
-            last_name: (0, 0),
-            bad: None,
-        }
-    }
 }
 
 impl Builder {
