@@ -13,7 +13,9 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{CodeGraphError, Diagnostic, DiagnosticKind};
-use crate::extract::{extract_file_with, Callee, Shortcuts, FileFacts, ImplFact, ItemFact, GROUP, WITH_ARGS};
+use crate::extract::{
+    extract_file_with, Callee, FileFacts, ImplFact, ItemFact, Shortcuts, GROUP, WITH_ARGS,
+};
 use crate::fasthash::{FastMap, FastSet};
 use crate::id::{crate_id, item_id, NodeId};
 use crate::interner::{DashMapInterner, LocalInterner, MutexInterner, TypeInterner};

@@ -64,10 +64,9 @@ pub(crate) fn blank_docs(source: &str) -> Option<String> {
                     break;
                 };
                 let text = &b[i..end];
-                let doc = (text.starts_with(b"/**")
-                    && !text.starts_with(b"/***")
-                    && text != b"/**/")
-                    || text.starts_with(b"/*!");
+                let doc =
+                    (text.starts_with(b"/**") && !text.starts_with(b"/***") && text != b"/**/")
+                        || text.starts_with(b"/*!");
                 if doc && !text.contains(&b'\r') {
                     blank(source, i, end, &mut out, &mut copied);
                 }
@@ -154,7 +153,13 @@ fn raw_string_end(b: &[u8], mut i: usize) -> usize {
     }
     i += 1;
     while i < b.len() {
-        if b[i] == b'"' && b[i + 1..].iter().take(hashes).filter(|c| **c == b'#').count() == hashes
+        if b[i] == b'"'
+            && b[i + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|c| **c == b'#')
+                .count()
+                == hashes
         {
             return i + 1 + hashes;
         }
@@ -203,7 +208,8 @@ mod tests {
 
     #[test]
     fn doc_comments_become_spaces_with_lines_and_columns_kept() {
-        let src = "//! Crate doc é\n/// Item doc\nfn f() {} /** block\n doc */ struct S;\n/*! inner */\n";
+        let src =
+            "//! Crate doc é\n/// Item doc\nfn f() {} /** block\n doc */ struct S;\n/*! inner */\n";
         let out = blanked(src);
         assert_eq!(out.lines().count(), src.lines().count());
         for (a, b) in src.lines().zip(out.lines()) {

@@ -58,7 +58,8 @@
 //! # Feature flags
 //!
 //! - `tools` (default): the `code-graph` binary and its dependencies (clap,
-//!   indicatif). The library needs neither.
+//!   indicatif, and mimalloc, the binary's allocator). The library needs none of them
+//!   and never sets a global allocator.
 //!
 //! The seed's "before" (a sequential visitor with a plain `HashMap` interner) and its
 //! concurrent design (rayon, atomic counters, a `DashMap` interner) are both always
@@ -68,6 +69,9 @@
 //! they change from run to run.
 #![deny(missing_docs)]
 
+#[cfg(feature = "tools")]
+#[doc(hidden)]
+pub mod alloc;
 mod build;
 mod docs;
 mod error;
@@ -169,7 +173,8 @@ fn compare_facts(
                 )
             })
         }
-        (Err(a), Err(b)) => (errors_too && (a.line, a.column, &a.message) != (b.line, b.column, &b.message))
+        (Err(a), Err(b)) => (errors_too
+            && (a.line, a.column, &a.message) != (b.line, b.column, &b.message))
             .then(|| {
                 format!(
                     "errors differ: with the shortcut {}:{} {} / without {}:{} {}",
@@ -177,7 +182,10 @@ fn compare_facts(
                 )
             }),
         (Ok(_), Err(e)) => Some(format!("only the full parse fails: {}", e.message)),
-        (Err(e), Ok(_)) => Some(format!("only the parse with the shortcut fails: {}", e.message)),
+        (Err(e), Ok(_)) => Some(format!(
+            "only the parse with the shortcut fails: {}",
+            e.message
+        )),
     }
 }
 
