@@ -504,6 +504,28 @@ fn run_cli(bin: &Path, dirs: &[PathBuf], threads: usize, system: bool) -> Result
     Ok(())
 }
 
+/// The CPU time (user and system) of this program and of its waited-for children so
+/// far, from `/proc/self/stat` (Linux; `None` elsewhere). Wall time on a shared machine
+/// moves with the other work on it; the CPU time a run used moves much less.
+fn cpu_time() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name in parentheses: field 3 (state) onwards; utime, stime,
+    // cutime and cstime are fields 14 to 17, in clock ticks of 1/100 s (USER_HZ).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let mut ticks = 0u64;
+    for k in 11..15 {
+        ticks += fields.get(k)?.parse::<u64>().ok()?;
+    }
+    Some(std::time::Duration::from_millis(ticks * 10))
+}
+
+/// The median of `v` (which it sorts), or `None` when empty.
+fn median(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
 /// One way of running code-graph in the `vs-ctags` comparison.
 enum Run {
     /// The binary as a user runs it; `true`: with the system allocator.
@@ -583,16 +605,22 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
         ));
     }
     let mut graph_rates = vec![Vec::with_capacity(rounds); runs.len()];
+    // CPU seconds per round of each run (ctags last).
+    let mut cpu = vec![Vec::with_capacity(rounds); runs.len() + 1];
     for round in 0..rounds {
         // Alternate which goes first, so a slow moment of the machine hits all.
         for step in 0..=runs.len() {
             let which = (round + step) % (runs.len() + 1);
             let start = std::time::Instant::now();
+            let cpu_start = cpu_time();
             if which == runs.len() {
                 if run_ctags(&real).is_err() {
                     return;
                 }
                 ctags_rates.push(bytes as f64 / start.elapsed().as_secs_f64().max(1e-9));
+                if let (Some(a), Some(b)) = (cpu_start, cpu_time()) {
+                    cpu[which].push((b - a).as_secs_f64());
+                }
                 continue;
             }
             let (_, t, run) = &runs[which];
@@ -608,6 +636,9 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
                 (Run::Cli(_), None) => continue,
             };
             graph_rates[which].push(done as f64 / start.elapsed().as_secs_f64().max(1e-9));
+            if let (Some(a), Some(b)) = (cpu_start, cpu_time()) {
+                cpu[which].push((b - a).as_secs_f64());
+            }
         }
     }
     let Some(ctags) = Measurement::from_samples(&ctags_rates) else {
@@ -629,6 +660,24 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
             );
             medians.push((variant, *t, m.ops_per_sec));
             suite.record(&VS_CTAGS, variant, *t, m);
+        }
+    }
+    // CPU time, which the machine's other work moves less than wall time (the
+    // in-process runs include this program's own threads): at 2 threads and perfect scaling, code-graph's wall time is half its CPU
+    // time, so "at most 2x ctags' wall time" needs at most 4x its CPU time.
+    if let Some(ctags_cpu) = median(&mut cpu[runs.len()]).filter(|c| *c > 0.0) {
+        eprintln!(
+            "code-graph: vs-ctags: CPU time per round (median): ctags {:.0} ms",
+            ctags_cpu * 1e3
+        );
+        for (k, (variant, t, _)) in runs.iter().enumerate() {
+            if let Some(c) = median(&mut cpu[k]) {
+                eprintln!(
+                    "code-graph: vs-ctags: CPU time per round (median): {variant} at {t} thread(s) {:.0} ms, {:.1}x ctags'",
+                    c * 1e3,
+                    c / ctags_cpu
+                );
+            }
         }
     }
     // The before/after pairs, same run, same thread count.
