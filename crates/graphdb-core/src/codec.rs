@@ -140,6 +140,11 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
+/// Bytes of `v` as a varint.
+fn var_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 struct Writer<'d> {
     out: Vec<u8>,
     dict: &'d mut Arc<Dict>,
@@ -231,6 +236,48 @@ impl Writer<'_> {
                 self.bytes(k.as_bytes());
             }
             self.payload(v);
+        }
+    }
+    /// One adjacency list of `n` entries: a varint `n << 2 | flags`, then per entry the
+    /// edge id, the node at the other end and the type index (if `ty` gives one). Flag
+    /// bit 1: the edge ids are consecutive, so only the first is written (as a varint,
+    /// before the entries); else each is a zigzag delta from the previous one. Flag bit
+    /// 0: the other ends are zigzag deltas from the previous entry's (chosen when that
+    /// is shorter, as when a list was loaded in order of its other ends); else varints.
+    fn adjacency(
+        &mut self,
+        n: usize,
+        edge: impl Fn(usize) -> EdgeId,
+        other: impl Fn(usize) -> NodeId,
+        ty: impl Fn(usize) -> Option<u64>,
+    ) {
+        let consecutive = n > 1 && (1..n).all(|i| edge(i) == edge(i - 1).wrapping_add(1));
+        let (mut plain, mut delta, mut prev) = (0usize, 0usize, 0u64);
+        for i in 0..n {
+            plain += var_len(other(i));
+            delta += var_len(zigzag(other(i).wrapping_sub(prev) as i64));
+            prev = other(i);
+        }
+        let delta_others = delta < plain;
+        self.var((n as u64) << 2 | u64::from(consecutive) << 1 | u64::from(delta_others));
+        if consecutive {
+            self.var(edge(0));
+        }
+        let (mut prev_edge, mut prev_other) = (0u64, 0u64);
+        for i in 0..n {
+            if !consecutive {
+                self.var(zigzag(edge(i).wrapping_sub(prev_edge) as i64));
+                prev_edge = edge(i);
+            }
+            if delta_others {
+                self.var(zigzag(other(i).wrapping_sub(prev_other) as i64));
+                prev_other = other(i);
+            } else {
+                self.var(other(i));
+            }
+            if let Some(t) = ty(i) {
+                self.var(t);
+            }
         }
     }
     fn header(&mut self, h: &RecordHeader) {
@@ -365,17 +412,15 @@ pub(crate) fn with_adjacency(
         }
     }
     for list in [out, inn] {
-        w.len_of(list.len());
-        let mut prev = 0u64;
-        for (edge, other, ty) in list {
-            w.var(zigzag(edge.wrapping_sub(prev) as i64));
-            prev = *edge;
-            w.var(*other);
-            if local.len() > 1 {
-                let at = local.iter().position(|t| t == ty).unwrap_or(0);
-                w.var(at as u64);
-            }
-        }
+        w.adjacency(
+            list.len(),
+            |i| list[i].0,
+            |i| list[i].1,
+            |i| {
+                (local.len() > 1)
+                    .then(|| local.iter().position(|t| *t == list[i].2).unwrap_or(0) as u64)
+            },
+        );
     }
     w.out.extend_from_slice(tail);
     Ok(Some(w.out))
@@ -409,16 +454,12 @@ pub(crate) fn encode_node(r: &NodeRecord, dict: &mut Arc<Dict>) -> Vec<u8> {
         }
     }
     for list in [&r.out, &r.inn] {
-        w.len_of(list.len());
-        let mut prev = 0u64;
-        for a in list {
-            w.var(zigzag(a.edge.wrapping_sub(prev) as i64));
-            prev = a.edge;
-            w.var(a.other);
-            if used > 1 {
-                w.var(u64::from(remap.get(a.ty as usize).copied().unwrap_or(0)));
-            }
-        }
+        w.adjacency(
+            list.len(),
+            |i| list[i].edge,
+            |i| list[i].other,
+            |i| (used > 1).then(|| u64::from(remap.get(list[i].ty as usize).copied().unwrap_or(0))),
+        );
     }
     w.len_of(r.labels.len());
     for l in &r.labels {
@@ -636,12 +677,30 @@ impl<'a> Reader<'a> {
     /// One adjacency list: calls `f(edge, other, type index)` per entry.
     #[inline]
     fn adjacency(&mut self, types: usize, mut f: impl FnMut(EdgeId, NodeId, u32)) -> Result<()> {
-        let n = self.count(2)?;
-        let mut prev = 0u64;
+        let word = self.var()?;
+        let (consecutive, delta_others) = (word & 2 != 0, word & 1 != 0);
+        // Each entry takes at least its other end's byte (and an edge delta's).
+        let n = usize::try_from(word >> 2).unwrap_or(usize::MAX);
+        if n.saturating_mul(if consecutive { 1 } else { 2 }) > self.buf.len() - self.at {
+            return self.fail("count larger than the record");
+        }
+        let mut edge = if consecutive {
+            self.var()?.wrapping_sub(1)
+        } else {
+            0
+        };
+        let mut other = 0u64;
         for _ in 0..n {
-            let edge = prev.wrapping_add(unzigzag(self.var()?) as u64);
-            prev = edge;
-            let other = self.var()?;
+            edge = if consecutive {
+                edge.wrapping_add(1)
+            } else {
+                edge.wrapping_add(unzigzag(self.var()?) as u64)
+            };
+            other = if delta_others {
+                other.wrapping_add(unzigzag(self.var()?) as u64)
+            } else {
+                self.var()?
+            };
             let ty = if types > 1 { self.var()? } else { 0 };
             if ty >= types as u64 {
                 return self.fail("adjacency entry names a type outside the table");
@@ -827,15 +886,26 @@ mod tests {
         r.properties.clear();
         r.labels.clear();
         r.types = vec!["T".into()];
-        // 100 entries with ids below 128 apart: one byte of delta and two of node id
-        // each, no type index with a single type.
+        // 100 entries, edge ids consecutive and other ends in order: the list is its
+        // count and flags (2 bytes: 100 << 2 | 3), the first edge id (2), the first other
+        // end (zigzag, 2) and 99 deltas of one byte; no type index with a single type.
         r.out = (1..=100).map(|i| adj(1000 + i, 200 + i, 0)).collect();
         r.inn.clear();
         let (bytes, dict) = enc(&r);
-        // Header: flags 1, id 1, commit_ts 1, tx delta 1 (tx 3, commit 4); type table: count 1 and the
-        // type's dictionary reference 1; out: count 1 + first delta 2 + 99 * 1 + 100 * 2;
-        // inn count 1, labels 1, properties 1.
-        assert_eq!(bytes.len(), 4 + 2 + 1 + 2 + 99 + 200 + 1 + 1 + 1);
+        // Header: flags 1, id 1, commit_ts 1, tx delta 1 (tx 3, commit 4); type table:
+        // count 1 and the type's dictionary reference 1; out as above; inn count 1,
+        // labels 1, properties 1.
+        assert_eq!(bytes.len(), 4 + 2 + (2 + 2 + 2 + 99) + 1 + 1 + 1);
+        // Every other edge id, and other ends that jump (200, 8400, 200, ...): edge
+        // deltas of one byte (zigzag 4; the first, 1002, takes two), other ends as
+        // plain varints of two bytes (their deltas would take three).
+        r.out = (1..=100)
+            .map(|i| adj(1000 + 2 * i, if i % 2 == 0 { 200 } else { 8400 }, 0))
+            .collect();
+        let (bytes, _) = enc(&r);
+        assert_eq!(bytes.len(), 4 + 2 + (2 + 2 + 99 + 200) + 1 + 1 + 1);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
         assert_eq!(dict.get("T"), Some(0));
         let mut p = Properties::new();
         p.insert("a".into(), PropertyValue::Int(-3));
@@ -1017,6 +1087,17 @@ mod tests {
         let (bytes, dict) = enc(&r);
         let back = decode_node(&bytes, None, &dict).unwrap();
         assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        // Consecutive ids across the wrap, other ends close together near the top.
+        r.out = vec![
+            adj(u64::MAX - 1, u64::MAX, 0),
+            adj(u64::MAX, u64::MAX - 2, 2),
+            adj(0, u64::MAX - 1, 0),
+        ];
+        r.inn = vec![adj(0, 0, 0), adj(1, 1, 0)];
+        let (bytes, dict) = enc(&r);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        assert_eq!(named(&back, &back.inn), named(&r, &r.inn));
     }
 
     #[test]
