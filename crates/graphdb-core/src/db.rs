@@ -77,7 +77,13 @@ pub struct Config {
     pub node_cache_capacity: usize,
     /// Newest edge versions kept decoded in the edge cache.
     pub edge_cache_capacity: usize,
-    /// The log is folded into the main file when it holds this many frames after a commit.
+    /// The log is folded into the main file when it holds this many frames after a commit
+    /// (default 4096). In log format 4 (the default) a commit's record is usually a small
+    /// fraction of a page, so "frames" there is the log's size in page-frame units
+    /// (8,224 bytes, so the log is folded at the size a log of page images was: about
+    /// 33 MB by default) or the number of page images the log holds, whichever is larger
+    /// (it keeps the newest image of each page it changed in memory: at most this many
+    /// pages of 8 KiB).
     pub checkpoint_after_frames: u64,
     /// [`GraphDB::open`] creates a new database when neither the file nor its log exists
     /// (default `false`: opening a path that holds no database is an error, so a typo
@@ -139,7 +145,8 @@ pub struct DbStats {
     pub page_count: u64,
     /// Pages on the free list.
     pub free_pages: u64,
-    /// Committed frames in the log since the last checkpoint.
+    /// Committed frames in the log since the last checkpoint (in log format 4, as
+    /// [`Config::checkpoint_after_frames`] counts them).
     pub wal_frames: u64,
     /// The newest commit timestamp.
     pub commit_ts: u64,
@@ -318,6 +325,70 @@ fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord>
     rs.with_bytes(ptr, |bytes, dict| {
         codec::decode_edge(bytes, Some(ptr.page), dict)
     })
+}
+
+/// What [`GraphDB::visit_all_adjacency`] feeds: each visible node's entries, then the
+/// node.
+pub(crate) trait AdjacencySink {
+    /// Called once before any node: ids below `next_node_id` and `next_edge_id` were
+    /// ever allocated (an upper bound of what follows, for reserving space).
+    fn begin(&mut self, next_node_id: u64, next_edge_id: u64);
+    /// One adjacency entry of the node being visited.
+    fn entry(&mut self, other: NodeId, edge_type: &str, outgoing: bool);
+    /// The node whose entries were just visited.
+    fn node_done(&mut self, id: NodeId);
+}
+
+/// Calls `f(edge, node at the other end, edge type, outgoing)` for the adjacency entries
+/// of the version of `node_id` that `snapshot_ts` sees, outgoing ones first (if `out`),
+/// then incoming ones (if `inn`), each list in adjacency order. Returns false, calling
+/// nothing, when no version is visible or the visible one is a tombstone.
+fn visit_node_adjacency(
+    rs: &mut RecordStore<'_>,
+    node_root: PageId,
+    node_id: NodeId,
+    snapshot_ts: u64,
+    out: bool,
+    inn: bool,
+    f: &mut impl FnMut(EdgeId, NodeId, &str, bool),
+) -> Result<bool> {
+    let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
+        return Ok(false);
+    };
+    // The newest version is what nearly every snapshot sees: it is checked and read in
+    // one visit of its page. The adjacency entries carry the other end and the type, so
+    // no edge record is read.
+    let done = rs.with_bytes(head, |bytes, dict| {
+        let h = codec::decode_header(bytes, Some(head.page))?;
+        if h.id != node_id || h.kind != KIND_NODE {
+            return Err(GraphError::corrupt(
+                format!(
+                    "version chain of {node_id} reaches a record of {} (kind {})",
+                    h.id, h.kind
+                ),
+                Some(head.page),
+            ));
+        }
+        if h.commit_ts > snapshot_ts {
+            return Ok(None);
+        }
+        if h.tombstone {
+            return Ok(Some(false));
+        }
+        codec::visit_adjacency(bytes, Some(head.page), dict, out, inn, &mut *f)?;
+        Ok(Some(true))
+    })?;
+    if let Some(visible) = done {
+        return Ok(visible);
+    }
+    let ptr = match visible_version(rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
+        Some((ptr, h, _)) if !h.tombstone => ptr,
+        _ => return Ok(false),
+    };
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::visit_adjacency(bytes, Some(ptr.page), dict, out, inn, &mut *f)
+    })?;
+    Ok(true)
 }
 
 /// What a commit changes in one node's adjacency: entries (edge, other end, type) to
@@ -643,42 +714,36 @@ impl GraphDB {
         let mut pager = self.pager.lock()?;
         let node_root = pager.meta().node_root;
         let mut rs = RecordStore::new(&mut pager);
-        let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
-            return Err(GraphError::NodeNotFound(node_id));
-        };
-        // The newest version is what nearly every snapshot sees: it is checked and read
-        // in one visit of its page. The adjacency entries carry the other end and the
-        // type, so no edge record is read.
-        let done = rs.with_bytes(head, |bytes, dict| {
-            let h = codec::decode_header(bytes, Some(head.page))?;
-            if h.id != node_id || h.kind != KIND_NODE {
-                return Err(GraphError::corrupt(
-                    format!(
-                        "version chain of {node_id} reaches a record of {} (kind {})",
-                        h.id, h.kind
-                    ),
-                    Some(head.page),
-                ));
-            }
-            if h.commit_ts > snapshot_ts {
-                return Ok(false);
-            }
-            if h.tombstone {
-                return Err(GraphError::NodeNotFound(node_id));
-            }
-            codec::visit_adjacency(bytes, Some(head.page), dict, out, inn, &mut f)?;
-            Ok(true)
-        })?;
-        if done {
-            return Ok(());
+        if visit_node_adjacency(&mut rs, node_root, node_id, snapshot_ts, out, inn, &mut f)? {
+            Ok(())
+        } else {
+            Err(GraphError::NodeNotFound(node_id))
         }
-        let ptr = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
-            Some((ptr, h, _)) if !h.tombstone => ptr,
-            _ => return Err(GraphError::NodeNotFound(node_id)),
-        };
-        rs.with_bytes(ptr, |bytes, dict| {
-            codec::visit_adjacency(bytes, Some(ptr.page), dict, out, inn, &mut f)
-        })
+    }
+
+    /// For every committed node visible at `snapshot_ts`, in id order, calls
+    /// [`AdjacencySink::entry`] for its outgoing and then its incoming adjacency entries,
+    /// and then [`AdjacencySink::node_done`]: one pager lock and one visit of each
+    /// node's newest version for the whole graph (what the analytics layout is built
+    /// from). Invisible ids call nothing.
+    pub(crate) fn visit_all_adjacency(
+        &self,
+        snapshot_ts: u64,
+        sink: &mut impl AdjacencySink,
+    ) -> Result<()> {
+        let mut pager = self.pager.lock()?;
+        let meta = pager.meta().clone();
+        let mut rs = RecordStore::new(&mut pager);
+        sink.begin(meta.next_node_id, meta.next_edge_id);
+        for id in 1..meta.next_node_id.min(MAX_ID + 1) {
+            let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
+                sink.entry(other, ty, outgoing)
+            };
+            if visit_node_adjacency(&mut rs, meta.node_root, id, snapshot_ts, true, true, &mut f)? {
+                sink.node_done(id);
+            }
+        }
+        Ok(())
     }
 
     fn check_open(&self) -> Result<()> {
@@ -1290,6 +1355,31 @@ impl GraphDB {
         }
     }
 
+    /// Writes the log from now on in format `version`: [`LOG_FORMAT_VERSION`] (the
+    /// default: records of the byte ranges each commit changed) or 3 (the format before
+    /// it: a fixed-size frame holding the whole image of every page a commit wrote, and
+    /// commits that wait to be written merged page by page). Folds the log into the main
+    /// file first. Kept so that one process can measure both formats side by side, and
+    /// so that tests can write a log of the previous format; every format is read
+    /// whichever is written, and a reopened handle writes [`LOG_FORMAT_VERSION`] again
+    /// (after folding a log of another format into the main file).
+    ///
+    /// [`LOG_FORMAT_VERSION`]: crate::LOG_FORMAT_VERSION
+    pub fn use_log_format(&mut self, version: u32) -> Result<()> {
+        self.check_open()?;
+        if self.pager.get_mut()?.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
+        let result = self.pager.get_mut()?.set_log_format(version);
+        if result.is_ok() {
+            let seq = self.commit_seq.load(Ordering::Acquire);
+            let state = self.wal_sync.get_mut_recovered();
+            state.synced_seq = seq;
+            state.unsynced = 0;
+        }
+        result
+    }
+
     /// Frees every record version that no snapshot at or after `oldest_snapshot_ts` (nor
     /// any open write transaction) can see, and the chains of records deleted before it.
     /// The caller passes the oldest snapshot its readers still hold.
@@ -1606,6 +1696,26 @@ impl GraphDB {
         value: &PropertyValue,
     ) -> Result<Vec<Node>> {
         self.find_nodes_by_property_at(label, key, value, self.current_commit_ts(), None)
+    }
+
+    /// Like [`get_nodes_by_label`](Self::get_nodes_by_label), but the results share the
+    /// node cache's versions (`Arc<Node>`) instead of being copies: no labels or
+    /// properties are cloned, so a lookup with many results costs a reference count per
+    /// node. The nodes are immutable snapshots of their versions.
+    pub fn get_nodes_by_label_shared(&self, label: &str) -> Result<Vec<Arc<Node>>> {
+        self.get_nodes_by_label_shared_at(label, self.current_commit_ts(), None)
+    }
+
+    /// Like [`find_nodes_by_property`](Self::find_nodes_by_property), but the results
+    /// share the node cache's versions (`Arc<Node>`) instead of being copies (see
+    /// [`get_nodes_by_label_shared`](Self::get_nodes_by_label_shared)).
+    pub fn find_nodes_by_property_shared(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+    ) -> Result<Vec<Arc<Node>>> {
+        self.find_nodes_by_property_shared_at(label, key, value, self.current_commit_ts(), None)
     }
 
     /// Every node visible at `snapshot_ts` that passes `keep`, in id order.
