@@ -46,10 +46,24 @@ const ONE_HOP: BenchSpec = BenchSpec {
 };
 
 /// Every graphdb benchmark of the workspace.
+///
+/// `GRAPHDB_BENCHES=lookups,kuzu` runs only the groups named (for profiling and for
+/// focused before/after runs): `core`, `indexed-insert`, `lookups`, `traversal`,
+/// `import`, `kuzu`. Unset or empty, every group runs.
 pub fn bench(suite: &mut Suite) {
-    bench_core(suite);
+    if wanted("core") {
+        bench_core(suite);
+    }
     bench_tools(suite);
-    crate::graphdb_kuzu::bench(suite);
+    if wanted("kuzu") {
+        crate::graphdb_kuzu::bench(suite);
+    }
+}
+
+/// Whether the group `name` is selected by `GRAPHDB_BENCHES` (see [`bench`]).
+fn wanted(name: &str) -> bool {
+    let only = std::env::var("GRAPHDB_BENCHES").unwrap_or_default();
+    only.trim().is_empty() || only.split(',').any(|g| g.trim() == name)
 }
 
 /// Exercises every graphdb crate under concurrency.
@@ -292,12 +306,20 @@ pub fn bench_core(suite: &mut Suite) {
 /// Inserts run on one thread: the engine has one writer by design (the concurrent crate
 /// measures many committers sharing fsyncs).
 fn bench_inserts(suite: &mut Suite) {
+    // The `-page-images` variants write the log format before version 4 (a whole page
+    // image per page a commit wrote), measured beside the default in the same run.
     let modes = [
-        ("full", SyncMode::Full),
-        ("batched", SyncMode::Batched { commits: 32 }),
-        ("off", SyncMode::Off),
+        ("full", SyncMode::Full, graphdb_core::LOG_FORMAT_VERSION),
+        ("full-page-images", SyncMode::Full, 3),
+        (
+            "batched",
+            SyncMode::Batched { commits: 32 },
+            graphdb_core::LOG_FORMAT_VERSION,
+        ),
+        ("off", SyncMode::Off, graphdb_core::LOG_FORMAT_VERSION),
+        ("off-page-images", SyncMode::Off, 3),
     ];
-    for (variant, mode) in modes {
+    for (variant, mode, format) in modes {
         suite.measure(
             &INSERT_COMMIT,
             variant,
@@ -309,7 +331,8 @@ fn bench_inserts(suite: &mut Suite) {
                     sync_mode: mode,
                     ..Config::default()
                 };
-                let db = expect(GraphDB::create(dir.path().join("w.db"), config), "open");
+                let mut db = expect(GraphDB::create(dir.path().join("w.db"), config), "open");
+                expect(db.use_log_format(format), "log format");
                 (Mutex::new(db), dir)
             },
             |(db, _), _, i| {
@@ -572,7 +595,12 @@ pub fn stress_core(ctx: &StressContext) -> Result<String, String> {
 const LOOKUP_LABEL: BenchSpec = BenchSpec {
     crate_name: "graphdb-core",
     bench: "lookup-label",
-    description: "All nodes with label VIP (1% of the nodes), as full nodes, newest snapshot.",
+    description: "All nodes with label VIP (1% of the nodes), newest snapshot. Every variant \
+                  reads the same three values of each result, id, age and name (SQLite: the \
+                  three columns of its row, the name copied into a String): `index` and \
+                  `scan` get full copies of the nodes (`get_nodes_by_label`, the cloning \
+                  API), `index-shared` shares the cached nodes (`get_nodes_by_label_shared`, \
+                  `Arc<Node>`, no copy).",
     baseline: "scan",
     seed_target: None,
 };
@@ -580,7 +608,10 @@ const LOOKUP_LABEL: BenchSpec = BenchSpec {
 const LOOKUP_PROPERTY: BenchSpec = BenchSpec {
     crate_name: "graphdb-core",
     bench: "lookup-property",
-    description: "All Person nodes whose age equals a random value (1% of the nodes).",
+    description: "All Person nodes whose age equals a random value (1% of the nodes). Each \
+                  variant reads id, age and name of each result (see lookup-label): `index` \
+                  copies the nodes (`find_nodes_by_property`), `index-shared` shares them \
+                  (`find_nodes_by_property_shared`).",
     baseline: "scan",
     seed_target: None,
 };
@@ -588,7 +619,10 @@ const LOOKUP_PROPERTY: BenchSpec = BenchSpec {
 const LOOKUP_RANGE: BenchSpec = BenchSpec {
     crate_name: "graphdb-core",
     bench: "lookup-range",
-    description: "All Person nodes with age in a random window of 3 values (3% of the nodes).",
+    description: "All Person nodes with age in a random window of 3 values (3% of the \
+                  nodes). Each variant reads id, age and name of each result (see \
+                  lookup-label): `index` copies the nodes (`find_nodes_by_property_range`), \
+                  `index-shared` shares them (`Snapshot::nodes_by_property_range`).",
     baseline: "scan",
     seed_target: None,
 };
@@ -728,7 +762,39 @@ fn count_rows(conn: &Connection, sql: &str, args: &[i64]) -> usize {
             r.get::<_, String>(2)?,
         ))
     });
-    rows.map(|r| r.filter_map(Result::ok).count()).unwrap_or(0)
+    // The same reads as `read_rows` does on graphdb's results.
+    let mut sum = 0usize;
+    let count = rows
+        .map(|r| {
+            r.filter_map(Result::ok)
+                .map(|(id, age, name)| {
+                    sum = sum.wrapping_add(id as usize ^ age as usize ^ name.len());
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    std::hint::black_box(sum);
+    count
+}
+
+/// What every lookup variant reads from each result: id, age and the name's length (the
+/// three columns SQLite returns).
+fn read_rows<N: std::borrow::Borrow<Node>>(rows: &[N]) -> usize {
+    let mut sum = 0usize;
+    for n in rows {
+        let n: &Node = n.borrow();
+        let age = match n.properties.get("age") {
+            Some(PropertyValue::Int(a)) => *a as usize,
+            _ => 0,
+        };
+        let name = match n.properties.get("name") {
+            Some(PropertyValue::String(s)) => s.len(),
+            _ => 0,
+        };
+        sum = sum.wrapping_add(n.id as usize ^ age ^ name);
+    }
+    std::hint::black_box(sum);
+    rows.len()
 }
 
 fn bench_lookups(suite: &mut Suite) {
@@ -744,7 +810,8 @@ fn bench_lookups(suite: &mut Suite) {
             Budget::Duration,
             || db.clone(),
             |db, _, _| {
-                std::hint::black_box(db.get_nodes_by_label("VIP").map(|v| v.len()).ok());
+                let found = db.get_nodes_by_label("VIP");
+                std::hint::black_box(found.map(|v| read_rows(&v)).ok());
             },
         );
         let db2 = db.clone();
@@ -756,11 +823,8 @@ fn bench_lookups(suite: &mut Suite) {
             || db2.clone(),
             |db, t, i| {
                 let age = PropertyValue::Int((rand_id(t, i, 100) - 1) as i64);
-                std::hint::black_box(
-                    db.find_nodes_by_property("Person", "age", &age)
-                        .map(|v| v.len())
-                        .ok(),
-                );
+                let found = db.find_nodes_by_property("Person", "age", &age);
+                std::hint::black_box(found.map(|v| read_rows(&v)).ok());
             },
         );
         let db3 = db.clone();
@@ -781,10 +845,53 @@ fn bench_lookups(suite: &mut Suite) {
                     db.current_commit_ts(),
                     None,
                 );
-                std::hint::black_box(found.map(|v| v.len()).ok());
+                std::hint::black_box(found.map(|v| read_rows(&v)).ok());
             },
         );
     }
+    // The same lookups returning the cached nodes shared (`Arc<Node>`), not copied.
+    let db = data.indexed.clone();
+    suite.measure(
+        &LOOKUP_LABEL,
+        "index-shared",
+        1,
+        Budget::Duration,
+        || db.clone(),
+        |db, _, _| {
+            let found = db.get_nodes_by_label_shared("VIP");
+            std::hint::black_box(found.map(|v| read_rows(&v)).ok());
+        },
+    );
+    suite.measure(
+        &LOOKUP_PROPERTY,
+        "index-shared",
+        1,
+        Budget::Duration,
+        || db.clone(),
+        |db, t, i| {
+            let age = PropertyValue::Int((rand_id(t, i, 100) - 1) as i64);
+            let found = db.find_nodes_by_property_shared("Person", "age", &age);
+            std::hint::black_box(found.map(|v| read_rows(&v)).ok());
+        },
+    );
+    suite.measure(
+        &LOOKUP_RANGE,
+        "index-shared",
+        1,
+        Budget::Duration,
+        || db.clone(),
+        |db, t, i| {
+            let lo = (rand_id(t, i, 97) - 1) as i64;
+            let (lo, hi) = (PropertyValue::Int(lo), PropertyValue::Int(lo + 3));
+            let found = db.snapshot().nodes_by_property_range(
+                "Person",
+                "age",
+                std::ops::Bound::Included(&lo),
+                std::ops::Bound::Excluded(&hi),
+            );
+            std::hint::black_box(found.map(|v| read_rows(&v)).ok());
+        },
+    );
     for (variant, hint) in [("sqlite-scan", "NOT INDEXED"), ("sqlite-index", "")] {
         let label_sql = format!(
             "SELECT n.id, n.age, n.name FROM node_labels AS l {hint} JOIN nodes n ON n.id = l.node WHERE l.label = 'VIP'"
@@ -1178,8 +1285,16 @@ fn bench_indexed_insert(suite: &mut Suite) {
 /// The issue-5 benchmarks: lookups with and without indexes, 2-hop counts, BFS and
 /// import, each beside SQLite on the same data, and the write cost of indexes.
 pub fn bench_tools(suite: &mut Suite) {
-    bench_indexed_insert(suite);
-    bench_lookups(suite);
-    bench_traversal(suite);
-    bench_import(suite);
+    if wanted("indexed-insert") {
+        bench_indexed_insert(suite);
+    }
+    if wanted("lookups") {
+        bench_lookups(suite);
+    }
+    if wanted("traversal") {
+        bench_traversal(suite);
+    }
+    if wanted("import") {
+        bench_import(suite);
+    }
 }

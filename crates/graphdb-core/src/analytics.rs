@@ -12,13 +12,104 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::db::GraphDB;
+use crate::db::{AdjacencySink, GraphDB};
 use crate::error::{GraphError, Result};
 use crate::traverse::{Components, Snapshot};
 use crate::types::{Direction, NodeId};
 
 /// One direction's adjacency: offsets per dense node, and `(neighbour, type)` entries.
 type Slices<'a> = (&'a [usize], &'a [(u32, u32)]);
+
+/// The arrays of [`Analytics::build`] while the nodes are visited: entries hold node
+/// ids (renumbered afterwards).
+struct Builder {
+    ids: Vec<NodeId>,
+    out_at: Vec<usize>,
+    out: Vec<(u32, u32)>,
+    in_at: Vec<usize>,
+    inn: Vec<(u32, u32)>,
+    types: Vec<String>,
+    /// The type number of the previous entry, and where its name lay in the record
+    /// being visited: the entries of one node name their type by the same bytes of
+    /// that record, so an address match needs no comparison. Reset after every node
+    /// (the next record may sit where another one was).
+    last_type: u32,
+    last_name: (usize, usize),
+    /// The first entry naming an id beyond `u32` (impossible in a sound file).
+    bad: Option<NodeId>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            ids: Vec::new(),
+            out_at: vec![0],
+            out: Vec::new(),
+            in_at: vec![0],
+            inn: Vec::new(),
+            types: Vec::new(),
+            last_type: 0,
+            last_name: (0, 0),
+            bad: None,
+        }
+    }
+}
+
+impl AdjacencySink for Builder {
+    fn begin(&mut self, next_node_id: u64, next_edge_id: u64) {
+        // Every edge is one outgoing and one incoming entry. The bound counts deleted
+        // ids too, so it is capped: past it the arrays grow as usual. Reserved memory
+        // that is never written costs no physical pages.
+        const CAP: u64 = 1 << 26;
+        let nodes = next_node_id.saturating_sub(1).min(CAP) as usize;
+        let edges = next_edge_id.saturating_sub(1).min(CAP) as usize;
+        self.ids.reserve(nodes);
+        self.out_at.reserve(nodes);
+        self.in_at.reserve(nodes);
+        self.out.reserve(edges);
+        self.inn.reserve(edges);
+    }
+
+    #[inline]
+    fn entry(&mut self, other: NodeId, ty: &str, outgoing: bool) {
+        let Ok(other) = u32::try_from(other) else {
+            self.bad.get_or_insert(other);
+            return;
+        };
+        let name = (ty.as_ptr() as usize, ty.len());
+        let t = match self.types.get(self.last_type as usize) {
+            _ if name == self.last_name => self.last_type,
+            Some(last) if last == ty => {
+                self.last_name = name;
+                self.last_type
+            }
+            _ => {
+                let t = match self.types.iter().position(|x| x == ty) {
+                    Some(p) => p as u32,
+                    None => {
+                        self.types.push(ty.to_owned());
+                        (self.types.len() - 1) as u32
+                    }
+                };
+                self.last_type = t;
+                self.last_name = name;
+                t
+            }
+        };
+        if outgoing {
+            self.out.push((other, t));
+        } else {
+            self.inn.push((other, t));
+        }
+    }
+
+    fn node_done(&mut self, id: NodeId) {
+        self.last_name = (0, 0);
+        self.ids.push(id);
+        self.out_at.push(self.out.len());
+        self.in_at.push(self.inn.len());
+    }
+}
 
 /// A CSR layout of one committed snapshot (see the module docs); from
 /// [`Snapshot::analytics`].
@@ -38,8 +129,74 @@ pub struct Analytics {
 }
 
 impl Analytics {
-    /// Builds the layout of the committed state at `ts`: one adjacency read per node.
+    /// Builds the layout of the committed state at `ts` in one pass over the nodes under
+    /// one pager lock: each visible node's newest version is visited once and its
+    /// adjacency entries are decoded straight into the CSR arrays, holding node ids; a
+    /// second pass renumbers them densely through a table indexed by id (no hashing per
+    /// entry). Edge types are numbered by comparing with the previous entry's type.
     pub(crate) fn build(db: &GraphDB, ts: u64) -> Result<Analytics> {
+        let mut b = Builder::default();
+        db.visit_all_adjacency(ts, &mut b)?;
+        let Builder {
+            ids,
+            out_at,
+            mut out,
+            in_at,
+            mut inn,
+            types,
+            bad,
+            ..
+        } = b;
+        if let Some(other) = bad {
+            return Err(GraphError::corrupt(
+                format!("adjacency entry names node {other}, beyond every node id"),
+                None,
+            ));
+        }
+        // Node id -> dense index (u32::MAX: not in the snapshot).
+        let max = ids.last().copied().unwrap_or(0) as usize;
+        let mut dense = vec![u32::MAX; max + 1];
+        for (i, id) in ids.iter().enumerate() {
+            dense[*id as usize] = i as u32;
+        }
+        let renumber = |list: &mut [(u32, u32)], at: &[usize]| -> Result<()> {
+            for (k, (j, _)) in list.iter_mut().enumerate() {
+                match dense.get(*j as usize) {
+                    Some(&d) if d != u32::MAX => *j = d,
+                    _ => {
+                        // The node whose list holds entry `k`.
+                        let owner = at.partition_point(|&end| end <= k).saturating_sub(1);
+                        return Err(GraphError::corrupt(
+                            format!(
+                                "edge from node {} to invisible node {}",
+                                ids.get(owner).copied().unwrap_or(0),
+                                *j
+                            ),
+                            None,
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        };
+        renumber(&mut out, &out_at)?;
+        renumber(&mut inn, &in_at)?;
+        Ok(Analytics {
+            ts,
+            ids,
+            out_at,
+            out,
+            in_at,
+            inn,
+            types,
+        })
+    }
+
+    /// Builds the layout the way it was built before [`build`](Self::build): the visible
+    /// ids first, then one adjacency read (one pager lock) per node, entries renumbered
+    /// through a hash map and types through a map of names. Kept to measure the one-pass
+    /// build against (see the `graphdb-cold-per-node` benchmark variant).
+    pub(crate) fn build_per_node(db: &GraphDB, ts: u64) -> Result<Analytics> {
         let ids = db.node_ids_at(ts)?;
         let dense: HashMap<NodeId, u32> = ids
             .iter()

@@ -136,6 +136,57 @@ impl<T> VersionCache<T> {
             .or_else(|| e.prev.as_ref().and_then(|p| p.sees(snapshot)))
     }
 
+    /// The cached versions of several ids that `snapshot` sees, `out[i]` for `ids[i]`
+    /// (`None` where the cache has none), taking each shard's lock once instead of once
+    /// per id: between two lock operations (atomic read-modify-writes, which order
+    /// every memory access around them) the probes of one shard overlap in memory.
+    pub fn get_many(&self, ids: &[u64], snapshot: u64) -> Vec<Option<Arc<T>>> {
+        let mut out: Vec<Option<Arc<T>>> = Vec::with_capacity(ids.len());
+        out.resize_with(ids.len(), || None);
+        let shards = self.shards.len();
+        if ids.len() < 2 * shards {
+            for (slot, id) in out.iter_mut().zip(ids) {
+                *slot = self.get(*id, snapshot);
+            }
+            return out;
+        }
+        // A counting sort of the positions by shard.
+        let mask = (shards - 1) as u64;
+        let mut start = vec![0usize; shards + 1];
+        for id in ids {
+            start[(id & mask) as usize + 1] += 1;
+        }
+        for s in 0..shards {
+            start[s + 1] += start[s];
+        }
+        let mut next = start.clone();
+        let mut order = vec![0usize; ids.len()];
+        for (i, id) in ids.iter().enumerate() {
+            let s = (id & mask) as usize;
+            order[next[s]] = i;
+            next[s] += 1;
+        }
+        for s in 0..shards {
+            let positions = &order[start[s]..start[s + 1]];
+            if positions.is_empty() {
+                continue;
+            }
+            // Poisoning: see `get`.
+            let map = self.shards[s]
+                .0
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for &i in positions {
+                out[i] = map.get(&ids[i]).and_then(|e| {
+                    e.cur
+                        .sees(snapshot)
+                        .or_else(|| e.prev.as_ref().and_then(|p| p.sees(snapshot)))
+                });
+            }
+        }
+        out
+    }
+
     /// Caches the newest version of `id`, committed at `begin`, after a miss. The caller
     /// holds the database lock in read mode (see the module invariant).
     pub fn insert_head(&self, id: u64, value: Arc<T>, begin: u64) {
@@ -241,6 +292,32 @@ mod tests {
         c.insert_head(7, Arc::new("v9 again"), 9);
         assert_eq!(c.get(7, 20).as_deref(), Some(&"v12"));
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn get_many_answers_like_get_for_every_id() {
+        let c = VersionCache::new(1024);
+        for id in (0..3000u64).step_by(3) {
+            c.insert_head(id, Arc::new(id), 5);
+        }
+        c.publish(300, Arc::new(1300), 9);
+        c.end_version(600, 9);
+        // Unsorted, repeated and missing ids, fewer and more than two per shard.
+        let mut ids: Vec<u64> = (0..3000u64).rev().step_by(2).collect();
+        ids.extend([300, 300, 600, 5_000_000]);
+        for n in [0, 1, 5, 100, ids.len()] {
+            for snapshot in [4, 5, 8, 9, 100] {
+                let want: Vec<Option<Arc<u64>>> =
+                    ids[..n].iter().map(|id| c.get(*id, snapshot)).collect();
+                assert_eq!(
+                    c.get_many(&ids[..n], snapshot),
+                    want,
+                    "{n} ids at {snapshot}"
+                );
+            }
+        }
+        assert_eq!(c.get_many(&[300], 8)[0].as_deref(), Some(&300));
+        assert_eq!(c.get_many(&[300], 9)[0].as_deref(), Some(&1300));
     }
 
     #[test]

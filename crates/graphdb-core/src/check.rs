@@ -197,8 +197,9 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
                         claims.claim(o, "overflow");
                     }
                 }
+                let dict = std::sync::Arc::clone(&rs.pager().meta().dict);
                 let decoded = if kind == KIND_NODE {
-                    codec::decode_node(&bytes, Some(p.page)).map(|r| {
+                    codec::decode_node(&bytes, Some(p.page), &dict).map(|r| {
                         if !r.header.tombstone {
                             for (e, want) in catalog.iter().zip(expected.iter_mut()) {
                                 if let Some(k) = e.def.key_for(id, &r.labels, &r.properties) {
@@ -215,7 +216,7 @@ pub(crate) fn run(pager: &mut Pager) -> Result<CheckReport> {
                         (r.header.clone(), Some(adj), None)
                     })
                 } else {
-                    codec::decode_edge(&bytes, Some(p.page)).map(|r| {
+                    codec::decode_edge(&bytes, Some(p.page), &dict).map(|r| {
                         (
                             r.header.clone(),
                             None,
@@ -513,14 +514,15 @@ mod tests {
                 let ptr = crate::types::RecordPointer::decode(rs.map_get(root, 2).unwrap());
                 let ptr = ptr.unwrap();
                 let bytes = rs.read(ptr).unwrap();
-                let mut r = codec::decode_node(&bytes, None).unwrap();
+                let mut r = codec::decode_node(&bytes, None, &rs.pager().meta().dict).unwrap();
                 assert_eq!(r.out.len(), 1);
                 if wrong_type {
                     r.out[0].ty = r.type_index("OTHER");
                 } else {
                     r.out[0].other = 40;
                 }
-                let moved = rs.insert(&codec::encode_node(&r)).unwrap();
+                let bytes = codec::encode_node(&r, &mut rs.pager().meta_mut().dict);
+                let moved = rs.insert(&bytes).unwrap();
                 rs.map_set(&mut root, 2, moved.encode()).unwrap();
                 rs.delete(ptr).unwrap();
                 let ts = pager.committed_meta().last_commit_ts;

@@ -1,12 +1,17 @@
-//! Byte encoding of record versions and property values (format version 3).
+//! Byte encoding of record versions and property values (format version 4).
 //!
-//! After the fixed 42-byte header a record body uses variable-length integers (LEB128,
-//! signed values zigzag-encoded). A node version carries its adjacency first: a small
+//! Records use variable-length integers (LEB128, signed values zigzag-encoded)
+//! throughout, from a header of one flags byte and varints, and name labels, edge types
+//! and property keys by their number in the header page's [`Dict`] (a name that is not in
+//! it is written inline). A node version carries its adjacency first: a small
 //! table of the edge types its entries name, then per direction the entries (edge id as
 //! a delta from the previous entry, the node at the other end, the type's index), so a
 //! traversal reads who the neighbours are from the node alone, without decoding labels
 //! or properties and without loading any edge record.
 
+use std::sync::Arc;
+
+use crate::dict::{Dict, MAX_NAME};
 use crate::error::{GraphError, Result};
 use crate::types::{
     Edge, EdgeId, Node, NodeId, PageId, Properties, PropertyValue, RecordPointer, TxId,
@@ -15,11 +20,27 @@ use crate::types::{
 
 pub(crate) const KIND_NODE: u8 = 1;
 pub(crate) const KIND_EDGE: u8 = 2;
-const FLAG_TOMBSTONE: u8 = 1;
-/// Byte offset of the `prev` pointer inside a record: vacuum patches it in place.
-pub(crate) const PREV_OFFSET: usize = 34;
-/// Bytes of the fixed record header.
-pub(crate) const RECORD_HEADER: usize = 42;
+/// Bits of the first record byte: bits 0-1 the kind, then these flags.
+const FLAG_TOMBSTONE: u8 = 1 << 2;
+/// An 8-byte `prev` pointer follows the first byte.
+const FLAG_PREV: u8 = 1 << 3;
+/// `props_ts` differs from `commit_ts` (a varint of the difference is stored).
+const FLAG_PROPS_TS: u8 = 1 << 4;
+/// `tx_id` differs from `commit_ts` (a zigzag varint of the difference is stored). A
+/// transaction's id equals its commit timestamp whenever every transaction before it
+/// committed, the usual case for a single writer.
+const FLAG_TX: u8 = 1 << 5;
+const KNOWN_BITS: u8 = 3 | FLAG_TOMBSTONE | FLAG_PREV | FLAG_PROPS_TS | FLAG_TX;
+/// Byte offset of the `prev` pointer inside a record that has one (`FLAG_PREV`): vacuum
+/// patches it in place.
+pub(crate) const PREV_OFFSET: usize = 1;
+/// The most bytes a record header takes (flags, `prev`, four 10-byte varints).
+pub(crate) const MAX_RECORD_HEADER: usize = 1 + 8 + 4 * 10;
+
+/// Whether the record whose first byte is `first` has a `prev` field at [`PREV_OFFSET`].
+pub(crate) fn has_prev_field(first: u8) -> bool {
+    first & FLAG_PREV != 0
+}
 
 /// The fixed part of every record version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,85 +140,298 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-struct Writer(Vec<u8>);
+/// Bytes of `v` as a varint.
+fn var_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
 
-impl Writer {
+struct Writer<'d> {
+    out: Vec<u8>,
+    dict: &'d mut Arc<Dict>,
+}
+
+impl Writer<'_> {
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.out.push(v);
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.out.extend_from_slice(&v.to_le_bytes());
     }
     /// LEB128: seven bits per byte, low bits first, the high bit set on every byte but
     /// the last.
+    #[inline]
     fn var(&mut self, mut v: u64) {
         while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
+            self.out.push((v as u8) | 0x80);
             v >>= 7;
         }
-        self.0.push(v as u8);
+        self.out.push(v as u8);
     }
     fn len_of(&mut self, n: usize) {
         self.var(n as u64);
     }
     fn bytes(&mut self, b: &[u8]) {
         self.len_of(b.len());
-        self.0.extend_from_slice(b);
+        self.out.extend_from_slice(b);
     }
-    fn value(&mut self, v: &PropertyValue) {
+    /// The name reference of `name`: its dictionary number plus one, added to the
+    /// dictionary if there is room, or 0 when it is written inline.
+    #[inline]
+    fn name_ref(&mut self, name: &str) -> u64 {
+        if let Some(i) = self.dict.get(name) {
+            return u64::from(i) + 1;
+        }
+        if name.len() > MAX_NAME || !self.dict.has_room(name) {
+            return 0;
+        }
+        Arc::make_mut(self.dict)
+            .add(name)
+            .map_or(0, |i| u64::from(i) + 1)
+    }
+    /// A name: its reference, and the string itself after a reference of 0.
+    fn name(&mut self, name: &str) {
+        let r = self.name_ref(name);
+        self.var(r);
+        if r == 0 {
+            self.bytes(name.as_bytes());
+        }
+    }
+    fn tag(v: &PropertyValue) -> u8 {
         match v {
-            PropertyValue::Null => self.u8(0),
-            PropertyValue::Bool(b) => {
-                self.u8(1);
-                self.u8(u8::from(*b));
-            }
-            PropertyValue::Int(i) => {
-                self.u8(2);
-                self.var(zigzag(*i));
-            }
-            PropertyValue::Float(f) => {
-                self.u8(3);
-                self.u64(f.to_bits());
-            }
-            PropertyValue::String(s) => {
-                self.u8(4);
-                self.bytes(s.as_bytes());
-            }
-            PropertyValue::Bytes(b) => {
-                self.u8(5);
-                self.bytes(b);
-            }
+            PropertyValue::Null => 0,
+            PropertyValue::Bool(_) => 1,
+            PropertyValue::Int(_) => 2,
+            PropertyValue::Float(_) => 3,
+            PropertyValue::String(_) => 4,
+            PropertyValue::Bytes(_) => 5,
+            PropertyValue::List(_) => 6,
+        }
+    }
+    /// The bytes of a value after its tag.
+    fn payload(&mut self, v: &PropertyValue) {
+        match v {
+            PropertyValue::Null => {}
+            PropertyValue::Bool(b) => self.u8(u8::from(*b)),
+            PropertyValue::Int(i) => self.var(zigzag(*i)),
+            PropertyValue::Float(f) => self.u64(f.to_bits()),
+            PropertyValue::String(s) => self.bytes(s.as_bytes()),
+            PropertyValue::Bytes(b) => self.bytes(b),
             PropertyValue::List(items) => {
-                self.u8(6);
                 self.len_of(items.len());
                 for item in items {
-                    self.value(item);
+                    self.u8(Self::tag(item));
+                    self.payload(item);
                 }
             }
         }
     }
+    /// Per property one varint of `key reference << 3 | value tag`, the key after a
+    /// reference of 0, then the value's payload.
     fn props(&mut self, p: &Properties) {
         self.len_of(p.len());
         for (k, v) in p {
-            self.bytes(k.as_bytes());
-            self.value(v);
+            let r = self.name_ref(k);
+            self.var(r << 3 | u64::from(Self::tag(v)));
+            if r == 0 {
+                self.bytes(k.as_bytes());
+            }
+            self.payload(v);
+        }
+    }
+    /// One adjacency list of `n` entries: a varint `n << 2 | flags`, then per entry the
+    /// edge id, the node at the other end and the type index (if `ty` gives one). Flag
+    /// bit 1: the edge ids are consecutive, so only the first is written (as a varint,
+    /// before the entries); else each is a zigzag delta from the previous one. Flag bit
+    /// 0: the other ends are zigzag deltas from the previous entry's (chosen when that
+    /// is shorter, as when a list was loaded in order of its other ends); else varints.
+    fn adjacency(
+        &mut self,
+        n: usize,
+        edge: impl Fn(usize) -> EdgeId,
+        other: impl Fn(usize) -> NodeId,
+        ty: impl Fn(usize) -> Option<u64>,
+    ) {
+        let consecutive = n > 1 && (1..n).all(|i| edge(i) == edge(i - 1).wrapping_add(1));
+        let (mut plain, mut delta, mut prev) = (0usize, 0usize, 0u64);
+        for i in 0..n {
+            plain += var_len(other(i));
+            delta += var_len(zigzag(other(i).wrapping_sub(prev) as i64));
+            prev = other(i);
+        }
+        let delta_others = delta < plain;
+        self.var((n as u64) << 2 | u64::from(consecutive) << 1 | u64::from(delta_others));
+        if consecutive {
+            self.var(edge(0));
+        }
+        let (mut prev_edge, mut prev_other) = (0u64, 0u64);
+        for i in 0..n {
+            if !consecutive {
+                self.var(zigzag(edge(i).wrapping_sub(prev_edge) as i64));
+                prev_edge = edge(i);
+            }
+            if delta_others {
+                self.var(zigzag(other(i).wrapping_sub(prev_other) as i64));
+                prev_other = other(i);
+            } else {
+                self.var(other(i));
+            }
+            if let Some(t) = ty(i) {
+                self.var(t);
+            }
         }
     }
     fn header(&mut self, h: &RecordHeader) {
-        self.u8(h.kind);
-        self.u8(if h.tombstone { FLAG_TOMBSTONE } else { 0 });
-        self.u64(h.id);
-        self.u64(h.tx_id);
-        self.u64(h.commit_ts);
-        self.u64(h.props_ts);
-        self.u64(h.prev.map_or(0, RecordPointer::encode));
+        let mut first = h.kind & 3;
+        if h.tombstone {
+            first |= FLAG_TOMBSTONE;
+        }
+        if h.prev.is_some() {
+            first |= FLAG_PREV;
+        }
+        if h.props_ts != h.commit_ts {
+            first |= FLAG_PROPS_TS;
+        }
+        if h.tx_id != h.commit_ts {
+            first |= FLAG_TX;
+        }
+        self.u8(first);
+        if let Some(prev) = h.prev {
+            self.u64(prev.encode());
+        }
+        self.var(h.id);
+        self.var(h.commit_ts);
+        if h.tx_id != h.commit_ts {
+            self.var(zigzag(h.tx_id.wrapping_sub(h.commit_ts) as i64));
+        }
+        if h.props_ts != h.commit_ts {
+            self.var(h.commit_ts.wrapping_sub(h.props_ts));
+        }
     }
 }
 
-pub(crate) fn encode_node(r: &NodeRecord) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(
-        64 + 8 * (r.out.len() + r.inn.len()) + 16 * r.properties.len(),
-    ));
+/// The name reference of `name` (its dictionary number plus one, or 0 for inline),
+/// adding it to `dict` if there is room.
+pub(crate) fn name_ref(dict: &mut Arc<Dict>, name: &str) -> u64 {
+    Writer {
+        out: Vec::new(),
+        dict,
+    }
+    .name_ref(name)
+}
+
+/// Encodes a new edge version of a bulk load, whose type and property keys are indexes
+/// into `names`, a table of `(name reference, name)` (see [`name_ref`]). The bytes are
+/// those [`encode_edge`] writes for the same edge.
+pub(crate) fn encode_bulk_edge(
+    h: &RecordHeader,
+    source: NodeId,
+    target: NodeId,
+    ty: u32,
+    properties: &[(u32, PropertyValue)],
+    names: &[(u64, &str)],
+) -> Result<Vec<u8>> {
+    let name = |i: u32| {
+        names.get(i as usize).copied().ok_or_else(|| {
+            GraphError::InvalidArgument(format!("name index {i} outside the load's table"))
+        })
+    };
+    let mut no_dict = Arc::default();
+    let mut w = Writer {
+        out: Vec::with_capacity(24 + 12 * properties.len()),
+        dict: &mut no_dict,
+    };
+    w.header(h);
+    w.var(source);
+    w.var(target);
+    let (r, n) = name(ty)?;
+    w.var(r);
+    if r == 0 {
+        w.bytes(n.as_bytes());
+    }
+    w.len_of(properties.len());
+    for (k, v) in properties {
+        let (r, n) = name(*k)?;
+        w.var(r << 3 | u64::from(Writer::tag(v)));
+        if r == 0 {
+            w.bytes(n.as_bytes());
+        }
+        w.payload(v);
+    }
+    Ok(w.out)
+}
+
+/// An adjacency entry of a bulk load: edge, other end, and the type as an index into
+/// the load's table of `(name reference, name)`.
+pub(crate) type BulkAdj = (EdgeId, NodeId, u32);
+
+/// The node version `bytes` with the adjacency lists `out` and `inn`, when `bytes` has
+/// none (a bulk import's second pass): the header and the labels and properties are
+/// copied as they are, not decoded. `types[i]` is the name reference and name of the
+/// load's type `i`. `None` if the version already has adjacency entries.
+pub(crate) fn with_adjacency(
+    bytes: &[u8],
+    page: Option<PageId>,
+    types: &[(u64, &str)],
+    out: &[BulkAdj],
+    inn: &[BulkAdj],
+) -> Result<Option<Vec<u8>>> {
+    let mut r = Reader::new(bytes, page, None);
+    let header = r.header()?;
+    if header.kind != KIND_NODE {
+        return r.fail("expected a node record");
+    }
+    let header_end = r.at;
+    if r.var()? != 0 || r.var()? != 0 || r.var()? != 0 {
+        return Ok(None);
+    }
+    let tail = &bytes[r.at..];
+    // The record's own table: the load's types it uses, in first-use order.
+    let mut local: Vec<u32> = Vec::new();
+    for (_, _, ty) in out.iter().chain(inn) {
+        if !local.contains(ty) {
+            if *ty as usize >= types.len() {
+                return Err(GraphError::InvalidArgument(format!(
+                    "edge type index {ty} unknown"
+                )));
+            }
+            local.push(*ty);
+        }
+    }
+    let mut no_dict = Arc::default();
+    let mut w = Writer {
+        out: Vec::with_capacity(bytes.len() + 8 + 8 * (out.len() + inn.len())),
+        dict: &mut no_dict,
+    };
+    w.out.extend_from_slice(&bytes[..header_end]);
+    w.len_of(local.len());
+    for ty in &local {
+        let (r, name) = types[*ty as usize];
+        w.var(r);
+        if r == 0 {
+            w.bytes(name.as_bytes());
+        }
+    }
+    for list in [out, inn] {
+        w.adjacency(
+            list.len(),
+            |i| list[i].0,
+            |i| list[i].1,
+            |i| {
+                (local.len() > 1)
+                    .then(|| local.iter().position(|t| *t == list[i].2).unwrap_or(0) as u64)
+            },
+        );
+    }
+    w.out.extend_from_slice(tail);
+    Ok(Some(w.out))
+}
+
+/// Encodes a node version; names not yet in `dict` are added to it when there is room.
+pub(crate) fn encode_node(r: &NodeRecord, dict: &mut Arc<Dict>) -> Vec<u8> {
+    let mut w = Writer {
+        out: Vec::with_capacity(32 + 6 * (r.out.len() + r.inn.len()) + 16 * r.properties.len()),
+        dict,
+    };
     w.header(&r.header);
     // Only the types still named by an entry are written, renumbered in table order.
     let mut remap = vec![u32::MAX; r.types.len()];
@@ -216,37 +450,37 @@ pub(crate) fn encode_node(r: &NodeRecord) -> Vec<u8> {
     w.len_of(used as usize);
     for (t, m) in r.types.iter().zip(&remap) {
         if *m != u32::MAX {
-            w.bytes(t.as_bytes());
+            w.name(t);
         }
     }
     for list in [&r.out, &r.inn] {
-        w.len_of(list.len());
-        let mut prev = 0u64;
-        for a in list {
-            w.var(zigzag(a.edge.wrapping_sub(prev) as i64));
-            prev = a.edge;
-            w.var(a.other);
-            if used > 1 {
-                w.var(u64::from(remap.get(a.ty as usize).copied().unwrap_or(0)));
-            }
-        }
+        w.adjacency(
+            list.len(),
+            |i| list[i].edge,
+            |i| list[i].other,
+            |i| (used > 1).then(|| u64::from(remap.get(list[i].ty as usize).copied().unwrap_or(0))),
+        );
     }
     w.len_of(r.labels.len());
     for l in &r.labels {
-        w.bytes(l.as_bytes());
+        w.name(l);
     }
     w.props(&r.properties);
-    w.0
+    w.out
 }
 
-pub(crate) fn encode_edge(r: &EdgeRecord) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(64));
+/// Encodes an edge version; names not yet in `dict` are added to it when there is room.
+pub(crate) fn encode_edge(r: &EdgeRecord, dict: &mut Arc<Dict>) -> Vec<u8> {
+    let mut w = Writer {
+        out: Vec::with_capacity(24 + 12 * r.properties.len()),
+        dict,
+    };
     w.header(&r.header);
     w.var(r.source);
     w.var(r.target);
-    w.bytes(r.edge_type.as_bytes());
+    w.name(&r.edge_type);
     w.props(&r.properties);
-    w.0
+    w.out
 }
 
 /// A bounds-checked cursor: every overrun is a `Corruption` naming the page.
@@ -254,9 +488,19 @@ struct Reader<'a> {
     buf: &'a [u8],
     at: usize,
     page: Option<PageId>,
+    /// The names records refer to (`None` when only the header is decoded).
+    dict: Option<&'a Dict>,
 }
 
 impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8], page: Option<PageId>, dict: Option<&'a Dict>) -> Self {
+        Reader {
+            buf,
+            at: 0,
+            page,
+            dict,
+        }
+    }
     fn fail<T>(&self, what: &str) -> Result<T> {
         Err(GraphError::corrupt(
             format!("record: {what} at byte {}", self.at),
@@ -325,8 +569,24 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String> {
         Ok(self.str()?.to_owned())
     }
-    fn value(&mut self, depth: usize) -> Result<PropertyValue> {
-        Ok(match self.u8()? {
+    /// The name of reference `r`: the inline string that follows for 0, else dictionary
+    /// entry `r - 1`.
+    #[inline]
+    fn name_of(&mut self, r: u64) -> Result<&'a str> {
+        if r == 0 {
+            return self.str();
+        }
+        match self.dict.and_then(|d| d.name(r - 1)) {
+            Some(n) => Ok(n),
+            None => self.fail("name number outside the dictionary"),
+        }
+    }
+    fn name(&mut self) -> Result<&'a str> {
+        let r = self.var()?;
+        self.name_of(r)
+    }
+    fn payload(&mut self, tag: u8, depth: usize) -> Result<PropertyValue> {
+        Ok(match tag {
             0 => PropertyValue::Null,
             1 => match self.u8()? {
                 0 => PropertyValue::Bool(false),
@@ -344,7 +604,8 @@ impl<'a> Reader<'a> {
                 let n = self.count(1)?;
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
-                    items.push(self.value(depth + 1)?);
+                    let tag = self.u8()?;
+                    items.push(self.payload(tag, depth + 1)?);
                 }
                 PropertyValue::List(items)
             }
@@ -352,32 +613,50 @@ impl<'a> Reader<'a> {
         })
     }
     fn props(&mut self) -> Result<Properties> {
-        let n = self.count(2)?;
+        let n = self.count(1)?;
         let mut p = Properties::new();
         for _ in 0..n {
-            let k = self.string()?;
-            let v = self.value(0)?;
+            let word = self.var()?;
+            let k = self.name_of(word >> 3)?.to_owned();
+            let v = self.payload((word & 7) as u8, 0)?;
             p.insert(k, v);
         }
         Ok(p)
     }
     fn header(&mut self) -> Result<RecordHeader> {
-        let kind = self.u8()?;
+        let first = self.u8()?;
+        let kind = first & 3;
         if kind != KIND_NODE && kind != KIND_EDGE {
             return self.fail("unknown record kind");
         }
-        let flags = self.u8()?;
-        if flags & !FLAG_TOMBSTONE != 0 {
+        if first & !KNOWN_BITS != 0 {
             return self.fail("unknown record flags");
         }
+        let prev = if first & FLAG_PREV != 0 {
+            RecordPointer::decode(self.u64()?)
+        } else {
+            None
+        };
+        let id = self.var()?;
+        let commit_ts = self.var()?;
+        let tx_id = if first & FLAG_TX != 0 {
+            commit_ts.wrapping_add(unzigzag(self.var()?) as u64)
+        } else {
+            commit_ts
+        };
+        let props_ts = if first & FLAG_PROPS_TS != 0 {
+            commit_ts.wrapping_sub(self.var()?)
+        } else {
+            commit_ts
+        };
         Ok(RecordHeader {
             kind,
-            tombstone: flags & FLAG_TOMBSTONE != 0,
-            id: self.u64()?,
-            tx_id: self.u64()?,
-            commit_ts: self.u64()?,
-            props_ts: self.u64()?,
-            prev: RecordPointer::decode(self.u64()?),
+            tombstone: first & FLAG_TOMBSTONE != 0,
+            id,
+            tx_id,
+            commit_ts,
+            props_ts,
+            prev,
         })
     }
     fn finish(&self) -> Result<()> {
@@ -386,24 +665,42 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
-    /// The type table of a node body (borrowed from the record bytes).
+    /// The type table of a node body (names borrowed from the record or the dictionary).
     fn type_table(&mut self) -> Result<Vec<&'a str>> {
         let n = self.count(1)?;
         let mut types = Vec::with_capacity(n);
         for _ in 0..n {
-            types.push(self.str()?);
+            types.push(self.name()?);
         }
         Ok(types)
     }
     /// One adjacency list: calls `f(edge, other, type index)` per entry.
     #[inline]
     fn adjacency(&mut self, types: usize, mut f: impl FnMut(EdgeId, NodeId, u32)) -> Result<()> {
-        let n = self.count(2)?;
-        let mut prev = 0u64;
+        let word = self.var()?;
+        let (consecutive, delta_others) = (word & 2 != 0, word & 1 != 0);
+        // Each entry takes at least its other end's byte (and an edge delta's).
+        let n = usize::try_from(word >> 2).unwrap_or(usize::MAX);
+        if n.saturating_mul(if consecutive { 1 } else { 2 }) > self.buf.len() - self.at {
+            return self.fail("count larger than the record");
+        }
+        let mut edge = if consecutive {
+            self.var()?.wrapping_sub(1)
+        } else {
+            0
+        };
+        let mut other = 0u64;
         for _ in 0..n {
-            let edge = prev.wrapping_add(unzigzag(self.var()?) as u64);
-            prev = edge;
-            let other = self.var()?;
+            edge = if consecutive {
+                edge.wrapping_add(1)
+            } else {
+                edge.wrapping_add(unzigzag(self.var()?) as u64)
+            };
+            other = if delta_others {
+                other.wrapping_add(unzigzag(self.var()?) as u64)
+            } else {
+                self.var()?
+            };
             let ty = if types > 1 { self.var()? } else { 0 };
             if ty >= types as u64 {
                 return self.fail("adjacency entry names a type outside the table");
@@ -414,12 +711,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The header of a record from its first bytes (the rest of the record may be cut off).
 pub(crate) fn decode_header(buf: &[u8], page: Option<PageId>) -> Result<RecordHeader> {
-    Reader { buf, at: 0, page }.header()
+    Reader::new(buf, page, None).header()
 }
 
-pub(crate) fn decode_node(buf: &[u8], page: Option<PageId>) -> Result<NodeRecord> {
-    let mut r = Reader { buf, at: 0, page };
+pub(crate) fn decode_node(buf: &[u8], page: Option<PageId>, dict: &Dict) -> Result<NodeRecord> {
+    let mut r = Reader::new(buf, page, Some(dict));
     let header = r.header()?;
     if header.kind != KIND_NODE {
         return r.fail("expected a node record");
@@ -434,7 +732,7 @@ pub(crate) fn decode_node(buf: &[u8], page: Option<PageId>) -> Result<NodeRecord
     let n = r.count(1)?;
     let mut labels = Vec::with_capacity(n);
     for _ in 0..n {
-        labels.push(r.string()?);
+        labels.push(r.name()?.to_owned());
     }
     let properties = r.props()?;
     r.finish()?;
@@ -455,11 +753,12 @@ pub(crate) fn decode_node(buf: &[u8], page: Option<PageId>) -> Result<NodeRecord
 pub(crate) fn visit_adjacency(
     buf: &[u8],
     page: Option<PageId>,
+    dict: &Dict,
     out: bool,
     inn: bool,
     mut f: impl FnMut(EdgeId, NodeId, &str, bool),
 ) -> Result<()> {
-    let mut r = Reader { buf, at: 0, page };
+    let mut r = Reader::new(buf, page, Some(dict));
     let header = r.header()?;
     if header.kind != KIND_NODE {
         return r.fail("expected a node record");
@@ -476,15 +775,15 @@ pub(crate) fn visit_adjacency(
     Ok(())
 }
 
-pub(crate) fn decode_edge(buf: &[u8], page: Option<PageId>) -> Result<EdgeRecord> {
-    let mut r = Reader { buf, at: 0, page };
+pub(crate) fn decode_edge(buf: &[u8], page: Option<PageId>, dict: &Dict) -> Result<EdgeRecord> {
+    let mut r = Reader::new(buf, page, Some(dict));
     let header = r.header()?;
     if header.kind != KIND_EDGE {
         return r.fail("expected an edge record");
     }
     let source = r.var()?;
     let target = r.var()?;
-    let edge_type = r.string()?;
+    let edge_type = r.name()?.to_owned();
     let properties = r.props()?;
     r.finish()?;
     Ok(EdgeRecord {
@@ -542,11 +841,16 @@ mod tests {
             .collect()
     }
 
+    fn enc(r: &NodeRecord) -> (Vec<u8>, Arc<Dict>) {
+        let mut d = Arc::default();
+        (encode_node(r, &mut d), d)
+    }
+
     #[test]
     fn node_round_trip() {
         let r = sample();
-        let bytes = encode_node(&r);
-        let back = decode_node(&bytes, None).unwrap();
+        let (bytes, dict) = enc(&r);
+        let back = decode_node(&bytes, None, &dict).unwrap();
         assert_eq!(back.header, r.header);
         assert_eq!(back.properties, r.properties);
         assert_eq!(named(&back, &back.out), named(&r, &r.out));
@@ -555,7 +859,7 @@ mod tests {
         assert_eq!(back.types, ["KNOWS", "LIKES"]);
         assert_eq!(decode_header(&bytes, None).unwrap(), r.header);
         let mut seen = Vec::new();
-        visit_adjacency(&bytes, None, true, true, |e, o, t, out| {
+        visit_adjacency(&bytes, None, &dict, true, true, |e, o, t, out| {
             seen.push((e, o, t.to_owned(), out))
         })
         .unwrap();
@@ -568,7 +872,7 @@ mod tests {
             ]
         );
         let mut incoming = Vec::new();
-        visit_adjacency(&bytes, None, false, true, |e, _, _, out| {
+        visit_adjacency(&bytes, None, &dict, false, true, |e, _, _, out| {
             incoming.push((e, out))
         })
         .unwrap();
@@ -578,25 +882,197 @@ mod tests {
     #[test]
     fn small_integers_and_ids_take_few_bytes() {
         let mut r = sample();
+        r.header.prev = None;
         r.properties.clear();
         r.labels.clear();
         r.types = vec!["T".into()];
-        // 100 entries with ids below 128 apart: one byte of delta and two of node id
-        // each, no type index with a single type.
+        // 100 entries, edge ids consecutive and other ends in order: the list is its
+        // count and flags (2 bytes: 100 << 2 | 3), the first edge id (2), the first other
+        // end (zigzag, 2) and 99 deltas of one byte; no type index with a single type.
         r.out = (1..=100).map(|i| adj(1000 + i, 200 + i, 0)).collect();
         r.inn.clear();
-        let bytes = encode_node(&r);
-        // Header, type table (1 + 2), out: count 1 + first delta 2 + 99 * 1 + 100 * 2,
-        // inn count 1, labels 1, properties 1.
-        assert_eq!(
-            bytes.len(),
-            RECORD_HEADER + 3 + 1 + 2 + 99 + 200 + 1 + 1 + 1
-        );
+        let (bytes, dict) = enc(&r);
+        // Header: flags 1, id 1, commit_ts 1, tx delta 1 (tx 3, commit 4); type table:
+        // count 1 and the type's dictionary reference 1; out as above; inn count 1,
+        // labels 1, properties 1.
+        assert_eq!(bytes.len(), 4 + 2 + (2 + 2 + 2 + 99) + 1 + 1 + 1);
+        // Every other edge id, and other ends that jump (200, 8400, 200, ...): edge
+        // deltas of one byte (zigzag 4; the first, 1002, takes two), other ends as
+        // plain varints of two bytes (their deltas would take three).
+        r.out = (1..=100)
+            .map(|i| adj(1000 + 2 * i, if i % 2 == 0 { 200 } else { 8400 }, 0))
+            .collect();
+        let (bytes, _) = enc(&r);
+        assert_eq!(bytes.len(), 4 + 2 + (2 + 2 + 99 + 200) + 1 + 1 + 1);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        assert_eq!(dict.get("T"), Some(0));
         let mut p = Properties::new();
         p.insert("a".into(), PropertyValue::Int(-3));
-        let mut w = Writer(Vec::new());
+        let mut d = Arc::default();
+        let mut w = Writer {
+            out: Vec::new(),
+            dict: &mut d,
+        };
         w.props(&p);
-        assert_eq!(w.0, [1, 1, b'a', 2, 5]);
+        // Count 1; key reference 1 (dictionary entry 0) << 3 | tag 2; zigzag -3.
+        assert_eq!(w.out, [1, 1 << 3 | 2, 5]);
+    }
+
+    #[test]
+    fn an_edge_without_history_takes_a_few_bytes() {
+        let mut properties = Properties::new();
+        properties.insert("since".into(), PropertyValue::Int(12));
+        let e = EdgeRecord {
+            header: RecordHeader {
+                kind: KIND_EDGE,
+                tombstone: false,
+                id: 500_000,
+                tx_id: 7,
+                commit_ts: 7,
+                props_ts: 7,
+                prev: None,
+            },
+            source: 90_000,
+            target: 1_000,
+            edge_type: "KNOWS".into(),
+            properties,
+        };
+        let mut dict = Arc::default();
+        let bytes = encode_edge(&e, &mut dict);
+        // The example of docs/graphdb-core.md: header (kind, id, commit; the transaction
+        // id equals the commit timestamp), source, target, type reference, properties
+        // (count, `since` reference 2 << 3 | tag 2, zigzag 12). Format 3 took 62 bytes.
+        assert_eq!(
+            bytes,
+            [2, 0xA0, 0xC2, 0x1E, 7, 0x90, 0xBF, 5, 0xE8, 7, 1, 1, 0x12, 0x18]
+        );
+        let back = decode_edge(&bytes, None, &dict).unwrap();
+        assert_eq!(back.header, e.header);
+        assert_eq!((back.source, back.target), (e.source, e.target));
+        assert_eq!(back.edge_type, "KNOWS");
+        assert_eq!(back.properties, e.properties);
+        let mut other = e.clone();
+        other.header.tx_id = 8;
+        other.header.props_ts = 5;
+        // A transaction id or props_ts that differs costs a byte each.
+        let bytes = encode_edge(&other, &mut dict);
+        assert_eq!(bytes.len(), 14 + 2);
+        assert_eq!(
+            decode_edge(&bytes, None, &dict).unwrap().header,
+            other.header
+        );
+    }
+
+    #[test]
+    fn names_outside_the_dictionary_are_written_inline() {
+        let mut r = sample();
+        let long = "L".repeat(MAX_NAME + 1);
+        r.labels = vec![long.clone(), "short".into()];
+        r.properties.insert(long.clone(), PropertyValue::Int(1));
+        let (bytes, dict) = enc(&r);
+        assert_eq!(dict.get(&long), None);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(back.labels, r.labels);
+        assert_eq!(back.properties, r.properties);
+        // A dictionary without the record's names is corruption, not a panic.
+        let err = decode_node(&bytes, Some(4), &Dict::default()).unwrap_err();
+        assert!(err.to_string().contains("dictionary"), "{err}");
+    }
+
+    #[test]
+    fn adjacency_spliced_into_a_bare_node_equals_the_encoded_node() {
+        let mut r = sample();
+        r.out.clear();
+        r.inn.clear();
+        r.types.clear();
+        let (bare, mut dict) = enc(&r);
+        let names = ["A", "KNOWS", "LIKES"];
+        let types: Vec<(u64, &str)> = names
+            .iter()
+            .map(|n| (if *n == "A" { 0 } else { name_ref(&mut dict, n) }, *n))
+            .collect();
+        let out = [(10, 3, 1), (11, 4, 2), (15, 9, 1)];
+        let inn = [(2, 8, 0), (30, 1 << 40, 1)];
+        let spliced = with_adjacency(&bare, None, &types, &out, &inn)
+            .unwrap()
+            .unwrap();
+        let back = decode_node(&spliced, None, &dict).unwrap();
+        assert_eq!(back.header, r.header);
+        assert_eq!(back.labels, r.labels);
+        assert_eq!(back.properties, r.properties);
+        let want = |l: &[BulkAdj]| -> Vec<(EdgeId, NodeId, String)> {
+            l.iter()
+                .map(|(e, o, t)| (*e, *o, names[*t as usize].to_owned()))
+                .collect()
+        };
+        assert_eq!(named(&back, &back.out), want(&out));
+        assert_eq!(named(&back, &back.inn), want(&inn));
+        // A version that has entries already is left to the general path.
+        assert!(with_adjacency(&spliced, None, &types, &out, &inn)
+            .unwrap()
+            .is_none());
+        assert!(with_adjacency(&bare, None, &types, &[(1, 1, 3)], &[]).is_err());
+    }
+
+    #[test]
+    fn a_bulk_edge_encodes_like_any_edge() {
+        let mut dict = Arc::default();
+        let long = "k".repeat(MAX_NAME + 1);
+        let table = ["KNOWS", "since", long.as_str()];
+        let names: Vec<(u64, &str)> = table.iter().map(|n| (name_ref(&mut dict, n), *n)).collect();
+        let props = vec![
+            (1, PropertyValue::Int(-4)),
+            (2, PropertyValue::String("x".into())),
+        ];
+        let mut properties = Properties::new();
+        for (k, v) in &props {
+            properties.insert(table[*k as usize].to_owned(), v.clone());
+        }
+        let e = EdgeRecord {
+            header: RecordHeader {
+                kind: KIND_EDGE,
+                ..sample().header
+            },
+            source: 7,
+            target: 9,
+            edge_type: "KNOWS".into(),
+            properties,
+        };
+        let header = e.header.clone();
+        let bulk = encode_bulk_edge(&header, 7, 9, 0, &props, &names).unwrap();
+        // The same bytes but for the order of the properties (key order in a map).
+        assert_eq!(bulk.len(), encode_edge(&e, &mut dict).len());
+        let back = decode_edge(&bulk, None, &dict).unwrap();
+        assert_eq!(back.header, e.header);
+        assert_eq!((back.source, back.target), (7, 9));
+        assert_eq!(back.edge_type, "KNOWS");
+        assert_eq!(back.properties, e.properties);
+        assert!(encode_bulk_edge(&header, 7, 9, 3, &[], &names).is_err());
+    }
+
+    #[test]
+    fn a_cut_prev_pointer_decodes_as_none() {
+        let r = sample();
+        let (mut bytes, dict) = enc(&r);
+        assert!(has_prev_field(bytes[0]));
+        bytes[PREV_OFFSET..PREV_OFFSET + 8].fill(0);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(back.header.prev, None);
+        assert_eq!(back.header.id, r.header.id);
+    }
+
+    #[test]
+    fn header_fields_far_apart_round_trip() {
+        for (tx_id, commit_ts, props_ts) in [(u64::MAX, 1, 0), (1, u64::MAX, 3), (5, 5, u64::MAX)] {
+            let mut r = sample();
+            r.header.tx_id = tx_id;
+            r.header.commit_ts = commit_ts;
+            r.header.props_ts = props_ts;
+            r.header.tombstone = true;
+            let (bytes, _) = enc(&r);
+            assert_eq!(decode_header(&bytes, None).unwrap(), r.header);
+        }
     }
 
     #[test]
@@ -608,16 +1084,27 @@ mod tests {
             adj(1 << 63, 0, 0),
             adj(6, 2, 2),
         ];
-        let back = decode_node(&encode_node(&r), None).unwrap();
+        let (bytes, dict) = enc(&r);
+        let back = decode_node(&bytes, None, &dict).unwrap();
         assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        // Consecutive ids across the wrap, other ends close together near the top.
+        r.out = vec![
+            adj(u64::MAX - 1, u64::MAX, 0),
+            adj(u64::MAX, u64::MAX - 2, 2),
+            adj(0, u64::MAX - 1, 0),
+        ];
+        r.inn = vec![adj(0, 0, 0), adj(1, 1, 0)];
+        let (bytes, dict) = enc(&r);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        assert_eq!(named(&back, &back.inn), named(&r, &r.inn));
     }
 
     #[test]
     fn an_overlong_varint_is_corruption() {
-        let mut b = vec![0u8; RECORD_HEADER];
-        b[0] = KIND_NODE;
+        let mut b = vec![KIND_NODE];
         b.extend_from_slice(&[0xFF; 11]);
-        let err = decode_node(&b, Some(3)).unwrap_err();
+        let err = decode_node(&b, Some(3), &Dict::default()).unwrap_err();
         assert!(err.to_string().contains("64 bits"), "{err}");
     }
 
@@ -664,7 +1151,8 @@ mod tests {
             r.labels = labels.clone();
             r.properties = props.clone();
             r.out = out.iter().map(|(e, o, t)| adj(*e, *o, *t)).collect();
-            let back = decode_node(&encode_node(&r), None).unwrap();
+            let (bytes, mut dict) = enc(&r);
+            let back = decode_node(&bytes, None, &dict).unwrap();
             proptest::prop_assert_eq!(&back.labels, &labels);
             proptest::prop_assert_eq!(named(&back, &back.out), named(&r, &r.out));
             proptest::prop_assert_eq!(back.properties.len(), props.len());
@@ -678,7 +1166,8 @@ mod tests {
                 edge_type: labels.concat(),
                 properties: props,
             };
-            let back = decode_edge(&encode_edge(&e), None).unwrap();
+            let bytes = encode_edge(&e, &mut dict);
+            let back = decode_edge(&bytes, None, &dict).unwrap();
             proptest::prop_assert_eq!((back.source, back.target), (e.source, e.target));
             proptest::prop_assert_eq!(&back.edge_type, &e.edge_type);
             proptest::prop_assert_eq!(back.header, e.header);
@@ -687,16 +1176,16 @@ mod tests {
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
-        let bytes = encode_node(&sample());
+        let (bytes, dict) = enc(&sample());
         for n in 0..bytes.len() {
-            assert!(decode_node(&bytes[..n], Some(1)).is_err());
+            assert!(decode_node(&bytes[..n], Some(1), &dict).is_err());
         }
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0xFF;
             // A flip may still decode to something; it must never panic.
-            let _ = decode_node(&b, Some(1));
-            let _ = visit_adjacency(&b, Some(1), true, true, |_, _, _, _| {});
+            let _ = decode_node(&b, Some(1), &dict);
+            let _ = visit_adjacency(&b, Some(1), &dict, true, true, |_, _, _, _| {});
         }
     }
 }

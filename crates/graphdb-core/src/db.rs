@@ -77,7 +77,13 @@ pub struct Config {
     pub node_cache_capacity: usize,
     /// Newest edge versions kept decoded in the edge cache.
     pub edge_cache_capacity: usize,
-    /// The log is folded into the main file when it holds this many frames after a commit.
+    /// The log is folded into the main file when it holds this many frames after a commit
+    /// (default 4096). In log format 4 (the default) a commit's record is usually a small
+    /// fraction of a page, so "frames" there is the log's size in page-frame units
+    /// (8,224 bytes, so the log is folded at the size a log of page images was: about
+    /// 33 MB by default) or the number of page images the log holds, whichever is larger
+    /// (it keeps the newest image of each page it changed in memory: at most this many
+    /// pages of 8 KiB).
     pub checkpoint_after_frames: u64,
     /// [`GraphDB::open`] creates a new database when neither the file nor its log exists
     /// (default `false`: opening a path that holds no database is an error, so a typo
@@ -139,7 +145,8 @@ pub struct DbStats {
     pub page_count: u64,
     /// Pages on the free list.
     pub free_pages: u64,
-    /// Committed frames in the log since the last checkpoint.
+    /// Committed frames in the log since the last checkpoint (in log format 4, as
+    /// [`Config::checkpoint_after_frames`] counts them).
     pub wal_frames: u64,
     /// The newest commit timestamp.
     pub commit_ts: u64,
@@ -309,13 +316,79 @@ fn head_of(
 }
 
 fn read_node(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<NodeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_node(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_node(bytes, Some(ptr.page), dict)
+    })
 }
 
 fn read_edge(rs: &mut RecordStore<'_>, ptr: RecordPointer) -> Result<EdgeRecord> {
-    let bytes = rs.read(ptr)?;
-    codec::decode_edge(&bytes, Some(ptr.page))
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::decode_edge(bytes, Some(ptr.page), dict)
+    })
+}
+
+/// What [`GraphDB::visit_all_adjacency`] feeds: each visible node's entries, then the
+/// node.
+pub(crate) trait AdjacencySink {
+    /// Called once before any node: ids below `next_node_id` and `next_edge_id` were
+    /// ever allocated (an upper bound of what follows, for reserving space).
+    fn begin(&mut self, next_node_id: u64, next_edge_id: u64);
+    /// One adjacency entry of the node being visited.
+    fn entry(&mut self, other: NodeId, edge_type: &str, outgoing: bool);
+    /// The node whose entries were just visited.
+    fn node_done(&mut self, id: NodeId);
+}
+
+/// Calls `f(edge, node at the other end, edge type, outgoing)` for the adjacency entries
+/// of the version of `node_id` that `snapshot_ts` sees, outgoing ones first (if `out`),
+/// then incoming ones (if `inn`), each list in adjacency order. Returns false, calling
+/// nothing, when no version is visible or the visible one is a tombstone.
+fn visit_node_adjacency(
+    rs: &mut RecordStore<'_>,
+    node_root: PageId,
+    node_id: NodeId,
+    snapshot_ts: u64,
+    out: bool,
+    inn: bool,
+    f: &mut impl FnMut(EdgeId, NodeId, &str, bool),
+) -> Result<bool> {
+    let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
+        return Ok(false);
+    };
+    // The newest version is what nearly every snapshot sees: it is checked and read in
+    // one visit of its page. The adjacency entries carry the other end and the type, so
+    // no edge record is read.
+    let done = rs.with_bytes(head, |bytes, dict| {
+        let h = codec::decode_header(bytes, Some(head.page))?;
+        if h.id != node_id || h.kind != KIND_NODE {
+            return Err(GraphError::corrupt(
+                format!(
+                    "version chain of {node_id} reaches a record of {} (kind {})",
+                    h.id, h.kind
+                ),
+                Some(head.page),
+            ));
+        }
+        if h.commit_ts > snapshot_ts {
+            return Ok(None);
+        }
+        if h.tombstone {
+            return Ok(Some(false));
+        }
+        codec::visit_adjacency(bytes, Some(head.page), dict, out, inn, &mut *f)?;
+        Ok(Some(true))
+    })?;
+    if let Some(visible) = done {
+        return Ok(visible);
+    }
+    let ptr = match visible_version(rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
+        Some((ptr, h, _)) if !h.tombstone => ptr,
+        _ => return Ok(false),
+    };
+    rs.with_bytes(ptr, |bytes, dict| {
+        codec::visit_adjacency(bytes, Some(ptr.page), dict, out, inn, &mut *f)
+    })?;
+    Ok(true)
 }
 
 /// What a commit changes in one node's adjacency: entries (edge, other end, type) to
@@ -641,42 +714,36 @@ impl GraphDB {
         let mut pager = self.pager.lock()?;
         let node_root = pager.meta().node_root;
         let mut rs = RecordStore::new(&mut pager);
-        let Some(head) = RecordPointer::decode(rs.map_get(node_root, node_id)?) else {
-            return Err(GraphError::NodeNotFound(node_id));
-        };
-        // The newest version is what nearly every snapshot sees: it is checked and read
-        // in one visit of its page. The adjacency entries carry the other end and the
-        // type, so no edge record is read.
-        let done = rs.with_bytes(head, |bytes| {
-            let h = codec::decode_header(bytes, Some(head.page))?;
-            if h.id != node_id || h.kind != KIND_NODE {
-                return Err(GraphError::corrupt(
-                    format!(
-                        "version chain of {node_id} reaches a record of {} (kind {})",
-                        h.id, h.kind
-                    ),
-                    Some(head.page),
-                ));
-            }
-            if h.commit_ts > snapshot_ts {
-                return Ok(false);
-            }
-            if h.tombstone {
-                return Err(GraphError::NodeNotFound(node_id));
-            }
-            codec::visit_adjacency(bytes, Some(head.page), out, inn, &mut f)?;
-            Ok(true)
-        })?;
-        if done {
-            return Ok(());
+        if visit_node_adjacency(&mut rs, node_root, node_id, snapshot_ts, out, inn, &mut f)? {
+            Ok(())
+        } else {
+            Err(GraphError::NodeNotFound(node_id))
         }
-        let ptr = match visible_version(&mut rs, node_root, KIND_NODE, node_id, snapshot_ts)? {
-            Some((ptr, h, _)) if !h.tombstone => ptr,
-            _ => return Err(GraphError::NodeNotFound(node_id)),
-        };
-        rs.with_bytes(ptr, |bytes| {
-            codec::visit_adjacency(bytes, Some(ptr.page), out, inn, &mut f)
-        })
+    }
+
+    /// For every committed node visible at `snapshot_ts`, in id order, calls
+    /// [`AdjacencySink::entry`] for its outgoing and then its incoming adjacency entries,
+    /// and then [`AdjacencySink::node_done`]: one pager lock and one visit of each
+    /// node's newest version for the whole graph (what the analytics layout is built
+    /// from). Invisible ids call nothing.
+    pub(crate) fn visit_all_adjacency(
+        &self,
+        snapshot_ts: u64,
+        sink: &mut impl AdjacencySink,
+    ) -> Result<()> {
+        let mut pager = self.pager.lock()?;
+        let meta = pager.meta().clone();
+        let mut rs = RecordStore::new(&mut pager);
+        sink.begin(meta.next_node_id, meta.next_edge_id);
+        for id in 1..meta.next_node_id.min(MAX_ID + 1) {
+            let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
+                sink.entry(other, ty, outgoing)
+            };
+            if visit_node_adjacency(&mut rs, meta.node_root, id, snapshot_ts, true, true, &mut f)? {
+                sink.node_done(id);
+            }
+        }
+        Ok(())
     }
 
     fn check_open(&self) -> Result<()> {
@@ -971,10 +1038,11 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<Edge>,
+        edges: Vec<BulkEdge>,
+        names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
-        let outcome = self.bulk_write_inner(tx_id, nodes, edges, max_dirty_pages);
+        let outcome = self.bulk_write_inner(tx_id, nodes, edges, names, max_dirty_pages);
         if outcome.is_err() {
             self.rollback_transaction(tx_id);
         }
@@ -985,7 +1053,8 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<Edge>,
+        edges: Vec<BulkEdge>,
+        names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
         self.check_open()?;
@@ -1012,7 +1081,7 @@ impl GraphDB {
             }
         }
         let pager = self.pager.get_mut()?;
-        let outcome = write_bulk(pager, tx_id, nodes, edges);
+        let outcome = write_bulk(pager, tx_id, nodes, edges, names);
         let mut outcome = outcome.map(|()| pager.dirty_pages());
         if let Ok(dirty) = outcome {
             if dirty > max_dirty_pages {
@@ -1284,6 +1353,31 @@ impl GraphDB {
                 Err(e)
             }
         }
+    }
+
+    /// Writes the log from now on in format `version`: [`LOG_FORMAT_VERSION`] (the
+    /// default: records of the byte ranges each commit changed) or 3 (the format before
+    /// it: a fixed-size frame holding the whole image of every page a commit wrote, and
+    /// commits that wait to be written merged page by page). Folds the log into the main
+    /// file first. Kept so that one process can measure both formats side by side, and
+    /// so that tests can write a log of the previous format; every format is read
+    /// whichever is written, and a reopened handle writes [`LOG_FORMAT_VERSION`] again
+    /// (after folding a log of another format into the main file).
+    ///
+    /// [`LOG_FORMAT_VERSION`]: crate::LOG_FORMAT_VERSION
+    pub fn use_log_format(&mut self, version: u32) -> Result<()> {
+        self.check_open()?;
+        if self.pager.get_mut()?.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
+        let result = self.pager.get_mut()?.set_log_format(version);
+        if result.is_ok() {
+            let seq = self.commit_seq.load(Ordering::Acquire);
+            let state = self.wal_sync.get_mut_recovered();
+            state.synced_seq = seq;
+            state.unsynced = 0;
+        }
+        result
     }
 
     /// Frees every record version that no snapshot at or after `oldest_snapshot_ts` (nor
@@ -1604,6 +1698,26 @@ impl GraphDB {
         self.find_nodes_by_property_at(label, key, value, self.current_commit_ts(), None)
     }
 
+    /// Like [`get_nodes_by_label`](Self::get_nodes_by_label), but the results share the
+    /// node cache's versions (`Arc<Node>`) instead of being copies: no labels or
+    /// properties are cloned, so a lookup with many results costs a reference count per
+    /// node. The nodes are immutable snapshots of their versions.
+    pub fn get_nodes_by_label_shared(&self, label: &str) -> Result<Vec<Arc<Node>>> {
+        self.get_nodes_by_label_shared_at(label, self.current_commit_ts(), None)
+    }
+
+    /// Like [`find_nodes_by_property`](Self::find_nodes_by_property), but the results
+    /// share the node cache's versions (`Arc<Node>`) instead of being copies (see
+    /// [`get_nodes_by_label_shared`](Self::get_nodes_by_label_shared)).
+    pub fn find_nodes_by_property_shared(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+    ) -> Result<Vec<Arc<Node>>> {
+        self.find_nodes_by_property_shared_at(label, key, value, self.current_commit_ts(), None)
+    }
+
     /// Every node visible at `snapshot_ts` that passes `keep`, in id order.
     pub(crate) fn scan_nodes(
         &self,
@@ -1790,6 +1904,18 @@ pub fn wal_path(path: &Path) -> PathBuf {
 
 type Applied = (u64, Vec<PageId>, Vec<NodeId>, Vec<EdgeId>);
 
+/// An edge of a bulk load (see [`GraphDB::bulk_write`]): its type and its property keys
+/// are indexes into the load's table of names, so a million edges of one type hold no
+/// copy of the type's name or of a property key.
+#[derive(Debug, Clone)]
+pub(crate) struct BulkEdge {
+    pub(crate) id: EdgeId,
+    pub(crate) source: NodeId,
+    pub(crate) target: NodeId,
+    pub(crate) ty: u32,
+    pub(crate) properties: Vec<(u32, crate::types::PropertyValue)>,
+}
+
 /// A node's adjacency to append (see [`GraphDB::apply_adjacency`]): the node, then its
 /// outgoing and its incoming entries as `(edge, node at the other end, type index)`.
 pub(crate) type AdjLists = (
@@ -1948,7 +2074,8 @@ fn apply_writes(
             deltas.entry(record.source).or_default().remove.insert(*id);
             deltas.entry(record.target).or_default().remove.insert(*id);
         }
-        edge_writes.push((*id, codec::encode_edge(&record)));
+        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        edge_writes.push((*id, bytes));
     }
 
     // Then the writes.
@@ -2067,7 +2194,8 @@ fn apply_writes(
             out,
             inn,
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
         touched_nodes.push(id);
     }
@@ -2093,7 +2221,13 @@ fn apply_writes(
 }
 
 /// The writes of [`GraphDB::bulk_write`]: new versions of new records, no adjacency.
-fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+fn write_bulk(
+    pager: &mut Pager,
+    tx_id: TxId,
+    nodes: Vec<Node>,
+    edges: Vec<BulkEdge>,
+    names: &[String],
+) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
     let header = |kind: u8, id: u64| RecordHeader {
         kind,
@@ -2114,18 +2248,25 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
     }
     let mut node_root = pager.meta().node_root;
     let mut edge_root = pager.meta().edge_root;
+    let refs: Vec<(u64, &str)> = {
+        let dict = &mut pager.meta_mut().dict;
+        names
+            .iter()
+            .map(|n| (codec::name_ref(dict, n), n.as_str()))
+            .collect()
+    };
     let mut rs = RecordStore::new(pager);
     for e in edges {
-        let id = e.id;
-        let record = EdgeRecord {
-            header: header(KIND_EDGE, id),
-            source: e.source,
-            target: e.target,
-            edge_type: e.edge_type,
-            properties: e.properties,
-        };
-        let ptr = rs.insert(&codec::encode_edge(&record))?;
-        rs.map_set(&mut edge_root, id, ptr.encode())?;
+        let bytes = codec::encode_bulk_edge(
+            &header(KIND_EDGE, e.id),
+            e.source,
+            e.target,
+            e.ty,
+            &e.properties,
+            &refs,
+        )?;
+        let ptr = rs.insert(&bytes)?;
+        rs.map_set(&mut edge_root, e.id, ptr.encode())?;
     }
     for n in nodes {
         let id = n.id;
@@ -2137,7 +2278,8 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
             out: Vec::new(),
             inn: Vec::new(),
         };
-        let ptr = rs.insert(&codec::encode_node(&record))?;
+        let bytes = codec::encode_node(&record, &mut rs.pager().meta_mut().dict);
+        let ptr = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, id, ptr.encode())?;
     }
     let meta = rs.pager().meta_mut();
@@ -2159,6 +2301,13 @@ fn append_adjacency(
 ) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
     let mut node_root = pager.meta().node_root;
+    let refs: Vec<(u64, &str)> = {
+        let dict = &mut pager.meta_mut().dict;
+        types
+            .iter()
+            .map(|t| (codec::name_ref(dict, t), t.as_str()))
+            .collect()
+    };
     let mut rs = RecordStore::new(pager);
     for (id, out, inn) in lists {
         let (ptr, h) = head_of(&mut rs, node_root, KIND_NODE, *id)?
@@ -2168,6 +2317,17 @@ fn append_adjacency(
                     "node {id} was not written by this commit: cannot append adjacency"
                 ))
             })?;
+        // A node the import wrote has no entries yet: its new version is its bytes with
+        // the lists spliced in, labels and properties not decoded.
+        let spliced = rs.with_bytes(ptr, |bytes, _| {
+            codec::with_adjacency(bytes, Some(ptr.page), &refs, out, inn)
+        })?;
+        if let Some(bytes) = spliced {
+            rs.delete(ptr)?;
+            let new = rs.insert(&bytes)?;
+            rs.map_set(&mut node_root, *id, new.encode())?;
+            continue;
+        }
         let mut r = read_node(&mut rs, ptr)?;
         // The import's type indexes become this record's own (its table holds the types
         // it uses, usually one or two).
@@ -2199,7 +2359,8 @@ fn append_adjacency(
         }
         r.header.prev = h.prev;
         rs.delete(ptr)?;
-        let new = rs.insert(&codec::encode_node(&r))?;
+        let bytes = codec::encode_node(&r, &mut rs.pager().meta_mut().dict);
+        let new = rs.insert(&bytes)?;
         rs.map_set(&mut node_root, *id, new.encode())?;
     }
     rs.pager().meta_mut().node_root = node_root;

@@ -201,6 +201,26 @@ pub trait Engine {
         snapshot_ts: u64,
         tx_id: Option<TxId>,
     ) -> Result<Vec<Node>>;
+
+    /// Like [`get_nodes_by_label_at`](crate::engine::Engine::get_nodes_by_label_at), but
+    /// the results share the node cache's versions instead of being copies.
+    fn get_nodes_by_label_shared_at(
+        &self,
+        label: &str,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<Arc<Node>>>;
+
+    /// Like [`find_nodes_by_property_at`](crate::engine::Engine::find_nodes_by_property_at),
+    /// but the results share the node cache's versions instead of being copies.
+    fn find_nodes_by_property_shared_at(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<Arc<Node>>>;
 }
 
 impl Engine for GraphDB {
@@ -384,4 +404,37 @@ impl Engine for GraphDB {
     ) -> Result<Vec<Node>> {
         GraphDB::find_nodes_by_property_at(self, label, key, value, snapshot_ts, tx_id)
     }
+
+    fn get_nodes_by_label_shared_at(
+        &self,
+        label: &str,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<Arc<Node>>> {
+        GraphDB::get_nodes_by_label_shared_at(self, label, snapshot_ts, tx_id)
+    }
+
+    fn find_nodes_by_property_shared_at(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<Arc<Node>>> {
+        GraphDB::find_nodes_by_property_shared_at(self, label, key, value, snapshot_ts, tx_id)
+    }
+}
+
+/// The analytics layout of a snapshot built the way it was before the one-pass build of
+/// [`Snapshot::analytics`]: the visible ids first, then one adjacency read (one pager
+/// lock) per node, neighbours renumbered through a hash map. Not cached. Kept so that a
+/// benchmark measures both builds in one run; same result, same errors.
+pub fn analytics_per_node(snapshot: &Snapshot<'_>) -> Result<crate::Analytics> {
+    if snapshot.db().has_pending_writes(snapshot.tx()) {
+        return Err(crate::GraphError::InvalidArgument(
+            "the analytics layout covers committed data only".into(),
+        ));
+    }
+    crate::Analytics::build_per_node(snapshot.db(), snapshot.ts())
 }

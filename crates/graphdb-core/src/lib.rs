@@ -25,7 +25,9 @@
 //!   newest state directly.
 //! - **Indexes** ([`IndexDef`]): label and property indexes (B+trees in the same logged
 //!   pages), created and dropped at run time ([`GraphDB::create_index`]); lookups use
-//!   them when they exist and scan otherwise.
+//!   them when they exist and scan otherwise. Each lookup also has a shared form
+//!   ([`GraphDB::find_nodes_by_property_shared`], [`Snapshot::nodes_by_property_range`],
+//!   ...) returning `Arc<Node>`s of the node cache instead of copies.
 //! - **Check and recovery**: [`GraphDB::check`] walks the whole file and lists every
 //!   inconsistency; [`GraphDB::recovery_report`] says what recovery did at open
 //!   ([`RecoveryReport`]: transactions replayed, and what was dropped after a damaged or
@@ -115,6 +117,7 @@ mod cache;
 mod check;
 mod codec;
 mod db;
+mod dict;
 pub mod engine;
 mod error;
 mod index;

@@ -2,6 +2,7 @@
 //! [`GraphDB::drop_index`], label and property lookups at any snapshot, and range lookups.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use crate::db::{node_versions, GraphDB};
 use crate::error::{GraphError, Result};
@@ -154,7 +155,9 @@ impl GraphDB {
     }
 
     /// Candidates from the index (or a scan), plus the transaction's own writes, each
-    /// checked against the version the snapshot sees.
+    /// checked against the version the snapshot sees. Results share the node cache's
+    /// versions: a hit costs one shard read and a reference count, not a copy of the
+    /// node's labels and properties.
     fn lookup(
         &self,
         def: &IndexDef,
@@ -163,7 +166,7 @@ impl GraphDB {
         snapshot_ts: u64,
         tx_id: Option<TxId>,
         keep: impl Fn(&Node) -> bool,
-    ) -> Result<Vec<Node>> {
+    ) -> Result<Vec<Arc<Node>>> {
         let mut ids = match self.index_candidates(def, lo, hi)? {
             Some(ids) => {
                 self.index_lookups.fetch_add(1, Ordering::Relaxed);
@@ -173,51 +176,42 @@ impl GraphDB {
                 self.scan_lookups.fetch_add(1, Ordering::Relaxed);
                 let found = self.scan_nodes(snapshot_ts, &keep)?;
                 if !self.has_pending_writes(tx_id) {
-                    return Ok(found);
+                    return Ok(found.into_iter().map(Arc::new).collect());
                 }
                 found.into_iter().map(|n| n.id).collect()
             }
         };
         let mine = self.pending_node_ids(tx_id);
         ids.extend(&mine);
-        ids.sort_unstable();
+        // A range's candidates are runs of ascending ids (one per key value): a stable
+        // sort merges the runs.
+        ids.sort();
         ids.dedup();
-        // One pass over the node cache: a cached newest version that the snapshot sees is
-        // tested in place and cloned only when it matches.
-        let mut found: Vec<Option<Node>> = vec![None; ids.len()];
-        let mut misses = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            if mine.binary_search(id).is_ok() {
-                misses.push(i);
-                continue;
-            }
-            match self.node_cache.get(*id, snapshot_ts) {
-                Some(n) => {
-                    if keep(&n) {
-                        found[i] = Some(Node::clone(&n));
-                    }
-                }
-                _ => misses.push(i),
+        // One probe of the node cache for all candidates (each shard locked once); a
+        // transaction's own write comes first, and a miss is read once and cached
+        // (`get_node_shared`).
+        let cached = self.node_cache.get_many(&ids, snapshot_ts);
+        let mut found = Vec::with_capacity(ids.len());
+        for (id, hit) in ids.into_iter().zip(cached) {
+            let node = match hit {
+                Some(n) if mine.binary_search(&id).is_err() => Some(n),
+                _ => self.get_node_shared(id, snapshot_ts, tx_id)?,
+            };
+            if let Some(n) = node.filter(|n| keep(n)) {
+                found.push(n);
             }
         }
-        for i in misses {
-            if let Some(n) = self.get_node_with_snapshot(ids[i], snapshot_ts, tx_id)? {
-                if keep(&n) {
-                    found[i] = Some(n);
-                }
-            }
-        }
-        Ok(found.into_iter().flatten().collect())
+        Ok(found)
     }
 
     /// Every node carrying `label` that a snapshot (and optionally a write transaction's
-    /// own writes) sees, in id order.
-    pub(crate) fn get_nodes_by_label_at(
+    /// own writes) sees, in id order, sharing the cached versions.
+    pub(crate) fn get_nodes_by_label_shared_at(
         &self,
         label: &str,
         snapshot_ts: u64,
         tx_id: Option<TxId>,
-    ) -> Result<Vec<Node>> {
+    ) -> Result<Vec<Arc<Node>>> {
         self.lookup(
             &IndexDef::label(label),
             &[0; 8],
@@ -228,15 +222,16 @@ impl GraphDB {
         )
     }
 
-    /// Every node with `label` whose `key` equals `value` at a snapshot, in id order.
-    pub(crate) fn find_nodes_by_property_at(
+    /// Every node with `label` whose `key` equals `value` at a snapshot, in id order,
+    /// sharing the cached versions.
+    pub(crate) fn find_nodes_by_property_shared_at(
         &self,
         label: &str,
         key: &str,
         value: &PropertyValue,
         snapshot_ts: u64,
         tx_id: Option<TxId>,
-    ) -> Result<Vec<Node>> {
+    ) -> Result<Vec<Arc<Node>>> {
         let vk = value_key(value);
         let mut lo = vk.clone();
         lo.extend_from_slice(&[0; 8]);
@@ -257,6 +252,61 @@ impl GraphDB {
         )
     }
 
+    /// Like [`find_nodes_by_property_range`](Self::find_nodes_by_property_range), but the
+    /// results share the node cache's versions instead of being copies (see
+    /// [`find_nodes_by_property_shared`](Self::find_nodes_by_property_shared)).
+    pub fn find_nodes_by_property_range_shared(
+        &self,
+        label: &str,
+        key: &str,
+        lo: Bound<&PropertyValue>,
+        hi: Bound<&PropertyValue>,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<Arc<Node>>> {
+        self.lookup(
+            &IndexDef::property(label, key),
+            &lower_key(lo),
+            &upper_key(hi),
+            snapshot_ts,
+            tx_id,
+            |n| n.has_label(label) && n.properties.get(key).is_some_and(|v| in_range(v, lo, hi)),
+        )
+    }
+
+    /// Every node carrying `label` that a snapshot (and optionally a write transaction's
+    /// own writes) sees, in id order.
+    pub(crate) fn get_nodes_by_label_at(
+        &self,
+        label: &str,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<Node>> {
+        Ok(owned(self.get_nodes_by_label_shared_at(
+            label,
+            snapshot_ts,
+            tx_id,
+        )?))
+    }
+
+    /// Every node with `label` whose `key` equals `value` at a snapshot, in id order.
+    pub(crate) fn find_nodes_by_property_at(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+        snapshot_ts: u64,
+        tx_id: Option<TxId>,
+    ) -> Result<Vec<Node>> {
+        Ok(owned(self.find_nodes_by_property_shared_at(
+            label,
+            key,
+            value,
+            snapshot_ts,
+            tx_id,
+        )?))
+    }
+
     /// Every node with `label` whose `key` lies between the bounds in the index order
     /// ([`compare_values`]: values of another type than the bounds
     /// sort before or after them as whole types do), at a snapshot, in id order.
@@ -269,13 +319,18 @@ impl GraphDB {
         snapshot_ts: u64,
         tx_id: Option<TxId>,
     ) -> Result<Vec<Node>> {
-        self.lookup(
-            &IndexDef::property(label, key),
-            &lower_key(lo),
-            &upper_key(hi),
+        Ok(owned(self.find_nodes_by_property_range_shared(
+            label,
+            key,
+            lo,
+            hi,
             snapshot_ts,
             tx_id,
-            |n| n.has_label(label) && n.properties.get(key).is_some_and(|v| in_range(v, lo, hi)),
-        )
+        )?))
     }
+}
+
+/// Copies of shared results, for the lookups that return owned nodes.
+fn owned(nodes: Vec<Arc<Node>>) -> Vec<Node> {
+    nodes.into_iter().map(Arc::unwrap_or_clone).collect()
 }

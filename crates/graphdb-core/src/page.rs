@@ -1,5 +1,8 @@
 //! Fixed-size pages: the common page header, checksums, and the database header page.
 
+use std::sync::Arc;
+
+use crate::dict::Dict;
 use crate::error::{GraphError, Result};
 use crate::types::PageId;
 
@@ -12,11 +15,13 @@ pub(crate) const MAGIC: &[u8; 8] = b"GRAPHDB\0";
 /// The on-disk format version this build writes. Version 2 added the index catalog
 /// (header offset 120) and the index page types. Version 3 changed the record bodies:
 /// variable-length integers, and node adjacency entries that carry the node at the other
-/// end and the edge type beside the edge id.
-pub const FORMAT_VERSION: u32 = 3;
-/// The oldest format version this build still reads: records of versions 1 and 2 have
-/// the fixed-width layout, which this build does not decode.
-pub(crate) const OLDEST_READABLE_VERSION: u32 = 3;
+/// end and the edge type beside the edge id. Version 4 made records compact: a
+/// variable-length record header, and labels, edge types and property keys named by
+/// their number in a dictionary held in the header page (offset 128).
+pub const FORMAT_VERSION: u32 = 4;
+/// The oldest format version this build still reads: records of versions 1 to 3 have
+/// the fixed 42-byte header and name strings inline, which this build does not decode.
+pub(crate) const OLDEST_READABLE_VERSION: u32 = 4;
 
 /// A page image.
 pub(crate) type PageBuf = Box<[u8; PAGE_SIZE]>;
@@ -142,6 +147,9 @@ pub(crate) struct Meta {
     pub(crate) partial_head: PageId,
     /// The page listing the indexes and their roots (0 = no index ever created).
     pub(crate) index_catalog: PageId,
+    /// The names records refer to by number (see [`Dict`]); shared with the committed
+    /// header until a commit adds a name.
+    pub(crate) dict: Arc<Dict>,
 }
 
 impl Meta {
@@ -159,6 +167,7 @@ impl Meta {
             last_commit_ts: 0,
             partial_head: 0,
             index_catalog: 0,
+            dict: Arc::default(),
         }
     }
 
@@ -179,6 +188,7 @@ impl Meta {
         put_u64(p, 104, self.last_commit_ts);
         put_u64(p, 112, self.partial_head);
         put_u64(p, 120, self.index_catalog);
+        self.dict.write(p);
     }
 
     /// Parses page 0, checking magic, version and page size before anything else so a
@@ -195,8 +205,8 @@ impl Meta {
             return Err(GraphError::corrupt(
                 format!(
                     "format version {version} was written by an earlier build; this build \
-                     reads format version {FORMAT_VERSION} only (records and adjacency changed \
-                     layout): export the database with the build that wrote it and import \
+                     reads format version {FORMAT_VERSION} only (the record layout changed in \
+                     versions 3 and 4): export the database with the build that wrote it and import \
                      the export into a new database"
                 ),
                 Some(0),
@@ -232,6 +242,7 @@ impl Meta {
             last_commit_ts: get_u64(p, 104),
             partial_head: get_u64(p, 112),
             index_catalog: get_u64(p, 120),
+            dict: Arc::new(Dict::read(p)?),
         };
         let in_range = |pg: u64| pg < meta.page_count;
         if meta.page_count == 0

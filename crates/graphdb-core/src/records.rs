@@ -1,7 +1,8 @@
 //! The record store over the pager: slotted record pages, overflow chains for records
 //! larger than [`INLINE_MAX`], and the id maps (node id or edge id to the newest version).
 
-use crate::codec::{self, RecordHeader, PREV_OFFSET, RECORD_HEADER};
+use crate::codec::{self, RecordHeader, MAX_RECORD_HEADER, PREV_OFFSET};
+use crate::dict::Dict;
 use crate::error::{GraphError, Result};
 use crate::page::{get_u16, get_u32, get_u64, next_of, put_u16, put_u32, put_u64, set_next};
 use crate::page::{PageType, PAGE_HEADER, PAGE_SIZE};
@@ -14,13 +15,63 @@ const SLOTS_AT: usize = PAGE_HEADER + 4;
 const OVERFLOW_FLAG: u16 = 0x8000;
 /// Bit of page-header byte 5 marking a records page that is on the partial-page list.
 pub(crate) const PARTIAL_FLAG: u8 = 1;
+/// Bit of page-header byte 5 set when a slot of a records page was freed: only then can
+/// an insert find a free slot to reuse, so a page filled by appends is never scanned.
+const HOLES_FLAG: u8 = 2;
 const STUB_LEN: usize = 12;
 const CHUNK_AT: usize = PAGE_HEADER + 2;
 const CHUNK: usize = PAGE_SIZE - CHUNK_AT;
-/// Entries per id-map page.
+/// Entries per inner id-map page (`u64` page ids).
 pub(crate) const FANOUT: u64 = ((PAGE_SIZE - PAGE_HEADER) / 8) as u64;
-/// The id maps have three levels, so ids must stay below `FANOUT^3` (about 1.07e9).
-pub(crate) const MAX_ID: u64 = FANOUT * FANOUT * FANOUT - 1;
+/// Bytes of a leaf entry: a record pointer packed as `page << SLOT_BITS | slot`.
+const LEAF_ENTRY: usize = 5;
+/// Entries per id-map leaf page.
+pub(crate) const LEAF_FANOUT: u64 = ((PAGE_SIZE - PAGE_HEADER) / LEAF_ENTRY) as u64;
+/// Bits of the slot in a leaf entry: a records page holds fewer than 2^11 slots (each
+/// takes 4 bytes of slot array and at least one byte of record).
+const SLOT_BITS: u32 = 11;
+/// Slots a records page may hold.
+const MAX_SLOTS: usize = (1 << SLOT_BITS) - 1;
+/// Records pages must lie below this page (2^29 pages of 8 KiB: 4 TiB) for a leaf entry
+/// to name them.
+const MAX_RECORD_PAGE: u64 = 1 << (8 * LEAF_ENTRY as u32 - SLOT_BITS);
+/// The id maps have three levels, so ids must stay below `FANOUT^2 * LEAF_FANOUT`
+/// (about 1.7e9).
+pub(crate) const MAX_ID: u64 = FANOUT * FANOUT * LEAF_FANOUT - 1;
+
+/// A leaf entry from a record pointer in its `u64` form (`page << 16 | slot`, 0 = none).
+fn pack_leaf(raw: u64) -> Result<u64> {
+    let Some(ptr) = RecordPointer::decode(raw) else {
+        return Ok(0);
+    };
+    if ptr.page >= MAX_RECORD_PAGE || usize::from(ptr.slot) > MAX_SLOTS {
+        return Err(GraphError::InvalidArgument(format!(
+            "record pointer {ptr:?} beyond what an id map can name (the file is limited to \
+             {MAX_RECORD_PAGE} pages)"
+        )));
+    }
+    Ok(ptr.page << SLOT_BITS | u64::from(ptr.slot))
+}
+
+/// The record pointer (`page << 16 | slot`) of a leaf entry.
+fn unpack_leaf(v: u64) -> u64 {
+    if v == 0 {
+        return 0;
+    }
+    (v >> SLOT_BITS) << 16 | (v & ((1 << SLOT_BITS) - 1))
+}
+
+fn get_leaf(p: &[u8; PAGE_SIZE], i: usize) -> u64 {
+    let at = PAGE_HEADER + LEAF_ENTRY * i;
+    let mut b = [0u8; 8];
+    b[..LEAF_ENTRY].copy_from_slice(&p[at..at + LEAF_ENTRY]);
+    unpack_leaf(u64::from_le_bytes(b))
+}
+
+fn put_leaf(p: &mut [u8; PAGE_SIZE], i: usize, packed: u64) {
+    let at = PAGE_HEADER + LEAF_ENTRY * i;
+    p[at..at + LEAF_ENTRY].copy_from_slice(&packed.to_le_bytes()[..LEAF_ENTRY]);
+}
 
 /// The pages of an id map and its (id, raw value) entries.
 pub(crate) type MapContents = (Vec<PageId>, Vec<(u64, u64)>);
@@ -35,10 +86,14 @@ pub(crate) struct RecordStore<'a> {
 fn slot_for(p: &[u8; PAGE_SIZE], len: usize) -> Option<u16> {
     let count = get_u16(p, PAGE_HEADER) as usize;
     let data_start = get_u16(p, PAGE_HEADER + 2) as usize;
-    let reuse = (0..count).find(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
+    let reuse = if p[5] & HOLES_FLAG != 0 {
+        (0..count).find(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0)
+    } else {
+        None
+    };
     let (slot, slots_end) = match reuse {
         Some(s) => (s, SLOTS_AT + 4 * count),
-        None if count < usize::from(u16::MAX >> 1) => (count, SLOTS_AT + 4 * (count + 1)),
+        None if count < MAX_SLOTS => (count, SLOTS_AT + 4 * (count + 1)),
         None => return None,
     };
     (data_start >= slots_end + len).then_some(slot as u16)
@@ -115,38 +170,40 @@ impl<'a> RecordStore<'a> {
         Ok(out)
     }
 
-    /// Calls `f` with the bytes of the record at `ptr`, borrowed from the cached page
-    /// when the record is inline (no copy), read into a buffer when it overflows.
+    /// Calls `f` with the bytes of the record at `ptr` and the name dictionary, the bytes
+    /// borrowed from the cached page when the record is inline (no copy), read into a
+    /// buffer when it overflows.
     pub(crate) fn with_bytes<R>(
         &mut self,
         ptr: RecordPointer,
-        f: impl FnOnce(&[u8]) -> Result<R>,
+        f: impl FnOnce(&[u8], &Dict) -> Result<R>,
     ) -> Result<R> {
-        let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        self.pager.fetch_typed(ptr.page, PageType::Records)?;
+        let (p, meta) = self
+            .pager
+            .fetched_with_meta(ptr.page)
+            .ok_or_else(|| GraphError::corrupt("fetched page vanished", Some(ptr.page)))?;
         let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
         if !overflow {
-            return f(&p[off..off + len]);
+            return f(&p[off..off + len], &meta.dict);
         }
         let bytes = self.read(ptr)?;
-        f(&bytes)
+        f(&bytes, &self.pager.meta().dict)
     }
 
-    /// The fixed header of the record at `ptr`, without decoding the rest when the record
-    /// is inline.
+    /// The header of the record at `ptr`, without decoding the rest when the record is
+    /// inline.
     pub(crate) fn read_header(&mut self, ptr: RecordPointer) -> Result<RecordHeader> {
         let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
         let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
         if !overflow {
-            if len < RECORD_HEADER {
-                return Err(GraphError::corrupt(
-                    "record shorter than its header",
-                    Some(ptr.page),
-                ));
-            }
-            return codec::decode_header(&p[off..off + RECORD_HEADER], Some(ptr.page));
+            return codec::decode_header(&p[off..off + len], Some(ptr.page));
         }
         let bytes = self.read(ptr)?;
-        codec::decode_header(bytes.get(..RECORD_HEADER).unwrap_or(&bytes), Some(ptr.page))
+        codec::decode_header(
+            bytes.get(..MAX_RECORD_HEADER).unwrap_or(&bytes),
+            Some(ptr.page),
+        )
     }
 
     /// Stores `bytes` as a new record.
@@ -259,7 +316,13 @@ impl<'a> RecordStore<'a> {
                 live.push((slot, off, len));
             }
         }
+        let holes = live.len() < count;
         let p = self.pager.page_mut(page)?;
+        if holes {
+            p[5] |= HOLES_FLAG;
+        } else {
+            p[5] &= !HOLES_FLAG;
+        }
         let slots_end = SLOTS_AT + 4 * count;
         p[slots_end..].fill(0);
         let mut cursor = PAGE_SIZE;
@@ -294,7 +357,8 @@ impl<'a> RecordStore<'a> {
         Ok(())
     }
 
-    /// Rewrites the `prev` pointer of a stored record in place (vacuum cuts chains).
+    /// Rewrites the `prev` pointer of a stored record in place (vacuum cuts chains). A
+    /// record written without a `prev` field can only be given none.
     pub(crate) fn patch_prev(
         &mut self,
         ptr: RecordPointer,
@@ -302,16 +366,31 @@ impl<'a> RecordStore<'a> {
     ) -> Result<()> {
         let raw = prev.map_or(0, RecordPointer::encode);
         let p = self.pager.fetch_typed(ptr.page, PageType::Records)?;
-        let (off, _, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
-        if overflow {
+        let (off, len, overflow) = slot_entry(p, ptr.page, ptr.slot)?;
+        let (page, at) = if overflow {
             let first = get_u64(p, off + 4);
-            self.pager.fetch_typed(first, PageType::Overflow)?;
-            let o = self.pager.page_mut(first)?;
-            put_u64(o, CHUNK_AT + PREV_OFFSET, raw);
+            (first, CHUNK_AT)
         } else {
-            let p = self.pager.page_mut(ptr.page)?;
-            put_u64(p, off + PREV_OFFSET, raw);
+            (ptr.page, off)
+        };
+        let kind = if overflow {
+            PageType::Overflow
+        } else {
+            PageType::Records
+        };
+        let b = self.pager.fetch_typed(page, kind)?;
+        let fits = overflow || len >= PREV_OFFSET + 8;
+        if !codec::has_prev_field(b[at]) || !fits {
+            if prev.is_none() {
+                return Ok(());
+            }
+            return Err(GraphError::corrupt(
+                "record has no prev field to patch",
+                Some(ptr.page),
+            ));
         }
+        let p = self.pager.page_mut(page)?;
+        put_u64(p, at + PREV_OFFSET, raw);
         Ok(())
     }
 
@@ -362,21 +441,24 @@ impl<'a> RecordStore<'a> {
                 PageType::MapInner
             };
             let p = self.pager.fetch_typed(page, kind)?;
-            let scale = match level {
-                0 => FANOUT * FANOUT,
-                1 => FANOUT,
-                _ => 1,
+            if level == 2 {
+                for i in 0..LEAF_FANOUT {
+                    let v = get_leaf(p, i as usize);
+                    if v != 0 {
+                        entries.push((base + i, v));
+                    }
+                }
+                continue;
+            }
+            let scale = if level == 0 {
+                FANOUT * LEAF_FANOUT
+            } else {
+                LEAF_FANOUT
             };
             for i in 0..FANOUT {
                 let v = get_u64(p, PAGE_HEADER + 8 * i as usize);
-                if v == 0 {
-                    continue;
-                }
-                let id = base + i * scale;
-                if level == 2 {
-                    entries.push((id, v));
-                } else {
-                    stack.push((v, level + 1, id));
+                if v != 0 {
+                    stack.push((v, level + 1, base + i * scale));
                 }
             }
         }
@@ -400,8 +482,13 @@ impl<'a> RecordStore<'a> {
         let at = SLOTS_AT + 4 * ptr.slot as usize;
         put_u16(p, at, 0);
         put_u16(p, at + 2, 0);
+        p[5] |= HOLES_FLAG;
         let count = get_u16(p, PAGE_HEADER) as usize;
-        let empty = (0..count).all(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
+        // From the end: records are freed mostly in slot order, so a live slot is found
+        // at once.
+        let empty = (0..count)
+            .rev()
+            .all(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
         // A page on the partial list stays there even when empty: unlinking it from
         // the middle of a singly linked list is not worth it, and it is reused first.
         let listed = p[5] & PARTIAL_FLAG != 0;
@@ -418,19 +505,19 @@ impl<'a> RecordStore<'a> {
             )));
         }
         Ok([
-            (id / (FANOUT * FANOUT)) as usize,
-            ((id / FANOUT) % FANOUT) as usize,
-            (id % FANOUT) as usize,
+            (id / (FANOUT * LEAF_FANOUT)) as usize,
+            ((id / LEAF_FANOUT) % FANOUT) as usize,
+            (id % LEAF_FANOUT) as usize,
         ])
     }
 
     /// The raw value stored for `id` in the map rooted at `root` (0 if none).
     pub(crate) fn map_get(&mut self, root: PageId, id: u64) -> Result<u64> {
         let idx = Self::split(id)?;
-        let key = id / FANOUT;
+        let key = id / LEAF_FANOUT;
         if let Some(leaf) = self.pager.memo_leaf(root, key) {
             let p = self.pager.fetch_typed(leaf, PageType::MapLeaf)?;
-            return Ok(get_u64(p, PAGE_HEADER + 8 * idx[2]));
+            return Ok(get_leaf(p, idx[2]));
         }
         let mut page = root;
         for (level, i) in idx.iter().enumerate() {
@@ -443,11 +530,12 @@ impl<'a> RecordStore<'a> {
                 PageType::MapInner
             };
             let p = self.pager.fetch_typed(page, kind)?;
-            let next = get_u64(p, PAGE_HEADER + 8 * i);
             if level == 2 {
+                let v = get_leaf(p, *i);
                 self.pager.remember_leaf(root, key, page);
+                return Ok(v);
             }
-            page = next;
+            page = get_u64(p, PAGE_HEADER + 8 * i);
         }
         Ok(page)
     }
@@ -455,6 +543,7 @@ impl<'a> RecordStore<'a> {
     /// Stores `value` for `id`, creating map pages as needed; updates `root`.
     pub(crate) fn map_set(&mut self, root: &mut PageId, id: u64, value: u64) -> Result<()> {
         let idx = Self::split(id)?;
+        let packed = pack_leaf(value)?;
         if *root == 0 {
             *root = self.pager.allocate(PageType::MapInner)?;
         }
@@ -463,7 +552,7 @@ impl<'a> RecordStore<'a> {
             let at = PAGE_HEADER + 8 * i;
             if level == 2 {
                 self.pager.fetch_typed(page, PageType::MapLeaf)?;
-                put_u64(self.pager.page_mut(page)?, at, value);
+                put_leaf(self.pager.page_mut(page)?, *i, packed);
                 return Ok(());
             }
             self.pager.fetch_typed(page, PageType::MapInner)?;

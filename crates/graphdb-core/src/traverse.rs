@@ -7,6 +7,7 @@
 //! (the caller passes the `&GraphDB` around; snapshots are plain timestamps).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// The visited set of a search: node ids hashed by a multiplicative mix, not SipHash.
 type IdSet = HashSet<NodeId, crate::cache::IdBuild>;
@@ -121,6 +122,39 @@ impl<'a> Snapshot<'a> {
     ) -> Result<Vec<Node>> {
         self.db
             .find_nodes_by_property_at(label, key, value, self.ts, self.tx)
+    }
+
+    /// Like [`nodes_by_label`](Self::nodes_by_label), but the results share the node
+    /// cache's versions instead of being copies.
+    pub fn nodes_by_label_shared(&self, label: &str) -> Result<Vec<Arc<Node>>> {
+        self.db
+            .get_nodes_by_label_shared_at(label, self.ts, self.tx)
+    }
+
+    /// Like [`nodes_by_property`](Self::nodes_by_property), but the results share the
+    /// node cache's versions instead of being copies.
+    pub fn nodes_by_property_shared(
+        &self,
+        label: &str,
+        key: &str,
+        value: &PropertyValue,
+    ) -> Result<Vec<Arc<Node>>> {
+        self.db
+            .find_nodes_by_property_shared_at(label, key, value, self.ts, self.tx)
+    }
+
+    /// The nodes with `label` whose property `key` lies between the bounds (in the order
+    /// of [`compare_values`](crate::compare_values)), in id order, from a property index
+    /// when there is one; the results share the node cache's versions.
+    pub fn nodes_by_property_range(
+        &self,
+        label: &str,
+        key: &str,
+        lo: std::ops::Bound<&PropertyValue>,
+        hi: std::ops::Bound<&PropertyValue>,
+    ) -> Result<Vec<Arc<Node>>> {
+        self.db
+            .find_nodes_by_property_range_shared(label, key, lo, hi, self.ts, self.tx)
     }
 
     /// The edges of `node` in `direction`, optionally only those of `edge_type`, as

@@ -132,8 +132,12 @@ fn many_nodes_span_many_pages_and_checkpoints() {
         let mut tx = db.begin_write_txn().unwrap();
         for i in 0..100 {
             ids.push(
-                tx.add_node(Node::new().with_property("n", (batch * 100 + i) as i64))
-                    .unwrap(),
+                tx.add_node(
+                    Node::new()
+                        .with_property("n", (batch * 100 + i) as i64)
+                        .with_property("pad", "p".repeat(60)),
+                )
+                .unwrap(),
             );
         }
         tx.commit().unwrap();

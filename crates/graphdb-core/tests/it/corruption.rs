@@ -151,17 +151,17 @@ fn header_problems_have_precise_messages() {
         .contains("magic"));
 }
 
-/// A file of the previous format (version 2: fixed-width records, adjacency of edge ids
-/// only) is refused with a message that names its version and says what to do, never
-/// misread. Its header is rewritten here with a valid checksum, so only the version
+/// A file of an earlier format (version 3: 42-byte record headers and names inline;
+/// version 2: fixed-width records, adjacency of edge ids only) is refused with a message
+/// that names its version and says what to do, never misread. Its header is rewritten here with a valid checksum, so only the version
 /// differs from a healthy file.
 #[test]
 fn a_file_of_the_previous_format_version_is_named_and_refused() {
     let (main, wal, _) = build();
-    assert_eq!(graphdb_core::FORMAT_VERSION, 3);
+    assert_eq!(graphdb_core::FORMAT_VERSION, 4);
     let image = main.snapshot();
-    assert_eq!(&image[24..28], &3u32.to_le_bytes());
-    for old in [1u32, 2] {
+    assert_eq!(&image[24..28], &4u32.to_le_bytes());
+    for old in [1u32, 2, 3] {
         let mut bad = image.clone();
         bad[24..28].copy_from_slice(&old.to_le_bytes());
         let mut h = crc32fast::Hasher::new();
@@ -173,7 +173,7 @@ fn a_file_of_the_previous_format_version_is_named_and_refused() {
         m.overwrite(bad);
         let err = open(&m, &wal).unwrap_err().to_string();
         assert!(err.contains(&format!("format version {old}")), "{err}");
-        assert!(err.contains("reads format version 3"), "{err}");
+        assert!(err.contains("reads format version 4"), "{err}");
         assert!(err.contains("export"), "{err}");
     }
 }

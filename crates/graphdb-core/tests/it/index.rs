@@ -119,6 +119,52 @@ fn lookups_match(db: &GraphDB, model: &Model, ts: u64, tx: Option<TxId>) {
             .unwrap();
         assert_eq!(ids(got), want, "{lo} < {label}.v <= {hi} at {ts}");
     }
+    shared_lookups_match_copies(db, ts, tx);
+}
+
+/// The shared lookups return the same nodes as the copying ones, at any snapshot and
+/// with a transaction's own writes.
+fn shared_lookups_match_copies(db: &GraphDB, ts: u64, tx: Option<TxId>) {
+    let copies = |v: Vec<Arc<Node>>| v.into_iter().map(Arc::unwrap_or_clone).collect::<Vec<_>>();
+    for label in ["A", "B"] {
+        assert_eq!(
+            copies(db.get_nodes_by_label_shared_at(label, ts, tx).unwrap()),
+            db.get_nodes_by_label_at(label, ts, tx).unwrap()
+        );
+        for v in 0..6 {
+            let value = PropertyValue::Int(v);
+            assert_eq!(
+                copies(
+                    db.find_nodes_by_property_shared_at(label, "v", &value, ts, tx)
+                        .unwrap()
+                ),
+                db.find_nodes_by_property_at(label, "v", &value, ts, tx)
+                    .unwrap()
+            );
+        }
+        let (lo, hi) = (PropertyValue::Int(1), PropertyValue::Int(4));
+        let view = db.snapshot_at(ts, tx);
+        assert_eq!(
+            copies(
+                view.nodes_by_property_range(
+                    label,
+                    "v",
+                    Bound::Included(&lo),
+                    Bound::Excluded(&hi)
+                )
+                .unwrap()
+            ),
+            db.find_nodes_by_property_range(
+                label,
+                "v",
+                Bound::Included(&lo),
+                Bound::Excluded(&hi),
+                ts,
+                tx
+            )
+            .unwrap()
+        );
+    }
 }
 
 fn healthy(db: &GraphDB) {
@@ -400,4 +446,181 @@ fn long_values_share_a_cut_key_but_lookups_stay_exact() {
     assert_eq!(db.lookup_stats().full_scans, 0);
     let _ = a;
     assert!(db.check().unwrap().is_ok());
+}
+
+#[test]
+fn shared_lookups_hand_out_the_cached_versions_without_copying() {
+    let (mut db, _m, _w) = crate::mem_db(Config::default());
+    let mut tx = db.begin_write_txn().unwrap();
+    for i in 0..200i64 {
+        tx.add_node(
+            Node::new()
+                .with_label("P")
+                .with_property("age", i % 10)
+                .with_property("name", format!("p{i}")),
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    db.create_index(IndexDef::property("P", "age")).unwrap();
+    db.create_index(IndexDef::label("P")).unwrap();
+    let seven = PropertyValue::Int(7);
+    let first = db
+        .find_nodes_by_property_shared("P", "age", &seven)
+        .unwrap();
+    let again = db
+        .find_nodes_by_property_shared("P", "age", &seven)
+        .unwrap();
+    assert_eq!(first.len(), 20);
+    // The second lookup shares the versions the first one read and cached.
+    for (a, b) in first.iter().zip(&again) {
+        assert!(Arc::ptr_eq(a, b), "node {} was copied", a.id);
+    }
+    let by_label = db.get_nodes_by_label_shared("P").unwrap();
+    assert_eq!(by_label.len(), 200);
+    assert!(Arc::ptr_eq(&first[0], &by_label[7]));
+    let ranged = db
+        .snapshot()
+        .nodes_by_property_range(
+            "P",
+            "age",
+            Bound::Included(&PropertyValue::Int(7)),
+            Bound::Included(&PropertyValue::Int(7)),
+        )
+        .unwrap();
+    assert!(first.iter().zip(&ranged).all(|(a, b)| Arc::ptr_eq(a, b)));
+    assert_eq!(db.lookup_stats().full_scans, 0);
+
+    // A shared result is an immutable version: an update leaves it as it was, and the
+    // next lookup sees the new version.
+    let id = first[0].id;
+    let old_ts = db.current_commit_ts();
+    let mut tx = db.begin_write_txn().unwrap();
+    tx.update_node(
+        id,
+        Node::new()
+            .with_label("P")
+            .with_property("age", 8)
+            .with_property("name", "moved"),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(first[0].properties["age"], PropertyValue::Int(7));
+    let now = db
+        .find_nodes_by_property_shared("P", "age", &seven)
+        .unwrap();
+    assert_eq!(now.len(), 19);
+    assert!(now.iter().all(|n| n.id != id));
+    let eight = db
+        .find_nodes_by_property_shared("P", "age", &PropertyValue::Int(8))
+        .unwrap();
+    assert!(eight
+        .iter()
+        .any(|n| n.id == id && n.properties["name"] == "moved".into()));
+    // The old snapshot still finds the old version.
+    let then = db
+        .snapshot_at(old_ts, None)
+        .nodes_by_property_shared("P", "age", &seven)
+        .unwrap();
+    assert_eq!(then.len(), 20);
+    assert!(Arc::ptr_eq(&then[0], &first[0]));
+}
+
+#[test]
+fn shared_lookups_see_a_write_transactions_own_writes() {
+    let (mut db, _m, _w) = crate::mem_db(Config::default());
+    let mut tx = db.begin_write_txn().unwrap();
+    let a = tx
+        .add_node(Node::new().with_label("P").with_property("k", 1))
+        .unwrap();
+    let b = tx
+        .add_node(Node::new().with_label("P").with_property("k", 1))
+        .unwrap();
+    tx.commit().unwrap();
+    db.create_index(IndexDef::property("P", "k")).unwrap();
+    let tx_id = db.allocate_tx_id();
+    let ts = db.current_commit_ts();
+    db.begin_write(tx_id, ts).unwrap();
+    db.delete_node(a, tx_id).unwrap();
+    let c = db
+        .add_node_internal(Node::new().with_label("P").with_property("k", 1), tx_id)
+        .unwrap();
+    db.update_node(b, Node::new().with_label("P").with_property("k", 2), tx_id)
+        .unwrap();
+    let one = PropertyValue::Int(1);
+    let mine = db.snapshot_at(ts, Some(tx_id));
+    let got: Vec<u64> = mine
+        .nodes_by_property_shared("P", "k", &one)
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(got, [c]);
+    let label: Vec<u64> = mine
+        .nodes_by_label_shared("P")
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(label, [b, c]);
+    // Without the transaction, the committed state.
+    let got: Vec<u64> = db
+        .find_nodes_by_property_shared("P", "k", &one)
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(got, [a, b]);
+}
+
+#[test]
+fn range_lookups_take_any_bounds_without_error_or_panic() {
+    let (mut db, _m, _w) = crate::mem_db(Config::default());
+    let mut tx = db.begin_write_txn().unwrap();
+    for i in 0..50i64 {
+        tx.add_node(Node::new().with_label("P").with_property("k", i))
+            .unwrap();
+    }
+    tx.add_node(Node::new().with_label("P").with_property("k", f64::NAN))
+        .unwrap();
+    tx.add_node(Node::new().with_label("P").with_property("k", "text"))
+        .unwrap();
+    tx.commit().unwrap();
+    let count = |db: &GraphDB, lo: Bound<&PropertyValue>, hi: Bound<&PropertyValue>| {
+        db.snapshot()
+            .nodes_by_property_range("P", "k", lo, hi)
+            .unwrap()
+            .len()
+    };
+    let (i10, i20) = (PropertyValue::Int(10), PropertyValue::Int(20));
+    let nan = PropertyValue::Float(f64::NAN);
+    for indexed in [false, true] {
+        if indexed {
+            db.create_index(IndexDef::property("P", "k")).unwrap();
+        }
+        // Inverted and empty ranges find nothing.
+        assert_eq!(count(&db, Bound::Included(&i20), Bound::Included(&i10)), 0);
+        assert_eq!(count(&db, Bound::Excluded(&i10), Bound::Excluded(&i10)), 0);
+        assert_eq!(count(&db, Bound::Included(&i10), Bound::Excluded(&i10)), 0);
+        assert_eq!(count(&db, Bound::Included(&i10), Bound::Included(&i10)), 1);
+        // Unbounded on both sides: every node with the property, of every type.
+        assert_eq!(count(&db, Bound::Unbounded, Bound::Unbounded), 52);
+        // Bounds of another type than the values, and NaN, follow the index order.
+        assert_eq!(count(&db, Bound::Included(&nan), Bound::Included(&nan)), 1);
+        let t = PropertyValue::from("text");
+        assert_eq!(count(&db, Bound::Included(&t), Bound::Unbounded), 1);
+        // Labels and keys nobody uses, empty ones included.
+        for (label, key) in [("", "k"), ("P", ""), ("Nobody", "k"), ("P", "nothing")] {
+            assert!(db
+                .snapshot()
+                .nodes_by_property_range(label, key, Bound::Unbounded, Bound::Unbounded)
+                .unwrap()
+                .is_empty());
+            assert!(db
+                .find_nodes_by_property_shared(label, key, &i10)
+                .unwrap()
+                .is_empty());
+        }
+        assert!(db.get_nodes_by_label_shared("").unwrap().is_empty());
+    }
 }

@@ -472,3 +472,136 @@ fn a_retyped_edge_is_followed_by_its_new_type_and_old_snapshots_keep_the_old() {
     assert_eq!(typed(&db, now, "Y", Direction::Outgoing, a), vec![b, c]);
     assert_eq!(typed(&db, now, "X", Direction::Both, b), Vec::<u64>::new());
 }
+
+/// Every answer of two layouts of the same snapshot, and of the record-by-record
+/// traversal, agrees.
+fn layouts_agree(snap: graphdb_core::Snapshot<'_>, types: &[&str]) {
+    let one_pass = snap.analytics().unwrap();
+    let per_node = graphdb_core::engine::analytics_per_node(&snap).unwrap();
+    assert_eq!(one_pass.node_count(), per_node.node_count());
+    assert_eq!(one_pass.edge_count(), per_node.edge_count());
+    let ids: Vec<u64> = snap.all_nodes().unwrap().iter().map(|n| n.id).collect();
+    assert_eq!(one_pass.node_count(), ids.len());
+    let comps = snap.weakly_connected_components().unwrap();
+    assert_eq!(one_pass.weakly_connected_components(), comps);
+    assert_eq!(per_node.weakly_connected_components(), comps);
+    let mut filters: Vec<Option<&str>> = types.iter().map(|t| Some(*t)).collect();
+    filters.push(None);
+    for &s in ids.iter().step_by(7) {
+        for dir in [Direction::Outgoing, Direction::Incoming, Direction::Both] {
+            for &filter in &filters {
+                let want: Vec<(u64, u32)> = snap
+                    .bfs(s, dir, filter, None)
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                assert_eq!(one_pass.bfs(s, dir, filter, None).unwrap(), want);
+                assert_eq!(per_node.bfs(s, dir, filter, None).unwrap(), want);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_one_pass_layout_matches_at_old_snapshots_after_deletes_and_with_many_types() {
+    // A page cache of a few pages, so the build reads records from pages that are
+    // evicted and reloaded while it runs; eight edge types, so the type tables of the
+    // nodes list them in many orders.
+    let config = Config {
+        sync_mode: SyncMode::Off,
+        page_cache_pages: 8,
+        node_cache_capacity: 8,
+        edge_cache_capacity: 8,
+        ..Config::default()
+    };
+    let (mut db, _m, _w) = crate::mem_db(config);
+    let types = [
+        "T0",
+        "T1",
+        "T2",
+        "T3",
+        "T4",
+        "T5",
+        "T6",
+        "a much longer type name",
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut tx = db.begin_write_txn().unwrap();
+    let mut ids: Vec<u64> = (0..400)
+        .map(|i| tx.add_node(Node::new().with_property("i", i)).unwrap())
+        .collect();
+    let mut edges = Vec::new();
+    for _ in 0..1500 {
+        let (a, b) = (
+            ids[rng.gen_range(0..ids.len())],
+            ids[rng.gen_range(0..ids.len())],
+        );
+        let t = types[rng.gen_range(0..types.len())];
+        edges.push(tx.add_edge(Edge::new(a, b, t)).unwrap());
+    }
+    tx.commit().unwrap();
+    let first = db.current_commit_ts();
+    // Then: nodes deleted (their edges with them), nodes updated (a newer head version
+    // that the first snapshot must not read), edges deleted and added, nodes added.
+    let mut tx = db.begin_write_txn().unwrap();
+    for k in (0..ids.len()).step_by(9) {
+        tx.delete_node(ids[k]).unwrap();
+    }
+    let deleted: HashSet<u64> = (0..ids.len()).step_by(9).map(|k| ids[k]).collect();
+    for k in (1..ids.len()).step_by(5) {
+        if !deleted.contains(&ids[k]) {
+            tx.update_node(ids[k], Node::new().with_property("i", -1))
+                .unwrap();
+        }
+    }
+    ids.retain(|id| !deleted.contains(id));
+    for e in edges.iter().step_by(4) {
+        // Some went with their nodes.
+        let _ = tx.delete_edge(*e);
+    }
+    for _ in 0..50 {
+        ids.push(tx.add_node(Node::new()).unwrap());
+    }
+    for _ in 0..400 {
+        let (a, b) = (
+            ids[rng.gen_range(0..ids.len())],
+            ids[rng.gen_range(0..ids.len())],
+        );
+        tx.add_edge(Edge::new(a, b, types[rng.gen_range(0..types.len())]))
+            .unwrap();
+    }
+    tx.commit().unwrap();
+    let second = db.current_commit_ts();
+    assert!(second > first);
+    for ts in [first, second] {
+        let snap = db.snapshot_at(ts, None);
+        layouts_agree(snap, &types);
+        db.clear_caches().unwrap();
+    }
+    // The old snapshot's layout still has the deleted nodes; the new one does not.
+    let old = db.snapshot_at(first, None).analytics().unwrap();
+    let new = db.snapshot_at(second, None).analytics().unwrap();
+    assert_eq!(old.node_count(), 400);
+    assert_eq!(new.node_count(), 400 - deleted.len() + 50);
+}
+
+#[test]
+fn an_empty_database_and_edgeless_nodes_have_a_layout() {
+    let (mut db, _m, _w) = crate::mem_db(Config::default());
+    let empty = db.snapshot().analytics().unwrap();
+    assert_eq!((empty.node_count(), empty.edge_count()), (0, 0));
+    assert_eq!(empty.weakly_connected_components().count, 0);
+    assert!(matches!(
+        empty.bfs(1, Direction::Both, None, None),
+        Err(graphdb_core::GraphError::NodeNotFound(1))
+    ));
+    let mut tx = db.begin_write_txn().unwrap();
+    let a = tx.add_node(Node::new()).unwrap();
+    let b = tx.add_node(Node::new()).unwrap();
+    tx.commit().unwrap();
+    let two = db.snapshot().analytics().unwrap();
+    assert_eq!((two.node_count(), two.edge_count()), (2, 0));
+    assert_eq!(two.weakly_connected_components().count, 2);
+    assert_eq!(two.bfs(b, Direction::Both, None, None).unwrap(), [(b, 0)]);
+    assert!(two.k_hop(a, 3, Direction::Both, None).unwrap().is_empty());
+}
