@@ -306,12 +306,20 @@ pub fn bench_core(suite: &mut Suite) {
 /// Inserts run on one thread: the engine has one writer by design (the concurrent crate
 /// measures many committers sharing fsyncs).
 fn bench_inserts(suite: &mut Suite) {
+    // The `-page-images` variants write the log format before version 4 (a whole page
+    // image per page a commit wrote), measured beside the default in the same run.
     let modes = [
-        ("full", SyncMode::Full),
-        ("batched", SyncMode::Batched { commits: 32 }),
-        ("off", SyncMode::Off),
+        ("full", SyncMode::Full, graphdb_core::LOG_FORMAT_VERSION),
+        ("full-page-images", SyncMode::Full, 3),
+        (
+            "batched",
+            SyncMode::Batched { commits: 32 },
+            graphdb_core::LOG_FORMAT_VERSION,
+        ),
+        ("off", SyncMode::Off, graphdb_core::LOG_FORMAT_VERSION),
+        ("off-page-images", SyncMode::Off, 3),
     ];
-    for (variant, mode) in modes {
+    for (variant, mode, format) in modes {
         suite.measure(
             &INSERT_COMMIT,
             variant,
@@ -323,7 +331,8 @@ fn bench_inserts(suite: &mut Suite) {
                     sync_mode: mode,
                     ..Config::default()
                 };
-                let db = expect(GraphDB::create(dir.path().join("w.db"), config), "open");
+                let mut db = expect(GraphDB::create(dir.path().join("w.db"), config), "open");
+                expect(db.use_log_format(format), "log format");
                 (Mutex::new(db), dir)
             },
             |(db, _), _, i| {

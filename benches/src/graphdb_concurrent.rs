@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bench_harness::{BenchSpec, Budget, Suite};
 use graphdb_concurrent::{ConcurrentGraphDB, Error, Variant};
-use graphdb_core::{Config, Direction, Edge, Node, NodeId, SyncMode};
+use graphdb_core::{Config, Direction, Edge, GraphDB, Node, NodeId, SyncMode};
 use rand::Rng;
 use tempfile::TempDir;
 
@@ -34,7 +34,7 @@ const WRITE: BenchSpec = BenchSpec {
     crate_name: CRATE,
     bench: "concurrent_throughput-write",
     description:
-        "One write transaction: begin_transaction, add_node, commit (SyncMode::Off: crash-atomic, no fsync). lockfree writes the frames of 64 commits together; lockfree-write-each writes every commit's own (a group of one, as before groups).",
+        "One write transaction: begin_transaction, add_node, commit (SyncMode::Off: crash-atomic, no fsync). lockfree writes the log records of 64 commits together; lockfree-write-each writes every commit's own (a group of one, as before groups); lockfree-page-images writes groups of 64 in the page-image log (format 3, as before log format 4).",
     baseline: "mutex",
     seed_target: Some("about 16K writes/s at 20 threads, unchanged by the plan"),
 };
@@ -95,15 +95,19 @@ struct Fixture {
 }
 
 fn fixture(variant: Variant, nodes: u64, sync_mode: SyncMode) -> Fixture {
+    fixture_in(variant, nodes, sync_mode, graphdb_core::LOG_FORMAT_VERSION)
+}
+
+/// A fixture whose engine writes its log in format `log_format`.
+fn fixture_in(variant: Variant, nodes: u64, sync_mode: SyncMode, log_format: u32) -> Fixture {
     let dir = ok(tempfile::tempdir(), "temporary directory");
     let config = Config {
         sync_mode,
         ..Config::default()
     };
-    let db = ok(
-        ConcurrentGraphDB::create(dir.path().join("g.db"), config, variant),
-        "open",
-    );
+    let mut engine = ok(GraphDB::create(dir.path().join("g.db"), config), "open");
+    ok(engine.use_log_format(log_format), "log format");
+    let db = ConcurrentGraphDB::from_db(engine, variant);
     let mut tx = ok(db.begin_transaction(), "begin");
     for i in 0..nodes {
         ok(tx.add_node(person(i)), "add node");
@@ -224,14 +228,18 @@ pub fn bench(suite: &mut Suite) {
     }
 
     // The lock-free handle as it was before no-fsync commits were written in groups:
-    // every commit writes its own frames (a group of one).
-    {
-        let f = fixture(Variant::LockFreeReads, nodes, SyncMode::Off);
-        f.db.set_off_write_group(1);
+    // every commit writes its own frames (a group of one); and as it was before log
+    // format 4 (groups, with the page-image log).
+    for (name, group, format) in [
+        ("lockfree-write-each", 1, graphdb_core::LOG_FORMAT_VERSION),
+        ("lockfree-page-images", 64, 3),
+    ] {
+        let f = fixture_in(Variant::LockFreeReads, nodes, SyncMode::Off, format);
+        f.db.set_off_write_group(group);
         for &t in &threads {
             suite.measure(
                 &WRITE,
-                "lockfree-write-each",
+                name,
                 t,
                 Budget::Duration,
                 || f.db.clone(),
@@ -242,7 +250,7 @@ pub fn bench(suite: &mut Suite) {
             let n = f.nodes;
             suite.measure(
                 &MIXED,
-                "lockfree-write-each",
+                name,
                 t,
                 Budget::Duration,
                 || f.db.clone(),

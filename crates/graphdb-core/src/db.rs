@@ -77,7 +77,13 @@ pub struct Config {
     pub node_cache_capacity: usize,
     /// Newest edge versions kept decoded in the edge cache.
     pub edge_cache_capacity: usize,
-    /// The log is folded into the main file when it holds this many frames after a commit.
+    /// The log is folded into the main file when it holds this many frames after a commit
+    /// (default 4096). In log format 4 (the default) a commit's record is usually a small
+    /// fraction of a page, so "frames" there is the log's size in page-frame units
+    /// (8,224 bytes, so the log is folded at the size a log of page images was: about
+    /// 33 MB by default) or the number of page images the log holds, whichever is larger
+    /// (it keeps the newest image of each page it changed in memory: at most this many
+    /// pages of 8 KiB).
     pub checkpoint_after_frames: u64,
     /// [`GraphDB::open`] creates a new database when neither the file nor its log exists
     /// (default `false`: opening a path that holds no database is an error, so a typo
@@ -139,7 +145,8 @@ pub struct DbStats {
     pub page_count: u64,
     /// Pages on the free list.
     pub free_pages: u64,
-    /// Committed frames in the log since the last checkpoint.
+    /// Committed frames in the log since the last checkpoint (in log format 4, as
+    /// [`Config::checkpoint_after_frames`] counts them).
     pub wal_frames: u64,
     /// The newest commit timestamp.
     pub commit_ts: u64,
@@ -1031,10 +1038,11 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<Edge>,
+        edges: Vec<BulkEdge>,
+        names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
-        let outcome = self.bulk_write_inner(tx_id, nodes, edges, max_dirty_pages);
+        let outcome = self.bulk_write_inner(tx_id, nodes, edges, names, max_dirty_pages);
         if outcome.is_err() {
             self.rollback_transaction(tx_id);
         }
@@ -1045,7 +1053,8 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<Edge>,
+        edges: Vec<BulkEdge>,
+        names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
         self.check_open()?;
@@ -1072,7 +1081,7 @@ impl GraphDB {
             }
         }
         let pager = self.pager.get_mut()?;
-        let outcome = write_bulk(pager, tx_id, nodes, edges);
+        let outcome = write_bulk(pager, tx_id, nodes, edges, names);
         let mut outcome = outcome.map(|()| pager.dirty_pages());
         if let Ok(dirty) = outcome {
             if dirty > max_dirty_pages {
@@ -1344,6 +1353,31 @@ impl GraphDB {
                 Err(e)
             }
         }
+    }
+
+    /// Writes the log from now on in format `version`: [`LOG_FORMAT_VERSION`] (the
+    /// default: records of the byte ranges each commit changed) or 3 (the format before
+    /// it: a fixed-size frame holding the whole image of every page a commit wrote, and
+    /// commits that wait to be written merged page by page). Folds the log into the main
+    /// file first. Kept so that one process can measure both formats side by side, and
+    /// so that tests can write a log of the previous format; every format is read
+    /// whichever is written, and a reopened handle writes [`LOG_FORMAT_VERSION`] again
+    /// (after folding a log of another format into the main file).
+    ///
+    /// [`LOG_FORMAT_VERSION`]: crate::LOG_FORMAT_VERSION
+    pub fn use_log_format(&mut self, version: u32) -> Result<()> {
+        self.check_open()?;
+        if self.pager.get_mut()?.has_uncommitted() {
+            return Err(bulk_in_progress());
+        }
+        let result = self.pager.get_mut()?.set_log_format(version);
+        if result.is_ok() {
+            let seq = self.commit_seq.load(Ordering::Acquire);
+            let state = self.wal_sync.get_mut_recovered();
+            state.synced_seq = seq;
+            state.unsynced = 0;
+        }
+        result
     }
 
     /// Frees every record version that no snapshot at or after `oldest_snapshot_ts` (nor
@@ -1870,6 +1904,18 @@ pub fn wal_path(path: &Path) -> PathBuf {
 
 type Applied = (u64, Vec<PageId>, Vec<NodeId>, Vec<EdgeId>);
 
+/// An edge of a bulk load (see [`GraphDB::bulk_write`]): its type and its property keys
+/// are indexes into the load's table of names, so a million edges of one type hold no
+/// copy of the type's name or of a property key.
+#[derive(Debug, Clone)]
+pub(crate) struct BulkEdge {
+    pub(crate) id: EdgeId,
+    pub(crate) source: NodeId,
+    pub(crate) target: NodeId,
+    pub(crate) ty: u32,
+    pub(crate) properties: Vec<(u32, crate::types::PropertyValue)>,
+}
+
 /// A node's adjacency to append (see [`GraphDB::apply_adjacency`]): the node, then its
 /// outgoing and its incoming entries as `(edge, node at the other end, type index)`.
 pub(crate) type AdjLists = (
@@ -2175,7 +2221,13 @@ fn apply_writes(
 }
 
 /// The writes of [`GraphDB::bulk_write`]: new versions of new records, no adjacency.
-fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+fn write_bulk(
+    pager: &mut Pager,
+    tx_id: TxId,
+    nodes: Vec<Node>,
+    edges: Vec<BulkEdge>,
+    names: &[String],
+) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
     let header = |kind: u8, id: u64| RecordHeader {
         kind,
@@ -2196,19 +2248,25 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
     }
     let mut node_root = pager.meta().node_root;
     let mut edge_root = pager.meta().edge_root;
+    let refs: Vec<(u64, &str)> = {
+        let dict = &mut pager.meta_mut().dict;
+        names
+            .iter()
+            .map(|n| (codec::name_ref(dict, n), n.as_str()))
+            .collect()
+    };
     let mut rs = RecordStore::new(pager);
     for e in edges {
-        let id = e.id;
-        let record = EdgeRecord {
-            header: header(KIND_EDGE, id),
-            source: e.source,
-            target: e.target,
-            edge_type: e.edge_type,
-            properties: e.properties,
-        };
-        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        let bytes = codec::encode_bulk_edge(
+            &header(KIND_EDGE, e.id),
+            e.source,
+            e.target,
+            e.ty,
+            &e.properties,
+            &refs,
+        )?;
         let ptr = rs.insert(&bytes)?;
-        rs.map_set(&mut edge_root, id, ptr.encode())?;
+        rs.map_set(&mut edge_root, e.id, ptr.encode())?;
     }
     for n in nodes {
         let id = n.id;

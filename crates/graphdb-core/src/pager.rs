@@ -171,7 +171,7 @@ impl Pager {
                 None,
             ));
         }
-        let (wal, mut recovery) = Wal::open(wal, mode.strict)?;
+        let (wal, mut recovery) = Wal::open(wal, mode.strict, crate::wal::LOG_FORMAT_VERSION)?;
         let main_len = main.len()?;
         let mut pager = Pager {
             main_len,
@@ -195,7 +195,7 @@ impl Pager {
         let meta = Meta::read(&header)?;
         pager.meta = meta.clone();
         pager.committed_meta = meta;
-        if rebuild || pager.wal.is_old_format(&recovery) {
+        if rebuild || pager.wal.is_old_format() {
             // Put every logged page in place now: a rebuilt main file must not depend on
             // the log any longer, and an old-format log must not get new-format frames.
             pager.checkpoint(true)?;
@@ -478,6 +478,17 @@ impl Pager {
     /// The seed's `flush_page`: copies the newest committed image of `id` from the log to
     /// its place in the main file (not synced). Pages not in the log are already there.
     pub(crate) fn flush_page(&mut self, id: PageId) -> Result<()> {
+        if id >= self.meta.page_count {
+            // Never written by a commit of this database: the log is foreign or damaged
+            // past what its checksums catch. Refuse rather than write far past the end.
+            return Err(GraphError::corrupt(
+                format!(
+                    "the log holds page {id}, past the database's {} pages",
+                    self.meta.page_count
+                ),
+                Some(id),
+            ));
+        }
         let mut buf: PageBuf = Box::new([0u8; PAGE_SIZE]);
         if self.wal.read_page(id, &mut buf)? {
             self.main.write_at(&buf[..], id * PAGE_SIZE as u64)?;
@@ -523,6 +534,13 @@ impl Pager {
             self.cache.resize(cap);
         }
         Ok(())
+    }
+
+    /// Folds the log into the main file and starts the next log generation in format
+    /// `version` (see [`GraphDB::use_log_format`](crate::GraphDB::use_log_format)).
+    pub(crate) fn set_log_format(&mut self, version: u32) -> Result<()> {
+        self.checkpoint(false)?;
+        self.wal.set_format(version)
     }
 
     pub(crate) fn wal_frames(&self) -> u64 {

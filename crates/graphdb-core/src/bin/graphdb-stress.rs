@@ -109,8 +109,9 @@ fn seed_of(seed: Option<u64>) -> u64 {
 fn config() -> Config {
     Config {
         sync_mode: SyncMode::Full,
-        // Small, so that kills land in checkpoints too.
-        checkpoint_after_frames: 24,
+        // Small, so that kills land in checkpoints too (format 4 counts the log's size in
+        // page frames or the page images it holds: this is every few batches).
+        checkpoint_after_frames: 6,
         page_cache_pages: 16,
         ..Config::default()
     }

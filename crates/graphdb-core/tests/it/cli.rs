@@ -407,7 +407,8 @@ fn every_command_prints_the_recovery_report_and_check_fails_on_dropped_commits()
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(err.contains("recovery: replayed 5 transactions"), "{err}");
-    // The salt of the first log frame, damaged: every commit after it is dropped.
+    // The salt of the first log record (the first commit), damaged: the four commits
+    // after it are dropped and counted.
     let log = graphdb_core::wal_path(&path);
     let mut bytes = std::fs::read(&log).unwrap();
     bytes[32 + 18] ^= 0x01;
@@ -426,7 +427,7 @@ fn every_command_prints_the_recovery_report_and_check_fails_on_dropped_commits()
         String::from_utf8_lossy(&out.stderr),
     );
     assert_eq!(out.status.code(), Some(1), "{stdout} {stderr}");
-    assert!(stderr.contains("5 committed transactions"), "{stderr}");
+    assert!(stderr.contains("4 committed transactions"), "{stderr}");
     assert!(!stdout.contains("\nok"), "{stdout}");
 }
 

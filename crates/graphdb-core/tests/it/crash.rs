@@ -121,7 +121,7 @@ fn power_cut_recovers_a_committed_prefix() {
 fn full_sync_commits_survive_power_cut() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let (mut main, mut wal) = (MemStorage::new(), MemStorage::new());
-    let mut db = open_mem(&main, &wal, SyncMode::Full, 20);
+    let mut db = open_mem(&main, &wal, SyncMode::Full, 6);
     let mut checkpointed = false;
     for batch in 1..=30 {
         random_tx(&mut db, &mut rng, batch);
@@ -132,7 +132,7 @@ fn full_sync_commits_survive_power_cut() {
             let (m, w) = (main.crash_image(0, None), wal.crash_image(0, None));
             main = m;
             wal = w;
-            db = open_mem(&main, &wal, SyncMode::Full, 20);
+            db = open_mem(&main, &wal, SyncMode::Full, 6);
             assert_eq!(read_state(&db).unwrap(), want, "after batch {batch}");
         }
     }

@@ -74,7 +74,8 @@ fn config(mode: SyncMode) -> Config {
         node_cache_capacity: 4,
         edge_cache_capacity: 4,
         // Small, so that commits run checkpoints (main file writes, growth, log reset).
-        checkpoint_after_frames: 6,
+        // (Format 4 counts the page images the log holds: 3 is every commit or two.)
+        checkpoint_after_frames: 3,
         ..Config::default()
     }
 }

@@ -99,7 +99,7 @@ fn power_cut_anywhere_across_checkpoints() {
         page_cache_pages: 8,
         node_cache_capacity: 2,
         edge_cache_capacity: 2,
-        checkpoint_after_frames: 12,
+        checkpoint_after_frames: 3,
         ..Config::default()
     };
     let mut db = GraphDB::open_with_storage(main, wal, config.clone()).unwrap();

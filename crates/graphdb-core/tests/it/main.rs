@@ -43,7 +43,9 @@ pub(crate) fn small_config() -> Config {
         page_cache_pages: 16,
         node_cache_capacity: 8,
         edge_cache_capacity: 8,
-        checkpoint_after_frames: 64,
+        // A log of format 4 counts its size in page frames or the page images it holds,
+        // whichever is larger: 8 is a checkpoint every few commits here.
+        checkpoint_after_frames: 8,
         ..Config::default()
     }
 }
