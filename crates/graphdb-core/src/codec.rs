@@ -140,6 +140,11 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
+/// Bytes of `v` as a varint.
+fn var_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 struct Writer<'d> {
     out: Vec<u8>,
     dict: &'d mut Arc<Dict>,
@@ -233,6 +238,48 @@ impl Writer<'_> {
             self.payload(v);
         }
     }
+    /// One adjacency list of `n` entries: a varint `n << 2 | flags`, then per entry the
+    /// edge id, the node at the other end and the type index (if `ty` gives one). Flag
+    /// bit 1: the edge ids are consecutive, so only the first is written (as a varint,
+    /// before the entries); else each is a zigzag delta from the previous one. Flag bit
+    /// 0: the other ends are zigzag deltas from the previous entry's (chosen when that
+    /// is shorter, as when a list was loaded in order of its other ends); else varints.
+    fn adjacency(
+        &mut self,
+        n: usize,
+        edge: impl Fn(usize) -> EdgeId,
+        other: impl Fn(usize) -> NodeId,
+        ty: impl Fn(usize) -> Option<u64>,
+    ) {
+        let consecutive = n > 1 && (1..n).all(|i| edge(i) == edge(i - 1).wrapping_add(1));
+        let (mut plain, mut delta, mut prev) = (0usize, 0usize, 0u64);
+        for i in 0..n {
+            plain += var_len(other(i));
+            delta += var_len(zigzag(other(i).wrapping_sub(prev) as i64));
+            prev = other(i);
+        }
+        let delta_others = delta < plain;
+        self.var((n as u64) << 2 | u64::from(consecutive) << 1 | u64::from(delta_others));
+        if consecutive {
+            self.var(edge(0));
+        }
+        let (mut prev_edge, mut prev_other) = (0u64, 0u64);
+        for i in 0..n {
+            if !consecutive {
+                self.var(zigzag(edge(i).wrapping_sub(prev_edge) as i64));
+                prev_edge = edge(i);
+            }
+            if delta_others {
+                self.var(zigzag(other(i).wrapping_sub(prev_other) as i64));
+                prev_other = other(i);
+            } else {
+                self.var(other(i));
+            }
+            if let Some(t) = ty(i) {
+                self.var(t);
+            }
+        }
+    }
     fn header(&mut self, h: &RecordHeader) {
         let mut first = h.kind & 3;
         if h.tombstone {
@@ -270,6 +317,47 @@ pub(crate) fn name_ref(dict: &mut Arc<Dict>, name: &str) -> u64 {
         dict,
     }
     .name_ref(name)
+}
+
+/// Encodes a new edge version of a bulk load, whose type and property keys are indexes
+/// into `names`, a table of `(name reference, name)` (see [`name_ref`]). The bytes are
+/// those [`encode_edge`] writes for the same edge.
+pub(crate) fn encode_bulk_edge(
+    h: &RecordHeader,
+    source: NodeId,
+    target: NodeId,
+    ty: u32,
+    properties: &[(u32, PropertyValue)],
+    names: &[(u64, &str)],
+) -> Result<Vec<u8>> {
+    let name = |i: u32| {
+        names.get(i as usize).copied().ok_or_else(|| {
+            GraphError::InvalidArgument(format!("name index {i} outside the load's table"))
+        })
+    };
+    let mut no_dict = Arc::default();
+    let mut w = Writer {
+        out: Vec::with_capacity(24 + 12 * properties.len()),
+        dict: &mut no_dict,
+    };
+    w.header(h);
+    w.var(source);
+    w.var(target);
+    let (r, n) = name(ty)?;
+    w.var(r);
+    if r == 0 {
+        w.bytes(n.as_bytes());
+    }
+    w.len_of(properties.len());
+    for (k, v) in properties {
+        let (r, n) = name(*k)?;
+        w.var(r << 3 | u64::from(Writer::tag(v)));
+        if r == 0 {
+            w.bytes(n.as_bytes());
+        }
+        w.payload(v);
+    }
+    Ok(w.out)
 }
 
 /// An adjacency entry of a bulk load: edge, other end, and the type as an index into
@@ -324,17 +412,15 @@ pub(crate) fn with_adjacency(
         }
     }
     for list in [out, inn] {
-        w.len_of(list.len());
-        let mut prev = 0u64;
-        for (edge, other, ty) in list {
-            w.var(zigzag(edge.wrapping_sub(prev) as i64));
-            prev = *edge;
-            w.var(*other);
-            if local.len() > 1 {
-                let at = local.iter().position(|t| t == ty).unwrap_or(0);
-                w.var(at as u64);
-            }
-        }
+        w.adjacency(
+            list.len(),
+            |i| list[i].0,
+            |i| list[i].1,
+            |i| {
+                (local.len() > 1)
+                    .then(|| local.iter().position(|t| *t == list[i].2).unwrap_or(0) as u64)
+            },
+        );
     }
     w.out.extend_from_slice(tail);
     Ok(Some(w.out))
@@ -368,16 +454,12 @@ pub(crate) fn encode_node(r: &NodeRecord, dict: &mut Arc<Dict>) -> Vec<u8> {
         }
     }
     for list in [&r.out, &r.inn] {
-        w.len_of(list.len());
-        let mut prev = 0u64;
-        for a in list {
-            w.var(zigzag(a.edge.wrapping_sub(prev) as i64));
-            prev = a.edge;
-            w.var(a.other);
-            if used > 1 {
-                w.var(u64::from(remap.get(a.ty as usize).copied().unwrap_or(0)));
-            }
-        }
+        w.adjacency(
+            list.len(),
+            |i| list[i].edge,
+            |i| list[i].other,
+            |i| (used > 1).then(|| u64::from(remap.get(list[i].ty as usize).copied().unwrap_or(0))),
+        );
     }
     w.len_of(r.labels.len());
     for l in &r.labels {
@@ -595,12 +677,30 @@ impl<'a> Reader<'a> {
     /// One adjacency list: calls `f(edge, other, type index)` per entry.
     #[inline]
     fn adjacency(&mut self, types: usize, mut f: impl FnMut(EdgeId, NodeId, u32)) -> Result<()> {
-        let n = self.count(2)?;
-        let mut prev = 0u64;
+        let word = self.var()?;
+        let (consecutive, delta_others) = (word & 2 != 0, word & 1 != 0);
+        // Each entry takes at least its other end's byte (and an edge delta's).
+        let n = usize::try_from(word >> 2).unwrap_or(usize::MAX);
+        if n.saturating_mul(if consecutive { 1 } else { 2 }) > self.buf.len() - self.at {
+            return self.fail("count larger than the record");
+        }
+        let mut edge = if consecutive {
+            self.var()?.wrapping_sub(1)
+        } else {
+            0
+        };
+        let mut other = 0u64;
         for _ in 0..n {
-            let edge = prev.wrapping_add(unzigzag(self.var()?) as u64);
-            prev = edge;
-            let other = self.var()?;
+            edge = if consecutive {
+                edge.wrapping_add(1)
+            } else {
+                edge.wrapping_add(unzigzag(self.var()?) as u64)
+            };
+            other = if delta_others {
+                other.wrapping_add(unzigzag(self.var()?) as u64)
+            } else {
+                self.var()?
+            };
             let ty = if types > 1 { self.var()? } else { 0 };
             if ty >= types as u64 {
                 return self.fail("adjacency entry names a type outside the table");
@@ -786,15 +886,26 @@ mod tests {
         r.properties.clear();
         r.labels.clear();
         r.types = vec!["T".into()];
-        // 100 entries with ids below 128 apart: one byte of delta and two of node id
-        // each, no type index with a single type.
+        // 100 entries, edge ids consecutive and other ends in order: the list is its
+        // count and flags (2 bytes: 100 << 2 | 3), the first edge id (2), the first other
+        // end (zigzag, 2) and 99 deltas of one byte; no type index with a single type.
         r.out = (1..=100).map(|i| adj(1000 + i, 200 + i, 0)).collect();
         r.inn.clear();
         let (bytes, dict) = enc(&r);
-        // Header: flags 1, id 1, commit_ts 1, tx delta 1 (tx 3, commit 4); type table: count 1 and the
-        // type's dictionary reference 1; out: count 1 + first delta 2 + 99 * 1 + 100 * 2;
-        // inn count 1, labels 1, properties 1.
-        assert_eq!(bytes.len(), 4 + 2 + 1 + 2 + 99 + 200 + 1 + 1 + 1);
+        // Header: flags 1, id 1, commit_ts 1, tx delta 1 (tx 3, commit 4); type table:
+        // count 1 and the type's dictionary reference 1; out as above; inn count 1,
+        // labels 1, properties 1.
+        assert_eq!(bytes.len(), 4 + 2 + (2 + 2 + 2 + 99) + 1 + 1 + 1);
+        // Every other edge id, and other ends that jump (200, 8400, 200, ...): edge
+        // deltas of one byte (zigzag 4; the first, 1002, takes two), other ends as
+        // plain varints of two bytes (their deltas would take three).
+        r.out = (1..=100)
+            .map(|i| adj(1000 + 2 * i, if i % 2 == 0 { 200 } else { 8400 }, 0))
+            .collect();
+        let (bytes, _) = enc(&r);
+        assert_eq!(bytes.len(), 4 + 2 + (2 + 2 + 99 + 200) + 1 + 1 + 1);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
         assert_eq!(dict.get("T"), Some(0));
         let mut p = Properties::new();
         p.insert("a".into(), PropertyValue::Int(-3));
@@ -905,6 +1016,42 @@ mod tests {
     }
 
     #[test]
+    fn a_bulk_edge_encodes_like_any_edge() {
+        let mut dict = Arc::default();
+        let long = "k".repeat(MAX_NAME + 1);
+        let table = ["KNOWS", "since", long.as_str()];
+        let names: Vec<(u64, &str)> = table.iter().map(|n| (name_ref(&mut dict, n), *n)).collect();
+        let props = vec![
+            (1, PropertyValue::Int(-4)),
+            (2, PropertyValue::String("x".into())),
+        ];
+        let mut properties = Properties::new();
+        for (k, v) in &props {
+            properties.insert(table[*k as usize].to_owned(), v.clone());
+        }
+        let e = EdgeRecord {
+            header: RecordHeader {
+                kind: KIND_EDGE,
+                ..sample().header
+            },
+            source: 7,
+            target: 9,
+            edge_type: "KNOWS".into(),
+            properties,
+        };
+        let header = e.header.clone();
+        let bulk = encode_bulk_edge(&header, 7, 9, 0, &props, &names).unwrap();
+        // The same bytes but for the order of the properties (key order in a map).
+        assert_eq!(bulk.len(), encode_edge(&e, &mut dict).len());
+        let back = decode_edge(&bulk, None, &dict).unwrap();
+        assert_eq!(back.header, e.header);
+        assert_eq!((back.source, back.target), (7, 9));
+        assert_eq!(back.edge_type, "KNOWS");
+        assert_eq!(back.properties, e.properties);
+        assert!(encode_bulk_edge(&header, 7, 9, 3, &[], &names).is_err());
+    }
+
+    #[test]
     fn a_cut_prev_pointer_decodes_as_none() {
         let r = sample();
         let (mut bytes, dict) = enc(&r);
@@ -940,6 +1087,17 @@ mod tests {
         let (bytes, dict) = enc(&r);
         let back = decode_node(&bytes, None, &dict).unwrap();
         assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        // Consecutive ids across the wrap, other ends close together near the top.
+        r.out = vec![
+            adj(u64::MAX - 1, u64::MAX, 0),
+            adj(u64::MAX, u64::MAX - 2, 2),
+            adj(0, u64::MAX - 1, 0),
+        ];
+        r.inn = vec![adj(0, 0, 0), adj(1, 1, 0)];
+        let (bytes, dict) = enc(&r);
+        let back = decode_node(&bytes, None, &dict).unwrap();
+        assert_eq!(named(&back, &back.out), named(&r, &r.out));
+        assert_eq!(named(&back, &back.inn), named(&r, &r.inn));
     }
 
     #[test]

@@ -1038,10 +1038,11 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<Edge>,
+        edges: Vec<BulkEdge>,
+        names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
-        let outcome = self.bulk_write_inner(tx_id, nodes, edges, max_dirty_pages);
+        let outcome = self.bulk_write_inner(tx_id, nodes, edges, names, max_dirty_pages);
         if outcome.is_err() {
             self.rollback_transaction(tx_id);
         }
@@ -1052,7 +1053,8 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<Edge>,
+        edges: Vec<BulkEdge>,
+        names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
         self.check_open()?;
@@ -1079,7 +1081,7 @@ impl GraphDB {
             }
         }
         let pager = self.pager.get_mut()?;
-        let outcome = write_bulk(pager, tx_id, nodes, edges);
+        let outcome = write_bulk(pager, tx_id, nodes, edges, names);
         let mut outcome = outcome.map(|()| pager.dirty_pages());
         if let Ok(dirty) = outcome {
             if dirty > max_dirty_pages {
@@ -1902,6 +1904,18 @@ pub fn wal_path(path: &Path) -> PathBuf {
 
 type Applied = (u64, Vec<PageId>, Vec<NodeId>, Vec<EdgeId>);
 
+/// An edge of a bulk load (see [`GraphDB::bulk_write`]): its type and its property keys
+/// are indexes into the load's table of names, so a million edges of one type hold no
+/// copy of the type's name or of a property key.
+#[derive(Debug, Clone)]
+pub(crate) struct BulkEdge {
+    pub(crate) id: EdgeId,
+    pub(crate) source: NodeId,
+    pub(crate) target: NodeId,
+    pub(crate) ty: u32,
+    pub(crate) properties: Vec<(u32, crate::types::PropertyValue)>,
+}
+
 /// A node's adjacency to append (see [`GraphDB::apply_adjacency`]): the node, then its
 /// outgoing and its incoming entries as `(edge, node at the other end, type index)`.
 pub(crate) type AdjLists = (
@@ -2207,7 +2221,13 @@ fn apply_writes(
 }
 
 /// The writes of [`GraphDB::bulk_write`]: new versions of new records, no adjacency.
-fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+fn write_bulk(
+    pager: &mut Pager,
+    tx_id: TxId,
+    nodes: Vec<Node>,
+    edges: Vec<BulkEdge>,
+    names: &[String],
+) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
     let header = |kind: u8, id: u64| RecordHeader {
         kind,
@@ -2228,19 +2248,25 @@ fn write_bulk(pager: &mut Pager, tx_id: TxId, nodes: Vec<Node>, edges: Vec<Edge>
     }
     let mut node_root = pager.meta().node_root;
     let mut edge_root = pager.meta().edge_root;
+    let refs: Vec<(u64, &str)> = {
+        let dict = &mut pager.meta_mut().dict;
+        names
+            .iter()
+            .map(|n| (codec::name_ref(dict, n), n.as_str()))
+            .collect()
+    };
     let mut rs = RecordStore::new(pager);
     for e in edges {
-        let id = e.id;
-        let record = EdgeRecord {
-            header: header(KIND_EDGE, id),
-            source: e.source,
-            target: e.target,
-            edge_type: e.edge_type,
-            properties: e.properties,
-        };
-        let bytes = codec::encode_edge(&record, &mut rs.pager().meta_mut().dict);
+        let bytes = codec::encode_bulk_edge(
+            &header(KIND_EDGE, e.id),
+            e.source,
+            e.target,
+            e.ty,
+            &e.properties,
+            &refs,
+        )?;
         let ptr = rs.insert(&bytes)?;
-        rs.map_set(&mut edge_root, id, ptr.encode())?;
+        rs.map_set(&mut edge_root, e.id, ptr.encode())?;
     }
     for n in nodes {
         let id = n.id;

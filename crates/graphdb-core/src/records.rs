@@ -484,7 +484,11 @@ impl<'a> RecordStore<'a> {
         put_u16(p, at + 2, 0);
         p[5] |= HOLES_FLAG;
         let count = get_u16(p, PAGE_HEADER) as usize;
-        let empty = (0..count).all(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
+        // From the end: records are freed mostly in slot order, so a live slot is found
+        // at once.
+        let empty = (0..count)
+            .rev()
+            .all(|s| get_u16(p, SLOTS_AT + 4 * s + 2) == 0);
         // A page on the partial list stays there even when empty: unlinking it from
         // the middle of a singly linked list is not worth it, and it is reused first.
         let listed = p[5] & PARTIAL_FLAG != 0;

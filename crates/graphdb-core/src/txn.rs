@@ -138,11 +138,12 @@ impl<'a> WriteTxn<'a> {
     pub(crate) fn bulk_write(
         &mut self,
         nodes: Vec<Node>,
-        edges: Vec<Edge>,
+        edges: Vec<crate::db::BulkEdge>,
+        names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
         self.db
-            .bulk_write(self.tx_id, nodes, edges, max_dirty_pages)
+            .bulk_write(self.tx_id, nodes, edges, names, max_dirty_pages)
     }
 
     /// Appends the deferred adjacency of nodes this transaction created (see
