@@ -62,9 +62,9 @@ const PER_FILE: BenchSpec = BenchSpec {
 const VS_CTAGS: BenchSpec = BenchSpec {
     crate_name: "code-graph",
     bench: "vs-ctags",
-    description: "Whole graph builds of real registry crates (syn, serde, rayon, regex-syntax, and tokio when present) against Universal Ctags indexing the same source directories; one op = one byte. ctags is single-threaded: its figure is repeated in each thread column. `code-graph-parse-data` is the build with every const/static initialiser parsed (before they were stepped over). All are timed in interleaved rounds (median).",
+    description: "Whole graph builds of real registry crates (syn, serde, rayon, regex-syntax, and tokio when present) against Universal Ctags indexing the same source directories; one op = one byte. ctags is single-threaded: its figure is repeated in each thread column. `code-graph-cli` is what a user gets: the `code-graph` binary (mimalloc, its allocator), one process per crate, writing the compact export where ctags writes its tags (to /dev/null); `code-graph-cli-system-alloc` is the same binary with `CODE_GRAPH_ALLOCATOR=system`. The in-process variants run `build` in this program (system allocator, no export): `code-graph` as it is, `code-graph-parse-docs` with doc comments tokenised (before they were blanked out), `code-graph-parse-data` with that and every const/static initialiser parsed (before they were stepped over). All are timed in interleaved rounds (median).",
     baseline: "ctags",
-    seed_target: Some("code-graph at 2 threads >= 0.5x ctags, i.e. at most 2x its wall time (issue 16)"),
+    seed_target: Some("code-graph-cli at 2 threads >= 0.5x ctags, i.e. at most 2x its wall time (issue 16)"),
 };
 
 const IDS: BenchSpec = BenchSpec {
@@ -445,6 +445,95 @@ fn run_ctags(dirs: &[PathBuf]) -> Result<(), String> {
     }
 }
 
+/// Builds the `code-graph` binary (the profile of this program) and returns its path.
+/// It is what a user runs, with its own allocator, which this program does not have.
+fn cli_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe
+        .parent()
+        .ok_or("the benchmark program has no folder")?
+        .to_owned();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace root")?;
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "code-graph",
+        "--bin",
+        "code-graph",
+    ]);
+    if dir.file_name().is_some_and(|d| d == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| format!("cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build of the code-graph binary: {status}"));
+    }
+    let bin = dir.join(format!("code-graph{}", std::env::consts::EXE_SUFFIX));
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("{} not found after the build", bin.display()))
+    }
+}
+
+/// The `code-graph` binary over each crate, writing the compact JSON export where ctags
+/// writes its tags (nowhere); `system` selects the system allocator instead of mimalloc.
+fn run_cli(bin: &Path, dirs: &[PathBuf], threads: usize, system: bool) -> Result<(), String> {
+    for d in dirs {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.arg(d)
+            .args(["--format", "compact", "--no-progress", "--threads"])
+            .arg(threads.to_string());
+        if system {
+            cmd.env("CODE_GRAPH_ALLOCATOR", "system");
+        }
+        let status = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("code-graph {}: {status}", d.display()));
+        }
+    }
+    Ok(())
+}
+
+/// The CPU time (user and system) of this program and of its waited-for children so
+/// far, from `/proc/self/stat` (Linux; `None` elsewhere). Wall time on a shared machine
+/// moves with the other work on it; the CPU time a run used moves much less.
+fn cpu_time() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name in parentheses: field 3 (state) onwards; utime, stime,
+    // cutime and cstime are fields 14 to 17, in clock ticks of 1/100 s (USER_HZ).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let mut ticks = 0u64;
+    for k in 11..15 {
+        ticks += fields.get(k)?.parse::<u64>().ok()?;
+    }
+    Some(std::time::Duration::from_millis(ticks * 10))
+}
+
+/// The median of `v` (which it sorts), or `None` when empty.
+fn median(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// One way of running code-graph in the `vs-ctags` comparison.
+enum Run {
+    /// The binary as a user runs it; `true`: with the system allocator.
+    Cli(bool),
+    /// `build` in this process (the system allocator), with these options.
+    InProcess(BuildOptions),
+}
+
 /// code-graph against Universal Ctags on the same real crates, side by side.
 fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
     let installed = std::process::Command::new("ctags")
@@ -476,64 +565,140 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
         eprintln!("code-graph: vs-ctags skipped: no registry crates (run `cargo fetch`)");
         return;
     }
+    let cli = match cli_binary() {
+        Ok(bin) => Some(bin),
+        Err(e) => {
+            eprintln!("code-graph: vs-ctags: the binary's variants skipped: {e}");
+            None
+        }
+    };
     let (bytes, _) = build_bytes(&real, &BuildOptions::parallel(1));
     let rounds = suite.mode().pick(1, 5, 11);
     let mut ctags_rates = Vec::with_capacity(rounds);
-    // Per thread count: the build as it is, and with every initialiser parsed (the
-    // `parse_data` option: the build before data initialisers were stepped over).
-    let options: Vec<BuildOptions> = threads
-        .iter()
-        .flat_map(|&t| {
-            [
-                BuildOptions::parallel(t),
-                BuildOptions {
-                    parse_data: true,
-                    ..BuildOptions::parallel(t)
-                },
-            ]
-        })
-        .collect();
-    let mut graph_rates = vec![Vec::with_capacity(rounds); options.len()];
+    // Per thread count: the binary with mimalloc and with the system allocator, and the
+    // build in this process as it is, with doc comments tokenised (`parse_docs`, the
+    // build before they were blanked out), and with every initialiser parsed too
+    // (`parse_data`, before data initialisers were stepped over).
+    let mut runs: Vec<(&str, usize, Run)> = Vec::new();
+    for &t in threads {
+        if cli.is_some() {
+            runs.push(("code-graph-cli", t, Run::Cli(false)));
+            runs.push(("code-graph-cli-system-alloc", t, Run::Cli(true)));
+        }
+        runs.push(("code-graph", t, Run::InProcess(BuildOptions::parallel(t))));
+        runs.push((
+            "code-graph-parse-docs",
+            t,
+            Run::InProcess(BuildOptions {
+                parse_docs: true,
+                ..BuildOptions::parallel(t)
+            }),
+        ));
+        runs.push((
+            "code-graph-parse-data",
+            t,
+            Run::InProcess(BuildOptions {
+                parse_docs: true,
+                parse_data: true,
+                ..BuildOptions::parallel(t)
+            }),
+        ));
+    }
+    let mut graph_rates = vec![Vec::with_capacity(rounds); runs.len()];
+    // CPU seconds per round of each run (ctags last).
+    let mut cpu = vec![Vec::with_capacity(rounds); runs.len() + 1];
     for round in 0..rounds {
         // Alternate which goes first, so a slow moment of the machine hits all.
-        for step in 0..=options.len() {
-            let which = (round + step) % (options.len() + 1);
+        for step in 0..=runs.len() {
+            let which = (round + step) % (runs.len() + 1);
             let start = std::time::Instant::now();
-            if which == options.len() {
+            let cpu_start = cpu_time();
+            if which == runs.len() {
                 if run_ctags(&real).is_err() {
                     return;
                 }
                 ctags_rates.push(bytes as f64 / start.elapsed().as_secs_f64().max(1e-9));
-            } else {
-                let done = build_bytes(&real, &options[which]).0;
-                graph_rates[which].push(done as f64 / start.elapsed().as_secs_f64().max(1e-9));
+                if let (Some(a), Some(b)) = (cpu_start, cpu_time()) {
+                    cpu[which].push((b - a).as_secs_f64());
+                }
+                continue;
+            }
+            let (_, t, run) = &runs[which];
+            let done = match (run, &cli) {
+                (Run::Cli(system), Some(bin)) => match run_cli(bin, &real, *t, *system) {
+                    Ok(()) => bytes,
+                    Err(e) => {
+                        eprintln!("code-graph: vs-ctags: {e}");
+                        return;
+                    }
+                },
+                (Run::InProcess(options), _) => build_bytes(&real, options).0,
+                (Run::Cli(_), None) => continue,
+            };
+            graph_rates[which].push(done as f64 / start.elapsed().as_secs_f64().max(1e-9));
+            if let (Some(a), Some(b)) = (cpu_start, cpu_time()) {
+                cpu[which].push((b - a).as_secs_f64());
             }
         }
     }
-    if let Some(m) = Measurement::from_samples(&ctags_rates) {
-        for &t in threads {
-            suite.record(&VS_CTAGS, "ctags", t, m.clone());
+    let Some(ctags) = Measurement::from_samples(&ctags_rates) else {
+        return;
+    };
+    for &t in threads {
+        suite.record(&VS_CTAGS, "ctags", t, ctags.clone());
+    }
+    let c = ctags.ops_per_sec;
+    let mut medians: Vec<(&str, usize, f64)> = Vec::new();
+    for ((variant, t, _), rates) in runs.iter().zip(&graph_rates) {
+        if let Some(m) = Measurement::from_samples(rates) {
+            eprintln!(
+                "code-graph: vs-ctags: {variant} at {t} thread(s): {:.2} MB/s against ctags {:.2} MB/s: {:.2}x its throughput, {:.1}x its wall time",
+                m.ops_per_sec / 1e6,
+                c / 1e6,
+                m.ops_per_sec / c,
+                c / m.ops_per_sec
+            );
+            medians.push((variant, *t, m.ops_per_sec));
+            suite.record(&VS_CTAGS, variant, *t, m);
         }
     }
-    let ctags = Measurement::from_samples(&ctags_rates).map(|m| m.ops_per_sec);
-    for (o, rates) in options.iter().zip(&graph_rates) {
-        let variant = if o.parse_data {
-            "code-graph-parse-data"
-        } else {
-            "code-graph"
-        };
-        if let Some(m) = Measurement::from_samples(rates) {
-            if let Some(c) = ctags {
+    // CPU time, which the machine's other work moves less than wall time (the
+    // in-process runs include this program's own threads): at 2 threads and perfect scaling, code-graph's wall time is half its CPU
+    // time, so "at most 2x ctags' wall time" needs at most 4x its CPU time.
+    if let Some(ctags_cpu) = median(&mut cpu[runs.len()]).filter(|c| *c > 0.0) {
+        eprintln!(
+            "code-graph: vs-ctags: CPU time per round (median): ctags {:.0} ms",
+            ctags_cpu * 1e3
+        );
+        for (k, (variant, t, _)) in runs.iter().enumerate() {
+            if let Some(c) = median(&mut cpu[k]) {
                 eprintln!(
-                    "code-graph: vs-ctags: {variant} at {} thread(s): {:.2} MB/s against ctags {:.2} MB/s: {:.2}x its throughput, {:.1}x its wall time",
-                    o.threads,
-                    m.ops_per_sec / 1e6,
-                    c / 1e6,
-                    m.ops_per_sec / c,
-                    c / m.ops_per_sec
+                    "code-graph: vs-ctags: CPU time per round (median): {variant} at {t} thread(s) {:.0} ms, {:.1}x ctags'",
+                    c * 1e3,
+                    c / ctags_cpu
                 );
             }
-            suite.record(&VS_CTAGS, variant, o.threads, m);
+        }
+    }
+    // The before/after pairs, same run, same thread count.
+    let rate = |v: &str, t: usize| {
+        medians
+            .iter()
+            .find(|(n, th, _)| *n == v && *th == t)
+            .map(|m| m.2)
+    };
+    for &t in threads {
+        for (after, before) in [
+            ("code-graph-cli", "code-graph-cli-system-alloc"),
+            ("code-graph", "code-graph-parse-docs"),
+            ("code-graph", "code-graph-parse-data"),
+        ] {
+            if let (Some(a), Some(b)) = (rate(after, t), rate(before, t)) {
+                eprintln!(
+                    "code-graph: vs-ctags: {after} / {before} at {t} thread(s): {:.2}x",
+                    a / b
+                );
+            }
         }
     }
 }

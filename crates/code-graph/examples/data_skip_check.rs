@@ -1,7 +1,9 @@
-//! Differential check of the data-initialiser shortcut over every `.rs` file of the
+//! Differential check of the build's two parse shortcuts over every `.rs` file of the
 //! local cargo registry (or of the directories given): the facts extracted with brace-free
 //! `const`/`static` initialisers stepped over must equal those of a full
-//! `syn::parse_file`. Prints each difference and a total; exits 1 on any difference.
+//! `syn::parse_file`, and the facts (and parse errors) with doc comments blanked out must
+//! equal those with them tokenised. Prints each difference and a total; exits 1 on any
+//! difference.
 //!
 //! `cargo run --release -p code-graph --example data_skip_check [DIR...]`
 
@@ -51,7 +53,13 @@ fn main() -> ExitCode {
         let result = std::thread::scope(|s| {
             std::thread::Builder::new()
                 .stack_size(256 << 20)
-                .spawn_scoped(s, || code_graph::check_data_skip(&source))
+                .spawn_scoped(s, || {
+                    code_graph::check_data_skip(&source)
+                        .map(|d| format!("data: {d}"))
+                        .or_else(|| {
+                            code_graph::check_doc_blanking(&source).map(|d| format!("docs: {d}"))
+                        })
+                })
                 .ok()
                 .and_then(|h| h.join().ok())
         });

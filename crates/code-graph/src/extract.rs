@@ -205,6 +205,26 @@ const PIECE: usize = 32 << 10;
 /// (the piece did not parse alone): it is joined to the next and parsed again.
 const MAX_JOINED: usize = 8;
 
+/// The shortcuts a parse takes past `syn::parse_file`; a build takes both. Each is
+/// checked to change no fact ([`crate::check_data_skip`],
+/// [`crate::check_doc_blanking`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shortcuts {
+    /// Brace-free initialisers of top-level consts and statics are stepped over as
+    /// tokens (see [`crate::items`]).
+    pub(crate) skip_data: bool,
+    /// Doc comments are blanked out before tokenising (see [`crate::docs`]).
+    pub(crate) blank_docs: bool,
+}
+
+impl Shortcuts {
+    /// What a build does.
+    pub(crate) const ALL: Shortcuts = Shortcuts {
+        skip_data: true,
+        blank_docs: true,
+    };
+}
+
 /// Parses `source` and extracts its facts.
 ///
 /// A file nested too deeply for the recursive parser is refused before parsing (see
@@ -214,17 +234,25 @@ pub(crate) fn extract_file(
     source: &str,
     interner: &dyn TypeInterner,
 ) -> Result<FileFacts, ParseFailure> {
-    extract_file_with(source, interner, true)
+    extract_file_with(source, interner, Shortcuts::ALL)
 }
 
-/// [`extract_file`], choosing whether brace-free initialisers of top-level consts and
-/// statics are stepped over (`skip_data`, what a build does; see [`crate::items`]) or
-/// parsed as expressions (plain `syn::parse_file`, which the first is checked against).
+/// [`extract_file`], choosing which [`Shortcuts`] to take: with none, every file goes
+/// through `syn::parse_file` as written.
 pub(crate) fn extract_file_with(
     source: &str,
     interner: &dyn TypeInterner,
-    skip_data: bool,
+    shortcuts: Shortcuts,
 ) -> Result<FileFacts, ParseFailure> {
+    // Lines and columns are the same in the blanked text, so every line in the facts
+    // and in a parse error is the line in `source`.
+    let blanked = if shortcuts.blank_docs {
+        crate::docs::blank_docs(source)
+    } else {
+        None
+    };
+    let source = blanked.as_deref().unwrap_or(source);
+    let skip_data = shortcuts.skip_data;
     let piece = if source.len() > PIECES_FROM { PIECE } else { 0 };
     let cuts = crate::scan::scan(source, piece).map_err(|d| ParseFailure {
         line: d.line,

@@ -58,7 +58,8 @@
 //! # Feature flags
 //!
 //! - `tools` (default): the `code-graph` binary and its dependencies (clap,
-//!   indicatif). The library needs neither.
+//!   indicatif, and mimalloc, the binary's allocator). The library needs none of them
+//!   and never sets a global allocator.
 //!
 //! The seed's "before" (a sequential visitor with a plain `HashMap` interner) and its
 //! concurrent design (rayon, atomic counters, a `DashMap` interner) are both always
@@ -68,7 +69,11 @@
 //! they change from run to run.
 #![deny(missing_docs)]
 
+#[cfg(feature = "tools")]
+#[doc(hidden)]
+pub mod alloc;
 mod build;
+mod docs;
 mod error;
 mod export;
 mod extract;
@@ -118,9 +123,43 @@ pub fn extract_only(
 /// checks over many real files (tests, benchmarks).
 #[doc(hidden)]
 pub fn check_data_skip(source: &str) -> Option<String> {
+    let none = extract::Shortcuts {
+        skip_data: false,
+        blank_docs: false,
+    };
+    let fast = extract::Shortcuts {
+        skip_data: true,
+        ..none
+    };
+    compare_facts(source, fast, none, false)
+}
+
+/// Whether the facts extracted from `source` are the same with its doc comments blanked
+/// out before tokenising (what a build does) as with them tokenised and parsed as
+/// `#[doc]` attributes, and a file that fails fails at the same line and column with
+/// the same message: `None` when so, otherwise a description of the first difference.
+/// For differential checks over many real files.
+#[doc(hidden)]
+pub fn check_doc_blanking(source: &str) -> Option<String> {
+    let fast = extract::Shortcuts::ALL;
+    let full = extract::Shortcuts {
+        blank_docs: false,
+        ..fast
+    };
+    compare_facts(source, fast, full, true)
+}
+
+/// `None` when the facts of `source` are the same with the shortcuts `fast` as with
+/// `full`; with `errors_too`, so must be the parse errors.
+fn compare_facts(
+    source: &str,
+    fast: extract::Shortcuts,
+    full: extract::Shortcuts,
+    errors_too: bool,
+) -> Option<String> {
     let interner = LocalInterner::new();
-    let fast = extract::extract_file_with(source, &interner, true);
-    let full = extract::extract_file_with(source, &interner, false);
+    let fast = extract::extract_file_with(source, &interner, fast);
+    let full = extract::extract_file_with(source, &interner, full);
     match (fast, full) {
         (Ok(a), Ok(b)) => {
             let (a, b) = (format!("{a:?}"), format!("{b:?}"));
@@ -128,15 +167,25 @@ pub fn check_data_skip(source: &str) -> Option<String> {
                 let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
                 let from = at.saturating_sub(80);
                 format!(
-                    "facts differ at byte {at}: skipped {:?} / parsed {:?}",
+                    "facts differ at byte {at}: with the shortcut {:?} / without {:?}",
                     a.get(from..(at + 80).min(a.len())).unwrap_or(""),
                     b.get(from..(at + 80).min(b.len())).unwrap_or("")
                 )
             })
         }
-        (Err(_), Err(_)) => None,
-        (Ok(_), Err(e)) => Some(format!("only the parsed file fails: {}", e.message)),
-        (Err(e), Ok(_)) => Some(format!("only the skipping parse fails: {}", e.message)),
+        (Err(a), Err(b)) => (errors_too
+            && (a.line, a.column, &a.message) != (b.line, b.column, &b.message))
+            .then(|| {
+                format!(
+                    "errors differ: with the shortcut {}:{} {} / without {}:{} {}",
+                    a.line, a.column, a.message, b.line, b.column, b.message
+                )
+            }),
+        (Ok(_), Err(e)) => Some(format!("only the full parse fails: {}", e.message)),
+        (Err(e), Ok(_)) => Some(format!(
+            "only the parse with the shortcut fails: {}",
+            e.message
+        )),
     }
 }
 

@@ -77,10 +77,17 @@ fn parse_kind(s: &str) -> Result<NodeKind, String> {
         })
 }
 
+// mimalloc (or, with `CODE_GRAPH_ALLOCATOR=system`, the system allocator): a build
+// allocates and frees tens of millions of small blocks, and mimalloc does that for
+// about a fifth less CPU time. The library never sets an allocator; the binary does.
+#[global_allocator]
+static GLOBAL: code_graph::alloc::CliAllocator = code_graph::alloc::CliAllocator;
+
 /// Trees with fewer files than this finish before a bar would be worth drawing.
 const PROGRESS_MIN_FILES: usize = 200;
 
 fn main() -> ExitCode {
+    code_graph::alloc::tune();
     let args = Args::parse();
     let mut options = BuildOptions {
         mode: if args.sequential {

@@ -6,4 +6,6 @@
 
 pub(crate) use dashmap::DashMap;
 pub(crate) use parking_lot::Mutex;
+#[cfg(feature = "tools")]
+pub(crate) use std::sync::atomic::AtomicU8;
 pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

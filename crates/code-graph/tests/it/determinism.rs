@@ -244,3 +244,58 @@ fn stepping_over_data_initialisers_gives_the_same_graph() {
         .iter()
         .any(|n| n.name == "T2999" && n.kind == NodeKind::Const));
 }
+
+#[test]
+fn blanking_doc_comments_gives_the_same_graph() {
+    // Doc comments of every form, in every place: on items, fields, variants, methods,
+    // statements and macro bodies, a block doc with non-ASCII text before code on its
+    // line, one inside a string, a large file cut into pieces, and a file whose parse
+    // error comes after doc comments (its diagnostic must keep its line and column).
+    let mut big = String::from("//! Big.\n");
+    for i in 0..2000 {
+        big.push_str(&format!(
+            "/// Function {i}, see [`g{i}`].\n/** é {i} */ pub fn f{i}() -> u8 {{ /// in body\n let x = 1; g{i}(x) }}\n\
+             #[doc = \"kept\"]\nfn g{i}(x: u8) -> u8 {{ x }}\n"
+        ));
+    }
+    let dir = crate::crate_dir(
+        "docs",
+        &[
+            (
+                "src/lib.rs",
+                "//! Crate docs with `code`.\n/*! Inner block. */\nmod big;\nmod broken;\n\
+                 /// A struct.\npub struct S {\n    /// A field.\n    pub x: u8,\n}\n\
+                 /// An enum.\npub enum E {\n    /// A variant.\n    A,\n}\n\
+                 impl S {\n    /// A method.\n    pub fn m(&self) -> u8 { /// a statement\n let y = self.x; helper(y) }\n}\n\
+                 /** Block doc ünïcode */ fn helper(y: u8) -> u8 { y }\n\
+                 macro_rules! items { () => { /// Made.\n pub fn made() {} } }\nitems!();\n\
+                 cfg_if::cfg_if! { if #[cfg(unix)] { /// Unix.\n pub fn unix() { helper(1); } } }\n\
+                 pub const TEXT: &str = \"/// not a doc comment\";\n",
+            ),
+            ("src/big.rs", &big),
+            (
+                "src/broken.rs",
+                "/// Doc.\npub fn ok() {}\n/** é é */ fn bad( { }\n",
+            ),
+        ],
+    );
+    let blanked = exports(dir.path(), &BuildOptions::parallel(2));
+    let tokenised = exports(
+        dir.path(),
+        &BuildOptions {
+            parse_docs: true,
+            ..BuildOptions::parallel(2)
+        },
+    );
+    assert!(blanked == tokenised, "the graphs differ");
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    for name in ["made", "unix", "f1999", "m"] {
+        assert!(g.nodes.iter().any(|n| n.name == name), "{name} missing");
+    }
+    let error = g
+        .diagnostics
+        .iter()
+        .find(|d| d.file == "src/broken.rs")
+        .expect("the parse error of src/broken.rs");
+    assert_eq!(error.line, 3, "{error:?}");
+}

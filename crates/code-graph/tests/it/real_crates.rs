@@ -490,3 +490,49 @@ fn skipping_data_initialisers_changes_no_fact_on_registry_files() {
     );
     assert_eq!(checked, skipped_some);
 }
+
+#[test]
+fn blanking_doc_comments_changes_no_fact_on_registry_files() {
+    // The build blanks doc comments out before tokenising; the facts (and any parse
+    // error) must equal those with the comments tokenised as `#[doc]` attributes. syn
+    // and serde_core are documented throughout, with doc comments on items, fields,
+    // variants, statements and inside macros. (The whole registry is checked by the
+    // `data_skip_check` example in a release build.)
+    let mut files = Vec::new();
+    for (name, sub) in [
+        ("syn-", "src"),
+        ("serde_core-", "src"),
+        ("regex-syntax-", "src/hir"),
+    ] {
+        let dir = registry_crate(name)
+            .unwrap_or_else(|| {
+                panic!("{name}: not in the local cargo registry (run `cargo fetch`)")
+            })
+            .join(sub);
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    let mut documented = 0;
+    for f in &files {
+        let source = std::fs::read_to_string(f).unwrap();
+        if source.contains("///") || source.contains("//!") {
+            documented += 1;
+        }
+        let diff = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(256 << 20)
+                .spawn_scoped(s, || code_graph::check_doc_blanking(&source))
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+        assert_eq!(diff, None, "{}", f.display());
+    }
+    assert!(documented >= 40, "only {documented} documented files");
+}

@@ -605,3 +605,26 @@ fn an_empty_database_and_edgeless_nodes_have_a_layout() {
     assert_eq!(two.bfs(b, Direction::Both, None, None).unwrap(), [(b, 0)]);
     assert!(two.k_hop(a, 3, Direction::Both, None).unwrap().is_empty());
 }
+
+#[test]
+fn a_layout_of_one_edge_type_filters_by_it_and_by_types_it_lacks() {
+    let g = karate();
+    let (db, ids) = load(&g);
+    let snap = db.snapshot();
+    let csr = snap.analytics().unwrap();
+    for dir in [Direction::Outgoing, Direction::Incoming, Direction::Both] {
+        let all = csr.bfs(ids[0], dir, None, None).unwrap();
+        assert_eq!(csr.bfs(ids[0], dir, Some("FRIEND"), None).unwrap(), all);
+        let want: Vec<(u64, u32)> = snap
+            .bfs(ids[0], dir, Some("FRIEND"), None)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(all, want);
+        assert_eq!(
+            csr.bfs(ids[0], dir, Some("ENEMY"), None).unwrap(),
+            [(ids[0], 0)]
+        );
+    }
+    assert_eq!(csr.edge_count(), 78);
+}
