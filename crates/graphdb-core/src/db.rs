@@ -723,25 +723,39 @@ impl GraphDB {
 
     /// For every committed node visible at `snapshot_ts`, in id order, calls
     /// [`AdjacencySink::entry`] for its outgoing and then its incoming adjacency entries,
-    /// and then [`AdjacencySink::node_done`]: one pager lock and one visit of each
-    /// node's newest version for the whole graph (what the analytics layout is built
-    /// from). Invisible ids call nothing.
+    /// and then [`AdjacencySink::node_done`]: one visit of each node's newest version
+    /// for the whole graph (what the analytics layout is built from), the pager locked
+    /// once per `VISIT_CHUNK` ids rather than once per node, so that other readers'
+    /// page reads wait at most one chunk. Invisible ids call nothing.
     pub(crate) fn visit_all_adjacency(
         &self,
         snapshot_ts: u64,
         sink: &mut impl AdjacencySink,
     ) -> Result<()> {
-        let mut pager = self.pager.lock()?;
-        let meta = pager.meta().clone();
-        let mut rs = RecordStore::new(&mut pager);
-        sink.begin(meta.next_node_id, meta.next_edge_id);
-        for id in 1..meta.next_node_id.min(MAX_ID + 1) {
-            let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
-                sink.entry(other, ty, outgoing)
-            };
-            if visit_node_adjacency(&mut rs, meta.node_root, id, snapshot_ts, true, true, &mut f)? {
-                sink.node_done(id);
+        /// Ids visited per hold of the pager lock.
+        const VISIT_CHUNK: u64 = 4096;
+        // No commit can change the graph between chunks: commits take `&mut self`.
+        let (node_root, next_node_id, next_edge_id) = {
+            let pager = self.pager.lock()?;
+            let m = pager.meta();
+            (m.node_root, m.next_node_id, m.next_edge_id)
+        };
+        sink.begin(next_node_id, next_edge_id);
+        let end = next_node_id.min(MAX_ID + 1);
+        let mut first = 1;
+        while first < end {
+            let last = first.saturating_add(VISIT_CHUNK).min(end);
+            let mut pager = self.pager.lock()?;
+            let mut rs = RecordStore::new(&mut pager);
+            for id in first..last {
+                let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
+                    sink.entry(other, ty, outgoing)
+                };
+                if visit_node_adjacency(&mut rs, node_root, id, snapshot_ts, true, true, &mut f)? {
+                    sink.node_done(id);
+                }
             }
+            first = last;
         }
         Ok(())
     }
