@@ -284,11 +284,7 @@ fn continues_expression(b: &[u8], i: usize) -> bool {
             | b'.' | b'?',
         ) => true,
         Some(_) => {
-            let word: Vec<u8> = b[j..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                .copied()
-                .collect();
+            let word = word_at(b, j);
             word == b"else" || word == b"as"
         }
         None => false,
@@ -304,11 +300,7 @@ fn starts_item(b: &[u8], i: usize) -> bool {
     if b.get(j) == Some(&b'#') {
         return b.get(j + 1) == Some(&b'[');
     }
-    let word: Vec<u8> = b[j.min(b.len())..]
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-        .copied()
-        .collect();
+    let word = word_at(b, j.min(b.len()));
     const STARTERS: &[&[u8]] = &[
         b"pub",
         b"fn",
@@ -327,7 +319,17 @@ fn starts_item(b: &[u8], i: usize) -> bool {
         b"async",
         b"macro_rules",
     ];
-    STARTERS.contains(&word.as_slice())
+    STARTERS.contains(&word)
+}
+
+/// The ASCII word (letters, digits, `_`) that starts at `j`, possibly empty.
+fn word_at(b: &[u8], j: usize) -> &[u8] {
+    let rest = &b[j..];
+    let len = rest
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .unwrap_or(rest.len());
+    &rest[..len]
 }
 
 #[cfg(test)]
