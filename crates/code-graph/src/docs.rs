@@ -67,10 +67,9 @@ pub(crate) fn blank_docs(source: &str) -> Option<String> {
                     break;
                 };
                 let text = &b[i..end];
-                let doc = (text.starts_with(b"/**")
-                    && !text.starts_with(b"/***")
-                    && text != b"/**/")
-                    || text.starts_with(b"/*!");
+                let doc =
+                    (text.starts_with(b"/**") && !text.starts_with(b"/***") && text != b"/**/")
+                        || text.starts_with(b"/*!");
                 if doc && !text.contains(&b'\r') {
                     blank(source, i, end, &mut out, &mut copied);
                 }

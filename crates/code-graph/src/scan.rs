@@ -26,6 +26,19 @@ pub(crate) const DEPTH_COST: u32 = 16;
 /// rayon and regex-syntax costs under 300.
 pub(crate) const MAX_COST: u32 = 20_000;
 
+/// Bytes of identifiers and number literals: ASCII letters, digits, `_`, and every
+/// byte of a non-ASCII character (a table: this test runs on most bytes of a file).
+const WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b == b'_' || b.is_ascii_alphanumeric() || b >= 0x80;
+        c += 1;
+    }
+    t
+};
+
 /// A file nested beyond [`MAX_COST`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TooDeep {
@@ -118,10 +131,10 @@ pub(crate) fn scan(source: &str, piece: usize) -> Result<Vec<usize>, TooDeep> {
                 }
                 i += 1;
             }
-            c if c == b'_' || c.is_ascii_alphanumeric() || c >= 0x80 => {
+            c if WORD[c as usize] => {
                 let start = i;
-                while i < b.len() && (b[i] == b'_' || b[i].is_ascii_alphanumeric() || b[i] >= 0x80)
-                {
+                i += 1;
+                while i < b.len() && WORD[b[i] as usize] {
                     i += 1;
                 }
                 let word = &b[start..i];
