@@ -3,13 +3,14 @@
 //! expansion and weakly-connected-components run on that snapshot while no commit
 //! intervenes.
 //!
-//! Nodes are numbered densely in id order; each node's outgoing and incoming edges are
-//! two contiguous slices of `(dense neighbour, edge type)` in the node's adjacency order,
-//! so a traversal touches no page, record or lock once the layout exists, and its
-//! results are exactly those of the record-by-record traversal on [`Snapshot`] (same
-//! order, same levels, same components).
+//! Nodes are numbered densely in id order; each node's edges are one contiguous slice of
+//! dense neighbours, its outgoing entries then its incoming ones, each part in the
+//! node's adjacency order (edge type numbers in a parallel array), so a traversal
+//! touches no page, record or lock once the layout exists, a search in both directions
+//! reads one slice per node, and its results are exactly those of the record-by-record
+//! traversal on [`Snapshot`] (same order, same levels, same components).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::{AdjacencySink, GraphDB};
@@ -17,42 +18,127 @@ use crate::error::{GraphError, Result};
 use crate::traverse::{Components, Snapshot};
 use crate::types::{Direction, NodeId};
 
-/// One direction's adjacency: offsets per dense node, and `(neighbour, type)` entries.
-type Slices<'a> = (&'a [usize], &'a [(u32, u32)]);
+/// How many queue places ahead a breadth-first search asks for memory (see `bfs`).
+const AHEAD: usize = 8;
+
+/// Asks the processor to bring the cache line at `p` closer; no effect on results, and
+/// none at all where there is no such instruction.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints: it never
+    // faults or changes memory, whatever the address (none is dereferenced here).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// The arrays of [`Analytics::build`] while the nodes are visited: entries hold node
 /// ids (renumbered afterwards).
+#[derive(Default)]
 struct Builder {
     ids: Vec<NodeId>,
-    out_at: Vec<usize>,
-    out: Vec<(u32, u32)>,
-    in_at: Vec<usize>,
-    inn: Vec<(u32, u32)>,
+    at: Vec<(usize, usize)>,
+    adj: Vec<u32>,
+    ty: Vec<u32>,
+    /// Where the incoming entries of the node being visited start, once one came.
+    mid: Option<usize>,
+    /// Where the entries of the node being visited start (the end of the previous
+    /// visible node's).
+    slice_end: usize,
     types: Vec<String>,
     /// The type number of the previous entry, and where its name lay in the record
-    /// being visited: the entries of one node name their type by the same bytes of
-    /// that record, so an address match needs no comparison. Reset after every node
-    /// (the next record may sit where another one was).
+    /// being visited: the entries of one node name their type by the same bytes, so an
+    /// address match needs no comparison. Reset after every node (the next record may
+    /// sit where another one was).
     last_type: u32,
     last_name: (usize, usize),
     /// The first entry naming an id beyond `u32` (impossible in a sound file).
     bad: Option<NodeId>,
 }
 
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            ids: Vec::new(),
-            out_at: vec![0],
-            out: Vec::new(),
-            in_at: vec![0],
-            inn: Vec::new(),
-            types: Vec::new(),
-            last_type: 0,
-            last_name: (0, 0),
-            bad: None,
+impl Builder {
+    /// The type number of `ty` (see `last_name`).
+    #[inline]
+    fn type_number(&mut self, ty: &str) -> u32 {
+        let name = (ty.as_ptr() as usize, ty.len());
+        if name == self.last_name {
+            return self.last_type;
         }
+        let t = match self.types.get(self.last_type as usize) {
+            Some(last) if last == ty => self.last_type,
+            _ => match self.types.iter().position(|x| x == ty) {
+                Some(p) => p as u32,
+                None => {
+                    self.types.push(ty.to_owned());
+                    (self.types.len() - 1) as u32
+                }
+            },
+        };
+        self.last_type = t;
+        self.last_name = name;
+        t
     }
+
+    /// The layout, with entries renumbered from node ids to dense indices through a
+    /// table indexed by id.
+    fn finish(self, ts: u64) -> Result<Analytics> {
+        let Builder {
+            ids,
+            at,
+            mut adj,
+            ty,
+            types,
+            bad,
+            ..
+        } = self;
+        if let Some(other) = bad {
+            return Err(GraphError::corrupt(
+                format!("adjacency entry names node {other}, beyond every node id"),
+                None,
+            ));
+        }
+        let max = ids.last().copied().unwrap_or(0) as usize;
+        if ids.len() == max {
+            // Ids 1..=n with no gap: the dense index is the id minus one.
+            let n = max as u32;
+            if let Some((k, j)) = adj.iter().enumerate().find(|(_, j)| **j == 0 || **j > n) {
+                return Err(invisible(&ids, &at, k, *j));
+            }
+            adj.iter_mut().for_each(|j| *j -= 1);
+            return Ok(Analytics::new(ts, ids, at, adj, ty, types));
+        }
+        // Node id -> dense index (u32::MAX: not in the snapshot).
+        let mut dense = vec![u32::MAX; max + 1];
+        for (i, id) in ids.iter().enumerate() {
+            dense[*id as usize] = i as u32;
+        }
+        for (k, j) in adj.iter_mut().enumerate() {
+            match dense.get(*j as usize) {
+                Some(&d) if d != u32::MAX => *j = d,
+                _ => return Err(invisible(&ids, &at, k, *j)),
+            }
+        }
+        Ok(Analytics::new(ts, ids, at, adj, ty, types))
+    }
+}
+
+/// The error for entry `k` of the layout naming node `other`, which the snapshot does
+/// not have.
+fn invisible(ids: &[NodeId], at: &[(usize, usize)], k: usize, other: u32) -> GraphError {
+    // The node whose slice holds entry `k`.
+    let owner = at
+        .partition_point(|&(start, _)| start <= k)
+        .saturating_sub(1);
+    GraphError::corrupt(
+        format!(
+            "edge from node {} to invisible node {other}",
+            ids.get(owner).copied().unwrap_or(0)
+        ),
+        None,
+    )
 }
 
 impl AdjacencySink for Builder {
@@ -62,12 +148,10 @@ impl AdjacencySink for Builder {
         // that is never written costs no physical pages.
         const CAP: u64 = 1 << 26;
         let nodes = next_node_id.saturating_sub(1).min(CAP) as usize;
-        let edges = next_edge_id.saturating_sub(1).min(CAP) as usize;
+        let entries = 2 * next_edge_id.saturating_sub(1).min(CAP) as usize;
         self.ids.reserve(nodes);
-        self.out_at.reserve(nodes);
-        self.in_at.reserve(nodes);
-        self.out.reserve(edges);
-        self.inn.reserve(edges);
+        self.at.reserve(nodes + 1);
+        self.adj.reserve(entries);
     }
 
     #[inline]
@@ -76,38 +160,27 @@ impl AdjacencySink for Builder {
             self.bad.get_or_insert(other);
             return;
         };
-        let name = (ty.as_ptr() as usize, ty.len());
-        let t = match self.types.get(self.last_type as usize) {
-            _ if name == self.last_name => self.last_type,
-            Some(last) if last == ty => {
-                self.last_name = name;
-                self.last_type
-            }
-            _ => {
-                let t = match self.types.iter().position(|x| x == ty) {
-                    Some(p) => p as u32,
-                    None => {
-                        self.types.push(ty.to_owned());
-                        (self.types.len() - 1) as u32
-                    }
-                };
-                self.last_type = t;
-                self.last_name = name;
-                t
-            }
-        };
-        if outgoing {
-            self.out.push((other, t));
-        } else {
-            self.inn.push((other, t));
+        let t = self.type_number(ty);
+        if !outgoing && self.mid.is_none() {
+            self.mid = Some(self.adj.len());
         }
+        // Type numbers are stored once a second type appears (see `Analytics::ty`).
+        if t != 0 || !self.ty.is_empty() {
+            self.ty.resize(self.adj.len(), 0);
+            self.ty.push(t);
+        }
+        self.adj.push(other);
     }
 
     fn node_done(&mut self, id: NodeId) {
         self.last_name = (0, 0);
         self.ids.push(id);
-        self.out_at.push(self.out.len());
-        self.in_at.push(self.inn.len());
+        // Entries arrive outgoing first: the node's slice began where the previous
+        // one ended.
+        let start = self.slice_end;
+        let mid = self.mid.take().unwrap_or(self.adj.len());
+        self.at.push((start, mid));
+        self.slice_end = self.adj.len();
     }
 }
 
@@ -118,12 +191,17 @@ pub struct Analytics {
     ts: u64,
     /// Visible node ids, ascending: dense index `i` is node `ids[i]`.
     ids: Vec<NodeId>,
-    /// Outgoing edges of dense node `i`: `out[out_at[i]..out_at[i + 1]]`.
-    out_at: Vec<usize>,
-    out: Vec<(u32, u32)>,
-    /// Incoming edges, laid out like the outgoing ones.
-    in_at: Vec<usize>,
-    inn: Vec<(u32, u32)>,
+    /// Dense node `i`'s entries are `adj[at[i].0..at[i + 1].0]`: outgoing ones
+    /// `adj[at[i].0..at[i].1]`, then incoming ones `adj[at[i].1..at[i + 1].0]`. One more
+    /// element than there are nodes (the end).
+    at: Vec<(usize, usize)>,
+    /// Dense neighbours.
+    adj: Vec<u32>,
+    /// The edge type number of each entry of `adj`; empty when every entry has type 0
+    /// (a graph of one edge type, the common case, stores no type numbers).
+    ty: Vec<u32>,
+    /// Edges (outgoing entries).
+    edges: usize,
     /// Edge type names by type number.
     types: Vec<String>,
 }
@@ -131,65 +209,14 @@ pub struct Analytics {
 impl Analytics {
     /// Builds the layout of the committed state at `ts` in one pass over the nodes under
     /// one pager lock: each visible node's newest version is visited once and its
-    /// adjacency entries are decoded straight into the CSR arrays, holding node ids; a
-    /// second pass renumbers them densely through a table indexed by id (no hashing per
-    /// entry). Edge types are numbered by comparing with the previous entry's type.
+    /// adjacency entries are decoded straight into the layout's arrays, holding node
+    /// ids; a second pass renumbers them densely through a table indexed by id (no
+    /// hashing per entry). Edge types are numbered by comparing with the previous
+    /// entry's type.
     pub(crate) fn build(db: &GraphDB, ts: u64) -> Result<Analytics> {
         let mut b = Builder::default();
         db.visit_all_adjacency(ts, &mut b)?;
-        let Builder {
-            ids,
-            out_at,
-            mut out,
-            in_at,
-            mut inn,
-            types,
-            bad,
-            ..
-        } = b;
-        if let Some(other) = bad {
-            return Err(GraphError::corrupt(
-                format!("adjacency entry names node {other}, beyond every node id"),
-                None,
-            ));
-        }
-        // Node id -> dense index (u32::MAX: not in the snapshot).
-        let max = ids.last().copied().unwrap_or(0) as usize;
-        let mut dense = vec![u32::MAX; max + 1];
-        for (i, id) in ids.iter().enumerate() {
-            dense[*id as usize] = i as u32;
-        }
-        let renumber = |list: &mut [(u32, u32)], at: &[usize]| -> Result<()> {
-            for (k, (j, _)) in list.iter_mut().enumerate() {
-                match dense.get(*j as usize) {
-                    Some(&d) if d != u32::MAX => *j = d,
-                    _ => {
-                        // The node whose list holds entry `k`.
-                        let owner = at.partition_point(|&end| end <= k).saturating_sub(1);
-                        return Err(GraphError::corrupt(
-                            format!(
-                                "edge from node {} to invisible node {}",
-                                ids.get(owner).copied().unwrap_or(0),
-                                *j
-                            ),
-                            None,
-                        ));
-                    }
-                }
-            }
-            Ok(())
-        };
-        renumber(&mut out, &out_at)?;
-        renumber(&mut inn, &in_at)?;
-        Ok(Analytics {
-            ts,
-            ids,
-            out_at,
-            out,
-            in_at,
-            inn,
-            types,
-        })
+        b.finish(ts)
     }
 
     /// Builds the layout the way it was built before [`build`](Self::build): the visible
@@ -205,32 +232,34 @@ impl Analytics {
             .collect();
         let mut type_of: HashMap<String, u32> = HashMap::new();
         let mut types: Vec<String> = Vec::new();
-        let (mut out_at, mut in_at) = (Vec::with_capacity(ids.len() + 1), Vec::new());
-        in_at.reserve(ids.len() + 1);
-        let (mut out, mut inn) = (Vec::new(), Vec::new());
+        let mut at = Vec::with_capacity(ids.len() + 1);
+        let (mut adj, mut ty): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
         let mut bad = None;
         for id in &ids {
-            out_at.push(out.len());
-            in_at.push(inn.len());
-            db.adjacent_visit(*id, Direction::Both, ts, |_, other, ty, outgoing| {
+            let start = adj.len();
+            let mut mid = None;
+            db.adjacent_visit(*id, Direction::Both, ts, |_, other, name, outgoing| {
                 let Some(&j) = dense.get(&other) else {
                     bad = Some(other);
                     return;
                 };
-                let t = match type_of.get(ty) {
+                let t = match type_of.get(name) {
                     Some(t) => *t,
                     None => {
                         let t = types.len() as u32;
-                        types.push(ty.to_owned());
-                        type_of.insert(ty.to_owned(), t);
+                        types.push(name.to_owned());
+                        type_of.insert(name.to_owned(), t);
                         t
                     }
                 };
-                if outgoing {
-                    out.push((j, t));
-                } else {
-                    inn.push((j, t));
+                if !outgoing && mid.is_none() {
+                    mid = Some(adj.len());
                 }
+                if t != 0 || !ty.is_empty() {
+                    ty.resize(adj.len(), 0);
+                    ty.push(t);
+                }
+                adj.push(j);
             })?;
             if let Some(other) = bad {
                 return Err(GraphError::corrupt(
@@ -238,18 +267,35 @@ impl Analytics {
                     None,
                 ));
             }
+            at.push((start, mid.unwrap_or(adj.len())));
         }
-        out_at.push(out.len());
-        in_at.push(inn.len());
-        Ok(Analytics {
+        Ok(Analytics::new(ts, ids, at, adj, ty, types))
+    }
+
+    /// The layout from its arrays: `at` holds one `(start, mid)` per node, without the
+    /// end element.
+    fn new(
+        ts: u64,
+        ids: Vec<NodeId>,
+        mut at: Vec<(usize, usize)>,
+        adj: Vec<u32>,
+        mut ty: Vec<u32>,
+        types: Vec<String>,
+    ) -> Analytics {
+        if !ty.is_empty() {
+            ty.resize(adj.len(), 0);
+        }
+        let edges = at.iter().map(|(start, mid)| mid - start).sum();
+        at.push((adj.len(), adj.len()));
+        Analytics {
             ts,
             ids,
-            out_at,
-            out,
-            in_at,
-            inn,
+            at,
+            adj,
+            ty,
+            edges,
             types,
-        })
+        }
     }
 
     /// The snapshot timestamp the layout was built from.
@@ -264,7 +310,7 @@ impl Analytics {
 
     /// Edges in the layout.
     pub fn edge_count(&self) -> usize {
-        self.out.len()
+        self.edges
     }
 
     fn dense(&self, id: NodeId) -> Result<usize> {
@@ -287,18 +333,14 @@ impl Analytics {
         }
     }
 
-    fn visit(&self, i: usize, direction: Direction, filter: Option<u32>, mut f: impl FnMut(u32)) {
-        let lists: &[Slices<'_>] = match direction {
-            Direction::Outgoing => &[(&self.out_at, &self.out)],
-            Direction::Incoming => &[(&self.in_at, &self.inn)],
-            Direction::Both => &[(&self.out_at, &self.out), (&self.in_at, &self.inn)],
-        };
-        for (at, list) in lists {
-            for (j, t) in &list[at[i]..at[i + 1]] {
-                if filter.is_none_or(|want| want == *t) {
-                    f(*j);
-                }
-            }
+    /// The range of `adj` holding node `i`'s entries in `direction`.
+    #[inline]
+    fn span(&self, i: usize, direction: Direction) -> std::ops::Range<usize> {
+        let ((start, mid), (end, _)) = (self.at[i], self.at[i + 1]);
+        match direction {
+            Direction::Outgoing => start..mid,
+            Direction::Incoming => mid..end,
+            Direction::Both => start..end,
         }
     }
 
@@ -313,23 +355,73 @@ impl Analytics {
         max_depth: Option<u32>,
     ) -> Result<Vec<(NodeId, u32)>> {
         let s = self.dense(start)?;
-        let filter = self.type_filter(edge_type);
-        let mut seen = vec![false; self.ids.len()];
-        seen[s] = true;
-        let mut queue = VecDeque::from([(s as u32, 0u32)]);
-        let mut order = Vec::new();
-        while let Some((i, depth)) = queue.pop_front() {
-            order.push((self.ids[i as usize], depth));
+        // A type no edge has: nothing is expanded. With one type stored, its filter
+        // keeps every entry.
+        let filter = match self.type_filter(edge_type) {
+            Ok(Some(_)) if self.ty.is_empty() => Ok(None),
+            other => other,
+        };
+        // Level by level over one queue of dense indices (the queue is also the visiting
+        // order); the visited set is a bit set, which stays in the first-level cache for
+        // graphs of a few hundred thousand nodes.
+        let mut seen = vec![0u64; self.ids.len().div_ceil(64)];
+        let mut queue: Vec<u32> = Vec::with_capacity(self.ids.len());
+        seen[s / 64] |= 1 << (s % 64);
+        queue.push(s as u32);
+        // `levels[d]`: where depth `d` starts in the queue.
+        let mut levels = vec![0usize];
+        let mut head = 0;
+        while head < queue.len() {
+            let depth = levels.len() as u32 - 1;
+            let Ok(filter) = filter else { break };
             if max_depth.is_some_and(|m| depth >= m) {
-                continue;
+                break;
             }
-            let Ok(filter) = filter else { continue };
-            self.visit(i as usize, direction, filter, |j| {
-                if !seen[j as usize] {
-                    seen[j as usize] = true;
-                    queue.push_back((j, depth + 1));
+            let level_end = queue.len();
+            while head < level_end {
+                // The nodes of a level lie anywhere in the arrays: ask for the slice
+                // bounds of a node `2 * AHEAD` places on, and for the entries of the one
+                // `AHEAD` places on (whose bounds were asked for earlier), so the memory
+                // loads of many nodes overlap.
+                if let Some(&far) = queue.get(head + 2 * AHEAD) {
+                    prefetch(self.at.as_ptr().wrapping_add(far as usize));
                 }
-            });
+                if let Some(&near) = queue.get(head + AHEAD) {
+                    let (start, _) = self.at[near as usize];
+                    prefetch(self.adj.as_ptr().wrapping_add(start));
+                }
+                let span = self.span(queue[head] as usize, direction);
+                head += 1;
+                let adj = &self.adj[span.clone()];
+                let mut push = |j: u32| {
+                    let (word, bit) = (j as usize / 64, 1u64 << (j % 64));
+                    if seen[word] & bit == 0 {
+                        seen[word] |= bit;
+                        queue.push(j);
+                    }
+                };
+                match filter {
+                    None => adj.iter().for_each(|&j| push(j)),
+                    // A filter survives only where type numbers are stored.
+                    Some(want) => adj
+                        .iter()
+                        .zip(&self.ty[span])
+                        .filter(|(_, t)| **t == want)
+                        .for_each(|(&j, _)| push(j)),
+                }
+            }
+            if queue.len() > level_end {
+                levels.push(level_end);
+            }
+        }
+        levels.push(queue.len());
+        let mut order = Vec::with_capacity(queue.len());
+        for (depth, w) in levels.windows(2).enumerate() {
+            order.extend(
+                queue[w[0]..w[1]]
+                    .iter()
+                    .map(|&i| (self.ids[i as usize], depth as u32)),
+            );
         }
         Ok(order)
     }
@@ -362,7 +454,7 @@ impl Analytics {
             x
         }
         for i in 0..n {
-            for &(j, _) in &self.out[self.out_at[i]..self.out_at[i + 1]] {
+            for &j in &self.adj[self.span(i, Direction::Outgoing)] {
                 let (a, b) = (find(&mut parent, i as u32), find(&mut parent, j));
                 if a != b {
                     // The smaller index (so the smaller id) becomes the root.
@@ -389,7 +481,7 @@ impl Analytics {
 
 impl Snapshot<'_> {
     /// The analytics layout of this snapshot's committed state: built on first use (one
-    /// adjacency read per node) and shared by later calls on the same snapshot until a
+    /// pass over the nodes) and shared by later calls on the same snapshot until a
     /// commit makes a newer one current. A view that includes a write transaction's
     /// uncommitted writes has no layout (`InvalidArgument`).
     pub fn analytics(&self) -> Result<Arc<Analytics>> {

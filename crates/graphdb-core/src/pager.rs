@@ -346,8 +346,19 @@ impl Pager {
     /// The page `id` for modification within the commit being built.
     pub(crate) fn page_mut(&mut self, id: PageId) -> Result<&mut [u8; PAGE_SIZE]> {
         if !self.dirty.contains_key(&id) {
-            let copy: PageBuf = Box::new(*self.fetch_page(id)?);
-            self.dirty.insert(id, copy);
+            // Loads the page (a spilled one straight into `dirty`), then moves the cached
+            // committed image into the commit being built instead of copying it: the
+            // cache holds committed images only, so it loses this one until the commit
+            // puts the new image back (an abandoned commit leaves a miss that reloads
+            // the committed image from the log or the main file).
+            self.fetch_page(id)?;
+            if !self.dirty.contains_key(&id) {
+                let page = self
+                    .cache
+                    .pop(&id)
+                    .ok_or_else(|| GraphError::corrupt("cached page vanished", Some(id)))?;
+                self.dirty.insert(id, page);
+            }
         }
         self.dirty
             .get_mut(&id)

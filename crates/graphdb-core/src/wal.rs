@@ -718,6 +718,43 @@ impl LogState {
         }
     }
 
+    /// Version 4: ends the encoded records at a 4 KiB boundary of the file with a padding
+    /// record (no entries, no commit marker, a body of zeros), so that the next write
+    /// after a sync never rewrites a block that holds synced records: on a disk that can
+    /// tear a block it writes, a commit being written could otherwise destroy the
+    /// record of one already acknowledged as durable. Recovery steps over padding.
+    fn encode_padding(&mut self) {
+        const BLOCK: u64 = 4096;
+        let mut gap = (BLOCK - self.end % BLOCK) % BLOCK;
+        if gap == 0 {
+            return;
+        }
+        if gap < RECORD_HEADER as u64 {
+            gap += BLOCK;
+        }
+        if self.encoded.is_empty() {
+            self.encoded_at = self.end;
+        }
+        let rec = self.encoded.len();
+        self.encoded.resize(rec + gap as usize, 0);
+        let (head, body) = self.encoded[rec..].split_at_mut(RECORD_HEADER);
+        // `end` and the block size are multiples of 8, so the body needs no padding.
+        put_u32(head, 0, body.len() as u32);
+        put_u64(head, 16, self.salt);
+        let mut chained = crc32fast::Hasher::new_with_initial(self.last_crc);
+        chained.update(&head[0..24]);
+        chained.update(body);
+        let chained = chained.finalize();
+        let mut own = crc32fast::Hasher::new();
+        own.update(&head[0..24]);
+        own.update(body);
+        let own = own.finalize();
+        put_u32(head, 24, chained);
+        put_u32(head, 28, own);
+        self.last_crc = chained;
+        self.end += gap;
+    }
+
     /// Version 4: encodes the pages as records at `end` into `encoded`, the last record
     /// carrying `commit_ts` (0: none), and updates the images. A page with an image in
     /// memory gets the ranges that changed (no entry when none did); any other gets its
@@ -851,7 +888,11 @@ impl LogState {
     /// same write: a sync after an append that stays inside allocated space is a
     /// data-only flush, much cheaper than one that also commits a new file size to the
     /// file system journal.
-    fn take_batch(&mut self) -> Option<Batch> {
+    fn take_batch(&mut self, durable: bool) -> Option<Batch> {
+        if durable && self.version >= 4 {
+            // A sync runs only when something is not yet durable (written or encoded).
+            self.encode_padding();
+        }
         if !self.pending.is_empty() {
             let pending = std::mem::take(&mut self.pending);
             let commit_ts = std::mem::replace(&mut self.pending_ts, 0);
@@ -959,6 +1000,15 @@ fn replay_records(all: &[u8], st: &mut LogState, report: &mut RecoveryReport) {
         if chained != rec.chained {
             break;
         }
+        if rec.entries == 0 && rec.commit_ts == 0 && pending.is_empty() {
+            // Padding after a synced batch (its body is zeros, under the checksums):
+            // nothing to replay, and the log's end is after it.
+            crc = chained;
+            at += rec.total;
+            st.end = at as u64;
+            st.last_crc = crc;
+            continue;
+        }
         let Some(entries) = record_entries(all, at + RECORD_HEADER, &rec) else {
             break;
         };
@@ -1058,7 +1108,7 @@ impl LogShared {
             st.busy = true;
             let upto = st.issued;
             let batch = st
-                .take_batch()
+                .take_batch(durable)
                 .map(|(at, bytes, gaps)| (at, Arc::new(bytes), gaps));
             st.in_flight = batch
                 .as_ref()
@@ -1410,7 +1460,7 @@ impl Wal {
         } else {
             st.encode_frames(pages, 0, true);
         }
-        let Some((at, bytes, gaps)) = st.take_batch() else {
+        let Some((at, bytes, gaps)) = st.take_batch(false) else {
             return Ok(());
         };
         st.busy = true;
@@ -2120,6 +2170,44 @@ mod tests {
         let (wal3, _) = Wal::open(Arc::new(empty.clone()), false, LOG_FORMAT_VERSION).unwrap();
         assert!(!wal3.is_old_format());
         assert_eq!(get_u32(&empty.snapshot(), 8), LOG_FORMAT_VERSION);
+    }
+
+    /// A sync ends the log at a 4 KiB boundary with a padding record, so the next commit
+    /// never writes into a block that holds synced records; recovery steps over the
+    /// padding (a clean end, no transaction counted), also when only the padding of a
+    /// batch reached the disk.
+    #[test]
+    fn a_version_4_sync_pads_to_a_block_and_recovery_steps_over_it() {
+        let mem = MemStorage::new();
+        let (mut wal, _) = Wal::open(Arc::new(mem.clone()), false, LOG_FORMAT_VERSION).unwrap();
+        let mut buf = page(0);
+        for ts in 1..=3u64 {
+            wal.append_commit(&[(1, &records_page(ts as u8, 100, 20))], ts)
+                .unwrap();
+            wal.sync().unwrap();
+            assert_eq!(wal.end() % 4096, 0, "commit {ts}");
+        }
+        // Not synced: no padding.
+        wal.append_commit(&[(2, &records_page(9, 100, 20))], 4)
+            .unwrap();
+        flush(&wal);
+        assert_ne!(wal.end() % 4096, 0);
+        let (wal2, rec) = Wal::open(Arc::new(mem.clone()), false, LOG_FORMAT_VERSION).unwrap();
+        assert_eq!(
+            (rec.transactions_replayed, rec.end),
+            (4, LogEnd::Clean),
+            "{rec}"
+        );
+        assert!(wal2.read_page(1, &mut buf).unwrap() && buf[..] == records_page(3, 100, 20)[..]);
+        assert!(wal2.read_page(2, &mut buf).unwrap() && buf[..] == records_page(9, 100, 20)[..]);
+        // A power cut after the sync: three commits, a clean end after the padding.
+        let (_, rec) = Wal::open(
+            Arc::new(mem.crash_image(0, None)),
+            false,
+            LOG_FORMAT_VERSION,
+        )
+        .unwrap();
+        assert_eq!(rec.transactions_replayed, 3, "{rec}");
     }
 
     #[test]
