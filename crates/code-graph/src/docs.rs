@@ -33,7 +33,10 @@ pub(crate) fn blank_docs(source: &str) -> Option<String> {
     if source.starts_with("#!") && !source[2..].trim_start().starts_with('[') {
         i = b.iter().position(|c| *c == b'\n').unwrap_or(b.len());
     }
-    while i < b.len() {
+    // Only `/`, `"` and `'` can start a comment or a literal; the bytes between are
+    // stepped over without a look (a raw string's `r#` prefix is checked from its quote).
+    while let Some(at) = find_special(&b[i..]) {
+        i += at;
         match b[i] {
             b'/' if b.get(i + 1) == Some(&b'/') => {
                 let end = b[i..]
@@ -72,22 +75,14 @@ pub(crate) fn blank_docs(source: &str) -> Option<String> {
                 }
                 i = end;
             }
-            b'"' => i = string_end(b, i + 1),
-            b'\'' => i = quote_end(b, i),
-            c if c == b'_' || c.is_ascii_alphanumeric() || c >= 0x80 => {
-                let start = i;
-                while i < b.len() && (b[i] == b'_' || b[i].is_ascii_alphanumeric() || b[i] >= 0x80)
-                {
-                    i += 1;
-                }
-                match (&b[start..i], b.get(i)) {
-                    (b"r" | b"br" | b"cr", Some(b'"' | b'#')) => i = raw_string_end(b, i),
-                    (b"b" | b"c", Some(b'"')) => i = string_end(b, i + 1),
-                    (b"b", Some(b'\'')) => i = quote_end(b, i),
-                    _ => {}
+            b'/' => i += 1,
+            b'"' => {
+                i = match raw_prefix(b, i) {
+                    Some(hashes_at) => raw_string_end(b, hashes_at),
+                    None => string_end(b, i + 1),
                 }
             }
-            _ => i += 1,
+            _ => i = quote_end(b, i),
         }
     }
     let mut out = out?;
@@ -100,10 +95,77 @@ pub(crate) fn blank_docs(source: &str) -> Option<String> {
 fn blank(source: &str, from: usize, to: usize, out: &mut Option<String>, copied: &mut usize) {
     let out = out.get_or_insert_with(|| String::with_capacity(source.len()));
     out.push_str(&source[*copied..from]);
-    for c in source[from..to].chars() {
-        out.push(if c == '\n' { '\n' } else { ' ' });
+    for (k, line) in source[from..to].split('\n').enumerate() {
+        if k > 0 {
+            out.push('\n');
+        }
+        let mut n = if line.is_ascii() {
+            line.len()
+        } else {
+            line.chars().count()
+        };
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            out.push_str(&SPACES[..k]);
+            n -= k;
+        }
     }
     *copied = to;
+}
+
+/// Spaces to copy from (faster than pushing them one at a time).
+const SPACES: &str = "                                                                ";
+
+/// The offset of the first `/`, `"` or `'` in `b`: eight bytes at a time (a zero byte
+/// in `x ^ splat(c)` marks a match), then the tail one at a time.
+fn find_special(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut at = 0;
+    while at + 8 <= b.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[at..at + 8]);
+        let x = u64::from_le_bytes(word);
+        let hits = zero_byte(x ^ (ONES * u64::from(b'/')))
+            | zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\'')));
+        if hits != 0 {
+            // The lowest flagged byte is always a real match (a borrow can only flag
+            // bytes above a real zero).
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    b[at..]
+        .iter()
+        .position(|c| matches!(c, b'/' | b'"' | b'\''))
+        .map(|k| at + k)
+}
+
+/// Whether an identifier byte (ASCII letter, digit, `_`, or part of a non-ASCII
+/// character).
+fn is_word(c: u8) -> bool {
+    c == b'_' || c.is_ascii_alphanumeric() || c >= 0x80
+}
+
+/// For the `"` at `quote`: the offset of the `#`s (or of the quote) after an `r`, `br`
+/// or `cr` that is a whole word, when the quote opens a raw string.
+fn raw_prefix(b: &[u8], quote: usize) -> Option<usize> {
+    let mut k = quote;
+    while k > 0 && b[k - 1] == b'#' {
+        k -= 1;
+    }
+    if k == 0 || b[k - 1] != b'r' {
+        return None;
+    }
+    let starts_word = |at: usize| at == 0 || !is_word(b[at - 1]);
+    let r = k - 1;
+    if starts_word(r) || (r > 0 && matches!(b[r - 1], b'b' | b'c') && starts_word(r - 1)) {
+        Some(k)
+    } else {
+        None
+    }
 }
 
 /// The offset after the block comment (nested ones too) that starts at `i`, as the
@@ -235,6 +297,35 @@ mod tests {
         ] {
             assert_eq!(blank_docs(src), None, "{src:?}");
         }
+    }
+
+    #[test]
+    fn special_bytes_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                for c in [b'/', b'"', b'\''] {
+                    let mut v = vec![b'a'; len];
+                    // Bytes one off the special ones, and high bytes, around it.
+                    for (k, x) in v.iter_mut().enumerate() {
+                        *x = [b'.', b'0', b'&', b'!', 0x80, 0xFF, b'a'][k % 7];
+                    }
+                    v[at] = c;
+                    assert_eq!(find_special(&v), Some(at), "{len} {at} {c}");
+                }
+            }
+            assert_eq!(find_special(&vec![b'x'; len]), None);
+        }
+    }
+
+    #[test]
+    fn raw_strings_need_a_whole_word_prefix() {
+        assert_eq!(blank_docs("const A: &str = r#\"/// x\"#;\n"), None);
+        assert_eq!(blank_docs("const A: &[u8] = br\"///\";\n"), None);
+        // `xr"` is no raw string prefix: the string ends at the first `"` after `\`.
+        assert_eq!(
+            blanked("m!(xr\"\\\" /// d\n\");\n"),
+            "m!(xr\"\\\" /// d\n\");\n"
+        );
     }
 
     #[test]

@@ -26,6 +26,19 @@ pub(crate) const DEPTH_COST: u32 = 16;
 /// rayon and regex-syntax costs under 300.
 pub(crate) const MAX_COST: u32 = 20_000;
 
+/// Bytes of identifiers and number literals: ASCII letters, digits, `_`, and every
+/// byte of a non-ASCII character (a table: this test runs on most bytes of a file).
+const WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b == b'_' || b.is_ascii_alphanumeric() || b >= 0x80;
+        c += 1;
+    }
+    t
+};
+
 /// A file nested beyond [`MAX_COST`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TooDeep {
@@ -118,10 +131,10 @@ pub(crate) fn scan(source: &str, piece: usize) -> Result<Vec<usize>, TooDeep> {
                 }
                 i += 1;
             }
-            c if c == b'_' || c.is_ascii_alphanumeric() || c >= 0x80 => {
+            c if WORD[c as usize] => {
                 let start = i;
-                while i < b.len() && (b[i] == b'_' || b[i].is_ascii_alphanumeric() || b[i] >= 0x80)
-                {
+                i += 1;
+                while i < b.len() && WORD[b[i] as usize] {
                     i += 1;
                 }
                 let word = &b[start..i];
@@ -284,11 +297,7 @@ fn continues_expression(b: &[u8], i: usize) -> bool {
             | b'.' | b'?',
         ) => true,
         Some(_) => {
-            let word: Vec<u8> = b[j..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                .copied()
-                .collect();
+            let word = word_at(b, j);
             word == b"else" || word == b"as"
         }
         None => false,
@@ -304,11 +313,7 @@ fn starts_item(b: &[u8], i: usize) -> bool {
     if b.get(j) == Some(&b'#') {
         return b.get(j + 1) == Some(&b'[');
     }
-    let word: Vec<u8> = b[j.min(b.len())..]
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-        .copied()
-        .collect();
+    let word = word_at(b, j.min(b.len()));
     const STARTERS: &[&[u8]] = &[
         b"pub",
         b"fn",
@@ -327,7 +332,17 @@ fn starts_item(b: &[u8], i: usize) -> bool {
         b"async",
         b"macro_rules",
     ];
-    STARTERS.contains(&word.as_slice())
+    STARTERS.contains(&word)
+}
+
+/// The ASCII word (letters, digits, `_`) that starts at `j`, possibly empty.
+fn word_at(b: &[u8], j: usize) -> &[u8] {
+    let rest = &b[j..];
+    let len = rest
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .unwrap_or(rest.len());
+    &rest[..len]
 }
 
 #[cfg(test)]

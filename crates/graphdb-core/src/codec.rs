@@ -319,25 +319,27 @@ pub(crate) fn name_ref(dict: &mut Arc<Dict>, name: &str) -> u64 {
     .name_ref(name)
 }
 
-/// Encodes a new edge version of a bulk load, whose type and property keys are indexes
-/// into `names`, a table of `(name reference, name)` (see [`name_ref`]). The bytes are
-/// those [`encode_edge`] writes for the same edge.
+/// Encodes into `out` (cleared first) a new edge version of a bulk load, whose type and
+/// property keys are indexes into `names`, a table of `(name reference, name)` (see
+/// [`name_ref`]). The bytes are those [`encode_edge`] writes for the same edge.
 pub(crate) fn encode_bulk_edge(
+    out: &mut Vec<u8>,
     h: &RecordHeader,
     source: NodeId,
     target: NodeId,
     ty: u32,
     properties: &[(u32, PropertyValue)],
     names: &[(u64, &str)],
-) -> Result<Vec<u8>> {
+) -> Result<()> {
     let name = |i: u32| {
         names.get(i as usize).copied().ok_or_else(|| {
             GraphError::InvalidArgument(format!("name index {i} outside the load's table"))
         })
     };
     let mut no_dict = Arc::default();
+    out.clear();
     let mut w = Writer {
-        out: Vec::with_capacity(24 + 12 * properties.len()),
+        out: std::mem::take(out),
         dict: &mut no_dict,
     };
     w.header(h);
@@ -357,7 +359,8 @@ pub(crate) fn encode_bulk_edge(
         }
         w.payload(v);
     }
-    Ok(w.out)
+    *out = w.out;
+    Ok(())
 }
 
 /// An adjacency entry of a bulk load: edge, other end, and the type as an index into
@@ -1040,7 +1043,8 @@ mod tests {
             properties,
         };
         let header = e.header.clone();
-        let bulk = encode_bulk_edge(&header, 7, 9, 0, &props, &names).unwrap();
+        let mut bulk = vec![1, 2, 3];
+        encode_bulk_edge(&mut bulk, &header, 7, 9, 0, &props, &names).unwrap();
         // The same bytes but for the order of the properties (key order in a map).
         assert_eq!(bulk.len(), encode_edge(&e, &mut dict).len());
         let back = decode_edge(&bulk, None, &dict).unwrap();
@@ -1048,7 +1052,7 @@ mod tests {
         assert_eq!((back.source, back.target), (7, 9));
         assert_eq!(back.edge_type, "KNOWS");
         assert_eq!(back.properties, e.properties);
-        assert!(encode_bulk_edge(&header, 7, 9, 3, &[], &names).is_err());
+        assert!(encode_bulk_edge(&mut bulk, &header, 7, 9, 3, &[], &names).is_err());
     }
 
     #[test]

@@ -723,25 +723,39 @@ impl GraphDB {
 
     /// For every committed node visible at `snapshot_ts`, in id order, calls
     /// [`AdjacencySink::entry`] for its outgoing and then its incoming adjacency entries,
-    /// and then [`AdjacencySink::node_done`]: one pager lock and one visit of each
-    /// node's newest version for the whole graph (what the analytics layout is built
-    /// from). Invisible ids call nothing.
+    /// and then [`AdjacencySink::node_done`]: one visit of each node's newest version
+    /// for the whole graph (what the analytics layout is built from), the pager locked
+    /// once per `VISIT_CHUNK` ids rather than once per node, so that other readers'
+    /// page reads wait at most one chunk. Invisible ids call nothing.
     pub(crate) fn visit_all_adjacency(
         &self,
         snapshot_ts: u64,
         sink: &mut impl AdjacencySink,
     ) -> Result<()> {
-        let mut pager = self.pager.lock()?;
-        let meta = pager.meta().clone();
-        let mut rs = RecordStore::new(&mut pager);
-        sink.begin(meta.next_node_id, meta.next_edge_id);
-        for id in 1..meta.next_node_id.min(MAX_ID + 1) {
-            let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
-                sink.entry(other, ty, outgoing)
-            };
-            if visit_node_adjacency(&mut rs, meta.node_root, id, snapshot_ts, true, true, &mut f)? {
-                sink.node_done(id);
+        /// Ids visited per hold of the pager lock.
+        const VISIT_CHUNK: u64 = 4096;
+        // No commit can change the graph between chunks: commits take `&mut self`.
+        let (node_root, next_node_id, next_edge_id) = {
+            let pager = self.pager.lock()?;
+            let m = pager.meta();
+            (m.node_root, m.next_node_id, m.next_edge_id)
+        };
+        sink.begin(next_node_id, next_edge_id);
+        let end = next_node_id.min(MAX_ID + 1);
+        let mut first = 1;
+        while first < end {
+            let last = first.saturating_add(VISIT_CHUNK).min(end);
+            let mut pager = self.pager.lock()?;
+            let mut rs = RecordStore::new(&mut pager);
+            for id in first..last {
+                let mut f = |_: EdgeId, other: NodeId, ty: &str, outgoing: bool| {
+                    sink.entry(other, ty, outgoing)
+                };
+                if visit_node_adjacency(&mut rs, node_root, id, snapshot_ts, true, true, &mut f)? {
+                    sink.node_done(id);
+                }
             }
+            first = last;
         }
         Ok(())
     }
@@ -1038,7 +1052,7 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<BulkEdge>,
+        edges: &BulkEdges,
         names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
@@ -1053,7 +1067,7 @@ impl GraphDB {
         &mut self,
         tx_id: TxId,
         nodes: Vec<Node>,
-        edges: Vec<BulkEdge>,
+        edges: &BulkEdges,
         names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {
@@ -1070,7 +1084,7 @@ impl GraphDB {
         mine.sort_unstable();
         // The caller validated every record's properties (the importer, so that an error
         // names its line).
-        for e in &edges {
+        for e in &edges.edges {
             for end in [e.source, e.target] {
                 let ok = mine.binary_search(&end).is_ok()
                     || self.tx(tx_id)?.created_before(end)
@@ -1913,7 +1927,25 @@ pub(crate) struct BulkEdge {
     pub(crate) source: NodeId,
     pub(crate) target: NodeId,
     pub(crate) ty: u32,
+    /// Where its properties lie in [`BulkEdges::properties`]: start and count.
+    pub(crate) properties: (u32, u32),
+}
+
+/// A batch of bulk-loaded edges, their properties in one vector (no allocation per edge;
+/// the importer reuses both vectors from batch to batch).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BulkEdges {
+    pub(crate) edges: Vec<BulkEdge>,
+    /// Property key (an index into the load's names) and value.
     pub(crate) properties: Vec<(u32, crate::types::PropertyValue)>,
+}
+
+impl BulkEdges {
+    /// The properties of `e`.
+    pub(crate) fn properties_of(&self, e: &BulkEdge) -> &[(u32, crate::types::PropertyValue)] {
+        let (start, n) = (e.properties.0 as usize, e.properties.1 as usize);
+        self.properties.get(start..start + n).unwrap_or_default()
+    }
 }
 
 /// A node's adjacency to append (see [`GraphDB::apply_adjacency`]): the node, then its
@@ -2225,7 +2257,7 @@ fn write_bulk(
     pager: &mut Pager,
     tx_id: TxId,
     nodes: Vec<Node>,
-    edges: Vec<BulkEdge>,
+    edges: &BulkEdges,
     names: &[String],
 ) -> Result<()> {
     let ts = pager.committed_meta().last_commit_ts + 1;
@@ -2240,7 +2272,7 @@ fn write_bulk(
     };
     let (max_node, max_edge) = (
         nodes.iter().map(|n| n.id).max().unwrap_or(0),
-        edges.iter().map(|e| e.id).max().unwrap_or(0),
+        edges.edges.iter().map(|e| e.id).max().unwrap_or(0),
     );
     {
         let refs: Vec<&Node> = nodes.iter().collect();
@@ -2256,13 +2288,15 @@ fn write_bulk(
             .collect()
     };
     let mut rs = RecordStore::new(pager);
-    for e in edges {
-        let bytes = codec::encode_bulk_edge(
+    let mut bytes = Vec::with_capacity(64);
+    for e in &edges.edges {
+        codec::encode_bulk_edge(
+            &mut bytes,
             &header(KIND_EDGE, e.id),
             e.source,
             e.target,
             e.ty,
-            &e.properties,
+            edges.properties_of(e),
             &refs,
         )?;
         let ptr = rs.insert(&bytes)?;

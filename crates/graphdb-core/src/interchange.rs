@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use crate::db::{AdjLists, BulkEdge, GraphDB};
+use crate::db::{AdjLists, BulkEdge, BulkEdges, GraphDB};
 use crate::error::{GraphError, Result};
 use crate::txn::WriteTxn;
 use crate::types::{Edge, EdgeId, Node, NodeId, Properties, PropertyValue, MAX_LIST_DEPTH};
@@ -103,6 +103,8 @@ const ENTRY_BYTES: usize = 28;
 /// temporary files until they are merged.
 struct AdjacencyRuns {
     buf: Vec<AdjEntry>,
+    /// Room for sorting a run, kept from run to run.
+    scratch: Vec<AdjEntry>,
     cap: usize,
     files: Vec<std::path::PathBuf>,
     peak: usize,
@@ -114,6 +116,7 @@ impl AdjacencyRuns {
     fn new(cap: usize) -> Self {
         AdjacencyRuns {
             buf: Vec::new(),
+            scratch: Vec::new(),
             cap: cap.max(2),
             files: Vec::new(),
             peak: 0,
@@ -139,7 +142,7 @@ impl AdjacencyRuns {
 
     /// Sorts the buffer and writes it as one run to a temporary file.
     fn spill(&mut self) -> Result<()> {
-        sort_run(&mut self.buf);
+        sort_run(&mut self.buf, &mut self.scratch);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -166,7 +169,8 @@ impl AdjacencyRuns {
     fn merge(&mut self, mut each: impl FnMut(AdjLists) -> Result<()>) -> Result<()> {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
-        sort_run(&mut self.buf);
+        sort_run(&mut self.buf, &mut self.scratch);
+        self.scratch = Vec::new();
         let mut readers = Vec::new();
         for path in &self.files {
             let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
@@ -239,7 +243,8 @@ impl AdjacencyRuns {
 /// edge-id order, so a stable counting sort by node and direction gives that order in
 /// two linear passes when the run's node ids are dense (they are taken in sequence);
 /// otherwise, or if the result is not in order after all, a comparison sort does it.
-fn sort_run(buf: &mut Vec<AdjEntry>) {
+/// `scratch` is room for the counting sort (its contents are not kept).
+fn sort_run(buf: &mut Vec<AdjEntry>, scratch: &mut Vec<AdjEntry>) {
     let (Some(lo), Some(hi)) = (buf.iter().map(|e| e.0).min(), buf.iter().map(|e| e.0).max())
     else {
         return;
@@ -257,14 +262,15 @@ fn sort_run(buf: &mut Vec<AdjEntry>) {
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
-    let mut sorted = vec![(0, 0, 0, 0); buf.len()];
+    scratch.clear();
+    scratch.resize(buf.len(), (0, 0, 0, 0));
     for e in buf.iter() {
         let at = &mut starts[bucket(e)];
-        sorted[*at] = *e;
+        scratch[*at] = *e;
         *at += 1;
     }
-    if sorted.windows(2).all(|w| w[0] < w[1]) {
-        *buf = sorted;
+    if scratch.windows(2).all(|w| w[0] < w[1]) {
+        std::mem::swap(buf, scratch);
     } else {
         buf.sort_unstable();
     }
@@ -286,7 +292,7 @@ struct Loader<'a> {
     stats: ImportStats,
     /// Parsed records waiting for the next batch (ids already taken).
     nodes: Vec<Node>,
-    edges: Vec<BulkEdge>,
+    edges: BulkEdges,
     adjacency: AdjacencyRuns,
     /// The edge types and edge property keys seen so far; adjacency entries and bulk
     /// edges name them by index.
@@ -303,7 +309,7 @@ impl<'a> Loader<'a> {
             opts,
             stats: ImportStats::default(),
             nodes: Vec::new(),
-            edges: Vec::new(),
+            edges: BulkEdges::default(),
             adjacency: AdjacencyRuns::new(opts.run_entries),
             names: Vec::new(),
             name_index: HashMap::new(),
@@ -347,21 +353,22 @@ impl<'a> Loader<'a> {
         for (k, v) in edge.properties {
             props.push((self.intern(&k)?, v));
         }
-        self.add_bulk_edge(edge.source, edge.target, &edge.edge_type, props)
+        self.add_bulk_edge(edge.source, edge.target, &edge.edge_type, &mut props)
     }
 
     /// Adds an edge whose property keys are indexes into the load's names (see
-    /// [`intern`](Loader::intern)); its values nest no list (a CSV cell's do not).
+    /// [`intern`](Loader::intern)); its values nest no list (a CSV cell's do not). The
+    /// properties are moved out of `properties`, which is left empty (its room kept).
     fn add_bulk_edge(
         &mut self,
         s: NodeId,
         t: NodeId,
         edge_type: &str,
-        properties: Vec<(u32, PropertyValue)>,
+        properties: &mut Vec<(u32, PropertyValue)>,
     ) -> Result<EdgeId> {
         if self.opts.in_memory {
             let mut e = Edge::new(s, t, edge_type);
-            for (k, v) in properties {
+            for (k, v) in properties.drain(..) {
                 let key = self.names.get(k as usize).cloned().unwrap_or_default();
                 e.properties.insert(key, v);
             }
@@ -376,12 +383,22 @@ impl<'a> Loader<'a> {
         };
         self.last_type = ty;
         let id = self.tx.next_bulk_edge_id()?;
-        self.edges.push(BulkEdge {
+        let span = (
+            u32::try_from(self.edges.properties.len()),
+            u32::try_from(properties.len()),
+        );
+        let (Ok(start), Ok(n)) = span else {
+            return Err(GraphError::InvalidArgument(
+                "more than 2^32 properties in one batch".into(),
+            ));
+        };
+        self.edges.properties.append(properties);
+        self.edges.edges.push(BulkEdge {
             id,
             source: s,
             target: t,
             ty,
-            properties,
+            properties: (start, n),
         });
         self.adjacency.push(s, false, id, t, ty)?;
         self.adjacency.push(t, true, id, s, ty)?;
@@ -390,7 +407,7 @@ impl<'a> Loader<'a> {
 
     /// Writes the buffered records into the commit once there are enough of them.
     fn after_record(&mut self) -> Result<()> {
-        let held = (self.nodes.len() + self.edges.len()) as u64;
+        let held = (self.nodes.len() + self.edges.edges.len()) as u64;
         self.stats.peak_buffered_records = self.stats.peak_buffered_records.max(held);
         if held >= self.opts.batch_records.max(1) as u64 {
             self.write_batch()?;
@@ -401,10 +418,11 @@ impl<'a> Loader<'a> {
     fn write_batch(&mut self) -> Result<()> {
         let room = self.opts.batch_records.min(1 << 16);
         let nodes = std::mem::replace(&mut self.nodes, Vec::with_capacity(room));
-        let edges = std::mem::replace(&mut self.edges, Vec::with_capacity(room));
-        let dirty = self
-            .tx
-            .bulk_write(nodes, edges, &self.names, self.opts.max_dirty_pages)?;
+        let dirty =
+            self.tx
+                .bulk_write(nodes, &self.edges, &self.names, self.opts.max_dirty_pages)?;
+        self.edges.edges.clear();
+        self.edges.properties.clear();
         self.stats.peak_dirty_pages = self.stats.peak_dirty_pages.max(dirty as u64);
         self.stats.batches += 1;
         Ok(())
@@ -1189,6 +1207,7 @@ pub fn import_csv_with(
                 });
             }
             let mut fields = Vec::new();
+            let mut edge_props = Vec::new();
             while let Some(line) = reader.next_into(&mut fields).map_err(|(l, r)| fail(l, r))? {
                 if fields.len() != cols.len() {
                     return Err(fail(
@@ -1197,7 +1216,7 @@ pub fn import_csv_with(
                     ));
                 }
                 let mut props = Properties::new();
-                let mut edge_props = Vec::new();
+                edge_props.clear();
                 let (mut ext_id, mut labels, mut start, mut end, mut ty) =
                     (None, Vec::new(), None, None, None);
                 for ((col, f), key) in cols.iter().zip(&fields).zip(&keys) {
@@ -1244,7 +1263,7 @@ pub fn import_csv_with(
                     if ty.is_empty() {
                         return Err(fail(line, "empty :TYPE".into()));
                     }
-                    load.add_bulk_edge(s, t, ty, edge_props)
+                    load.add_bulk_edge(s, t, ty, &mut edge_props)
                         .map_err(|err| fail(line, err.to_string()))?;
                 } else {
                     let ext = ext_id.unwrap_or_default();
@@ -1518,7 +1537,8 @@ mod tests {
         let mut want = entries.clone();
         want.sort_unstable();
         let mut got = entries.clone();
-        sort_run(&mut got);
+        let mut scratch = Vec::new();
+        sort_run(&mut got, &mut scratch);
         assert_eq!(got, want);
         // Out of edge order (not what the importer pushes) and sparse: still sorted.
         entries.reverse();
@@ -1528,13 +1548,13 @@ mod tests {
         for mut run in [entries.clone(), entries[..entries.len() - 1].to_vec()] {
             let mut w = run.clone();
             w.sort_unstable();
-            sort_run(&mut run);
+            sort_run(&mut run, &mut scratch);
             assert_eq!(run, w);
         }
-        sort_run(&mut entries);
+        sort_run(&mut entries, &mut scratch);
         assert_eq!(entries, want);
         let mut empty = Vec::new();
-        sort_run(&mut empty);
+        sort_run(&mut empty, &mut scratch);
         assert!(empty.is_empty());
     }
 

@@ -138,7 +138,7 @@ impl<'a> WriteTxn<'a> {
     pub(crate) fn bulk_write(
         &mut self,
         nodes: Vec<Node>,
-        edges: Vec<crate::db::BulkEdge>,
+        edges: &crate::db::BulkEdges,
         names: &[String],
         max_dirty_pages: usize,
     ) -> Result<usize> {

@@ -627,4 +627,68 @@ fn a_layout_of_one_edge_type_filters_by_it_and_by_types_it_lacks() {
         );
     }
     assert_eq!(csr.edge_count(), 78);
+    // Depth 0 is the start alone, as in the record-by-record search.
+    assert_eq!(
+        csr.bfs(ids[0], Direction::Both, None, Some(0)).unwrap(),
+        [(ids[0], 0)]
+    );
+    assert_eq!(
+        snap.bfs(ids[0], Direction::Both, None, Some(0))
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_layout_over_many_lock_chunks_matches_the_reference() {
+    // More than two of the build's 4,096-id chunks, with deleted ids in each, so chunk
+    // boundaries fall on visible and on deleted nodes.
+    let n = 9_000usize;
+    let config = Config {
+        sync_mode: SyncMode::Off,
+        ..Config::default()
+    };
+    let (mut db, _m, _w) = crate::mem_db(config);
+    let mut tx = db.begin_write_txn().unwrap();
+    let ids: Vec<u64> = (0..n).map(|_| tx.add_node(Node::new()).unwrap()).collect();
+    // A ring, plus a chord from every 10th node to the one opposite.
+    for i in 0..n {
+        tx.add_edge(Edge::new(ids[i], ids[(i + 1) % n], "R"))
+            .unwrap();
+        if i % 10 == 0 {
+            tx.add_edge(Edge::new(ids[i], ids[(i + n / 2) % n], "C"))
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let mut tx = db.begin_write_txn().unwrap();
+    let gone: HashSet<usize> = [4095usize, 4096, 4097, 8191, 8192, 20].into();
+    for &i in &gone {
+        tx.delete_node(ids[i]).unwrap();
+    }
+    tx.commit().unwrap();
+    let snap = db.snapshot();
+    let csr = snap.analytics().unwrap();
+    assert_eq!(csr.node_count(), n - gone.len());
+    let per_node = graphdb_core::engine::analytics_per_node(&snap).unwrap();
+    assert_eq!(csr.edge_count(), per_node.edge_count());
+    assert_eq!(
+        csr.weakly_connected_components(),
+        snap.weakly_connected_components().unwrap()
+    );
+    for start in [ids[0], ids[4098], ids[8999]] {
+        for filter in [None, Some("R"), Some("C")] {
+            let want: Vec<(u64, u32)> = snap
+                .bfs(start, Direction::Both, filter, None)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(csr.bfs(start, Direction::Both, filter, None).unwrap(), want);
+            assert_eq!(
+                per_node.bfs(start, Direction::Both, filter, None).unwrap(),
+                want
+            );
+        }
+    }
 }
