@@ -283,10 +283,11 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
             // write refuses later writes, a failed checkpoint is retried), as for the
             // engine's own commits.
             if shared.sync_mode == SyncMode::Off {
-                // No fsync ever runs between checkpoints. The frames of consecutive
-                // commits wait in memory, where the log merges them (the header page,
-                // the records page and the map page that each small commit rewrites
-                // are encoded and written once per group instead of once per commit),
+                // No fsync ever runs between checkpoints. Consecutive commits wait in
+                // the log's memory (log format 4: each a record of the bytes it
+                // changed; the page-image format merges the header, records and map
+                // pages that each small commit rewrites, so they are encoded once per
+                // group) and are written once per group instead of once per commit,
                 // and every `off_write_group`-th commit (64 by default) writes the group with one
                 // uncontended `pwrite`, here under the lock (cheaper than handing it to
                 // a leader: a wake-up per write). A killed process keeps every group
