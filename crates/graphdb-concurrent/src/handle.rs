@@ -174,7 +174,7 @@ impl Shared {
 /// same data; transactions borrow the handle they were begun on.
 #[derive(Debug, Clone)]
 pub struct ConcurrentGraphDB {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl ConcurrentGraphDB {
