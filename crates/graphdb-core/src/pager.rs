@@ -56,6 +56,10 @@ pub(crate) struct Pager {
     /// file. Only an abandoned commit can drop map pages (ones it created), so
     /// [`abandon`](Pager::abandon) clears the memo. Entries are `(root, key, leaf)`.
     leaf_memo: Box<[(PageId, u64, PageId)]>,
+    /// The header page buffer of the last commit, reused by the next one: every commit
+    /// writes a new header page, and a fresh 8 KiB allocation per commit (freed right
+    /// after) made the allocator consolidate its free lists each time.
+    spare_header: Option<PageBuf>,
 }
 
 /// Entries of [`Pager::leaf_memo`] (a power of two).
@@ -185,6 +189,7 @@ impl Pager {
             stats: PagerStats::default(),
             sizing,
             leaf_memo: vec![(0, 0, 0); LEAF_MEMO].into_boxed_slice(),
+            spare_header: None,
         };
         if rebuild {
             pager.check_rebuildable(mode)?;
@@ -449,7 +454,14 @@ impl Pager {
     /// written. On error the modifications are abandoned.
     pub(crate) fn commit(&mut self, commit_ts: u64) -> Result<(u64, Vec<PageId>)> {
         self.meta.last_commit_ts = commit_ts;
-        let mut header = new_page(PageType::Header);
+        let mut header = match self.spare_header.take() {
+            Some(mut p) => {
+                p.fill(0);
+                p[4] = PageType::Header as u8;
+                p
+            }
+            None => new_page(PageType::Header),
+        };
         self.meta.write(&mut header);
         self.dirty.insert(0, header);
         let mut ids: Vec<PageId> = self.dirty.keys().copied().collect();
@@ -469,6 +481,8 @@ impl Pager {
         for (id, p) in self.dirty.drain() {
             if id != 0 {
                 self.cache.put(id, p);
+            } else {
+                self.spare_header = Some(p);
             }
         }
         self.committed_meta = self.meta.clone();
