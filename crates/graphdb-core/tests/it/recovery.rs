@@ -323,3 +323,32 @@ fn a_checkpoint_shrinks_a_large_log_back_to_a_small_bound() {
     assert_eq!(db.snapshot().all_nodes().unwrap().len(), 601);
     assert_eq!(count(&db, 1), 1);
 }
+
+/// `use_log_format(3)` writes the page-image log (the format before 4) from then on; a
+/// handle opened later replays it, folds it into the main file and writes format 4
+/// again; a format this build cannot write is refused, naming the ones it can.
+#[test]
+fn the_page_image_log_is_written_on_request_and_folded_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let mut db = GraphDB::create(&path, no_checkpoint()).unwrap();
+    for bad in [0, 2, 5] {
+        let err = db.use_log_format(bad).unwrap_err();
+        assert!(matches!(err, GraphError::InvalidArgument(_)), "{err}");
+        assert!(err.to_string().contains("versions 3 and 4"), "{err}");
+    }
+    db.use_log_format(3).unwrap();
+    commit_n(&mut db, 5);
+    let version = |p: &std::path::Path| {
+        let log = std::fs::read(wal_path(p)).unwrap();
+        u32::from_le_bytes(log[8..12].try_into().unwrap())
+    };
+    assert_eq!(version(&path), 3);
+    drop(db);
+    let db = GraphDB::open(&path, no_checkpoint()).unwrap();
+    assert_eq!(db.recovery_report().log_version, 3);
+    assert_eq!(db.recovery_report().transactions_replayed, 5);
+    assert_eq!(version(&path), LOG_FORMAT_VERSION);
+    assert_eq!(count(&db, 5), 5);
+    assert!(db.check().unwrap().is_ok());
+}
