@@ -174,7 +174,7 @@ impl Shared {
 /// same data; transactions borrow the handle they were begun on.
 #[derive(Debug, Clone)]
 pub struct ConcurrentGraphDB {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl ConcurrentGraphDB {
@@ -234,9 +234,10 @@ impl ConcurrentGraphDB {
     }
 
     /// Under [`SyncMode::Off`] with [`Variant::LockFreeReads`], how many consecutive
-    /// commits have their log frames written together (default 64, at least 1). The
-    /// frames of a group wait in memory, where the pages that consecutive small commits
-    /// all rewrite merge, and the group's last commit writes them with one `pwrite`; a
+    /// commits have their log records written together (default 64, at least 1). The
+    /// records of a group wait in memory (with the page-image log, the pages that
+    /// consecutive small commits all rewrite merge there), and the group's last commit
+    /// writes them with one `pwrite`; a
     /// killed process loses at most the last `commits - 1` commits, whole and newest
     /// first. 1 writes every commit at once (the behaviour before groups). Other sync
     /// modes and variants ignore it.

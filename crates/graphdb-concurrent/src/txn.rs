@@ -263,16 +263,25 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
             // all missing onto the lock the writer holds. A bulk commit only closes spans,
             // so it does not decode thousands of records under the write lock.
             let through = info.touched_nodes.len() + info.touched_edges.len() <= WRITE_THROUGH_MAX;
+            // Only versions the cache holds are refreshed (no write-allocate): a node or
+            // edge this commit created, or one no reader loaded, is not added. A full
+            // cache drops an arbitrary entry for each new one, so a stream of inserts
+            // would otherwise evict the versions readers use; the first reader of a new
+            // node loads it (under the engine lock in read mode, as any miss). No reader
+            // can add an entry meanwhile: a miss takes the engine lock this commit holds.
             // A version that cannot be read back here is only not cached: its span is
             // closed and the next reader of it misses and meets the error itself.
+            let prev = ts.saturating_sub(1);
             for id in &info.touched_nodes {
-                match through.then(|| db.read_node_version(*id, ts)) {
+                let cached = through && p3.nodes.get(*id, prev).is_some();
+                match cached.then(|| db.read_node_version(*id, ts)) {
                     Some(Ok(Some((node, true)))) => p3.nodes.publish(*id, Arc::new(node), ts),
                     _ => p3.nodes.end_version(*id, ts),
                 }
             }
             for id in &info.touched_edges {
-                match through.then(|| db.read_edge_version(*id, ts)) {
+                let cached = through && p3.edges.get(*id, prev).is_some();
+                match cached.then(|| db.read_edge_version(*id, ts)) {
                     Some(Ok(Some((edge, true)))) => p3.edges.publish(*id, Arc::new(edge), ts),
                     _ => p3.edges.end_version(*id, ts),
                 }
@@ -283,10 +292,11 @@ fn commit_phase3(shared: &Shared, p3: &Phase3, tx: TxId) -> Result<u64> {
             // write refuses later writes, a failed checkpoint is retried), as for the
             // engine's own commits.
             if shared.sync_mode == SyncMode::Off {
-                // No fsync ever runs between checkpoints. The frames of consecutive
-                // commits wait in memory, where the log merges them (the header page,
-                // the records page and the map page that each small commit rewrites
-                // are encoded and written once per group instead of once per commit),
+                // No fsync ever runs between checkpoints. Consecutive commits wait in
+                // the log's memory (log format 4: each a record of the bytes it
+                // changed; the page-image format merges the header, records and map
+                // pages that each small commit rewrites, so they are encoded once per
+                // group) and are written once per group instead of once per commit,
                 // and every `off_write_group`-th commit (64 by default) writes the group with one
                 // uncontended `pwrite`, here under the lock (cheaper than handing it to
                 // a leader: a wake-up per write). A killed process keeps every group
@@ -360,5 +370,56 @@ fn wait_for_siblings(committing: &AtomicU64) {
     let until = Instant::now() + GROUP_WAIT;
     while committing.load(Ordering::Acquire) > 0 && Instant::now() < until {
         std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use graphdb_core::{Config, GraphDB, Node, SyncMode};
+
+    use crate::{ConcurrentGraphDB, Variant};
+
+    /// Write-through refreshes cached versions but adds none: a stream of inserts into a
+    /// full node cache leaves the nodes readers loaded cached, and an update of one of
+    /// them is published at once.
+    #[test]
+    fn inserts_do_not_evict_the_versions_readers_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            sync_mode: SyncMode::Off,
+            node_cache_capacity: 64,
+            create_if_missing: true,
+            ..Config::default()
+        };
+        let engine = GraphDB::create(dir.path().join("g.db"), config).unwrap();
+        let db = ConcurrentGraphDB::from_db(engine, Variant::LockFreeReads);
+        let mut tx = db.begin_transaction().unwrap();
+        let hot: Vec<u64> = (0..32)
+            .map(|i| tx.add_node(Node::new().with_property("v", i)).unwrap())
+            .collect();
+        tx.commit().unwrap();
+        let r = db.begin_read().unwrap();
+        for id in &hot {
+            assert!(r.get_node(*id).unwrap().is_some());
+        }
+        r.commit().unwrap();
+        for i in 0..300i64 {
+            let mut tx = db.begin_transaction().unwrap();
+            tx.add_node(Node::new().with_property("v", i)).unwrap();
+            tx.commit().unwrap();
+        }
+        let p3 = db.shared.phase3.as_ref().unwrap();
+        let ts = db.current_commit_ts().unwrap();
+        let missing = hot
+            .iter()
+            .filter(|id| p3.nodes.get(**id, ts).is_none())
+            .count();
+        assert_eq!(missing, 0, "inserts evicted {missing} of 32 cached nodes");
+        let mut tx = db.begin_transaction().unwrap();
+        tx.update_node(hot[0], Node::new().with_property("v", -1i64))
+            .unwrap();
+        let ts = tx.commit().unwrap();
+        let node = p3.nodes.get(hot[0], ts).unwrap();
+        assert_eq!(node.properties.get("v"), Some(&(-1i64).into()));
     }
 }
