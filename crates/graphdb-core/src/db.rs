@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::cache::VersionCache;
 use crate::codec::{self, EdgeRecord, NodeRecord, RecordHeader, KIND_EDGE, KIND_NODE};
@@ -94,6 +95,12 @@ pub struct Config {
     /// damaged log frame (default `false`: drop them and say so in the
     /// [`RecoveryReport`]). The files are left untouched, so they can be salvaged first.
     pub strict_recovery: bool,
+    /// How long [`GraphDB::open`] waits for another handle to let go of the file before
+    /// it answers [`GraphError::InUse`] (default 250 ms; zero answers at once). The wait
+    /// covers a handle being dropped in another thread at the same moment, and a child
+    /// process that another thread of this process is starting: between its fork and its
+    /// exec the child holds a copy of every open file, and with it the file's lock.
+    pub lock_wait: Duration,
 }
 
 impl Default for Config {
@@ -107,6 +114,7 @@ impl Default for Config {
             checkpoint_after_frames: 4096,
             create_if_missing: false,
             strict_recovery: false,
+            lock_wait: Duration::from_millis(250),
         }
     }
 }
@@ -441,7 +449,7 @@ impl GraphDB {
         }
         let main = FileStorage::open(path)?;
         // The lock goes before recovery: recovery writes the main file.
-        if !main.try_lock_exclusive()? {
+        if !lock_within(&main, config.lock_wait)? {
             return Err(GraphError::InUse(path.display().to_string()));
         }
         let wal = FileStorage::open(&log)?;
@@ -1955,6 +1963,24 @@ pub(crate) type AdjLists = (
     Vec<(EdgeId, NodeId, u32)>,
     Vec<(EdgeId, NodeId, u32)>,
 );
+
+/// Takes the file's exclusive lock, retrying for up to `wait` (short sleeps, growing
+/// to 10 ms) while another open file description holds it.
+fn lock_within(main: &FileStorage, wait: Duration) -> Result<bool> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if main.try_lock_exclusive()? {
+            return Ok(true);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+}
 
 fn bulk_in_progress() -> GraphError {
     GraphError::InvalidArgument(

@@ -82,7 +82,16 @@ fn a_second_open_of_the_same_file_is_refused_until_the_first_handle_drops() {
     tx.commit().unwrap();
 
     // Two pagers over one file would overwrite each other's pages; the second open must
-    // fail before recovery touches the file.
+    // fail before recovery touches the file (at once with no wait; after the default
+    // wait otherwise).
+    let no_wait = Config {
+        lock_wait: std::time::Duration::ZERO,
+        ..Config::default()
+    };
+    match GraphDB::open(&path, no_wait) {
+        Err(GraphError::InUse(p)) => assert!(p.ends_with("g.db"), "{p}"),
+        other => panic!("expected InUse, got {:?}", other.map(|_| "an open handle")),
+    }
     match GraphDB::open(&path, Config::default()) {
         Err(GraphError::InUse(p)) => assert!(p.ends_with("g.db"), "{p}"),
         other => panic!("expected InUse, got {:?}", other.map(|_| "an open handle")),
@@ -91,6 +100,34 @@ fn a_second_open_of_the_same_file_is_refused_until_the_first_handle_drops() {
     drop(first);
 
     let reopened = GraphDB::open(&path, Config::default()).unwrap();
+    assert!(reopened.get_node(id).unwrap().is_some());
+}
+
+#[test]
+fn an_open_waits_for_a_handle_that_is_being_dropped_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let mut first = GraphDB::create(&path, Config::default()).unwrap();
+    let mut tx = first.begin_write_txn().unwrap();
+    let id = tx.add_node(Node::new().with_label("Kept")).unwrap();
+    tx.commit().unwrap();
+
+    // The handle is dropped by another thread while this one is already waiting; a
+    // generous wait keeps the test free of timing assumptions (the open returns as soon
+    // as the lock is free).
+    let (about_to_open, wait_for_open) = std::sync::mpsc::channel::<()>();
+    let dropper = std::thread::spawn(move || {
+        wait_for_open.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        drop(first);
+    });
+    let patient = Config {
+        lock_wait: std::time::Duration::from_secs(60),
+        ..Config::default()
+    };
+    about_to_open.send(()).unwrap();
+    let reopened = GraphDB::open(&path, patient).unwrap();
+    dropper.join().unwrap();
     assert!(reopened.get_node(id).unwrap().is_some());
 }
 
