@@ -204,7 +204,7 @@ fn string_end(b: &[u8], mut i: usize) -> usize {
 
 /// The offset after `#*"..."#*` starting at `i` (after the `r`); a raw identifier
 /// (`r#name`) is left to the identifier rule.
-fn raw_string_end(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn raw_string_end(b: &[u8], mut i: usize) -> usize {
     let mut hashes = 0;
     while b.get(i) == Some(&b'#') {
         hashes += 1;

@@ -207,36 +207,17 @@ fn skip_string(b: &[u8], mut i: usize, line: &mut u32, line_start: &mut usize) -
     i
 }
 
-/// Skips `#*"..."#*` from `i` (after the `r`); returns the offset after it.
-fn skip_raw_string(b: &[u8], mut i: usize, line: &mut u32, line_start: &mut usize) -> usize {
-    let mut hashes = 0;
-    while b.get(i) == Some(&b'#') {
-        hashes += 1;
-        i += 1;
-    }
-    if b.get(i) != Some(&b'"') {
-        // `r#ident`: a raw identifier, not a string.
-        return i;
-    }
-    i += 1;
-    while i < b.len() {
-        if b[i] == b'"'
-            && b[i + 1..]
-                .iter()
-                .take(hashes)
-                .filter(|c| **c == b'#')
-                .count()
-                == hashes
-        {
-            return i + 1 + hashes;
-        }
-        if b[i] == b'\n' {
+/// Skips `#*"..."#*` from `i` (after the `r`); returns the offset after it and counts
+/// the lines the string spans.
+fn skip_raw_string(b: &[u8], i: usize, line: &mut u32, line_start: &mut usize) -> usize {
+    let end = crate::docs::raw_string_end(b, i);
+    for (k, c) in b[i..end].iter().enumerate() {
+        if *c == b'\n' {
             *line += 1;
-            *line_start = i + 1;
+            *line_start = i + k + 1;
         }
-        i += 1;
     }
-    i
+    end
 }
 
 /// Skips a character literal or a lifetime starting at the quote at `i`.

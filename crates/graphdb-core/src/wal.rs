@@ -1064,6 +1064,37 @@ fn replay_records(all: &[u8], st: &mut LogState, report: &mut RecoveryReport) {
     }
 }
 
+/// Drops what lies between the end of the committed prefix (`end`) and `cut`: reports
+/// it (committed transactions past a damaged frame or record, or a torn tail), refuses
+/// under strict recovery when commits would be lost, and otherwise zeroes those bytes,
+/// keeping the file's length (preallocated space), so none of them can ever be chained
+/// onto later frames or records.
+fn drop_tail(
+    storage: &dyn Storage,
+    report: &mut RecoveryReport,
+    end: usize,
+    cut: usize,
+    commits: u64,
+    strict: bool,
+) -> Result<()> {
+    if cut <= end {
+        return Ok(());
+    }
+    report.dropped_bytes = (cut - end) as u64;
+    report.dropped_transactions = commits;
+    report.end = if commits > 0 {
+        LogEnd::DamagedFrame { offset: end as u64 }
+    } else {
+        LogEnd::TornTail { offset: end as u64 }
+    };
+    if strict && commits > 0 {
+        return Err(strict_refusal(report));
+    }
+    storage.write_at(&vec![0u8; cut - end], end as u64)?;
+    storage.sync()?;
+    Ok(())
+}
+
 fn strict_refusal(report: &RecoveryReport) -> GraphError {
     GraphError::corrupt(
         format!(
@@ -1207,23 +1238,14 @@ impl Wal {
             replay_records(&all, &mut st, &mut report);
             let end = st.end as usize;
             let (commits, cut) = records_after(&all, end, st.salt);
-            let cut = cut.min(all.len());
-            if cut > end {
-                report.dropped_bytes = (cut - end) as u64;
-                report.dropped_transactions = commits;
-                report.end = if commits > 0 {
-                    LogEnd::DamagedFrame { offset: end as u64 }
-                } else {
-                    LogEnd::TornTail { offset: end as u64 }
-                };
-                if strict && commits > 0 {
-                    return Err(strict_refusal(&report));
-                }
-                // Zero the dropped records (keeping the file's length, which is
-                // preallocated space) so none can ever be chained onto later records.
-                storage.write_at(&vec![0u8; cut - end], st.end)?;
-                storage.sync()?;
-            }
+            drop_tail(
+                &*storage,
+                &mut report,
+                end,
+                cut.min(all.len()),
+                commits,
+                strict,
+            )?;
             if version != write_version && st.frames == 0 {
                 st.reset(&*storage, true)?;
             }
@@ -1294,23 +1316,14 @@ impl Wal {
             if cut == end && all.len() > end && all.len() < end + FRAME_HEADER {
                 cut = all.len();
             }
-            let cut = cut.min(all.len());
-            if cut > end {
-                report.dropped_bytes = (cut - end) as u64;
-                report.dropped_transactions = commits;
-                report.end = if commits > 0 {
-                    LogEnd::DamagedFrame { offset: end as u64 }
-                } else {
-                    LogEnd::TornTail { offset: end as u64 }
-                };
-                if strict && commits > 0 {
-                    return Err(strict_refusal(&report));
-                }
-                // Zero the dropped frames (keeping the file's length, which is
-                // preallocated space) so none can ever be chained onto later frames.
-                storage.write_at(&vec![0u8; cut - end], st.end)?;
-                storage.sync()?;
-            }
+            drop_tail(
+                &*storage,
+                &mut report,
+                end,
+                cut.min(all.len()),
+                commits,
+                strict,
+            )?;
             if version != write_version && st.frames == 0 {
                 // Nothing to replay: start a generation in the format this handle writes.
                 st.reset(&*storage, true)?;
