@@ -430,20 +430,11 @@ fn registry_crates_with_macro_declared_modules_are_reached() {
     assert_eq!(g.metrics.unreachable_files, 0, "{:?}", g.diagnostics);
 }
 
-#[test]
-fn skipping_data_initialisers_changes_no_fact_on_registry_files() {
-    // The build steps over brace-free `const`/`static` initialisers instead of parsing
-    // them; the facts must equal those of a full parse. regex-syntax (a dependency of
-    // this workspace) has the generated tables this is for; syn and serde_core have
-    // consts of every other shape. (The whole registry is checked by the
-    // `data_skip_check` example in a release build.)
+/// The `.rs` files directly in each `(crate name prefix, subdirectory)` of the local
+/// registry, in a fixed order; a crate missing from the registry fails the test.
+fn registry_sources(dirs: &[(&str, &str)]) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for (name, sub) in [
-        ("regex-syntax-", "src/unicode_tables"),
-        ("regex-syntax-", "src/hir"),
-        ("syn-", "src"),
-        ("serde_core-", "src"),
-    ] {
+    for (name, sub) in dirs {
         let dir = registry_crate(name)
             .unwrap_or_else(|| {
                 panic!("{name}: not in the local cargo registry (run `cargo fetch`)")
@@ -458,6 +449,35 @@ fn skipping_data_initialisers_changes_no_fact_on_registry_files() {
         found.sort();
         files.extend(found);
     }
+    files
+}
+
+/// Runs a differential check on a thread with a large stack (a debug build of syn
+/// recurses deeply on some registry files).
+fn on_a_big_stack<T: Send>(check: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, check)
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+}
+
+#[test]
+fn skipping_data_initialisers_changes_no_fact_on_registry_files() {
+    // The build steps over brace-free `const`/`static` initialisers instead of parsing
+    // them; the facts must equal those of a full parse. regex-syntax (a dependency of
+    // this workspace) has the generated tables this is for; syn and serde_core have
+    // consts of every other shape. (The whole registry is checked by the
+    // `data_skip_check` example in a release build.)
+    let files = registry_sources(&[
+        ("regex-syntax-", "src/unicode_tables"),
+        ("regex-syntax-", "src/hir"),
+        ("syn-", "src"),
+        ("serde_core-", "src"),
+    ]);
     let mut checked = 0;
     let mut skipped_some = 0;
     for f in &files {
@@ -473,14 +493,7 @@ fn skipping_data_initialisers_changes_no_fact_on_registry_files() {
             continue;
         }
         skipped_some += 1;
-        let diff = std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .stack_size(256 << 20)
-                .spawn_scoped(s, || code_graph::check_data_skip(&source))
-                .unwrap()
-                .join()
-                .unwrap()
-        });
+        let diff = on_a_big_stack(|| code_graph::check_data_skip(&source));
         assert_eq!(diff, None, "{}", f.display());
         checked += 1;
     }
@@ -498,40 +511,18 @@ fn blanking_doc_comments_changes_no_fact_on_registry_files() {
     // and serde_core are documented throughout, with doc comments on items, fields,
     // variants, statements and inside macros. (The whole registry is checked by the
     // `data_skip_check` example in a release build.)
-    let mut files = Vec::new();
-    for (name, sub) in [
+    let files = registry_sources(&[
         ("syn-", "src"),
         ("serde_core-", "src"),
         ("regex-syntax-", "src/hir"),
-    ] {
-        let dir = registry_crate(name)
-            .unwrap_or_else(|| {
-                panic!("{name}: not in the local cargo registry (run `cargo fetch`)")
-            })
-            .join(sub);
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-            .collect();
-        found.sort();
-        files.extend(found);
-    }
+    ]);
     let mut documented = 0;
     for f in &files {
         let source = std::fs::read_to_string(f).unwrap();
         if source.contains("///") || source.contains("//!") {
             documented += 1;
         }
-        let diff = std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .stack_size(256 << 20)
-                .spawn_scoped(s, || code_graph::check_doc_blanking(&source))
-                .unwrap()
-                .join()
-                .unwrap()
-        });
+        let diff = on_a_big_stack(|| code_graph::check_doc_blanking(&source));
         assert_eq!(diff, None, "{}", f.display());
     }
     assert!(documented >= 40, "only {documented} documented files");
