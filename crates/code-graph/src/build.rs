@@ -98,6 +98,11 @@ pub struct BuildOptions {
     /// tokenising (lines and columns kept), which on documented code saves about a fifth
     /// of the parse. On, the graph is the same; benchmarks use it as the "before".
     pub parse_docs: bool,
+    /// Parse every function body with syn. Off by default: a build reads the bodies
+    /// whose syntax its own body reader covers (most of them) without building syn
+    /// trees, and takes the same facts from them; see docs/code-graph.md. On, the graph
+    /// is the same; benchmarks use it as the "before".
+    pub parse_bodies: bool,
 }
 
 impl std::fmt::Debug for BuildOptions {
@@ -110,6 +115,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("progress", &self.progress.is_some())
             .field("parse_data", &self.parse_data)
             .field("parse_docs", &self.parse_docs)
+            .field("parse_bodies", &self.parse_bodies)
             .finish()
     }
 }
@@ -272,6 +278,8 @@ struct Counters {
     parse_data: bool,
     /// Not a statistic: [`BuildOptions::parse_docs`], read wherever a file is parsed.
     parse_docs: bool,
+    /// Not a statistic: [`BuildOptions::parse_bodies`].
+    parse_bodies: bool,
 }
 
 /// The outcome of reading one file.
@@ -320,6 +328,7 @@ fn parse_one(path: &Path, root: &Path, interner: &dyn TypeInterner, counters: &C
     let shortcuts = Shortcuts {
         skip_data: !counters.parse_data,
         blank_docs: !counters.parse_docs,
+        hollow_bodies: !counters.parse_bodies,
     };
     match extract_file_with(&source, interner, shortcuts) {
         Ok(facts) => Parsed {
@@ -397,6 +406,7 @@ fn run<E: Exec>(
         done: AtomicUsize::new(0),
         parse_data: options.parse_data,
         parse_docs: options.parse_docs,
+        parse_bodies: options.parse_bodies,
     };
     let total = files.len();
     let report = |out: Parsed| {

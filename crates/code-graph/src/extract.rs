@@ -8,6 +8,8 @@
 
 use syn::visit::Visit;
 
+use crate::body::{Ev, PSyn, RSyn};
+
 pub(crate) mod recv;
 
 use recv::{ty_ref, Generics, MAX_RECV_DEPTH};
@@ -215,6 +217,9 @@ pub(crate) struct Shortcuts {
     pub(crate) skip_data: bool,
     /// Doc comments are blanked out before tokenising (see [`crate::docs`]).
     pub(crate) blank_docs: bool,
+    /// Function bodies the body reader understands are read without syn (see
+    /// [`crate::hollow`]).
+    pub(crate) hollow_bodies: bool,
 }
 
 impl Shortcuts {
@@ -222,6 +227,7 @@ impl Shortcuts {
     pub(crate) const ALL: Shortcuts = Shortcuts {
         skip_data: true,
         blank_docs: true,
+        hollow_bodies: true,
     };
 }
 
@@ -252,6 +258,16 @@ pub(crate) fn extract_file_with(
         None
     };
     let source = blanked.as_deref().unwrap_or(source);
+    // Lines and columns outside hollowed bodies are kept too.
+    let hollowed = if shortcuts.hollow_bodies {
+        crate::hollow::hollow(source)
+    } else {
+        None
+    };
+    let (source, bodies) = match &hollowed {
+        Some(h) => (h.text.as_str(), Some(&h.bodies)),
+        None => (source, None),
+    };
     let skip_data = shortcuts.skip_data;
     let piece = if source.len() > PIECES_FROM { PIECE } else { 0 };
     let cuts = crate::scan::scan(source, piece).map_err(|d| ParseFailure {
@@ -264,7 +280,7 @@ pub(crate) fn extract_file_with(
         ),
     })?;
     if cuts.is_empty() {
-        return extract_piece(source, interner, skip_data);
+        return extract_piece(source, interner, skip_data, Hollow { bodies, lines_before: 0 });
     }
     let mut bounds = Vec::with_capacity(cuts.len() + 2);
     bounds.push(0);
@@ -277,7 +293,11 @@ pub(crate) fn extract_file_with(
         let mut end = k + 1;
         loop {
             let text = &source[bounds[k]..bounds[end]];
-            match extract_piece(text, interner, skip_data) {
+            let hollow = Hollow {
+                bodies,
+                lines_before,
+            };
+            match extract_piece(text, interner, skip_data, hollow) {
                 Ok(mut part) => {
                     if lines_before > 0 {
                         shift_lines(&mut part.items, lines_before);
@@ -317,11 +337,20 @@ fn shift_lines(items: &mut [ItemFact], by: u32) {
     }
 }
 
+/// The bodies read by the body shortcut, for a piece that starts `lines_before` lines
+/// into the file.
+#[derive(Clone, Copy)]
+struct Hollow<'a> {
+    bodies: Option<&'a crate::fasthash::FastMap<(u32, u32), crate::body::Body>>,
+    lines_before: u32,
+}
+
 /// Parses one piece of source (a whole file, or a run of its items) and extracts it.
 fn extract_piece(
     source: &str,
     interner: &dyn TypeInterner,
     skip_data: bool,
+    hollow: Hollow<'_>,
 ) -> Result<FileFacts, ParseFailure> {
     let result = match crate::items::parse_file(source, skip_data) {
         Ok(file) => {
@@ -331,6 +360,7 @@ fn extract_piece(
                 in_bodies: 0,
                 buf: std::cell::Cell::new(String::new()),
                 generics: Generics::default(),
+                hollow,
             };
             let mut items = Vec::new();
             x.items_into(&file.items, &mut items);
@@ -574,9 +604,21 @@ struct Extractor<'a> {
     buf: std::cell::Cell<String>,
     /// The generic parameters of the enclosing items.
     generics: Generics,
+    /// The bodies read without syn.
+    hollow: Hollow<'a>,
 }
 
-impl Extractor<'_> {
+impl<'a> Extractor<'a> {
+    /// What the body reader recorded for `block`, when it was hollowed.
+    fn hollowed(&self, block: &syn::Block) -> Option<&'a crate::body::Body> {
+        if !block.stmts.is_empty() {
+            return None;
+        }
+        let at = block.brace_token.span.open().start();
+        let key = (at.line as u32 + self.hollow.lines_before, at.column as u32);
+        self.hollow.bodies?.get(&key)
+    }
+
     fn ty(&self, ty: &syn::Type) -> NodeId {
         let mut text = self.buf.take();
         write_type(ty, &mut text);
@@ -1187,7 +1229,10 @@ impl Extractor<'_> {
                 }
             }
         }
-        c.visit_block(block);
+        match c.x.hollowed(block) {
+            Some(body) => c.replay(&body.events),
+            None => c.visit_block(block),
+        }
         let opaque = c.opaque;
         let found = std::mem::take(&mut c.items);
         fact.opaque_calls += opaque as u32;
@@ -1417,6 +1462,108 @@ impl CallCollector<'_, '_> {
         self.scopes.push(Vec::new());
         f(self);
         self.scopes.pop();
+    }
+
+    /// Applies what the body reader recorded, with the rules the `Visit` methods below
+    /// apply to a syn tree.
+    fn replay(&mut self, events: &[Ev]) {
+        for ev in events {
+            match ev {
+                Ev::Call(segs, single) => self.calls.push(match (single, segs.first()) {
+                    (true, Some(name)) => Callee::Name(name.clone()),
+                    _ => Callee::Path(segs.clone()),
+                }),
+                Ev::Opaque => self.opaque += 1,
+                Ev::Method(name, r) => {
+                    let callee = match self.recv_read(r, 0) {
+                        Some(Recv::SelfValue) => Callee::SelfMethod(name.clone()),
+                        Some(r) => Callee::Typed(recv::encode_with(&r, name, &mut self.buf)),
+                        None => Callee::Method(name.clone()),
+                    };
+                    self.calls.push(callee);
+                }
+                Ev::Push => self.scopes.push(Vec::new()),
+                Ev::Pop => {
+                    self.scopes.pop();
+                }
+                Ev::Bind(pat, value) => {
+                    let recv = value.as_ref().and_then(|v| self.recv_read(v, 0));
+                    self.bind_read(pat, recv);
+                }
+            }
+        }
+    }
+
+    /// [`CallCollector::recv`] of a read expression.
+    fn recv_read(&self, e: &RSyn, depth: usize) -> Option<Recv> {
+        if depth >= MAX_RECV_DEPTH {
+            return None;
+        }
+        match e {
+            RSyn::Ident(name) => {
+                if name == "self" {
+                    return Some(Recv::SelfValue);
+                }
+                self.local(name)?.clone()
+            }
+            RSyn::Field(base, member) => {
+                let base = self.recv_read(base, depth + 1)?;
+                Some(match base {
+                    Recv::SelfValue => Recv::SelfField(member.clone()),
+                    base => Recv::Field(Box::new(base), member.clone()),
+                })
+            }
+            RSyn::MethodRet(base, name) => {
+                let base = self.recv_read(base, depth + 1).map(Box::new);
+                Some(Recv::MethodRet(base, name.clone()))
+            }
+            RSyn::CallRet(path) => Some(Recv::CallRet(path.clone())),
+            RSyn::Struct(path) => Some(Recv::Type(TyRef::Path(path.clone()))),
+            RSyn::Cast(ty) => self.ty_ref_read(ty).map(Recv::Type),
+            RSyn::Wrap(inner) => self.recv_read(inner, depth + 1),
+            RSyn::Other => None,
+        }
+    }
+
+    fn ty_ref_read(&self, ty: &crate::body::Ty) -> Option<TyRef> {
+        recv::ty_ref_read(ty, &|n| self.x.generics.is_param(n))
+    }
+
+    /// [`CallCollector::bind`] of a read pattern.
+    fn bind_read(&mut self, pat: &PSyn, recv: Option<Recv>) {
+        match pat {
+            PSyn::Ident(name, sub) => {
+                if let Some(sub) = sub {
+                    self.bind_read(sub, recv.clone());
+                }
+                self.declare(name.clone(), recv);
+            }
+            PSyn::Typed(pat, ty) => {
+                let declared = self.ty_ref_read(ty).map(Recv::Type);
+                self.bind_read(pat, declared);
+            }
+            PSyn::Ref(pat) => self.bind_read(pat, recv),
+            PSyn::TupleStruct(path, elems) => {
+                let mut known = true;
+                for (i, elem) in elems.iter().enumerate() {
+                    known &= elem.is_some();
+                    if let Some(elem) = elem {
+                        let r = known.then(|| Recv::PatField(path.clone(), i.to_string()));
+                        self.bind_read(elem, r);
+                    }
+                }
+            }
+            PSyn::Struct(path, fields) => {
+                for (member, f) in fields {
+                    self.bind_read(f, Some(Recv::PatField(path.clone(), member.clone())));
+                }
+            }
+            PSyn::Names(names) => {
+                for n in names {
+                    self.declare(n.clone(), None);
+                }
+            }
+        }
     }
 }
 

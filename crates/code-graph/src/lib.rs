@@ -72,15 +72,18 @@
 #[cfg(feature = "tools")]
 #[doc(hidden)]
 pub mod alloc;
+mod body;
 mod build;
 mod docs;
 mod error;
 mod export;
 mod extract;
 mod fasthash;
+mod hollow;
 pub mod id;
 mod interner;
 mod items;
+mod lex;
 mod manifest;
 mod model;
 mod normalize;
@@ -126,6 +129,7 @@ pub fn check_data_skip(source: &str) -> Option<String> {
     let none = extract::Shortcuts {
         skip_data: false,
         blank_docs: false,
+        hollow_bodies: false,
     };
     let fast = extract::Shortcuts {
         skip_data: true,
@@ -187,6 +191,28 @@ fn compare_facts(
             e.message
         )),
     }
+}
+
+/// Whether the facts extracted from `source` are the same with the function bodies that
+/// the body reader covers read without syn (what a build does) as with every body
+/// parsed by syn, and a file that fails fails the same way: `None` when so, otherwise
+/// a description of the first difference. For differential checks over many real
+/// files.
+#[doc(hidden)]
+pub fn check_body_shortcut(source: &str) -> Option<String> {
+    let fast = extract::Shortcuts::ALL;
+    let full = extract::Shortcuts {
+        hollow_bodies: false,
+        ..fast
+    };
+    compare_facts(source, fast, full, true)
+}
+
+/// How many of the function bodies in `source` the body reader covers, and how many it
+/// leaves to syn (for the registry differential example).
+#[doc(hidden)]
+pub fn body_coverage(source: &str) -> (usize, usize) {
+    hollow::coverage(source)
 }
 
 /// Bare `syn::parse_file` of `source`, the baseline [`extract_only`] and a whole build

@@ -358,6 +358,42 @@ pub(crate) fn ty_ref(ty: &syn::Type, is_param: &dyn Fn(&str) -> bool) -> Option<
     None
 }
 
+/// [`ty_ref`] of a type read by the body reader.
+pub(crate) fn ty_ref_read(ty: &crate::body::Ty, is_param: &dyn Fn(&str) -> bool) -> Option<TyRef> {
+    use crate::body::{Args, Ty};
+    let mut ty = ty;
+    for _ in 0..MAX_RECV_DEPTH {
+        match ty {
+            Ty::Ref(inner) => ty = inner,
+            Ty::Path {
+                segs,
+                leading_colon,
+                args,
+            } => {
+                let last = segs.last()?;
+                if matches!(last.as_str(), "Box" | "Rc" | "Arc") {
+                    if let Args::Angle(Some(inner)) = args {
+                        ty = inner;
+                        continue;
+                    }
+                }
+                if segs.len() == 1 && !leading_colon {
+                    if is_param(last) && matches!(args, Args::None) {
+                        return Some(TyRef::Param(last.clone()));
+                    }
+                    if PRIMITIVES.contains(&last.as_str()) || STD_TYPES.contains(&last.as_str()) {
+                        return None;
+                    }
+                }
+                return Some(TyRef::Path(segs.clone()));
+            }
+            Ty::Bounds(b) => return bounds_ref(b.clone()),
+            Ty::Other => return None,
+        }
+    }
+    None
+}
+
 fn bounds_ref(b: Vec<Vec<String>>) -> Option<TyRef> {
     (!b.is_empty()).then_some(TyRef::Bounds(b))
 }

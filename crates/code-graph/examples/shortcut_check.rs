@@ -1,11 +1,13 @@
-//! Differential check of the build's two parse shortcuts over every `.rs` file of the
+//! Differential check of the build's three parse shortcuts over every `.rs` file of the
 //! local cargo registry (or of the directories given): the facts extracted with brace-free
 //! `const`/`static` initialisers stepped over must equal those of a full
-//! `syn::parse_file`, and the facts (and parse errors) with doc comments blanked out must
-//! equal those with them tokenised. Prints each difference and a total; exits 1 on any
-//! difference.
+//! `syn::parse_file`; the facts (and parse errors) with doc comments blanked out must
+//! equal those with them tokenised; and the facts (and parse errors) with function
+//! bodies read by the body reader must equal those with every body parsed by syn.
+//! Prints each difference, how many bodies the reader covered, and a total; exits 1 on
+//! any difference.
 //!
-//! `cargo run --release -p code-graph --example data_skip_check [DIR...]`
+//! `cargo run --release -p code-graph --example shortcut_check [DIR...]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,11 +47,15 @@ fn main() -> ExitCode {
     }
     // Each file on a thread with a large stack: syn recurses once per nesting level.
     let (mut bytes, mut differing) = (0u64, 0u64);
+    let (mut read, mut refused) = (0usize, 0usize);
     for f in &files {
         let Ok(source) = std::fs::read_to_string(f) else {
             continue;
         };
         bytes += source.len() as u64;
+        let (r, left) = code_graph::body_coverage(&source);
+        read += r;
+        refused += left;
         let result = std::thread::scope(|s| {
             std::thread::Builder::new()
                 .stack_size(256 << 20)
@@ -58,6 +64,10 @@ fn main() -> ExitCode {
                         .map(|d| format!("data: {d}"))
                         .or_else(|| {
                             code_graph::check_doc_blanking(&source).map(|d| format!("docs: {d}"))
+                        })
+                        .or_else(|| {
+                            code_graph::check_body_shortcut(&source)
+                                .map(|d| format!("bodies: {d}"))
                         })
                 })
                 .ok()
@@ -75,6 +85,7 @@ fn main() -> ExitCode {
             }
         }
     }
+    println!("function bodies: {read} read by the body reader, {refused} left to syn");
     println!(
         "{} files, {:.1} MB: {differing} with different facts",
         files.len(),
