@@ -20,6 +20,9 @@ use crate::lex::{Kind, Tok};
 #[derive(Debug, Default)]
 pub(crate) struct Body {
     pub(crate) events: Vec<Ev>,
+    /// Byte ranges of the items declared in the body (attributes included), in source
+    /// order: they stay in the text, for syn to parse as the block's statements.
+    pub(crate) kept: Vec<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -158,6 +161,7 @@ pub(crate) fn parse(toks: &[Tok], src: &str, open: usize, close: usize) -> Optio
         i: open + 1,
         end: close,
         ev: Vec::new(),
+        kept: Vec::new(),
         depth: 0,
     };
     // Inner attributes of a function body are the function's attributes.
@@ -167,7 +171,10 @@ pub(crate) fn parse(toks: &[Tok], src: &str, open: usize, close: usize) -> Optio
     p.ev.push(Ev::Push);
     p.stmts()?;
     p.ev.push(Ev::Pop);
-    Some(Body { events: p.ev })
+    Some(Body {
+        events: p.ev,
+        kept: p.kept,
+    })
 }
 
 /// A parsed expression.
@@ -207,6 +214,7 @@ struct P<'a> {
     i: usize,
     end: usize,
     ev: Vec<Ev>,
+    kept: Vec<(u32, u32)>,
     depth: u32,
 }
 
@@ -381,15 +389,17 @@ impl<'a> P<'a> {
             if self.at_end() {
                 return Some(());
             }
+            let stmt = self.i;
             self.attrs()?;
             if self.is_word("let") {
                 self.local()?;
                 continue;
             }
             if self.item_start() {
-                return None;
+                self.keep_item(stmt)?;
+                continue;
             }
-            if let Some(done) = self.stmt_macro()? {
+            if let Some(done) = self.stmt_macro(stmt)? {
                 if done {
                     continue;
                 }
@@ -403,6 +413,18 @@ impl<'a> P<'a> {
                 return None;
             }
         }
+    }
+
+    /// An item declared in the body, from its first attribute at `from`: left in the
+    /// text for syn (see [`Body::kept`]).
+    fn keep_item(&mut self, from: usize) -> Option<()> {
+        let next = crate::hollow::item_end(self.t, self.s, from, self.end)?;
+        if next <= from || next > self.end {
+            return None;
+        }
+        self.kept.push((self.t[from].start, self.t[next - 1].end));
+        self.i = next;
+        Some(())
     }
 
     /// syn's test for an item in statement position.
@@ -428,9 +450,11 @@ impl<'a> P<'a> {
 
     /// A statement `path! { ... }` (or an item macro): `Some(true)` when read,
     /// `Some(false)` when the statement is not one, `None` to refuse the body.
-    fn stmt_macro(&mut self) -> Option<Option<bool>> {
+    fn stmt_macro(&mut self, stmt: usize) -> Option<Option<bool>> {
         let save = self.i;
-        let is_path = self.mod_path().is_some();
+        let path = self.mod_path();
+        let cfg_if = path.as_ref().and_then(|p| p.last()).is_some_and(|l| l == "cfg_if");
+        let is_path = path.is_some();
         let bang = is_path && self.punct(b'!') && !self.punct2(b'!', b'=');
         if !bang {
             self.i = save;
@@ -438,7 +462,9 @@ impl<'a> P<'a> {
         }
         let after = self.i + 1;
         if self.word_at(after).is_some() {
-            return None;
+            // `macro_rules! name { ... }` and other item macros.
+            self.keep_item(stmt)?;
+            return Some(Some(true));
         }
         if self.open_at(after, b'{') {
             let next = self.t[after].close as usize + 1;
@@ -446,7 +472,7 @@ impl<'a> P<'a> {
                 || self.punct_at(next, b'?');
             if !trailer {
                 self.i = after;
-                self.macro_args()?;
+                self.macro_args(cfg_if)?;
                 if self.punct(b';') {
                     self.i += 1;
                 }
@@ -457,23 +483,70 @@ impl<'a> P<'a> {
         Some(Some(false))
     }
 
-    /// The arguments of a macro (the group at the current token) as `a, b; c`.
-    fn macro_args(&mut self) -> Option<()> {
-        let c = self.tok(self.i)?.ch;
-        self.group(c, |p| {
-            while !p.at_end() {
-                p.expr(true)?;
-                if p.at_end() {
-                    break;
-                }
-                if p.punct(b';') || p.punct(b',') {
-                    p.i += 1;
-                } else {
-                    return None;
-                }
+    /// The arguments of a macro (the group at the current token) as `a, b; c`; `cfg_if`
+    /// says whether the macro is `cfg_if!`.
+    ///
+    /// When they are not expressions for certain (an expression read completely is
+    /// followed by something other than `,` or `;`, as in `select! { _ = f => {} }`
+    /// or `trace!(target: "x")`), syn's reading fails too and the macro contributes
+    /// nothing, unless its tokens could be items (a statement macro's items belong to
+    /// the body): then the body is refused.
+    fn macro_args(&mut self, cfg_if: bool) -> Option<()> {
+        let t = self.tok(self.i)?;
+        if t.kind != Kind::Open {
+            return None;
+        }
+        let (close, outer, depth) = (t.close as usize, self.end, self.depth);
+        let (first_event, first_kept) = (self.ev.len(), self.kept.len());
+        let may_be_items = cfg_if || self.could_start_item(self.i + 1, close);
+        self.i += 1;
+        self.end = close;
+        let mut read = true;
+        while !self.at_end() {
+            self.expr(true)?;
+            if self.at_end() {
+                break;
             }
-            Some(())
-        })
+            if self.punct(b';') || self.punct(b',') {
+                self.i += 1;
+            } else {
+                read = false;
+                break;
+            }
+        }
+        if !read {
+            if may_be_items {
+                return None;
+            }
+            self.ev.truncate(first_event);
+            self.kept.truncate(first_kept);
+            self.depth = depth;
+        }
+        self.end = outer;
+        self.i = close + 1;
+        Some(())
+    }
+
+    /// Whether the tokens from `i` (up to `end`) could begin an item.
+    fn could_start_item(&self, i: usize, end: usize) -> bool {
+        if i >= end {
+            return false;
+        }
+        let t = &self.t[i];
+        match t.kind {
+            Kind::Punct => t.ch == b'#' || (t.ch == b':' && t.joint),
+            Kind::Ident => {
+                matches!(
+                    self.text(i),
+                    "pub" | "fn" | "struct" | "enum" | "union" | "trait" | "impl" | "use"
+                        | "const" | "static" | "extern" | "mod" | "type" | "unsafe" | "async"
+                        | "default" | "auto" | "macro" | "macro_rules" | "safe"
+                ) || (i + 1 < end
+                    && self.t[i + 1].kind == Kind::Punct
+                    && (self.t[i + 1].ch == b'!' || (self.t[i + 1].ch == b':' && self.t[i + 1].joint)))
+            }
+            _ => false,
+        }
     }
 
     fn local(&mut self) -> Option<()> {
@@ -1191,7 +1264,8 @@ impl<'a> P<'a> {
             if t.kind != Kind::Open {
                 return None;
             }
-            self.macro_args()?;
+            let cfg_if = segs.last().is_some_and(|l| l == "cfg_if");
+            self.macro_args(cfg_if)?;
             return Some(E::other(start));
         }
         if allow_struct && self.open(b'{') {

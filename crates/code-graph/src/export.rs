@@ -353,10 +353,10 @@ struct Compact<'a> {
 /// has them).
 pub fn write_compact<W: std::io::Write>(graph: &CodeGraph, out: W) -> Result<(), CodeGraphError> {
     let mut strings: Vec<&str> = Vec::new();
-    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut index: crate::fasthash::FastMap<&str, u32> = crate::fasthash::FastMap::default();
     let mut nodes = Vec::with_capacity(graph.nodes.len());
-    let mut position: std::collections::HashMap<NodeId, u32> =
-        std::collections::HashMap::with_capacity(graph.nodes.len());
+    let mut position: crate::fasthash::FastMap<NodeId, u32> =
+        crate::fasthash::FastMap::with_capacity_and_hasher(graph.nodes.len(), Default::default());
     for (i, n) in graph.nodes.iter().enumerate() {
         position.insert(n.id, i as u32);
         nodes.push((n.id, n.kind as u8, 0, 0, 0, -1, n.line));

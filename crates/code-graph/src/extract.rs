@@ -611,7 +611,7 @@ struct Extractor<'a> {
 impl<'a> Extractor<'a> {
     /// What the body reader recorded for `block`, when it was hollowed.
     fn hollowed(&self, block: &syn::Block) -> Option<&'a crate::body::Body> {
-        if !block.stmts.is_empty() {
+        if !block.stmts.iter().all(|s| matches!(s, syn::Stmt::Item(_))) {
             return None;
         }
         let at = block.brace_token.span.open().start();
@@ -1230,7 +1230,15 @@ impl<'a> Extractor<'a> {
             }
         }
         match c.x.hollowed(block) {
-            Some(body) => c.replay(&body.events),
+            Some(body) => {
+                c.replay(&body.events);
+                // What is left of a hollowed block is the items it declares.
+                for stmt in &block.stmts {
+                    if let syn::Stmt::Item(item) = stmt {
+                        c.visit_item(item);
+                    }
+                }
+            }
             None => c.visit_block(block),
         }
         let opaque = c.opaque;

@@ -49,21 +49,20 @@ pub(crate) fn hollow(source: &str) -> Option<Hollowed> {
         counted = open;
         let line_start = b[..open].iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1);
         let column = char_count(&b[line_start..open]);
-        bodies.insert((line, column), body);
-        // Everything up to and including the `{`, then the body's line breaks, then as
-        // many spaces as its last line has characters.
+        // Everything up to and including the `{`; then the body with only the items it
+        // declares left in place, every other line reduced to its line break, and the
+        // last line of each gap to as many spaces as it has characters (so the next
+        // item, or the `}`, keeps its column).
         text.push_str(&source[copied..=open]);
-        let inner = &b[open + 1..close];
-        let mut last_line = 0;
-        for (k, c) in inner.iter().enumerate() {
-            if *c == b'\n' {
-                text.push('\n');
-                last_line = k + 1;
-            }
+        let mut from = open + 1;
+        for &(kept_from, kept_to) in &body.kept {
+            let (kept_from, kept_to) = (kept_from as usize + start, kept_to as usize + start);
+            blank_gap(&b[from..kept_from], &mut text);
+            text.push_str(&source[kept_from..kept_to]);
+            from = kept_to;
         }
-        for _ in 0..char_count(&inner[last_line..]) {
-            text.push(' ');
-        }
+        blank_gap(&b[from..close], &mut text);
+        bodies.insert((line, column), body);
         copied = close;
     }
     text.push_str(&source[copied..]);
@@ -96,9 +95,24 @@ fn walk(source: &str) -> Option<(usize, Found, usize)> {
         src: &source[start..],
         found: Vec::new(),
         refused: 0,
+        skip_only: false,
     };
     w.items(0, toks.len(), 0);
     Some((start, w.found, w.refused))
+}
+
+/// The line breaks of `gap`, then one space per character of its last line.
+fn blank_gap(gap: &[u8], text: &mut String) {
+    let mut last_line = 0;
+    for (k, c) in gap.iter().enumerate() {
+        if *c == b'\n' {
+            text.push('\n');
+            last_line = k + 1;
+        }
+    }
+    for _ in 0..char_count(&gap[last_line..]) {
+        text.push(' ');
+    }
 }
 
 fn count_newlines(b: &[u8]) -> u32 {
@@ -117,6 +131,21 @@ struct Walker<'a> {
     found: Found,
     /// Bodies left to syn.
     refused: usize,
+    /// Only find where items end (an item kept in a hollowed body is left whole).
+    skip_only: bool,
+}
+
+/// The index after the item starting at token `i` (its attributes included), or `None`
+/// when its shape is not one this pass knows.
+pub(crate) fn item_end(toks: &[Tok], src: &str, i: usize, end: usize) -> Option<usize> {
+    let mut w = Walker {
+        toks,
+        src,
+        found: Vec::new(),
+        refused: 0,
+        skip_only: true,
+    };
+    w.item(i, end, 0)
 }
 
 impl Walker<'_> {
@@ -201,7 +230,7 @@ impl Walker<'_> {
         match self.ident(i)? {
             "fn" => {
                 let (brace, next) = self.header(i + 1, end)?;
-                if let Some(open) = brace {
+                if let Some(open) = brace.filter(|_| !self.skip_only) {
                     let close = self.toks[open].close as usize;
                     if let Some(body) = body::parse(self.toks, self.src, open, close) {
                         self.found.push((
@@ -217,7 +246,7 @@ impl Walker<'_> {
             }
             "impl" | "trait" | "mod" => {
                 let (brace, next) = self.header(i + 1, end)?;
-                if let Some(open) = brace {
+                if let Some(open) = brace.filter(|_| !self.skip_only) {
                     self.items(open + 1, self.toks[open].close as usize, depth + 1);
                 }
                 Some(next)
@@ -251,7 +280,8 @@ impl Walker<'_> {
                 // (`cfg_rt! { ... }`, `cfg_if!`'s arms); the walk stops where they are
                 // not, and a body is hollowed only where syn's reading of the same
                 // tokens as items would give the same block.
-                if self.is_ident(k, "cfg_if") {
+                if self.skip_only {
+                } else if self.is_ident(k, "cfg_if") {
                     self.cfg_if(g + 1, t.close as usize, depth + 1);
                 } else {
                     self.items(g + 1, t.close as usize, depth + 1);

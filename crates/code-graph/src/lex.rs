@@ -97,7 +97,12 @@ fn lex_from(source: &str, at: &mut usize) -> Option<Vec<Tok>> {
         *at = i;
         let c = b[i];
         match c {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                i += 1;
+                while i < n && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                }
+            }
             b'/' if b.get(i + 1) == Some(&b'/') => {
                 // `///` and `//!` are doc comments (attributes to syn), `////` is not.
                 let doc = matches!(b.get(i + 2), Some(b'!'))
