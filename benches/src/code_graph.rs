@@ -62,9 +62,17 @@ const PER_FILE: BenchSpec = BenchSpec {
 const VS_CTAGS: BenchSpec = BenchSpec {
     crate_name: "code-graph",
     bench: "vs-ctags",
-    description: "Whole graph builds of real registry crates (syn, serde, rayon, regex-syntax, and tokio when present) against Universal Ctags indexing the same source directories; one op = one byte. ctags is single-threaded: its figure is repeated in each thread column. `code-graph-cli` is what a user gets: the `code-graph` binary (mimalloc, its allocator), one process per crate, writing the compact export where ctags writes its tags (to /dev/null); `code-graph-cli-system-alloc` is the same binary with `CODE_GRAPH_ALLOCATOR=system`. The in-process variants run `build` in this program (system allocator, no export): `code-graph` as it is, `code-graph-parse-docs` with doc comments tokenised (before they were blanked out), `code-graph-parse-data` with that and every const/static initialiser parsed (before they were stepped over). All are timed in interleaved rounds (median).",
+    description: "Whole graph builds of real registry crates (syn, serde, rayon, regex-syntax, and tokio when present) against Universal Ctags indexing the same source directories; one op = one byte. ctags is single-threaded: its figure is repeated in each thread column. `code-graph-cli` is what a user gets: the `code-graph` binary (mimalloc, its allocator), one process per crate, writing the compact export where ctags writes its tags (to /dev/null); `code-graph-cli-system-alloc` is the same binary with `CODE_GRAPH_ALLOCATOR=system`. The in-process variants run `build` in this program (system allocator, no export): `code-graph` as it is, `code-graph-parse-bodies` with every function body parsed by syn (before the body reader), `code-graph-parse-docs` with that and doc comments tokenised (before they were blanked out), `code-graph-parse-data` with that and every const/static initialiser parsed (before they were stepped over). All are timed in interleaved rounds (median). When tokio is present, `vs-ctags-tokio` times the binary and ctags on tokio alone, the tree the target names.",
     baseline: "ctags",
     seed_target: Some("code-graph-cli at 2 threads >= 0.5x ctags, i.e. at most 2x its wall time (issue 16)"),
+};
+
+const VS_CTAGS_TOKIO: BenchSpec = BenchSpec {
+    crate_name: "code-graph",
+    bench: "vs-ctags-tokio",
+    description: "The `code-graph` binary (compact export to /dev/null) against Universal Ctags on tokio's source alone (src, tests, examples, benches), one process each, timed in interleaved rounds (median); one op = one byte. `code-graph-cli-parse-bodies` is the same binary with every function body parsed by syn (`--parse-bodies`), the build before the body reader.",
+    baseline: "ctags",
+    seed_target: Some("code-graph-cli at 2 threads >= 0.5x ctags on tokio, i.e. at most 2x its wall time (issue 16)"),
 };
 
 const IDS: BenchSpec = BenchSpec {
@@ -484,6 +492,17 @@ fn cli_binary() -> Result<PathBuf, String> {
 /// The `code-graph` binary over each crate, writing the compact JSON export where ctags
 /// writes its tags (nowhere); `system` selects the system allocator instead of mimalloc.
 fn run_cli(bin: &Path, dirs: &[PathBuf], threads: usize, system: bool) -> Result<(), String> {
+    run_cli_with(bin, dirs, threads, system, false)
+}
+
+/// [`run_cli`]; `parse_bodies`: with every function body parsed by syn.
+fn run_cli_with(
+    bin: &Path,
+    dirs: &[PathBuf],
+    threads: usize,
+    system: bool,
+    parse_bodies: bool,
+) -> Result<(), String> {
     for d in dirs {
         let mut cmd = std::process::Command::new(bin);
         cmd.arg(d)
@@ -491,6 +510,9 @@ fn run_cli(bin: &Path, dirs: &[PathBuf], threads: usize, system: bool) -> Result
             .arg(threads.to_string());
         if system {
             cmd.env("CODE_GRAPH_ALLOCATOR", "system");
+        }
+        if parse_bodies {
+            cmd.arg("--parse-bodies");
         }
         let status = cmd
             .stdout(std::process::Stdio::null())
@@ -593,9 +615,18 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
         }
         runs.push(("code-graph", t, Run::InProcess(BuildOptions::parallel(t))));
         runs.push((
+            "code-graph-parse-bodies",
+            t,
+            Run::InProcess(BuildOptions {
+                parse_bodies: true,
+                ..BuildOptions::parallel(t)
+            }),
+        ));
+        runs.push((
             "code-graph-parse-docs",
             t,
             Run::InProcess(BuildOptions {
+                parse_bodies: true,
                 parse_docs: true,
                 ..BuildOptions::parallel(t)
             }),
@@ -604,6 +635,7 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
             "code-graph-parse-data",
             t,
             Run::InProcess(BuildOptions {
+                parse_bodies: true,
                 parse_docs: true,
                 parse_data: true,
                 ..BuildOptions::parallel(t)
@@ -696,8 +728,9 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
     for &t in threads {
         for (after, before) in [
             ("code-graph-cli", "code-graph-cli-system-alloc"),
-            ("code-graph", "code-graph-parse-docs"),
-            ("code-graph", "code-graph-parse-data"),
+            ("code-graph", "code-graph-parse-bodies"),
+            ("code-graph-parse-bodies", "code-graph-parse-docs"),
+            ("code-graph-parse-docs", "code-graph-parse-data"),
         ] {
             if let (Some(a), Some(b)) = (rate(after, t), rate(before, t)) {
                 eprintln!(
@@ -706,6 +739,80 @@ fn vs_ctags(suite: &mut Suite, threads: &[usize]) {
                 );
             }
         }
+    }
+    if let Some(bin) = &cli {
+        vs_ctags_tokio(suite, threads, bin);
+    }
+}
+
+/// The binary against ctags on tokio alone, the tree issue 16's target names.
+fn vs_ctags_tokio(suite: &mut Suite, threads: &[usize], bin: &Path) {
+    let Some(tokio) = registry_crates(&["tokio"]).pop() else {
+        eprintln!("code-graph: vs-ctags-tokio skipped: tokio is not in the local cargo registry");
+        return;
+    };
+    let dirs = [tokio];
+    let (bytes, _) = build_bytes(&dirs, &BuildOptions::parallel(1));
+    let rounds = suite.mode().pick(1, 11, 21);
+    // Per thread count: the binary as it is, and with every body parsed by syn; ctags
+    // last.
+    let runs: Vec<(&str, usize, bool)> = threads
+        .iter()
+        .flat_map(|&t| [("code-graph-cli", t, false), ("code-graph-cli-parse-bodies", t, true)])
+        .collect();
+    let mut wall = vec![Vec::with_capacity(rounds); runs.len() + 1];
+    let mut cpu = vec![Vec::with_capacity(rounds); runs.len() + 1];
+    for round in 0..rounds {
+        for step in 0..=runs.len() {
+            let which = (round + step) % (runs.len() + 1);
+            let start = std::time::Instant::now();
+            let cpu_start = cpu_time();
+            let result = match runs.get(which) {
+                Some(&(_, t, parse_bodies)) => run_cli_with(bin, &dirs, t, false, parse_bodies),
+                None => run_ctags(&dirs),
+            };
+            if let Err(e) = result {
+                eprintln!("code-graph: vs-ctags-tokio: {e}");
+                return;
+            }
+            wall[which].push(start.elapsed().as_secs_f64());
+            if let (Some(a), Some(b)) = (cpu_start, cpu_time()) {
+                cpu[which].push((b - a).as_secs_f64());
+            }
+        }
+    }
+    let rate = |seconds: &[f64]| {
+        let rates: Vec<f64> = seconds.iter().map(|s| bytes as f64 / s.max(1e-9)).collect();
+        Measurement::from_samples(&rates)
+    };
+    let Some(ctags) = rate(&wall[runs.len()]) else {
+        return;
+    };
+    let ctags_wall = median(&mut wall[runs.len()]).unwrap_or(0.0);
+    let ctags_cpu = median(&mut cpu[runs.len()]).unwrap_or(0.0);
+    eprintln!(
+        "code-graph: vs-ctags-tokio: ctags {:.0} ms wall, {:.0} ms CPU ({:.1} MB)",
+        ctags_wall * 1e3,
+        ctags_cpu * 1e3,
+        bytes as f64 / 1e6
+    );
+    for &t in threads {
+        suite.record(&VS_CTAGS_TOKIO, "ctags", t, ctags.clone());
+    }
+    for (k, (variant, t, _)) in runs.iter().enumerate() {
+        let Some(m) = rate(&wall[k]) else {
+            continue;
+        };
+        let w = median(&mut wall[k]).unwrap_or(0.0);
+        let c = median(&mut cpu[k]).unwrap_or(0.0);
+        eprintln!(
+            "code-graph: vs-ctags-tokio: {variant} at {t} thread(s): {:.0} ms wall, {:.0} ms CPU: {:.2}x ctags' wall time, {:.2}x its CPU time",
+            w * 1e3,
+            c * 1e3,
+            w / ctags_wall.max(1e-9),
+            c / ctags_cpu.max(1e-9)
+        );
+        suite.record(&VS_CTAGS_TOKIO, variant, *t, m);
     }
 }
 

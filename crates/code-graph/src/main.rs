@@ -64,6 +64,10 @@ struct Args {
     /// The radius around `--focus`.
     #[arg(long, default_value_t = 1, requires = "focus")]
     depth: usize,
+    /// Parse every function body with syn instead of the body reader (same graph,
+    /// slower; for comparisons).
+    #[arg(long, hide = true)]
+    parse_bodies: bool,
 }
 
 fn parse_kind(s: &str) -> Result<NodeKind, String> {
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
             BuildMode::Parallel
         },
         threads: args.threads,
+        parse_bodies: args.parse_bodies,
         ..BuildOptions::default()
     };
     let bar = indicatif::ProgressBar::hidden();

@@ -471,7 +471,7 @@ fn skipping_data_initialisers_changes_no_fact_on_registry_files() {
     // them; the facts must equal those of a full parse. regex-syntax (a dependency of
     // this workspace) has the generated tables this is for; syn and serde_core have
     // consts of every other shape. (The whole registry is checked by the
-    // `data_skip_check` example in a release build.)
+    // `shortcut_check` example in a release build.)
     let files = registry_sources(&[
         ("regex-syntax-", "src/unicode_tables"),
         ("regex-syntax-", "src/hir"),
@@ -510,7 +510,7 @@ fn blanking_doc_comments_changes_no_fact_on_registry_files() {
     // error) must equal those with the comments tokenised as `#[doc]` attributes. syn
     // and serde_core are documented throughout, with doc comments on items, fields,
     // variants, statements and inside macros. (The whole registry is checked by the
-    // `data_skip_check` example in a release build.)
+    // `shortcut_check` example in a release build.)
     let files = registry_sources(&[
         ("syn-", "src"),
         ("serde_core-", "src"),
@@ -526,4 +526,32 @@ fn blanking_doc_comments_changes_no_fact_on_registry_files() {
         assert_eq!(diff, None, "{}", f.display());
     }
     assert!(documented >= 40, "only {documented} documented files");
+}
+
+#[test]
+fn reading_bodies_without_syn_changes_no_fact_on_registry_files() {
+    // The build reads the function bodies its body reader covers without syn (the
+    // bodies hollowed out of the text syn parses); the facts (and any parse error) must
+    // equal those with every body parsed by syn. syn, serde_core, regex-syntax and
+    // rayon have bodies of every shape: long matches, closures, macros, nested items.
+    // (The whole registry is checked by the `shortcut_check` example in a release
+    // build.)
+    let files = registry_sources(&[
+        ("syn-", "src"),
+        ("serde_core-", "src"),
+        ("regex-syntax-", "src/hir"),
+        ("rayon-", "src/iter"),
+    ]);
+    let (mut read, mut left) = (0, 0);
+    for f in &files {
+        let source = std::fs::read_to_string(f).unwrap();
+        let (r, l) = code_graph::body_coverage(&source);
+        read += r;
+        left += l;
+        let diff = on_a_big_stack(|| code_graph::check_body_shortcut(&source));
+        assert_eq!(diff, None, "{}", f.display());
+    }
+    // The shortcut must really be taken: most bodies are read by the reader.
+    assert!(read >= 2000, "only {read} bodies read");
+    assert!(read >= 9 * left, "{read} bodies read, {left} left to syn");
 }
