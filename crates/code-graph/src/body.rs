@@ -14,6 +14,7 @@
 //! a fact: a macro is read only when its arguments parse as expressions here, which
 //! implies they do for syn.
 
+use crate::extract::MAX_RECV_DEPTH;
 use crate::lex::{Kind, Tok};
 
 /// What a body says, in visiting order.
@@ -806,7 +807,7 @@ impl<'a> P<'a> {
                 self.eat_word("mut");
                 let inner = self.unary(allow_struct)?;
                 E {
-                    r: RSyn::Wrap(Box::new(inner.r)),
+                    r: RSyn::Wrap(Box::new(cap(inner.r, CAP))),
                     ..E::other(start)
                 }
             }
@@ -814,7 +815,7 @@ impl<'a> P<'a> {
             self.i += 1;
             let inner = self.unary(allow_struct)?;
             E {
-                r: RSyn::Wrap(Box::new(inner.r)),
+                r: RSyn::Wrap(Box::new(cap(inner.r, CAP))),
                 ..E::other(start)
             }
         } else if self.punct(b'!') || self.punct(b'-') {
@@ -829,14 +830,27 @@ impl<'a> P<'a> {
         Some(e)
     }
 
-    fn trailers(&mut self, mut e: E) -> Option<E> {
+    /// Calls, method calls, fields, indexes, `?` and `.await` after `e`.
+    fn trailers(&mut self, e: E) -> Option<E> {
+        // The chain's call events, innermost first: syn's visitor meets the outermost
+        // call first, then its receiver, then the arguments, so they go before the
+        // atom's events in reverse (one splice for the whole chain).
+        let mut chain = Vec::new();
+        let e = self.chain(e, &mut chain);
+        if !chain.is_empty() {
+            let at = e.as_ref().map_or(self.ev.len(), |e| e.start);
+            self.ev.splice(at..at, chain.into_iter().rev());
+        }
+        e
+    }
+
+    fn chain(&mut self, mut e: E, chain: &mut Vec<Ev>) -> Option<E> {
         loop {
             if self.open(b'(') {
-                let ev = match &e.path {
+                chain.push(match &e.path {
                     Some((segs, single)) => Ev::Call(segs.clone(), *single),
                     None => Ev::Opaque,
-                };
-                self.ev.insert(e.start, ev);
+                });
                 self.call_args()?;
                 let r = match e.path.take() {
                     Some((segs, _)) => RSyn::CallRet(segs),
@@ -847,14 +861,14 @@ impl<'a> P<'a> {
                 self.i += 1;
                 let t = self.tok(self.i)?;
                 if t.kind == Kind::Literal {
+                    // `x.0`, and `x.0.1` (one float literal to the tokenizer).
                     let text = self.text(self.i);
-                    let mut parts = text.split('.');
                     let mut r = e.r;
-                    for part in parts.by_ref() {
+                    for part in text.split('.') {
                         if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
                             return None;
                         }
-                        r = RSyn::Field(Box::new(r), part.to_string());
+                        r = RSyn::Field(Box::new(cap(r, CAP)), part.to_string());
                     }
                     self.i += 1;
                     e = E { r, ..E::other(e.start) };
@@ -866,7 +880,7 @@ impl<'a> P<'a> {
                     e = E::other(e.start);
                     continue;
                 }
-                if is_keyword(name) || name == "self" || name == "Self" || name == "super" || name == "crate" {
+                if is_keyword(name) || matches!(name, "self" | "Self" | "super" | "crate") {
                     return None;
                 }
                 self.i += 1;
@@ -875,16 +889,17 @@ impl<'a> P<'a> {
                     self.i += 2;
                     self.generic_args()?;
                 }
+                let r = cap(e.r, CAP);
                 if turbofish || self.open(b'(') {
-                    self.ev.insert(e.start, Ev::Method(name.to_string(), e.r.clone()));
+                    chain.push(Ev::Method(name.to_string(), r.clone()));
                     self.call_args()?;
                     e = E {
-                        r: RSyn::MethodRet(Box::new(e.r), name.to_string()),
+                        r: RSyn::MethodRet(Box::new(r), name.to_string()),
                         ..E::other(e.start)
                     };
                 } else {
                     e = E {
-                        r: RSyn::Field(Box::new(e.r), name.to_string()),
+                        r: RSyn::Field(Box::new(r), name.to_string()),
                         ..E::other(e.start)
                     };
                 }
@@ -1201,7 +1216,7 @@ impl<'a> P<'a> {
             let first = p.expr(true)?;
             if p.at_end() {
                 return Some(E {
-                    r: RSyn::Wrap(Box::new(first.r)),
+                    r: RSyn::Wrap(Box::new(cap(first.r, CAP))),
                     ..E::other(start)
                 });
             }
@@ -1943,6 +1958,24 @@ impl<'a> P<'a> {
     }
 }
 
+/// How many levels of a receiver description are kept under a new outer one: typing
+/// looks [`MAX_RECV_DEPTH`] levels deep, so what lies deeper is never read (and a
+/// chain of 100,000 calls stays small).
+const CAP: usize = MAX_RECV_DEPTH - 1;
+
+/// `r` with its levels past the first `keep` replaced by [`RSyn::Other`].
+fn cap(r: RSyn, keep: usize) -> RSyn {
+    if keep == 0 {
+        return RSyn::Other;
+    }
+    match r {
+        RSyn::Field(base, m) => RSyn::Field(Box::new(cap(*base, keep - 1)), m),
+        RSyn::MethodRet(base, m) => RSyn::MethodRet(Box::new(cap(*base, keep - 1)), m),
+        RSyn::Wrap(inner) => RSyn::Wrap(Box::new(cap(*inner, keep - 1))),
+        leaf => leaf,
+    }
+}
+
 /// The names a pattern binds, in syn's visiting order.
 fn names_of(p: &PSyn, out: &mut Vec<String>) {
     match p {
@@ -2094,7 +2127,10 @@ mod tests {
         let deep = format!("fn f() {{ {}x{} }}", "(".repeat(500), ")".repeat(500));
         assert_eq!(body_coverage(&deep), (0, 1));
         let long = format!("fn f() {{ x{} }}", " + x".repeat(50_000));
-        // A long flat chain is read without recursion.
+        // A long flat chain is read without recursion, and a long call chain in
+        // linear time and memory (receiver descriptions are capped).
         assert_eq!(body_coverage(&long), (1, 0));
+        let calls = format!("fn f() {{ x{} }}", ".f(y.g())".repeat(100_000));
+        assert_eq!(body_coverage(&calls), (1, 0));
     }
 }

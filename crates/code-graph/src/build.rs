@@ -203,6 +203,8 @@ trait Exec: Sync {
     fn sort_stable_by_key<T: Send, K: Ord, F: Fn(&T) -> K + Sync>(&self, items: &mut [T], key: F);
     fn sort_by<T: Send, F: Fn(&T, &T) -> std::cmp::Ordering + Sync>(&self, items: &mut [T], cmp: F);
     fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R>;
+    /// Drops every item (in parallel, where the items are many separate trees).
+    fn drop_all<T: Send>(&self, items: Vec<T>);
 }
 
 struct SequentialExec;
@@ -228,6 +230,10 @@ impl Exec for SequentialExec {
     fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R> {
         items.iter().map(f).collect()
     }
+
+    fn drop_all<T: Send>(&self, items: Vec<T>) {
+        drop(items);
+    }
 }
 
 impl Exec for ParallelExec {
@@ -249,6 +255,10 @@ impl Exec for ParallelExec {
 
     fn map<'t, T: Sync, R: Send>(&self, items: &'t [T], f: &(dyn Fn(&'t T) -> R + Sync)) -> Vec<R> {
         items.par_iter().map(f).collect()
+    }
+
+    fn drop_all<T: Send>(&self, items: Vec<T>) {
+        items.into_par_iter().for_each(drop);
     }
 }
 
@@ -747,7 +757,8 @@ fn run<E: Exec>(
     drop(pending);
     drop(impls);
     drop(instances);
-    drop(slots);
+    // Every file's facts: many small allocations, freed on every thread.
+    exec.drop_all(slots.into_values().collect());
 
     // Type nodes: only the types some emitted edge points at (a type seen only in an
     // unreachable file gets no node).

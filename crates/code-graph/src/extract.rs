@@ -12,7 +12,8 @@ use crate::body::{Ev, PSyn, RSyn};
 
 pub(crate) mod recv;
 
-use recv::{ty_ref, Generics, MAX_RECV_DEPTH};
+use recv::{ty_ref, Generics};
+pub(crate) use recv::MAX_RECV_DEPTH;
 pub(crate) use recv::{Env, FnFact, Recv, TyRef};
 
 use crate::id::NodeId;
