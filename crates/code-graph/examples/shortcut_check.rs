@@ -66,8 +66,7 @@ fn main() -> ExitCode {
                             code_graph::check_doc_blanking(&source).map(|d| format!("docs: {d}"))
                         })
                         .or_else(|| {
-                            code_graph::check_body_shortcut(&source)
-                                .map(|d| format!("bodies: {d}"))
+                            code_graph::check_body_shortcut(&source).map(|d| format!("bodies: {d}"))
                         })
                 })
                 .ok()

@@ -103,7 +103,9 @@ fn blank(source: &str, from: usize, to: usize, out: &mut Option<String>, copied:
     for _ in 0..breaks {
         out.push('\n');
     }
-    let rest = source.as_bytes()[to..].iter().take_while(|c| **c == b' ' || **c == b'\t');
+    let rest = source.as_bytes()[to..]
+        .iter()
+        .take_while(|c| **c == b' ' || **c == b'\t');
     let line_goes_on = !matches!(
         source.as_bytes().get(to + rest.count()),
         None | Some(b'\n' | b'\r')

@@ -12,8 +12,8 @@ use crate::body::{Ev, PSyn, RSyn};
 
 pub(crate) mod recv;
 
-use recv::{ty_ref, Generics};
 pub(crate) use recv::MAX_RECV_DEPTH;
+use recv::{ty_ref, Generics};
 pub(crate) use recv::{Env, FnFact, Recv, TyRef};
 
 use crate::id::NodeId;
@@ -281,7 +281,15 @@ pub(crate) fn extract_file_with(
         ),
     })?;
     if cuts.is_empty() {
-        return extract_piece(source, interner, skip_data, Hollow { bodies, lines_before: 0 });
+        return extract_piece(
+            source,
+            interner,
+            skip_data,
+            Hollow {
+                bodies,
+                lines_before: 0,
+            },
+        );
     }
     let mut bounds = Vec::with_capacity(cuts.len() + 2);
     bounds.push(0);

@@ -47,7 +47,10 @@ pub(crate) fn hollow(source: &str) -> Option<Hollowed> {
         let (open, close) = (open + start, close + start);
         line += count_newlines(&b[counted..open]);
         counted = open;
-        let line_start = b[..open].iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1);
+        let line_start = b[..open]
+            .iter()
+            .rposition(|c| *c == b'\n')
+            .map_or(0, |p| p + 1);
         let column = char_count(&b[line_start..open]);
         // Everything up to and including the `{`; then the body with only the items it
         // declares left in place, every other line reduced to its line break, and the
@@ -73,7 +76,8 @@ pub(crate) fn hollow(source: &str) -> Option<Hollowed> {
 /// counts none).
 pub(crate) fn coverage(source: &str) -> (usize, usize) {
     let blanked = crate::docs::blank_docs(source);
-    walk(blanked.as_deref().unwrap_or(source)).map_or((0, 0), |(_, found, refused)| (found.len(), refused))
+    walk(blanked.as_deref().unwrap_or(source))
+        .map_or((0, 0), |(_, found, refused)| (found.len(), refused))
 }
 
 type Found = Vec<(usize, usize, Body)>;
@@ -205,7 +209,12 @@ impl Walker<'_> {
         loop {
             match self.ident(i)? {
                 "async" | "unsafe" | "default" | "safe" | "auto" => i += 1,
-                "const" if matches!(self.ident(i + 1), Some("fn" | "unsafe" | "async" | "extern")) => {
+                "const"
+                    if matches!(
+                        self.ident(i + 1),
+                        Some("fn" | "unsafe" | "async" | "extern")
+                    ) =>
+                {
                     i += 1
                 }
                 "extern" => {
@@ -260,12 +269,19 @@ impl Walker<'_> {
                     return None;
                 }
                 let next = t.close as usize + 1;
-                Some(if self.is_punct(next, b';') { next + 1 } else { next })
+                Some(if self.is_punct(next, b';') {
+                    next + 1
+                } else {
+                    next
+                })
             }
             _ => {
                 // A macro invocation: `path! (...)`, `path! [...]`, `path! { ... }`.
                 let mut k = i;
-                while self.is_punct(k + 1, b':') && self.is_punct(k + 2, b':') && self.ident(k + 3).is_some() {
+                while self.is_punct(k + 1, b':')
+                    && self.is_punct(k + 2, b':')
+                    && self.ident(k + 3).is_some()
+                {
                     k += 3;
                 }
                 if !self.is_punct(k + 1, b'!') {
@@ -287,7 +303,11 @@ impl Walker<'_> {
                     self.items(g + 1, t.close as usize, depth + 1);
                 }
                 let next = t.close as usize + 1;
-                Some(if t.ch != b'{' && self.is_punct(next, b';') { next + 1 } else { next })
+                Some(if t.ch != b'{' && self.is_punct(next, b';') {
+                    next + 1
+                } else {
+                    next
+                })
             }
         }
     }
@@ -333,7 +353,10 @@ impl Walker<'_> {
                     match t.ch {
                         b';' if angle == 0 => return Some((None, i + 1)),
                         b'<' => angle += 1,
-                        b'>' if !(i > 0 && self.toks[i - 1].joint && matches!(self.toks[i - 1].ch, b'-' | b'=')) => {
+                        b'>' if !(i > 0
+                            && self.toks[i - 1].joint
+                            && matches!(self.toks[i - 1].ch, b'-' | b'=')) =>
+                        {
                             angle -= 1;
                             if angle < 0 {
                                 return None;

@@ -179,7 +179,9 @@ fn lex_from(source: &str, at: &mut usize) -> Option<Vec<Tok>> {
                 let prefixed = |p: &[u8]| b[i..].starts_with(p);
                 let lit_end = if prefixed(b"b\"") || prefixed(b"c\"") {
                     Some(string_end(b, i + 2)?)
-                } else if (prefixed(b"br") || prefixed(b"cr")) && matches!(b.get(i + 2), Some(b'"' | b'#')) {
+                } else if (prefixed(b"br") || prefixed(b"cr"))
+                    && matches!(b.get(i + 2), Some(b'"' | b'#'))
+                {
                     Some(raw_string(b, i + 2)??)
                 } else if prefixed(b"r#") || prefixed(b"r\"") {
                     raw_string(b, i + 1)?
@@ -253,7 +255,14 @@ fn raw_string(b: &[u8], mut i: usize) -> Option<Option<usize>> {
     // The body runs to the first `"` followed by as many `#`s.
     let mut k = i + 1;
     while k < b.len() {
-        if b[k] == b'"' && b[k + 1..].iter().take(hashes).filter(|c| **c == b'#').count() == hashes {
+        if b[k] == b'"'
+            && b[k + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|c| **c == b'#')
+                .count()
+                == hashes
+        {
             return Some(Some(k + 1 + hashes));
         }
         k += 1;
@@ -373,12 +382,36 @@ mod tests {
         assert_eq!(
             texts("a.0.1 + 1..2 - 1.5e-3 * x.max(1.) 'a 'b' b'c' r#type r\"s\" br#\"t\"#"),
             [
-                "a", ".", "0.1", "+", "1", ".", ".", "2", "-", "1.5e-3", "*", "x", ".", "max",
-                "(", "1.", ")", "'a", "'b'", "b'c'", "r#type", "r\"s\"", "br#\"t\"#"
+                "a",
+                ".",
+                "0.1",
+                "+",
+                "1",
+                ".",
+                ".",
+                "2",
+                "-",
+                "1.5e-3",
+                "*",
+                "x",
+                ".",
+                "max",
+                "(",
+                "1.",
+                ")",
+                "'a",
+                "'b'",
+                "b'c'",
+                "r#type",
+                "r\"s\"",
+                "br#\"t\"#"
             ]
         );
         assert_eq!(texts("x /* a /* b */ c */ y // z\n w"), ["x", "y", "w"]);
-        assert_eq!(texts("'\\n' '\\u{1F600}' 'é' 0x1e-5"), ["'\\n'", "'\\u{1F600}'", "'é'", "0x1e", "-", "5"]);
+        assert_eq!(
+            texts("'\\n' '\\u{1F600}' 'é' 0x1e-5"),
+            ["'\\n'", "'\\u{1F600}'", "'é'", "0x1e", "-", "5"]
+        );
     }
 
     #[test]
@@ -392,7 +425,19 @@ mod tests {
 
     #[test]
     fn what_it_cannot_be_sure_of_is_refused() {
-        for s in ["(", ")", "(]", "\"open", "/* open", "é", "/// doc", "//! doc", "/** doc */", "r#\"x\"", "'"] {
+        for s in [
+            "(",
+            ")",
+            "(]",
+            "\"open",
+            "/* open",
+            "é",
+            "/// doc",
+            "//! doc",
+            "/** doc */",
+            "r#\"x\"",
+            "'",
+        ] {
             assert!(lex(s).is_none(), "{s:?}");
         }
         assert!(lex("//// not a doc\n/*** not a doc */ /**/ x").is_some());
