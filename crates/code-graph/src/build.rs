@@ -379,7 +379,8 @@ fn run<E: Exec>(
     if targets.is_empty() {
         return Err(CodeGraphError::NoTargets { path: root });
     }
-    targets.retain_mut(|t| match std::fs::canonicalize(&t.root) {
+    let mut canonical = Canonical::default();
+    targets.retain_mut(|t| match canonical.path(&t.root) {
         Ok(c) => {
             t.root = c;
             true
@@ -463,6 +464,7 @@ fn run<E: Exec>(
         .map(|t| Arc::from(t.namespace.as_str()))
         .collect();
     let mut walker = Walker {
+        canonical,
         root: &root,
         slots: &mut slots,
         used: FastSet::default(),
@@ -1039,7 +1041,12 @@ fn list_files(packages: &[manifest::Package], targets: &[Target]) -> Vec<PathBuf
     let mut files = Vec::new();
     for p in packages {
         for sub in ["src", "tests", "examples", "benches"] {
-            let walk = walkdir::WalkDir::new(p.dir.join(sub))
+            // Under a canonical folder, with links not followed, every path the walk
+            // yields is canonical already.
+            let Ok(base) = std::fs::canonicalize(p.dir.join(sub)) else {
+                continue;
+            };
+            let walk = walkdir::WalkDir::new(base)
                 .follow_links(false)
                 .into_iter()
                 .filter_entry(|e| {
@@ -1049,9 +1056,7 @@ fn list_files(packages: &[manifest::Package], targets: &[Target]) -> Vec<PathBuf
             for entry in walk.flatten() {
                 let path = entry.path();
                 if entry.file_type().is_file() && path.extension().is_some_and(|x| x == "rs") {
-                    if let Ok(c) = std::fs::canonicalize(path) {
-                        files.push(c);
-                    }
+                    files.push(path.to_owned());
                 }
             }
         }
@@ -1060,6 +1065,34 @@ fn list_files(packages: &[manifest::Package], targets: &[Target]) -> Vec<PathBuf
     files.sort();
     files.dedup();
     files
+}
+
+/// `std::fs::canonicalize` with the directories' answers remembered: a file that is not
+/// a symbolic link is its canonical directory joined with its name, so resolving the
+/// hundreds of files of one folder costs one system call each instead of one per path
+/// component.
+#[derive(Default)]
+struct Canonical {
+    dirs: FastMap<PathBuf, PathBuf>,
+}
+
+impl Canonical {
+    fn path(&mut self, p: &Path) -> std::io::Result<PathBuf> {
+        let plain_file = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+            return std::fs::canonicalize(p);
+        };
+        if !plain_file || dir.as_os_str().is_empty() {
+            return std::fs::canonicalize(p);
+        }
+        if let Some(c) = self.dirs.get(dir) {
+            return Ok(c.join(name));
+        }
+        let c = std::fs::canonicalize(dir)?;
+        let file = c.join(name);
+        self.dirs.insert(dir.to_owned(), c);
+        Ok(file)
+    }
 }
 
 fn shuffle(v: &mut [PathBuf], seed: u64) {
@@ -1182,6 +1215,8 @@ struct Walker<'a> {
     counters: &'a Counters,
     /// Each target's namespace, shared by all of its nodes.
     krates: &'a [Arc<str>],
+    /// Canonical paths of the folders module files were found in.
+    canonical: Canonical,
 }
 
 impl Walker<'_> {
@@ -1472,7 +1507,7 @@ impl Walker<'_> {
     ) {
         let written = decl.path_attr.clone().unwrap_or_default();
         // `include!` paths are relative to the file that holds the invocation.
-        let path = match std::fs::canonicalize(ctx.file_dir.join(&written)) {
+        let path = match self.canonical.path(&ctx.file_dir.join(&written)) {
             Ok(p) if p.is_file() => p,
             _ => {
                 self.diagnostics.push(Diagnostic {
@@ -1536,7 +1571,7 @@ impl Walker<'_> {
         let base = if in_inline { child_dir } else { ctx.file_dir };
         let mut out: Vec<(PathBuf, bool)> = Vec::new();
         for p in cfg_paths {
-            match std::fs::canonicalize(base.join(p)) {
+            match self.canonical.path(&base.join(p)) {
                 Ok(c) if c.is_file() => {
                     if !out.iter().any(|(q, _)| *q == c) {
                         out.push((c, true));
@@ -1577,7 +1612,7 @@ impl Walker<'_> {
             });
         }
         match existing.first() {
-            Some((p, mod_rs)) => match std::fs::canonicalize(p) {
+            Some((p, mod_rs)) => match self.canonical.path(p) {
                 Ok(c) => {
                     if !out.iter().any(|(q, _)| *q == c) {
                         out.push((c, *mod_rs));

@@ -64,6 +64,18 @@ fn is_punct(c: u8) -> bool {
     )
 }
 
+/// Bytes that continue an identifier (a table: most bytes of a file are tested).
+const IDENT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b == b'_' || b.is_ascii_alphanumeric();
+        c += 1;
+    }
+    t
+};
+
 fn is_ident_start(c: u8) -> bool {
     c == b'_' || c.is_ascii_alphabetic()
 }
@@ -177,7 +189,12 @@ fn lex_from(source: &str, at: &mut usize) -> Option<Vec<Tok>> {
             c if is_ident_start(c) => {
                 // Byte, C and raw strings, byte characters, raw identifiers.
                 let prefixed = |p: &[u8]| b[i..].starts_with(p);
-                let lit_end = if prefixed(b"b\"") || prefixed(b"c\"") {
+                // Only `b`, `c` and `r` can start a literal or a raw identifier.
+                let special = matches!(c, b'b' | b'c' | b'r')
+                    && matches!(b.get(i + 1), Some(b'"' | b'\'' | b'#' | b'r'));
+                let lit_end = if !special {
+                    None
+                } else if prefixed(b"b\"") || prefixed(b"c\"") {
                     Some(string_end(b, i + 2)?)
                 } else if (prefixed(b"br") || prefixed(b"cr"))
                     && matches!(b.get(i + 2), Some(b'"' | b'#'))
@@ -200,11 +217,11 @@ fn lex_from(source: &str, at: &mut usize) -> Option<Vec<Tok>> {
                     i = end;
                     continue;
                 }
-                let mut j = i;
-                if prefixed(b"r#") {
-                    j += 2;
+                let mut j = i + 1;
+                if special && prefixed(b"r#") {
+                    j += 1;
                 }
-                while j < n && is_ident_continue(b[j]) {
+                while j < n && IDENT[b[j] as usize] {
                     j += 1;
                 }
                 toks.push(tok(Kind::Ident, 0, i, j));
