@@ -1596,8 +1596,13 @@ impl Walker<'_> {
                 (child_dir.join(name).join("mod.rs"), true),
             ],
         };
-        let existing: Vec<&(PathBuf, bool)> =
-            candidates.iter().filter(|(p, _)| p.is_file()).collect();
+        // A listed file (the common case) is known to exist with this canonical path;
+        // only other paths are asked of the file system.
+        let listed = |p: &Path| self.slots.contains_key(p);
+        let existing: Vec<&(PathBuf, bool)> = candidates
+            .iter()
+            .filter(|(p, _)| listed(p) || p.is_file())
+            .collect();
         if existing.len() > 1 {
             self.diagnostics.push(Diagnostic {
                 file: file_rel.to_owned(),
@@ -1612,7 +1617,11 @@ impl Walker<'_> {
             });
         }
         match existing.first() {
-            Some((p, mod_rs)) => match self.canonical.path(p) {
+            Some((p, mod_rs)) => match if listed(p) {
+                Ok(p.clone())
+            } else {
+                self.canonical.path(p)
+            } {
                 Ok(c) => {
                     if !out.iter().any(|(q, _)| *q == c) {
                         out.push((c, *mod_rs));
