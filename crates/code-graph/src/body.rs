@@ -24,80 +24,80 @@ mod ty;
 
 /// What a body says, in visiting order.
 #[derive(Debug, Default)]
-pub(crate) struct Body {
-    pub(crate) events: Vec<Ev>,
+pub(crate) struct Body<'a> {
+    pub(crate) events: Vec<Ev<'a>>,
     /// Byte ranges of the items declared in the body (attributes included), in source
     /// order: they stay in the text, for syn to parse as the block's statements.
     pub(crate) kept: Vec<(u32, u32)>,
 }
 
 #[derive(Debug)]
-pub(crate) enum Ev {
+pub(crate) enum Ev<'a> {
     /// A call of a path (`f(..)`, `a::b(..)`); `true` for a one-segment path.
-    Call(Vec<String>, bool),
+    Call(Vec<&'a str>, bool),
     /// A call of something that is not a path.
     Opaque,
     /// `recv.name(..)`.
-    Method(String, RSyn),
+    Method(&'a str, RSyn<'a>),
     Push,
     Pop,
     /// A pattern bound to a value (`None`: nothing known).
-    Bind(PSyn, Option<RSyn>),
+    Bind(PSyn<'a>, Option<RSyn<'a>>),
 }
 
 /// An expression, as far as a receiver description needs it.
 #[derive(Debug, Clone)]
-pub(crate) enum RSyn {
+pub(crate) enum RSyn<'a> {
     Other,
     /// A one-segment path without arguments (`self`, a local).
-    Ident(String),
-    Field(Box<RSyn>, String),
-    MethodRet(Box<RSyn>, String),
-    CallRet(Vec<String>),
-    Struct(Vec<String>),
-    Cast(Ty),
+    Ident(&'a str),
+    Field(Box<RSyn<'a>>, &'a str),
+    MethodRet(Box<RSyn<'a>>, &'a str),
+    CallRet(Vec<&'a str>),
+    Struct(Vec<&'a str>),
+    Cast(Ty<'a>),
     /// Parentheses, a reference or a dereference.
-    Wrap(Box<RSyn>),
+    Wrap(Box<RSyn<'a>>),
 }
 
 /// A pattern, as far as binding needs it.
 #[derive(Debug)]
-pub(crate) enum PSyn {
+pub(crate) enum PSyn<'a> {
     /// `name` or `name @ sub` (`ref`/`mut` dropped).
-    Ident(String, Option<Box<PSyn>>),
+    Ident(&'a str, Option<Box<PSyn<'a>>>),
     /// `pat: Type`.
-    Typed(Box<PSyn>, Ty),
+    Typed(Box<PSyn<'a>>, Ty<'a>),
     /// `&pat` or `(pat)`.
-    Ref(Box<PSyn>),
+    Ref(Box<PSyn<'a>>),
     /// `Path(a, b, ..)`: elements, `None` for `..`.
-    TupleStruct(Vec<String>, Vec<Option<PSyn>>),
+    TupleStruct(Vec<&'a str>, Vec<Option<PSyn<'a>>>),
     /// `Path { a, b: pat, .. }`.
-    Struct(Vec<String>, Vec<(String, PSyn)>),
+    Struct(Vec<&'a str>, Vec<(&'a str, PSyn<'a>)>),
     /// Any other pattern: the names it binds, in order.
-    Names(Vec<String>),
+    Names(Vec<&'a str>),
 }
 
 /// A type, as far as `recv::ty_ref` needs it.
 #[derive(Debug, Clone)]
-pub(crate) enum Ty {
+pub(crate) enum Ty<'a> {
     /// A reference, parentheses.
-    Ref(Box<Ty>),
+    Ref(Box<Ty<'a>>),
     Path {
-        segs: Vec<String>,
+        segs: Vec<&'a str>,
         leading_colon: bool,
-        args: Args,
+        args: Args<'a>,
     },
     /// `impl`/`dyn` bounds: the trait paths, `Sized` left out.
-    Bounds(Vec<Vec<String>>),
+    Bounds(Vec<Vec<&'a str>>),
     Other,
 }
 
 /// The arguments of a path type's last segment.
 #[derive(Debug, Clone)]
-pub(crate) enum Args {
+pub(crate) enum Args<'a> {
     None,
     /// `<...>`, with the first argument when it is a type.
-    Angle(Option<Box<Ty>>),
+    Angle(Option<Box<Ty<'a>>>),
     /// `(...) -> ...`.
     Paren,
 }
@@ -160,7 +160,7 @@ fn is_keyword(w: &str) -> bool {
 }
 
 /// Reads the body between the braces at `open` and `close`.
-pub(crate) fn parse(toks: &[Tok], src: &str, open: usize, close: usize) -> Option<Body> {
+pub(crate) fn parse<'a>(toks: &[Tok], src: &'a str, open: usize, close: usize) -> Option<Body<'a>> {
     let mut p = P {
         t: toks,
         s: src,
@@ -184,20 +184,20 @@ pub(crate) fn parse(toks: &[Tok], src: &str, open: usize, close: usize) -> Optio
 }
 
 /// A parsed expression.
-struct E {
-    r: RSyn,
+struct E<'a> {
+    r: RSyn<'a>,
     /// Where its events start (a call's event goes before its callee's and receiver's).
     start: usize,
     /// The path it is, when it is a plain path (no `<T as Trait>::`).
-    path: Option<(Vec<String>, bool)>,
+    path: Option<(Vec<&'a str>, bool)>,
     block_like: bool,
     range: bool,
     /// The precedence of its top binary operator (0: none).
     prec: u8,
 }
 
-impl E {
-    fn other(start: usize) -> E {
+impl<'a> E<'a> {
+    fn other(start: usize) -> E<'a> {
         E {
             r: RSyn::Other,
             start,
@@ -214,24 +214,24 @@ const RANGE: u8 = 2;
 const COMPARE: u8 = 6;
 const CAST: u8 = 13;
 
-struct P<'a> {
-    t: &'a [Tok],
+struct P<'t, 'a> {
+    t: &'t [Tok],
     s: &'a str,
     i: usize,
     end: usize,
-    ev: Vec<Ev>,
+    ev: Vec<Ev<'a>>,
     kept: Vec<(u32, u32)>,
     depth: u32,
 }
 
-impl<'a> P<'a> {
+impl<'t, 'a> P<'t, 'a> {
     // ---- tokens ----
 
     fn at_end(&self) -> bool {
         self.i >= self.end
     }
 
-    fn tok(&self, i: usize) -> Option<&'a Tok> {
+    fn tok(&self, i: usize) -> Option<&'t Tok> {
         if i < self.end {
             self.t.get(i)
         } else {
@@ -377,7 +377,7 @@ impl<'a> P<'a> {
     }
 
     /// `a::b::c` without arguments.
-    fn mod_path(&mut self) -> Option<Vec<String>> {
+    fn mod_path(&mut self) -> Option<Vec<&'a str>> {
         let mut segs = Vec::new();
         if self.punct2(b':', b':') {
             self.i += 2;
@@ -387,7 +387,7 @@ impl<'a> P<'a> {
             if is_keyword(w) {
                 return None;
             }
-            segs.push(w.to_string());
+            segs.push(w);
             self.i += 1;
             if self.punct2(b':', b':') && self.word_at(self.i + 2).is_some() {
                 self.i += 2;
@@ -474,7 +474,7 @@ impl<'a> P<'a> {
         let cfg_if = path
             .as_ref()
             .and_then(|p| p.last())
-            .is_some_and(|l| l == "cfg_if");
+            .is_some_and(|l| *l == "cfg_if");
         let is_path = path.is_some();
         let bang = is_path && self.punct(b'!') && !self.punct2(b'!', b'=');
         if !bang {
@@ -618,7 +618,7 @@ impl<'a> P<'a> {
 const CAP: usize = MAX_RECV_DEPTH - 1;
 
 /// `r` with its levels past the first `keep` replaced by [`RSyn::Other`].
-fn cap(r: RSyn, keep: usize) -> RSyn {
+fn cap(r: RSyn<'_>, keep: usize) -> RSyn<'_> {
     if keep == 0 {
         return RSyn::Other;
     }
@@ -631,10 +631,10 @@ fn cap(r: RSyn, keep: usize) -> RSyn {
 }
 
 /// The names a pattern binds, in syn's visiting order.
-fn names_of(p: &PSyn, out: &mut Vec<String>) {
+fn names_of<'a>(p: &PSyn<'a>, out: &mut Vec<&'a str>) {
     match p {
         PSyn::Ident(n, sub) => {
-            out.push(n.clone());
+            out.push(n);
             if let Some(s) = sub {
                 names_of(s, out);
             }

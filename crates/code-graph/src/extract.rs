@@ -350,7 +350,7 @@ fn shift_lines(items: &mut [ItemFact], by: u32) {
 /// into the file.
 #[derive(Clone, Copy)]
 struct Hollow<'a> {
-    bodies: Option<&'a crate::fasthash::FastMap<(u32, u32), crate::body::Body>>,
+    bodies: Option<&'a crate::fasthash::FastMap<(u32, u32), crate::body::Body<'a>>>,
     lines_before: u32,
 }
 
@@ -619,7 +619,7 @@ struct Extractor<'a> {
 
 impl<'a> Extractor<'a> {
     /// What the body reader recorded for `block`, when it was hollowed.
-    fn hollowed(&self, block: &syn::Block) -> Option<&'a crate::body::Body> {
+    fn hollowed(&self, block: &syn::Block) -> Option<&'a crate::body::Body<'a>> {
         if !block.stmts.iter().all(|s| matches!(s, syn::Stmt::Item(_))) {
             return None;
         }
@@ -1483,19 +1483,19 @@ impl CallCollector<'_, '_> {
 
     /// Applies what the body reader recorded, with the rules the `Visit` methods below
     /// apply to a syn tree.
-    fn replay(&mut self, events: &[Ev]) {
+    fn replay(&mut self, events: &[Ev<'_>]) {
         for ev in events {
             match ev {
                 Ev::Call(segs, single) => self.calls.push(match (single, segs.first()) {
-                    (true, Some(name)) => Callee::Name(name.clone()),
-                    _ => Callee::Path(segs.clone()),
+                    (true, Some(name)) => Callee::Name(name.to_string()),
+                    _ => Callee::Path(owned(segs)),
                 }),
                 Ev::Opaque => self.opaque += 1,
                 Ev::Method(name, r) => {
                     let callee = match self.recv_read(r, 0) {
-                        Some(Recv::SelfValue) => Callee::SelfMethod(name.clone()),
+                        Some(Recv::SelfValue) => Callee::SelfMethod(name.to_string()),
                         Some(r) => Callee::Typed(recv::encode_with(&r, name, &mut self.buf)),
-                        None => Callee::Method(name.clone()),
+                        None => Callee::Method(name.to_string()),
                     };
                     self.calls.push(callee);
                 }
@@ -1512,13 +1512,13 @@ impl CallCollector<'_, '_> {
     }
 
     /// [`CallCollector::recv`] of a read expression.
-    fn recv_read(&self, e: &RSyn, depth: usize) -> Option<Recv> {
+    fn recv_read(&self, e: &RSyn<'_>, depth: usize) -> Option<Recv> {
         if depth >= MAX_RECV_DEPTH {
             return None;
         }
         match e {
             RSyn::Ident(name) => {
-                if name == "self" {
+                if *name == "self" {
                     return Some(Recv::SelfValue);
                 }
                 self.local(name)?.clone()
@@ -1526,34 +1526,34 @@ impl CallCollector<'_, '_> {
             RSyn::Field(base, member) => {
                 let base = self.recv_read(base, depth + 1)?;
                 Some(match base {
-                    Recv::SelfValue => Recv::SelfField(member.clone()),
-                    base => Recv::Field(Box::new(base), member.clone()),
+                    Recv::SelfValue => Recv::SelfField(member.to_string()),
+                    base => Recv::Field(Box::new(base), member.to_string()),
                 })
             }
             RSyn::MethodRet(base, name) => {
                 let base = self.recv_read(base, depth + 1).map(Box::new);
-                Some(Recv::MethodRet(base, name.clone()))
+                Some(Recv::MethodRet(base, name.to_string()))
             }
-            RSyn::CallRet(path) => Some(Recv::CallRet(path.clone())),
-            RSyn::Struct(path) => Some(Recv::Type(TyRef::Path(path.clone()))),
+            RSyn::CallRet(path) => Some(Recv::CallRet(owned(path))),
+            RSyn::Struct(path) => Some(Recv::Type(TyRef::Path(owned(path)))),
             RSyn::Cast(ty) => self.ty_ref_read(ty).map(Recv::Type),
             RSyn::Wrap(inner) => self.recv_read(inner, depth + 1),
             RSyn::Other => None,
         }
     }
 
-    fn ty_ref_read(&self, ty: &crate::body::Ty) -> Option<TyRef> {
+    fn ty_ref_read(&self, ty: &crate::body::Ty<'_>) -> Option<TyRef> {
         recv::ty_ref_read(ty, &|n| self.x.generics.is_param(n))
     }
 
     /// [`CallCollector::bind`] of a read pattern.
-    fn bind_read(&mut self, pat: &PSyn, recv: Option<Recv>) {
+    fn bind_read(&mut self, pat: &PSyn<'_>, recv: Option<Recv>) {
         match pat {
             PSyn::Ident(name, sub) => {
                 if let Some(sub) = sub {
                     self.bind_read(sub, recv.clone());
                 }
-                self.declare(name.clone(), recv);
+                self.declare(name.to_string(), recv);
             }
             PSyn::Typed(pat, ty) => {
                 let declared = self.ty_ref_read(ty).map(Recv::Type);
@@ -1565,19 +1565,19 @@ impl CallCollector<'_, '_> {
                 for (i, elem) in elems.iter().enumerate() {
                     known &= elem.is_some();
                     if let Some(elem) = elem {
-                        let r = known.then(|| Recv::PatField(path.clone(), i.to_string()));
+                        let r = known.then(|| Recv::PatField(owned(path), i.to_string()));
                         self.bind_read(elem, r);
                     }
                 }
             }
             PSyn::Struct(path, fields) => {
                 for (member, f) in fields {
-                    self.bind_read(f, Some(Recv::PatField(path.clone(), member.clone())));
+                    self.bind_read(f, Some(Recv::PatField(owned(path), member.to_string())));
                 }
             }
             PSyn::Names(names) => {
                 for n in names {
-                    self.declare(n.clone(), None);
+                    self.declare(n.to_string(), None);
                 }
             }
         }
@@ -1757,4 +1757,9 @@ impl<'ast> Visit<'ast> for CallCollector<'_, '_> {
             .items_into(std::slice::from_ref(item), &mut self.items);
         self.x.generics.restore(outer);
     }
+}
+
+/// Owned copies of a read path's segments.
+fn owned(segs: &[&str]) -> Vec<String> {
+    segs.iter().map(|s| s.to_string()).collect()
 }

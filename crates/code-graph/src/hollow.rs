@@ -21,10 +21,10 @@ use crate::fasthash::FastMap;
 use crate::lex::{lex, Kind, Tok};
 
 /// The source with its readable bodies hollowed out, and what each body said.
-pub(crate) struct Hollowed {
+pub(crate) struct Hollowed<'a> {
     pub(crate) text: String,
     /// By the 1-based line and 0-based character column of the body's `{`.
-    pub(crate) bodies: FastMap<(u32, u32), Body>,
+    pub(crate) bodies: FastMap<(u32, u32), Body<'a>>,
 }
 
 /// How deep `mod`, `impl` and `trait` blocks are walked.
@@ -32,7 +32,7 @@ const MAX_ITEM_DEPTH: usize = 32;
 
 /// Hollows the bodies of `source` that the body parser reads; `None` when there is none
 /// (or the file is not one this pass tokenizes).
-pub(crate) fn hollow(source: &str) -> Option<Hollowed> {
+pub(crate) fn hollow(source: &str) -> Option<Hollowed<'_>> {
     let (start, found, _) = walk(source)?;
     if found.is_empty() {
         return None;
@@ -80,11 +80,11 @@ pub(crate) fn coverage(source: &str) -> (usize, usize) {
         .map_or((0, 0), |(_, found, refused)| (found.len(), refused))
 }
 
-type Found = Vec<(usize, usize, Body)>;
+type Found<'a> = Vec<(usize, usize, Body<'a>)>;
 
 /// Tokenizes `source` and reads its bodies: the offset the tokens start from, the
 /// bodies read, and how many were refused.
-fn walk(source: &str) -> Option<(usize, Found, usize)> {
+fn walk(source: &str) -> Option<(usize, Found<'_>, usize)> {
     let mut start = 0;
     if source.starts_with('\u{feff}') {
         start = 3;
@@ -128,11 +128,11 @@ fn char_count(b: &[u8]) -> u32 {
     b.iter().filter(|c| (**c & 0xC0) != 0x80).count() as u32
 }
 
-struct Walker<'a> {
-    toks: &'a [Tok],
+struct Walker<'t, 'a> {
+    toks: &'t [Tok],
     src: &'a str,
     /// Byte offsets of each hollowed body's braces, and its facts, in source order.
-    found: Found,
+    found: Found<'a>,
     /// Bodies left to syn.
     refused: usize,
     /// Only find where items end (an item kept in a hollowed body is left whole).
@@ -152,7 +152,7 @@ pub(crate) fn item_end(toks: &[Tok], src: &str, i: usize, end: usize) -> Option<
     w.item(i, end, 0)
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     fn ident(&self, i: usize) -> Option<&str> {
         let t = self.toks.get(i)?;
         (t.kind == Kind::Ident).then(|| &self.src[t.start as usize..t.end as usize])

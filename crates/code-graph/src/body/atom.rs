@@ -3,8 +3,8 @@
 
 use super::{cap, is_keyword, Ev, Kind, PSyn, RSyn, CAP, COMPARE, E, P, RANGE};
 
-impl P<'_> {
-    pub(super) fn atom(&mut self, allow_struct: bool) -> Option<E> {
+impl<'t, 'a> P<'t, 'a> {
+    pub(super) fn atom(&mut self, allow_struct: bool) -> Option<E<'a>> {
         let start = self.ev.len();
         let t = self.tok(self.i)?;
         match t.kind {
@@ -281,7 +281,7 @@ impl P<'_> {
         Some(())
     }
 
-    pub(super) fn paren_or_tuple(&mut self, start: usize) -> Option<E> {
+    pub(super) fn paren_or_tuple(&mut self, start: usize) -> Option<E<'a>> {
         self.group(b'(', |p| {
             if p.at_end() {
                 return Some(E::other(start));
@@ -304,7 +304,7 @@ impl P<'_> {
         })
     }
 
-    pub(super) fn closure(&mut self, allow_struct: bool, start: usize) -> Option<E> {
+    pub(super) fn closure(&mut self, allow_struct: bool, start: usize) -> Option<E<'a>> {
         self.eat_word("move");
         let mut params = Vec::new();
         if self.punct2(b'|', b'|') {
@@ -344,7 +344,7 @@ impl P<'_> {
     }
 
     /// A path expression, macro or struct literal.
-    pub(super) fn path_expr(&mut self, allow_struct: bool, start: usize) -> Option<E> {
+    pub(super) fn path_expr(&mut self, allow_struct: bool, start: usize) -> Option<E<'a>> {
         let leading = self.punct2(b':', b':');
         if leading {
             self.i += 2;
@@ -356,7 +356,7 @@ impl P<'_> {
             if t.kind != Kind::Open {
                 return None;
             }
-            let cfg_if = segs.last().is_some_and(|l| l == "cfg_if");
+            let cfg_if = segs.last().is_some_and(|l| *l == "cfg_if");
             self.macro_args(cfg_if)?;
             return Some(E::other(start));
         }
@@ -369,7 +369,7 @@ impl P<'_> {
         }
         let single = segs.len() == 1 && !leading && !has_args;
         let r = if single {
-            RSyn::Ident(segs[0].clone())
+            RSyn::Ident(segs[0])
         } else {
             RSyn::Other
         };
@@ -382,7 +382,7 @@ impl P<'_> {
 
     /// Segments of an expression path (`a::<T>::b`): the identifiers, and whether any
     /// has generic arguments.
-    pub(super) fn expr_path_rest(&mut self) -> Option<(Vec<String>, bool)> {
+    pub(super) fn expr_path_rest(&mut self) -> Option<(Vec<&'a str>, bool)> {
         let mut segs = Vec::new();
         let mut has_args = false;
         loop {
@@ -390,7 +390,7 @@ impl P<'_> {
             if is_keyword(w) || w == "_" {
                 return None;
             }
-            segs.push(w.to_string());
+            segs.push(w);
             self.i += 1;
             if !self.punct2(b':', b':') {
                 return Some((segs, has_args));

@@ -3,10 +3,10 @@
 
 use super::{cap, is_keyword, Ev, Kind, RSyn, ASSIGN, CAP, CAST, COMPARE, E, P, RANGE};
 
-impl P<'_> {
+impl<'t, 'a> P<'t, 'a> {
     /// A statement's expression: a block-like expression ends it unless `.` or `?`
     /// follows.
-    pub(super) fn expr_early(&mut self) -> Option<E> {
+    pub(super) fn expr_early(&mut self) -> Option<E<'a>> {
         self.attrs()?;
         let start = self.ev.len();
         let block_like = match self.word() {
@@ -31,7 +31,7 @@ impl P<'_> {
     }
 
     /// Any expression (`allow_struct`: a path followed by `{` is a struct literal).
-    pub(super) fn expr(&mut self, allow_struct: bool) -> Option<E> {
+    pub(super) fn expr(&mut self, allow_struct: bool) -> Option<E<'a>> {
         self.deeper()?;
         let e = self.unary(allow_struct)?;
         let e = self.binary(e, allow_struct, 0);
@@ -119,7 +119,7 @@ impl P<'_> {
         }
     }
 
-    pub(super) fn binary(&mut self, mut lhs: E, allow_struct: bool, base: u8) -> Option<E> {
+    pub(super) fn binary(&mut self, mut lhs: E<'a>, allow_struct: bool, base: u8) -> Option<E<'a>> {
         loop {
             if lhs.range {
                 break;
@@ -223,7 +223,7 @@ impl P<'_> {
         !self.dot() && self.begins_expr()
     }
 
-    pub(super) fn unary(&mut self, allow_struct: bool) -> Option<E> {
+    pub(super) fn unary(&mut self, allow_struct: bool) -> Option<E<'a>> {
         self.deeper()?;
         self.attrs()?;
         let start = self.ev.len();
@@ -263,7 +263,7 @@ impl P<'_> {
     }
 
     /// Calls, method calls, fields, indexes, `?` and `.await` after `e`.
-    pub(super) fn trailers(&mut self, e: E) -> Option<E> {
+    pub(super) fn trailers(&mut self, e: E<'a>) -> Option<E<'a>> {
         // The chain's call events, innermost first: syn's visitor meets the outermost
         // call first, then its receiver, then the arguments, so they go before the
         // atom's events in reverse (one splice for the whole chain).
@@ -276,7 +276,7 @@ impl P<'_> {
         e
     }
 
-    pub(super) fn chain(&mut self, mut e: E, chain: &mut Vec<Ev>) -> Option<E> {
+    pub(super) fn chain(&mut self, mut e: E<'a>, chain: &mut Vec<Ev<'a>>) -> Option<E<'a>> {
         loop {
             if self.open(b'(') {
                 chain.push(match &e.path {
@@ -303,7 +303,7 @@ impl P<'_> {
                         if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
                             return None;
                         }
-                        r = RSyn::Field(Box::new(cap(r, CAP)), part.to_string());
+                        r = RSyn::Field(Box::new(cap(r, CAP)), part);
                     }
                     self.i += 1;
                     e = E {
@@ -330,15 +330,15 @@ impl P<'_> {
                 if turbofish || self.open(b'(') {
                     // The receiver is read from the top (all its levels), and then
                     // again one level down, under the call's result.
-                    chain.push(Ev::Method(name.to_string(), e.r.clone()));
+                    chain.push(Ev::Method(name, e.r.clone()));
                     self.call_args()?;
                     e = E {
-                        r: RSyn::MethodRet(Box::new(cap(e.r, CAP)), name.to_string()),
+                        r: RSyn::MethodRet(Box::new(cap(e.r, CAP)), name),
                         ..E::other(e.start)
                     };
                 } else {
                     e = E {
-                        r: RSyn::Field(Box::new(cap(e.r, CAP)), name.to_string()),
+                        r: RSyn::Field(Box::new(cap(e.r, CAP)), name),
                         ..E::other(e.start)
                     };
                 }

@@ -2,9 +2,9 @@
 
 use super::{is_keyword, names_of, Kind, PSyn, P};
 
-impl P<'_> {
+impl<'t, 'a> P<'t, 'a> {
     /// A pattern with optional leading `|` and alternatives.
-    pub(super) fn pat_multi(&mut self) -> Option<PSyn> {
+    pub(super) fn pat_multi(&mut self) -> Option<PSyn<'a>> {
         if self.punct(b'|') && !self.punct2(b'|', b'|') {
             self.i += 1;
         }
@@ -22,14 +22,14 @@ impl P<'_> {
         Some(PSyn::Names(names))
     }
 
-    pub(super) fn pat_single(&mut self) -> Option<PSyn> {
+    pub(super) fn pat_single(&mut self) -> Option<PSyn<'a>> {
         self.deeper()?;
         let p = self.pat_single_inner();
         self.depth -= 1;
         p
     }
 
-    pub(super) fn pat_single_inner(&mut self) -> Option<PSyn> {
+    pub(super) fn pat_single_inner(&mut self) -> Option<PSyn<'a>> {
         let t = self.tok(self.i)?;
         match t.kind {
             Kind::Literal => {
@@ -135,7 +135,7 @@ impl P<'_> {
                     return None;
                 }
                 self.i += 1;
-                self.pat_ident_rest(name.to_string())
+                self.pat_ident_rest(name)
             }
             "self" | "Self" | "super" | "crate" => self.pat_path(),
             w if is_keyword(w) => None,
@@ -150,12 +150,12 @@ impl P<'_> {
                     return self.pat_path();
                 }
                 self.i += 1;
-                self.pat_ident_rest(w.to_string())
+                self.pat_ident_rest(w)
             }
         }
     }
 
-    pub(super) fn pat_ident_rest(&mut self, name: String) -> Option<PSyn> {
+    pub(super) fn pat_ident_rest(&mut self, name: &'a str) -> Option<PSyn<'a>> {
         if self.punct(b'@') {
             self.i += 1;
             let sub = self.pat_single()?;
@@ -184,7 +184,7 @@ impl P<'_> {
     }
 
     /// A pattern starting with a path: `A::B`, `A(..)`, `A { .. }`, a range.
-    pub(super) fn pat_path(&mut self) -> Option<PSyn> {
+    pub(super) fn pat_path(&mut self) -> Option<PSyn<'a>> {
         let leading = self.punct2(b':', b':');
         if leading {
             self.i += 2;
@@ -232,7 +232,7 @@ impl P<'_> {
                             return None;
                         }
                         p.i += 1;
-                        fields.push((member.to_string(), p.pat_multi()?));
+                        fields.push((member, p.pat_multi()?));
                     } else if matches!(p.word(), Some("ref" | "mut" | "box")) {
                         let boxed = p.eat_word("box");
                         p.eat_word("ref");
@@ -243,11 +243,11 @@ impl P<'_> {
                         }
                         p.i += 1;
                         let pat = if boxed {
-                            PSyn::Names(vec![name.to_string()])
+                            PSyn::Names(vec![name])
                         } else {
-                            PSyn::Ident(name.to_string(), None)
+                            PSyn::Ident(name, None)
                         };
-                        fields.push((name.to_string(), pat));
+                        fields.push((name, pat));
                     } else {
                         let name = p.word()?;
                         if is_keyword(name) {
@@ -256,9 +256,9 @@ impl P<'_> {
                         p.i += 1;
                         if p.colon() {
                             p.i += 1;
-                            fields.push((name.to_string(), p.pat_multi()?));
+                            fields.push((name, p.pat_multi()?));
                         } else {
-                            fields.push((name.to_string(), PSyn::Ident(name.to_string(), None)));
+                            fields.push((name, PSyn::Ident(name, None)));
                         }
                     }
                     if p.at_end() {

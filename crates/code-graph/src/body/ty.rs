@@ -2,16 +2,16 @@
 
 use super::{is_keyword, Args, Kind, Ty, P};
 
-impl P<'_> {
+impl<'t, 'a> P<'t, 'a> {
     /// A type (`allow_plus`: `dyn A + B` takes every bound).
-    pub(super) fn ty(&mut self, allow_plus: bool) -> Option<Ty> {
+    pub(super) fn ty(&mut self, allow_plus: bool) -> Option<Ty<'a>> {
         self.deeper()?;
         let t = self.ty_inner(allow_plus);
         self.depth -= 1;
         t
     }
 
-    pub(super) fn ty_inner(&mut self, allow_plus: bool) -> Option<Ty> {
+    pub(super) fn ty_inner(&mut self, allow_plus: bool) -> Option<Ty<'a>> {
         let t = self.tok(self.i)?;
         match t.kind {
             Kind::Punct => {
@@ -163,7 +163,7 @@ impl P<'_> {
     }
 
     /// A path type, and `+` bounds after it when allowed.
-    pub(super) fn ty_path(&mut self, allow_plus: bool) -> Option<Ty> {
+    pub(super) fn ty_path(&mut self, allow_plus: bool) -> Option<Ty<'a>> {
         let leading = self.punct2(b':', b':');
         if leading {
             self.i += 2;
@@ -174,7 +174,7 @@ impl P<'_> {
         }
         if allow_plus && self.punct(b'+') {
             let mut all = vec![segs];
-            all.retain(|s| s.last().is_some_and(|l| l != "Sized"));
+            all.retain(|s| s.last().is_some_and(|l| *l != "Sized"));
             self.i += 1;
             let more = self.bounds(true)?;
             all.extend(more);
@@ -189,14 +189,14 @@ impl P<'_> {
 
     /// Segments of a path type with their arguments: the identifiers and the last
     /// segment's arguments.
-    pub(super) fn ty_path_rest(&mut self) -> Option<(Vec<String>, Args)> {
+    pub(super) fn ty_path_rest(&mut self) -> Option<(Vec<&'a str>, Args<'a>)> {
         let mut segs = Vec::new();
         loop {
             let w = self.word()?;
             if is_keyword(w) {
                 return None;
             }
-            segs.push(w.to_string());
+            segs.push(w);
             self.i += 1;
             let mut args = Args::None;
             if self.punct2(b':', b':') && self.punct_at(self.i + 2, b'<') {
@@ -221,7 +221,7 @@ impl P<'_> {
     }
 
     /// `<A, 'a, N = T, 3>` at the current `<`: the first argument when it is a type.
-    pub(super) fn generic_args(&mut self) -> Option<Option<Box<Ty>>> {
+    pub(super) fn generic_args(&mut self) -> Option<Option<Box<Ty<'a>>>> {
         self.eat_punct(b'<')?;
         let mut first = None;
         let mut n = 0;
@@ -273,7 +273,7 @@ impl P<'_> {
     }
 
     /// `A + B + 'a + ?Sized`: the trait paths, `Sized` left out.
-    pub(super) fn bounds(&mut self, allow_plus: bool) -> Option<Vec<Vec<String>>> {
+    pub(super) fn bounds(&mut self, allow_plus: bool) -> Option<Vec<Vec<&'a str>>> {
         let mut out = Vec::new();
         loop {
             if self.tok(self.i).is_some_and(|t| t.kind == Kind::Lifetime) {
@@ -298,7 +298,7 @@ impl P<'_> {
                     self.i += 2;
                 }
                 let (segs, _) = self.ty_path_rest()?;
-                if segs.last().is_some_and(|l| l != "Sized") {
+                if segs.last().is_some_and(|l| *l != "Sized") {
                     out.push(segs);
                 }
             }

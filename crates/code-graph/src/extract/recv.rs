@@ -359,8 +359,12 @@ pub(crate) fn ty_ref(ty: &syn::Type, is_param: &dyn Fn(&str) -> bool) -> Option<
 }
 
 /// [`ty_ref`] of a type read by the body reader.
-pub(crate) fn ty_ref_read(ty: &crate::body::Ty, is_param: &dyn Fn(&str) -> bool) -> Option<TyRef> {
+pub(crate) fn ty_ref_read(
+    ty: &crate::body::Ty<'_>,
+    is_param: &dyn Fn(&str) -> bool,
+) -> Option<TyRef> {
     use crate::body::{Args, Ty};
+    let owned = |segs: &[&str]| segs.iter().map(|s| s.to_string()).collect::<Vec<String>>();
     let mut ty = ty;
     for _ in 0..MAX_RECV_DEPTH {
         match ty {
@@ -370,8 +374,8 @@ pub(crate) fn ty_ref_read(ty: &crate::body::Ty, is_param: &dyn Fn(&str) -> bool)
                 leading_colon,
                 args,
             } => {
-                let last = segs.last()?;
-                if matches!(last.as_str(), "Box" | "Rc" | "Arc") {
+                let last = *segs.last()?;
+                if matches!(last, "Box" | "Rc" | "Arc") {
                     if let Args::Angle(Some(inner)) = args {
                         ty = inner;
                         continue;
@@ -379,15 +383,15 @@ pub(crate) fn ty_ref_read(ty: &crate::body::Ty, is_param: &dyn Fn(&str) -> bool)
                 }
                 if segs.len() == 1 && !leading_colon {
                     if is_param(last) && matches!(args, Args::None) {
-                        return Some(TyRef::Param(last.clone()));
+                        return Some(TyRef::Param(last.to_string()));
                     }
-                    if PRIMITIVES.contains(&last.as_str()) || STD_TYPES.contains(&last.as_str()) {
+                    if PRIMITIVES.contains(&last) || STD_TYPES.contains(&last) {
                         return None;
                     }
                 }
-                return Some(TyRef::Path(segs.clone()));
+                return Some(TyRef::Path(owned(segs)));
             }
-            Ty::Bounds(b) => return bounds_ref(b.clone()),
+            Ty::Bounds(b) => return bounds_ref(b.iter().map(|p| owned(p)).collect()),
             Ty::Other => return None,
         }
     }
