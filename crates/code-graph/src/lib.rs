@@ -4,7 +4,9 @@
 //! Give it a crate directory or a Cargo workspace. It reads the `Cargo.toml` targets
 //! (library, binaries, tests, examples, benches; one namespace per target), follows each
 //! module tree from its root file through `mod` declarations (inline modules, `#[path]`,
-//! `mod.rs` and `name.rs` layouts), parses every file with `syn` on a rayon pool, and
+//! `mod.rs` and `name.rs` layouts), parses every file on a rayon pool (item headers with
+//! `syn`; function bodies with a reader of its own where it covers their syntax, checked
+//! to give exactly the facts syn's trees give), and
 //! builds a graph of modules, functions, methods, structs, enums, variants, unions,
 //! traits, impls, type aliases, consts, statics, `macro_rules!` macros, `use` imports,
 //! fields and interned type nodes, related by `contains`, `defines`, `implements`,
