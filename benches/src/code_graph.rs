@@ -759,7 +759,12 @@ fn vs_ctags_tokio(suite: &mut Suite, threads: &[usize], bin: &Path) {
     // last.
     let runs: Vec<(&str, usize, bool)> = threads
         .iter()
-        .flat_map(|&t| [("code-graph-cli", t, false), ("code-graph-cli-parse-bodies", t, true)])
+        .flat_map(|&t| {
+            [
+                ("code-graph-cli", t, false),
+                ("code-graph-cli-parse-bodies", t, true),
+            ]
+        })
         .collect();
     let mut wall = vec![Vec::with_capacity(rounds); runs.len() + 1];
     let mut cpu = vec![Vec::with_capacity(rounds); runs.len() + 1];
