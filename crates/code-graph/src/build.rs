@@ -2011,3 +2011,43 @@ fn emit<'a>(ctx: &EmitCtx<'_>, item: &'a ItemFact, ordinal: u32, part: &mut Part
     });
     id
 }
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::Canonical;
+
+    #[test]
+    fn remembered_folders_give_what_canonicalize_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(real.join("sub")).unwrap();
+        std::fs::write(real.join("a.rs"), "").unwrap();
+        std::fs::write(real.join("sub/b.rs"), "").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+            std::os::unix::fs::symlink(real.join("a.rs"), real.join("alias.rs")).unwrap();
+        }
+        let mut c = Canonical::default();
+        let mut paths = vec![
+            real.join("a.rs"),
+            real.join("sub/b.rs"),
+            real.join("sub/../a.rs"),
+            real.join("missing.rs"),
+        ];
+        if cfg!(unix) {
+            paths.extend([
+                dir.path().join("link/a.rs"),
+                dir.path().join("link/sub/b.rs"),
+                real.join("alias.rs"),
+            ]);
+        }
+        // Twice: the second time from the remembered folders.
+        for _ in 0..2 {
+            for p in &paths {
+                let want = std::fs::canonicalize(p).map_err(|e| e.kind());
+                assert_eq!(c.path(p).map_err(|e| e.kind()), want, "{}", p.display());
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use code_graph::{build, to_dot, to_json, BuildOptions, InternerChoice, NodeKind};
+use code_graph::{build, to_dot, to_json, BuildOptions, EdgeKind, InternerChoice, NodeKind};
 use proptest::prelude::*;
 
 fn own_crate() -> PathBuf {
@@ -298,4 +298,61 @@ fn blanking_doc_comments_gives_the_same_graph() {
         .find(|d| d.file == "src/broken.rs")
         .expect("the parse error of src/broken.rs");
     assert_eq!(error.line, 3, "{error:?}");
+}
+
+#[test]
+fn reading_bodies_without_syn_gives_the_same_graph() {
+    // Bodies of every kind the reader covers and some it leaves to syn, in a large file
+    // cut into pieces (line numbers after hollowed bodies must stay right), in item
+    // macros, with items declared inside, and a file whose parse error comes after
+    // hollowed bodies (its diagnostic must keep its line and column).
+    let mut big = String::new();
+    for i in 0..2000 {
+        big.push_str(&format!(
+            "pub struct T{i} {{ pub v: u8 }}\nimpl T{i} {{\n    pub fn get(&self) -> u8 {{ let x = self.v; helper{i}(x).max(1) }}\n}}\n\
+             pub fn helper{i}(x: u8) -> u8 {{ match x {{ 0 => 1, n => n.wrapping_add({i} as u8) }} }} pub fn after{i}() {{}}\n"
+        ));
+    }
+    let dir = crate::crate_dir(
+        "bodies",
+        &[
+            (
+                "src/lib.rs",
+                "mod big;\nmod broken;\npub struct S { pub x: u8 }\n\
+                 impl S {\n    pub fn m(&self) -> u8 { let y = self.x; helper(y) + self.n() }\n    fn n(&self) -> u8 { 1 }\n}\n\
+                 fn helper(y: u8) -> u8 { fn inner() -> u8 { 2 } struct Local; inner() + y }\n\
+                 fn left_to_syn() { #![allow(unused)] helper(3); }\n\
+                 cfg_if::cfg_if! { if #[cfg(unix)] { pub fn unix() { helper(1); } } }\n\
+                 macro_rules! wrap { ($($i:item)*) => { $($i)* } }\n\
+                 wrap! { pub fn wrapped(s: &S) -> u8 { s.m() } }\n\
+                 pub fn closures(v: Vec<S>) -> usize { v.iter().map(|s| s.m()).filter(|n| *n > 0).count() }\n",
+            ),
+            ("src/big.rs", &big),
+            (
+                "src/broken.rs",
+                "pub fn ok() { ok() }\npub fn fine(x: u8) -> u8 { x + 1 }\nfn bad( { }\n",
+            ),
+        ],
+    );
+    let read = exports(dir.path(), &BuildOptions::parallel(2));
+    let parsed = exports(
+        dir.path(),
+        &BuildOptions {
+            parse_bodies: true,
+            ..BuildOptions::parallel(2)
+        },
+    );
+    assert!(read == parsed, "the graphs differ");
+    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
+    let calls = g.edges.iter().filter(|e| e.kind == EdgeKind::Calls).count();
+    assert!(calls >= 2000, "only {calls} call edges");
+    for name in ["inner", "Local", "unix", "wrapped", "after1999"] {
+        assert!(g.nodes.iter().any(|n| n.name == name), "{name} missing");
+    }
+    let error = g
+        .diagnostics
+        .iter()
+        .find(|d| d.file == "src/broken.rs")
+        .expect("the parse error of src/broken.rs");
+    assert_eq!((error.line, error.column), (3, 7), "{error:?}");
 }
