@@ -226,7 +226,13 @@ pub(crate) fn raw_string_end(b: &[u8], mut i: usize) -> usize {
     if b.get(i) != Some(&b'"') {
         return i;
     }
-    i += 1;
+    raw_string_close(b, i, hashes).unwrap_or(b.len())
+}
+
+/// The offset after the `"` and `hashes` `#`s that close the raw string whose opening
+/// quote is at `quote`; `None` when it is not closed.
+pub(crate) fn raw_string_close(b: &[u8], quote: usize, hashes: usize) -> Option<usize> {
+    let mut i = quote + 1;
     while i < b.len() {
         if b[i] == b'"'
             && b[i + 1..]
@@ -236,11 +242,11 @@ pub(crate) fn raw_string_end(b: &[u8], mut i: usize) -> usize {
                 .count()
                 == hashes
         {
-            return i + 1 + hashes;
+            return Some(i + 1 + hashes);
         }
         i += 1;
     }
-    b.len()
+    None
 }
 
 /// The offset after a character literal starting at the quote at `i`, or after the

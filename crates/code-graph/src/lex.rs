@@ -269,22 +269,7 @@ fn raw_string(b: &[u8], mut i: usize) -> Option<Option<usize>> {
             None
         };
     }
-    // The body runs to the first `"` followed by as many `#`s.
-    let mut k = i + 1;
-    while k < b.len() {
-        if b[k] == b'"'
-            && b[k + 1..]
-                .iter()
-                .take(hashes)
-                .filter(|c| **c == b'#')
-                .count()
-                == hashes
-        {
-            return Some(Some(k + 1 + hashes));
-        }
-        k += 1;
-    }
-    None
+    crate::docs::raw_string_close(b, i, hashes).map(Some)
 }
 
 /// A literal's suffix (`1u8`, `"x"suffix`).

@@ -76,16 +76,7 @@ impl<'t, 'a> P<'t, 'a> {
                 }
                 if self.punct(b'<') {
                     // `<T as Trait>::f`: a path with a qualified self.
-                    self.i += 1;
-                    self.ty(false)?;
-                    if self.eat_word("as") {
-                        self.ty_path(false)?;
-                    }
-                    self.eat_punct(b'>')?;
-                    if !self.punct2(b':', b':') {
-                        return None;
-                    }
-                    self.i += 2;
+                    self.qualified_self()?;
                     self.expr_path_rest()?;
                     if self.punct(b'!') && !self.punct2(b'!', b'=') {
                         return None;

@@ -37,16 +37,7 @@ impl<'t, 'a> P<'t, 'a> {
                     return Some(Ty::Other);
                 }
                 if self.punct(b'<') {
-                    self.i += 1;
-                    self.ty(false)?;
-                    if self.eat_word("as") {
-                        self.ty_path(false)?;
-                    }
-                    self.eat_punct(b'>')?;
-                    if !self.punct2(b':', b':') {
-                        return None;
-                    }
-                    self.i += 2;
+                    self.qualified_self()?;
                     self.ty_path_rest()?;
                     return Some(Ty::Other);
                 }
@@ -126,6 +117,21 @@ impl<'t, 'a> P<'t, 'a> {
             }
             _ => None,
         }
+    }
+
+    /// `<T as Trait>::` or `<T>::` at the current `<`, up to the path after it.
+    pub(super) fn qualified_self(&mut self) -> Option<()> {
+        self.eat_punct(b'<')?;
+        self.ty(false)?;
+        if self.eat_word("as") {
+            self.ty_path(false)?;
+        }
+        self.eat_punct(b'>')?;
+        if !self.punct2(b':', b':') {
+            return None;
+        }
+        self.i += 2;
+        Some(())
     }
 
     /// `(A, B)` of a function pointer or `Fn` sugar: types, maybe named.
