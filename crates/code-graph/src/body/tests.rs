@@ -133,3 +133,48 @@ fn deep_bodies_are_left_to_syn_without_overflowing() {
     let calls = format!("fn f() {{ x{} }}", ".f(y.g())".repeat(100_000));
     assert_eq!(body_coverage(&calls), (1, 0));
 }
+
+mod generated {
+    use crate::{body_coverage, check_body_shortcut};
+    use proptest::prelude::*;
+
+    /// Token soup for a function body, its brackets balanced: Rust's punctuation,
+    /// keywords and a few names.
+    fn body() -> impl Strategy<Value = String> {
+        let token = prop::sample::select(vec![
+            "x", "y", "self", "S", "f", "m", "a::b", ".", "..", ",", ";", ":", "::", "=", "==",
+            "=>", "+", "-", "*", "&", "|", "||", "!", "?", "<", ">", "#", "'a", "1", "1.0",
+            "\"s\"", "let", "if", "else", "match", "for", "in", "while", "loop", "return", "break",
+            "move", "as", "fn", "struct", "use", "mut", "ref", "_", "m!", "Some", "async", "await",
+            "unsafe", "const",
+        ])
+        .prop_map(str::to_owned);
+        token
+            .prop_recursive(4, 48, 8, |inner| {
+                (
+                    prop::sample::select(vec![("(", ")"), ("[", "]"), ("{", "}")]),
+                    prop::collection::vec(inner, 0..8),
+                )
+                    .prop_map(|((open, close), parts)| {
+                        format!("{open} {} {close}", parts.join(" "))
+                    })
+            })
+            .prop_map(|tree| tree)
+    }
+
+    fn soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(body(), 0..12).prop_map(|parts| parts.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// On any token soup the reader either reads a body as syn does or leaves it to
+        /// syn, and never panics: the facts and parse errors are the same either way.
+        #[test]
+        fn token_soup_reads_as_syn_reads_it(inner in soup()) {
+            let src = format!("fn g() {{ {inner} }}\nfn h() {{ g() }}\n");
+            let _ = body_coverage(&src);
+            prop_assert_eq!(check_body_shortcut(&src), None, "{}", src);
+        }
+    }
+}
