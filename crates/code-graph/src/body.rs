@@ -7,12 +7,13 @@
 //! they live in. The extractor replays the events with the same rules it applies to a
 //! syn tree, so the facts are the same.
 //!
-//! It reads a subset of Rust and refuses the rest (`None`): items and item macros in a
-//! body, inner attributes, macros whose arguments are not expressions, `try` and
-//! `const` blocks, qualified paths in patterns, anything unusual in a type. A refused
-//! body is left to syn. It is never looser than syn where the difference could change
-//! a fact: a macro is read only when its arguments parse as expressions here, which
-//! implies they do for syn.
+//! Items declared in a body are stepped over and recorded ([`Body::kept`]): they stay in
+//! the text for syn. The reader covers a subset of Rust and refuses the rest (`None`):
+//! inner attributes, macros whose tokens may be items, `try` and `const` blocks,
+//! `yield`, qualified paths in patterns, anything unusual in a type. A refused body is
+//! left to syn. Where a macro's arguments are read as expressions, syn reads them so
+//! too; where they certainly are not expressions (an expression read whole, then
+//! neither `,` nor `;`), syn's reading fails as well and the macro contributes nothing.
 
 use crate::extract::MAX_RECV_DEPTH;
 use crate::lex::{Kind, Tok};

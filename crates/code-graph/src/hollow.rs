@@ -7,13 +7,14 @@
 //! data items, macro invocations), and reads each function body with the small parser
 //! of [`crate::body`]. A body that parser reads completely is *hollowed*: its text is
 //! replaced by its line breaks and as many spaces as its last line has characters, so
-//! every token outside it keeps its line and column, and syn parses an empty block
-//! there. The extractor then takes the body's facts from what the parser recorded,
-//! found by the line and column of the body's `{`.
+//! every token outside it keeps its line and column, and syn parses a block holding
+//! only the items the body declares (they stay in the text). The extractor then takes
+//! the body's facts from what the parser recorded, found by the line and column of the
+//! body's `{`.
 //!
 //! Whatever the walk or the parser is not sure of (an item shape it does not know, a
-//! body with an item or an unknown macro in it, a syntax it does not cover) stays in
-//! the text for syn. The shortcut is checked to change no fact on every file of the
+//! macro whose tokens may be items, a syntax it does not cover) stays in the text for
+//! syn. The shortcut is checked to change no fact on every file of the
 //! local registry ([`crate::check_body_shortcut`]).
 
 use crate::body::{self, Body};

@@ -159,7 +159,6 @@ mod generated {
                         format!("{open} {} {close}", parts.join(" "))
                     })
             })
-            .prop_map(|tree| tree)
     }
 
     fn soup() -> impl Strategy<Value = String> {
