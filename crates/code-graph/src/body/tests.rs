@@ -149,16 +149,13 @@ mod generated {
             "unsafe", "const",
         ])
         .prop_map(str::to_owned);
-        token
-            .prop_recursive(4, 48, 8, |inner| {
-                (
-                    prop::sample::select(vec![("(", ")"), ("[", "]"), ("{", "}")]),
-                    prop::collection::vec(inner, 0..8),
-                )
-                    .prop_map(|((open, close), parts)| {
-                        format!("{open} {} {close}", parts.join(" "))
-                    })
-            })
+        token.prop_recursive(4, 48, 8, |inner| {
+            (
+                prop::sample::select(vec![("(", ")"), ("[", "]"), ("{", "}")]),
+                prop::collection::vec(inner, 0..8),
+            )
+                .prop_map(|((open, close), parts)| format!("{open} {} {close}", parts.join(" ")))
+        })
     }
 
     fn soup() -> impl Strategy<Value = String> {
