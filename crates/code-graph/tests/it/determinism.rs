@@ -279,24 +279,15 @@ fn blanking_doc_comments_gives_the_same_graph() {
             ),
         ],
     );
-    let blanked = exports(dir.path(), &BuildOptions::parallel(2));
-    let tokenised = exports(
+    let g = same_graph_without_the_shortcut(
         dir.path(),
-        &BuildOptions {
+        BuildOptions {
             parse_docs: true,
             ..BuildOptions::parallel(2)
         },
+        &["made", "unix", "f1999", "m"],
     );
-    assert!(blanked == tokenised, "the graphs differ");
-    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
-    for name in ["made", "unix", "f1999", "m"] {
-        assert!(g.nodes.iter().any(|n| n.name == name), "{name} missing");
-    }
-    let error = g
-        .diagnostics
-        .iter()
-        .find(|d| d.file == "src/broken.rs")
-        .expect("the parse error of src/broken.rs");
+    let error = parse_error_of(&g, "src/broken.rs");
     assert_eq!(error.line, 3, "{error:?}");
 }
 
@@ -334,25 +325,40 @@ fn reading_bodies_without_syn_gives_the_same_graph() {
             ),
         ],
     );
-    let read = exports(dir.path(), &BuildOptions::parallel(2));
-    let parsed = exports(
+    let g = same_graph_without_the_shortcut(
         dir.path(),
-        &BuildOptions {
+        BuildOptions {
             parse_bodies: true,
             ..BuildOptions::parallel(2)
         },
+        &["inner", "Local", "unix", "wrapped", "after1999"],
     );
-    assert!(read == parsed, "the graphs differ");
-    let g = build(dir.path(), &BuildOptions::sequential()).unwrap();
     let calls = g.edges.iter().filter(|e| e.kind == EdgeKind::Calls).count();
     assert!(calls >= 2000, "only {calls} call edges");
-    for name in ["inner", "Local", "unix", "wrapped", "after1999"] {
-        assert!(g.nodes.iter().any(|n| n.name == name), "{name} missing");
-    }
-    let error = g
-        .diagnostics
-        .iter()
-        .find(|d| d.file == "src/broken.rs")
-        .expect("the parse error of src/broken.rs");
+    let error = parse_error_of(&g, "src/broken.rs");
     assert_eq!((error.line, error.column), (3, 7), "{error:?}");
+}
+
+/// Asserts that a build with a shortcut turned off (`without`) exports exactly what the
+/// default build exports, and that the graph has nodes named `names`; returns the graph.
+fn same_graph_without_the_shortcut(
+    dir: &Path,
+    without: BuildOptions,
+    names: &[&str],
+) -> code_graph::CodeGraph {
+    let with = exports(dir, &BuildOptions::parallel(2));
+    assert!(with == exports(dir, &without), "the graphs differ");
+    let g = build(dir, &BuildOptions::sequential()).unwrap();
+    for name in names {
+        assert!(g.nodes.iter().any(|n| n.name == *name), "{name} missing");
+    }
+    g
+}
+
+/// The parse-error diagnostic of `file`.
+fn parse_error_of<'g>(g: &'g code_graph::CodeGraph, file: &str) -> &'g code_graph::Diagnostic {
+    g.diagnostics
+        .iter()
+        .find(|d| d.file == file)
+        .unwrap_or_else(|| panic!("no parse error for {file}"))
 }
